@@ -1,0 +1,49 @@
+# Two commands on a fresh Debian machine, as root:  make demo  /  make test
+# Every step is idempotent: a second run installs and rebuilds only what changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := libxdp-dev libbpf-dev clang llvm xdp-tools bpftool iproute2 iputils-ping tcpdump \
+                gcc make pkg-config python3 python3-venv python3-dev
+BPF_OBJECTS := $(patsubst bpf/%.c,xsk/_bpf/%.o,$(wildcard bpf/*.c))
+
+.PHONY: all setup apt host demo test lint clean
+
+all: setup
+
+setup: apt $(VENV)/.installed $(BPF_OBJECTS)
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# The editable install builds the cffi extension; it is redone when the binding sources change.
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard xsk/_ffi/*)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+xsk/_bpf/%.o: bpf/%.c bpf/build.py
+	$(PY) bpf/build.py xsk/_bpf
+
+# bpffs and hugepages: needs root, changes nothing that is already in place.
+host:
+	@bash tools/host-setup.sh
+
+demo: setup host
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/xsk demo
+
+test: setup host
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf build *.egg-info xsk/_xsk_cffi*.so xsk/_bpf .pytest_cache

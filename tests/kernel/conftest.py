@@ -1,0 +1,74 @@
+"""Kernel tests: real AF_XDP sockets over veth pairs in throwaway namespaces.
+
+They need root (or CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN, CAP_BPF) and a kernel with
+AF_XDP. Without them the tests skip, except under CI=true, where they fail loudly.
+After every test: no namespace, veth or XDP program of ours is left, and every UMEM the
+test made balances with all its frames back in the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import pytest
+
+import xsk
+from xsk.testing import leftover_namespaces
+
+AF_XDP = 44
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "kernel tests need root"
+    try:
+        socket.socket(AF_XDP, socket.SOCK_RAW, 0).close()
+    except OSError as exc:
+        return f"this kernel refuses AF_XDP sockets: {exc}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def kernel_available():
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: failing instead of skipping)")
+        pytest.skip(reason)
+
+
+def _root_xdp_links() -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return [line.split(":")[1].strip() for line in out.splitlines() if "prog/xdp" in line]
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(kernel_available):
+    before_ns = set(leftover_namespaces())
+    before_xdp = set(_root_xdp_links())
+    yield
+    assert set(leftover_namespaces()) - before_ns == set(), "a test left namespaces behind"
+    assert set(_root_xdp_links()) - before_xdp == set(), "a test left an XDP program attached"
+
+
+@pytest.fixture
+def make_umem():
+    """Umem(...) that is checked after the test: closed, or all frames back in the pool."""
+    made: list[xsk.Umem] = []
+
+    def make(**kwargs) -> xsk.Umem:
+        kwargs.setdefault("hugepages", "auto")
+        umem = xsk.Umem(**kwargs)
+        made.append(umem)
+        return umem
+
+    yield make
+    for umem in made:
+        if not umem.closed:
+            acc = umem.accounting()
+            assert acc.balanced
+            assert not umem._sockets, f"{umem!r} still has sockets open after the test"
+            assert acc.pool == acc.total, f"frames not returned: {acc}"
+            umem.close()

@@ -1,0 +1,237 @@
+"""Every legal and illegal ownership transition, without a kernel: the ledger and the shim
+helpers are driven against rings in ordinary memory (xsk.rings.MemoryRing)."""
+
+import numpy as np
+import pytest
+
+import xsk
+from xsk._binding import ffi, lib
+from xsk.rings import MemoryRing
+
+FRAMES = 64
+
+
+@pytest.fixture
+def umem():
+    with xsk.Umem(frame_count=FRAMES, frame_size=2048, hugepages="off") as u:
+        yield u
+
+
+def snapshot(umem):
+    led = umem.ledger
+    return led._state.copy(), led._owner.copy(), int(led.c.pool_len), umem.accounting()
+
+
+def assert_unchanged(umem, before):
+    after = snapshot(umem)
+    assert np.array_equal(before[0], after[0])
+    assert np.array_equal(before[1], after[1])
+    assert before[2:] == after[2:]
+
+
+def fill(umem, ring, batch, owner=7):
+    bad = ffi.new("uint32_t *")
+    addrs = np.ascontiguousarray(batch._addrs)
+    k = lib.xsk_shim_fill(umem.ledger.c, ring.c, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
+                          batch._token, owner, bad)
+    umem.ledger.raise_for(k, addrs, bad[0], "fill")
+    batch._consume(k)
+    return k
+
+
+def send(umem, ring, batch, owner=7, check_bounds=1):
+    bad = ffi.new("uint32_t *")
+    k = lib.xsk_shim_tx(umem.ledger.c, ring.c, ffi.from_buffer("uint64_t[]", batch._addrs),
+                        ffi.from_buffer("uint32_t[]", batch._lens), len(batch), batch._token, owner,
+                        check_bounds, bad)
+    if k == lib.XSK_ERR_BOUNDS:
+        raise xsk.FrameTooLargeError("bounds")
+    umem.ledger.raise_for(k, batch._addrs, bad[0], "send")
+    batch._consume(k)
+    return k
+
+
+def test_fresh_umem_is_all_pool(umem):
+    acc = umem.accounting()
+    assert acc == (FRAMES, 0, 0, 0, FRAMES) and acc.balanced
+
+
+def test_take_and_release(umem):
+    b = umem.take(10)
+    assert len(b) == 10 and umem.accounting().user == 10
+    assert all(umem.state_of(int(a)) == "USER" for a in b.addrs)
+    assert len(set(b.addrs.tolist())) == 10 and all(int(a) % 2048 == 0 for a in b.addrs)
+    umem.release(b)
+    assert umem.accounting().pool == FRAMES and b.spent
+
+
+def test_take_more_than_pool_gives_what_there_is(umem):
+    b = umem.take(FRAMES + 10)
+    assert len(b) == FRAMES
+    assert len(umem.take(5)) == 0
+    umem.release(b)
+
+
+def test_spent_batch_raises_on_every_use(umem):
+    b = umem.take(4)
+    umem.release(b)
+    for use in (lambda: umem.release(b), lambda: b.addrs, lambda: b.data(0), lambda: b.release(),
+                lambda: b.write(0, b"x"), lambda: b.split(1)):
+        before = snapshot(umem)
+        with pytest.raises(xsk.FrameOwnershipError):
+            use()
+        assert_unchanged(umem, before)
+
+
+def test_views_are_revoked_when_the_batch_is_spent(umem):
+    b = umem.take(1)
+    b.write(0, b"hello")
+    view = b.data(0)
+    assert bytes(view) == b"hello"
+    umem.release(b)
+    with pytest.raises(ValueError):
+        bytes(view)
+
+
+def test_raw_release_checks_range_boundary_and_state(umem):
+    b = umem.take(2)
+    a0 = int(b.addrs[0])
+    cases = [
+        ([umem.size], "outside the UMEM"),
+        ([a0 + 1], "not on a frame boundary"),
+        ([int(b.addrs[1]), a0, a0], "appears twice"),
+    ]
+    free = next(f * 2048 for f in range(FRAMES) if umem.state_of(f * 2048) == "POOL")
+    cases.append(([free], "free pool"))
+    for addrs, message in cases:
+        before = snapshot(umem)
+        with pytest.raises(xsk.FrameOwnershipError, match=message):
+            umem.release(addrs)
+        assert_unchanged(umem, before)
+    umem.release([a0])  # a raw release of a frame the caller holds is legal...
+    with pytest.raises(xsk.FrameOwnershipError, match="free pool"):
+        umem.release([a0])  # ...once
+    with pytest.raises(xsk.FrameOwnershipError, match="free pool"):
+        umem.release(b)  # and the batch that held it can no longer hand it on
+    umem.release([int(b.addrs[1])])
+    assert umem.accounting().pool == FRAMES
+
+
+def test_a_frame_moved_to_another_batch_is_not_usable_through_the_first(umem):
+    b = umem.take(4)
+    head = b.split(2)
+    assert len(head) == 2 and len(b) == 2
+    before = snapshot(umem)
+    fake = xsk.Batch(umem, head._addrs.copy(), head._lens.copy(), b._token, None)
+    with pytest.raises(xsk.FrameOwnershipError, match="another batch"):
+        umem.release(fake)
+    assert_unchanged(umem, before)
+    umem.release(head)
+    umem.release(b)
+    assert umem.accounting().pool == FRAMES
+
+
+def test_batch_of_another_umem_is_refused(umem):
+    with xsk.Umem(frame_count=8, hugepages="off") as other:
+        b = other.take(1)
+        with pytest.raises(xsk.FrameOwnershipError, match="another UMEM"):
+            umem.release(b)
+        other.release(b)
+
+
+def test_fill_rx_cycle_and_illegal_steps(umem):
+    fq, rx = MemoryRing(16, "fill"), MemoryRing(16, "rx")
+    b = umem.take(20)
+    assert fill(umem, fq, b) == 16  # backpressure: the rest stay with the caller
+    assert len(b) == 4 and not b.spent
+    acc = umem.accounting()
+    assert (acc.user, acc.fill) == (4, 16)
+    # frames on the fill ring are the kernel's: releasing them is refused and changes nothing
+    kernel_addrs = fq.kernel_consume(16)
+    before = snapshot(umem)
+    with pytest.raises(xsk.FrameOwnershipError, match="fill ring"):
+        umem.release(kernel_addrs[:1])
+    assert_unchanged(umem, before)
+    # the kernel returns 10 of them on RX, past its headroom
+    descs = np.zeros(10, dtype=rx.entries.dtype)
+    descs["addr"] = kernel_addrs[:10] + 256
+    descs["len"] = 60
+    rx.kernel_produce(descs)
+    addrs, lens = np.zeros(32, np.uint64), np.zeros(32, np.uint32)
+    token = umem.ledger.new_token()
+    n = lib.xsk_shim_rx(umem.ledger.c, rx.c, ffi.from_buffer("uint64_t[]", addrs),
+                        ffi.from_buffer("uint32_t[]", lens), 32, token)
+    assert n == 10 and list(lens[:n]) == [60] * 10
+    got = xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), token, None)
+    assert all(umem.state_of(int(a)) == "USER" for a in got.addrs)
+    assert umem.accounting() == (FRAMES - 20, 14, 6, 0, FRAMES)
+    umem.release(got)
+    umem.release(b)
+    assert umem.accounting() == (FRAMES - 6, 0, 6, 0, FRAMES)
+
+
+def test_rx_descriptor_naming_a_frame_the_kernel_does_not_hold_is_dropped_and_counted(umem):
+    rx = MemoryRing(8, "rx")
+    descs = np.zeros(1, dtype=rx.entries.dtype)
+    descs["addr"] = 0  # frame 0 is in the pool, not on the fill ring
+    descs["len"] = 60
+    rx.kernel_produce(descs)
+    addrs, lens = np.zeros(8, np.uint64), np.zeros(8, np.uint32)
+    n = lib.xsk_shim_rx(umem.ledger.c, rx.c, ffi.from_buffer("uint64_t[]", addrs),
+                        ffi.from_buffer("uint32_t[]", lens), 8, 1)
+    assert n == 0 and umem.ledger.kernel_errors == 1
+    assert umem.accounting().pool == FRAMES
+
+
+def test_tx_completion_cycle_and_illegal_steps(umem):
+    tx, cq = MemoryRing(8, "tx"), MemoryRing(8, "comp")
+    b = umem.take(10)
+    b.fill(bytes(60))
+    assert send(umem, tx, b) == 8 and len(b) == 2
+    descs = tx.kernel_consume(8)
+    assert list(descs["len"]) == [60] * 8
+    before = snapshot(umem)
+    with pytest.raises(xsk.FrameOwnershipError, match="TX ring"):
+        umem.release(descs["addr"][:1])
+    assert_unchanged(umem, before)
+    assert umem.accounting().tx == 8
+    cq.kernel_produce(descs["addr"][:5])
+    assert lib.xsk_shim_complete(umem.ledger.c, cq.c, 64) == 5
+    assert umem.accounting() == (FRAMES - 10 + 5, 2, 0, 3, FRAMES)
+    # a completion for a frame not in TX is the kernel misbehaving: counted, not obeyed
+    cq.kernel_produce(np.array([int(b.addrs[0])], dtype=np.uint64))
+    lib.xsk_shim_complete(umem.ledger.c, cq.c, 64)
+    assert umem.ledger.kernel_errors == 1 and umem.state_of(int(b.addrs[0])) == "USER"
+    assert umem.ledger.reclaim(7) == 3  # the socket is gone: its TX frames come back
+    umem.release(b)
+    assert umem.accounting().pool == FRAMES
+
+
+def test_tx_bounds(umem):
+    tx = MemoryRing(8, "tx")
+    b = umem.take(2)
+    b.lens[:] = [60, 2049]
+    before = snapshot(umem)
+    with pytest.raises(xsk.FrameTooLargeError):
+        send(umem, tx, b)
+    assert_unchanged(umem, before)
+    assert tx.producer[0] == 0
+    assert send(umem, tx, b, check_bounds=0) == 2  # the kernel will judge (tx_invalid_descs)
+
+
+def test_write_refuses_oversized_frame(umem):
+    b = umem.take(1)
+    with pytest.raises(xsk.FrameTooLargeError, match="does not fit"):
+        b.write(0, bytes(2049))
+    umem.release(b)
+
+
+def test_fill_patch_gather(umem):
+    b = umem.take(5)
+    b.fill(bytes(range(64)))
+    b.patch(10, np.arange(5, dtype=np.uint8).reshape(5, 1))
+    rows = b.gather()
+    assert rows.shape == (5, 64)
+    assert list(rows[:, 10]) == [0, 1, 2, 3, 4]
+    assert bytes(rows[0, 11:]) == bytes(range(11, 64))
+    umem.release(b)

@@ -1,0 +1,48 @@
+"""xsk: an AF_XDP kernel-bypass packet engine for Python.
+
+A hugepage-backed UMEM shared with the kernel, four rings driven in batches from
+Python, and a ledger that gives every frame exactly one owner at every moment.
+"""
+
+from .batch import Batch
+from .errors import (
+    ClosedError,
+    ConfigError,
+    FrameOwnershipError,
+    FrameTooLargeError,
+    HugepagesUnavailableError,
+    KernelError,
+    NoSuchInterfaceError,
+    NoSuchNamespaceError,
+    PrivilegeError,
+    QueueRangeError,
+    ResourceBusyError,
+    UnsupportedError,
+    XskError,
+)
+from .ledger import Accounting
+from .socket import STATISTICS, Readiness, Socket
+from .umem import Umem
+
+__all__ = [
+    "STATISTICS",
+    "Accounting",
+    "Batch",
+    "ClosedError",
+    "ConfigError",
+    "FrameOwnershipError",
+    "FrameTooLargeError",
+    "HugepagesUnavailableError",
+    "KernelError",
+    "NoSuchInterfaceError",
+    "NoSuchNamespaceError",
+    "PrivilegeError",
+    "QueueRangeError",
+    "Readiness",
+    "ResourceBusyError",
+    "Socket",
+    "Umem",
+    "UnsupportedError",
+    "XskError",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""The one place that loads the compiled module and turns C failures into exceptions.
+
+libxdp's int calls return -errno; its pointer-returning calls return NULL (or an
+error pointer) and set errno. Everything else in the package calls ``check``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import KernelError, XskError
+
+try:
+    from ._xsk_cffi import ffi, lib
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    raise XskError(
+        "the xsk C extension is not built: run `make` (or `pip install -e .`) in the repository; "
+        f"import failed with: {exc}"
+    ) from exc
+
+__all__ = ["check", "ffi", "lib"]
+
+_log = logging.getLogger("xsk.libxdp")
+_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+
+
+@ffi.def_extern()
+def xsk_py_log(level: int, msg) -> None:  # type: ignore[no-untyped-def]
+    """libxdp and libbpf print through here instead of onto stderr."""
+    text = ffi.string(msg).decode(errors="replace").rstrip()
+    # libxdp tries its multi-program dispatcher first (which needs bpffs) and narrates the
+    # fallback as warnings; xsk reports the outcome itself, so the narration stays at debug.
+    lowered = text.lower()
+    narration = any(word in lowered for word in ("dispatcher", "bpffs", "xdp_pass", "ulimit -l"))
+    _log.log(logging.DEBUG if narration else _LEVELS.get(level, logging.DEBUG), text)
+
+
+lib.xsk_shim_route_logs()
+
+
+def check(rc: int, what: str, hint: str = "") -> int:
+    """Return ``rc`` if it is not negative, else raise KernelError for errno ``-rc``."""
+    if rc < 0:
+        raise KernelError(-rc, what, hint)
+    return rc

@@ -1,0 +1,101 @@
+/* What Python sees of libxdp, libbpf and the shim (cffi API mode: checked against the real headers). */
+typedef uint8_t __u8;
+typedef uint16_t __u16;
+typedef uint32_t __u32;
+typedef uint64_t __u64;
+
+struct xsk_ring_prod { __u32 cached_prod; __u32 cached_cons; __u32 mask; __u32 size;
+                       __u32 *producer; __u32 *consumer; void *ring; __u32 *flags; };
+struct xsk_ring_cons { __u32 cached_prod; __u32 cached_cons; __u32 mask; __u32 size;
+                       __u32 *producer; __u32 *consumer; void *ring; __u32 *flags; };
+struct xsk_umem;
+struct xsk_socket;
+struct xsk_umem_config { __u32 fill_size; __u32 comp_size; __u32 frame_size; __u32 frame_headroom; __u32 flags; };
+struct xsk_socket_config { __u32 rx_size; __u32 tx_size; __u32 libxdp_flags; __u32 xdp_flags; __u16 bind_flags; ...; };
+
+int xsk_umem__create(struct xsk_umem **umem, void *umem_area, __u64 size,
+                     struct xsk_ring_prod *fill, struct xsk_ring_cons *comp,
+                     const struct xsk_umem_config *config);
+int xsk_umem__delete(struct xsk_umem *umem);
+int xsk_umem__fd(const struct xsk_umem *umem);
+int xsk_socket__create(struct xsk_socket **xsk, const char *ifname, __u32 queue_id,
+                       struct xsk_umem *umem, struct xsk_ring_cons *rx, struct xsk_ring_prod *tx,
+                       const struct xsk_socket_config *config);
+int xsk_socket__create_shared(struct xsk_socket **xsk_ptr, const char *ifname, __u32 queue_id,
+                              struct xsk_umem *umem, struct xsk_ring_cons *rx, struct xsk_ring_prod *tx,
+                              struct xsk_ring_prod *fill, struct xsk_ring_cons *comp,
+                              const struct xsk_socket_config *config);
+void xsk_socket__delete(struct xsk_socket *xsk);
+int xsk_socket__fd(const struct xsk_socket *xsk);
+int xsk_socket__update_xskmap(struct xsk_socket *xsk, int xsks_map_fd);
+
+#define XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD ...
+#define XDP_SHARED_UMEM ...
+#define XDP_COPY ...
+#define XDP_ZEROCOPY ...
+#define XDP_USE_NEED_WAKEUP ...
+#define XDP_OPTIONS_ZEROCOPY ...
+#define XDP_PACKET_HEADROOM ...
+
+enum xdp_attach_mode { XDP_MODE_UNSPEC = 0, XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_MODE_HW };
+struct xdp_program;
+struct xdp_multiprog;
+struct bpf_object;
+struct bpf_object_open_opts;
+long libxdp_get_error(const void *ptr);
+int libxdp_strerror(int err, char *buf, size_t size);
+struct xdp_program *xdp_program__open_file(const char *filename, const char *section_name,
+                                           struct bpf_object_open_opts *opts);
+void xdp_program__close(struct xdp_program *xdp_prog);
+int xdp_program__attach(struct xdp_program *xdp_prog, int ifindex, enum xdp_attach_mode mode,
+                        unsigned int flags);
+int xdp_program__detach(struct xdp_program *xdp_prog, int ifindex, enum xdp_attach_mode mode,
+                        unsigned int flags);
+int xdp_program__fd(const struct xdp_program *xdp_prog);
+__u32 xdp_program__id(const struct xdp_program *xdp_prog);
+struct bpf_object *xdp_program__bpf_obj(struct xdp_program *xdp_prog);
+struct xdp_multiprog *xdp_multiprog__get_from_ifindex(int ifindex);
+void xdp_multiprog__close(struct xdp_multiprog *mp);
+enum xdp_attach_mode xdp_multiprog__attach_mode(const struct xdp_multiprog *mp);
+bool xdp_multiprog__is_legacy(const struct xdp_multiprog *mp);
+struct xdp_program *xdp_multiprog__main_prog(const struct xdp_multiprog *mp);
+const char *xdp_program__name(const struct xdp_program *xdp_prog);
+int bpf_object__find_map_fd_by_name(const struct bpf_object *obj, const char *name);
+int bpf_map_delete_elem(int fd, const void *key);
+
+enum { XSK_POOL, XSK_USER, XSK_FILL, XSK_TX };
+enum { XSK_OK, XSK_ERR_RANGE, XSK_ERR_BOUNDARY, XSK_ERR_STATE, XSK_ERR_TOKEN, XSK_ERR_BOUNDS, XSK_ERR_DUP };
+
+struct xsk_ledger {
+    uint8_t *state; uint32_t *owner; uint32_t *pool; uint32_t *mark; uint32_t epoch;
+    uint32_t pool_len; uint32_t nframes; uint32_t frame_shift; uint32_t counts[4];
+    uint64_t kernel_errors;
+};
+int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
+                    uint32_t *mark, uint32_t nframes, uint32_t frame_shift);
+uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token);
+int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);
+int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);
+int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+                       uint32_t new_token, uint32_t *bad);
+uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner);
+int xsk_shim_fill(struct xsk_ledger *l, struct xsk_ring_prod *fq, const uint64_t *addrs, uint32_t n,
+                  uint32_t token, uint32_t ring_owner, uint32_t *bad);
+uint32_t xsk_shim_fill_from_pool(struct xsk_ledger *l, struct xsk_ring_prod *fq, uint32_t n, uint32_t ring_owner);
+int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs, const uint32_t *lens,
+                uint32_t n, uint32_t token, uint32_t ring_owner, int check_bounds, uint32_t *bad);
+uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs, uint32_t *lens,
+                     uint32_t max, uint32_t token);
+uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max);
+uint32_t xsk_shim_prod_free(struct xsk_ring_prod *r);
+uint32_t xsk_shim_cons_avail(struct xsk_ring_cons *r);
+int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
+int xsk_shim_kick_tx(int fd);
+int xsk_shim_kick_rx(int fd);
+int xsk_shim_statistics(int fd, uint64_t out[6]);
+int xsk_shim_options(int fd, uint32_t *flags);
+int xsk_shim_ring_dontfork(const void *ring_struct, uint32_t desc_size);
+int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer, uint32_t *flags,
+                       void *descs, uint32_t size, int producer_side);
+void xsk_shim_route_logs(void);
+extern "Python" void xsk_py_log(int level, const char *msg);

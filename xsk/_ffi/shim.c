@@ -1,0 +1,377 @@
+/* Per-batch helpers: see shim.h for the contract and the memory-ordering notes. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/if_xdp.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include "shim.h"
+
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+
+static void move(struct xsk_ledger *l, uint32_t f, uint8_t to, uint32_t owner)
+{
+	l->counts[l->state[f]]--;
+	l->counts[to]++;
+	l->state[f] = to;
+	l->owner[f] = owner;
+}
+
+int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
+		    uint32_t *mark, uint32_t nframes, uint32_t frame_shift)
+{
+	memset(l, 0, sizeof(*l));
+	l->state = state;
+	l->owner = owner;
+	l->pool = pool;
+	l->mark = mark;
+	l->epoch = 1;
+	l->nframes = nframes;
+	l->frame_shift = frame_shift;
+	/* The stack pops from the end: lay it out so frame 0 is handed out first. */
+	for (uint32_t i = 0; i < nframes; i++) {
+		state[i] = XSK_POOL;
+		owner[i] = 0;
+		mark[i] = 0;
+		pool[i] = nframes - 1 - i;
+	}
+	l->pool_len = nframes;
+	l->counts[XSK_POOL] = nframes;
+	return 0;
+}
+
+static void push_pool(struct xsk_ledger *l, uint32_t f)
+{
+	move(l, f, XSK_POOL, 0);
+	l->pool[l->pool_len++] = f;
+}
+
+uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token)
+{
+	if (n > l->pool_len)
+		n = l->pool_len;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f = l->pool[--l->pool_len];
+		move(l, f, XSK_USER, token);
+		addrs[i] = (uint64_t)f << l->frame_shift;
+	}
+	return n;
+}
+
+/* libxdp's reserve is all-or-nothing; a partial batch is backpressure, so reserve what fits. */
+static uint32_t reserve_upto(struct xsk_ring_prod *r, uint32_t n, uint32_t *idx)
+{
+	uint32_t free = xsk_prod_nb_free(r, n);
+	if (n > free)
+		n = free;
+	return n ? xsk_ring_prod__reserve(r, n, idx) : 0;
+}
+
+static void next_epoch(struct xsk_ledger *l)
+{
+	if (++l->epoch == 0) {
+		memset(l->mark, 0, sizeof(uint32_t) * l->nframes);
+		l->epoch = 1;
+	}
+}
+
+/* Validate that every address names a distinct frame the caller holds, changing nothing.
+ * token 0 means raw addresses: any USER frame, but each address must be a frame's start. */
+int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+		     uint32_t *bad)
+{
+	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
+	const uint64_t offmask = ((uint64_t)1 << l->frame_shift) - 1;
+
+	next_epoch(l);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = addrs[i];
+		uint32_t f;
+		*bad = i;
+		if (a >= size)
+			return XSK_ERR_RANGE;
+		if (token == 0 && (a & offmask))
+			return XSK_ERR_BOUNDARY;
+		f = a >> l->frame_shift;
+		if (l->state[f] != XSK_USER)
+			return XSK_ERR_STATE;
+		if (token && l->owner[f] != token)
+			return XSK_ERR_TOKEN;
+		if (l->mark[f] == l->epoch)
+			return XSK_ERR_DUP;
+		l->mark[f] = l->epoch;
+	}
+	*bad = n;
+	return XSK_OK;
+}
+
+int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+		       uint32_t *bad)
+{
+	int err = xsk_ledger_check(l, addrs, n, token, bad);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < n; i++)
+		push_pool(l, addrs[i] >> l->frame_shift);
+	return XSK_OK;
+}
+
+int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+		       uint32_t new_token, uint32_t *bad)
+{
+	int err = xsk_ledger_check(l, addrs, n, token, bad);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < n; i++)
+		l->owner[addrs[i] >> l->frame_shift] = new_token;
+	return XSK_OK;
+}
+
+/* After a socket is gone the kernel holds none of the frames it was given:
+ * its fill ring and TX descriptors (including ones the kernel rejected and
+ * will never complete) come back to the pool. */
+uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner)
+{
+	uint32_t n = 0;
+	for (uint32_t f = 0; f < l->nframes; f++) {
+		if ((l->state[f] == XSK_FILL || l->state[f] == XSK_TX) && l->owner[f] == ring_owner) {
+			push_pool(l, f);
+			n++;
+		}
+	}
+	return n;
+}
+
+int xsk_shim_fill(struct xsk_ledger *l, struct xsk_ring_prod *fq, const uint64_t *addrs,
+		  uint32_t n, uint32_t token, uint32_t ring_owner, uint32_t *bad)
+{
+	uint32_t idx, k;
+	int err = xsk_ledger_check(l, addrs, n, token, bad);
+	if (err)
+		return err;
+	k = reserve_upto(fq, n, &idx);
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t f = addrs[i] >> l->frame_shift;
+		/* The kernel wants the frame's start in aligned mode; it adds the headroom itself. */
+		*xsk_ring_prod__fill_addr(fq, idx + i) = (uint64_t)f << l->frame_shift;
+		move(l, f, XSK_FILL, ring_owner);
+	}
+	xsk_ring_prod__submit(fq, k);
+	return (int)k;
+}
+
+uint32_t xsk_shim_fill_from_pool(struct xsk_ledger *l, struct xsk_ring_prod *fq, uint32_t n,
+				 uint32_t ring_owner)
+{
+	uint32_t idx, k;
+	if (n > l->pool_len)
+		n = l->pool_len;
+	k = reserve_upto(fq, n, &idx);
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t f = l->pool[--l->pool_len];
+		*xsk_ring_prod__fill_addr(fq, idx + i) = (uint64_t)f << l->frame_shift;
+		move(l, f, XSK_FILL, ring_owner);
+	}
+	xsk_ring_prod__submit(fq, k);
+	return k;
+}
+
+int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs,
+		const uint32_t *lens, uint32_t n, uint32_t token, uint32_t ring_owner,
+		int check_bounds, uint32_t *bad)
+{
+	const uint64_t offmask = ((uint64_t)1 << l->frame_shift) - 1;
+	uint32_t idx, k;
+	int err = xsk_ledger_check(l, addrs, n, token, bad);
+	if (err)
+		return err;
+	if (check_bounds) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (lens[i] == 0 || (addrs[i] & offmask) + lens[i] > offmask + 1) {
+				*bad = i;
+				return XSK_ERR_BOUNDS;
+			}
+		}
+	}
+	k = reserve_upto(tx, n, &idx);
+	for (uint32_t i = 0; i < k; i++) {
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(tx, idx + i);
+		d->addr = addrs[i];
+		d->len = lens[i];
+		d->options = 0;
+		move(l, addrs[i] >> l->frame_shift, XSK_TX, ring_owner);
+	}
+	xsk_ring_prod__submit(tx, k);
+	return (int)k;
+}
+
+uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
+		     uint32_t *lens, uint32_t max, uint32_t token)
+{
+	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
+	uint32_t idx, n = xsk_ring_cons__peek(rx, max, &idx), k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(rx, idx + i);
+		uint32_t f = d->addr >> l->frame_shift;
+		if (d->addr >= size || l->state[f] != XSK_FILL) {
+			l->kernel_errors++;
+			continue;
+		}
+		move(l, f, XSK_USER, token);
+		addrs[k] = d->addr;
+		lens[k] = d->len;
+		k++;
+	}
+	xsk_ring_cons__release(rx, n);
+	return k;
+}
+
+uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max)
+{
+	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
+	uint32_t idx, n = xsk_ring_cons__peek(cq, max, &idx);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = *xsk_ring_cons__comp_addr(cq, idx + i);
+		uint32_t f = a >> l->frame_shift;
+		if (a >= size || l->state[f] != XSK_TX) {
+			l->kernel_errors++;
+			continue;
+		}
+		push_pool(l, f);
+	}
+	xsk_ring_cons__release(cq, n);
+	return n;
+}
+
+uint32_t xsk_shim_prod_free(struct xsk_ring_prod *r)
+{
+	return xsk_prod_nb_free(r, r->size);
+}
+
+uint32_t xsk_shim_cons_avail(struct xsk_ring_cons *r)
+{
+	return xsk_cons_nb_avail(r, r->size);
+}
+
+int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r)
+{
+	return xsk_ring_prod__needs_wakeup(r);
+}
+
+/* Returns 0 or -errno; EAGAIN, EBUSY and ENOBUFS only mean "try again later". */
+int xsk_shim_kick_tx(int fd)
+{
+	if (sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+		return 0;
+	if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS)
+		return 0;
+	return -errno;
+}
+
+int xsk_shim_kick_rx(int fd)
+{
+	if (recvfrom(fd, NULL, 0, MSG_DONTWAIT, NULL, NULL) >= 0)
+		return 0;
+	if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS)
+		return 0;
+	return -errno;
+}
+
+int xsk_shim_statistics(int fd, uint64_t out[6])
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+	memset(&st, 0, sizeof(st));
+	if (getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len))
+		return -errno;
+	out[0] = st.rx_dropped;
+	out[1] = st.rx_invalid_descs;
+	out[2] = st.tx_invalid_descs;
+	out[3] = st.rx_ring_full;
+	out[4] = st.rx_fill_ring_empty_descs;
+	out[5] = st.tx_ring_empty_descs;
+	return 0;
+}
+
+int xsk_shim_options(int fd, uint32_t *flags)
+{
+	struct xdp_options opts = {0};
+	socklen_t len = sizeof(opts);
+	if (getsockopt(fd, SOL_XDP, XDP_OPTIONS, &opts, &len))
+		return -errno;
+	*flags = opts.flags;
+	return 0;
+}
+
+/* A ring's mmap starts at the page holding its lowest field and ends after its descriptors;
+ * MADV_DONTFORK on that span keeps a forked child from inheriting the shared ring. */
+int xsk_shim_ring_dontfork(const void *ring_struct, uint32_t desc_size)
+{
+	const struct xsk_ring_prod *r = ring_struct;
+	uintptr_t lo = (uintptr_t)r->producer, hi;
+	long page = sysconf(_SC_PAGESIZE);
+	if ((uintptr_t)r->consumer < lo)
+		lo = (uintptr_t)r->consumer;
+	if ((uintptr_t)r->flags < lo)
+		lo = (uintptr_t)r->flags;
+	if ((uintptr_t)r->ring < lo)
+		lo = (uintptr_t)r->ring;
+	hi = (uintptr_t)r->ring + (uintptr_t)r->size * desc_size;
+	lo &= ~(uintptr_t)(page - 1);
+	hi = (hi + page - 1) & ~(uintptr_t)(page - 1);
+	if (madvise((void *)lo, hi - lo, MADV_DONTFORK))
+		return -errno;
+	return 0;
+}
+
+/* Point a ring struct at ordinary memory, as libxdp does for a mapped ring, so the
+ * same helpers can be tested and measured without a kernel. */
+int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer, uint32_t *flags,
+		       void *descs, uint32_t size, int producer_side)
+{
+	struct xsk_ring_prod *r = ring_struct;
+	if (size == 0 || (size & (size - 1)))
+		return -EINVAL;
+	r->mask = size - 1;
+	r->size = size;
+	r->producer = producer;
+	r->consumer = consumer;
+	r->flags = flags;
+	r->ring = descs;
+	r->cached_prod = *producer;
+	r->cached_cons = *consumer + (producer_side ? size : 0);
+	return 0;
+}
+
+static void xsk_py_log(int level, const char *msg);
+
+static int route_log(int level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	xsk_py_log(level, buf);
+	return 0;
+}
+
+static int route_libxdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return route_log((int)level, fmt, ap);
+}
+
+static int route_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return route_log((int)level, fmt, ap);
+}
+
+void xsk_shim_route_logs(void)
+{
+	libxdp_set_print(route_libxdp);
+	libbpf_set_print(route_libbpf);
+}

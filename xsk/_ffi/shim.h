@@ -1,0 +1,79 @@
+/* Per-batch helpers for the xsk Python package.
+ *
+ * The frame-ownership ledger lives here so that one call from Python checks a
+ * whole batch and moves it between states: every operation validates all of its
+ * input first and changes nothing if any item is wrong, then commits.
+ *
+ * Ring memory ordering: the helpers use libxdp's xsk_ring_* inlines, which read
+ * the peer's index with a load-acquire and publish their own with a
+ * store-release (see net/xdp/xsk_queue.h). So descriptors are fully written
+ * before the producer index moves, and read before the consumer index moves.
+ * On x86 (TSO) these compile to plain ordered moves; other architectures get
+ * the barriers from the same inlines, but only x86-64 is tested.
+ */
+#ifndef XSK_SHIM_H
+#define XSK_SHIM_H
+
+#include <stdint.h>
+#include <xdp/xsk.h>
+
+enum xsk_frame_state { XSK_POOL = 0, XSK_USER = 1, XSK_FILL = 2, XSK_TX = 3 };
+
+enum xsk_ledger_err {
+	XSK_OK = 0,
+	XSK_ERR_RANGE = -1,    /* address outside the UMEM */
+	XSK_ERR_BOUNDARY = -2, /* raw address not on a frame boundary */
+	XSK_ERR_STATE = -3,    /* frame not owned by the caller */
+	XSK_ERR_TOKEN = -4,    /* frame owned by the caller, but by another batch */
+	XSK_ERR_BOUNDS = -5,   /* descriptor runs past the end of its frame */
+	XSK_ERR_DUP = -6,      /* the same frame twice in one call */
+};
+
+struct xsk_ledger {
+	uint8_t *state;   /* one enum xsk_frame_state per frame */
+	uint32_t *owner;  /* USER: batch token; FILL/TX: ring owner id; POOL: 0 */
+	uint32_t *pool;   /* free frames, a stack of frame indices */
+	uint32_t *mark;   /* per-call scratch: mark[f] == epoch when f was seen in this call */
+	uint32_t epoch;
+	uint32_t pool_len;
+	uint32_t nframes;
+	uint32_t frame_shift;
+	uint32_t counts[4];
+	uint64_t kernel_errors; /* descriptors from the kernel that named no frame it held */
+};
+
+int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
+		    uint32_t *mark, uint32_t nframes, uint32_t frame_shift);
+uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token);
+int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+		     uint32_t *bad);
+int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+		       uint32_t *bad);
+int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+		       uint32_t new_token, uint32_t *bad);
+uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner);
+
+int xsk_shim_fill(struct xsk_ledger *l, struct xsk_ring_prod *fq, const uint64_t *addrs,
+		  uint32_t n, uint32_t token, uint32_t ring_owner, uint32_t *bad);
+uint32_t xsk_shim_fill_from_pool(struct xsk_ledger *l, struct xsk_ring_prod *fq, uint32_t n,
+				 uint32_t ring_owner);
+int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs,
+		const uint32_t *lens, uint32_t n, uint32_t token, uint32_t ring_owner,
+		int check_bounds, uint32_t *bad);
+uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
+		     uint32_t *lens, uint32_t max, uint32_t token);
+uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max);
+
+uint32_t xsk_shim_prod_free(struct xsk_ring_prod *r);
+uint32_t xsk_shim_cons_avail(struct xsk_ring_cons *r);
+int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
+int xsk_shim_kick_tx(int fd);
+int xsk_shim_kick_rx(int fd);
+int xsk_shim_statistics(int fd, uint64_t out[6]);
+int xsk_shim_options(int fd, uint32_t *flags);
+int xsk_shim_ring_dontfork(const void *ring_struct, uint32_t desc_size);
+int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer, uint32_t *flags,
+		       void *descs, uint32_t size, int producer_side);
+void xsk_shim_route_logs(void);
+
+#endif

@@ -1,0 +1,182 @@
+"""Batch: a run of UMEM frames owned by the caller.
+
+A Batch is the only handle through which user code touches frames. It is made by
+``Umem.take`` (frames for building packets) or ``Socket.recv`` (frames the kernel
+filled) and it is *spent* when its frames are handed over: sent, released or given
+to a fill ring. Any use of a spent batch raises FrameOwnershipError; memoryviews it
+handed out are released at that moment, so a stale view raises ValueError instead
+of reading a frame that now belongs to the kernel.
+
+A partial send leaves the frames the ring could not take in the batch, still owned
+by the caller (backpressure, never loss).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import FrameOwnershipError, FrameTooLargeError
+
+if TYPE_CHECKING:
+    from .socket import Socket
+    from .umem import Umem
+
+
+class Batch:
+    """Frames ``addrs[i]`` holding ``lens[i]`` bytes each, owned by the caller until handed over.
+
+    ``addrs`` are UMEM offsets of each frame's data (for received frames this is past the
+    kernel's headroom); ``lens`` may be changed freely before sending.
+    """
+
+    __slots__ = ("_addrs", "_lens", "_source", "_spent", "_token", "_umem", "_views")
+
+    def __init__(
+        self, umem: Umem, addrs: np.ndarray, lens: np.ndarray, token: int, source: Socket | None
+    ) -> None:
+        self._umem = umem
+        self._addrs = addrs
+        self._lens = lens
+        self._token = token
+        self._source = source
+        self._spent = False
+        self._views: list[memoryview] = []
+
+    # --- ownership ---------------------------------------------------------------------------
+    @property
+    def spent(self) -> bool:
+        """True once the frames were handed over; the batch then owns nothing."""
+        return self._spent
+
+    def _live(self) -> None:
+        if self._spent:
+            raise FrameOwnershipError(
+                "this batch was already handed over (sent, released or filled); "
+                "its frames belong to someone else now"
+            )
+
+    def _release_views(self) -> None:
+        for view in self._views:
+            with contextlib.suppress(BufferError):  # a numpy array still exports it: nothing more to do
+                view.release()
+        self._views.clear()
+
+    def _consume(self, k: int) -> None:
+        """The first ``k`` frames were handed over: keep the rest, or become spent if none are left."""
+        if k == 0:
+            return
+        self._release_views()
+        if k >= len(self._addrs):
+            self._spent = True
+        self._addrs = self._addrs[k:]
+        self._lens = self._lens[k:]
+
+    def release(self) -> None:
+        """Give the frames back: a received batch to its socket's fill ring, a taken one to the pool."""
+        self._live()
+        if self._source is not None and not self._source.closed and self._source.rx_enabled:
+            self._source.release(self)
+        else:
+            self._umem.release(self)
+
+    def split(self, k: int) -> Batch:
+        """Move the first ``k`` frames into a new batch (with a token of its own) and return it."""
+        self._live()
+        if not 0 <= k <= len(self._addrs):
+            raise ValueError(f"split({k}) of a batch of {len(self._addrs)}")
+        ledger = self._umem.ledger
+        head = Batch(self._umem, self._addrs[:k].copy(), self._lens[:k].copy(), ledger.new_token(), self._source)
+        ledger.retoken(head._addrs, self._token, head._token)
+        self._release_views()
+        self._addrs = self._addrs[k:]
+        self._lens = self._lens[k:]
+        return head
+
+    # --- contents ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._addrs)
+
+    def __repr__(self) -> str:
+        state = "spent" if self._spent else f"{len(self._addrs)} frames"
+        return f"<xsk.Batch {state}>"
+
+    @property
+    def addrs(self) -> np.ndarray:
+        """UMEM offsets of each frame's data (read-only)."""
+        self._live()
+        view = self._addrs.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def lens(self) -> np.ndarray:
+        """Length of each frame in bytes; writable, checked against the frame size on send."""
+        self._live()
+        return self._lens
+
+    @property
+    def frame_indices(self) -> np.ndarray:
+        self._live()
+        return (self._addrs >> self._umem.frame_shift).astype(np.intp)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Offset of each frame's data inside its UMEM frame."""
+        self._live()
+        return (self._addrs & (self._umem.frame_size - 1)).astype(np.intp)
+
+    def room(self, i: int) -> int:
+        """Bytes available from frame ``i``'s data start to the end of its UMEM frame."""
+        self._live()
+        return self._umem.frame_size - int(self._addrs[i] & (self._umem.frame_size - 1))
+
+    def data(self, i: int) -> memoryview:
+        """Zero-copy, writable view of frame ``i``'s ``lens[i]`` bytes, valid while the batch owns it."""
+        self._live()
+        start = int(self._addrs[i])
+        view = self._umem._view(start, start + int(self._lens[i]))
+        self._views.append(view)
+        return view
+
+    def payloads(self) -> list[bytes]:
+        """A copy of every frame's bytes (for inspection; not for the data path)."""
+        return [bytes(self.data(i)) for i in range(len(self))]
+
+    def write(self, i: int, data: bytes | bytearray | memoryview) -> None:
+        """Copy ``data`` into frame ``i`` and set its length."""
+        self._live()
+        n = len(data)
+        if n > self.room(i):
+            raise FrameTooLargeError(
+                f"{n}-byte frame does not fit: {self.room(i)} bytes of room in a "
+                f"{self._umem.frame_size}-byte UMEM frame"
+            )
+        start = int(self._addrs[i])
+        self._umem.array[start : start + n] = np.frombuffer(data, dtype=np.uint8)
+        self._lens[i] = n
+
+    def fill(self, template: bytes | np.ndarray) -> None:
+        """Copy the same bytes into every frame of the batch and set every length (vectorised)."""
+        self._live()
+        tpl = np.frombuffer(template, dtype=np.uint8) if isinstance(template, (bytes, bytearray)) else template
+        n = len(tpl)
+        if len(self) and n > min(self.room(i) for i in (0, len(self) - 1)):
+            raise FrameTooLargeError(f"{n}-byte template does not fit in a {self._umem.frame_size}-byte frame")
+        self._umem.write_rows(self._addrs, tpl)
+        self._lens[:] = n
+
+    def gather(self, length: int | None = None) -> np.ndarray:
+        """A copy of the first ``length`` bytes of every frame as an (n, length) uint8 array."""
+        self._live()
+        if length is None:
+            length = int(self._lens.max()) if len(self) else 0
+        return self._umem.read_rows(self._addrs, length)
+
+    def patch(self, offset: int, values: np.ndarray) -> None:
+        """Write row ``values[i]`` (bytes, as a uint8 (n, k) array) at ``offset`` in every frame."""
+        self._live()
+        values = np.asarray(values, dtype=np.uint8).reshape(len(self), -1)
+        self._umem.write_rows(self._addrs + offset, values)

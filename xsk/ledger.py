@@ -1,0 +1,143 @@
+"""The frame-ownership ledger: which of POOL, USER, FILL or TX each UMEM frame is in.
+
+Theory of operation
+-------------------
+Every frame is in exactly one state, and the state says who may touch it:
+
+    state  owner                      entered by                         leaves to
+    POOL   the library's free pool     start, completion reaped, release  USER (take), FILL (refill)
+    USER   the caller, via one Batch   take(), recv()                     FILL, TX, POOL
+    FILL   the kernel (fill ring)      fill / release to a socket         USER (arrives on RX)
+    TX     the kernel (TX ring)        send()                             POOL (completion reaped)
+
+USER frames also carry the *token* of the batch that holds them, so a frame
+passed on by one batch can't be used through another. FILL and TX frames carry
+the id of the socket whose ring holds them, so closing a socket gives exactly
+its frames back. Counts per state are kept incrementally and always sum to the
+frame count.
+
+The table lives in C arrays owned by this object; one C call checks a whole
+batch and commits it, or raises and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._binding import ffi, lib
+from .errors import FrameOwnershipError
+
+STATES = ("POOL", "USER", "FILL", "TX")
+_TOKEN_LIMIT = 0xFFFF_FFFE
+
+
+class Accounting(NamedTuple):
+    """How many frames are in each state; the four always sum to ``total``."""
+
+    pool: int
+    user: int
+    fill: int
+    tx: int
+    total: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.pool + self.user + self.fill + self.tx == self.total
+
+
+class Ledger:
+    """Per-frame ownership state for one UMEM of ``frame_count`` frames of ``2**frame_shift`` bytes."""
+
+    def __init__(self, frame_count: int, frame_shift: int) -> None:
+        self.frame_count = frame_count
+        self.frame_shift = frame_shift
+        self._state = np.zeros(frame_count, dtype=np.uint8)
+        self._owner = np.zeros(frame_count, dtype=np.uint32)
+        self._pool = np.zeros(frame_count, dtype=np.uint32)
+        self._mark = np.zeros(frame_count, dtype=np.uint32)
+        self.c = ffi.new("struct xsk_ledger *")
+        lib.xsk_ledger_init(
+            self.c,
+            ffi.from_buffer("uint8_t[]", self._state),
+            ffi.from_buffer("uint32_t[]", self._owner),
+            ffi.from_buffer("uint32_t[]", self._pool),
+            ffi.from_buffer("uint32_t[]", self._mark),
+            frame_count,
+            frame_shift,
+        )
+        self._token = 0
+        self._ring_owner = 0
+
+    def new_token(self) -> int:
+        """A fresh batch token (never 0, which means "raw addresses")."""
+        self._token = self._token % _TOKEN_LIMIT + 1
+        return self._token
+
+    def new_ring_owner(self) -> int:
+        self._ring_owner += 1
+        return self._ring_owner
+
+    def accounting(self) -> Accounting:
+        c = self.c.counts
+        return Accounting(c[0], c[1], c[2], c[3], self.frame_count)
+
+    @property
+    def pool_available(self) -> int:
+        return int(self.c.pool_len)
+
+    @property
+    def kernel_errors(self) -> int:
+        """Descriptors the kernel returned that named no frame it held (should stay 0)."""
+        return int(self.c.kernel_errors)
+
+    def state_of(self, addr: int) -> str:
+        return STATES[int(self._state[addr >> self.frame_shift])]
+
+    def take(self, out: np.ndarray, token: int) -> int:
+        """Move up to ``len(out)`` frames POOL -> USER, writing their addresses into ``out``."""
+        return int(lib.xsk_ledger_take(self.c, ffi.from_buffer("uint64_t[]", out), len(out), token))
+
+    def release(self, addrs: np.ndarray, token: int) -> None:
+        """USER -> POOL for every address, or raise and change nothing."""
+        bad = ffi.new("uint32_t *")
+        rc = lib.xsk_ledger_release(self.c, _u64(addrs), len(addrs), token, bad)
+        self.raise_for(rc, addrs, bad[0], "release")
+
+    def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:
+        bad = ffi.new("uint32_t *")
+        rc = lib.xsk_ledger_retoken(self.c, _u64(addrs), len(addrs), token, new_token, bad)
+        self.raise_for(rc, addrs, bad[0], "split")
+
+    def reclaim(self, ring_owner: int) -> int:
+        """FILL/TX -> POOL for every frame held by a socket that no longer exists in the kernel."""
+        return int(lib.xsk_ledger_reclaim(self.c, ring_owner))
+
+    def raise_for(self, rc: int, addrs: np.ndarray, bad: int, what: str) -> None:
+        """Turn a shim ledger error code into a FrameOwnershipError naming the frame."""
+        if rc >= 0:
+            return
+        addr = int(addrs[bad]) if bad < len(addrs) else -1
+        size = self.frame_count << self.frame_shift
+        if rc == lib.XSK_ERR_RANGE:
+            msg = f"address {addr:#x} is outside the UMEM (size {size:#x})"
+        elif rc == lib.XSK_ERR_BOUNDARY:
+            msg = f"address {addr:#x} is not on a frame boundary (frame size {1 << self.frame_shift})"
+        elif rc == lib.XSK_ERR_STATE:
+            state = self.state_of(addr)
+            owner = {"POOL": "the free pool", "FILL": "the kernel (fill ring)", "TX": "the kernel (TX ring)"}
+            msg = f"frame at {addr:#x} is not yours: it belongs to {owner.get(state, state)}"
+        elif rc == lib.XSK_ERR_TOKEN:
+            msg = f"frame at {addr:#x} belongs to another batch"
+        elif rc == lib.XSK_ERR_DUP:
+            msg = f"frame at {addr:#x} appears twice"
+        elif rc == lib.XSK_ERR_BOUNDS:
+            msg = f"descriptor at {addr:#x} runs past the end of its frame"
+        else:
+            msg = f"ledger error {rc}"
+        raise FrameOwnershipError(f"{what}: {msg}; nothing was changed")
+
+
+def _u64(addrs: np.ndarray):  # type: ignore[no-untyped-def]
+    return ffi.from_buffer("uint64_t[]", np.ascontiguousarray(addrs, dtype=np.uint64))

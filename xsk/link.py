@@ -1,0 +1,40 @@
+"""Interface look-ups through netlink (pyroute2), in the calling thread's namespace."""
+
+from __future__ import annotations
+
+import socket
+
+from pyroute2 import IPRoute
+
+from .errors import NoSuchInterfaceError
+
+
+def ifindex(ifname: str, netns: str | None = None) -> int:
+    """The interface's index, or NoSuchInterfaceError naming where it was looked for."""
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        where = f"network namespace {netns!r}" if netns else "this network namespace"
+        hint = f"ip -n {netns} link" if netns else "ip link"
+        raise NoSuchInterfaceError(f"no interface {ifname!r} in {where} (`{hint}` lists them)") from None
+
+
+def queue_counts(index: int) -> tuple[int, int]:
+    """(rx, tx) queue counts of the interface with this index."""
+    with IPRoute() as ipr:
+        (link,) = ipr.get_links(index)
+        rx = link.get_attr("IFLA_NUM_RX_QUEUES") or 1
+        tx = link.get_attr("IFLA_NUM_TX_QUEUES") or 1
+    return int(rx), int(tx)
+
+
+def driver_name(ifname: str) -> str:
+    """The kernel driver behind an interface (e.g. ``veth``), or "unknown"."""
+    with IPRoute() as ipr:
+        links = ipr.link_lookup(ifname=ifname)
+        if not links:
+            return "unknown"
+        (link,) = ipr.get_links(links[0])
+        info = link.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+    return str(kind) if kind else "unknown"

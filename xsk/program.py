@@ -1,0 +1,145 @@
+"""The XDP redirect program: loaded from bpf/xsk_redirect.c's object, attached through libxdp.
+
+One program per interface (per namespace) serves every socket bound to that interface's
+queues: its XSKMAP is indexed by RX queue, and a queue with no socket passes frames
+on to the kernel stack. The program is attached when the first receiving socket binds
+and detached when the last one closes; a TX-only socket loads nothing.
+
+libxdp uses its multi-program dispatcher when bpffs is mounted and the kernel accepts
+it, and otherwise attaches the program alone; ``XdpProgram.multiprog`` says which.
+Native (driver) mode is tried first, generic (skb) mode is the fallback, unless a mode
+is asked for.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from importlib import resources
+from typing import ClassVar, Literal
+
+from . import netns, privileges
+from ._binding import ffi, lib
+from .errors import KernelError, ResourceBusyError, UnsupportedError, XskError
+
+XdpMode = Literal["auto", "native", "skb"]
+_MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
+_MODE_NAMES = {int(v): k for k, v in _MODES.items()}
+PROGRAM_NAME = "xsk_redirect"
+
+
+def object_path() -> str:
+    path = resources.files("xsk") / "_bpf" / f"{PROGRAM_NAME}.o"
+    if not path.is_file():
+        raise XskError(
+            f"the XDP program object {path} is missing: build it with `make` "
+            "(or `python bpf/build.py`) in the repository"
+        )
+    return str(path)
+
+
+def _existing_program(ifindex: int) -> str:
+    mp = lib.xdp_multiprog__get_from_ifindex(ifindex)
+    if mp == ffi.NULL or lib.libxdp_get_error(mp):
+        return ""
+    try:
+        main = lib.xdp_multiprog__main_prog(mp)
+        if main == ffi.NULL:
+            return ""
+        name = ffi.string(lib.xdp_program__name(main)).decode()
+        return f"{name!r} (id {lib.xdp_program__id(main)})"
+    finally:
+        lib.xdp_multiprog__close(mp)
+
+
+class XdpProgram:
+    """The redirect program on one interface, shared (reference-counted) by its sockets."""
+
+    _attached: ClassVar[dict[tuple[int, int], XdpProgram]] = {}
+
+    def __init__(self, ifindex: int, ifname: str, mode: XdpMode) -> None:
+        self.ifindex = ifindex
+        self.ifname = ifname
+        self.ns_id = netns.current_id()
+        self._pid = os.getpid()
+        self._users = 0
+        self._prog = ffi.NULL
+        path = object_path().encode()
+        prog = lib.xdp_program__open_file(path, b"xdp", ffi.NULL)
+        err = lib.libxdp_get_error(prog)
+        if err:
+            raise KernelError(-err, f"loading the XDP program {path.decode()}")
+        self._prog = prog
+        self.mode = self._attach(mode)
+        self.map_fd = int(lib.bpf_object__find_map_fd_by_name(lib.xdp_program__bpf_obj(prog), b"xsks_map"))
+        if self.map_fd < 0:
+            self._detach()
+            raise KernelError(-self.map_fd, "finding xsks_map in the XDP program")
+        self.multiprog = self._is_multiprog()
+
+    def _attach(self, mode: XdpMode) -> str:
+        tries = ["native", "skb"] if mode == "auto" else [mode]
+        rc = 0
+        for name in tries:
+            rc = lib.xdp_program__attach(self._prog, self.ifindex, _MODES[name], 0)
+            if rc == 0:
+                return name
+            if -rc in (errno.EEXIST, errno.EBUSY):
+                break
+        lib.xdp_program__close(self._prog)
+        self._prog = ffi.NULL
+        if -rc in (errno.EEXIST, errno.EBUSY):
+            raise ResourceBusyError(
+                f"{self.ifname} already has an XDP program {_existing_program(self.ifindex)} that is not "
+                f"ours to replace; remove it with `xdp-loader unload {self.ifname} --all` or "
+                f"`ip link set dev {self.ifname} xdp off` if nothing uses it"
+            )
+        if -rc == errno.EOPNOTSUPP:
+            raise UnsupportedError(f"{self.ifname} does not support XDP in {mode} mode")
+        raise KernelError(-rc, f"attaching the XDP program to {self.ifname} ({'/'.join(tries)} mode)")
+
+    def _is_multiprog(self) -> bool:
+        mp = lib.xdp_multiprog__get_from_ifindex(self.ifindex)
+        if mp == ffi.NULL or lib.libxdp_get_error(mp):
+            return False
+        try:
+            return not lib.xdp_multiprog__is_legacy(mp)
+        finally:
+            lib.xdp_multiprog__close(mp)
+
+    def _detach(self) -> None:
+        if self._prog != ffi.NULL:
+            lib.xdp_program__detach(self._prog, self.ifindex, _MODES[self.mode], 0)
+            lib.xdp_program__close(self._prog)
+            self._prog = ffi.NULL
+
+    @classmethod
+    def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> XdpProgram:
+        """The program on this interface (in the calling thread's namespace), attaching it if needed."""
+        privileges.require_program()
+        key = (netns.current_id(), ifindex)
+        prog = cls._attached.get(key)
+        if prog is None or prog._pid != os.getpid():
+            prog = cls(ifindex, ifname, mode)
+            cls._attached[key] = prog
+        elif mode != "auto" and mode != prog.mode:
+            raise ResourceBusyError(
+                f"{ifname} already carries our XDP program in {prog.mode} mode; "
+                f"sockets on one interface share it, so ask for xdp_mode={prog.mode!r} or 'auto'"
+            )
+        prog._users += 1
+        return prog
+
+    def release(self) -> None:
+        """One socket is done with the program; the last one detaches it (call inside its namespace)."""
+        if self._pid != os.getpid():
+            return
+        self._users -= 1
+        if self._users == 0:
+            self._attached.pop((self.ns_id, self.ifindex), None)
+            self._detach()
+
+    def unregister(self, queue: int) -> None:
+        """Take the socket on ``queue`` out of the XSKMAP: its frames go back to the stack."""
+        key = ffi.new("uint32_t *", queue)
+        lib.bpf_map_delete_elem(self.map_fd, key)

@@ -1,0 +1,443 @@
+"""Socket: an AF_XDP socket bound to one interface queue, with its four rings.
+
+Ownership
+---------
+* ``recv`` moves frames FILL -> USER and returns them as a Batch; the caller owns them
+  until ``release`` (back to the fill ring), ``send`` (to the TX ring) or ``Umem.release``.
+* ``send`` moves frames USER -> TX; completions move TX -> POOL when reaped (every
+  ``send``, ``recv`` with TX enabled, ``complete`` and ``flush`` reap them).
+* The fill ring is kept topped up from the pool to ``fill_frames`` frames.
+* ``close`` takes the socket out of the XSKMAP, deletes it, detaches the XDP program if
+  no other socket uses it, and returns the frames the kernel held to the pool once the
+  kernel has let go of them (see Umem).
+
+The socket, its rings and its program all belong to the network namespace given as
+``netns``; every kernel call that resolves names or indexes runs inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import time
+import warnings
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from . import link, privileges
+from . import netns as netns_mod
+from ._binding import check, ffi, lib
+from .batch import Batch
+from .errors import (
+    ClosedError,
+    ConfigError,
+    FrameOwnershipError,
+    FrameTooLargeError,
+    KernelError,
+    QueueRangeError,
+    UnsupportedError,
+    XskError,
+)
+from .procfork import forked_away
+from .program import XdpMode, XdpProgram
+from .umem import Umem
+
+Mode = Literal["auto", "copy", "zerocopy"]
+STATISTICS = (
+    "rx_dropped",
+    "rx_invalid_descs",
+    "tx_invalid_descs",
+    "rx_ring_full",
+    "rx_fill_ring_empty_descs",
+    "tx_ring_empty_descs",
+)
+_BIND_RETRIES = 40
+_BIND_RETRY_DELAY = 0.05
+_DESC_SIZE = 16  # struct xdp_desc
+_ADDR_SIZE = 8
+
+
+class Readiness(NamedTuple):
+    readable: bool
+    writable: bool
+
+
+class Socket:
+    """An AF_XDP socket on ``ifname`` queue ``queue`` sharing ``umem``.
+
+    ``mode``: "copy", "zerocopy" or "auto" (zero-copy when the driver offers it); ``sock.mode``
+    reports what the kernel gave. ``xdp_mode``: how the redirect program is attached, "native"
+    (driver), "skb" (generic) or "auto" (native, else skb). ``netns``: the name of the network
+    namespace the interface lives in. ``fill_frames``: how many frames to keep on the fill
+    ring (default: half the UMEM with TX on, all of it without, at most the ring size).
+    """
+
+    def __init__(
+        self,
+        umem: Umem,
+        ifname: str,
+        queue: int = 0,
+        mode: Mode = "auto",
+        rx: bool = True,
+        tx: bool = True,
+        netns: str | None = None,
+        ring_size: int = 2048,
+        need_wakeup: bool = True,
+        *,
+        xdp_mode: XdpMode = "auto",
+        fill_frames: int | None = None,
+    ) -> None:
+        if mode not in ("auto", "copy", "zerocopy"):
+            raise ConfigError(f"mode must be 'auto', 'copy' or 'zerocopy', got {mode!r}")
+        if xdp_mode not in ("auto", "native", "skb"):
+            raise ConfigError(f"xdp_mode must be 'auto', 'native' or 'skb', got {xdp_mode!r}")
+        if not isinstance(ring_size, int) or ring_size < 1 or ring_size & (ring_size - 1):
+            raise ConfigError(f"ring_size must be a power of two, got {ring_size!r}")
+        if not (rx or tx):
+            raise ConfigError("a socket needs rx=True, tx=True or both")
+        if not isinstance(queue, int) or queue < 0:
+            raise ConfigError(f"queue must be a non-negative integer, got {queue!r}")
+        umem._usable()
+        privileges.require_socket()
+        if rx:
+            privileges.require_program()
+
+        self.umem = umem
+        self.ifname = ifname
+        self.queue = queue
+        self.netns = netns
+        self.ring_size = ring_size
+        self.rx_enabled = rx
+        self.tx_enabled = tx
+        self._need_wakeup = need_wakeup
+        self._pid = os.getpid()
+        self._closed = True
+        self._xsk = ffi.NULL
+        self._program: XdpProgram | None = None
+        self._ring_owner = umem.ledger.new_ring_owner()
+        self._in_fill = 0
+        if fill_frames is None:
+            fill_frames = umem.frame_count // 2 if tx else umem.frame_count
+        self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
+
+        with netns_mod.entered(netns):
+            self.ifindex = link.ifindex(ifname, netns)
+            rxq, txq = link.queue_counts(self.ifindex)
+            limit = min(rxq, txq) if rx and tx else (rxq if rx else txq)
+            if queue >= limit:
+                raise QueueRangeError(
+                    f"queue {queue} is out of range: {ifname} has {rxq} RX and {txq} TX queues "
+                    f"(valid: 0..{limit - 1})"
+                )
+            if rx:
+                self._program = XdpProgram.acquire(self.ifindex, ifname, xdp_mode)
+            try:
+                self._create(mode)
+                if self._program is not None:
+                    check(
+                        lib.xsk_socket__update_xskmap(self._xsk, self._program.map_fd),
+                        f"putting the socket into the XSKMAP of {ifname}",
+                    )
+            except BaseException:
+                self._teardown_kernel()
+                raise
+        self.fd = int(lib.xsk_socket__fd(self._xsk))
+        self.mode = self._kernel_mode()
+        self._dontfork_rings()
+        self._closed = False
+        umem._attach(self)
+        self._poller = select.poll()
+        self._rx_addrs = np.empty(0, dtype=np.uint64)
+        if rx:
+            self._refill()
+
+    # --- set-up and teardown ---------------------------------------------------------------
+    def _create(self, mode: Mode) -> None:
+        umem = self.umem
+        self._rx = ffi.new("struct xsk_ring_cons *") if self.rx_enabled else ffi.NULL
+        self._tx = ffi.new("struct xsk_ring_prod *") if self.tx_enabled else ffi.NULL
+        cfg = ffi.new("struct xsk_socket_config *")
+        cfg.rx_size = self.ring_size if self.rx_enabled else 0
+        cfg.tx_size = self.ring_size if self.tx_enabled else 0
+        cfg.libxdp_flags = lib.XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD
+        cfg.xdp_flags = 0
+        bind = {"auto": 0, "copy": lib.XDP_COPY, "zerocopy": lib.XDP_ZEROCOPY}[mode]
+        cfg.bind_flags = bind | (lib.XDP_USE_NEED_WAKEUP if self._need_wakeup else 0)
+        pp = ffi.new("struct xsk_socket **")
+        first = not umem.registered
+        if first:
+            self._fq, self._cq = umem._register()
+        else:
+            self._fq = ffi.new("struct xsk_ring_prod *")
+            self._cq = ffi.new("struct xsk_ring_cons *")
+        self._shares_umem_fd = first
+        name = self.ifname.encode()
+        rc = 0
+        for _ in range(_BIND_RETRIES):  # the kernel tears the previous socket down asynchronously
+            if first:
+                rc = lib.xsk_socket__create(pp, name, self.queue, umem._kumem, self._rx, self._tx, cfg)
+            else:
+                rc = lib.xsk_socket__create_shared(
+                    pp, name, self.queue, umem._kumem, self._rx, self._tx, self._fq, self._cq, cfg
+                )
+            if rc != -errno.EBUSY:
+                break
+            time.sleep(_BIND_RETRY_DELAY)
+        if rc < 0:
+            if first:
+                umem._detach(self, self._ring_owner, True)
+            where = f"{self.ifname} queue {self.queue}"
+            if -rc == errno.EOPNOTSUPP and mode == "zerocopy":
+                raise UnsupportedError(
+                    f"zero-copy is not supported on {where} (driver {link.driver_name(self.ifname)}); "
+                    "use mode='copy' or 'auto'"
+                )
+            if -rc == errno.EBUSY:
+                raise KernelError(-rc, f"binding to {where}", "another AF_XDP socket holds this queue")
+            check(rc, f"binding an AF_XDP socket to {where}")
+        self._xsk = pp[0]
+
+    def _teardown_kernel(self) -> None:
+        if self._program is not None and self._xsk != ffi.NULL:
+            self._program.unregister(self.queue)
+        if self._xsk != ffi.NULL:
+            lib.xsk_socket__delete(self._xsk)
+            self._xsk = ffi.NULL
+            self.umem._detach(self, self._ring_owner, self._shares_umem_fd)
+        if self._program is not None:
+            self._program.release()
+            self._program = None
+
+    def _kernel_mode(self) -> str:
+        flags = ffi.new("uint32_t *")
+        check(lib.xsk_shim_options(self.fd, flags), "reading XDP_OPTIONS")
+        return "zerocopy" if flags[0] & lib.XDP_OPTIONS_ZEROCOPY else "copy"
+
+    def _dontfork_rings(self) -> None:
+        rings = [(self._rx, _DESC_SIZE), (self._tx, _DESC_SIZE), (self._fq, _ADDR_SIZE), (self._cq, _ADDR_SIZE)]
+        for ring, size in rings:
+            if ring != ffi.NULL and ring.ring != ffi.NULL:
+                check(lib.xsk_shim_ring_dontfork(ring, size), "madvise(MADV_DONTFORK) on a ring")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Delete the socket; frames the kernel held return to the pool once it lets go of them."""
+        if self._closed:
+            return
+        self._closed = True
+        if forked_away(self._pid):
+            return  # the parent's socket: a child must not tear it down
+        with netns_mod.entered(self.netns):
+            self._teardown_kernel()
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1)
+            with contextlib.suppress(XskError):
+                self.close()
+
+    def __repr__(self) -> str:
+        where = f"{self.netns}:" if self.netns else ""
+        return f"<xsk.Socket {where}{self.ifname} queue {self.queue}{' closed' if self._closed else ''}>"
+
+    def _usable(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        if forked_away(self._pid):
+            raise ClosedError(f"{self!r} belongs to process {self._pid}, not to this fork()ed child")
+
+    # --- RX --------------------------------------------------------------------------------
+    def recv(self, max: int = 256, timeout: float | None = None) -> Batch:
+        """Up to ``max`` received frames as a Batch the caller owns (possibly empty).
+
+        ``timeout``: None waits until something arrives, 0 never waits, otherwise seconds.
+        """
+        self._usable()
+        if not self.rx_enabled:
+            raise ConfigError(f"{self!r} was made with rx=False")
+        ledger = self.umem.ledger
+        if len(self._rx_addrs) < max:
+            self._rx_addrs = np.empty(max, dtype=np.uint64)
+            self._rx_lens = np.empty(max, dtype=np.uint32)
+            self._rx_addrs_c = ffi.from_buffer("uint64_t[]", self._rx_addrs)
+            self._rx_lens_c = ffi.from_buffer("uint32_t[]", self._rx_lens)
+        token = ledger.new_token()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            n = lib.xsk_shim_rx(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, max, token)
+            if n or timeout == 0:
+                break
+            if lib.xsk_shim_needs_wakeup(self._fq):
+                check(lib.xsk_shim_kick_rx(self.fd), "waking the kernel for RX")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
+        self._in_fill -= n
+        self._refill()
+        if self.tx_enabled:
+            self.complete()
+        return Batch(self.umem, self._rx_addrs[:n].copy(), self._rx_lens[:n].copy(), token, self)
+
+    def _refill(self) -> None:
+        want = self.fill_frames - self._in_fill
+        if want > 0:
+            self._in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, self._fq, want, self._ring_owner)
+
+    def release(self, batch: Batch) -> int:
+        """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool)."""
+        self._usable()
+        self._own(batch)
+        if not self.rx_enabled:
+            self.umem.release(batch)
+            return 0
+        bad = ffi.new("uint32_t *")
+        addrs = batch._addrs
+        k = lib.xsk_shim_fill(
+            self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
+            batch._token, self._ring_owner, bad,
+        )
+        self.umem.ledger.raise_for(k, addrs, bad[0], "release")
+        self._in_fill += k
+        batch._consume(k)
+        if len(batch):
+            self.umem.release(batch)
+        return k
+
+    def fill(self, batch: Batch) -> int:
+        """Put a batch (e.g. from ``Umem.take``) on the fill ring; returns how many went (backpressure)."""
+        self._usable()
+        self._own(batch)
+        bad = ffi.new("uint32_t *")
+        addrs = batch._addrs
+        k = lib.xsk_shim_fill(
+            self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
+            batch._token, self._ring_owner, bad,
+        )
+        self.umem.ledger.raise_for(k, addrs, bad[0], "fill")
+        self._in_fill += k
+        batch._consume(k)
+        return k
+
+    # --- TX --------------------------------------------------------------------------------
+    def send(self, batch: Batch, *, check_bounds: bool = True) -> int:
+        """Put the batch on the TX ring; return how many frames were accepted.
+
+        Accepted frames leave the batch (they belong to the kernel until completion); the
+        rest stay in it, still owned by the caller: a full ring is backpressure, never loss.
+        ``check_bounds=False`` lets descriptors that run past their frame reach the kernel,
+        which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool
+        when the socket closes, as the kernel never completes them.
+        """
+        self._usable()
+        if not self.tx_enabled:
+            raise ConfigError(f"{self!r} was made with tx=False")
+        self._own(batch)
+        self.complete()
+        bad = ffi.new("uint32_t *")
+        addrs, lens = batch._addrs, batch._lens
+        k = lib.xsk_shim_tx(
+            self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),
+            ffi.from_buffer("uint32_t[]", lens), len(addrs), batch._token, self._ring_owner,
+            1 if check_bounds else 0, bad,
+        )
+        if k == lib.XSK_ERR_BOUNDS:
+            i = bad[0]
+            raise FrameTooLargeError(
+                f"frame {i} of the batch: {int(lens[i])} bytes at offset "
+                f"{int(addrs[i]) & (self.umem.frame_size - 1)} do not fit in a "
+                f"{self.umem.frame_size}-byte frame (or the length is 0); nothing was sent"
+            )
+        self.umem.ledger.raise_for(k, addrs, bad[0], "send")
+        batch._consume(k)
+        self._kick()  # also when the ring was full: the kernel drains it only when kicked
+        return k
+
+    def _kick(self) -> None:
+        if not self._need_wakeup or lib.xsk_shim_needs_wakeup(self._tx):
+            rc = lib.xsk_shim_kick_tx(self.fd)
+            if rc < 0:
+                hint = "the interface is down or gone" if -rc in (errno.ENETDOWN, errno.ENXIO) else ""
+                raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
+
+    def complete(self) -> int:
+        """Reap completed TX frames into the pool; return how many."""
+        if self._tx == ffi.NULL:
+            return 0
+        n = int(lib.xsk_shim_complete(self.umem.ledger.c, self._cq, self.umem.comp_size))
+        return n
+
+    def outstanding(self) -> int:
+        """TX frames of this socket not yet completed."""
+        return int(np.count_nonzero(
+            (self.umem.ledger._state == 3) & (self.umem.ledger._owner == self._ring_owner)
+        ))
+
+    def flush(self, timeout: float = 1.0) -> bool:
+        """Kick and reap until every frame sent on this socket has completed, or ``timeout``.
+
+        Returns True when nothing is outstanding. Frames in descriptors the kernel rejected
+        never complete (see ``send``).
+        """
+        self._usable()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.complete()
+            pending = self.outstanding()
+            if not pending or time.monotonic() >= deadline:
+                return not pending
+            self._kick()
+            self._wait(select.POLLOUT, 0.001)
+
+    # --- readiness and counters ------------------------------------------------------------
+    def _wait(self, events: int, timeout: float) -> int:
+        self._poller.register(self.fd, events)
+        try:
+            ready = self._poller.poll(int(timeout * 1000))
+        finally:
+            self._poller.unregister(self.fd)
+        return ready[0][1] if ready else 0
+
+    def poll(self, timeout: float | None = None, rx: bool = True, tx: bool = False) -> Readiness:
+        """Wait up to ``timeout`` seconds (None: forever) until RX has frames or TX has room.
+
+        In copy mode a poll for TX also makes the kernel transmit what is on the TX ring.
+        """
+        self._usable()
+        events = (select.POLLIN if rx else 0) | (select.POLLOUT if tx else 0)
+        self._poller.register(self.fd, events)
+        try:
+            ready = self._poller.poll(None if timeout is None else int(timeout * 1000))
+        finally:
+            self._poller.unregister(self.fd)
+        got = ready[0][1] if ready else 0
+        return Readiness(bool(got & select.POLLIN), bool(got & select.POLLOUT))
+
+    def statistics(self) -> dict[str, int]:
+        """The kernel's XDP_STATISTICS counters for this socket, by name."""
+        self._usable()
+        out = ffi.new("uint64_t[6]")
+        check(lib.xsk_shim_statistics(self.fd, out), "reading XDP_STATISTICS")
+        return {name: int(out[i]) for i, name in enumerate(STATISTICS)}
+
+    @property
+    def xdp_mode(self) -> str | None:
+        """How the redirect program is attached ("native" or "skb"), None for a TX-only socket."""
+        return self._program.mode if self._program else None
+
+    def _own(self, batch: Batch) -> None:
+        if batch._umem is not self.umem:
+            raise FrameOwnershipError(f"this batch belongs to another UMEM than {self!r}'s")
+        batch._live()

@@ -1,0 +1,165 @@
+"""VethPair: two throwaway network namespaces joined by a veth pair.
+
+Everything is made through netlink (pyroute2) and the namespace switch is per thread
+(setns), so nothing shells out to ``ip``. Names are unique per pair, so parallel runs
+never collide, and ``__exit__`` removes both namespaces (and with them the veth ends
+and any XDP program on them) even when the body raised.
+
+IPv6 is off unless asked for: a fresh namespace would otherwise send DAD and MLD frames
+that land on AF_XDP sockets and disturb exact counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import secrets
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pyroute2_netns
+
+from .. import netns
+from ..errors import ConfigError, PrivilegeError
+from ..privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
+
+NS_PREFIX = "xskt-"
+
+
+@dataclass(frozen=True)
+class End:
+    """One side of the pair: the namespace it lives in and its interface."""
+
+    netns: str
+    ifname: str
+    mac: str
+    ip: str | None
+    prefixlen: int
+
+    @property
+    def address(self) -> str | None:
+        return self.ip
+
+
+def _sysctl(path: str, value: str) -> None:
+    with open(f"/proc/sys/{path}", "w") as f:
+        f.write(value)
+
+
+class VethPair:
+    """Namespaces ``a.netns`` and ``b.netns`` joined by veth ends ``a.ifname`` and ``b.ifname``.
+
+    ``queues``: RX and TX queue count of each end. MACs and IPv4 addresses (with prefix
+    length) are configurable; links are up on entry. Use as a context manager.
+    """
+
+    def __init__(
+        self,
+        *,
+        queues: int = 1,
+        mac_a: str = "02:00:00:00:00:0a",
+        mac_b: str = "02:00:00:00:00:0b",
+        ip_a: str | None = "192.0.2.1/24",
+        ip_b: str | None = "192.0.2.2/24",
+        ipv6: bool = False,
+        mtu: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        if queues < 1 or queues > 64:
+            raise ConfigError(f"queues must be between 1 and 64, got {queues}")
+        token = name or secrets.token_hex(4)
+        if len(token) > 12:
+            raise ConfigError(f"name {token!r} is too long: interface names allow 15 characters")
+        self.name = token
+        self.queues = queues
+        self.ipv6 = ipv6
+        self.mtu = mtu
+        self.a = self._end(f"{NS_PREFIX}{token}-a", f"xv{token}a", mac_a, ip_a)
+        self.b = self._end(f"{NS_PREFIX}{token}-b", f"xv{token}b", mac_b, ip_b)
+        self._made: list[str] = []
+        self._open = False
+
+    @staticmethod
+    def _end(ns: str, ifname: str, mac: str, ip: str | None) -> End:
+        if ip is None:
+            return End(ns, ifname, mac, None, 0)
+        iface = ipaddress.ip_interface(ip)
+        prefix = iface.network.prefixlen if "/" in ip else 24
+        return End(ns, ifname, mac, str(iface.ip), prefix)
+
+    # --- lifetime --------------------------------------------------------------------------
+    def __enter__(self) -> VethPair:
+        self.create()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def create(self) -> None:
+        require(CAP_NET_ADMIN, CAP_SYS_ADMIN, purpose="making namespaces and veth pairs")
+        try:
+            for end in (self.a, self.b):
+                pyroute2_netns.create(end.netns)
+                self._made.append(end.netns)
+                with netns.entered(end.netns):
+                    for conf in ("all", "default"):
+                        _sysctl(f"net/ipv6/conf/{conf}/disable_ipv6", "0" if self.ipv6 else "1")
+            with IPRoute() as ipr:
+                ipr.link(
+                    "add",
+                    ifname=self.a.ifname,
+                    kind="veth",
+                    peer={"ifname": self.b.ifname, "num_rx_queues": self.queues, "num_tx_queues": self.queues},
+                    num_rx_queues=self.queues,
+                    num_tx_queues=self.queues,
+                )
+                for end in (self.a, self.b):
+                    (index,) = ipr.link_lookup(ifname=end.ifname)
+                    ipr.link("set", index=index, net_ns_fd=end.netns)
+            for end in (self.a, self.b):
+                self._configure(end)
+            self._open = True
+        except PermissionError as exc:
+            self.destroy()
+            raise PrivilegeError(f"making a veth pair: {exc}") from None
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _configure(self, end: End) -> None:
+        with netns.entered(end.netns), IPRoute() as ipr:
+            (index,) = ipr.link_lookup(ifname=end.ifname)
+            settings = {"address": end.mac}
+            if self.mtu:
+                settings["mtu"] = self.mtu
+            ipr.link("set", index=index, **settings)
+            if end.ip:
+                ipr.addr("add", index=index, address=end.ip, prefixlen=end.prefixlen)
+            (lo,) = ipr.link_lookup(ifname="lo")
+            ipr.link("set", index=lo, state="up")
+            ipr.link("set", index=index, state="up")
+
+    def destroy(self) -> None:
+        """Remove both namespaces (and so both veth ends); tolerant of what is already gone."""
+        for ns in reversed(self._made):
+            with contextlib.suppress(FileNotFoundError, OSError):
+                pyroute2_netns.remove(ns)
+        self._made.clear()
+        with contextlib.suppress(Exception), IPRoute() as ipr:
+            for end in (self.a, self.b):
+                for index in ipr.link_lookup(ifname=end.ifname):
+                    ipr.link("del", index=index)
+        self._open = False
+
+    def __repr__(self) -> str:
+        return f"<VethPair {self.a.netns}/{self.a.ifname} <-> {self.b.netns}/{self.b.ifname}>"
+
+
+def leftover_namespaces() -> list[str]:
+    """Namespaces made by VethPair that still exist (for leak checks in test suites)."""
+    import os
+
+    try:
+        return sorted(n for n in os.listdir(netns.NETNS_RUN_DIR) if n.startswith(NS_PREFIX))
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,312 @@
+"""Umem: the packet memory shared with the kernel, and the frame ownership ledger over it.
+
+Lifetime
+--------
+* The area is one anonymous mapping, hugepage-backed when possible, marked
+  MADV_DONTFORK so a fork()ed child gets no copy of it (the classic get_user_pages +
+  fork() copy-on-write bug can't happen: the child has no pages to write to).
+* It is registered with the kernel (which pins it) when the first socket binds, inside
+  that socket's network namespace (the registration is itself an AF_XDP socket, and
+  libxdp makes it the first socket's), and deregistered when the last socket closes.
+  Only then do the frames the kernel held (fill ring, TX ring) come back to the pool.
+* ``close()`` with sockets still open raises ResourceBusyError naming them; after the
+  sockets close the mapping is unmapped. Close order: sockets, UMEM, mapping.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import warnings
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from . import privileges
+from ._binding import check, ffi, lib
+from .batch import Batch
+from .errors import (
+    ClosedError,
+    ConfigError,
+    FrameOwnershipError,
+    HugepagesUnavailableError,
+    KernelError,
+    ResourceBusyError,
+)
+from .ledger import Accounting, Ledger
+from .procfork import forked_away
+
+if TYPE_CHECKING:
+    from .socket import Socket
+
+HugepagePolicy = Literal["auto", "required", "off"]
+
+MAP_HUGETLB = 0x40000  # not exported by Python 3.11's mmap module (x86-64 and arm64 value)
+HUGEPAGE_SIZE = 2 << 20
+XDP_PACKET_HEADROOM = 256
+_HUGEPAGE_HINT = "reserve some with `echo 64 > /proc/sys/vm/nr_hugepages` (as root)"
+
+
+def _pow2(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def free_hugepages() -> int:
+    try:
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            return int(f.read())
+    except OSError:
+        return 0
+
+
+class Umem:
+    """``frame_count`` frames of ``frame_size`` bytes, each with exactly one owner at all times.
+
+    ``headroom`` bytes are left free before received data in every frame.
+    ``hugepages``: "auto" uses 2 MiB pages and falls back to 4 KiB pages with a warning,
+    "required" raises HugepagesUnavailableError when none are free, "off" never uses them.
+    """
+
+    def __init__(
+        self,
+        frame_count: int = 4096,
+        frame_size: int = 2048,
+        headroom: int = 0,
+        hugepages: HugepagePolicy = "auto",
+        *,
+        fill_size: int | None = None,
+        comp_size: int | None = None,
+    ) -> None:
+        if not isinstance(frame_count, int) or frame_count < 1 or frame_count > 1 << 24:
+            raise ConfigError(f"frame_count must be between 1 and {1 << 24}, got {frame_count!r}")
+        if frame_size not in (2048, 4096):
+            raise ConfigError(
+                f"frame_size must be 2048 or 4096 (aligned chunk mode: a power of two "
+                f"no larger than the 4 KiB page), got {frame_size!r}"
+            )
+        if not 0 <= headroom < frame_size - XDP_PACKET_HEADROOM - 64:
+            raise ConfigError(
+                f"headroom must leave room for a frame: 0 <= headroom < "
+                f"{frame_size - XDP_PACKET_HEADROOM - 64} for {frame_size}-byte frames, got {headroom!r}"
+            )
+        if hugepages not in ("auto", "required", "off"):
+            raise ConfigError(f"hugepages must be 'auto', 'required' or 'off', got {hugepages!r}")
+        ring = 1 << max(frame_count - 1, 1).bit_length()
+        self.fill_size = fill_size or ring
+        self.comp_size = comp_size or ring
+        for name, value in (("fill_size", self.fill_size), ("comp_size", self.comp_size)):
+            if not _pow2(value):
+                raise ConfigError(f"{name} must be a power of two, got {value}")
+
+        self.frame_count = frame_count
+        self.frame_size = frame_size
+        self.frame_shift = frame_size.bit_length() - 1
+        self.headroom = headroom
+        self.size = frame_count * frame_size
+        self._pid = os.getpid()
+        self._map, self.hugepages = self._map_area(hugepages)
+        self.array = np.frombuffer(self._map, dtype=np.uint8, count=self.size)
+        """The whole area as bytes: a zero-copy view, only for frames you own."""
+        self.frames = self.array.reshape(frame_count, frame_size)
+        """The area as a (frame_count, frame_size) array: row i is frame i."""
+        self.ledger = Ledger(frame_count, self.frame_shift)
+        self._sockets: dict[int, Socket] = {}
+        self._kumem = None  # struct xsk_umem *, while registered
+        self._primary_rings = None  # the fill/completion rings libxdp made with the registration
+        self._deferred: list[int] = []  # ring owners whose frames wait for deregistration
+        self._closed = False
+
+    # --- the mapping -----------------------------------------------------------------------
+    def _map_area(self, policy: HugepagePolicy) -> tuple[mmap.mmap, bool]:
+        prot = mmap.PROT_READ | mmap.PROT_WRITE
+        if policy != "off":
+            length = -(-self.size // HUGEPAGE_SIZE) * HUGEPAGE_SIZE
+            try:
+                area = mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | MAP_HUGETLB, prot=prot)
+                area.madvise(mmap.MADV_DONTFORK)
+                return area, True
+            except OSError as exc:
+                needed = length // HUGEPAGE_SIZE
+                message = (
+                    f"no hugepages for a {self.size >> 20} MiB UMEM ({needed} x 2 MiB needed, "
+                    f"{free_hugepages()} free): {exc.strerror}; {_HUGEPAGE_HINT}"
+                )
+                if policy == "required":
+                    raise HugepagesUnavailableError(message) from None
+                warnings.warn(message + "; using 4 KiB pages", RuntimeWarning, stacklevel=3)
+        area = mmap.mmap(-1, self.size, flags=mmap.MAP_PRIVATE, prot=prot)
+        area.madvise(mmap.MADV_DONTFORK)
+        return area, False
+
+    def _view(self, start: int, stop: int) -> memoryview:
+        return memoryview(self._map)[start:stop]
+
+    def read_rows(self, addrs: np.ndarray, length: int) -> np.ndarray:
+        """A copy of ``length`` bytes at each address, as an (n, length) array."""
+        fidx, off = self._rows(addrs, length)
+        if off is not None:
+            return self.frames[fidx, off : off + length]
+        return self.array[addrs.astype(np.intp)[:, None] + np.arange(length)]
+
+    def write_rows(self, addrs: np.ndarray, values: np.ndarray) -> None:
+        """Write ``values`` ((n, k) rows, or one (k,) row for all) at each address."""
+        length = values.shape[-1]
+        fidx, off = self._rows(addrs, length)
+        if off is not None:
+            self.frames[fidx, off : off + length] = values
+        else:
+            self.array[addrs.astype(np.intp)[:, None] + np.arange(length)] = values
+
+    def _rows(self, addrs: np.ndarray, length: int) -> tuple[np.ndarray, int | None]:
+        """Frame indices, and the common in-frame offset when every row has the same one."""
+        mask = self.frame_size - 1
+        fidx = (addrs >> self.frame_shift).astype(np.intp)
+        if not len(addrs):
+            return fidx, 0
+        off = int(addrs[0]) & mask
+        if off + length <= self.frame_size and not np.any((addrs & mask) != off):
+            return fidx, off
+        if np.any((addrs & mask) + length > self.frame_size):
+            raise ConfigError(f"{length} bytes from some address run past the end of its frame")
+        return fidx, None
+
+    # --- ownership -------------------------------------------------------------------------
+    def _usable(self) -> None:
+        if self._closed:
+            raise ClosedError("this UMEM is closed")
+        if forked_away(self._pid):
+            raise ClosedError(
+                f"this UMEM belongs to process {self._pid}; a fork()ed child has no access to it "
+                "(the area is MADV_DONTFORK): create a new Umem in the child"
+            )
+
+    def take(self, n: int) -> Batch:
+        """Up to ``n`` free frames for the caller to build packets in (fewer if the pool runs low).
+
+        Each frame's length starts at 0; ``Batch.write``/``fill`` set it.
+        """
+        self._usable()
+        if n < 0:
+            raise ValueError(f"take({n})")
+        token = self.ledger.new_token()
+        addrs = np.empty(n, dtype=np.uint64)
+        got = self.ledger.take(addrs, token)
+        return Batch(self, addrs[:got], np.zeros(got, dtype=np.uint32), token, None)
+
+    def release(self, frames: Batch | np.ndarray | list[int]) -> None:
+        """Give frames back to the free pool: a Batch (which becomes spent) or raw frame addresses."""
+        self._usable()
+        if isinstance(frames, Batch):
+            if frames._umem is not self:
+                raise FrameOwnershipError("this batch belongs to another UMEM")
+            frames._live()
+            self.ledger.release(frames._addrs, frames._token)
+            frames._consume(len(frames._addrs))
+        else:
+            self.ledger.release(np.asarray(frames, dtype=np.uint64), 0)
+
+    def accounting(self) -> Accounting:
+        """Frames per state (pool, user, fill, tx); they always sum to ``frame_count``."""
+        return self.ledger.accounting()
+
+    def state_of(self, addr: int) -> str:
+        """"POOL", "USER", "FILL" or "TX" for the frame holding ``addr``."""
+        if not 0 <= addr < self.size:
+            raise FrameOwnershipError(f"address {addr:#x} is outside the UMEM (size {self.size:#x})")
+        return self.ledger.state_of(addr)
+
+    # --- kernel registration (called by Socket, inside its namespace) -----------------------
+    @property
+    def registered(self) -> bool:
+        return self._kumem is not None
+
+    def _register(self):  # type: ignore[no-untyped-def]
+        """Register with the kernel in the calling thread's namespace; return (fill, comp) rings."""
+        privileges.require_socket()
+        pp = ffi.new("struct xsk_umem **")
+        fq = ffi.new("struct xsk_ring_prod *")
+        cq = ffi.new("struct xsk_ring_cons *")
+        cfg = ffi.new("struct xsk_umem_config *")
+        cfg.fill_size = self.fill_size
+        cfg.comp_size = self.comp_size
+        cfg.frame_size = self.frame_size
+        cfg.frame_headroom = self.headroom
+        cfg.flags = 0
+        self._area_c = ffi.from_buffer(self._map)
+        rc = lib.xsk_umem__create(pp, self._area_c, self.size, fq, cq, cfg)
+        if rc < 0:
+            self._area_c = None
+            hint = ""
+            if -rc in (1, 12, 105):  # EPERM, ENOMEM, ENOBUFS
+                hint = "pinning the UMEM needs CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK (ulimit -l)"
+            check(rc, "registering the UMEM with the kernel", hint)
+        self._kumem = pp[0]
+        self._primary_rings = (fq, cq)
+        return fq, cq
+
+    def _attach(self, sock: Socket) -> None:
+        self._sockets[id(sock)] = sock
+
+    def _detach(self, sock: Socket, ring_owner: int, shares_umem_fd: bool) -> None:
+        """A socket is gone; once the kernel lets go of its frames, they return to the pool."""
+        self._sockets.pop(id(sock), None)
+        if shares_umem_fd:
+            self._deferred.append(ring_owner)  # the kernel keeps this socket until deregistration
+        else:
+            self.ledger.reclaim(ring_owner)
+        if not self._sockets and self._kumem is not None:
+            rc = lib.xsk_umem__delete(self._kumem)
+            if rc < 0:
+                raise KernelError(-rc, "deregistering the UMEM")
+            self._kumem = None
+            self._primary_rings = None
+            self._area_c = None
+            for owner in self._deferred:
+                self.ledger.reclaim(owner)
+            self._deferred.clear()
+
+    @property
+    def fd(self) -> int:
+        return int(lib.xsk_umem__fd(self._kumem)) if self._kumem is not None else -1
+
+    # --- lifetime --------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Unmap the area. Raises ResourceBusyError while sockets are open (close them first)."""
+        if self._closed:
+            return
+        if forked_away(self._pid):
+            self._closed = True  # the child never had the mapping; nothing to undo
+            return
+        if self._sockets:
+            names = ", ".join(repr(s) for s in self._sockets.values())
+            raise ResourceBusyError(f"close the sockets on this UMEM first: {names}")
+        self._closed = True
+        self.frames = self.array = None  # type: ignore[assignment]
+        try:
+            self._map.close()
+        except BufferError:
+            warnings.warn(
+                "views into the UMEM are still alive; the mapping is unmapped when they go",
+                ResourceWarning,
+                stacklevel=2,
+            )
+
+    def __enter__(self) -> Umem:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and not self._sockets:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1)
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._sockets)} sockets"
+        pages = "2 MiB pages" if self.hugepages else "4 KiB pages"
+        return f"<xsk.Umem {self.frame_count}x{self.frame_size} on {pages}, {state}>"
