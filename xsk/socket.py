@@ -150,6 +150,7 @@ class Socket:
         self._closed = False
         umem._attach(self)
         self._poller = select.poll()
+        self._max_kicks = max(1, ring_size // 32)
         self._rx_addrs = np.empty(0, dtype=np.uint64)
         if rx:
             self._refill()
@@ -338,8 +339,8 @@ class Socket:
         Accepted frames leave the batch (they belong to the kernel until completion); the
         rest stay in it, still owned by the caller: a full ring is backpressure, never loss.
         ``check_bounds=False`` lets descriptors that run past their frame reach the kernel,
-        which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool
-        when the socket closes, as the kernel never completes them.
+        which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool when
+        the kernel completes them (recent kernels do) or, at the latest, when the socket closes.
         """
         self._usable()
         if not self.tx_enabled:
@@ -366,11 +367,13 @@ class Socket:
         return k
 
     def _kick(self) -> None:
-        if not self._need_wakeup or lib.xsk_shim_needs_wakeup(self._tx):
-            rc = lib.xsk_shim_kick_tx(self.fd)
-            if rc < 0:
-                hint = "the interface is down or gone" if -rc in (errno.ENETDOWN, errno.ENXIO) else ""
-                raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
+        """Wake the kernel until it has taken the TX ring's descriptors (copy mode: 32 per wakeup)."""
+        rc = lib.xsk_shim_tx_drain(
+            self.umem.ledger.c, self._tx, self._cq, self.fd, self._max_kicks, 1 if self._need_wakeup else 0
+        )
+        if rc < 0:
+            hint = "the interface is down or gone" if -rc in (errno.ENETDOWN, errno.ENXIO) else ""
+            raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
 
     def complete(self) -> int:
         """Reap completed TX frames into the pool; return how many."""

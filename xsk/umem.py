@@ -52,11 +52,16 @@ def _pow2(n: int) -> bool:
 
 
 def free_hugepages() -> int:
+    """2 MiB pages neither in use nor promised to a mapping (free minus reserved)."""
+    base = "/sys/kernel/mm/hugepages/hugepages-2048kB"
     try:
-        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-            return int(f.read())
+        with open(f"{base}/free_hugepages") as free_file, open(f"{base}/resv_hugepages") as resv_file:
+            free, resv = int(free_file.read()), int(resv_file.read())
     except OSError:
         return 0
+    # resv_hugepages has been seen to read as an underflowed 64-bit value here for a moment
+    # after a pinned hugepage UMEM is released; don't let that glitch hide the free pages.
+    return free - resv if 0 <= resv <= free else free
 
 
 class Umem:

@@ -284,6 +284,28 @@ int xsk_shim_kick_rx(int fd)
 	return -errno;
 }
 
+/* Copy-mode TX moves at most 32 descriptors per sendto(), so a large batch needs several
+ * kicks. Kick (reaping completions in between, so the completion ring never blocks the
+ * kernel) until the kernel has taken every descriptor, no wakeup is needed any more, or
+ * max_kicks is reached. Returns the number of completions reaped, or -errno. */
+int xsk_shim_tx_drain(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
+		      int fd, uint32_t max_kicks, int need_wakeup)
+{
+	int reaped = 0;
+	for (uint32_t i = 0; i < max_kicks; i++) {
+		uint32_t consumed = __atomic_load_n(tx->consumer, __ATOMIC_ACQUIRE);
+		if (consumed == *tx->producer)
+			break;
+		if (need_wakeup && !xsk_ring_prod__needs_wakeup(tx))
+			break;
+		if (sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
+		    errno != ENOBUFS)
+			return -errno;
+		reaped += xsk_shim_complete(l, cq, cq->size);
+	}
+	return reaped;
+}
+
 int xsk_shim_statistics(int fd, uint64_t out[6])
 {
 	struct xdp_statistics st;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -14,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
 
     demo_mod.add_arguments(demo)
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so sockets, programs and namespaces are cleaned up on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     return int(args.func(args))
 
 

@@ -152,7 +152,8 @@ def _send(args: argparse.Namespace, pair: Any, template: bytes) -> tuple[int, fl
             t0 = time.monotonic()
             while sent < args.count:
                 if not len(pending):
-                    pending = umem.take(min(args.batch, args.count - sent))
+                    room = args.in_flight - umem.ledger.c.counts[3]  # frames on the TX ring, not completed
+                    pending = umem.take(max(0, min(args.batch, room, args.count - sent)))
                     if not len(pending):
                         sock.complete()
                         continue
@@ -187,5 +188,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame-size", type=int, default=2048, choices=(2048, 4096))
     p.add_argument("--mode", default="auto", choices=("auto", "copy", "zerocopy"))
     p.add_argument("--xdp-mode", default="auto", choices=("auto", "native", "skb"))
+    p.add_argument(
+        "--in-flight", type=int, default=256,
+        help="most frames sent but not completed (veth has no backpressure: its peer queue holds 256 "
+        "frames, and frames beyond it are dropped by the kernel); default 256",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

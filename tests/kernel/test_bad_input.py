@@ -1,0 +1,78 @@
+"""Bad input gives a clear xsk error naming the problem, and leaves nothing behind."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import xsk
+
+
+def test_no_such_interface(veth_pair, make_umem):
+    umem = make_umem(frame_count=64)
+    message = f"no interface 'nope0' in network namespace '{veth_pair.a.netns}'"
+    with pytest.raises(xsk.NoSuchInterfaceError, match=message):
+        xsk.Socket(umem, "nope0", netns=veth_pair.a.netns)
+    assert umem.accounting().pool == 64 and not umem.registered
+
+
+def test_no_such_namespace(make_umem):
+    umem = make_umem(frame_count=64)
+    with pytest.raises(xsk.NoSuchNamespaceError, match="no network namespace named 'xskt-missing'"):
+        xsk.Socket(umem, "eth0", netns="xskt-missing")
+
+
+def test_queue_beyond_the_queue_count(veth_pair_factory, make_umem):
+    pair = veth_pair_factory(queues=2)
+    umem = make_umem(frame_count=64)
+    with pytest.raises(xsk.QueueRangeError, match=r"queue 2 is out of range: .* has 2 RX and 2 TX queues"):
+        xsk.Socket(umem, pair.a.ifname, queue=2, netns=pair.a.netns)
+    with xsk.Socket(umem, pair.a.ifname, queue=1, netns=pair.a.netns) as sock:
+        assert sock.queue == 1
+
+
+def test_zero_copy_on_veth_is_reported_not_faked(veth_pair, make_umem):
+    umem = make_umem(frame_count=64)
+    with pytest.raises(xsk.UnsupportedError, match=r"zero-copy is not supported .* use mode='copy' or 'auto'"):
+        xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns, mode="zerocopy")
+    with xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns, mode="auto") as sock:
+        assert sock.mode == "copy"  # the fallback, reported as what the kernel gave
+
+
+def test_umem_close_with_open_sockets_names_them(veth_pair, make_umem):
+    umem = make_umem(frame_count=64)
+    with xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns), \
+         pytest.raises(xsk.ResourceBusyError, match=f"close the sockets on this UMEM first: .*{veth_pair.a.ifname}"):
+        umem.close()
+    umem.close()
+
+
+def test_socket_rebinds_right_after_close(veth_pair, make_umem):
+    umem = make_umem(frame_count=256)
+    for _ in range(5):  # the kernel's teardown is asynchronous; bind retries on EBUSY
+        with xsk.Socket(umem, veth_pair.b.ifname, netns=veth_pair.b.netns):
+            assert umem.accounting().fill > 0
+        assert umem.accounting().pool == 256
+
+
+DROPPED = "-net_raw,-net_admin,-bpf,-sys_admin,-perfmon"
+
+
+@pytest.mark.parametrize(("code", "capability"), [
+    ("xsk.Socket(xsk.Umem(frame_count=64, hugepages='off'), 'lo', tx=False)", "CAP_NET_RAW"),
+    ("xsk.Socket(xsk.Umem(frame_count=64, hugepages='off'), 'lo', rx=False)", "CAP_NET_RAW"),
+    ("xsk.testing.VethPair().create()", "CAP_NET_ADMIN"),
+])
+def test_missing_privileges_are_named(code, capability):
+    script = textwrap.dedent(f"""
+        import xsk, xsk.testing
+        try:
+            {code}
+        except xsk.PrivilegeError as exc:
+            print("PrivilegeError:", exc)
+    """)
+    out = subprocess.run(["setpriv", f"--bounding-set={DROPPED}", "--inh-caps=-all", sys.executable, "-c", script],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("PrivilegeError:") and capability in out.stdout, out.stdout + out.stderr
