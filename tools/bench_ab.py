@@ -56,11 +56,10 @@ def worker(mode: str, ifname: str, netns: str, count: int, batch: int, seconds: 
                 t0 = time.monotonic()
                 deadline = t0 + seconds
                 while packets < count and time.monotonic() < deadline:
-                    b = umem.take(min(batch, count - packets))
+                    b = umem.take(min(batch, count - packets), 60)
                     if not len(b):
                         sock.complete()
                         continue
-                    b.lens[:] = 60
                     packets += sock.send(b)
                     if len(b):
                         umem.release(b)

@@ -14,13 +14,13 @@ is asked for.
 from __future__ import annotations
 
 import errno
-import os
 from importlib import resources
 from typing import ClassVar, Literal
 
 from . import netns, privileges
 from ._binding import ffi, lib
 from .errors import KernelError, ResourceBusyError, UnsupportedError, XskError
+from .procfork import current_pid
 
 XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
@@ -61,7 +61,7 @@ class XdpProgram:
         self.ifindex = ifindex
         self.ifname = ifname
         self.ns_id = netns.current_id()
-        self._pid = os.getpid()
+        self._pid = current_pid()
         self._users = 0
         self._prog = ffi.NULL
         path = object_path().encode()
@@ -119,7 +119,7 @@ class XdpProgram:
         privileges.require_program()
         key = (netns.current_id(), ifindex)
         prog = cls._attached.get(key)
-        if prog is None or prog._pid != os.getpid():
+        if prog is None or prog._pid != current_pid():
             prog = cls(ifindex, ifname, mode)
             cls._attached[key] = prog
         elif mode != "auto" and mode != prog.mode:
@@ -132,7 +132,7 @@ class XdpProgram:
 
     def release(self) -> None:
         """One socket is done with the program; the last one detaches it (call inside its namespace)."""
-        if self._pid != os.getpid():
+        if self._pid != current_pid():
             return
         self._users -= 1
         if self._users == 0:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import select
 import time
 import warnings
@@ -41,7 +40,7 @@ from .errors import (
     UnsupportedError,
     XskError,
 )
-from .procfork import forked_away
+from .procfork import current_pid, forked_away
 from .program import XdpMode, XdpProgram
 from .umem import Umem
 
@@ -113,7 +112,7 @@ class Socket:
         self.rx_enabled = rx
         self.tx_enabled = tx
         self._need_wakeup = need_wakeup
-        self._pid = os.getpid()
+        self._pid = current_pid()
         self._closed = True
         self._xsk = ffi.NULL
         self._program: XdpProgram | None = None
@@ -150,6 +149,7 @@ class Socket:
         self._closed = False
         umem._attach(self)
         self._poller = select.poll()
+        self._bad = ffi.new("uint32_t *")
         self._max_kicks = max(1, ring_size // 32)
         self._rx_addrs = np.empty(0, dtype=np.uint64)
         if rx:
@@ -304,7 +304,7 @@ class Socket:
         if not self.rx_enabled:
             self.umem.release(batch)
             return 0
-        bad = ffi.new("uint32_t *")
+        bad = self._bad
         addrs = batch._addrs
         k = lib.xsk_shim_fill(
             self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
@@ -321,7 +321,7 @@ class Socket:
         """Put a batch (e.g. from ``Umem.take``) on the fill ring; returns how many went (backpressure)."""
         self._usable()
         self._own(batch)
-        bad = ffi.new("uint32_t *")
+        bad = self._bad
         addrs = batch._addrs
         k = lib.xsk_shim_fill(
             self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
@@ -347,7 +347,7 @@ class Socket:
             raise ConfigError(f"{self!r} was made with tx=False")
         self._own(batch)
         self.complete()
-        bad = ffi.new("uint32_t *")
+        bad = self._bad
         addrs, lens = batch._addrs, batch._lens
         k = lib.xsk_shim_tx(
             self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),

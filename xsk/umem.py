@@ -16,7 +16,6 @@ Lifetime
 from __future__ import annotations
 
 import mmap
-import os
 import warnings
 from typing import TYPE_CHECKING, Literal
 
@@ -34,7 +33,7 @@ from .errors import (
     ResourceBusyError,
 )
 from .ledger import Accounting, Ledger
-from .procfork import forked_away
+from .procfork import current_pid, forked_away
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -108,7 +107,7 @@ class Umem:
         self.frame_shift = frame_size.bit_length() - 1
         self.headroom = headroom
         self.size = frame_count * frame_size
-        self._pid = os.getpid()
+        self._pid = current_pid()
         self._map, self.hugepages = self._map_area(hugepages)
         self.array = np.frombuffer(self._map, dtype=np.uint8, count=self.size)
         """The whole area as bytes: a zero-copy view, only for frames you own."""
@@ -185,10 +184,11 @@ class Umem:
                 "(the area is MADV_DONTFORK): create a new Umem in the child"
             )
 
-    def take(self, n: int) -> Batch:
+    def take(self, n: int, length: int = 0) -> Batch:
         """Up to ``n`` free frames for the caller to build packets in (fewer if the pool runs low).
 
-        Each frame's length starts at 0; ``Batch.write``/``fill`` set it.
+        Every frame's length starts at ``length``; ``Batch.write``/``fill`` or ``lens`` change it.
+        Frames keep the bytes they last held, so a frame filled once can be sent again and again.
         """
         self._usable()
         if n < 0:
@@ -196,7 +196,7 @@ class Umem:
         token = self.ledger.new_token()
         addrs = np.empty(n, dtype=np.uint64)
         got = self.ledger.take(addrs, token)
-        return Batch(self, addrs[:got], np.zeros(got, dtype=np.uint32), token, None)
+        return Batch(self, addrs[:got], np.full(got, length, dtype=np.uint32), token, None)
 
     def release(self, frames: Batch | np.ndarray | list[int]) -> None:
         """Give frames back to the free pool: a Batch (which becomes spent) or raw frame addresses."""

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             if not parent_conn.poll(60):
                 raise xsk.XskError("the receiver did not report within 60 s")
             rx = parent_conn.recv()
+            link_counters = pair.counters()
         finally:
             child.join(5)
             if child.is_alive():
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         "mode": ready["mode"], "xdp_mode": ready["xdp_mode"],
         "hugepages": {"tx": tx_info["hugepages"], "rx": ready["hugepages"]},
         "accounting": {"tx": tx_info["accounting"], "rx": rx["accounting"]},
-        "kernel": rx["kernel"], "ok": ok,
+        "kernel": rx["kernel"], "veth": link_counters, "ok": ok,
     }
     if args.json:
         print(json.dumps(result))
@@ -178,6 +179,9 @@ def _print(r: dict[str, Any]) -> None:
         print(f"frames {name}  pool={acc['pool']} user={acc['user']} fill={acc['fill']} tx={acc['tx']} "
               f"total={acc['total']}")
     print(f"kernel    {r['kernel']}")
+    drops = {f"{end}_{k}": v for end, c in r["veth"].items() for k, v in c.items() if k.endswith("dropped") and v}
+    if drops:
+        print(f"veth      drops {drops}")
     print("OK: every frame arrived, in order, byte for byte" if r["ok"] else "FAILED")
 
 

@@ -139,6 +139,18 @@ class VethPair:
             ipr.link("set", index=lo, state="up")
             ipr.link("set", index=index, state="up")
 
+    def counters(self) -> dict[str, dict[str, int]]:
+        """The kernel's link counters of each end (``{"a": {...}, "b": {...}}``): packets, bytes, drops."""
+        out = {}
+        for key, end in (("a", self.a), ("b", self.b)):
+            with netns.entered(end.netns), IPRoute() as ipr:
+                (index,) = ipr.link_lookup(ifname=end.ifname)
+                (link,) = ipr.get_links(index)
+                stats = link.get_attr("IFLA_STATS64") or {}
+                out[key] = {name: int(stats.get(name, 0)) for name in (
+                    "rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped", "tx_dropped")}
+        return out
+
     def destroy(self) -> None:
         """Remove both namespaces (and so both veth ends); tolerant of what is already gone."""
         for ns in reversed(self._made):
