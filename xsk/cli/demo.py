@@ -43,7 +43,7 @@ def seq_rows(first: int, n: int) -> np.ndarray:
     return np.arange(first, first + n, dtype=">u8").view(np.uint8).reshape(n, 8)
 
 
-def _receiver(args: dict[str, Any], template: bytes, conn: Connection) -> None:
+def _receiver(args: dict[str, Any], template: bytes, conn: Connection, progress: Any) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import xsk
 
@@ -75,6 +75,7 @@ def _receiver(args: dict[str, Any], template: bytes, conn: Connection) -> None:
                 next_seq = int(seqs[-1]) + 1
                 stats["received"] += n
                 batch.release()
+                progress.value = stats["received"]
             elif sender_done_at is None and conn.poll():
                 conn.recv()
                 sender_done_at = time.monotonic()
@@ -96,17 +97,18 @@ def run(args: argparse.Namespace) -> int:
         template = build_template(args.size, pair.a.mac, pair.b.mac, pair.a.ip or "", pair.b.ip or "")
         ctx = mp.get_context("spawn")
         parent_conn, child_conn = ctx.Pipe()
+        progress = ctx.RawValue("Q", 0)  # frames the receiver has taken off its ring
         rx_args = {
             "ifname": pair.b.ifname, "netns": pair.b.netns, "count": args.count, "batch": args.batch,
             "frame_size": args.frame_size, "mode": args.mode, "xdp_mode": args.xdp_mode,
         }
-        child = ctx.Process(target=_receiver, args=(rx_args, template, child_conn), daemon=True)
+        child = ctx.Process(target=_receiver, args=(rx_args, template, child_conn, progress), daemon=True)
         child.start()
         try:
             if not parent_conn.poll(30):
                 raise xsk.XskError("the receiver did not start within 30 s")
             ready = parent_conn.recv()
-            sent, tx_seconds, tx_info = _send(args, pair, template)
+            sent, tx_seconds, tx_info = _send(args, pair, template, progress)
             parent_conn.send("done")
             if not parent_conn.poll(60):
                 raise xsk.XskError("the receiver did not report within 60 s")
@@ -140,7 +142,16 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _send(args: argparse.Namespace, pair: Any, template: bytes) -> tuple[int, float, dict[str, Any]]:
+def _send(
+    args: argparse.Namespace, pair: Any, template: bytes, progress: Any
+) -> tuple[int, float, dict[str, Any]]:
+    """Send ``args.count`` frames, never more than ``args.window`` ahead of the receiver.
+
+    veth has no backpressure: frames beyond what the receiver's ring holds are dropped
+    (rx_ring_full) whenever the receiving process is descheduled for a few milliseconds,
+    which on a shared 2-core machine happens. The receiver publishes how many frames it
+    has consumed; the sender keeps its lead below the ring size.
+    """
     import xsk
 
     with xsk.Umem(frame_size=args.frame_size) as umem:
@@ -153,7 +164,8 @@ def _send(args: argparse.Namespace, pair: Any, template: bytes) -> tuple[int, fl
             t0 = time.monotonic()
             while sent < args.count:
                 if not len(pending):
-                    room = args.in_flight - umem.ledger.c.counts[3]  # frames on the TX ring, not completed
+                    in_flight = umem.ledger.c.counts[3]  # on the TX ring, not yet completed
+                    room = min(args.in_flight - in_flight, args.window - (sent - progress.value))
                     pending = umem.take(max(0, min(args.batch, room, args.count - sent)))
                     if not len(pending):
                         sock.complete()
@@ -196,6 +208,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--in-flight", type=int, default=256,
         help="most frames sent but not completed (veth has no backpressure: its peer queue holds 256 "
         "frames, and frames beyond it are dropped by the kernel); default 256",
+    )
+    p.add_argument(
+        "--window", type=int, default=1536,
+        help="most frames sent ahead of what the receiver has consumed (its RX ring holds 2048); default 1536",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
