@@ -1,14 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Redirect every frame arriving on an RX queue to the AF_XDP socket bound to that queue.
+/* Steer frames arriving on an RX queue to the AF_XDP socket bound to that queue.
  *
  * xsks_map is indexed by rx_queue_index; Python puts a socket's fd there after binding.
- * When no socket is bound to the queue the redirect fails and its low bits give XDP_PASS,
- * so the frame goes on to the kernel stack untouched.
+ * With no rules configured every frame is redirected; with rules, only frames matching
+ * one of them are, and everything else goes on to the kernel stack (XDP_PASS). When no
+ * socket is bound to the queue the redirect fails and its low bits give XDP_PASS, so the
+ * frame still reaches the kernel stack untouched.
+ *
+ * Rules live in xsk_rules (xsk_config.nrules of them) and can be changed from user
+ * space at any time without re-attaching. xsk_hits counts matches per rule, and the
+ * frames passed to the stack in slot XSK_MAX_RULES.
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #define XSK_MAX_QUEUES 256
+#define XSK_MAX_RULES 16
+
+#define RULE_DST_IP4 (1 << 0)
+#define RULE_DST_IP6 (1 << 1)
+
+struct xsk_rule {
+	__u16 ethertype; /* host order; 0: any */
+	__u8 ip_proto;   /* 0: any */
+	__u8 flags;      /* RULE_DST_IP4 / RULE_DST_IP6: match the destination address */
+	__u16 dport_lo;  /* host order; dport_lo == dport_hi == 0: any port */
+	__u16 dport_hi;
+	__u32 dst_ip4;   /* network order */
+	__u32 dst_ip6[4]; /* network order */
+};
+
+struct xsk_config {
+	__u32 nrules;
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -17,10 +46,145 @@ struct {
 	__type(value, __u32);
 } xsks_map SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XSK_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct xsk_rule);
+} xsk_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xsk_config);
+} xsk_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XSK_MAX_RULES + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xsk_hits SEC(".maps");
+
+struct headers {
+	__u16 ethertype;
+	__u8 ip_proto;
+	__u8 has_ports;
+	__u16 dport;
+	__u32 dst_ip4;
+	__u32 dst_ip6[4];
+};
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *hits = bpf_map_lookup_elem(&xsk_hits, &slot);
+	if (hits)
+		*hits += 1;
+}
+
+static __always_inline void parse(void *data, void *end, struct headers *h)
+{
+	struct ethhdr *eth = data;
+	void *l3;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > end)
+		return;
+	proto = eth->h_proto;
+	l3 = eth + 1;
+#pragma unroll
+	for (int i = 0; i < 2; i++) { /* up to two VLAN tags (802.1Q, 802.1ad) */
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (l3 + 4 > end)
+			return;
+		proto = *(__u16 *)(l3 + 2);
+		l3 += 4;
+	}
+	h->ethertype = bpf_ntohs(proto);
+	void *l4 = 0;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+		if ((void *)(ip + 1) > end || ip->ihl < 5)
+			return;
+		h->ip_proto = ip->protocol;
+		h->dst_ip4 = ip->daddr;
+		if (ip->frag_off & bpf_htons(0x1fff)) /* not the first fragment: no ports */
+			return;
+		l4 = l3 + ip->ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+		if ((void *)(ip6 + 1) > end)
+			return;
+		h->ip_proto = ip6->nexthdr;
+		h->dst_ip6[0] = ip6->daddr.in6_u.u6_addr32[0];
+		h->dst_ip6[1] = ip6->daddr.in6_u.u6_addr32[1];
+		h->dst_ip6[2] = ip6->daddr.in6_u.u6_addr32[2];
+		h->dst_ip6[3] = ip6->daddr.in6_u.u6_addr32[3];
+		l4 = ip6 + 1;
+	} else {
+		return;
+	}
+	if (h->ip_proto == IPPROTO_UDP || h->ip_proto == IPPROTO_TCP) {
+		if (l4 + 4 > end)
+			return;
+		h->dport = bpf_ntohs(*(__u16 *)(l4 + 2));
+		h->has_ports = 1;
+	}
+}
+
+static __always_inline int matches(const struct xsk_rule *r, const struct headers *h)
+{
+	if (r->ethertype && r->ethertype != h->ethertype)
+		return 0;
+	if (r->ip_proto && r->ip_proto != h->ip_proto)
+		return 0;
+	if (r->dport_lo || r->dport_hi) {
+		if (!h->has_ports || h->dport < r->dport_lo || h->dport > r->dport_hi)
+			return 0;
+	}
+	if ((r->flags & RULE_DST_IP4) && (h->ethertype != ETH_P_IP || r->dst_ip4 != h->dst_ip4))
+		return 0;
+	if (r->flags & RULE_DST_IP6) {
+		if (h->ethertype != ETH_P_IPV6)
+			return 0;
+		if ((r->dst_ip6[0] ^ h->dst_ip6[0]) | (r->dst_ip6[1] ^ h->dst_ip6[1]) |
+		    (r->dst_ip6[2] ^ h->dst_ip6[2]) | (r->dst_ip6[3] ^ h->dst_ip6[3]))
+			return 0;
+	}
+	return 1;
+}
+
 SEC("xdp")
 int xsk_redirect(struct xdp_md *ctx)
 {
-	return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+	__u32 zero = 0;
+	struct xsk_config *cfg = bpf_map_lookup_elem(&xsk_config, &zero);
+	struct headers h = {};
+
+	if (!cfg || cfg->nrules == 0)
+		return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+
+	__u32 nrules = cfg->nrules;
+	int hit = -1;
+	parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, &h);
+	/* Unrolled, with no early exit, so the verifier sees straight-line code. */
+#pragma unroll
+	for (__u32 i = 0; i < XSK_MAX_RULES; i++) {
+		if (hit < 0 && i < nrules) {
+			__u32 key = i;
+			struct xsk_rule *r = bpf_map_lookup_elem(&xsk_rules, &key);
+			if (r && matches(r, &h))
+				hit = i;
+		}
+	}
+	if (hit >= 0) {
+		count(hit);
+		return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+	}
+	count(XSK_MAX_RULES);
+	return XDP_PASS;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -18,14 +18,16 @@ from importlib import resources
 from typing import ClassVar, Literal
 
 from . import netns, privileges
-from ._binding import ffi, lib
+from ._binding import check, ffi, lib
 from .errors import KernelError, ResourceBusyError, UnsupportedError, XskError
+from .filter import MAX_RULES, Rule
 from .procfork import current_pid
 
 XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
 _MODE_NAMES = {int(v): k for k, v in _MODES.items()}
 PROGRAM_NAME = "xsk_redirect"
+_MAPS = ("xsks_map", "xsk_rules", "xsk_config", "xsk_hits")
 
 
 def object_path() -> str:
@@ -71,10 +73,14 @@ class XdpProgram:
             raise KernelError(-err, f"loading the XDP program {path.decode()}")
         self._prog = prog
         self.mode = self._attach(mode)
-        self.map_fd = int(lib.bpf_object__find_map_fd_by_name(lib.xdp_program__bpf_obj(prog), b"xsks_map"))
-        if self.map_fd < 0:
+        obj = lib.xdp_program__bpf_obj(prog)
+        fds = {name: int(lib.bpf_object__find_map_fd_by_name(obj, name.encode())) for name in _MAPS}
+        missing = [name for name, fd in fds.items() if fd < 0]
+        if missing:
             self._detach()
-            raise KernelError(-self.map_fd, "finding xsks_map in the XDP program")
+            raise XskError(f"the XDP program object lacks the maps {missing}: rebuild it with `make`")
+        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = (fds[name] for name in _MAPS)
+        self.rules: list[Rule] = []
         self.multiprog = self._is_multiprog()
 
     def _attach(self, mode: XdpMode) -> str:
@@ -138,6 +144,36 @@ class XdpProgram:
         if self._users == 0:
             self._attached.pop((self.ns_id, self.ifindex), None)
             self._detach()
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        """Replace the steering rules at run time (no re-attach); [] steers every frame to the sockets.
+
+        The rules are written first and the count last, so the program never sees a
+        half-written table: at worst it uses the old count with the new rules for one frame.
+        """
+        if len(rules) > MAX_RULES:
+            raise XskError(f"at most {MAX_RULES} rules")
+        key = ffi.new("uint32_t *")
+        for i, rule in enumerate(rules):
+            key[0] = i
+            packed = rule.pack()
+            check(lib.bpf_map_update_elem(self._rules_fd, key, packed, 0), f"writing steering rule {i}")
+        key[0] = 0
+        count = ffi.new("uint32_t *", len(rules))
+        check(lib.bpf_map_update_elem(self._config_fd, key, count, 0), "writing the steering rule count")
+        self.rules = list(rules)
+
+    def hits(self) -> list[int]:
+        """Frames matched by each rule (summed over CPUs), then the frames passed to the stack."""
+        ncpu = int(lib.libbpf_num_possible_cpus())
+        values = ffi.new("uint64_t[]", max(ncpu, 1))
+        key = ffi.new("uint32_t *")
+        out = []
+        for i in range(MAX_RULES + 1):
+            key[0] = i
+            check(lib.bpf_map_lookup_elem(self._hits_fd, key, values), "reading steering counters")
+            out.append(sum(values[c] for c in range(ncpu)))
+        return [*out[: len(self.rules)], out[MAX_RULES]]
 
     def unregister(self, queue: int) -> None:
         """Take the socket on ``queue`` out of the XSKMAP: its frames go back to the stack."""

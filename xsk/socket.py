@@ -26,6 +26,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from . import filter as filter_mod
 from . import link, privileges
 from . import netns as netns_mod
 from ._binding import check, ffi, lib
@@ -40,6 +41,7 @@ from .errors import (
     UnsupportedError,
     XskError,
 )
+from .filter import Rule
 from .procfork import current_pid, forked_away
 from .program import XdpMode, XdpProgram
 from .umem import Umem
@@ -88,6 +90,7 @@ class Socket:
         *,
         xdp_mode: XdpMode = "auto",
         fill_frames: int | None = None,
+        filter: str | list[Rule] | None = None,
     ) -> None:
         if mode not in ("auto", "copy", "zerocopy"):
             raise ConfigError(f"mode must be 'auto', 'copy' or 'zerocopy', got {mode!r}")
@@ -99,6 +102,9 @@ class Socket:
             raise ConfigError("a socket needs rx=True, tx=True or both")
         if not isinstance(queue, int) or queue < 0:
             raise ConfigError(f"queue must be a non-negative integer, got {queue!r}")
+        rules = filter_mod.parse(filter)
+        if rules and not rx:
+            raise ConfigError("a filter steers received frames: it needs rx=True")
         umem._usable()
         privileges.require_socket()
         if rx:
@@ -133,6 +139,8 @@ class Socket:
                 )
             if rx:
                 self._program = XdpProgram.acquire(self.ifindex, ifname, xdp_mode)
+                if filter is not None:
+                    self._program.set_rules(rules)
             try:
                 self._create(mode)
                 if self._program is not None:
@@ -434,6 +442,20 @@ class Socket:
         out = ffi.new("uint64_t[6]")
         check(lib.xsk_shim_statistics(self.fd, out), "reading XDP_STATISTICS")
         return {name: int(out[i]) for i, name in enumerate(STATISTICS)}
+
+    def set_filter(self, spec: str | list[Rule] | None) -> None:
+        """Change which frames are steered to the sockets of this interface, at run time."""
+        self._usable()
+        if self._program is None:
+            raise ConfigError(f"{self!r} has no XDP program (rx=False)")
+        self._program.set_rules(filter_mod.parse(spec))
+
+    def filter_hits(self) -> list[int]:
+        """Frames matched by each filter rule, then the frames passed on to the kernel stack."""
+        self._usable()
+        if self._program is None:
+            raise ConfigError(f"{self!r} has no XDP program (rx=False)")
+        return self._program.hits()
 
     @property
     def xdp_mode(self) -> str | None:

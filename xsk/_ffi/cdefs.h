@@ -62,6 +62,9 @@ struct xdp_program *xdp_multiprog__main_prog(const struct xdp_multiprog *mp);
 const char *xdp_program__name(const struct xdp_program *xdp_prog);
 int bpf_object__find_map_fd_by_name(const struct bpf_object *obj, const char *name);
 int bpf_map_delete_elem(int fd, const void *key);
+int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags);
+int bpf_map_lookup_elem(int fd, const void *key, void *value);
+int libbpf_num_possible_cpus(void);
 
 enum { XSK_POOL, XSK_USER, XSK_FILL, XSK_TX };
 enum { XSK_OK, XSK_ERR_RANGE, XSK_ERR_BOUNDARY, XSK_ERR_STATE, XSK_ERR_TOKEN, XSK_ERR_BOUNDS, XSK_ERR_DUP };

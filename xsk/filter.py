@@ -1,0 +1,115 @@
+"""Steering rules: which frames the XDP program sends to the AF_XDP socket.
+
+A filter is a list of rules; a frame that matches any rule goes to the socket of its
+queue, every other frame goes on to the kernel stack (XDP_PASS). A rule is a set of
+terms that must all match, written as space-separated ``kind:value`` words::
+
+    udp:9000              UDP, destination port 9000
+    tcp:8000-8100         TCP, destination ports 8000..8100
+    udp                   any UDP
+    ether:0x88b5          EtherType 0x88b5 (after up to two VLAN tags)
+    proto:47              IP protocol 47
+    dst:192.0.2.2         destination IPv4 (or IPv6) address
+    port:53               destination port 53, UDP or TCP
+
+Rules are separated by commas: ``"udp:9000, ether:0x88b5"``. At most 16 rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+MAX_RULES = 16
+RULE_DST_IP4 = 1
+RULE_DST_IP6 = 2
+_RULE = struct.Struct("<HBBHHI16s")  # struct xsk_rule in bpf/xsk_redirect.c (28 bytes)
+_PROTOCOLS = {"udp": 17, "tcp": 6, "icmp": 1, "icmp6": 58, "sctp": 132}
+_ETHERTYPES = {"ipv4": 0x0800, "ipv6": 0x86DD, "arp": 0x0806}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: every field that is set must match (0 / None: any)."""
+
+    ethertype: int = 0
+    ip_proto: int = 0
+    dport_lo: int = 0
+    dport_hi: int = 0
+    dst: str | None = None
+
+    def pack(self) -> bytes:
+        flags, ip4, ip6 = 0, 0, bytes(16)
+        ethertype = self.ethertype
+        if self.dst is not None:
+            addr = ipaddress.ip_address(self.dst)
+            if addr.version == 4:
+                flags, ip4 = RULE_DST_IP4, int.from_bytes(addr.packed, "little")
+                ethertype = ethertype or 0x0800
+            else:
+                flags, ip6 = RULE_DST_IP6, addr.packed
+                ethertype = ethertype or 0x86DD
+        return _RULE.pack(ethertype, self.ip_proto, flags, self.dport_lo, self.dport_hi, ip4, ip6)
+
+
+def _port_range(text: str, term: str) -> tuple[int, int]:
+    lo_text, _, hi_text = text.partition("-")
+    try:
+        lo, hi = int(lo_text), int(hi_text or lo_text)
+    except ValueError:
+        raise ConfigError(f"bad port in filter term {term!r}: expected N or N-M") from None
+    if not 0 < lo <= hi <= 65535:
+        raise ConfigError(f"bad port range in filter term {term!r}: 1 <= N <= M <= 65535")
+    return lo, hi
+
+
+def _parse_rule(text: str) -> Rule:
+    fields: dict[str, object] = {}
+    for term in text.split():
+        kind, _, value = term.partition(":")
+        kind = kind.lower()
+        if kind in _PROTOCOLS or kind == "port":
+            if kind != "port":
+                fields["ip_proto"] = _PROTOCOLS[kind]
+            if value:
+                fields["dport_lo"], fields["dport_hi"] = _port_range(value, term)
+            elif kind == "port":
+                raise ConfigError(f"filter term {term!r} needs a port: port:N or port:N-M")
+        elif kind in ("ether", "ethertype"):
+            try:
+                fields["ethertype"] = _ETHERTYPES.get(value.lower()) or int(value, 0)
+            except ValueError:
+                raise ConfigError(f"bad EtherType in filter term {term!r}: e.g. ether:0x88b5") from None
+            if not 0 < int(fields["ethertype"]) <= 0xFFFF:  # type: ignore[call-overload]
+                raise ConfigError(f"EtherType out of range in filter term {term!r}")
+        elif kind == "proto":
+            try:
+                fields["ip_proto"] = _PROTOCOLS.get(value.lower()) or int(value, 0)
+            except ValueError:
+                raise ConfigError(f"bad IP protocol in filter term {term!r}: e.g. proto:47") from None
+        elif kind == "dst":
+            try:
+                fields["dst"] = str(ipaddress.ip_address(value))
+            except ValueError:
+                raise ConfigError(f"bad address in filter term {term!r}: e.g. dst:192.0.2.2") from None
+        else:
+            raise ConfigError(
+                f"unknown filter term {term!r}: use udp[:PORT], tcp[:PORT], port:PORT, ether:TYPE, "
+                "proto:N or dst:ADDR"
+            )
+    if not fields:
+        raise ConfigError(f"empty filter rule in {text!r}")
+    return Rule(**fields)  # type: ignore[arg-type]
+
+
+def parse(spec: str | list[Rule] | None) -> list[Rule]:
+    """Rules from a filter string (or pass a list of Rule through); None or "" means no filter."""
+    if spec is None:
+        return []
+    rules = spec if isinstance(spec, list) else [_parse_rule(part) for part in spec.split(",") if part.strip()]
+    if len(rules) > MAX_RULES:
+        raise ConfigError(f"at most {MAX_RULES} filter rules, got {len(rules)}")
+    return rules
