@@ -38,3 +38,24 @@ def driver_name(ifname: str) -> str:
         info = link.get_attr("IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
     return str(kind) if kind else "unknown"
+
+
+def mac_address(ifname: str) -> str:
+    """The interface's MAC address (in the calling thread's namespace)."""
+    with IPRoute() as ipr:
+        links = ipr.link_lookup(ifname=ifname)
+        if not links:
+            raise NoSuchInterfaceError(f"no interface {ifname!r} in this network namespace")
+        (link,) = ipr.get_links(links[0])
+        return str(link.get_attr("IFLA_ADDRESS"))
+
+
+def ipv4_address(ifname: str) -> str | None:
+    """The interface's first IPv4 address, if it has one."""
+    with IPRoute() as ipr:
+        links = ipr.link_lookup(ifname=ifname)
+        if not links:
+            return None
+        for addr in ipr.get_addr(index=links[0], family=socket.AF_INET):
+            return str(addr.get_attr("IFA_ADDRESS"))
+    return None

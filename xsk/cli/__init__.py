@@ -1,23 +1,34 @@
-"""The ``xsk`` command line."""
+"""The ``xsk`` command line: gen, sink, fwd, replay, capture, veth and demo."""
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import signal
 import sys
 
+from . import common
+
+COMMANDS = {
+    "gen": ("gen", "generate traffic (pktgen/TRex style) from options, a scapy template or a pcap"),
+    "sink": ("sink", "receive and count; loss, reordering and latency of `xsk gen` traffic"),
+    "fwd": ("fwd", "reflect or forward frames without copying them"),
+    "replay": ("replay", "send a pcap/pcapng at recorded timing, a multiple of it, or top speed"),
+    "capture": ("capture", "receive into a pcap/pcapng file"),
+    "veth": ("veth", "make, list and remove veth pairs in namespaces for trying the tools"),
+    "demo": ("demo", "send sequence-numbered UDP frames across a throwaway veth pair and verify them"),
+}
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xsk", description="AF_XDP packet engine")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="send sequence-numbered UDP frames across a throwaway veth pair")
-    from . import demo as demo_mod
-
-    demo_mod.add_arguments(demo)
+    parser = common.ArgumentParser(prog="xsk", description="AF_XDP packet engine")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=common.ArgumentParser)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(f"{__name__}.{module}").add_arguments(p)
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so sockets, programs and namespaces are cleaned up on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    return int(args.func(args))
+    return common.run(f"xsk {args.command}", args.func, args)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,23 @@ class End:
         return self.ip
 
 
+SIOCETHTOOL = 0x8946
+ETHTOOL_STXCSUM = 0x17
+
+
+def _set_tx_checksum_offload(ifname: str, on: bool) -> None:
+    """ETHTOOL_STXCSUM through the ethtool ioctl, in the calling thread's namespace."""
+    import ctypes
+    import fcntl
+    import socket
+    import struct
+
+    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, int(on)))
+    request = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s.fileno(), SIOCETHTOOL, request)
+
+
 def _sysctl(path: str, value: str) -> None:
     with open(f"/proc/sys/{path}", "w") as f:
         f.write(value)
@@ -51,6 +68,10 @@ class VethPair:
 
     ``queues``: RX and TX queue count of each end. MACs and IPv4 addresses (with prefix
     length) are configurable; links are up on entry. Use as a context manager.
+
+    TX checksum offload is off unless ``tx_checksum_offload=True``: with it on, the kernel
+    leaves UDP/TCP checksums unfinished on veth (the peer's stack knows not to check), but
+    an XDP or AF_XDP program sees, and would forward, the unfinished checksum.
     """
 
     def __init__(
@@ -63,7 +84,10 @@ class VethPair:
         ip_b: str | None = "192.0.2.2/24",
         ipv6: bool = False,
         mtu: int | None = None,
+        tx_checksum_offload: bool = False,
         name: str | None = None,
+        netns_names: tuple[str, str] | None = None,
+        ifnames: tuple[str, str] | None = None,
     ) -> None:
         if queues < 1 or queues > 64:
             raise ConfigError(f"queues must be between 1 and 64, got {queues}")
@@ -74,8 +98,14 @@ class VethPair:
         self.queues = queues
         self.ipv6 = ipv6
         self.mtu = mtu
-        self.a = self._end(f"{NS_PREFIX}{token}-a", f"xv{token}a", mac_a, ip_a)
-        self.b = self._end(f"{NS_PREFIX}{token}-b", f"xv{token}b", mac_b, ip_b)
+        self.tx_checksum_offload = tx_checksum_offload
+        ns_a, ns_b = netns_names or (f"{NS_PREFIX}{token}-a", f"{NS_PREFIX}{token}-b")
+        if_a, if_b = ifnames or (f"xv{token}a", f"xv{token}b")
+        for ifname in (if_a, if_b):
+            if not 0 < len(ifname) <= 15 or "/" in ifname or " " in ifname:
+                raise ConfigError(f"interface name {ifname!r} must be 1 to 15 characters, no '/' or spaces")
+        self.a = self._end(ns_a, if_a, mac_a, ip_a)
+        self.b = self._end(ns_b, if_b, mac_b, ip_b)
         self._made: list[str] = []
         self._open = False
 
@@ -99,6 +129,8 @@ class VethPair:
         require(CAP_NET_ADMIN, CAP_SYS_ADMIN, purpose="making namespaces and veth pairs")
         try:
             for end in (self.a, self.b):
+                if netns.exists(end.netns):
+                    raise ConfigError(f"network namespace {end.netns!r} already exists")
                 pyroute2_netns.create(end.netns)
                 self._made.append(end.netns)
                 with netns.entered(end.netns):
@@ -133,6 +165,8 @@ class VethPair:
             if self.mtu:
                 settings["mtu"] = self.mtu
             ipr.link("set", index=index, **settings)
+            if not self.tx_checksum_offload:
+                _set_tx_checksum_offload(end.ifname, False)
             if end.ip:
                 ipr.addr("add", index=index, address=end.ip, prefixlen=end.prefixlen)
             (lo,) = ipr.link_lookup(ifname="lo")

@@ -1,0 +1,134 @@
+"""What every ``xsk`` subcommand shares: options, exit codes, one-line errors, live statistics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, NoReturn
+
+from ..errors import ConfigError, XskError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def add_socket_options(p: argparse.ArgumentParser, batch: int = 256) -> None:
+    p.add_argument("--netns", metavar="NS", help="network namespace of the interface (no `ip netns exec` needed)")
+    p.add_argument("--queue", type=int, default=0, metavar="Q", help="queue to bind (default 0)")
+    p.add_argument("--mode", default="auto", choices=("auto", "copy", "zerocopy"), help="AF_XDP bind mode")
+    p.add_argument("--xdp-mode", default="auto", choices=("auto", "native", "skb"), help="XDP attach mode")
+    p.add_argument("--batch", type=int, default=batch, metavar="B", help=f"frames per ring operation ({batch})")
+    p.add_argument("--frame-size", type=int, default=2048, choices=(2048, 4096))
+    p.add_argument("--frames", type=int, default=4096, help="UMEM frames (default 4096)")
+    p.add_argument("--json", action="store_true", help="JSON output: a line per second and a final summary")
+
+
+def fail(prog: str, message: str, code: int) -> int:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    return code
+
+
+def run(prog: str, func: Any, args: argparse.Namespace) -> int:
+    """Run a subcommand; turn xsk errors into a one-line message and the documented exit status."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    try:
+        return int(func(args) or 0)
+    except ConfigError as exc:
+        return fail(prog, str(exc), EXIT_BAD_INPUT)
+    except XskError as exc:
+        return fail(prog, str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except OSError as exc:
+        return fail(prog, f"{exc.strerror or exc}", EXIT_FAILURE)
+
+
+def check_positive(name: str, value: float | None, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise ConfigError(f"{name} must be positive, got {value}")
+
+
+class Reporter:
+    """Prints a status line per second (terminal) or a JSON object per second (--json)."""
+
+    def __init__(self, as_json: bool, total: int | None = None, duration: float | None = None,
+                 stream: Any = None) -> None:
+        self.as_json = as_json
+        self.total = total
+        self.duration = duration
+        self.out = stream or sys.stdout
+        self.tty = self.out.isatty() and not as_json
+        self.t0 = time.monotonic()
+        self.last_t = self.t0
+        self.last_packets = 0
+        self.last_bytes = 0
+        self.next_at = self.t0 + 1.0
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.next_at
+
+    def tick(self, packets: int, nbytes: int, extra: dict[str, Any] | None = None) -> None:
+        now = time.monotonic()
+        dt = max(now - self.last_t, 1e-9)
+        pps = (packets - self.last_packets) / dt
+        bps = (nbytes - self.last_bytes) * 8 / dt
+        self.last_t, self.last_packets, self.last_bytes = now, packets, nbytes
+        self.next_at = now + 1.0
+        elapsed = now - self.t0
+        if self.as_json:
+            record = {"t": round(elapsed, 3), "packets": packets, "bytes": nbytes, "pps": round(pps, 1),
+                      "bps": round(bps, 1), **(extra or {})}
+            self.out.write(json.dumps(record) + "\n")
+            self.out.flush()
+            return
+        progress = ""
+        fraction = None
+        if self.total:
+            fraction = packets / self.total
+        elif self.duration:
+            fraction = elapsed / self.duration
+        if fraction is not None:
+            filled = int(min(fraction, 1.0) * 20)
+            progress = f" [{'#' * filled}{'.' * (20 - filled)}] {min(fraction, 1.0) * 100:5.1f}%"
+        kernel = ""
+        if extra and extra.get("kernel"):
+            nonzero = {k: v for k, v in extra["kernel"].items() if v}
+            kernel = f" kernel {nonzero}" if nonzero else ""
+        line = (f"{elapsed:7.1f}s {packets:>13,} pkts {human(pps)}pps {human(bps)}bit/s"
+                f"{progress}{kernel}")
+        if self.tty:
+            self.out.write("\r" + line + "\x1b[K")
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.out.write("\n")
+
+
+def human(value: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:7.2f}{unit}"
+    return f"{value:7.1f} "
+
+
+def summary(obj: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj))
+        return
+    for key, value in obj.items():
+        if isinstance(value, float):
+            value = round(value, 3)
+        print(f"{key:>12}: {value}")

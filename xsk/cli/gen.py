@@ -1,0 +1,360 @@
+"""``xsk gen IFACE``: a packet generator (pktgen / trafgen / TRex style) on AF_XDP.
+
+The packet is built once (from options, a scapy template or a pcap), copied into every
+UMEM frame, and each batch only gets its varying fields and checksums patched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import queue as queue_mod
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import link, netns, pcap, ranges, template
+from ..errors import ConfigError, XskError
+from ..pacer import Pacer, parse_rate
+from ..packet import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from . import common
+
+PROG = "xsk gen"
+
+
+@dataclass
+class GenConfig:
+    """Everything a worker needs, picklable (workers may be separate processes)."""
+
+    ifname: str
+    netns: str | None
+    mode: str
+    batch: int
+    frame_size: int
+    frames: int
+    frame: bytes = b""
+    pcap_frames: list[bytes] = field(default_factory=list)
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    seq: bool = False
+    seq_start: int = 0
+    random: bool = False
+    count: int | None = None
+    duration: float | None = None
+    pps: float | None = None
+    burst: int = 0
+
+
+def _queues(text: str | None, default: int) -> list[int]:
+    if text is None:
+        return [default]
+    lo, _, hi = text.partition("-")
+    try:
+        first, last = int(lo), int(hi or lo)
+    except ValueError:
+        raise ConfigError(f"bad --queues {text!r}: expected Q or Q1-Q2, e.g. 0-3") from None
+    if not 0 <= first <= last < 256:
+        raise ConfigError(f"bad --queues {text!r}: 0 <= Q1 <= Q2 < 256")
+    return list(range(first, last + 1))
+
+
+def build(args: argparse.Namespace) -> GenConfig:
+    """Validate the options and build the packet(s); ConfigError for anything wrong."""
+    common.check_positive("--count", args.count)
+    common.check_positive("--duration", args.duration)
+    common.check_positive("--batch", args.batch)
+    cfg = GenConfig(args.ifname, args.netns, args.mode, args.batch, args.frame_size, args.frames,
+                    random=args.random, count=args.count, duration=args.duration, seq_start=args.seq_start)
+    with netns.entered(args.netns):
+        link.ifindex(args.ifname, args.netns)
+        iface_mac = link.mac_address(args.ifname)
+        iface_ip = link.ipv4_address(args.ifname)
+    sources = [bool(args.template), bool(args.pcap)]
+    if sum(sources) > 1:
+        raise ConfigError("--template and --pcap can't be combined")
+    if args.pcap:
+        if any(getattr(args, f) and "-" in getattr(args, f) for f in ("src_ip", "dst_ip", "src_port", "dst_port")):
+            raise ConfigError("field ranges can't be combined with --pcap (its frames are sent as they are)")
+        capture = pcap.read(args.pcap)
+        if not len(capture):
+            raise ConfigError(f"{args.pcap} holds no frames")
+        too_big = [len(f) for f in capture.frames if len(f) > args.frame_size]
+        if too_big:
+            raise ConfigError(f"{args.pcap} holds a {max(too_big)}-byte frame, larger than the "
+                              f"{args.frame_size}-byte UMEM frame (use --frame-size 4096)")
+        cfg.pcap_frames = capture.frames
+    else:
+        frame, fields = _frame(args, iface_mac, iface_ip)
+        if len(frame) > args.frame_size:
+            raise ConfigError(f"the {len(frame)}-byte frame is larger than the {args.frame_size}-byte UMEM frame")
+        lay = layout(frame)
+        fits = lay.payload is not None and lay.payload + SEQ_LEN <= len(frame)
+        if args.seq is True and not fits:
+            raise ConfigError(f"--seq needs {SEQ_LEN} bytes of UDP/TCP payload: use a larger --size")
+        cfg.seq = fits and (args.seq if args.seq is not None else lay.l4_proto == IPPROTO_UDP)
+        cfg.frame = frame
+        cfg.fields = fields
+        PacketPlan(frame, _fields(cfg), seq=cfg.seq)  # validates offsets now, not in a worker
+    frame_len = len(cfg.frame) if cfg.frame else int(np.mean([len(f) for f in cfg.pcap_frames]))
+    if args.rate:
+        cfg.pps = parse_rate(args.rate, frame_len)
+    cfg.burst = args.burst or (max(1, min(args.batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else args.batch)
+    return cfg
+
+
+def _frame(args: argparse.Namespace, iface_mac: str, iface_ip: str | None) -> tuple[bytes, dict[str, np.ndarray]]:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Dot1Q, Ether
+    from scapy.packet import Raw
+
+    values: dict[str, np.ndarray] = {}
+    src_mac = iface_mac
+    if args.src_mac:
+        values["src_mac"] = ranges.macs(args.src_mac)
+        src_mac = ":".join(f"{b:02x}" for b in values["src_mac"][0])
+    dst_mac = args.dst_mac or "ff:ff:ff:ff:ff:ff"
+    ips: dict[str, tuple[int, np.ndarray]] = {}
+    for name in ("src_ip", "dst_ip"):
+        text = getattr(args, name)
+        if text:
+            ips[name] = ranges.addresses(text)
+            values[name] = ips[name][1]
+    for name in ("src_port", "dst_port"):
+        text = getattr(args, name)
+        if text:
+            values[name] = ranges.ports(text)
+
+    def first_ip(name: str, default: str) -> str:
+        if name not in ips:
+            return default
+        import ipaddress
+
+        return str(ipaddress.ip_address(bytes(ips[name][1][0])))
+
+    if args.template:
+        pkt = template.parse(args.template)
+        if not isinstance(pkt, Ether):
+            pkt = Ether() / pkt
+        if "dst" not in pkt[Ether].fields:
+            pkt[Ether].dst = dst_mac  # never let scapy resolve it (that would send ARP)
+        if "src" not in pkt[Ether].fields:
+            pkt[Ether].src = src_mac
+        for cls in (IP, IPv6):
+            if cls in pkt and "src" not in pkt[cls].fields:
+                pkt[cls].src = first_ip("src_ip", iface_ip or "192.0.2.1") if cls is IP else "fd00::1"
+        frame = bytes(pkt)
+        if args.size and args.size > len(frame):
+            frame = bytes(pkt / Raw(bytes(args.size - len(frame))))
+    else:
+        versions = {v for v, _ in ips.values()}
+        if len(versions) > 1:
+            raise ConfigError("--src-ip and --dst-ip must both be IPv4 or both IPv6")
+        v6 = versions == {6}
+        src = first_ip("src_ip", "fd00::1" if v6 else (iface_ip or "192.0.2.1"))
+        dst = first_ip("dst_ip", "fd00::2" if v6 else "192.0.2.2")
+        sport = int(values["src_port"][0]) if "src_port" in values else 1234
+        dport = int(values["dst_port"][0]) if "dst_port" in values else 9000
+        l2 = Ether(src=src_mac, dst=dst_mac)
+        if args.vlan is not None:
+            if not 0 <= args.vlan < 4095:
+                raise ConfigError(f"--vlan {args.vlan}: VLAN ids are 0..4094")
+            l2 = l2 / Dot1Q(vlan=args.vlan)
+        l3 = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+        l4 = TCP(sport=sport, dport=dport) if args.tcp else UDP(sport=sport, dport=dport)
+        headers = l2 / l3 / l4
+        size = args.size or 60
+        if size < 60:
+            raise ConfigError(f"--size {size}: Ethernet frames are at least 60 bytes (without FCS)")
+        pad = size - len(headers)
+        if pad < 0:
+            raise ConfigError(f"--size {size} is smaller than the {len(headers)} bytes of headers")
+        frame = bytes(headers / Raw(bytes(pad)))
+    if len(frame) < 60:
+        frame = frame + bytes(60 - len(frame))
+    return frame, values
+
+
+def _fields(cfg: GenConfig) -> list:
+    return varying_fields(cfg.frame, **cfg.fields)
+
+
+def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
+           report: Any, stop: Any = None) -> dict[str, Any]:
+    """Send on one queue; call ``report(dict)`` about once a second; return the final totals."""
+    import xsk
+
+    plan = PacketPlan(cfg.frame, _fields(cfg), seq=cfg.seq, random=cfg.random) if cfg.frame else None
+    store = lens = None
+    if cfg.pcap_frames:
+        width = max(len(f) for f in cfg.pcap_frames)
+        store = np.zeros((len(cfg.pcap_frames), width), dtype=np.uint8)
+        for i, f in enumerate(cfg.pcap_frames):
+            store[i, : len(f)] = np.frombuffer(f, dtype=np.uint8)
+        lens = np.array([len(f) for f in cfg.pcap_frames], dtype=np.uint32)
+    with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
+        with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns) as sock:
+            if plan is not None:
+                everything = umem.take(umem.frame_count)
+                plan.write_template(umem, everything.addrs)
+                umem.release(everything)
+            pacer = Pacer(pps, cfg.burst) if pps else None
+            index = cfg.seq_start
+            sent = nbytes = 0
+            t0 = time.monotonic()
+            deadline = t0 + cfg.duration if cfg.duration else None
+            next_report = t0 + 1.0
+            frame_len = len(cfg.frame)
+            while True:
+                now = time.monotonic()
+                if (count is not None and sent >= count) or (deadline and now >= deadline):
+                    break
+                if stop is not None and stop.is_set():
+                    break
+                if now >= next_report:
+                    report({"queue": queue, "packets": sent, "bytes": nbytes, "kernel": sock.statistics()})
+                    next_report = now + 1.0
+                want = cfg.batch if count is None else min(cfg.batch, count - sent)
+                if pacer is not None:
+                    allowed = pacer.allowance()
+                    if not allowed:
+                        pacer.wait()
+                        continue
+                    want = min(want, allowed)
+                if store is not None:
+                    b = umem.take(want)
+                    if len(b):
+                        idx = (index + np.arange(len(b))) % len(store)
+                        b.lens[:] = lens[idx]  # type: ignore[index]
+                        umem.write_rows(b.addrs.astype(np.uint64), store[idx])
+                else:
+                    b = umem.take(want, frame_len)
+                    if len(b):
+                        plan.patch(umem, b.addrs.astype(np.uint64), index, stream, time.time_ns())  # type: ignore[union-attr]
+                if not len(b):
+                    sock.complete()
+                    sock.poll(0.001, rx=False, tx=True)
+                    continue
+                k = sock.send(b)
+                if store is not None:
+                    nbytes += int(lens[(index + np.arange(k)) % len(store)].sum()) if k else 0  # type: ignore[index]
+                else:
+                    nbytes += k * frame_len
+                if len(b):
+                    umem.release(b)  # backpressure: they go again, re-patched, next round
+                sent += k
+                index += k
+                if pacer is not None:
+                    pacer.consumed(k)
+            sock.flush(timeout=2)
+            seconds = time.monotonic() - t0
+            result = {"queue": queue, "packets": sent, "bytes": nbytes, "seconds": seconds,
+                      "mode": sock.mode, "kernel": sock.statistics()}
+        result["accounting"] = umem.accounting()._asdict()
+    return result
+
+
+def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
+           reports: Any, stop: Any) -> None:
+    try:
+        result = worker(cfg, queue, stream, count, pps, lambda r: reports.put(("tick", r)), stop)
+        reports.put(("done", result))
+    except XskError as exc:
+        reports.put(("error", str(exc)))
+    except KeyboardInterrupt:
+        reports.put(("error", "interrupted"))
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = build(args)
+    queues = _queues(args.queues, args.queue)
+    reporter = common.Reporter(args.json, total=cfg.count, duration=cfg.duration)
+    per_count = [None] * len(queues) if cfg.count is None else [
+        cfg.count // len(queues) + (1 if i < cfg.count % len(queues) else 0) for i in range(len(queues))]
+    per_pps = cfg.pps / len(queues) if cfg.pps else None
+    results: list[dict[str, Any]] = []
+    if len(queues) == 1:
+        def report(r: dict[str, Any]) -> None:
+            reporter.tick(r["packets"], r["bytes"], {"kernel": r["kernel"]})
+
+        results.append(worker(cfg, queues[0], queues[0], per_count[0], per_pps, report))
+    else:
+        ctx = mp.get_context("spawn")
+        reports, stop = ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_child, args=(cfg, q, q, per_count[i], per_pps, reports, stop), daemon=True)
+                 for i, q in enumerate(queues)]
+        for p in procs:
+            p.start()
+        latest: dict[int, dict[str, Any]] = {}
+        errors: list[str] = []
+        try:
+            while len(results) + len(errors) < len(procs):
+                try:
+                    kind, payload = reports.get(timeout=0.5)
+                except queue_mod.Empty:
+                    if not any(p.is_alive() for p in procs):
+                        errors.append("a worker exited without reporting")
+                    continue
+                if kind == "tick":
+                    latest[payload["queue"]] = payload
+                    if reporter.due():
+                        reporter.tick(sum(r["packets"] for r in latest.values()),
+                                      sum(r["bytes"] for r in latest.values()))
+                elif kind == "done":
+                    results.append(payload)
+                else:
+                    errors.append(payload)
+                    stop.set()
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            for p in procs:
+                p.join(10)
+                if p.is_alive():
+                    p.kill()
+        if errors:
+            raise XskError(f"worker failed: {errors[0]}")
+    reporter.finish()
+    packets = sum(r["packets"] for r in results)
+    nbytes = sum(r["bytes"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    kernel: dict[str, int] = {}
+    for r in results:
+        for k, v in r["kernel"].items():
+            kernel[k] = kernel.get(k, 0) + v
+    out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
+           "pps": round(packets / seconds, 1) if seconds else 0.0,
+           "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0,
+           "mode": results[0]["mode"], "queues": queues, "kernel": kernel}
+    common.summary(out, args.json)
+    return common.EXIT_OK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ifname", metavar="IFACE")
+    common.add_socket_options(p)
+    g = p.add_argument_group("packet")
+    g.add_argument("--dst-mac", help="destination MAC (default ff:ff:ff:ff:ff:ff)")
+    g.add_argument("--src-mac", help="source MAC or range (default: the interface's)")
+    g.add_argument("--src-ip", help="source address or range, IPv4 or IPv6 (default: the interface's)")
+    g.add_argument("--dst-ip", help="destination address or range (default 192.0.2.2)")
+    g.add_argument("--src-port", help="source port or range (default 1234)")
+    g.add_argument("--dst-port", help="destination port or range (default 9000)")
+    g.add_argument("--size", type=int, help="frame length without FCS, 60..frame size (default 60)")
+    g.add_argument("--vlan", type=int, help="802.1Q VLAN id")
+    g.add_argument("--tcp", action="store_true", help="TCP instead of UDP")
+    g.add_argument("--template", help="scapy expression, e.g. \"Ether()/IP(dst='10.0.0.2')/UDP(dport=9000)\"")
+    g.add_argument("--pcap", help="send the frames of this pcap/pcapng in a cycle")
+    g.add_argument("--random", action="store_true", help="draw range values at random instead of in order")
+    g.add_argument("--seq", dest="seq", action="store_true", default=None,
+                   help="sequence number + timestamp payload (default on for UDP)")
+    g.add_argument("--no-seq", dest="seq", action="store_false")
+    g.add_argument("--seq-start", type=int, default=0, help="first sequence number (default 0)")
+    r = p.add_argument_group("amount and rate")
+    r.add_argument("--count", type=int, help="packets to send")
+    r.add_argument("--duration", type=float, help="seconds to send")
+    r.add_argument("--rate", help="100k, 1.5M (packets/s) or 2Gbit (bits/s)")
+    r.add_argument("--burst", type=int, default=0, help="most packets sent back to back when paced")
+    r.add_argument("--queues", help="several queues, one worker process each, e.g. 0-3")
+    p.set_defaults(func=run)

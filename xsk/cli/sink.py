@@ -1,0 +1,72 @@
+"""``xsk sink IFACE``: receive, count, and check `xsk gen` sequence payloads."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ..seqstats import SeqStats
+from . import common
+
+
+def add_receive_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--filter", help="steer only these frames here, e.g. udp:9000 or ether:0x88b5; "
+                                    "the rest goes to the kernel stack")
+    p.add_argument("--count", type=int, help="stop after N packets")
+    p.add_argument("--duration", type=float, help="stop after S seconds")
+
+
+def open_receiver(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import xsk
+
+    common.check_positive("--count", args.count)
+    common.check_positive("--duration", args.duration)
+    umem = xsk.Umem(frame_count=args.frames, frame_size=args.frame_size)
+    try:
+        sock = xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, tx=False, netns=args.netns,
+                          xdp_mode=args.xdp_mode, filter=args.filter)
+    except BaseException:
+        umem.close()
+        raise
+    return umem, sock
+
+
+def run(args: argparse.Namespace) -> int:
+    umem, sock = open_receiver(args)
+    stats = SeqStats()
+    reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
+    packets = nbytes = 0
+    first = last = None
+    try:
+        with umem, sock:
+            t0 = time.monotonic()
+            deadline = t0 + args.duration if args.duration else None
+            while (args.count is None or packets < args.count) and (deadline is None or time.monotonic() < deadline):
+                want = args.batch if args.count is None else min(args.batch, args.count - packets)
+                b = sock.recv(want, timeout=0.05)
+                if len(b):
+                    now = time.time_ns()
+                    first = first or time.monotonic()
+                    last = time.monotonic()
+                    stats.add_batch(b.gather(min(160, int(b.lens.max()))), b.lens, now)
+                    packets += len(b)
+                    nbytes += int(b.lens.sum())
+                    b.release()
+                if reporter.due():
+                    reporter.tick(packets, nbytes, {"kernel": sock.statistics()})
+            kernel = sock.statistics()
+    except KeyboardInterrupt:
+        kernel = {}
+    reporter.finish()
+    seconds = (last - first) if first and last and last > first else (time.monotonic() - t0)
+    out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
+           "pps": round(packets / seconds, 1) if seconds else 0.0, **stats.summary(), "kernel": kernel}
+    common.summary(out, args.json)
+    return common.EXIT_OK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ifname", metavar="IFACE")
+    common.add_socket_options(p)
+    add_receive_options(p)
+    p.set_defaults(func=run)
