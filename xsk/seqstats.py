@@ -129,7 +129,8 @@ class SeqStats:
         if not total:
             return None
         i = int(np.searchsorted(np.cumsum(self.hist), q / 100 * total))
-        return float(_BUCKETS[min(i, len(_BUCKETS) - 1)])
+        upper = float(_BUCKETS[min(i, len(_BUCKETS) - 1)])  # the bucket's upper edge, within ~1%
+        return min(max(upper, self.lat_min), self.lat_max)
 
     def summary(self) -> dict[str, object]:
         return {
