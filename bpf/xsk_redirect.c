@@ -123,6 +123,13 @@ static __always_inline void parse(void *data, void *end, struct headers *h)
 		h->dst_ip6[2] = ip6->daddr.in6_u.u6_addr32[2];
 		h->dst_ip6[3] = ip6->daddr.in6_u.u6_addr32[3];
 		l4 = ip6 + 1;
+	} else if (proto == bpf_htons(ETH_P_ARP)) {
+		/* the target protocol address stands in for the destination: 8-byte header,
+		 * then sender MAC, sender IP, target MAC, target IP (Ethernet/IPv4 ARP) */
+		if (l3 + 28 > end)
+			return;
+		h->dst_ip4 = *(__u32 *)(l3 + 24);
+		return;
 	} else {
 		return;
 	}
@@ -144,7 +151,8 @@ static __always_inline int matches(const struct xsk_rule *r, const struct header
 		if (!h->has_ports || h->dport < r->dport_lo || h->dport > r->dport_hi)
 			return 0;
 	}
-	if ((r->flags & RULE_DST_IP4) && (h->ethertype != ETH_P_IP || r->dst_ip4 != h->dst_ip4))
+	if ((r->flags & RULE_DST_IP4) &&
+	    ((h->ethertype != ETH_P_IP && h->ethertype != ETH_P_ARP) || r->dst_ip4 != h->dst_ip4))
 		return 0;
 	if (r->flags & RULE_DST_IP6) {
 		if (h->ethertype != ETH_P_IPV6)

@@ -87,13 +87,27 @@ class Batch:
         self._live()
         if not 0 <= k <= len(self._addrs):
             raise ValueError(f"split({k}) of a batch of {len(self._addrs)}")
+        mask = np.zeros(len(self._addrs), dtype=bool)
+        mask[:k] = True
+        return self.select(mask)
+
+    def select(self, mask: np.ndarray) -> Batch:
+        """Move the frames where ``mask`` is true into a new batch (in order) and return it.
+
+        The new batch has a token of its own, so each frame stays reachable through exactly
+        one batch; the frames where ``mask`` is false stay in this one.
+        """
+        self._live()
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self._addrs.shape:
+            raise ValueError(f"mask of shape {mask.shape} for a batch of {len(self._addrs)}")
         ledger = self._umem.ledger
-        head = Batch(self._umem, self._addrs[:k].copy(), self._lens[:k].copy(), ledger.new_token(), self._source)
-        ledger.retoken(head._addrs, self._token, head._token)
+        chosen = Batch(self._umem, self._addrs[mask], self._lens[mask], ledger.new_token(), self._source)
+        ledger.retoken(chosen._addrs, self._token, chosen._token)
         self._release_views()
-        self._addrs = self._addrs[k:]
-        self._lens = self._lens[k:]
-        return head
+        self._addrs = self._addrs[~mask]
+        self._lens = self._lens[~mask]
+        return chosen
 
     # --- contents ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -174,6 +188,27 @@ class Batch:
         if length is None:
             length = int(self._lens.max()) if len(self) else 0
         return self._umem.read_rows(self._addrs, length)
+
+    def read_at(self, offsets: int | np.ndarray, width: int) -> np.ndarray:
+        """A copy of ``width`` bytes at ``offsets`` (one per frame, or one for all) as (n, width)."""
+        self._live()
+        return self._umem.array[self._spots(offsets, width)]
+
+    def write_at(self, offsets: int | np.ndarray, values: np.ndarray) -> None:
+        """Write row ``values[i]`` ((n, width) or one (width,) row) at ``offsets[i]`` in frame i."""
+        self._live()
+        values = np.asarray(values, dtype=np.uint8)
+        self._umem.array[self._spots(offsets, values.shape[-1])] = values
+
+    def _spots(self, offsets: int | np.ndarray, width: int) -> np.ndarray:
+        offs = np.broadcast_to(np.asarray(offsets, dtype=np.int64), (len(self),))
+        if len(self) and (np.any(offs < 0) or np.any(offs + width > self.room_all())):
+            raise FrameTooLargeError(f"{width} bytes at the given offsets run past the end of a frame")
+        return (self._addrs.astype(np.int64) + offs)[:, None] + np.arange(width)
+
+    def room_all(self) -> np.ndarray:
+        """Bytes from each frame's data start to the end of its UMEM frame."""
+        return self._umem.frame_size - (self._addrs & np.uint64(self._umem.frame_size - 1)).astype(np.int64)
 
     def patch(self, offset: int, values: np.ndarray) -> None:
         """Write row ``values[i]`` (bytes, as a uint8 (n, k) array) at ``offset`` in every frame."""

@@ -9,7 +9,7 @@ terms that must all match, written as space-separated ``kind:value`` words::
     udp                   any UDP
     ether:0x88b5          EtherType 0x88b5 (after up to two VLAN tags)
     proto:47              IP protocol 47
-    dst:192.0.2.2         destination IPv4 (or IPv6) address
+    dst:192.0.2.2         destination IPv4 (or IPv6) address; for ARP, the target address
     port:53               destination port 53, UDP or TCP
 
 Rules are separated by commas: ``"udp:9000, ether:0x88b5"``. At most 16 rules.

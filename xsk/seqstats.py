@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
+from .headers import HEAD, parse_rows
 from .packet import SEQ_MAGIC
 
 _COUNTER_MASK = np.uint64((1 << 56) - 1)
-_HEAD = 160  # enough for Ethernet + 2 VLAN + IPv6 + TCP with options + the 18-byte payload header
 _BUCKETS = np.geomspace(0.01, 1e7, 2001)  # microseconds
 
 
@@ -79,31 +79,18 @@ class SeqStats:
         self.with_seq = 0
 
     def add_batch(self, rows: np.ndarray, lens: np.ndarray, now_ns: int | None = None) -> None:
-        """``rows``: the first bytes of each frame ((n, >=_HEAD) or shorter uint8)."""
+        """``rows``: the first bytes of each frame ((n, k) uint8, k <= HEAD), ``lens`` their lengths."""
         n = len(lens)
         if not n:
             return
         now_ns = time.time_ns() if now_ns is None else now_ns
-        width = rows.shape[1]
-        if width < _HEAD:
-            rows = np.pad(rows, ((0, 0), (0, _HEAD - width)))
-        r = np.arange(n)
-        etype_at = np.full(n, 12)
-        for _ in range(2):
-            et = rows[r, etype_at].astype(np.int64) << 8 | rows[r, etype_at + 1]
-            etype_at = np.where((et == 0x8100) | (et == 0x88A8), etype_at + 4, etype_at)
-        et = rows[r, etype_at].astype(np.int64) << 8 | rows[r, etype_at + 1]
-        l3 = etype_at + 2
-        is4, is6 = et == 0x0800, et == 0x86DD
-        ihl = (rows[r, np.minimum(l3, _HEAD - 1)] & 0x0F).astype(np.int64) * 4
-        proto = np.where(is4, rows[r, np.minimum(l3 + 9, _HEAD - 1)], rows[r, np.minimum(l3 + 6, _HEAD - 1)])
-        l4 = np.where(is4, l3 + ihl, l3 + 40)
-        tcp_off = (rows[r, np.minimum(l4 + 12, _HEAD - 1)] >> 4).astype(np.int64) * 4
-        payload = np.where(proto == 17, l4 + 8, l4 + tcp_off)
-        ok = (is4 | is6) & ((proto == 17) | (proto == 6)) & (payload + 18 <= np.minimum(lens, _HEAD))
+        h = parse_rows(rows, lens)
+        ok = (h.payload >= 0) & (h.payload + 18 <= np.minimum(h.lens, HEAD))
         if not ok.any():
             return
-        r, payload = r[ok], payload[ok]
+        if rows.shape[1] < HEAD:
+            rows = np.pad(rows, ((0, 0), (0, HEAD - rows.shape[1])))
+        r, payload = np.arange(n)[ok], h.payload[ok]
         head = rows[r[:, None], payload[:, None] + np.arange(18)]
         magic = np.frombuffer(SEQ_MAGIC, dtype=np.uint8)
         good = np.all(head[:, :2] == magic, axis=1)

@@ -10,31 +10,19 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
-from ..packet import layout
+from .. import headers, replies
 from . import common
 
 
-def swap(umem, b, swap_ip: bool, swap_ports: bool) -> None:  # type: ignore[no-untyped-def]
-    """Swap addresses in every frame of the batch, in place (vectorised; checksums are unchanged)."""
-    addrs = b.addrs.astype(np.uint64)
-    macs = umem.read_rows(addrs, 12)
-    umem.write_rows(addrs, np.concatenate([macs[:, 6:12], macs[:, 0:6]], axis=1))
-    if not (swap_ip or swap_ports) or not len(b):
-        return
-    # assume the batch shares one layout (its first frame's); frames that differ are left alone
-    lay = layout(bytes(b.data(0)))
-    extent = int(b.lens.min())
-    if swap_ip and lay.ip_version:
-        src, width = (12, 4) if lay.ip_version == 4 else (8, 16)
-        at = lay.l3 + src
-        if at + 2 * width <= extent:
-            ips = umem.read_rows(addrs + at, 2 * width)
-            umem.write_rows(addrs + at, np.concatenate([ips[:, width:], ips[:, :width]], axis=1))
-    if swap_ports and lay.l4 is not None and lay.l4 + 4 <= extent:
-        ports = umem.read_rows(addrs + lay.l4, 4)
-        umem.write_rows(addrs + lay.l4, np.concatenate([ports[:, 2:], ports[:, :2]], axis=1))
+def swap(b, swap_ip: bool, swap_ports: bool) -> None:  # type: ignore[no-untyped-def]
+    """Swap addresses in every frame of the batch, in place (checksums stay valid)."""
+    replies.swap_macs(b)
+    if swap_ip or swap_ports:
+        h = headers.parse(b)
+        if swap_ip:
+            replies.swap_ips(b, h)
+        if swap_ports:
+            replies.swap_ports(b, h)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                     ):
                         b = rx.recv(args.batch, timeout=0.05)
                         if len(b):
-                            swap(umem, b, args.swap_ip, args.swap_ports)
+                            swap(b, args.swap_ip, args.swap_ports)
                             tries = 0
                             while len(b) and tries < 1000:
                                 forwarded += tx.send(b)
