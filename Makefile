@@ -8,7 +8,7 @@ APT_PACKAGES := libxdp-dev libbpf-dev clang llvm xdp-tools bpftool iproute2 iput
                 gcc make pkg-config python3 python3-venv python3-dev
 BPF_OBJECTS := $(patsubst bpf/%.c,xsk/_bpf/%.o,$(wildcard bpf/*.c))
 
-.PHONY: all setup apt host demo test lint clean
+.PHONY: all setup apt host demo test lint docs clean
 
 all: setup
 
@@ -41,6 +41,9 @@ demo: setup host
 
 test: setup host
 	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
+
+docs: setup
+	$(PY) tools/gendocs.py build/docs
 
 lint: setup
 	$(VENV)/bin/ruff check .

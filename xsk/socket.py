@@ -73,7 +73,10 @@ class Socket:
     reports what the kernel gave. ``xdp_mode``: how the redirect program is attached, "native"
     (driver), "skb" (generic) or "auto" (native, else skb). ``netns``: the name of the network
     namespace the interface lives in. ``fill_frames``: how many frames to keep on the fill
-    ring (default: half the UMEM with TX on, all of it without, at most the ring size).
+    ring (default: half the UMEM with TX on, all of it without, at most ``ring_size``).
+    Several sockets may share one UMEM (XDP_SHARED_UMEM): on other queues or interfaces
+    each gets fill and completion rings of its own; ``filter`` steers only matching
+    frames to the sockets of the interface (see ``xsk.filter``).
     """
 
     def __init__(
@@ -125,7 +128,8 @@ class Socket:
         self._ring_owner = umem.ledger.new_ring_owner()
         self._in_fill = 0
         if fill_frames is None:
-            fill_frames = umem.frame_count // 2 if tx else umem.frame_count
+            # at most one RX ring's worth, so several sockets can share a UMEM without starving
+            fill_frames = min(umem.frame_count // 2 if tx else umem.frame_count, ring_size)
         self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
 
         with netns_mod.entered(netns):
