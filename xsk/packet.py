@@ -115,6 +115,15 @@ class PacketPlan:
         self._l4_csum = lay.l4_proto in _L4_CSUM_OFFSET and varies_l4 and not udp_without_sum
         self._base_ip = self._base_ip_sum() if self._ip_csum else 0
         self._base_l4 = self._base_l4_sum() if self._l4_csum else 0
+        from .fastpatch import CPatcher
+
+        self._c = CPatcher(self, self.seed)
+
+    def l4_csum_offset(self) -> int | None:
+        lay = self.layout
+        if lay.l4 is None or lay.l4_proto not in _L4_CSUM_OFFSET:
+            return None
+        return lay.l4 + _L4_CSUM_OFFSET[lay.l4_proto]
 
     # --- base sums: the template with every varying field and the checksum zeroed ------------
     def _zeroed(self) -> bytearray:
@@ -152,7 +161,16 @@ class PacketPlan:
         umem.write_rows(addrs, np.frombuffer(self.frame, dtype=np.uint8))
 
     def patch(self, umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:  # type: ignore[no-untyped-def]
-        """Write packet ``index0 + i``'s fields into frame ``addrs[i]`` and fix its checksums."""
+        """Write packet ``index0 + i``'s fields into frame ``addrs[i]`` and fix its checksums (one C call).
+
+        The frames must be ones the caller owns (a Batch's ``addrs``), each at least as long as the template.
+        """
+        if len(addrs) and int(addrs.max()) + len(self.frame) > umem.size:
+            raise ConfigError("a frame address runs past the end of the UMEM")
+        self._c.patch(umem, np.ascontiguousarray(addrs, dtype=np.uint64), index0, stream, ts_ns)
+
+    def patch_numpy(self, umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:  # type: ignore[no-untyped-def]
+        """The same as ``patch`` in numpy: the reference implementation (random draws differ)."""
         n = len(addrs)
         if not n:
             return

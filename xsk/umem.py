@@ -114,6 +114,7 @@ class Umem:
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, self.frame_shift)
+        self._ptr = None  # cdata over the area, made on first use
         self._sockets: dict[int, Socket] = {}
         self._kumem = None  # struct xsk_umem *, while registered
         self._primary_rings = None  # the fill/completion rings libxdp made with the registration
@@ -141,6 +142,13 @@ class Umem:
         area = mmap.mmap(-1, self.size, flags=mmap.MAP_PRIVATE, prot=prot)
         area.madvise(mmap.MADV_DONTFORK)
         return area, False
+
+    def _area_ptr(self):  # type: ignore[no-untyped-def]
+        """A C pointer to the area, for the shim's per-batch helpers (valid while the UMEM is open)."""
+        self._usable()
+        if self._ptr is None:
+            self._ptr = ffi.from_buffer("uint8_t[]", self._map)
+        return self._ptr
 
     def _view(self, start: int, stop: int) -> memoryview:
         return memoryview(self._map)[start:stop]
@@ -291,6 +299,7 @@ class Umem:
             raise ResourceBusyError(f"close the sockets on this UMEM first: {names}")
         self._closed = True
         self.frames = self.array = None  # type: ignore[assignment]
+        self._ptr = None
         try:
             self._map.close()
         except BufferError:

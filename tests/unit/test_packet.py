@@ -185,3 +185,27 @@ def test_seqstats_counts_loss_duplicates_reordering():
     assert out["duplicates"] == 2  # the second 4 and the second 0
     assert out["reordered"] == 2  # 4 after 5, 7 after 9
     assert out["latency_us"]["min"] == 2.0
+
+
+@pytest.mark.parametrize("build", [
+    lambda: Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(bytes(40)),
+    lambda: Ether() / Dot1Q(vlan=5) / IPv6(src="fd00::1", dst="fd00::2") / TCP() / Raw(bytes(40)),
+])
+def test_c_patcher_matches_the_numpy_reference(build):
+    frame = bytes(build())
+    v6 = layout(frame).ip_version == 6
+    fields = varying_fields(frame, dst_ip=ranges.addresses("fd00::5-fd00::9" if v6 else "10.1.0.0-10.1.3.255")[1],
+                            src_port=ranges.ports("1-65535"),
+                            src_mac=ranges.macs("02:00:00:00:00:01-02:00:00:00:00:07"))
+    plan = PacketPlan(frame, fields, seq=True)
+    with xsk.Umem(frame_count=512, hugepages="off") as umem:
+        b = umem.take(400, len(frame))
+        addrs = b.addrs.astype(np.uint64)
+        half = addrs[:200], addrs[200:]
+        plan.write_template(umem, addrs)
+        plan.patch(umem, half[0], 99, stream=3, ts_ns=42)
+        plan.patch_numpy(umem, half[1], 99, stream=3, ts_ns=42)
+        rows = umem.read_rows(addrs, len(frame))
+        assert np.array_equal(rows[:200], rows[200:])
+        assert all(_verify(bytes(r)) for r in rows[:20])
+        umem.release(b)

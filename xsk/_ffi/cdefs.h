@@ -104,3 +104,14 @@ int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer
                        void *descs, uint32_t size, int producer_side);
 void xsk_shim_route_logs(void);
 extern "Python" void xsk_py_log(int level, const char *msg);
+
+#define XSK_PATCH_MAX_FIELDS 8
+#define XSK_PATCH_IP_SUM 1
+#define XSK_PATCH_L4_SUM 2
+struct xsk_patch_field { uint32_t offset; uint32_t width; uint32_t count; uint32_t flags; const uint8_t *values; };
+struct xsk_patch_plan {
+    uint32_t nfields; struct xsk_patch_field fields[8]; int32_t seq_at; int32_t ip_csum_at; int32_t l4_csum_at;
+    uint32_t zero_as_ffff; uint64_t base_ip; uint64_t base_l4; uint32_t random; uint64_t rng;
+};
+void xsk_shim_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
+                    uint64_t index0, uint32_t stream, uint64_t ts_ns);

@@ -78,4 +78,33 @@ int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer
 		       void *descs, uint32_t size, int producer_side);
 void xsk_shim_route_logs(void);
 
+/* Per-batch packet patching for the generator (see xsk/packet.py for the model). */
+#define XSK_PATCH_MAX_FIELDS 8
+#define XSK_PATCH_IP_SUM 1
+#define XSK_PATCH_L4_SUM 2
+
+struct xsk_patch_field {
+	uint32_t offset; /* in the frame */
+	uint32_t width;  /* bytes; even when it is summed */
+	uint32_t count;  /* rows in values */
+	uint32_t flags;  /* XSK_PATCH_IP_SUM | XSK_PATCH_L4_SUM */
+	const uint8_t *values; /* count rows of width bytes */
+};
+
+struct xsk_patch_plan {
+	uint32_t nfields;
+	struct xsk_patch_field fields[XSK_PATCH_MAX_FIELDS];
+	int32_t seq_at;     /* offset of the 16-byte sequence number + timestamp, or -1 */
+	int32_t ip_csum_at; /* offset of the IPv4 header checksum to recompute, or -1 */
+	int32_t l4_csum_at; /* offset of the UDP/TCP checksum to recompute, or -1 */
+	uint32_t zero_as_ffff; /* UDP: a computed 0 is sent as 0xffff */
+	uint64_t base_ip;   /* unfolded sums of the template with the varying parts zeroed */
+	uint64_t base_l4;
+	uint32_t random;    /* draw rows at random instead of in order */
+	uint64_t rng;       /* xorshift64 state, never 0 */
+};
+
+void xsk_shim_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
+		    uint64_t index0, uint32_t stream, uint64_t ts_ns);
+
 #endif
