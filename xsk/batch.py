@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import FrameOwnershipError, FrameTooLargeError
+from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
+from .procfork import forked_away
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -52,6 +53,8 @@ class Batch:
         return self._spent
 
     def _live(self) -> None:
+        if forked_away(self._umem._pid):
+            raise ClosedError("this batch belongs to the parent process: after fork() the child has no UMEM")
         if self._spent:
             raise FrameOwnershipError(
                 "this batch was already handed over (sent, released or filled); "
@@ -150,8 +153,12 @@ class Batch:
     def data(self, i: int) -> memoryview:
         """Zero-copy, writable view of frame ``i``'s ``lens[i]`` bytes, valid while the batch owns it."""
         self._live()
-        start = int(self._addrs[i])
-        view = self._umem._view(start, start + int(self._lens[i]))
+        start, length = int(self._addrs[i]), int(self._lens[i])
+        if length > self.room(i):
+            raise FrameTooLargeError(
+                f"lens[{i}] = {length} runs past the end of its {self._umem.frame_size}-byte frame"
+            )
+        view = self._umem._view(start, start + length)
         self._views.append(view)
         return view
 
@@ -214,4 +221,4 @@ class Batch:
         """Write row ``values[i]`` (bytes, as a uint8 (n, k) array) at ``offset`` in every frame."""
         self._live()
         values = np.asarray(values, dtype=np.uint8).reshape(len(self), -1)
-        self._umem.write_rows(self._addrs + offset, values)
+        self.write_at(offset, values)

@@ -31,6 +31,10 @@ class CPatcher:
         c.nfields = len(plan.fields)
         for i, f in enumerate(plan.fields):
             rows = np.ascontiguousarray(f.rows, dtype=np.uint8)
+            if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1:
+                raise ValueError(f"field {f.name} needs at least one value of at least one byte")
+            if (f.in_ip_header or f.in_l4_sum) and rows.shape[1] % 2:
+                raise ValueError(f"field {f.name} is summed into a checksum, so its width must be even")
             self._keep.append(rows)
             fc = c.fields[i]
             fc.offset, fc.width, fc.count = f.offset, rows.shape[1], rows.shape[0]
@@ -45,7 +49,7 @@ class CPatcher:
         c.zero_as_ffff = 1 if lay.l4_proto == 17 else 0
         c.base_ip, c.base_l4 = plan._base_ip, plan._base_l4
         c.random = 1 if plan.random else 0
-        c.rng = (seed or 0x9E3779B97F4A7C15) | 1
+        c.rng = ((seed or 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF) | 1
         self.c = c
 
     def patch(self, umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:  # type: ignore[no-untyped-def]

@@ -17,11 +17,13 @@ its frames back. Counts per state are kept incrementally and always sum to the
 frame count.
 
 The table lives in C arrays owned by this object; one C call checks a whole
-batch and commits it, or raises and changes nothing.
+batch and commits it, or raises and changes nothing. Every such call holds the
+ledger's lock, so threads sharing a UMEM can't interleave inside one.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -67,17 +69,16 @@ class Ledger:
             frame_count,
             frame_shift,
         )
-        self._token = 0
-        self._ring_owner = 0
+        # itertools.count's next() is atomic under the GIL, so threads never share a token
+        self._tokens = itertools.count(1)
+        self._ring_owners = itertools.count(1)
 
     def new_token(self) -> int:
         """A fresh batch token (never 0, which means "raw addresses")."""
-        self._token = self._token % _TOKEN_LIMIT + 1
-        return self._token
+        return next(self._tokens) % _TOKEN_LIMIT + 1
 
     def new_ring_owner(self) -> int:
-        self._ring_owner += 1
-        return self._ring_owner
+        return next(self._ring_owners)
 
     def accounting(self) -> Accounting:
         c = self.c.counts

@@ -42,25 +42,42 @@ def current_id() -> int:
     return os.stat("/proc/thread-self/ns/net").st_ino
 
 
+def open_fd(name: str) -> int:
+    """A file descriptor for namespace ``name``; it keeps working after the name is deleted."""
+    try:
+        return os.open(path_of(name), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NoSuchNamespaceError(
+            f"no network namespace named {name!r} (`ip netns list` shows the ones there are)"
+        ) from None
+
+
+@contextlib.contextmanager
+def entered_fd(fd: int | None) -> Iterator[None]:
+    """Run the body in the namespace behind ``fd`` (or where we are, for None) and always come back."""
+    if fd is None:
+        yield
+        return
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+        try:
+            yield
+        finally:
+            _setns(home)
+    finally:
+        os.close(home)
+
+
 @contextlib.contextmanager
 def entered(name: str | None) -> Iterator[None]:
     """Run the body in namespace ``name`` (or where we are, for None) and always come back."""
     if name is None:
         yield
         return
+    fd = open_fd(name)
     try:
-        target = os.open(path_of(name), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NoSuchNamespaceError(
-            f"no network namespace named {name!r} (`ip netns list` shows the ones there are)"
-        ) from None
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(target)
-        try:
+        with entered_fd(fd):
             yield
-        finally:
-            _setns(home)
     finally:
-        os.close(target)
-        os.close(home)
+        os.close(fd)

@@ -165,8 +165,10 @@ class PacketPlan:
 
         The frames must be ones the caller owns (a Batch's ``addrs``), each at least as long as the template.
         """
-        if len(addrs) and int(addrs.max()) + len(self.frame) > umem.size:
-            raise ConfigError("a frame address runs past the end of the UMEM")
+        if len(addrs):
+            offsets = addrs & np.uint64(umem.frame_size - 1)
+            if int(addrs.max()) >= umem.size or int(offsets.max()) + len(self.frame) > umem.frame_size:
+                raise ConfigError(f"a {len(self.frame)}-byte frame at one of these addresses runs past its UMEM frame")
         self._c.patch(umem, np.ascontiguousarray(addrs, dtype=np.uint64), index0, stream, ts_ns)
 
     def patch_numpy(self, umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:  # type: ignore[no-untyped-def]

@@ -129,8 +129,10 @@ def _read_pcapng(path: str, data: bytes) -> Capture:
             if caplen > MAX_SNAPLEN or 20 + caplen > len(body):
                 raise PcapError(f"{path}: packet block at byte {pos}: captured length {caplen} overruns the block")
             frames.append(body[20 : 20 + caplen])
-            ticks = (hi << 32) | lo
-            stamps.append(ticks * 1_000_000_000 // tps)
+            ns = ((hi << 32) | lo) * 1_000_000_000 // tps
+            if ns >= 1 << 63:
+                raise PcapError(f"{path}: packet block at byte {pos}: timestamp out of range")
+            stamps.append(ns)
         elif btype == PCAPNG_SPB:
             if not interfaces or interfaces[0][0] != LINKTYPE_ETHERNET:
                 raise PcapError(f"{path}: simple packet block at byte {pos} without an Ethernet interface")

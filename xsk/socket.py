@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import select
 import time
 import warnings
@@ -123,6 +124,7 @@ class Socket:
         self._need_wakeup = need_wakeup
         self._pid = current_pid()
         self._closed = True
+        self._netns_fd: int | None = None
         self._xsk = ffi.NULL
         self._program: XdpProgram | None = None
         self._ring_owner = umem.ledger.new_ring_owner()
@@ -132,32 +134,14 @@ class Socket:
             fill_frames = min(umem.frame_count // 2 if tx else umem.frame_count, ring_size)
         self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
 
-        with netns_mod.entered(netns):
-            self.ifindex = link.ifindex(ifname, netns)
-            rxq, txq = link.queue_counts(self.ifindex)
-            limit = min(rxq, txq) if rx and tx else (rxq if rx else txq)
-            if queue >= limit:
-                raise QueueRangeError(
-                    f"queue {queue} is out of range: {ifname} has {rxq} RX and {txq} TX queues "
-                    f"(valid: 0..{limit - 1})"
-                )
-            if rx:
-                self._program = XdpProgram.acquire(self.ifindex, ifname, xdp_mode)
-                if filter is not None:
-                    self._program.set_rules(rules)
-            try:
-                self._create(mode)
-                if self._program is not None:
-                    check(
-                        lib.xsk_socket__update_xskmap(self._xsk, self._program.map_fd),
-                        f"putting the socket into the XSKMAP of {ifname}",
-                    )
-            except BaseException:
-                self._teardown_kernel()
-                raise
-        self.fd = int(lib.xsk_socket__fd(self._xsk))
-        self.mode = self._kernel_mode()
-        self._dontfork_rings()
+        # The namespace is held by fd, so teardown works even after its name is deleted.
+        self._netns_fd = netns_mod.open_fd(netns) if netns else None
+        try:
+            with netns_mod.entered_fd(self._netns_fd):
+                self._bind(ifname, queue, rx, tx, mode, xdp_mode, filter, rules)
+        except BaseException:
+            self._close_netns_fd()
+            raise
         self._closed = False
         umem._attach(self)
         self._poller = select.poll()
@@ -166,6 +150,46 @@ class Socket:
         self._rx_addrs = np.empty(0, dtype=np.uint64)
         if rx:
             self._refill()
+
+    def _bind(self, ifname: str, queue: int, rx: bool, tx: bool, mode: Mode, xdp_mode: XdpMode,
+              filter: str | list[Rule] | None, rules: list[Rule]) -> None:
+        """Everything that needs the namespace; on any failure, undo what was done and re-raise."""
+        self.ifindex = link.ifindex(ifname, self.netns)
+        rxq, txq = link.queue_counts(self.ifindex)
+        limit = min(rxq, txq) if rx and tx else (rxq if rx else txq)
+        if queue >= limit:
+            raise QueueRangeError(
+                f"queue {queue} is out of range: {ifname} has {rxq} RX and {txq} TX queues (valid: 0..{limit - 1})"
+            )
+        self.ns_id = netns_mod.current_id()
+        for other in self.umem._sockets.values():
+            if (other.ns_id, other.ifindex, other.queue) == (self.ns_id, self.ifindex, queue):
+                raise ConfigError(
+                    f"{other!r} already uses {ifname} queue {queue} with this UMEM: one socket per queue "
+                    "and UMEM (make it with rx=True, tx=True instead of two sockets)"
+                )
+        try:
+            if rx:
+                self._program = XdpProgram.acquire(self.ifindex, ifname, xdp_mode)
+                if filter is not None:
+                    self._program.set_rules(rules)
+            self._create(mode)
+            if self._program is not None:
+                check(
+                    lib.xsk_socket__update_xskmap(self._xsk, self._program.map_fd),
+                    f"putting the socket into the XSKMAP of {ifname}",
+                )
+            self.fd = int(lib.xsk_socket__fd(self._xsk))
+            self.mode = self._kernel_mode()
+            self._dontfork_rings()
+        except BaseException:
+            self._teardown_kernel()
+            raise
+
+    def _close_netns_fd(self) -> None:
+        if self._netns_fd is not None:
+            os.close(self._netns_fd)
+            self._netns_fd = None
 
     # --- set-up and teardown ---------------------------------------------------------------
     def _create(self, mode: Mode) -> None:
@@ -243,11 +267,13 @@ class Socket:
         """Delete the socket; frames the kernel held return to the pool once it lets go of them."""
         if self._closed:
             return
-        self._closed = True
         if forked_away(self._pid):
+            self._closed = True
             return  # the parent's socket: a child must not tear it down
-        with netns_mod.entered(self.netns):
+        with netns_mod.entered_fd(self._netns_fd):
             self._teardown_kernel()
+        self._closed = True
+        self._close_netns_fd()
 
     def __enter__(self) -> Socket:
         return self
@@ -280,6 +306,8 @@ class Socket:
         self._usable()
         if not self.rx_enabled:
             raise ConfigError(f"{self!r} was made with rx=False")
+        if max < 1:
+            raise ValueError(f"recv(max={max}): max must be at least 1")
         ledger = self.umem.ledger
         if len(self._rx_addrs) < max:
             self._rx_addrs = np.empty(max, dtype=np.uint64)
@@ -350,6 +378,8 @@ class Socket:
 
         Accepted frames leave the batch (they belong to the kernel until completion); the
         rest stay in it, still owned by the caller: a full ring is backpressure, never loss.
+        If waking the kernel fails afterwards (the interface went down), the KernelError raised
+        carries ``accepted``: that many frames are on the TX ring all the same.
         ``check_bounds=False`` lets descriptors that run past their frame reach the kernel,
         which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool when
         the kernel completes them (recent kernels do) or, at the latest, when the socket closes.
@@ -375,7 +405,11 @@ class Socket:
             )
         self.umem.ledger.raise_for(k, addrs, bad[0], "send")
         batch._consume(k)
-        self._kick()  # also when the ring was full: the kernel drains it only when kicked
+        try:
+            self._kick()  # also when the ring was full: the kernel drains it only when kicked
+        except KernelError as exc:
+            exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
+            raise
         return k
 
     def _kick(self) -> None:

@@ -15,8 +15,12 @@ Lifetime
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import mmap
+import os
 import warnings
+import weakref
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -61,6 +65,30 @@ def free_hugepages() -> int:
     # resv_hugepages has been seen to read as an underflowed 64-bit value here for a moment
     # after a pinned hugepage UMEM is released; don't let that glitch hide the free pages.
     return free - resv if 0 <= resv <= free else free
+
+
+_live_umems: weakref.WeakSet[Umem] = weakref.WeakSet()
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_PROT_NONE, _MAP_FIXED, _MAP_NORESERVE = 0, 0x10, 0x4000
+
+
+def _fence_off_in_child() -> None:
+    """After fork(), in the child: put an inaccessible placeholder where each UMEM was.
+
+    The child has no UMEM pages (MADV_DONTFORK), so that address range is free and the
+    child's own allocations may land there; the inherited mmap object would then unmap
+    them when it is garbage-collected. A PROT_NONE placeholder keeps the range reserved
+    (and any stray touch a clean SIGSEGV) until that happens.
+    """
+    for umem in list(_live_umems):
+        if not umem._closed and umem._addr:
+            _libc.mmap(umem._addr, umem._map_len, _PROT_NONE,
+                       mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_FIXED | _MAP_NORESERVE, -1, 0)
+
+
+os.register_at_fork(after_in_child=_fence_off_in_child)
 
 
 class Umem:
@@ -115,6 +143,9 @@ class Umem:
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, self.frame_shift)
         self._ptr = None  # cdata over the area, made on first use
+        self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
+        self._map_len = len(self._map)
+        _live_umems.add(self)
         self._sockets: dict[int, Socket] = {}
         self._kumem = None  # struct xsk_umem *, while registered
         self._primary_rings = None  # the fill/completion rings libxdp made with the registration

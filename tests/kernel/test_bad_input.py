@@ -76,3 +76,14 @@ def test_missing_privileges_are_named(code, capability):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("PrivilegeError:") and capability in out.stdout, out.stdout + out.stderr
+
+
+def test_close_after_the_namespace_name_is_gone(veth_pair, make_umem):
+    """The socket holds its namespace by fd: closing still detaches everything."""
+    from pyroute2 import netns as pyroute2_netns
+
+    umem = make_umem(frame_count=64)
+    sock = xsk.Socket(umem, veth_pair.b.ifname, netns=veth_pair.b.netns)
+    pyroute2_netns.remove(veth_pair.b.netns)
+    sock.close()
+    assert sock.closed and umem.accounting().pool == 64

@@ -57,7 +57,7 @@ def test_oversized_frame_is_refused_before_the_kernel_sees_it(veth_pair, make_um
 
 def test_rx_ring_never_released_fills_rx_ring_full(veth_pair, make_umem):
     ua, ub = make_umem(frame_count=1024), make_umem(frame_count=1024)
-    tx, rx = _sockets(veth_pair, ua, ub, ring_size=64)
+    tx, rx = _sockets(veth_pair, ua, ub, ring_size=64, fill_frames=512)  # fill ring deeper than RX
     with tx, rx:
         tpl = template(veth_pair)
         for first in range(0, 512, 64):

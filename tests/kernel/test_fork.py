@@ -17,10 +17,15 @@ CHILD_OK = 0
 
 
 def _mapped(start: int, length: int) -> bool:
+    """Is any readable or writable mapping in [start, start+length)?
+
+    (In the child, xsk leaves a PROT_NONE placeholder where the UMEM was: reserved, not visible.)
+    """
     with open("/proc/self/maps") as maps:
         for line in maps:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if lo < start + length and start < hi:
+            span, perms = line.split()[:2]
+            lo, hi = (int(x, 16) for x in span.split("-"))
+            if lo < start + length and start < hi and perms[:2] != "--":
                 return True
     return False
 

@@ -50,3 +50,10 @@ def test_shared_umem_socket_closed_first_keeps_the_other_working(veth_pair_facto
         tx.flush()
         assert r.drain(1000) == 1000 and r.perfect
     assert umem.accounting().pool == umem.frame_count
+
+
+def test_one_socket_per_queue_and_umem(veth_pair, make_umem):
+    umem = make_umem(frame_count=256)
+    with xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False), \
+         pytest.raises(xsk.ConfigError, match="one socket per queue"):
+        xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns, tx=False)

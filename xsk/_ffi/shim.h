@@ -14,6 +14,7 @@
 #ifndef XSK_SHIM_H
 #define XSK_SHIM_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <xdp/xsk.h>
 
@@ -40,6 +41,7 @@ struct xsk_ledger {
 	uint32_t frame_shift;
 	uint32_t counts[4];
 	uint64_t kernel_errors; /* descriptors from the kernel that named no frame it held */
+	pthread_mutex_t lock;   /* held by every public entry point below */
 };
 
 int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
@@ -106,5 +108,10 @@ struct xsk_patch_plan {
 
 void xsk_shim_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
 		    uint64_t index0, uint32_t stream, uint64_t ts_ns);
+
+uint32_t xsk_fake_kernel(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, struct xsk_ring_prod *fq,
+			 struct xsk_ring_cons *rx, uint32_t max, uint32_t rx_len, uint32_t headroom);
+uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
+			struct xsk_ring_prod *fq, struct xsk_ring_cons *rx, uint32_t batch, uint64_t iterations);
 
 #endif
