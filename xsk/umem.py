@@ -181,6 +181,17 @@ class Umem:
             self._ptr = ffi.from_buffer("uint8_t[]", self._map)
         return self._ptr
 
+    def swap_macs(self, addrs: np.ndarray) -> None:
+        """Exchange destination and source MAC of the frame at each address (one C call).
+
+        For frames the caller owns (a Batch's ``addrs``); each must hold at least 12 bytes.
+        """
+        addrs = np.ascontiguousarray(addrs, dtype=np.uint64)
+        if len(addrs) and (int(addrs.max()) >= self.size or
+                           int((addrs & np.uint64(self.frame_size - 1)).max()) + 12 > self.frame_size):
+            raise ConfigError("an address is outside the UMEM or too close to the end of its frame")
+        lib.xsk_shim_swap_macs(self._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs))
+
     def _view(self, start: int, stop: int) -> memoryview:
         return memoryview(self._map)[start:stop]
 

@@ -653,3 +653,14 @@ uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct x
 	}
 	return moved;
 }
+
+/* Swap destination and source MAC of each frame (l2fwd's whole rewrite), in place. */
+void xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *f = area + addrs[i], tmp[6];
+		memcpy(tmp, f, 6);
+		memmove(f, f + 6, 6);
+		memcpy(f + 6, tmp, 6);
+	}
+}
