@@ -39,6 +39,14 @@ class Capture:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The frames as zero-padded (n, longest) uint8 rows, and their lengths (for batch copies)."""
+        width = max((len(f) for f in self.frames), default=0)
+        store = np.zeros((len(self.frames), width), dtype=np.uint8)
+        for i, f in enumerate(self.frames):
+            store[i, : len(f)] = np.frombuffer(f, dtype=np.uint8)
+        return store, np.array([len(f) for f in self.frames], dtype=np.uint32)
+
 
 def read(path: str) -> Capture:
     """All frames of a pcap or pcapng file; PcapError if anything about it is wrong."""

@@ -341,18 +341,7 @@ class Socket:
         """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool)."""
         self._usable()
         self._own(batch)
-        if not self.rx_enabled:
-            self.umem.release(batch)
-            return 0
-        bad = self._bad
-        addrs = batch._addrs
-        k = lib.xsk_shim_fill(
-            self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
-            batch._token, self._ring_owner, bad,
-        )
-        self.umem.ledger.raise_for(k, addrs, bad[0], "release")
-        self._in_fill += k
-        batch._consume(k)
+        k = self._fill(batch, "release") if self.rx_enabled else 0
         if len(batch):
             self.umem.release(batch)
         return k
@@ -361,13 +350,16 @@ class Socket:
         """Put a batch (e.g. from ``Umem.take``) on the fill ring; returns how many went (backpressure)."""
         self._usable()
         self._own(batch)
+        return self._fill(batch, "fill")
+
+    def _fill(self, batch: Batch, what: str) -> int:
         bad = self._bad
         addrs = batch._addrs
         k = lib.xsk_shim_fill(
             self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
             batch._token, self._ring_owner, bad,
         )
-        self.umem.ledger.raise_for(k, addrs, bad[0], "fill")
+        self.umem.ledger.raise_for(k, addrs, bad[0], what)
         self._in_fill += k
         batch._consume(k)
         return k

@@ -188,11 +188,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     plan = PacketPlan(cfg.frame, _fields(cfg), seq=cfg.seq, random=cfg.random) if cfg.frame else None
     store = lens = None
     if cfg.pcap_frames:
-        width = max(len(f) for f in cfg.pcap_frames)
-        store = np.zeros((len(cfg.pcap_frames), width), dtype=np.uint8)
-        for i, f in enumerate(cfg.pcap_frames):
-            store[i, : len(f)] = np.frombuffer(f, dtype=np.uint8)
-        lens = np.array([len(f) for f in cfg.pcap_frames], dtype=np.uint32)
+        store, lens = pcap.Capture(cfg.pcap_frames, np.zeros(len(cfg.pcap_frames), dtype=np.int64)).rows()
     with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
         with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns) as sock:
             if plan is not None:

@@ -26,11 +26,7 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive("--speed", args.speed)
     common.check_positive("--loop", args.loop)
     # frames are laid out once, up front; each batch is one vectorised copy into UMEM frames
-    width = max(len(f) for f in capture.frames)
-    store = np.zeros((len(capture), width), dtype=np.uint8)
-    for i, f in enumerate(capture.frames):
-        store[i, : len(f)] = np.frombuffer(f, dtype=np.uint8)
-    lens = np.array([len(f) for f in capture.frames], dtype=np.uint32)
+    store, lens = capture.rows()
     offsets_s = (capture.timestamps_ns - capture.timestamps_ns[0]) / 1e9
     span = float(offsets_s[-1]) if len(offsets_s) else 0.0
     pacer = None
