@@ -41,6 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ifname", metavar="IFACE")
     p.add_argument("-w", "--write", required=True, metavar="FILE", help="output file")
     p.add_argument("--pcapng", action="store_true", help="write pcapng instead of pcap")
-    common.add_socket_options(p)
+    common.add_socket_options(p, ring_size=4096)
     add_receive_options(p)
     p.set_defaults(func=run)

@@ -22,7 +22,7 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(EXIT_BAD_INPUT)
 
 
-def add_socket_options(p: argparse.ArgumentParser, batch: int = 256) -> None:
+def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: int = 2048) -> None:
     p.add_argument("--netns", metavar="NS", help="network namespace of the interface (no `ip netns exec` needed)")
     p.add_argument("--queue", type=int, default=0, metavar="Q", help="queue to bind (default 0)")
     p.add_argument("--mode", default="auto", choices=("auto", "copy", "zerocopy"), help="AF_XDP bind mode")
@@ -30,6 +30,7 @@ def add_socket_options(p: argparse.ArgumentParser, batch: int = 256) -> None:
     p.add_argument("--batch", type=int, default=batch, metavar="B", help=f"frames per ring operation ({batch})")
     p.add_argument("--frame-size", type=int, default=2048, choices=(2048, 4096))
     p.add_argument("--frames", type=int, default=4096, help="UMEM frames (default 4096)")
+    p.add_argument("--ring-size", type=int, default=ring_size, help=f"RX/TX ring entries (default {ring_size})")
     p.add_argument("--json", action="store_true", help="JSON output: a line per second and a final summary")
 
 

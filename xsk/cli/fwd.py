@@ -34,12 +34,13 @@ def run(args: argparse.Namespace) -> int:
     forwarded = dropped = 0
     with umem:
         rx = xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, netns=args.netns,
-                        xdp_mode=args.xdp_mode, filter=args.filter, fill_frames=args.frames // 2)
+                        xdp_mode=args.xdp_mode, filter=args.filter, fill_frames=args.frames // 2,
+                        ring_size=args.ring_size)
         with rx:
             tx = rx
             if args.ifname2:
                 tx = xsk.Socket(umem, args.ifname2, queue=args.queue, mode=args.mode, rx=False,
-                                netns=args.netns2 or args.netns)
+                                netns=args.netns2 or args.netns, ring_size=args.ring_size)
             try:
                 reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
                 t0 = time.monotonic()

@@ -34,6 +34,7 @@ class GenConfig:
     batch: int
     frame_size: int
     frames: int
+    ring_size: int = 2048
     frame: bytes = b""
     pcap_frames: list[bytes] = field(default_factory=list)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
@@ -65,7 +66,8 @@ def build(args: argparse.Namespace) -> GenConfig:
     common.check_positive("--duration", args.duration)
     common.check_positive("--batch", args.batch)
     cfg = GenConfig(args.ifname, args.netns, args.mode, args.batch, args.frame_size, args.frames,
-                    random=args.random, count=args.count, duration=args.duration, seq_start=args.seq_start)
+                    ring_size=args.ring_size, random=args.random, count=args.count, duration=args.duration,
+                    seq_start=args.seq_start)
     with netns.entered(args.netns):
         link.ifindex(args.ifname, args.netns)
         iface_mac = link.mac_address(args.ifname)
@@ -190,7 +192,8 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     if cfg.pcap_frames:
         store, lens = pcap.Capture(cfg.pcap_frames, np.zeros(len(cfg.pcap_frames), dtype=np.int64)).rows()
     with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
-        with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns) as sock:
+        with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
+                        ring_size=cfg.ring_size) as sock:
             if plan is not None:
                 everything = umem.take(umem.frame_count)
                 plan.write_template(umem, everything.addrs)

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     total = len(capture) * args.loop
     sent = nbytes = 0
     with xsk.Umem(frame_count=args.frames, frame_size=args.frame_size) as umem, \
-         xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, rx=False, netns=args.netns) as sock:
+         xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, rx=False, netns=args.netns,
+                         ring_size=args.ring_size) as sock:
         reporter = common.Reporter(args.json, total=total)
         t0 = time.perf_counter()
         try:

@@ -23,8 +23,10 @@ def open_receiver(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     common.check_positive("--duration", args.duration)
     umem = xsk.Umem(frame_count=args.frames, frame_size=args.frame_size)
     try:
+        # the UMEM is ours alone: every frame can wait on the fill ring, the deepest buffer for bursts
         sock = xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, tx=False, netns=args.netns,
-                          xdp_mode=args.xdp_mode, filter=args.filter)
+                          xdp_mode=args.xdp_mode, filter=args.filter, fill_frames=args.frames,
+                          ring_size=args.ring_size)
     except BaseException:
         umem.close()
         raise
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ifname", metavar="IFACE")
-    common.add_socket_options(p)
+    # veth has no backpressure: a deep RX ring absorbs a sender's bursts while the receiver is descheduled
+    common.add_socket_options(p, ring_size=4096)
     add_receive_options(p)
     p.set_defaults(func=run)
