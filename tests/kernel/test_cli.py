@@ -284,3 +284,19 @@ def test_veth_up_list_down():
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(f"/run/netns/{name}-a")
     assert xsk("veth", "down", name).returncode == 2
+
+
+def test_gen_xdp_engine_to_sink(veth_pair):
+    """BPF_PROG_RUN live frames: the kernel transmits the copies; sequence numbers still count."""
+    a, b = veth_pair.a, veth_pair.b
+    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "5000", "--json")
+    wait_attached(b)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--engine", "xdp", "--count", "5000",
+              "--rate", "50k", "--json")
+    assert gen.returncode == 0, gen.stderr
+    g = last_json(gen.stdout)
+    assert g["packets"] == 5000 and g["mode"] == "xdp"
+    s = last_json(finish(sink)[0])
+    assert s["packets"] == 5000 and s["lost"] == 0 and s["duplicates"] == 0
+    bad = xsk("gen", a.ifname, "--netns", a.netns, "--engine", "xdp", "--src-port", "1-9")
+    assert bad.returncode == 2 and "--engine xdp can't do field ranges" in bad.stderr

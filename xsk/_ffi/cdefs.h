@@ -121,3 +121,19 @@ uint32_t xsk_fake_kernel(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, str
 uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
                         struct xsk_ring_prod *fq, struct xsk_ring_cons *rx, uint32_t batch, uint64_t iterations);
 void xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n);
+struct bpf_program;
+struct bpf_object *bpf_object__open_file(const char *path, const struct bpf_object_open_opts *opts);
+int bpf_object__load(struct bpf_object *obj);
+void bpf_object__close(struct bpf_object *obj);
+struct bpf_program *bpf_object__find_program_by_name(const struct bpf_object *obj, const char *name);
+int bpf_program__fd(const struct bpf_program *prog);
+long libbpf_get_error(const void *ptr);
+struct bpf_test_run_opts {
+    size_t sz; const void *data_in; void *data_out; uint32_t data_size_in; uint32_t data_size_out;
+    const void *ctx_in; void *ctx_out; uint32_t ctx_size_in; uint32_t ctx_size_out; uint32_t retval;
+    int repeat; uint32_t duration; uint32_t flags; uint32_t cpu; uint32_t batch_size; ...;
+};
+int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts);
+struct xdp_md { uint32_t data; uint32_t data_end; uint32_t data_meta; uint32_t ingress_ifindex;
+                uint32_t rx_queue_index; uint32_t egress_ifindex; };
+#define BPF_F_TEST_XDP_LIVE_FRAMES ...

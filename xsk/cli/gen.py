@@ -45,6 +45,8 @@ class GenConfig:
     duration: float | None = None
     pps: float | None = None
     burst: int = 0
+    engine: str = "afxdp"
+    queue_ifindex: int = 0
 
 
 def _queues(text: str | None, default: int) -> list[int]:
@@ -98,11 +100,50 @@ def build(args: argparse.Namespace) -> GenConfig:
         cfg.frame = frame
         cfg.fields = fields
         PacketPlan(frame, _fields(cfg), seq=cfg.seq)  # validates offsets now, not in a worker
+    cfg.engine = _choose_engine(args, cfg)
     frame_len = len(cfg.frame) if cfg.frame else int(np.mean([len(f) for f in cfg.pcap_frames]))
     if args.rate:
         cfg.pps = parse_rate(args.rate, frame_len)
     cfg.burst = args.burst or (max(1, min(args.batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else args.batch)
     return cfg
+
+
+def _xdp_engine_unfit(cfg: GenConfig) -> str | None:
+    """Why the XDP engine can't make this traffic, or None if it can."""
+    if cfg.pcap_frames:
+        return "--pcap"
+    if cfg.fields:
+        return "field ranges"
+    if cfg.seq and layout(cfg.frame).ip_version != 4:
+        return "--seq on IPv6 (the UDP checksum would have to change per frame)"
+    return None
+
+
+def _choose_engine(args: argparse.Namespace, cfg: GenConfig) -> str:
+    """afxdp, xdp, or for auto: zero-copy AF_XDP if the driver has it, else xdp if it fits, else afxdp."""
+    if args.engine == "xdp":
+        unfit = _xdp_engine_unfit(cfg)
+        if unfit:
+            raise ConfigError(f"--engine xdp can't do {unfit}: use --engine afxdp")
+        return "xdp"
+    if args.engine == "auto":
+        if _zero_copy_available(cfg, args.queue):
+            cfg.mode = "zerocopy"
+            return "afxdp"
+        return "xdp" if _xdp_engine_unfit(cfg) is None else "afxdp"
+    return "afxdp"
+
+
+def _zero_copy_available(cfg: GenConfig, queue: int) -> bool:
+    import xsk
+
+    try:
+        with xsk.Umem(frame_count=64, hugepages="off") as umem, xsk.Socket(
+            umem, cfg.ifname, queue=queue, mode="zerocopy", rx=False, netns=cfg.netns, ring_size=64
+        ):
+            return True
+    except xsk.UnsupportedError:
+        return False
 
 
 def _frame(args: argparse.Namespace, iface_mac: str, iface_ip: str | None) -> tuple[bytes, dict[str, np.ndarray]]:
@@ -254,10 +295,58 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     return result
 
 
+def xdp_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
+               report: Any, stop: Any = None) -> dict[str, Any]:
+    """Send with BPF_PROG_RUN live frames (the kernel transmits copies of the template)."""
+    import socket
+
+    from ..xdpgen import XdpGenerator
+
+    frame = bytearray(cfg.frame)
+    lay = layout(cfg.frame)
+    seq_offset = None
+    if cfg.seq:
+        seq_offset = lay.payload
+        frame[lay.l4 + 6 : lay.l4 + 8] = b"\0\0"  # type: ignore[operator]  # IPv4 UDP: no checksum
+    with netns.entered(cfg.netns):
+        ifindex = socket.if_nametoindex(cfg.ifname)
+        gen = XdpGenerator(bytes(frame), ifindex, queue, seq_offset=seq_offset, stream=stream,
+                           first_seq=cfg.seq_start)
+        try:
+            pacer = Pacer(pps, cfg.burst) if pps else None
+            sent = 0
+            t0 = time.monotonic()
+            deadline = t0 + cfg.duration if cfg.duration else None
+            next_report = t0 + 1.0
+            chunk = max(cfg.batch, 4096)
+            while (count is None or sent < count) and (deadline is None or time.monotonic() < deadline):
+                if stop is not None and stop.is_set():
+                    break
+                now = time.monotonic()
+                if now >= next_report:
+                    report({"queue": queue, "packets": sent, "bytes": sent * len(frame), "kernel": {}})
+                    next_report = now + 1.0
+                want = chunk if count is None else min(chunk, count - sent)
+                if pacer is not None:
+                    allowed = pacer.allowance()
+                    if not allowed:
+                        pacer.wait()
+                        continue
+                    want = min(want, allowed)
+                    pacer.consumed(want)
+                sent += gen.send(want, batch_size=min(cfg.batch, 256))
+            seconds = time.monotonic() - t0
+        finally:
+            gen.close()
+    return {"queue": queue, "packets": sent, "bytes": sent * len(frame), "seconds": seconds, "mode": "xdp",
+            "kernel": {}}
+
+
 def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
            reports: Any, stop: Any) -> None:
     try:
-        result = worker(cfg, queue, stream, count, pps, lambda r: reports.put(("tick", r)), stop)
+        run_one = xdp_worker if cfg.engine == "xdp" else worker
+        result = run_one(cfg, queue, stream, count, pps, lambda r: reports.put(("tick", r)), stop)
         reports.put(("done", result))
     except XskError as exc:
         reports.put(("error", str(exc)))
@@ -277,7 +366,8 @@ def run(args: argparse.Namespace) -> int:
         def report(r: dict[str, Any]) -> None:
             reporter.tick(r["packets"], r["bytes"], {"kernel": r["kernel"]})
 
-        results.append(worker(cfg, queues[0], queues[0], per_count[0], per_pps, report))
+        run_one = xdp_worker if cfg.engine == "xdp" else worker
+        results.append(run_one(cfg, queues[0], queues[0], per_count[0], per_pps, report))
     else:
         ctx = mp.get_context("spawn")
         reports, stop = ctx.Queue(), ctx.Event()
@@ -356,4 +446,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--rate", help="100k, 1.5M (packets/s) or 2Gbit (bits/s)")
     r.add_argument("--burst", type=int, default=0, help="most packets sent back to back when paced")
     r.add_argument("--queues", help="several queues, one worker process each, e.g. 0-3")
+    r.add_argument("--engine", default="afxdp", choices=("afxdp", "xdp", "auto"),
+                   help="afxdp: an AF_XDP socket; xdp: the kernel transmits copies of the packet from an XDP "
+                   "program (BPF_PROG_RUN live frames; constant packets or --seq on IPv4, the peer needs an XDP "
+                   "program or GRO); auto: zero-copy AF_XDP if the driver has it, else xdp if it fits, else afxdp")
     p.set_defaults(func=run)
