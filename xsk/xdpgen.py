@@ -7,6 +7,9 @@ and no per-frame copy from user space: on veth this is several times what AF_XDP
 mode can send. The peer must accept XDP frames: on veth that means it has an XDP program
 attached (an xsk receiver has) or GRO enabled.
 
+Each run has a fixed set-up cost (about 20 ms on this kind of VM), so callers should send
+large counts per call: 4,096 frames per call gave 0.17 Mpps, 262,144 gave 2.26 Mpps.
+
 Optional per-frame sequence numbers and transmit times are written by the program in
 xsk's payload layout (see ``xsk.packet``); the UDP checksum must then be 0 (IPv4), since
 the program doesn't recompute it.
