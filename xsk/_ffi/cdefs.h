@@ -91,10 +91,7 @@ int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *
 uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs, uint32_t *lens,
                      uint32_t max, uint32_t token);
 uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max);
-uint32_t xsk_shim_prod_free(struct xsk_ring_prod *r);
-uint32_t xsk_shim_cons_avail(struct xsk_ring_cons *r);
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
-int xsk_shim_kick_tx(int fd);
 int xsk_shim_tx_drain(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
                       int fd, uint32_t max_kicks, int need_wakeup);
 int xsk_shim_kick_rx(int fd);

@@ -354,31 +354,12 @@ uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint3
 	return rc;
 }
 
-uint32_t xsk_shim_prod_free(struct xsk_ring_prod *r)
-{
-	return xsk_prod_nb_free(r, r->size);
-}
-
-uint32_t xsk_shim_cons_avail(struct xsk_ring_cons *r)
-{
-	return xsk_cons_nb_avail(r, r->size);
-}
-
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r)
 {
 	return xsk_ring_prod__needs_wakeup(r);
 }
 
 /* Returns 0 or -errno; EAGAIN, EBUSY and ENOBUFS only mean "try again later". */
-int xsk_shim_kick_tx(int fd)
-{
-	if (sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
-		return 0;
-	if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS)
-		return 0;
-	return -errno;
-}
-
 int xsk_shim_kick_rx(int fd)
 {
 	if (recvfrom(fd, NULL, 0, MSG_DONTWAIT, NULL, NULL) >= 0)

@@ -46,7 +46,6 @@ class GenConfig:
     pps: float | None = None
     burst: int = 0
     engine: str = "afxdp"
-    queue_ifindex: int = 0
 
 
 def _queues(text: str | None, default: int) -> list[int]:
