@@ -51,6 +51,14 @@ class Pacer:
         due = int((now - self.t0) * self.pps) + 1 - self.sent
         return max(0, min(due, self.burst))
 
+    def grant(self, want: int) -> int:
+        """How many of ``want`` packets may go now; 0 after waiting for the next one to fall due."""
+        allowed = self.allowance()
+        if not allowed:
+            self.wait()
+            return 0
+        return min(want, allowed)
+
     def consumed(self, n: int) -> None:
         self.sent += n
 

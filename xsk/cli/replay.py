@@ -46,11 +46,9 @@ def run(args: argparse.Namespace) -> int:
                 lap = sent // len(capture)
                 want = min(args.batch, total - sent, len(capture) - i)
                 if pacer is not None:
-                    allowed = pacer.allowance()
-                    if not allowed:
-                        pacer.wait()
+                    want = pacer.grant(want)
+                    if not want:
                         continue
-                    want = min(want, allowed)
                 elif not args.topspeed:
                     # recorded timing, scaled: frame i of lap L is due at (L * span + offset_i) / speed
                     now = (time.perf_counter() - t0) * args.speed - lap * span
