@@ -300,3 +300,29 @@ def test_gen_xdp_engine_to_sink(veth_pair):
     assert s["packets"] == 5000 and s["lost"] == 0 and s["duplicates"] == 0
     bad = xsk("gen", a.ifname, "--netns", a.netns, "--engine", "xdp", "--src-port", "1-9")
     assert bad.returncode == 2 and "--engine xdp can't do field ranges" in bad.stderr
+
+
+def test_fwd_out_of_a_second_interface_on_a_shared_umem(veth_pair_factory):
+    """fwd IFACE IFACE2: received on one veth pair, sent out of another (one UMEM, two sockets)."""
+    p1, p2 = veth_pair_factory(), veth_pair_factory()
+    fwd = start("fwd", p1.b.ifname, p2.b.ifname, "--netns", p1.b.netns, "--netns2", p2.b.netns,
+                "--filter", "udp:9000", "--swap-ip", "--swap-ports", "--count", "100", "--json")
+    wait_attached(p1.b)
+    # both pairs use the same default addresses, so the reflected datagram is for p2's A side
+    with netns.entered(p2.a.netns):
+        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        out.bind((p2.a.ip, 4321))
+    with netns.entered(p1.a.netns):
+        inp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        inp.bind((p1.a.ip, 4321))
+    out.settimeout(3)
+    got = []
+    with out, inp:
+        for i in range(100):
+            inp.sendto(b"via two interfaces %d" % i, (p1.b.ip, 9000))
+            try:
+                got.append(out.recvfrom(100)[0])
+            except OSError:
+                break
+    assert got == [b"via two interfaces %d" % i for i in range(100)]
+    assert last_json(finish(fwd)[0])["forwarded"] == 100
