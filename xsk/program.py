@@ -8,12 +8,16 @@ and detached when the last one closes; a TX-only socket loads nothing.
 libxdp uses its multi-program dispatcher when bpffs is mounted and the kernel accepts
 it, and otherwise attaches the program alone; ``XdpProgram.multiprog`` says which.
 Native (driver) mode is tried first, generic (skb) mode is the fallback, unless a mode
-is asked for.
+is asked for. A program of ours left attached by a process that was killed (SIGKILL gives
+no chance to detach) is recognised and removed by the next attach.
 """
 
 from __future__ import annotations
 
 import errno
+import glob
+import logging
+import os
 from importlib import resources
 from typing import ClassVar, Literal
 
@@ -27,6 +31,7 @@ XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
 _MODE_NAMES = {int(v): k for k, v in _MODES.items()}
 PROGRAM_NAME = "xsk_redirect"
+log = logging.getLogger("xsk.program")
 _MAPS = ("xsks_map", "xsk_rules", "xsk_config", "xsk_hits")
 
 
@@ -50,6 +55,51 @@ def _existing_program(ifindex: int) -> str:
             return ""
         name = ffi.string(lib.xdp_program__name(main)).decode()
         return f"{name!r} (id {lib.xdp_program__id(main)})"
+    finally:
+        lib.xdp_multiprog__close(mp)
+
+
+def _held_by_a_process(prog_id: int) -> bool:
+    """Does another process have a file descriptor for BPF program ``prog_id``? (from /proc/*/fdinfo)
+
+    This process is left out: looking the program up opened a descriptor of our own, and
+    what this process attached is known to the registry below.
+    """
+    needle = f"prog_id:\t{prog_id}\n"
+    own = f"/proc/{os.getpid()}/"
+    for fdinfo in glob.glob("/proc/[0-9]*/fdinfo/*"):
+        if fdinfo.startswith(own):
+            continue
+        try:
+            with open(fdinfo) as f:
+                if needle in f.read():
+                    return True
+        except OSError:  # the process or fd went away while we looked
+            continue
+    return False
+
+
+def _remove_stale_program(ifindex: int, ifname: str) -> bool:
+    """Detach our redirect program if a process that died (SIGKILL) left it attached; True if it did.
+
+    A program attached by netlink outlives its process. It is ours by name, and stale when no
+    process holds a file descriptor for it any more (a live xsk process always does).
+    """
+    mp = lib.xdp_multiprog__get_from_ifindex(ifindex)
+    if mp == ffi.NULL or lib.libxdp_get_error(mp):
+        return False
+    try:
+        main = lib.xdp_multiprog__main_prog(mp)
+        if main == ffi.NULL or ffi.string(lib.xdp_program__name(main)).decode() != PROGRAM_NAME:
+            return False
+        prog_id = int(lib.xdp_program__id(main))
+        if _held_by_a_process(prog_id):
+            return False
+        if lib.xdp_multiprog__detach(mp) < 0:
+            return False
+        log.warning("removed xsk's XDP program (id %d) from %s: the process that attached it is gone",
+                    prog_id, ifname)
+        return True
     finally:
         lib.xdp_multiprog__close(mp)
 
@@ -88,6 +138,8 @@ class XdpProgram:
         rc = 0
         for name in tries:
             rc = lib.xdp_program__attach(self._prog, self.ifindex, _MODES[name], 0)
+            if -rc in (errno.EEXIST, errno.EBUSY) and _remove_stale_program(self.ifindex, self.ifname):
+                rc = lib.xdp_program__attach(self._prog, self.ifindex, _MODES[name], 0)
             if rc == 0:
                 return name
             if -rc in (errno.EEXIST, errno.EBUSY):

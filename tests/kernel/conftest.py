@@ -40,6 +40,7 @@ def kernel_available():
 
 
 def _root_xdp_links() -> list[str]:
+    # Our tests attach XDP only inside their own namespaces, so any new one here is a leak.
     out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     return [line.split(":")[1].strip() for line in out.splitlines() if "prog/xdp" in line]
 

@@ -24,6 +24,7 @@ from ..errors import ConfigError, PrivilegeError
 from ..privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 
 NS_PREFIX = "xskt-"
+_made_here: set[str] = set()  # every namespace a VethPair in this process created
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class VethPair:
                     raise ConfigError(f"network namespace {end.netns!r} already exists")
                 pyroute2_netns.create(end.netns)
                 self._made.append(end.netns)
+                _made_here.add(end.netns)
                 with netns.entered(end.netns):
                     for conf in ("all", "default"):
                         _sysctl(f"net/ipv6/conf/{conf}/disable_ipv6", "0" if self.ipv6 else "1")
@@ -202,10 +204,8 @@ class VethPair:
 
 
 def leftover_namespaces() -> list[str]:
-    """Namespaces made by VethPair that still exist (for leak checks in test suites)."""
-    import os
+    """Namespaces made by VethPair in this process that still exist (for leak checks in test suites).
 
-    try:
-        return sorted(n for n in os.listdir(netns.NETNS_RUN_DIR) if n.startswith(NS_PREFIX))
-    except FileNotFoundError:
-        return []
+    Only this process's: other test runs on the machine make and remove their own meanwhile.
+    """
+    return sorted(n for n in _made_here if netns.exists(n))
