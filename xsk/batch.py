@@ -184,7 +184,7 @@ class Batch:
         self._live()
         tpl = np.frombuffer(template, dtype=np.uint8) if isinstance(template, (bytes, bytearray)) else template
         n = len(tpl)
-        if len(self) and n > min(self.room(i) for i in (0, len(self) - 1)):
+        if len(self) and n > int(self.room_all().min()):
             raise FrameTooLargeError(f"{n}-byte template does not fit in a {self._umem.frame_size}-byte frame")
         self._umem.write_rows(self._addrs, tpl)
         self._lens[:] = n

@@ -29,7 +29,6 @@ from .procfork import current_pid
 
 XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
-_MODE_NAMES = {int(v): k for k, v in _MODES.items()}
 PROGRAM_NAME = "xsk_redirect"
 log = logging.getLogger("xsk.program")
 _MAPS = ("xsks_map", "xsk_rules", "xsk_config", "xsk_hits")
@@ -45,18 +44,26 @@ def object_path() -> str:
     return str(path)
 
 
-def _existing_program(ifindex: int) -> str:
+def _attached_program(ifindex: int, detach_if=None) -> tuple[str, int] | None:  # type: ignore[no-untyped-def]
+    """(name, id) of the XDP program on the interface, or None; ``detach_if(name, id)`` true detaches it."""
     mp = lib.xdp_multiprog__get_from_ifindex(ifindex)
     if mp == ffi.NULL or lib.libxdp_get_error(mp):
-        return ""
+        return None
     try:
         main = lib.xdp_multiprog__main_prog(mp)
         if main == ffi.NULL:
-            return ""
-        name = ffi.string(lib.xdp_program__name(main)).decode()
-        return f"{name!r} (id {lib.xdp_program__id(main)})"
+            return None
+        found = ffi.string(lib.xdp_program__name(main)).decode(), int(lib.xdp_program__id(main))
+        if detach_if is not None and detach_if(*found) and lib.xdp_multiprog__detach(mp) < 0:
+            return None
+        return found
     finally:
         lib.xdp_multiprog__close(mp)
+
+
+def _existing_program(ifindex: int) -> str:
+    found = _attached_program(ifindex)
+    return f"{found[0]!r} (id {found[1]})" if found else ""
 
 
 def _held_by_a_process(prog_id: int) -> bool:
@@ -85,23 +92,19 @@ def _remove_stale_program(ifindex: int, ifname: str) -> bool:
     A program attached by netlink outlives its process. It is ours by name, and stale when no
     process holds a file descriptor for it any more (a live xsk process always does).
     """
-    mp = lib.xdp_multiprog__get_from_ifindex(ifindex)
-    if mp == ffi.NULL or lib.libxdp_get_error(mp):
-        return False
-    try:
-        main = lib.xdp_multiprog__main_prog(mp)
-        if main == ffi.NULL or ffi.string(lib.xdp_program__name(main)).decode() != PROGRAM_NAME:
+    removed = []
+
+    def stale(name: str, prog_id: int) -> bool:
+        if name != PROGRAM_NAME or _held_by_a_process(prog_id):
             return False
-        prog_id = int(lib.xdp_program__id(main))
-        if _held_by_a_process(prog_id):
-            return False
-        if lib.xdp_multiprog__detach(mp) < 0:
-            return False
-        log.warning("removed xsk's XDP program (id %d) from %s: the process that attached it is gone",
-                    prog_id, ifname)
+        removed.append(prog_id)
         return True
-    finally:
-        lib.xdp_multiprog__close(mp)
+
+    if _attached_program(ifindex, detach_if=stale) is None or not removed:
+        return False
+    log.warning("removed xsk's XDP program (id %d) from %s: the process that attached it is gone",
+                removed[0], ifname)
+    return True
 
 
 class XdpProgram:

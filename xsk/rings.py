@@ -109,7 +109,7 @@ class MemorySocket:
             def _kick(self) -> None:
                 lib.xsk_fake_kernel(self._tx, self._cq, self._fq, self._rx, self.ring_size, self._rx_len, 256)
 
-            def _wait(self, events: int, timeout: float) -> int:
+            def _wait(self, events: int, timeout: float | None) -> int:
                 self._kick()
                 return events
 

@@ -417,8 +417,7 @@ class Socket:
         """Reap completed TX frames into the pool; return how many."""
         if self._tx == ffi.NULL:
             return 0
-        n = int(lib.xsk_shim_complete(self.umem.ledger.c, self._cq, self.umem.comp_size))
-        return n
+        return int(lib.xsk_shim_complete(self.umem.ledger.c, self._cq, self.umem.comp_size))
 
     def outstanding(self) -> int:
         """TX frames of this socket not yet completed."""
@@ -443,10 +442,11 @@ class Socket:
             self._wait(select.POLLOUT, 0.001)
 
     # --- readiness and counters ------------------------------------------------------------
-    def _wait(self, events: int, timeout: float) -> int:
+    def _wait(self, events: int, timeout: float | None) -> int:
+        """poll() the socket for ``events`` up to ``timeout`` seconds (None: forever); the events that came."""
         self._poller.register(self.fd, events)
         try:
-            ready = self._poller.poll(int(timeout * 1000))
+            ready = self._poller.poll(None if timeout is None else int(timeout * 1000))
         finally:
             self._poller.unregister(self.fd)
         return ready[0][1] if ready else 0
@@ -457,13 +457,7 @@ class Socket:
         In copy mode a poll for TX also makes the kernel transmit what is on the TX ring.
         """
         self._usable()
-        events = (select.POLLIN if rx else 0) | (select.POLLOUT if tx else 0)
-        self._poller.register(self.fd, events)
-        try:
-            ready = self._poller.poll(None if timeout is None else int(timeout * 1000))
-        finally:
-            self._poller.unregister(self.fd)
-        got = ready[0][1] if ready else 0
+        got = self._wait((select.POLLIN if rx else 0) | (select.POLLOUT if tx else 0), timeout)
         return Readiness(bool(got & select.POLLIN), bool(got & select.POLLOUT))
 
     def statistics(self) -> dict[str, int]:
