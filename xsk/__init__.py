@@ -21,6 +21,7 @@ from .errors import (
     XskError,
 )
 from .ledger import Accounting
+from .program import CustomProgram
 from .socket import STATISTICS, Readiness, Socket
 from .umem import Umem
 
@@ -30,6 +31,7 @@ __all__ = [
     "Batch",
     "ClosedError",
     "ConfigError",
+    "CustomProgram",
     "FrameOwnershipError",
     "FrameTooLargeError",
     "HugepagesUnavailableError",

@@ -145,6 +145,31 @@ class Batch:
         self._live()
         return (self._addrs & (self._umem.frame_size - 1)).astype(np.intp)
 
+    def set_offsets(self, offsets: int | np.ndarray) -> None:
+        """Start each frame's data ``offsets[i]`` bytes into its UMEM frame (one value for all).
+
+        For frames about to be sent: room in front of the data (to prepend a header later,
+        or to test the kernel's descriptor checks). Bytes are not moved; the frames stay the
+        same frames, so ownership is unchanged.
+        """
+        self._live()
+        offs = np.broadcast_to(np.asarray(offsets, dtype=np.int64), (len(self),))
+        if len(self) and (int(offs.min()) < 0 or int(offs.max()) >= self._umem.frame_size):
+            raise FrameTooLargeError(f"offsets must lie inside a {self._umem.frame_size}-byte frame")
+        base = self._addrs & ~np.uint64(self._umem.frame_size - 1)
+        self._addrs[:] = base + offs.astype(np.uint64)
+
+    def metadata(self, width: int) -> np.ndarray:
+        """A copy of the ``width`` bytes in front of each frame's data, as (n, width) uint8.
+
+        That is where an XDP program's ``bpf_xdp_adjust_meta`` metadata lands in received
+        frames (the kernel copies it along in copy mode); its layout is the program's to define.
+        """
+        self._live()
+        if len(self) and int((self._addrs & np.uint64(self._umem.frame_size - 1)).min()) < width:
+            raise FrameTooLargeError(f"{width} bytes of metadata would start before a frame's beginning")
+        return self._umem.array[(self._addrs.astype(np.int64) - width)[:, None] + np.arange(width)]
+
     def room(self, i: int) -> int:
         """Bytes available from frame ``i``'s data start to the end of its UMEM frame."""
         self._live()

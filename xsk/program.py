@@ -19,13 +19,17 @@ import glob
 import logging
 import os
 from importlib import resources
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from . import netns, privileges
+from . import link, privileges
+from . import netns as netns_mod
 from ._binding import check, ffi, lib
 from .errors import KernelError, ResourceBusyError, UnsupportedError, XskError
 from .filter import MAX_RULES, Rule
 from .procfork import current_pid
+
+if TYPE_CHECKING:
+    from .socket import Socket
 
 XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
@@ -86,7 +90,7 @@ def _held_by_a_process(prog_id: int) -> bool:
     return False
 
 
-def _remove_stale_program(ifindex: int, ifname: str) -> bool:
+def _remove_stale_program(ifindex: int, ifname: str, ours: str) -> bool:
     """Detach our redirect program if a process that died (SIGKILL) left it attached; True if it did.
 
     A program attached by netlink outlives its process. It is ours by name, and stale when no
@@ -95,45 +99,39 @@ def _remove_stale_program(ifindex: int, ifname: str) -> bool:
     removed = []
 
     def stale(name: str, prog_id: int) -> bool:
-        if name != PROGRAM_NAME or _held_by_a_process(prog_id):
+        if name != ours or _held_by_a_process(prog_id):
             return False
         removed.append(prog_id)
         return True
 
     if _attached_program(ifindex, detach_if=stale) is None or not removed:
         return False
-    log.warning("removed xsk's XDP program (id %d) from %s: the process that attached it is gone",
-                removed[0], ifname)
+    log.warning("removed the XDP program %r (id %d) from %s: the process that attached it is gone",
+                ours, removed[0], ifname)
     return True
 
 
-class XdpProgram:
-    """The redirect program on one interface, shared (reference-counted) by its sockets."""
+class _Attachment:
+    """One BPF object's XDP program opened by libxdp and attached to one interface.
 
-    _attached: ClassVar[dict[tuple[int, int], XdpProgram]] = {}
+    Attaching happens in the calling thread's namespace; ``detach`` must run in the same one.
+    """
 
-    def __init__(self, ifindex: int, ifname: str, mode: XdpMode) -> None:
+    def __init__(self, path: str, ifindex: int, ifname: str, mode: XdpMode, ours: str | None) -> None:
         self.ifindex = ifindex
         self.ifname = ifname
-        self.ns_id = netns.current_id()
+        self.ns_id = netns_mod.current_id()
         self._pid = current_pid()
-        self._users = 0
+        self._ours = ours  # the program name a dead process of ours may have left attached
         self._prog = ffi.NULL
-        path = object_path().encode()
-        prog = lib.xdp_program__open_file(path, b"xdp", ffi.NULL)
+        prog = lib.xdp_program__open_file(path.encode(), ffi.NULL, ffi.NULL)
         err = lib.libxdp_get_error(prog)
         if err:
-            raise KernelError(-err, f"loading the XDP program {path.decode()}")
+            hint = "is it a BPF object with an XDP program (SEC(\"xdp\")), built with clang -target bpf?"
+            raise KernelError(-err, f"loading the XDP program {path}", hint)
         self._prog = prog
+        self.name = ffi.string(lib.xdp_program__name(prog)).decode()
         self.mode = self._attach(mode)
-        obj = lib.xdp_program__bpf_obj(prog)
-        fds = {name: int(lib.bpf_object__find_map_fd_by_name(obj, name.encode())) for name in _MAPS}
-        missing = [name for name, fd in fds.items() if fd < 0]
-        if missing:
-            self._detach()
-            raise XskError(f"the XDP program object lacks the maps {missing}: rebuild it with `make`")
-        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = (fds[name] for name in _MAPS)
-        self.rules: list[Rule] = []
         self.multiprog = self._is_multiprog()
 
     def _attach(self, mode: XdpMode) -> str:
@@ -141,7 +139,8 @@ class XdpProgram:
         rc = 0
         for name in tries:
             rc = lib.xdp_program__attach(self._prog, self.ifindex, _MODES[name], 0)
-            if -rc in (errno.EEXIST, errno.EBUSY) and _remove_stale_program(self.ifindex, self.ifname):
+            if (-rc in (errno.EEXIST, errno.EBUSY) and self._ours
+                    and _remove_stale_program(self.ifindex, self.ifname, self._ours)):
                 rc = lib.xdp_program__attach(self._prog, self.ifindex, _MODES[name], 0)
             if rc == 0:
                 return name
@@ -168,17 +167,46 @@ class XdpProgram:
         finally:
             lib.xdp_multiprog__close(mp)
 
-    def _detach(self) -> None:
+    def map_fds(self, names: tuple[str, ...]) -> dict[str, int]:
+        """File descriptors of the object's maps by name; XskError naming any that are missing."""
+        obj = lib.xdp_program__bpf_obj(self._prog)
+        fds = {name: int(lib.bpf_object__find_map_fd_by_name(obj, name.encode())) for name in names}
+        missing = [name for name, fd in fds.items() if fd < 0]
+        if missing:
+            raise XskError(f"the XDP program {self.name!r} has no map named {', '.join(missing)}")
+        return fds
+
+    def detach(self) -> None:
         if self._prog != ffi.NULL:
             lib.xdp_program__detach(self._prog, self.ifindex, _MODES[self.mode], 0)
             lib.xdp_program__close(self._prog)
             self._prog = ffi.NULL
 
+
+class XdpProgram(_Attachment):
+    """The redirect program on one interface, shared (reference-counted) by its sockets."""
+
+    _attached: ClassVar[dict[tuple[int, int], XdpProgram]] = {}
+
+    def __init__(self, ifindex: int, ifname: str, mode: XdpMode) -> None:
+        super().__init__(object_path(), ifindex, ifname, mode, ours=PROGRAM_NAME)
+        self._users = 0
+        try:
+            fds = self.map_fds(_MAPS)
+        except XskError as exc:
+            self.detach()
+            raise XskError(f"{exc}: rebuild it with `make`") from None
+        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = (fds[name] for name in _MAPS)
+        self.rules: list[Rule] = []
+
+    def _detach(self) -> None:
+        self.detach()
+
     @classmethod
     def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> XdpProgram:
         """The program on this interface (in the calling thread's namespace), attaching it if needed."""
         privileges.require_program()
-        key = (netns.current_id(), ifindex)
+        key = (netns_mod.current_id(), ifindex)
         prog = cls._attached.get(key)
         if prog is None or prog._pid != current_pid():
             prog = cls(ifindex, ifname, mode)
@@ -234,3 +262,126 @@ class XdpProgram:
         """Take the socket on ``queue`` out of the XSKMAP: its frames go back to the stack."""
         key = ffi.new("uint32_t *", queue)
         lib.bpf_map_delete_elem(self.map_fd, key)
+
+
+class CustomProgram:
+    """Your own XDP program, from a BPF object file, attached to ``ifname`` for sockets to use.
+
+    The object must define an XSKMAP (``xskmap``, default "xsks_map"). A Socket made with
+    ``program=`` this puts its fd into that map at ``xskmap_key`` (default: its queue) after
+    binding and takes it out again on close, so the program decides which frames reach which
+    socket. Attached (native mode, else skb, unless ``xdp_mode`` says) inside ``netns`` when
+    made; detached by ``close()`` or the end of a ``with`` block, which refuses while sockets
+    still use it. After fork() the child can't detach the parent's program.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], ifname: str, *, netns: str | None = None,
+                 xdp_mode: XdpMode = "auto", xskmap: str = "xsks_map") -> None:
+        if xdp_mode not in ("auto", "native", "skb"):
+            raise XskError(f"xdp_mode must be 'auto', 'native' or 'skb', got {xdp_mode!r}")
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise XskError(f"no BPF object file {path!r}: build it with clang -O2 -g -target bpf -c prog.c")
+        privileges.require_program()
+        self.ifname = ifname
+        self.netns = netns
+        self._sockets: dict[int, Socket] = {}
+        self._slots: dict[int, Socket] = {}
+        self._netns_fd = netns_mod.open_fd(netns) if netns else None
+        try:
+            with netns_mod.entered_fd(self._netns_fd):
+                self.ifindex = link.ifindex(ifname, netns)
+                self._attachment = _Attachment(path, self.ifindex, ifname, xdp_mode, ours=None)
+                try:
+                    self.xskmap_fd = self._attachment.map_fds((xskmap,))[xskmap]
+                except XskError:
+                    self._attachment.detach()
+                    raise
+        except BaseException:
+            self._close_netns_fd()
+            raise
+        self.name = self._attachment.name
+        self.mode = self._attachment.mode
+        self.ns_id = self._attachment.ns_id
+
+    @property
+    def closed(self) -> bool:
+        return self._attachment._prog == ffi.NULL
+
+    def _usable(self) -> None:
+        if self.closed:
+            raise XskError(f"{self!r} is closed")
+
+    def map_fd(self, name: str) -> int:
+        """The fd of one of the program's maps (valid until ``close``), for bpf_map_* calls of your own."""
+        self._usable()
+        return self._attachment.map_fds((name,))[name]
+
+    def update(self, map_name: str, key: int, value: bytes) -> None:
+        """Set ``map_name[key] = value`` (a u32 key; ``value`` exactly the map's value size)."""
+        k = ffi.new("uint32_t *", key)
+        buf = ffi.from_buffer(bytes(value))
+        check(lib.bpf_map_update_elem(self.map_fd(map_name), k, buf, 0), f"updating {map_name}[{key}]")
+
+    def lookup(self, map_name: str, key: int, size: int) -> bytes:
+        """The ``size``-byte value of ``map_name[key]`` (for per-CPU maps: one value per possible CPU)."""
+        k = ffi.new("uint32_t *", key)
+        buf = ffi.new("uint8_t[]", size)
+        check(lib.bpf_map_lookup_elem(self.map_fd(map_name), k, buf), f"reading {map_name}[{key}]")
+        return bytes(ffi.buffer(buf))
+
+    def place(self, key: int, sock: Socket) -> None:
+        """Put ``sock`` (a socket made with ``program=`` this) at ``key`` of the XSKMAP, replacing
+        what was there: traffic the program sends to ``key`` goes to ``sock`` from now on."""
+        self._usable()
+        if self._sockets.get(id(sock)) is not sock or sock.closed:
+            raise XskError(f"{sock!r} is not an open socket of {self!r}")
+        self._put(key, sock)
+
+    def _put(self, key: int, sock: Socket) -> None:
+        k = ffi.new("uint32_t *", key)
+        v = ffi.new("uint32_t *", sock.fd)
+        check(lib.bpf_map_update_elem(self.xskmap_fd, k, v, 0), f"putting a socket into {self.name}'s XSKMAP")
+        self._slots[key] = sock
+
+    def _add_socket(self, sock: Socket, key: int) -> None:
+        self._usable()
+        self._put(key, sock)
+        self._sockets[id(sock)] = sock
+
+    def _remove_socket(self, sock: Socket) -> None:
+        """Take ``sock`` out of every XSKMAP slot it holds (called when it closes)."""
+        self._sockets.pop(id(sock), None)
+        for key in [k for k, s in self._slots.items() if s is sock]:
+            del self._slots[key]
+            if not self.closed:
+                lib.bpf_map_delete_elem(self.xskmap_fd, ffi.new("uint32_t *", key))
+
+    def close(self) -> None:
+        """Detach the program; raises ResourceBusyError while sockets still use it (close them first)."""
+        if self.closed:
+            return
+        if self._attachment._pid != current_pid():
+            return
+        if self._sockets:
+            names = ", ".join(repr(s) for s in self._sockets.values())
+            raise ResourceBusyError(f"close the sockets that use {self!r} first: {names}")
+        with netns_mod.entered_fd(self._netns_fd):
+            self._attachment.detach()
+        self._close_netns_fd()
+
+    def _close_netns_fd(self) -> None:
+        if self._netns_fd is not None:
+            os.close(self._netns_fd)
+            self._netns_fd = None
+
+    def __enter__(self) -> CustomProgram:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = f"{self.netns}:" if self.netns else ""
+        state = " closed" if self.closed else f" ({self.mode})"
+        return f"<xsk.CustomProgram {getattr(self, 'name', '?')} on {where}{self.ifname}{state}>"

@@ -70,7 +70,7 @@ class MemorySocket:
     """
 
     def __new__(cls, umem, ring_size: int = 2048, rx_len: int = 60):  # type: ignore[no-untyped-def]
-        from .socket import Socket
+        from .socket import Socket, _FillRings
 
         class _Memory(Socket):
             def __init__(self) -> None:  # no kernel socket: set up what the data path uses
@@ -87,14 +87,14 @@ class MemorySocket:
                 self._pid = current_pid()
                 self._program = None
                 self._xsk = ffi.NULL
-                self._ring_owner = umem.ledger.new_ring_owner()
-                self._in_fill = 0
                 self.fill_frames = min(umem.frame_count // 2, ring_size, umem.fill_size)
                 self._rings = {k: MemoryRing(ring_size if k in ("rx", "tx") else umem.fill_size, k)
                                for k in ("fill", "comp", "rx", "tx")}
-                self._fq, self._cq = self._rings["fill"].c, self._rings["comp"].c
+                self._group = _FillRings(self._rings["fill"].c, self._rings["comp"].c,
+                                         umem.ledger.new_ring_owner(), False)
+                self._group.members = 1
+                self._fq, self._cq, self._ring_owner = self._group.fq, self._group.cq, self._group.owner
                 self._rx, self._tx = self._rings["rx"].c, self._rings["tx"].c
-                self._shares_umem_fd = False
                 self.fd = -1
                 self.mode = "memory"
                 self._poller = select.poll()

@@ -44,7 +44,7 @@ from .errors import (
 )
 from .filter import Rule
 from .procfork import current_pid, forked_away
-from .program import XdpMode, XdpProgram
+from .program import CustomProgram, XdpMode, XdpProgram
 from .umem import Umem
 
 Mode = Literal["auto", "copy", "zerocopy"]
@@ -60,6 +60,21 @@ _BIND_RETRIES = 40
 _BIND_RETRY_DELAY = 0.05
 _DESC_SIZE = 16  # struct xdp_desc
 _ADDR_SIZE = 8
+
+
+class _FillRings:
+    """The fill and completion rings of one interface queue in a UMEM, shared by the sockets bound there.
+
+    ``owner`` is the ledger's ring owner of the frames on the fill ring and of TX frames in
+    flight; they return to the pool when the last socket of the queue is gone (see Umem).
+    """
+
+    __slots__ = ("cq", "fq", "in_fill", "members", "owner", "shares_umem_fd")
+
+    def __init__(self, fq, cq, owner: int, shares_umem_fd: bool) -> None:  # type: ignore[no-untyped-def]
+        self.fq, self.cq, self.owner, self.shares_umem_fd = fq, cq, owner, shares_umem_fd
+        self.in_fill = 0  # frames this process put on the fill ring that the kernel has not returned
+        self.members = 0
 
 
 class Readiness(NamedTuple):
@@ -78,6 +93,15 @@ class Socket:
     Several sockets may share one UMEM (XDP_SHARED_UMEM): on other queues or interfaces
     each gets fill and completion rings of its own; ``filter`` steers only matching
     frames to the sockets of the interface (see ``xsk.filter``).
+
+    ``program``: a ``CustomProgram`` (your own XDP program) instead of xsk's redirect program;
+    the socket puts itself into that program's XSKMAP at ``xskmap_key`` (default: ``queue``).
+    With one, several sockets of a UMEM may bind to the same queue: they share its fill and
+    completion rings, and the program picks the socket for each frame.
+
+    ``busy_poll``: microseconds of NAPI busy polling per syscall (SO_PREFER_BUSY_POLL,
+    SO_BUSY_POLL, SO_BUSY_POLL_BUDGET = ``busy_poll_budget``); 0 leaves it off. With it on,
+    ``recv`` wakes the kernel whenever the RX ring is empty, since the syscall does the work.
     """
 
     def __init__(
@@ -95,6 +119,10 @@ class Socket:
         xdp_mode: XdpMode = "auto",
         fill_frames: int | None = None,
         filter: str | list[Rule] | None = None,
+        program: CustomProgram | None = None,
+        xskmap_key: int | None = None,
+        busy_poll: int = 0,
+        busy_poll_budget: int = 64,
     ) -> None:
         if mode not in ("auto", "copy", "zerocopy"):
             raise ConfigError(f"mode must be 'auto', 'copy' or 'zerocopy', got {mode!r}")
@@ -109,6 +137,18 @@ class Socket:
         rules = filter_mod.parse(filter)
         if rules and not rx:
             raise ConfigError("a filter steers received frames: it needs rx=True")
+        if program is not None:
+            if not isinstance(program, CustomProgram):
+                raise ConfigError(f"program must be an xsk.CustomProgram, got {type(program).__name__}")
+            if filter is not None:
+                raise ConfigError("filter= configures xsk's own program; with program= your program steers")
+            if not rx:
+                raise ConfigError("program= steers received frames: it needs rx=True")
+            program._usable()
+        if not isinstance(busy_poll, int) or busy_poll < 0 or not 0 < busy_poll_budget <= 65535:
+            raise ConfigError("busy_poll is microseconds (0: off) and busy_poll_budget 1..65535 frames")
+        if xskmap_key is not None and program is None:
+            raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
         umem._usable()
         privileges.require_socket()
         if rx:
@@ -122,13 +162,16 @@ class Socket:
         self.rx_enabled = rx
         self.tx_enabled = tx
         self._need_wakeup = need_wakeup
+        self.busy_poll = busy_poll
+        self.busy_poll_budget = busy_poll_budget
         self._pid = current_pid()
         self._closed = True
         self._netns_fd: int | None = None
         self._xsk = ffi.NULL
         self._program: XdpProgram | None = None
-        self._ring_owner = umem.ledger.new_ring_owner()
-        self._in_fill = 0
+        self._custom = program
+        self._xskmap_key = queue if xskmap_key is None else xskmap_key
+        self._group: _FillRings | None = None
         if fill_frames is None:
             # at most one RX ring's worth, so several sockets can share a UMEM without starving
             fill_frames = min(umem.frame_count // 2 if tx else umem.frame_count, ring_size)
@@ -162,25 +205,37 @@ class Socket:
                 f"queue {queue} is out of range: {ifname} has {rxq} RX and {txq} TX queues (valid: 0..{limit - 1})"
             )
         self.ns_id = netns_mod.current_id()
+        custom = self._custom
+        if custom is not None and (custom.ns_id, custom.ifindex) != (self.ns_id, self.ifindex):
+            raise ConfigError(f"{custom!r} is attached to another interface than {ifname}")
+        peer = None
         for other in self.umem._sockets.values():
             if (other.ns_id, other.ifindex, other.queue) == (self.ns_id, self.ifindex, queue):
-                raise ConfigError(
-                    f"{other!r} already uses {ifname} queue {queue} with this UMEM: one socket per queue "
-                    "and UMEM (make it with rx=True, tx=True instead of two sockets)"
-                )
+                if custom is None:
+                    raise ConfigError(
+                        f"{other!r} already uses {ifname} queue {queue} with this UMEM: one socket per queue "
+                        "and UMEM (make it with rx=True, tx=True instead of two sockets), unless your own "
+                        "XDP program (program=) picks between them"
+                    )
+                peer = other
         try:
-            if rx:
+            if rx and custom is None:
                 self._program = XdpProgram.acquire(self.ifindex, ifname, xdp_mode)
                 if filter is not None:
                     self._program.set_rules(rules)
-            self._create(mode)
+            self._create(mode, peer)
+            self.fd = int(lib.xsk_socket__fd(self._xsk))
             if self._program is not None:
                 check(
                     lib.xsk_socket__update_xskmap(self._xsk, self._program.map_fd),
                     f"putting the socket into the XSKMAP of {ifname}",
                 )
-            self.fd = int(lib.xsk_socket__fd(self._xsk))
+            elif custom is not None:
+                custom._add_socket(self, self._xskmap_key)
             self.mode = self._kernel_mode()
+            if self.busy_poll:
+                check(lib.xsk_shim_busy_poll(self.fd, self.busy_poll, self.busy_poll_budget),
+                      "turning on busy polling", "SO_BUSY_POLL above net.core.busy_read needs CAP_NET_ADMIN")
             self._dontfork_rings()
         except BaseException:
             self._teardown_kernel()
@@ -192,7 +247,7 @@ class Socket:
             self._netns_fd = None
 
     # --- set-up and teardown ---------------------------------------------------------------
-    def _create(self, mode: Mode) -> None:
+    def _create(self, mode: Mode, peer: Socket | None) -> None:
         umem = self.umem
         self._rx = ffi.new("struct xsk_ring_cons *") if self.rx_enabled else ffi.NULL
         self._tx = ffi.new("struct xsk_ring_prod *") if self.tx_enabled else ffi.NULL
@@ -205,12 +260,13 @@ class Socket:
         cfg.bind_flags = bind | (lib.XDP_USE_NEED_WAKEUP if self._need_wakeup else 0)
         pp = ffi.new("struct xsk_socket **")
         first = not umem.registered
-        if first:
-            self._fq, self._cq = umem._register()
+        if peer is not None:  # same queue: libxdp and the kernel share the peer's fill/completion rings
+            group = peer._group
+        elif first:
+            group = _FillRings(*umem._register(), umem.ledger.new_ring_owner(), True)
         else:
-            self._fq = ffi.new("struct xsk_ring_prod *")
-            self._cq = ffi.new("struct xsk_ring_cons *")
-        self._shares_umem_fd = first
+            group = _FillRings(ffi.new("struct xsk_ring_prod *"), ffi.new("struct xsk_ring_cons *"),
+                               umem.ledger.new_ring_owner(), False)
         name = self.ifname.encode()
         rc = 0
         for _ in range(_BIND_RETRIES):  # the kernel tears the previous socket down asynchronously
@@ -218,14 +274,14 @@ class Socket:
                 rc = lib.xsk_socket__create(pp, name, self.queue, umem._kumem, self._rx, self._tx, cfg)
             else:
                 rc = lib.xsk_socket__create_shared(
-                    pp, name, self.queue, umem._kumem, self._rx, self._tx, self._fq, self._cq, cfg
+                    pp, name, self.queue, umem._kumem, self._rx, self._tx, group.fq, group.cq, cfg
                 )
             if rc != -errno.EBUSY:
                 break
             time.sleep(_BIND_RETRY_DELAY)
         if rc < 0:
             if first:
-                umem._detach(self, self._ring_owner, True)
+                umem._detach(self, group.owner, True)
             where = f"{self.ifname} queue {self.queue}"
             if -rc == errno.EOPNOTSUPP and mode == "zerocopy":
                 raise UnsupportedError(
@@ -236,14 +292,24 @@ class Socket:
                 raise KernelError(-rc, f"binding to {where}", "another AF_XDP socket holds this queue")
             check(rc, f"binding an AF_XDP socket to {where}")
         self._xsk = pp[0]
+        group.members += 1
+        self._group = group
+        self._fq, self._cq, self._ring_owner = group.fq, group.cq, group.owner
 
     def _teardown_kernel(self) -> None:
         if self._program is not None and self._xsk != ffi.NULL:
             self._program.unregister(self.queue)
+        if self._custom is not None:
+            self._custom._remove_socket(self)
         if self._xsk != ffi.NULL:
             lib.xsk_socket__delete(self._xsk)
             self._xsk = ffi.NULL
-            self.umem._detach(self, self._ring_owner, self._shares_umem_fd)
+            group = self._group
+            group.members -= 1
+            if group.members:  # the queue's other sockets still use the rings and their frames
+                self.umem._detach(self, None, False)
+            else:
+                self.umem._detach(self, group.owner, group.shares_umem_fd)
         if self._program is not None:
             self._program.release()
             self._program = None
@@ -320,22 +386,23 @@ class Socket:
             n = lib.xsk_shim_rx(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, max, token)
             if n or timeout == 0:
                 break
-            if lib.xsk_shim_needs_wakeup(self._fq):
+            if self.busy_poll or lib.xsk_shim_needs_wakeup(self._fq):
                 check(lib.xsk_shim_kick_rx(self.fd), "waking the kernel for RX")
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
             self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
-        self._in_fill -= n
+        self._group.in_fill -= n
         self._refill()
         if self.tx_enabled:
             self.complete()
         return Batch(self.umem, self._rx_addrs[:n].copy(), self._rx_lens[:n].copy(), token, self)
 
     def _refill(self) -> None:
-        want = self.fill_frames - self._in_fill
+        group = self._group
+        want = self.fill_frames - group.in_fill
         if want > 0:
-            self._in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, self._fq, want, self._ring_owner)
+            group.in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, group.fq, want, group.owner)
 
     def release(self, batch: Batch) -> int:
         """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool)."""
@@ -360,7 +427,7 @@ class Socket:
             batch._token, self._ring_owner, bad,
         )
         self.umem.ledger.raise_for(k, addrs, bad[0], what)
-        self._in_fill += k
+        self._group.in_fill += k
         batch._consume(k)
         return k
 

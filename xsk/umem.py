@@ -302,10 +302,15 @@ class Umem:
     def _attach(self, sock: Socket) -> None:
         self._sockets[id(sock)] = sock
 
-    def _detach(self, sock: Socket, ring_owner: int, shares_umem_fd: bool) -> None:
-        """A socket is gone; once the kernel lets go of its frames, they return to the pool."""
+    def _detach(self, sock: Socket, ring_owner: int | None, shares_umem_fd: bool) -> None:
+        """A socket is gone; once the kernel lets go of its rings' frames, they return to the pool.
+
+        ``ring_owner`` None: other sockets still use the rings (a shared queue), nothing returns yet.
+        """
         self._sockets.pop(id(sock), None)
-        if shares_umem_fd:
+        if ring_owner is None:
+            pass
+        elif shares_umem_fd:
             self._deferred.append(ring_owner)  # the kernel keeps this socket until deregistration
         else:
             self.ledger.reclaim(ring_owner)

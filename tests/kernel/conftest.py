@@ -73,3 +73,21 @@ def make_umem():
             assert not umem._sockets, f"{umem!r} still has sockets open after the test"
             assert acc.pool == acc.total, f"frames not returned: {acc}"
             umem.close()
+
+
+@pytest.fixture(scope="session")
+def test_program(tmp_path_factory):
+    """``test_program(name)``: the BPF object built from tests/bpf/<name>.c (with bpf/build.py's clang line)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("xsk_bpf_build", root / "bpf" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    out = tmp_path_factory.mktemp("bpf")
+
+    def compiled(name: str) -> str:
+        return str(build.compile_object(root / "tests" / "bpf" / f"{name}.c", out / f"{name}.o"))
+
+    return compiled

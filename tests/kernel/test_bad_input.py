@@ -32,12 +32,16 @@ def test_queue_beyond_the_queue_count(veth_pair_factory, make_umem):
         assert sock.queue == 1
 
 
-def test_zero_copy_on_veth_is_reported_not_faked(veth_pair, make_umem):
-    umem = make_umem(frame_count=64)
-    with pytest.raises(xsk.UnsupportedError, match=r"zero-copy is not supported .* use mode='copy' or 'auto'"):
-        xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns, mode="zerocopy")
-    with xsk.Socket(umem, veth_pair.a.ifname, netns=veth_pair.a.netns, mode="auto") as sock:
-        assert sock.mode == "copy"  # the fallback, reported as what the kernel gave
+def test_oversized_frame_is_refused_before_the_kernel_sees_it(veth_pair, make_umem):
+    ua, ub = make_umem(frame_count=64), make_umem(frame_count=64)
+    with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False) as tx, \
+         xsk.Socket(ub, veth_pair.b.ifname, netns=veth_pair.b.netns, tx=False):
+        b = ua.take(2)
+        b.lens[:] = [60, 2049]
+        with pytest.raises(xsk.FrameTooLargeError, match="do not fit in a 2048-byte frame"):
+            tx.send(b)
+        assert len(b) == 2 and ua.accounting().user == 2  # nothing changed
+        ua.release(b)
 
 
 def test_umem_close_with_open_sockets_names_them(veth_pair, make_umem):
@@ -87,3 +91,31 @@ def test_close_after_the_namespace_name_is_gone(veth_pair, make_umem):
     pyroute2_netns.remove(veth_pair.b.netns)
     sock.close()
     assert sock.closed and umem.accounting().pool == 64
+
+
+def test_custom_program_misuse_is_explained(veth_pair, make_umem, test_program, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    umem = make_umem(frame_count=64)
+    with pytest.raises(xsk.XskError, match="no BPF object file"):
+        xsk.CustomProgram(tmp_path / "missing.o", b.ifname, netns=b.netns)
+    not_bpf = tmp_path / "not_bpf.o"
+    not_bpf.write_bytes(b"hello")
+    with pytest.raises(xsk.KernelError, match="loading the XDP program"):
+        xsk.CustomProgram(not_bpf, b.ifname, netns=b.netns)
+    with pytest.raises(xsk.XskError, match="has no map named nope"):
+        xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xskmap="nope")
+    with pytest.raises(xsk.ConfigError, match="xskmap_key= needs program="):
+        xsk.Socket(umem, b.ifname, netns=b.netns, xskmap_key=1)
+    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns) as prog:
+        with pytest.raises(xsk.ResourceBusyError, match="not ours to replace"):
+            xsk.CustomProgram(test_program("xdp_drop_half"), b.ifname, netns=b.netns)
+        with pytest.raises(xsk.ConfigError, match="attached to another interface"):
+            xsk.Socket(umem, a.ifname, netns=a.netns, program=prog)
+        with pytest.raises(xsk.ConfigError, match="with program= your program steers"):
+            xsk.Socket(umem, b.ifname, netns=b.netns, program=prog, filter="udp")
+        sock = xsk.Socket(umem, b.ifname, netns=b.netns, program=prog)
+        with pytest.raises(xsk.ResourceBusyError, match="close the sockets"):
+            prog.close()
+        sock.close()
+    assert prog.closed
+    assert umem.accounting().pool == 64

@@ -417,6 +417,25 @@ int xsk_shim_options(int fd, uint32_t *flags)
 	return 0;
 }
 
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+
+/* Busy polling: syscalls on the socket run the device's NAPI loop for up to usecs
+ * (budget frames per run) instead of waiting for its interrupt. */
+int xsk_shim_busy_poll(int fd, int usecs, int budget)
+{
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof(usecs)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget)))
+		return -errno;
+	return 0;
+}
+
 /* A ring's mmap starts at the page holding its lowest field and ends after its descriptors;
  * MADV_DONTFORK on that span keeps a forked child from inheriting the shared ring. */
 int xsk_shim_ring_dontfork(const void *ring_struct, uint32_t desc_size)
