@@ -14,6 +14,7 @@ by the caller (backpressure, never loss).
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -80,7 +81,7 @@ class Batch:
     def release(self) -> None:
         """Give the frames back: a received batch to its socket's fill ring, a taken one to the pool."""
         self._live()
-        if self._source is not None and not self._source.closed and self._source.rx_enabled:
+        if self._source is not None and not self._source.closed:
             self._source.release(self)
         else:
             self._umem.release(self)
@@ -111,6 +112,21 @@ class Batch:
         self._addrs = self._addrs[~mask]
         self._lens = self._lens[~mask]
         return chosen
+
+    def __del__(self) -> None:
+        """A batch dropped while it still owns frames gives them back to the pool, with a warning:
+        frames are never lost to a forgotten batch (but the code that dropped it has a bug)."""
+        try:
+            if self._spent or not len(self._addrs) or self._umem.closed or forked_away(self._umem._pid):
+                return
+            n = len(self._addrs)
+            self._umem.release(self)
+        except Exception:  # interpreter shutdown, or the frames were already handed on by address
+            return
+        warnings.warn(
+            f"a Batch of {n} frames was dropped without send(), release() or fill(); its frames went "
+            "back to the pool", ResourceWarning, stacklevel=2,
+        )
 
     # --- contents ----------------------------------------------------------------------------
     def __len__(self) -> int:

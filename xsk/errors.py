@@ -73,3 +73,7 @@ class KernelError(XskError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[1])
+
+
+class InterfaceGoneError(KernelError):
+    """The interface under an open socket was deleted (or its namespace was): close the socket."""

@@ -82,6 +82,8 @@ class MemorySocket:
                 self._netns_fd = None
                 self.rx_enabled = self.tx_enabled = True
                 self._need_wakeup = False
+                self._gone = False
+                self.busy_poll = 0
                 from .procfork import current_pid
 
                 self._pid = current_pid()

@@ -37,6 +37,7 @@ from .errors import (
     ConfigError,
     FrameOwnershipError,
     FrameTooLargeError,
+    InterfaceGoneError,
     KernelError,
     QueueRangeError,
     UnsupportedError,
@@ -166,6 +167,7 @@ class Socket:
         self.busy_poll_budget = busy_poll_budget
         self._pid = current_pid()
         self._closed = True
+        self._gone = False  # the interface was deleted under the socket
         self._netns_fd: int | None = None
         self._xsk = ffi.NULL
         self._program: XdpProgram | None = None
@@ -362,6 +364,22 @@ class Socket:
             raise ClosedError(f"{self!r} is closed")
         if forked_away(self._pid):
             raise ClosedError(f"{self!r} belongs to process {self._pid}, not to this fork()ed child")
+        if self._gone:
+            self._raise_gone()
+
+    def _check_gone(self) -> None:
+        """Raise InterfaceGoneError if the kernel reported the interface unregistered (SO_ERROR)."""
+        if not self._gone and self.fd >= 0 and lib.xsk_shim_sock_error(self.fd) == errno.ENETDOWN:
+            self._gone = True
+        if self._gone:
+            self._raise_gone()
+
+    def _raise_gone(self) -> None:
+        raise InterfaceGoneError(
+            errno.ENETDOWN, f"{self!r}: the interface {self.ifname} is gone",
+            "it was deleted, or its namespace was; close() the socket: the frames the kernel held "
+            "return to the pool then, and batches you hold can still be released",
+        )
 
     # --- RX --------------------------------------------------------------------------------
     def recv(self, max: int = 256, timeout: float | None = None) -> Batch:
@@ -384,7 +402,10 @@ class Socket:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             n = lib.xsk_shim_rx(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, max, token)
-            if n or timeout == 0:
+            if n:
+                break
+            self._check_gone()  # an idle RX ring may mean the interface went away
+            if timeout == 0:
                 break
             if self.busy_poll or lib.xsk_shim_needs_wakeup(self._fq):
                 check(lib.xsk_shim_kick_rx(self.fd), "waking the kernel for RX")
@@ -405,10 +426,14 @@ class Socket:
             group.in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, group.fq, want, group.owner)
 
     def release(self, batch: Batch) -> int:
-        """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool)."""
-        self._usable()
+        """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool).
+
+        After the interface is gone they all go to the pool.
+        """
+        if not self._gone:
+            self._usable()
         self._own(batch)
-        k = self._fill(batch, "release") if self.rx_enabled else 0
+        k = self._fill(batch, "release") if self.rx_enabled and not self._gone else 0
         if len(batch):
             self.umem.release(batch)
         return k
@@ -477,7 +502,10 @@ class Socket:
             self.umem.ledger.c, self._tx, self._cq, self.fd, self._max_kicks, 1 if self._need_wakeup else 0
         )
         if rc < 0:
-            hint = "the interface is down or gone" if -rc in (errno.ENETDOWN, errno.ENXIO) else ""
+            if -rc == errno.ENXIO:
+                self._check_gone()
+            hint = "the interface is down: frames on the TX ring go when it is up again" \
+                if -rc == errno.ENETDOWN else ""
             raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
 
     def complete(self) -> int:
@@ -525,6 +553,8 @@ class Socket:
         """
         self._usable()
         got = self._wait((select.POLLIN if rx else 0) | (select.POLLOUT if tx else 0), timeout)
+        if not got & (select.POLLIN | select.POLLOUT):
+            self._check_gone()
         return Readiness(bool(got & select.POLLIN), bool(got & select.POLLOUT))
 
     def statistics(self) -> dict[str, int]:

@@ -235,3 +235,28 @@ def test_fill_patch_gather(umem):
     assert list(rows[:, 10]) == [0, 1, 2, 3, 4]
     assert bytes(rows[0, 11:]) == bytes(range(11, 64))
     umem.release(b)
+
+
+def test_a_dropped_batch_gives_its_frames_back_with_a_warning(umem):
+    b = umem.take(5)
+    b.split(2).release()  # a spent batch dropped: nothing to say
+    with pytest.warns(ResourceWarning, match="a Batch of 3 frames was dropped"):
+        del b
+    assert umem.accounting().pool == FRAMES
+
+
+def test_set_offsets_moves_the_data_start_inside_the_same_frames(umem):
+    b = umem.take(3)
+    frames = b.frame_indices.copy()
+    b.set_offsets([0, 100, 2047])
+    assert list(b.offsets) == [0, 100, 2047] and list(b.frame_indices) == list(frames)
+    for bad in (-1, 2048):
+        with pytest.raises(xsk.FrameTooLargeError, match="inside a 2048-byte frame"):
+            b.set_offsets(bad)
+    with pytest.raises(xsk.FrameTooLargeError, match="before a frame's beginning"):
+        b.metadata(4)  # frame 0's data starts at its beginning: no room for metadata
+    b.set_offsets(8)
+    umem.array[b.addrs[0] - 4 : b.addrs[0]] = [1, 2, 3, 4]
+    assert b.metadata(4)[0].tolist() == [1, 2, 3, 4]
+    b.release()
+    assert umem.accounting().pool == FRAMES

@@ -99,6 +99,7 @@ int xsk_shim_kick_rx(int fd);
 int xsk_shim_statistics(int fd, uint64_t out[6]);
 int xsk_shim_options(int fd, uint32_t *flags);
 int xsk_shim_busy_poll(int fd, int usecs, int budget);
+int xsk_shim_sock_error(int fd);
 int xsk_shim_ring_dontfork(const void *ring_struct, uint32_t desc_size);
 int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer, uint32_t *flags,
                        void *descs, uint32_t size, int producer_side);

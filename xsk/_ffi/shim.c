@@ -417,6 +417,17 @@ int xsk_shim_options(int fd, uint32_t *flags)
 	return 0;
 }
 
+/* The socket's pending error (SO_ERROR, which reading clears): the kernel sets ENETDOWN
+ * when the interface the socket is bound to is unregistered. */
+int xsk_shim_sock_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return errno;
+	return err;
+}
+
 #ifndef SO_PREFER_BUSY_POLL
 #define SO_PREFER_BUSY_POLL 69
 #endif
