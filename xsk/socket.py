@@ -472,7 +472,6 @@ class Socket:
         if not self.tx_enabled:
             raise ConfigError(f"{self!r} was made with tx=False")
         self._own(batch)
-        self.complete()
         bad = self._bad
         addrs, lens = batch._addrs, batch._lens
         k = lib.xsk_shim_tx(
@@ -487,8 +486,9 @@ class Socket:
                 f"{int(addrs[i]) & (self.umem.frame_size - 1)} do not fit in a "
                 f"{self.umem.frame_size}-byte frame (or the length is 0); nothing was sent"
             )
-        self.umem.ledger.raise_for(k, addrs, bad[0], "send")
+        self.umem.ledger.raise_for(k, addrs, bad[0], "send")  # a refused batch changed nothing
         batch._consume(k)
+        self.complete()
         try:
             self._kick()  # also when the ring was full: the kernel drains it only when kicked
         except KernelError as exc:

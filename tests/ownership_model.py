@@ -1,0 +1,230 @@
+"""A hypothesis state machine for frame ownership, run against in-memory rings and real veth.
+
+It drives random sequences of take / fill / recv / send / release / split / reap / close
+on one UMEM and keeps a model: which frames each live batch holds. After every step it
+checks the invariant (every frame in exactly one state, the states summing to the total,
+each live batch's frames USER and reachable through that batch alone, no USER frame that
+no batch holds). Illegal steps (reusing a spent batch, an oversized frame, a frame of
+another UMEM, a raw release of a frame another batch holds) must raise and change nothing.
+
+A ``World`` supplies the sockets: ``MemoryWorld`` one in-memory socket whose stand-in
+kernel completes TX and returns fill frames as RX; the veth world a TX socket on one end
+and an RX socket on the other, both on the same UMEM, so frames go all the way round.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import xsk
+
+FRAMES = 64
+
+
+def snapshot(umem: xsk.Umem):
+    led = umem.ledger
+    return led._state.copy(), led._owner.copy(), int(led.c.pool_len), umem.accounting()
+
+
+def assert_unchanged(umem: xsk.Umem, before) -> None:
+    after = snapshot(umem)
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    assert before[2:] == after[2:]
+
+
+class World:
+    """Where frames go: ``open()`` makes the sockets, ``sender``/``receiver`` use them."""
+
+    umem: xsk.Umem
+    sender: xsk.Socket
+    receiver: xsk.Socket
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        for sock in {id(self.sender): self.sender, id(self.receiver): self.receiver}.values():
+            sock.close()
+
+    def settle(self) -> None:
+        """Give the kernel a moment to move frames (the in-memory one moves them on demand)."""
+
+
+class OwnershipMachine(RuleBasedStateMachine):
+    world: World  # set by the subclass made in each test module
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.umem = self.world.umem
+        self.other = xsk.Umem(frame_count=8, hugepages="off")
+        self.world.open()
+        self.open = True
+        self.batches: list[xsk.Batch] = []
+        self.spent: list[xsk.Batch] = []
+
+    def teardown(self) -> None:
+        for b in self.batches:
+            b.release()
+        if self.open:
+            self.world.close()
+        self.other.close()
+        acc = self.umem.accounting()
+        assert acc.pool == acc.total, f"frames not back in the pool after close: {acc}"
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _keep(self, b: xsk.Batch) -> None:
+        if len(b):
+            self.batches.append(b)
+
+    def _after_handover(self, i: int) -> None:
+        b = self.batches[i]
+        if b.spent:
+            self.spent.append(self.batches.pop(i))
+
+    # --- legal steps -----------------------------------------------------------------------
+    @rule(n=st.integers(0, 24), length=st.sampled_from([0, 60, 1500]))
+    def take(self, n, length):
+        pool = self.umem.accounting().pool
+        b = self.umem.take(n, length)
+        assert len(b) == min(n, pool)
+        self._keep(b)
+
+    @precondition(lambda self: self.open)
+    @rule(n=st.integers(1, 64))
+    def recv(self, n):
+        self.world.settle()
+        self._keep(self.world.receiver.recv(n, timeout=0))
+
+    @precondition(lambda self: self.open and self.batches)
+    @rule(data=st.data())
+    def send(self, data):
+        i = data.draw(st.integers(0, len(self.batches) - 1))
+        b = self.batches[i]
+        b.fill(self.world.template)
+        before = len(b)
+        k = self.world.sender.send(b)
+        assert 0 <= k <= before and len(b) == before - k
+        self._after_handover(i)
+
+    @precondition(lambda self: self.open)
+    @rule(n=st.integers(1, 16))
+    def round_trip(self, n):
+        """take, send and receive in one step, so frames go all the way round often."""
+        b = self.umem.take(n)
+        if len(b):
+            b.fill(self.world.template)
+            self.world.sender.send(b)
+            self._keep(b)  # what the TX ring had no room for stays with us
+        self.world.settle()
+        self._keep(self.world.receiver.recv(64, timeout=0))
+
+    @precondition(lambda self: self.open and self.batches)
+    @rule(data=st.data())
+    def fill(self, data):
+        i = data.draw(st.integers(0, len(self.batches) - 1))
+        b = self.batches[i]
+        before = len(b)
+        k = self.world.receiver.fill(b)
+        assert len(b) == before - k
+        self._after_handover(i)
+
+    @precondition(lambda self: self.batches)
+    @rule(data=st.data())
+    def release(self, data):
+        i = data.draw(st.integers(0, len(self.batches) - 1))
+        self.batches[i].release()
+        self._after_handover(i)
+
+    @precondition(lambda self: self.batches)
+    @rule(data=st.data())
+    def split(self, data):
+        i = data.draw(st.integers(0, len(self.batches) - 1))
+        b = self.batches[i]
+        k = data.draw(st.integers(0, len(b)))
+        head = b.split(k)
+        assert len(head) == k
+        self._keep(head)
+        if not len(b):
+            self.batches.pop(i)
+
+    @precondition(lambda self: self.open)
+    @rule()
+    def reap(self):
+        self.world.settle()
+        self.world.sender.complete()
+
+    @precondition(lambda self: self.open)
+    @rule()
+    def close_and_reopen(self):
+        self.world.close()
+        self.open = False
+        acc = self.umem.accounting()
+        assert acc.fill == 0 and acc.tx == 0  # the kernel's frames came back with the sockets
+        assert acc.user == sum(len(b) for b in self.batches)
+        with pytest.raises(xsk.ClosedError):
+            self.world.sender.send(self.umem.take(0))
+        self.world.open()
+        self.open = True
+
+    # --- illegal steps: each raises and changes nothing -------------------------------------
+    @precondition(lambda self: self.open and self.spent)
+    @rule(data=st.data(), how=st.sampled_from(["send", "release", "fill", "split"]))
+    def reuse_a_spent_batch(self, data, how):
+        b = data.draw(st.sampled_from(self.spent))
+        before = snapshot(self.umem)
+        with pytest.raises(xsk.FrameOwnershipError):
+            {"send": lambda: self.world.sender.send(b), "release": b.release,
+             "fill": lambda: self.world.receiver.fill(b), "split": lambda: b.split(0)}[how]()
+        assert_unchanged(self.umem, before)
+
+    @precondition(lambda self: self.open and self.batches)
+    @rule(data=st.data())
+    def send_an_oversized_frame(self, data):
+        b = data.draw(st.sampled_from(self.batches))
+        saved = b.lens.copy()
+        b.lens[-1] = self.umem.frame_size + 1
+        before = snapshot(self.umem)
+        with pytest.raises(xsk.FrameTooLargeError):
+            self.world.sender.send(b)
+        assert_unchanged(self.umem, before)
+        b.lens[:] = saved
+
+    @precondition(lambda self: self.open)
+    @rule()
+    def send_a_batch_of_another_umem(self):
+        b = self.other.take(1)
+        before = snapshot(self.umem)
+        with pytest.raises(xsk.FrameOwnershipError, match="another UMEM"):
+            self.world.sender.send(b)
+        assert_unchanged(self.umem, before)
+        b.release()
+
+    @precondition(lambda self: self.batches)
+    @rule(data=st.data())
+    def raw_release_of_a_frame_held_elsewhere_twice(self, data):
+        """A raw release of the same address twice in one call is refused as a whole."""
+        b = data.draw(st.sampled_from(self.batches))
+        addr = int(b.addrs[0])
+        before = snapshot(self.umem)
+        with pytest.raises(xsk.FrameOwnershipError):
+            self.umem.release([addr, addr])
+        assert_unchanged(self.umem, before)
+
+    # --- the invariant ---------------------------------------------------------------------
+    @invariant()
+    def every_frame_has_one_owner(self):
+        acc = self.umem.accounting()
+        assert acc.balanced and acc.pool + acc.user + acc.fill + acc.tx == acc.total
+        led = self.umem.ledger
+        held = np.zeros(self.umem.frame_count, dtype=np.int64)
+        for b in self.batches:
+            assert not b.spent and len(b)
+            idx = b.frame_indices
+            held[idx] += 1
+            assert np.all(led._state[idx] == 1), "a batch holds a frame that is not USER"
+            assert np.all(led._owner[idx] == b._token), "a batch holds a frame under another token"
+        assert held.max(initial=0) <= 1, "a frame is reachable through two batches"
+        assert int(held.sum()) == acc.user, "a USER frame that no batch holds (leaked)"
