@@ -216,6 +216,7 @@ class OwnershipMachine(RuleBasedStateMachine):
     # --- the invariant ---------------------------------------------------------------------
     @invariant()
     def every_frame_has_one_owner(self):
+        self.umem.verify()
         acc = self.umem.accounting()
         assert acc.balanced and acc.pool + acc.user + acc.fill + acc.tx == acc.total
         led = self.umem.ledger

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._binding import ffi, lib
-from .errors import FrameOwnershipError
+from .errors import FrameOwnershipError, XskError
 
 STATES = ("POOL", "USER", "FILL", "TX")
 _TOKEN_LIMIT = 0xFFFF_FFFE
@@ -114,6 +114,25 @@ class Ledger:
     def reclaim(self, ring_owner: int) -> int:
         """FILL/TX -> POOL for every frame held by a socket that no longer exists in the kernel."""
         return int(lib.xsk_ledger_reclaim(self.c, ring_owner))
+
+    def verify(self) -> None:
+        """Check the whole ledger's consistency (O(frames), under its lock); raise XskError if broken.
+
+        Per-state counts must match the frames' states, and the free pool must hold exactly
+        the POOL frames, each once. Descriptors the kernel returned that named no frame it
+        held (``kernel_errors``) count as broken too.
+        """
+        frame = ffi.new("uint32_t *")
+        rc = lib.xsk_ledger_verify(self.c, frame)
+        problem = {
+            1: "the per-state counts don't match the frames' states",
+            2: f"the free pool and the POOL frames disagree at frame {frame[0]}",
+            3: f"frame {frame[0]} has no valid state",
+        }.get(rc)
+        if problem is None and self.kernel_errors:
+            problem = f"the kernel returned {self.kernel_errors} descriptors that named no frame it held"
+        if problem:
+            raise XskError(f"ledger check failed: {problem} ({self.accounting()})")
 
     def raise_for(self, rc: int, addrs: np.ndarray, bad: int, what: str) -> None:
         """Turn a shim ledger error code into a FrameOwnershipError naming the frame."""

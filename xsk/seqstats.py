@@ -1,10 +1,13 @@
 """Loss, duplicates, reordering and one-way latency of ``xsk gen`` sequence payloads.
 
-Frames are parsed a batch at a time (vectorised): header offsets per frame, the magic,
-the sequence number and the transmit time (layout in ``xsk.packet``). Each stream (the
-top 8 bits of the sequence number) keeps a bitmap of the numbers seen, so duplicates are
-exact, and its highest number so far, so a number below it arrives "reordered".
-Latency goes into logarithmic buckets (about 1% wide) for percentiles in fixed memory.
+Frames are read a batch at a time, in place, by one C call (xsk_seq_batch): header
+offsets, the magic, the sequence number and the transmit time (layout in ``xsk.packet``). Each
+stream (the top 8 bits of the sequence number) keeps a bitmap of the last ``WINDOW``
+numbers below its highest so far, so duplicates inside the window are exact and memory
+stays fixed however long the run; a number below the highest arrives "reordered", and one
+that falls behind the whole window is counted as reordered and ``too_late`` (it can't be
+told from a duplicate any more). Latency goes into logarithmic buckets (about 1% wide) for
+percentiles in fixed memory.
 """
 
 from __future__ import annotations
@@ -13,103 +16,93 @@ import time
 
 import numpy as np
 
-from .headers import HEAD, parse_rows
-from .packet import SEQ_MAGIC
+from ._binding import ffi, lib
 
-_COUNTER_MASK = np.uint64((1 << 56) - 1)
 _BUCKETS = np.geomspace(0.01, 1e7, 2001)  # microseconds
+WINDOW = 1 << 18  # sequence numbers remembered per stream (256 KiB each)
 
 
 class _Stream:
-    def __init__(self) -> None:
-        self.bits = np.zeros(1 << 16, dtype=bool)
-        self.base: int | None = None  # sequence number at bits[0]
-        self.highest = -1
-        self.lowest: int | None = None
-        self.unique = 0
-        self.duplicates = 0
-        self.reordered = 0
+    """One stream's window (struct xsk_seqwin), its bitmap owned here for the C code to use."""
 
-    def add(self, counters: np.ndarray) -> None:
-        if self.base is None:
-            self.base = int(counters.min())
-        if counters.min() < self.base:  # numbers below the first seen: shift the bitmap
-            shift = self.base - int(counters.min())
-            self.bits = np.concatenate([np.zeros(shift, dtype=bool), self.bits])
-            self.base -= shift
-        rel = (counters - np.uint64(self.base)).astype(np.int64)
-        need = int(rel.max()) + 1
-        if need > len(self.bits):
-            grown = np.zeros(max(need, 2 * len(self.bits)), dtype=bool)
-            grown[: len(self.bits)] = self.bits
-            self.bits = grown
-        # duplicates: already seen, or repeated inside this batch
-        order = np.argsort(rel, kind="stable")
-        sorted_rel = rel[order]
-        repeat_in_batch = np.zeros(len(rel), dtype=bool)
-        repeat_in_batch[order[1:]] = sorted_rel[1:] == sorted_rel[:-1]
-        dup = self.bits[rel] | repeat_in_batch
-        # reordered: below the highest number that arrived before it (and not a duplicate)
-        c = counters.astype(np.int64)
-        prior = np.maximum.accumulate(np.concatenate([[self.highest], c[:-1]]))
-        late = (c < prior) & ~dup
-        self.bits[rel] = True
-        self.duplicates += int(dup.sum())
-        self.reordered += int(late.sum())
-        self.unique += int((~dup).sum())
-        self.highest = max(self.highest, int(c.max()))
-        low = int(c.min())
-        self.lowest = low if self.lowest is None else min(self.lowest, low)
+    def __init__(self) -> None:
+        self.bits = np.zeros(WINDOW, dtype=np.uint8)
+        self.c = ffi.new("struct xsk_seqwin *")
+        self.c.bits = ffi.from_buffer("uint8_t[]", self.bits)
+        self.c.mask = WINDOW - 1
+        self.c.highest = -1
+        self.c.lowest = -1
+
+    duplicates = property(lambda self: int(self.c.duplicates))
+    reordered = property(lambda self: int(self.c.reordered))
+    too_late = property(lambda self: int(self.c.too_late))
 
     @property
     def lost(self) -> int:
-        if self.lowest is None:
+        if self.c.lowest < 0:
             return 0
-        return (self.highest - self.lowest + 1) - self.unique
+        return max(0, int(self.c.highest - self.c.lowest + 1) - int(self.c.unique))
 
 
 class SeqStats:
-    """Accumulates sequence statistics over batches of received frames."""
+    """Accumulates sequence statistics over batches of received frames, in fixed memory."""
 
     def __init__(self) -> None:
         self.streams: dict[int, _Stream] = {}
-        self.hist = np.zeros(len(_BUCKETS) + 1, dtype=np.int64)
-        self.lat_min = float("inf")
-        self.lat_max = 0.0
-        self.with_seq = 0
+        self.hist = np.zeros(len(_BUCKETS) + 1, dtype=np.uint64)
+        self._buckets = np.ascontiguousarray(_BUCKETS)
+        self._c = ffi.new("struct xsk_seqstats *")
+        self._c.hist = ffi.from_buffer("uint64_t[]", self.hist)
+        self._c.buckets = ffi.from_buffer("double[]", self._buckets)
+        self._c.nbuckets = len(self._buckets)
+        self._c.lat_min = float("inf")
+        self._missing = ffi.new("int32_t *")
 
-    def add_batch(self, rows: np.ndarray, lens: np.ndarray, now_ns: int | None = None) -> None:
-        """``rows``: the first bytes of each frame ((n, k) uint8, k <= HEAD), ``lens`` their lengths."""
-        n = len(lens)
+    @property
+    def with_seq(self) -> int:
+        return int(self._c.with_seq)
+
+    @property
+    def lat_min(self) -> float:
+        return float(self._c.lat_min)
+
+    @property
+    def lat_max(self) -> float:
+        return float(self._c.lat_max)
+
+    def add_frames(self, batch, now_ns: int | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Every frame of a Batch, read in place (one C call per batch in steady state)."""
+        n = len(batch)
         if not n:
             return
+        umem = batch._umem
+        lens = batch._lens if batch._lens.dtype == np.uint32 else batch._lens.astype(np.uint32)
+        self._scan(umem._area_ptr(), batch._addrs, lens, umem.frame_size, now_ns)
+
+    def add_batch(self, rows: np.ndarray, lens: np.ndarray, now_ns: int | None = None) -> None:
+        """Frames given as rows of their first bytes ((n, k) uint8) and their lengths (pcap analysis)."""
+        n, k = rows.shape
+        if not n:
+            return
+        width = 1 << max(k - 1, 1).bit_length()  # a power of two, as UMEM frames are
+        area = np.zeros((n, width), dtype=np.uint8)
+        area[:, :k] = rows
+        addrs = np.arange(n, dtype=np.uint64) * np.uint64(width)
+        lens = np.minimum(np.asarray(lens, dtype=np.int64), k).astype(np.uint32)
+        self._scan(ffi.from_buffer("uint8_t[]", area), addrs, lens, width, now_ns)
+
+    def _scan(self, area, addrs: np.ndarray, lens: np.ndarray, frame_size: int, now_ns: int | None) -> None:  # type: ignore[no-untyped-def]
         now_ns = time.time_ns() if now_ns is None else now_ns
-        h = parse_rows(rows, lens)
-        ok = (h.payload >= 0) & (h.payload + 18 <= np.minimum(h.lens, HEAD))
-        if not ok.any():
-            return
-        if rows.shape[1] < HEAD:
-            rows = np.pad(rows, ((0, 0), (0, HEAD - rows.shape[1])))
-        r, payload = np.arange(n)[ok], h.payload[ok]
-        head = rows[r[:, None], payload[:, None] + np.arange(18)]
-        magic = np.frombuffer(SEQ_MAGIC, dtype=np.uint8)
-        good = np.all(head[:, :2] == magic, axis=1)
-        head = head[good]
-        if not len(head):
-            return
-        vals = np.ascontiguousarray(head[:, 2:18]).view(">u8").astype(np.uint64)
-        seqs, sent_ns = vals[:, 0], vals[:, 1]
-        self.with_seq += len(seqs)
-        streams = (seqs >> np.uint64(56)).astype(np.int64)
-        counters = seqs & _COUNTER_MASK
-        for s in np.unique(streams):
-            self.streams.setdefault(int(s), _Stream()).add(counters[streams == s])
-        lat_us = (np.int64(now_ns) - sent_ns.astype(np.int64)) / 1000.0
-        lat_us = lat_us[lat_us >= 0]
-        if len(lat_us):
-            self.hist += np.bincount(np.searchsorted(_BUCKETS, lat_us), minlength=len(self.hist))
-            self.lat_min = min(self.lat_min, float(lat_us.min()))
-            self.lat_max = max(self.lat_max, float(lat_us.max()))
+        addrs_c = ffi.from_buffer("uint64_t[]", addrs)
+        lens_c = ffi.from_buffer("uint32_t[]", lens)
+        n, start = len(addrs), 0
+        while start < n:
+            start = lib.xsk_seq_batch(self._c, area, addrs_c, lens_c, n, frame_size, now_ns, start, self._missing)
+            stream = self._missing[0]
+            if stream < 0:
+                break
+            self.streams[stream] = _Stream()
+            self._c.streams[stream] = self.streams[stream].c
 
     def percentile(self, q: float) -> float | None:
         total = int(self.hist.sum())
@@ -124,6 +117,7 @@ class SeqStats:
             "lost": sum(s.lost for s in self.streams.values()),
             "duplicates": sum(s.duplicates for s in self.streams.values()),
             "reordered": sum(s.reordered for s in self.streams.values()),
+            "too_late": sum(s.too_late for s in self.streams.values()),
             "streams": len(self.streams),
             "latency_us": {
                 "min": None if self.lat_min == float("inf") else round(self.lat_min, 2),

@@ -264,6 +264,11 @@ class Umem:
         """Frames per state (pool, user, fill, tx); they always sum to ``frame_count``."""
         return self.ledger.accounting()
 
+    def verify(self) -> None:
+        """Check the ledger's whole consistency (O(frames)); XskError if it is broken. For soaks and tests."""
+        self._usable()
+        self.ledger.verify()
+
     def state_of(self, addr: int) -> str:
         """"POOL", "USER", "FILL" or "TX" for the frame holding ``addr``."""
         if not 0 <= addr < self.size:

@@ -209,3 +209,32 @@ def test_c_patcher_matches_the_numpy_reference(build):
         assert np.array_equal(rows[:200], rows[200:])
         assert all(_verify(bytes(r)) for r in rows[:20])
         umem.release(b)
+
+
+def test_seqstats_window_keeps_memory_fixed_and_counts_what_falls_behind():
+    from xsk.seqstats import WINDOW
+
+    s = SeqStats()
+    for first in range(0, 3 * WINDOW, 4096):  # far more numbers than the window holds
+        rows, lens = _seq_frames(range(first, first + 4096))
+        s.add_batch(rows, lens, now_ns=3000)
+    (stream,) = s.streams.values()
+    assert len(stream.bits) == WINDOW
+    rows, lens = _seq_frames([3 * WINDOW - 5, 3 * WINDOW - 5, 5])  # a duplicate inside, one long gone
+    s.add_batch(rows, lens, now_ns=3000)
+    out = s.summary()
+    assert out["duplicates"] == 2 and out["too_late"] == 1 and out["lost"] == 0
+
+
+def test_seqstats_reads_a_batch_in_place_like_rows():
+    with xsk.Umem(frame_count=64, hugepages="off") as umem:
+        rows, lens = _seq_frames([0, 1, 3, 2, 2, 9])
+        b = umem.take(len(rows))
+        for i, row in enumerate(rows):
+            b.write(i, row.tobytes())
+        in_place, copied = SeqStats(), SeqStats()
+        in_place.add_frames(b, now_ns=3000)
+        copied.add_batch(rows, lens, now_ns=3000)
+        assert in_place.summary() == copied.summary()
+        assert in_place.summary()["lost"] == 5 and in_place.summary()["duplicates"] == 1
+        b.release()

@@ -84,6 +84,7 @@ int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, 
 int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
                        uint32_t new_token, uint32_t *bad);
 uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner);
+int xsk_ledger_verify(struct xsk_ledger *l, uint32_t *frame);
 int xsk_shim_fill(struct xsk_ledger *l, struct xsk_ring_prod *fq, const uint64_t *addrs, uint32_t n,
                   uint32_t token, uint32_t ring_owner, uint32_t *bad);
 uint32_t xsk_shim_fill_from_pool(struct xsk_ledger *l, struct xsk_ring_prod *fq, uint32_t n, uint32_t ring_owner);
@@ -121,6 +122,33 @@ uint32_t xsk_fake_kernel(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, str
 uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
                         struct xsk_ring_prod *fq, struct xsk_ring_cons *rx, uint32_t batch, uint64_t iterations);
 void xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n);
+struct xsk_hdr {
+	int32_t l3, l4, payload; /* offsets from the frame's data start; -1 if absent */
+	int32_t vlan;            /* outer VLAN id, -1 if untagged */
+	uint32_t src_ip4, dst_ip4; /* host order; 0 unless IPv4 */
+	uint16_t ethertype, src_port, dst_port;
+	uint8_t ip_version, proto;
+	uint8_t src_ip6[16], dst_ip6[16];
+};
+void xsk_shim_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+		    uint32_t frame_size, struct xsk_hdr *out);
+struct xsk_seqwin {
+	uint8_t *bits;    /* mask + 1 entries: bits[c & mask] set when counter c was seen */
+	uint64_t mask;
+	int64_t highest, lowest; /* lowest < 0: nothing seen yet */
+	uint64_t unique, duplicates, reordered, too_late;
+};
+struct xsk_seqstats {
+	struct xsk_seqwin *streams[256];
+	uint64_t *hist;          /* nbuckets + 1 counters */
+	const double *buckets;   /* ascending bucket edges, microseconds */
+	uint32_t nbuckets;
+	double lat_min, lat_max;
+	uint64_t with_seq;
+};
+uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint64_t *addrs,
+		       const uint32_t *lens, uint32_t n, uint32_t frame_size, int64_t now_ns,
+		       uint32_t start, int32_t *missing);
 struct bpf_program;
 struct bpf_object *bpf_object__open_file(const char *path, const struct bpf_object_open_opts *opts);
 int bpf_object__load(struct bpf_object *obj);

@@ -253,6 +253,32 @@ static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *c
 }
 
 
+/* Full consistency check of the ledger (the soak's "checking mode"): the per-state counts
+ * match the state array, the pool stack holds exactly the POOL frames, each once, and
+ * POOL frames have no owner. Returns 0, or which check failed (1, 2, 3), with *frame set. */
+static int ledger_verify_impl(struct xsk_ledger *l, uint32_t *frame)
+{
+	uint32_t counts[4] = {0, 0, 0, 0};
+	next_epoch(l);
+	for (uint32_t i = 0; i < l->pool_len; i++) {
+		uint32_t f = l->pool[i];
+		*frame = f;
+		if (f >= l->nframes || l->state[f] != XSK_POOL || l->mark[f] == l->epoch || l->owner[f])
+			return 2;
+		l->mark[f] = l->epoch;
+	}
+	for (uint32_t f = 0; f < l->nframes; f++) {
+		*frame = f;
+		if (l->state[f] > XSK_TX)
+			return 3;
+		if (l->state[f] == XSK_POOL && l->mark[f] != l->epoch)
+			return 2;
+		counts[l->state[f]]++;
+	}
+	*frame = 0;
+	return memcmp(counts, l->counts, sizeof(counts)) ? 1 : 0;
+}
+
 /* Public entry points: one lock per ledger, so threads sharing a UMEM can't interleave
  * inside a check-then-commit (uncontended, it costs a few tens of ns per batch). */
 
@@ -291,6 +317,15 @@ int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, 
 	int rc;
 	pthread_mutex_lock(&l->lock);
 	rc = ledger_retoken_impl(l, addrs, n, token, new_token, bad);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int xsk_ledger_verify(struct xsk_ledger *l, uint32_t *frame)
+{
+	int rc;
+	pthread_mutex_lock(&l->lock);
+	rc = ledger_verify_impl(l, frame);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -674,4 +709,154 @@ void xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n)
 		memmove(f, f + 6, 6);
 		memcpy(f + 6, tmp, 6);
 	}
+}
+
+/* Header offsets and fields of each frame, read straight from the UMEM; the C twin of
+ * xsk.headers.parse_rows (same rules), reading at most XSK_HEAD bytes of each frame and
+ * nothing past its length or its UMEM frame. */
+#define XSK_HEAD 160
+
+static inline uint32_t rd16(const uint8_t *p, uint32_t at, uint32_t lim)
+{
+	return at + 2 <= lim ? (uint32_t)p[at] << 8 | p[at + 1] : 0;
+}
+
+static void parse_one(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_hdr *h)
+{
+	uint32_t lim = len < room ? len : room, at = 12, et;
+	int is4, is6;
+
+	if (lim > XSK_HEAD)
+		lim = XSK_HEAD;
+	memset(h, 0, sizeof(*h));
+	h->vlan = -1;
+	h->l4 = h->payload = -1;
+	for (int t = 0; t < 2; t++) {
+		et = rd16(p, at, lim);
+		if ((et == 0x8100 || et == 0x88A8) && at + 6 <= len) {
+			if (h->vlan < 0)
+				h->vlan = rd16(p, at + 2, lim) & 0x0FFF;
+			at += 4;
+		}
+	}
+	h->ethertype = rd16(p, at, lim);
+	h->l3 = at + 2;
+	is4 = h->ethertype == 0x0800 && h->l3 + 20 <= len && h->l3 + 20 <= lim;
+	is6 = h->ethertype == 0x86DD && h->l3 + 40 <= len && h->l3 + 40 <= lim;
+	if (is4) {
+		const uint8_t *ip = p + h->l3;
+		uint32_t ihl = (ip[0] & 0x0F) * 4;
+		h->ip_version = 4;
+		h->proto = ip[9];
+		h->src_ip4 = (uint32_t)ip[12] << 24 | ip[13] << 16 | ip[14] << 8 | ip[15];
+		h->dst_ip4 = (uint32_t)ip[16] << 24 | ip[17] << 16 | ip[18] << 8 | ip[19];
+		if (ihl >= 20)
+			h->l4 = h->l3 + ihl;
+	} else if (is6) {
+		const uint8_t *ip = p + h->l3;
+		h->ip_version = 6;
+		h->proto = ip[6];
+		memcpy(h->src_ip6, ip + 8, 16);
+		memcpy(h->dst_ip6, ip + 24, 16);
+		h->l4 = h->l3 + 40;
+	}
+	if ((h->proto == 17 || h->proto == 6) && h->l4 >= 0 && (uint32_t)h->l4 + 8 <= len &&
+	    (uint32_t)h->l4 + 4 <= XSK_HEAD) {
+		h->src_port = rd16(p, h->l4, lim);
+		h->dst_port = rd16(p, h->l4 + 2, lim);
+		if (h->proto == 17)
+			h->payload = h->l4 + 8;
+		else
+			h->payload = h->l4 + ((uint32_t)h->l4 + 12 < lim ? (p[h->l4 + 12] >> 4) * 4 : 0);
+		if ((uint32_t)h->payload > len)
+			h->payload = -1;
+	}
+}
+
+void xsk_shim_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+		    uint32_t frame_size, struct xsk_hdr *out)
+{
+	for (uint32_t i = 0; i < n; i++)
+		parse_one(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] & (frame_size - 1)), &out[i]);
+}
+
+/* Sequence payloads ("XK", u64 stream<<56 | counter, u64 transmit ns; see xsk.packet) of a
+ * batch, read in place: per stream a window of the last mask+1 counters below the highest
+ * gives exact duplicates in fixed memory; latency goes to log buckets. Stops at the first
+ * frame of a stream with no window yet (*missing = its number) so Python can make one. */
+static void seq_one(struct xsk_seqwin *w, int64_t c)
+{
+	int64_t prior = w->highest;
+	if (c > w->highest) {
+		if (w->lowest < 0 || (uint64_t)(c - w->highest) > w->mask)
+			memset(w->bits, 0, w->mask + 1);
+		else
+			for (int64_t k = w->highest + 1; k <= c; k++)
+				w->bits[k & w->mask] = 0;
+		w->highest = c;
+	}
+	if (w->lowest < 0 || c < w->lowest)
+		w->lowest = c;
+	if (c + (int64_t)w->mask < w->highest) { /* fell behind the window */
+		w->too_late++;
+		w->reordered++;
+		w->unique++;
+		return;
+	}
+	if (w->bits[c & w->mask]) {
+		w->duplicates++;
+		return;
+	}
+	w->bits[c & w->mask] = 1;
+	w->unique++;
+	if (c < prior)
+		w->reordered++;
+}
+
+uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint64_t *addrs,
+		       const uint32_t *lens, uint32_t n, uint32_t frame_size, int64_t now_ns,
+		       uint32_t start, int32_t *missing)
+{
+	*missing = -1;
+	for (uint32_t i = start; i < n; i++) {
+		struct xsk_hdr h;
+		const uint8_t *p = area + addrs[i];
+		uint32_t room = frame_size - (uint32_t)(addrs[i] & (frame_size - 1));
+		uint32_t lim = lens[i] < room ? lens[i] : room;
+		uint64_t seq = 0, sent = 0;
+
+		parse_one(p, lens[i], room, &h);
+		if (h.payload < 0 || (uint32_t)h.payload + 18 > lim || (uint32_t)h.payload + 18 > XSK_HEAD)
+			continue;
+		p += h.payload;
+		if (p[0] != 'X' || p[1] != 'K')
+			continue;
+		for (int k = 0; k < 8; k++) {
+			seq = seq << 8 | p[2 + k];
+			sent = sent << 8 | p[10 + k];
+		}
+		if (!st->streams[seq >> 56]) {
+			*missing = (int32_t)(seq >> 56);
+			return i;
+		}
+		st->with_seq++;
+		seq_one(st->streams[seq >> 56], (int64_t)(seq & (((uint64_t)1 << 56) - 1)));
+		if ((int64_t)sent <= now_ns) {
+			double us = (double)(now_ns - (int64_t)sent) / 1000.0;
+			uint32_t lo = 0, hi = st->nbuckets; /* first bucket edge >= us (numpy searchsorted, left) */
+			while (lo < hi) {
+				uint32_t mid = (lo + hi) / 2;
+				if (st->buckets[mid] < us)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			st->hist[lo]++;
+			if (us < st->lat_min)
+				st->lat_min = us;
+			if (us > st->lat_max)
+				st->lat_max = us;
+		}
+	}
+	return n;
 }

@@ -34,6 +34,11 @@ def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: 
     p.add_argument("--json", action="store_true", help="JSON output: a line per second and a final summary")
 
 
+def add_health_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verify-ledger", action="store_true",
+                   help="check the whole frame ledger's consistency once a second and at the end (soaks)")
+
+
 def fail(prog: str, message: str, code: int) -> int:
     sys.stderr.write(f"{prog}: error: {message}\n")
     return code
@@ -133,3 +138,37 @@ def summary(obj: dict[str, Any], as_json: bool) -> None:
         if isinstance(value, float):
             value = round(value, 3)
         print(f"{key:>12}: {value}")
+
+
+def rss_kib() -> int:
+    """This process's resident set size in KiB (from /proc/self/statm)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+class Health:
+    """Once a second: the ledger's full check (if asked for) and the memory footprint.
+
+    ``rss_growth_kib`` is the growth since the first check (after a second of warm-up), so
+    start-up allocations don't count; in steady state it stays near 0.
+    """
+
+    def __init__(self, umem: Any, verify: bool) -> None:
+        self.umem = umem
+        self.verify = verify
+        self.checks = 0
+        self.rss_first: int | None = None
+        self.rss_last = 0
+
+    def check(self) -> None:
+        if self.verify:
+            self.umem.verify()
+            self.checks += 1
+        self.rss_last = rss_kib()
+        if self.rss_first is None:
+            self.rss_first = self.rss_last
+
+    def summary(self) -> dict[str, Any]:
+        self.check()
+        return {"ledger_checks": self.checks, "rss_kib": self.rss_last,
+                "rss_growth_kib": self.rss_last - (self.rss_first or self.rss_last)}

@@ -46,6 +46,7 @@ class GenConfig:
     pps: float | None = None
     burst: int = 0
     engine: str = "afxdp"
+    verify_ledger: bool = False
 
 
 def _queues(text: str | None, default: int) -> list[int]:
@@ -68,7 +69,7 @@ def build(args: argparse.Namespace) -> GenConfig:
     common.check_positive("--batch", args.batch)
     cfg = GenConfig(args.ifname, args.netns, args.mode, args.batch, args.frame_size, args.frames,
                     ring_size=args.ring_size, random=args.random, count=args.count, duration=args.duration,
-                    seq_start=args.seq_start)
+                    seq_start=args.seq_start, verify_ledger=args.verify_ledger)
     with netns.entered(args.netns):
         link.ifindex(args.ifname, args.netns)
         iface_mac = link.mac_address(args.ifname)
@@ -239,6 +240,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                 plan.write_template(umem, everything.addrs)
                 umem.release(everything)
             pacer = Pacer(pps, cfg.burst) if pps else None
+            health = common.Health(umem, cfg.verify_ledger)
             index = cfg.seq_start
             sent = nbytes = 0
             t0 = time.monotonic()
@@ -252,6 +254,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                 if stop is not None and stop.is_set():
                     break
                 if now >= next_report:
+                    health.check()
                     report({"queue": queue, "packets": sent, "bytes": nbytes, "kernel": sock.statistics()})
                     next_report = now + 1.0
                 want = cfg.batch if count is None else min(cfg.batch, count - sent)
@@ -287,7 +290,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             sock.flush(timeout=2)
             seconds = time.monotonic() - t0
             result = {"queue": queue, "packets": sent, "bytes": nbytes, "seconds": seconds,
-                      "mode": sock.mode, "kernel": sock.statistics()}
+                      "mode": sock.mode, "kernel": sock.statistics(), **health.summary()}
         result["accounting"] = umem.accounting()._asdict()
     return result
 
@@ -417,6 +420,10 @@ def run(args: argparse.Namespace) -> int:
            "pps": round(packets / seconds, 1) if seconds else 0.0,
            "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0,
            "mode": results[0]["mode"], "queues": queues, "kernel": kernel}
+    if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint
+        out["ledger_checks"] = sum(r["ledger_checks"] for r in results)
+        out["rss_kib"] = max(r["rss_kib"] for r in results)
+        out["rss_growth_kib"] = max(r["rss_growth_kib"] for r in results)
     common.summary(out, args.json)
     return common.EXIT_OK
 
@@ -424,6 +431,7 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ifname", metavar="IFACE")
     common.add_socket_options(p)
+    common.add_health_options(p)
     g = p.add_argument_group("packet")
     g.add_argument("--dst-mac", help="destination MAC (default ff:ff:ff:ff:ff:ff)")
     g.add_argument("--src-mac", help="source MAC or range (default: the interface's)")

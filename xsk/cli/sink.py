@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
     packets = nbytes = 0
     first = last = None
+    health = common.Health(umem, args.verify_ledger)
+    footprint: dict[str, int] = {}
     try:
         with umem, sock:
             t0 = time.monotonic()
@@ -50,19 +52,22 @@ def run(args: argparse.Namespace) -> int:
                     now = time.time_ns()
                     first = first or time.monotonic()
                     last = time.monotonic()
-                    stats.add_batch(b.gather(min(160, int(b.lens.max()))), b.lens, now)
+                    stats.add_frames(b, now)
                     packets += len(b)
                     nbytes += int(b.lens.sum())
                     b.release()
                 if reporter.due():
+                    health.check()
                     reporter.tick(packets, nbytes, {"kernel": sock.statistics()})
             kernel = sock.statistics()
+            footprint = health.summary()
     except KeyboardInterrupt:
         kernel = {}
     reporter.finish()
     seconds = (last - first) if first and last and last > first else (time.monotonic() - t0)
     out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
-           "pps": round(packets / seconds, 1) if seconds else 0.0, **stats.summary(), "kernel": kernel}
+           "pps": round(packets / seconds, 1) if seconds else 0.0, **stats.summary(), "kernel": kernel,
+           **footprint}
     common.summary(out, args.json)
     return common.EXIT_OK
 
@@ -71,5 +76,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ifname", metavar="IFACE")
     # veth has no backpressure: a deep RX ring absorbs a sender's bursts while the receiver is descheduled
     common.add_socket_options(p, ring_size=4096)
+    common.add_health_options(p)
     add_receive_options(p)
     p.set_defaults(func=run)
