@@ -164,7 +164,9 @@ static __always_inline int matches(const struct xsk_rule *r, const struct header
 	return 1;
 }
 
-SEC("xdp")
+/* xdp.frags: the program copes with multi-buffer frames (it reads only the headers, which
+ * are in the first buffer), so jumbo MTUs and multi-buffer sockets work in native mode too. */
+SEC("xdp.frags")
 int xsk_redirect(struct xdp_md *ctx)
 {
 	__u32 zero = 0;

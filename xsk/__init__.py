@@ -4,7 +4,7 @@ A hugepage-backed UMEM shared with the kernel, four rings driven in batches from
 Python, and a ledger that gives every frame exactly one owner at every moment.
 """
 
-from .batch import Batch
+from .batch import XDP_PKT_CONTD, Batch
 from .errors import (
     ClosedError,
     ConfigError,
@@ -28,6 +28,7 @@ from .umem import Umem
 
 __all__ = [
     "STATISTICS",
+    "XDP_PKT_CONTD",
     "Accounting",
     "Batch",
     "ClosedError",

@@ -22,6 +22,8 @@ import numpy as np
 from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
 from .procfork import forked_away
 
+XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
+
 if TYPE_CHECKING:
     from .socket import Socket
     from .umem import Umem
@@ -34,14 +36,16 @@ class Batch:
     kernel's headroom); ``lens`` may be changed freely before sending.
     """
 
-    __slots__ = ("_addrs", "_lens", "_source", "_spent", "_token", "_umem", "_views")
+    __slots__ = ("_addrs", "_lens", "_opts", "_source", "_spent", "_token", "_umem", "_views")
 
     def __init__(
-        self, umem: Umem, addrs: np.ndarray, lens: np.ndarray, token: int, source: Socket | None
+        self, umem: Umem, addrs: np.ndarray, lens: np.ndarray, token: int, source: Socket | None,
+        opts: np.ndarray | None = None,
     ) -> None:
         self._umem = umem
         self._addrs = addrs
         self._lens = lens
+        self._opts = opts  # descriptor options (XDP_PKT_CONTD), kept only once they are used
         self._token = token
         self._source = source
         self._spent = False
@@ -77,6 +81,8 @@ class Batch:
             self._spent = True
         self._addrs = self._addrs[k:]
         self._lens = self._lens[k:]
+        if self._opts is not None:
+            self._opts = self._opts[k:]
 
     def release(self) -> None:
         """Give the frames back: a received batch to its socket's fill ring, a taken one to the pool."""
@@ -106,11 +112,15 @@ class Batch:
         if mask.shape != self._addrs.shape:
             raise ValueError(f"mask of shape {mask.shape} for a batch of {len(self._addrs)}")
         ledger = self._umem.ledger
-        chosen = Batch(self._umem, self._addrs[mask], self._lens[mask], ledger.new_token(), self._source)
+        opts = self._opts
+        chosen = Batch(self._umem, self._addrs[mask], self._lens[mask], ledger.new_token(), self._source,
+                       None if opts is None else opts[mask])
         ledger.retoken(chosen._addrs, self._token, chosen._token)
         self._release_views()
         self._addrs = self._addrs[~mask]
         self._lens = self._lens[~mask]
+        if opts is not None:
+            self._opts = opts[~mask]
         return chosen
 
     def __del__(self) -> None:
@@ -149,6 +159,24 @@ class Batch:
         """Length of each frame in bytes; writable, checked against the frame size on send."""
         self._live()
         return self._lens
+
+    @property
+    def options(self) -> np.ndarray:
+        """Descriptor options of each frame (writable): ``XDP_PKT_CONTD`` marks a fragment that
+        the next frame of the same packet continues (multi-buffer sockets, see ``Socket``)."""
+        self._live()
+        if self._opts is None:
+            self._opts = np.zeros(len(self._addrs), dtype=np.uint32)
+        return self._opts
+
+    def packet_starts(self) -> np.ndarray:
+        """Index of the first frame of each packet in the batch (each frame is a packet unless
+        ``options`` chain fragments together with XDP_PKT_CONTD)."""
+        self._live()
+        if self._opts is None:
+            return np.arange(len(self._addrs))
+        cont = (self._opts & XDP_PKT_CONTD) != 0
+        return np.flatnonzero(np.concatenate(([True], ~cont[:-1]))) if len(cont) else np.arange(0)
 
     @property
     def frame_indices(self) -> np.ndarray:

@@ -84,6 +84,7 @@ class MemorySocket:
                 self._need_wakeup = False
                 self._gone = False
                 self.busy_poll = 0
+                self.multi_buffer = False
                 from .procfork import current_pid
 
                 self._pid = current_pid()

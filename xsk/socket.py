@@ -103,6 +103,12 @@ class Socket:
     ``busy_poll``: microseconds of NAPI busy polling per syscall (SO_PREFER_BUSY_POLL,
     SO_BUSY_POLL, SO_BUSY_POLL_BUDGET = ``busy_poll_budget``); 0 leaves it off. With it on,
     ``recv`` wakes the kernel whenever the RX ring is empty, since the syscall does the work.
+
+    ``multi_buffer``: packets larger than a frame (jumbo frames) span several frames
+    (XDP_USE_SG, Linux 6.6+): ``recv`` returns whole packets, their fragments chained by
+    ``Batch.options`` (XDP_PKT_CONTD on all but the last; ``Batch.packet_starts()``), and
+    ``send`` takes fragments chained the same way. Without it a packet larger than a frame
+    is dropped by the kernel (``rx_dropped``).
     """
 
     def __init__(
@@ -124,6 +130,7 @@ class Socket:
         xskmap_key: int | None = None,
         busy_poll: int = 0,
         busy_poll_budget: int = 64,
+        multi_buffer: bool = False,
     ) -> None:
         if mode not in ("auto", "copy", "zerocopy"):
             raise ConfigError(f"mode must be 'auto', 'copy' or 'zerocopy', got {mode!r}")
@@ -164,6 +171,7 @@ class Socket:
         self.tx_enabled = tx
         self._need_wakeup = need_wakeup
         self.busy_poll = busy_poll
+        self.multi_buffer = bool(multi_buffer)
         self.busy_poll_budget = busy_poll_budget
         self._pid = current_pid()
         self._closed = True
@@ -259,7 +267,8 @@ class Socket:
         cfg.libxdp_flags = lib.XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD
         cfg.xdp_flags = 0
         bind = {"auto": 0, "copy": lib.XDP_COPY, "zerocopy": lib.XDP_ZEROCOPY}[mode]
-        cfg.bind_flags = bind | (lib.XDP_USE_NEED_WAKEUP if self._need_wakeup else 0)
+        cfg.bind_flags = bind | (lib.XDP_USE_NEED_WAKEUP if self._need_wakeup else 0) | (
+            lib.XDP_USE_SG if self.multi_buffer else 0)
         pp = ffi.new("struct xsk_socket **")
         first = not umem.registered
         if peer is not None:  # same queue: libxdp and the kernel share the peer's fill/completion rings
@@ -292,6 +301,11 @@ class Socket:
                 )
             if -rc == errno.EBUSY:
                 raise KernelError(-rc, f"binding to {where}", "another AF_XDP socket holds this queue")
+            if -rc in (errno.EINVAL, errno.EOPNOTSUPP) and self.multi_buffer:
+                raise UnsupportedError(
+                    f"multi-buffer AF_XDP (XDP_USE_SG) was refused on {where}: it needs Linux 6.6+ "
+                    f"and, in zero-copy mode, driver support; use multi_buffer=False and frames no "
+                    f"larger than {umem.frame_size} bytes")
             check(rc, f"binding an AF_XDP socket to {where}")
         self._xsk = pp[0]
         group.members += 1
@@ -396,12 +410,18 @@ class Socket:
         if len(self._rx_addrs) < max:
             self._rx_addrs = np.empty(max, dtype=np.uint64)
             self._rx_lens = np.empty(max, dtype=np.uint32)
+            self._rx_opts = np.empty(max, dtype=np.uint32)
             self._rx_addrs_c = ffi.from_buffer("uint64_t[]", self._rx_addrs)
             self._rx_lens_c = ffi.from_buffer("uint32_t[]", self._rx_lens)
+            self._rx_opts_c = ffi.from_buffer("uint32_t[]", self._rx_opts)
         token = ledger.new_token()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            n = lib.xsk_shim_rx(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, max, token)
+            if self.multi_buffer:
+                n = lib.xsk_shim_rx_sg(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, self._rx_opts_c,
+                                       max, token)
+            else:
+                n = lib.xsk_shim_rx(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, max, token)
             if n:
                 break
             self._check_gone()  # an idle RX ring may mean the interface went away
@@ -417,7 +437,8 @@ class Socket:
         self._refill()
         if self.tx_enabled:
             self.complete()
-        return Batch(self.umem, self._rx_addrs[:n].copy(), self._rx_lens[:n].copy(), token, self)
+        opts = self._rx_opts[:n].copy() if self.multi_buffer else None
+        return Batch(self.umem, self._rx_addrs[:n].copy(), self._rx_lens[:n].copy(), token, self, opts)
 
     def _refill(self) -> None:
         group = self._group
@@ -473,12 +494,21 @@ class Socket:
             raise ConfigError(f"{self!r} was made with tx=False")
         self._own(batch)
         bad = self._bad
-        addrs, lens = batch._addrs, batch._lens
-        k = lib.xsk_shim_tx(
-            self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),
-            ffi.from_buffer("uint32_t[]", lens), len(addrs), batch._token, self._ring_owner,
-            1 if check_bounds else 0, bad,
-        )
+        addrs, lens, opts = batch._addrs, batch._lens, batch._opts
+        if opts is None:
+            k = lib.xsk_shim_tx(
+                self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),
+                ffi.from_buffer("uint32_t[]", lens), len(addrs), batch._token, self._ring_owner,
+                1 if check_bounds else 0, bad,
+            )
+        else:
+            if not self.multi_buffer and np.any(opts):
+                raise ConfigError("fragments chained with XDP_PKT_CONTD need Socket(multi_buffer=True)")
+            k = lib.xsk_shim_tx_sg(
+                self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),
+                ffi.from_buffer("uint32_t[]", lens), ffi.from_buffer("uint32_t[]", opts), len(addrs),
+                batch._token, self._ring_owner, 1 if check_bounds else 0, bad,
+            )
         if k == lib.XSK_ERR_BOUNDS:
             i = bad[0]
             raise FrameTooLargeError(

@@ -260,3 +260,30 @@ def test_set_offsets_moves_the_data_start_inside_the_same_frames(umem):
     assert b.metadata(4)[0].tolist() == [1, 2, 3, 4]
     b.release()
     assert umem.accounting().pool == FRAMES
+
+
+def test_multi_buffer_rx_returns_whole_packets_only(umem):
+    fq, rx = MemoryRing(32, "fill"), MemoryRing(32, "rx")
+    assert fill(umem, fq, umem.take(12)) == 12
+    kernel_addrs = fq.kernel_consume(12)
+    descs = np.zeros(7, dtype=rx.entries.dtype)
+    descs["addr"] = kernel_addrs[:7] + 256
+    descs["len"] = 2048 - 256
+    descs["options"] = [1, 1, 0, 0, 1, 1, 1]  # packets of 3 and 1 fragments, then 3 of a longer one
+    rx.kernel_produce(descs)
+    addrs, lens, opts = np.zeros(8, np.uint64), np.zeros(8, np.uint32), np.zeros(8, np.uint32)
+    ptrs = (ffi.from_buffer("uint64_t[]", addrs), ffi.from_buffer("uint32_t[]", lens),
+            ffi.from_buffer("uint32_t[]", opts))
+    n = lib.xsk_shim_rx_sg(umem.ledger.c, rx.c, *ptrs, 8, 5)
+    assert n == 4 and list(opts[:n]) == [1, 1, 0, 0]  # the third packet isn't complete yet
+    umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 5, None))
+    n = lib.xsk_shim_rx_sg(umem.ledger.c, rx.c, *ptrs, 2, 6)
+    assert n == 2 and list(opts[:n]) == [1, 1]  # more fragments than max: max of them
+    umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 6, None))
+    last = np.zeros(1, dtype=rx.entries.dtype)
+    last["addr"], last["len"] = kernel_addrs[7] + 256, 100
+    rx.kernel_produce(last)
+    n = lib.xsk_shim_rx_sg(umem.ledger.c, rx.c, *ptrs, 8, 7)
+    assert n == 2 and list(opts[:n]) == [1, 0] and lens[1] == 100
+    umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 7, None))
+    assert umem.accounting().fill == 4 and umem.accounting().balanced

@@ -186,7 +186,7 @@ static uint32_t shim_fill_from_pool_impl(struct xsk_ledger *l, struct xsk_ring_p
 }
 
 static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs,
-		const uint32_t *lens, uint32_t n, uint32_t token, uint32_t ring_owner,
+		const uint32_t *lens, const uint32_t *opts, uint32_t n, uint32_t token, uint32_t ring_owner,
 		int check_bounds, uint32_t *bad)
 {
 	const uint64_t offmask = ((uint64_t)1 << l->frame_shift) - 1;
@@ -207,18 +207,35 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 		struct xdp_desc *d = xsk_ring_prod__tx_desc(tx, idx + i);
 		d->addr = addrs[i];
 		d->len = lens[i];
-		d->options = 0;
+		d->options = opts ? opts[i] : 0;
 		move(l, addrs[i] >> l->frame_shift, XSK_TX, ring_owner);
 	}
 	xsk_ring_prod__submit(tx, k);
 	return (int)k;
 }
 
+/* opts != NULL (multi-buffer): also return each descriptor's options, and take only whole
+ * packets (up to the last descriptor without XDP_PKT_CONTD), unless a packet has more
+ * fragments than max: then max of them, the rest with the next call. */
 static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
-		     uint32_t *lens, uint32_t max, uint32_t token)
+		     uint32_t *lens, uint32_t *opts, uint32_t max, uint32_t token)
 {
 	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
-	uint32_t idx, n = xsk_ring_cons__peek(rx, max, &idx), k = 0;
+	uint32_t idx, n, k = 0;
+	/* libxdp re-reads the producer index only when its cached entries run out; a packet's
+	 * tail left behind below must not hide the fragments the kernel has added since. */
+	if (opts)
+		rx->cached_prod = __atomic_load_n(rx->producer, __ATOMIC_ACQUIRE);
+	n = xsk_ring_cons__peek(rx, max, &idx);
+	if (opts && n) {
+		uint32_t whole = n;
+		while (whole && (xsk_ring_cons__rx_desc(rx, idx + whole - 1)->options & XDP_PKT_CONTD))
+			whole--;
+		if (whole || n < max) {
+			xsk_ring_cons__cancel(rx, n - whole);
+			n = whole;
+		}
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(rx, idx + i);
 		uint32_t f = d->addr >> l->frame_shift;
@@ -229,6 +246,8 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 		move(l, f, XSK_USER, token);
 		addrs[k] = d->addr;
 		lens[k] = d->len;
+		if (opts)
+			opts[k] = d->options;
 		k++;
 	}
 	xsk_ring_cons__release(rx, n);
@@ -365,7 +384,7 @@ int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *
 {
 	int rc;
 	pthread_mutex_lock(&l->lock);
-	rc = shim_tx_impl(l, tx, addrs, lens, n, token, ring_owner, check_bounds, bad);
+	rc = shim_tx_impl(l, tx, addrs, lens, NULL, n, token, ring_owner, check_bounds, bad);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -375,7 +394,28 @@ uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *a
 {
 	uint32_t rc;
 	pthread_mutex_lock(&l->lock);
-	rc = shim_rx_impl(l, rx, addrs, lens, max, token);
+	rc = shim_rx_impl(l, rx, addrs, lens, NULL, max, token);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int xsk_shim_tx_sg(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs,
+		   const uint32_t *lens, const uint32_t *opts, uint32_t n, uint32_t token,
+		   uint32_t ring_owner, int check_bounds, uint32_t *bad)
+{
+	int rc;
+	pthread_mutex_lock(&l->lock);
+	rc = shim_tx_impl(l, tx, addrs, lens, opts, n, token, ring_owner, check_bounds, bad);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+uint32_t xsk_shim_rx_sg(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
+			uint32_t *lens, uint32_t *opts, uint32_t max, uint32_t token)
+{
+	uint32_t rc;
+	pthread_mutex_lock(&l->lock);
+	rc = shim_rx_impl(l, rx, addrs, lens, opts, max, token);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

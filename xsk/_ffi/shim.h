@@ -18,6 +18,14 @@
 #include <stdint.h>
 #include <xdp/xsk.h>
 
+/* Multi-buffer (Linux 6.6) may be newer than the installed uapi headers. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 enum xsk_frame_state { XSK_POOL = 0, XSK_USER = 1, XSK_FILL = 2, XSK_TX = 3 };
 
 enum xsk_ledger_err {
@@ -74,6 +82,11 @@ int xsk_shim_kick_rx(int fd);
 int xsk_shim_statistics(int fd, uint64_t out[6]);
 int xsk_shim_options(int fd, uint32_t *flags);
 int xsk_shim_busy_poll(int fd, int usecs, int budget);
+int xsk_shim_tx_sg(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs,
+		   const uint32_t *lens, const uint32_t *opts, uint32_t n, uint32_t token,
+		   uint32_t ring_owner, int check_bounds, uint32_t *bad);
+uint32_t xsk_shim_rx_sg(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
+			uint32_t *lens, uint32_t *opts, uint32_t max, uint32_t token);
 int xsk_shim_sock_error(int fd);
 int xsk_shim_ring_dontfork(const void *ring_struct, uint32_t desc_size);
 int xsk_shim_fake_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer, uint32_t *flags,
