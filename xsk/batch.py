@@ -181,13 +181,13 @@ class Batch:
     @property
     def frame_indices(self) -> np.ndarray:
         self._live()
-        return (self._addrs >> self._umem.frame_shift).astype(np.intp)
+        return self._umem.frames_of(self._addrs)
 
     @property
     def offsets(self) -> np.ndarray:
         """Offset of each frame's data inside its UMEM frame."""
         self._live()
-        return (self._addrs & (self._umem.frame_size - 1)).astype(np.intp)
+        return self._umem.offsets_of(self._addrs)
 
     def set_offsets(self, offsets: int | np.ndarray) -> None:
         """Start each frame's data ``offsets[i]`` bytes into its UMEM frame (one value for all).
@@ -200,7 +200,7 @@ class Batch:
         offs = np.broadcast_to(np.asarray(offsets, dtype=np.int64), (len(self),))
         if len(self) and (int(offs.min()) < 0 or int(offs.max()) >= self._umem.frame_size):
             raise FrameTooLargeError(f"offsets must lie inside a {self._umem.frame_size}-byte frame")
-        base = self._addrs & ~np.uint64(self._umem.frame_size - 1)
+        base = self._umem.frames_of(self._addrs).astype(np.uint64) * np.uint64(self._umem.frame_size)
         self._addrs[:] = base + offs.astype(np.uint64)
 
     def metadata(self, width: int) -> np.ndarray:
@@ -210,14 +210,14 @@ class Batch:
         frames (the kernel copies it along in copy mode); its layout is the program's to define.
         """
         self._live()
-        if len(self) and int((self._addrs & np.uint64(self._umem.frame_size - 1)).min()) < width:
+        if len(self) and int(self._umem.offsets_of(self._addrs).min()) < width:
             raise FrameTooLargeError(f"{width} bytes of metadata would start before a frame's beginning")
         return self._umem.array[(self._addrs.astype(np.int64) - width)[:, None] + np.arange(width)]
 
     def room(self, i: int) -> int:
         """Bytes available from frame ``i``'s data start to the end of its UMEM frame."""
         self._live()
-        return self._umem.frame_size - int(self._addrs[i] & (self._umem.frame_size - 1))
+        return self._umem.frame_size - int(self._addrs[i]) % self._umem.frame_size
 
     def data(self, i: int) -> memoryview:
         """Zero-copy, writable view of frame ``i``'s ``lens[i]`` bytes, valid while the batch owns it."""
@@ -284,7 +284,7 @@ class Batch:
 
     def room_all(self) -> np.ndarray:
         """Bytes from each frame's data start to the end of its UMEM frame."""
-        return self._umem.frame_size - (self._addrs & np.uint64(self._umem.frame_size - 1)).astype(np.int64)
+        return self._umem.frame_size - self._umem.offsets_of(self._addrs).astype(np.int64)
 
     def patch(self, offset: int, values: np.ndarray) -> None:
         """Write row ``values[i]`` (bytes, as a uint8 (n, k) array) at ``offset`` in every frame."""

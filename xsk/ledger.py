@@ -50,11 +50,15 @@ class Accounting(NamedTuple):
 
 
 class Ledger:
-    """Per-frame ownership state for one UMEM of ``frame_count`` frames of ``2**frame_shift`` bytes."""
+    """Per-frame ownership state for one UMEM of ``frame_count`` frames of ``frame_size`` bytes.
 
-    def __init__(self, frame_count: int, frame_shift: int) -> None:
+    ``unaligned``: the UMEM is registered in unaligned chunk mode (the kernel then reports
+    received addresses as chunk start plus an offset in bits 48 and up; the shim decodes them).
+    """
+
+    def __init__(self, frame_count: int, frame_size: int, unaligned: bool = False) -> None:
         self.frame_count = frame_count
-        self.frame_shift = frame_shift
+        self.frame_size = frame_size
         self._state = np.zeros(frame_count, dtype=np.uint8)
         self._owner = np.zeros(frame_count, dtype=np.uint32)
         self._pool = np.zeros(frame_count, dtype=np.uint32)
@@ -67,7 +71,8 @@ class Ledger:
             ffi.from_buffer("uint32_t[]", self._pool),
             ffi.from_buffer("uint32_t[]", self._mark),
             frame_count,
-            frame_shift,
+            frame_size,
+            1 if unaligned else 0,
         )
         # itertools.count's next() is atomic under the GIL, so threads never share a token
         self._tokens = itertools.count(1)
@@ -94,7 +99,7 @@ class Ledger:
         return int(self.c.kernel_errors)
 
     def state_of(self, addr: int) -> str:
-        return STATES[int(self._state[addr >> self.frame_shift])]
+        return STATES[int(self._state[addr // self.frame_size])]
 
     def take(self, out: np.ndarray, token: int) -> int:
         """Move up to ``len(out)`` frames POOL -> USER, writing their addresses into ``out``."""
@@ -139,11 +144,11 @@ class Ledger:
         if rc >= 0:
             return
         addr = int(addrs[bad]) if bad < len(addrs) else -1
-        size = self.frame_count << self.frame_shift
+        size = self.frame_count * self.frame_size
         if rc == lib.XSK_ERR_RANGE:
             msg = f"address {addr:#x} is outside the UMEM (size {size:#x})"
         elif rc == lib.XSK_ERR_BOUNDARY:
-            msg = f"address {addr:#x} is not on a frame boundary (frame size {1 << self.frame_shift})"
+            msg = f"address {addr:#x} is not on a frame boundary (frame size {self.frame_size})"
         elif rc == lib.XSK_ERR_STATE:
             state = self.state_of(addr)
             owner = {"POOL": "the free pool", "FILL": "the kernel (fill ring)", "TX": "the kernel (TX ring)"}

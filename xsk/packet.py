@@ -166,7 +166,7 @@ class PacketPlan:
         The frames must be ones the caller owns (a Batch's ``addrs``), each at least as long as the template.
         """
         if len(addrs):
-            offsets = addrs & np.uint64(umem.frame_size - 1)
+            offsets = umem.offsets_of(addrs)
             if int(addrs.max()) >= umem.size or int(offsets.max()) + len(self.frame) > umem.frame_size:
                 raise ConfigError(f"a {len(self.frame)}-byte frame at one of these addresses runs past its UMEM frame")
         self._c.patch(umem, np.ascontiguousarray(addrs, dtype=np.uint64), index0, stream, ts_ns)

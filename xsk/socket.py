@@ -513,7 +513,7 @@ class Socket:
             i = bad[0]
             raise FrameTooLargeError(
                 f"frame {i} of the batch: {int(lens[i])} bytes at offset "
-                f"{int(addrs[i]) & (self.umem.frame_size - 1)} do not fit in a "
+                f"{int(addrs[i]) % self.umem.frame_size} do not fit in a "
                 f"{self.umem.frame_size}-byte frame (or the length is 0); nothing was sent"
             )
         self.umem.ledger.raise_for(k, addrs, bad[0], "send")  # a refused batch changed nothing

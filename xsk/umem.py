@@ -95,6 +95,9 @@ class Umem:
     """``frame_count`` frames of ``frame_size`` bytes, each with exactly one owner at all times.
 
     ``headroom`` bytes are left free before received data in every frame.
+    ``unaligned``: register in unaligned chunk mode (XDP_UMEM_UNALIGNED_CHUNK_FLAG), where
+    ``frame_size`` may be any even size from 2048 to 4096 bytes and frames lie back to back, so
+    they may straddle 4 KiB pages (hugepages keep them physically contiguous).
     ``hugepages``: "auto" uses 2 MiB pages and falls back to 4 KiB pages with a warning,
     "required" raises HugepagesUnavailableError when none are free, "off" never uses them.
     """
@@ -108,13 +111,20 @@ class Umem:
         *,
         fill_size: int | None = None,
         comp_size: int | None = None,
+        unaligned: bool = False,
     ) -> None:
         if not isinstance(frame_count, int) or frame_count < 1 or frame_count > 1 << 24:
             raise ConfigError(f"frame_count must be between 1 and {1 << 24}, got {frame_count!r}")
-        if frame_size not in (2048, 4096):
+        if unaligned:
+            # Even sizes only: Linux 6.18's copy-mode TX completions come back with bit 0 of the
+            # address cleared, which would name the previous frame for a frame that starts odd.
+            if not isinstance(frame_size, int) or not 2048 <= frame_size <= 4096 or frame_size % 2:
+                raise ConfigError(
+                    f"frame_size must be an even number from 2048 to 4096 in unaligned chunk mode, got {frame_size!r}")
+        elif frame_size not in (2048, 4096):
             raise ConfigError(
                 f"frame_size must be 2048 or 4096 (aligned chunk mode: a power of two "
-                f"no larger than the 4 KiB page), got {frame_size!r}"
+                f"no larger than the 4 KiB page; unaligned=True allows any size in between), got {frame_size!r}"
             )
         if not 0 <= headroom < frame_size - XDP_PACKET_HEADROOM - 64:
             raise ConfigError(
@@ -132,7 +142,8 @@ class Umem:
 
         self.frame_count = frame_count
         self.frame_size = frame_size
-        self.frame_shift = frame_size.bit_length() - 1
+        self.unaligned = bool(unaligned)
+        self._pow2 = _pow2(frame_size)
         self.headroom = headroom
         self.size = frame_count * frame_size
         self._pid = current_pid()
@@ -141,7 +152,7 @@ class Umem:
         """The whole area as bytes: a zero-copy view, only for frames you own."""
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
-        self.ledger = Ledger(frame_count, self.frame_shift)
+        self.ledger = Ledger(frame_count, frame_size, self.unaligned)
         self._ptr = None  # cdata over the area, made on first use
         self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
         self._map_len = len(self._map)
@@ -187,10 +198,21 @@ class Umem:
         For frames the caller owns (a Batch's ``addrs``); each must hold at least 12 bytes.
         """
         addrs = np.ascontiguousarray(addrs, dtype=np.uint64)
-        if len(addrs) and (int(addrs.max()) >= self.size or
-                           int((addrs & np.uint64(self.frame_size - 1)).max()) + 12 > self.frame_size):
+        if len(addrs) and (int(addrs.max()) >= self.size or int(self.offsets_of(addrs).max()) + 12 > self.frame_size):
             raise ConfigError("an address is outside the UMEM or too close to the end of its frame")
         lib.xsk_shim_swap_macs(self._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs))
+
+    def frames_of(self, addrs: np.ndarray) -> np.ndarray:
+        """The frame index of each address."""
+        if self._pow2:
+            return (addrs >> np.uint64(self.frame_size.bit_length() - 1)).astype(np.intp)
+        return (addrs // np.uint64(self.frame_size)).astype(np.intp)
+
+    def offsets_of(self, addrs: np.ndarray) -> np.ndarray:
+        """Each address's offset inside its frame."""
+        if self._pow2:
+            return (addrs & np.uint64(self.frame_size - 1)).astype(np.intp)
+        return (addrs % np.uint64(self.frame_size)).astype(np.intp)
 
     def _view(self, start: int, stop: int) -> memoryview:
         return memoryview(self._map)[start:stop]
@@ -213,14 +235,14 @@ class Umem:
 
     def _rows(self, addrs: np.ndarray, length: int) -> tuple[np.ndarray, int | None]:
         """Frame indices, and the common in-frame offset when every row has the same one."""
-        mask = self.frame_size - 1
-        fidx = (addrs >> self.frame_shift).astype(np.intp)
+        fidx = self.frames_of(addrs)
         if not len(addrs):
             return fidx, 0
-        off = int(addrs[0]) & mask
-        if off + length <= self.frame_size and not np.any((addrs & mask) != off):
+        offs = self.offsets_of(addrs)
+        off = int(offs[0])
+        if off + length <= self.frame_size and not np.any(offs != off):
             return fidx, off
-        if np.any((addrs & mask) + length > self.frame_size):
+        if np.any(offs + length > self.frame_size):
             raise ConfigError(f"{length} bytes from some address run past the end of its frame")
         return fidx, None
 
@@ -291,7 +313,7 @@ class Umem:
         cfg.comp_size = self.comp_size
         cfg.frame_size = self.frame_size
         cfg.frame_headroom = self.headroom
-        cfg.flags = 0
+        cfg.flags = lib.XDP_UMEM_UNALIGNED_CHUNK_FLAG if self.unaligned else 0
         self._area_c = ffi.from_buffer(self._map)
         rc = lib.xsk_umem__create(pp, self._area_c, self.size, fq, cq, cfg)
         if rc < 0:

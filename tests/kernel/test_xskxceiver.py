@@ -6,7 +6,7 @@ every byte is compared, as xskxceiver does. The ownership ledger is checked afte
 test by the ``make_umem`` fixture (all frames back in the pool).
 
 Cases that need hardware (zero-copy, hardware ring sizes) are kept and skip here with the
-reason. Not covered yet: unaligned chunk mode, which xsk.Umem doesn't offer.
+reason.
 """
 
 from __future__ import annotations
@@ -273,6 +273,55 @@ def test_ALIGNED_INV_DESC(veth_pair, make_umem, xdp_mode, frame_size):
     with pytest.raises(xsk.FrameTooLargeError):
         b.set_offsets(-2)
     b.release()
+
+
+# --- unaligned chunk mode -----------------------------------------------------------------
+@pytest.mark.parametrize("frame_size", [3000, 4000])
+def test_SEND_RECEIVE_UNALIGNED(veth_pair, make_umem, xdp_mode, frame_size):
+    """Frames of any size laid back to back (XDP_UMEM_UNALIGNED_CHUNK_FLAG), so packets
+    straddle 4 KiB pages; the kernel reports RX addresses as base + offset << 48."""
+    ua = make_umem(frame_size=frame_size, frame_count=1024, unaligned=True)
+    ub = make_umem(frame_size=frame_size, frame_count=1024, unaligned=True)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    with tx, rx:
+        tpl = template(veth_pair, size=1400)
+        r = transfer(tx, rx, tpl, 20_000)
+        assert r.received == 20_000 and r.perfect
+        assert r.offsets == {256}
+        # 20,000 frames went round a 1024-frame UMEM, so every frame was used, and these
+        # frames' packets cross a 4 KiB page:
+        starts = np.arange(ub.frame_count) * frame_size + 256
+        assert np.count_nonzero(starts // 4096 != (starts + 1400 - 1) // 4096) > 300
+
+
+def test_UNALIGNED_INV_DESC(veth_pair, make_umem, xdp_mode):
+    frame_size, frame_count = 3000, 64
+    ua = make_umem(frame_size=frame_size, frame_count=frame_count, unaligned=True)
+    ub = make_umem(frame_size=frame_size, unaligned=True)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tpl = np.frombuffer(template(veth_pair, size=MIN_PKT), dtype=np.uint8)
+    last = frame_count - 1
+    cases = [  # (name, frame, offset, length, valid)
+        ("address 0", 0, 0, MIN_PKT, True),
+        ("straddling a 4K page", 1, 4096 - frame_size - MIN_PKT // 2, MIN_PKT, True),
+        ("longer than a chunk", 2, 0, frame_size + 1, False),
+        ("up to the end of the UMEM", last, frame_size - MIN_PKT, MIN_PKT, True),
+        ("straddling the end of the UMEM", last, frame_size - MIN_PKT // 2, MIN_PKT, False),
+        ("valid, last", 4, 0, MIN_PKT, True),
+    ]
+    with tx, rx:
+        for seq, (name, frame, offset, length, _valid) in enumerate(cases):
+            b = _take_frame(ua, frame)
+            b.set_offsets(offset)
+            b.write(0, tpl[: frame_size - offset].tobytes())
+            if frame_size - offset >= SEQ_OFFSET + 8:
+                b.patch(SEQ_OFFSET, seq_rows(seq, 1))
+            b.lens[0] = length
+            assert tx.send(b, check_bounds=False) == 1, name
+            tx.flush(timeout=0.2)
+        valid = [seq for seq, case in enumerate(cases) if case[4]]
+        assert _recv_all(rx, len(valid)) == valid
+        assert tx.statistics()["tx_invalid_descs"] == len(cases) - len(valid)
 
 
 # --- statistics ----------------------------------------------------------------------------

@@ -60,3 +60,18 @@ def test_accounting_always_sums():
         acc = u.accounting()
         assert acc.balanced and acc.user == 3 and acc.total == 8
         u.release(b)
+
+
+def test_unaligned_chunk_mode_frame_sizes():
+    with xsk.Umem(frame_count=8, frame_size=3000, unaligned=True, hugepages="off") as umem:
+        b = umem.take(3)
+        assert list(b.addrs) == [0, 3000, 6000] and list(b.frame_indices) == [0, 1, 2]
+        b.set_offsets(100)
+        assert list(b.offsets) == [100] * 3 and b.room(0) == 2900
+        b.release()
+        umem.verify()
+    for bad in (2047, 4097, 4001):
+        with pytest.raises(xsk.ConfigError, match="even number from 2048 to 4096"):
+            xsk.Umem(frame_count=8, frame_size=bad, unaligned=True, hugepages="off")
+    with pytest.raises(xsk.ConfigError, match="unaligned=True allows"):
+        xsk.Umem(frame_count=8, frame_size=3000, hugepages="off")

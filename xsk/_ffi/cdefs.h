@@ -35,6 +35,7 @@ int xsk_socket__update_xskmap(struct xsk_socket *xsk, int xsks_map_fd);
 #define XDP_ZEROCOPY ...
 #define XDP_USE_NEED_WAKEUP ...
 #define XDP_USE_SG ...
+#define XDP_UMEM_UNALIGNED_CHUNK_FLAG ...
 #define XDP_PKT_CONTD ...
 #define XDP_OPTIONS_ZEROCOPY ...
 #define XDP_PACKET_HEADROOM ...
@@ -74,12 +75,13 @@ enum { XSK_OK, XSK_ERR_RANGE, XSK_ERR_BOUNDARY, XSK_ERR_STATE, XSK_ERR_TOKEN, XS
 
 struct xsk_ledger {
     uint8_t *state; uint32_t *owner; uint32_t *pool; uint32_t *mark; uint32_t epoch;
-    uint32_t pool_len; uint32_t nframes; uint32_t frame_shift; uint32_t counts[4];
+    uint32_t pool_len; uint32_t nframes; uint32_t frame_shift; uint32_t frame_size; uint32_t unaligned;
+    uint32_t counts[4];
     uint64_t kernel_errors;
     ...;
 };
 int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
-                    uint32_t *mark, uint32_t nframes, uint32_t frame_shift);
+                    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned);
 uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token);
 int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);
 int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);

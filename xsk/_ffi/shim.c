@@ -26,7 +26,7 @@ static void move(struct xsk_ledger *l, uint32_t f, uint8_t to, uint32_t owner)
 }
 
 int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
-		    uint32_t *mark, uint32_t nframes, uint32_t frame_shift)
+		    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned)
 {
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
@@ -36,7 +36,9 @@ int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint3
 	l->mark = mark;
 	l->epoch = 1;
 	l->nframes = nframes;
-	l->frame_shift = frame_shift;
+	l->frame_size = frame_size;
+	l->frame_shift = (frame_size & (frame_size - 1)) ? 0 : (uint32_t)__builtin_ctz(frame_size);
+	l->unaligned = unaligned ? 1 : 0;
 	/* The stack pops from the end: lay it out so frame 0 is handed out first. */
 	for (uint32_t i = 0; i < nframes; i++) {
 		state[i] = XSK_POOL;
@@ -47,6 +49,24 @@ int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint3
 	l->pool_len = nframes;
 	l->counts[XSK_POOL] = nframes;
 	return 0;
+}
+
+/* Frame index and start address: shifts for power-of-two frames, division otherwise
+ * (unaligned chunk mode allows any frame size). */
+static inline uint32_t frame_of(const struct xsk_ledger *l, uint64_t a)
+{
+	return l->frame_shift ? (uint32_t)(a >> l->frame_shift) : (uint32_t)(a / l->frame_size);
+}
+
+static inline uint64_t frame_addr(const struct xsk_ledger *l, uint32_t f)
+{
+	return (uint64_t)f * l->frame_size;
+}
+
+/* In unaligned mode the kernel returns RX addresses as chunk base | data offset << 48. */
+static inline uint64_t kernel_addr(const struct xsk_ledger *l, uint64_t a)
+{
+	return l->unaligned ? (a & XSK_UNALIGNED_BUF_ADDR_MASK) + (a >> XSK_UNALIGNED_BUF_OFFSET_SHIFT) : a;
 }
 
 static void push_pool(struct xsk_ledger *l, uint32_t f)
@@ -62,7 +82,7 @@ static uint32_t ledger_take_impl(struct xsk_ledger *l, uint64_t *addrs, uint32_t
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t f = l->pool[--l->pool_len];
 		move(l, f, XSK_USER, token);
-		addrs[i] = (uint64_t)f << l->frame_shift;
+		addrs[i] = frame_addr(l, f);
 	}
 	return n;
 }
@@ -89,8 +109,7 @@ static void next_epoch(struct xsk_ledger *l)
 static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		     uint32_t *bad)
 {
-	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
-	const uint64_t offmask = ((uint64_t)1 << l->frame_shift) - 1;
+	const uint64_t size = frame_addr(l, l->nframes);
 
 	next_epoch(l);
 	for (uint32_t i = 0; i < n; i++) {
@@ -99,9 +118,9 @@ static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32
 		*bad = i;
 		if (a >= size)
 			return XSK_ERR_RANGE;
-		if (token == 0 && (a & offmask))
+		f = frame_of(l, a);
+		if (token == 0 && a != frame_addr(l, f))
 			return XSK_ERR_BOUNDARY;
-		f = a >> l->frame_shift;
 		if (l->state[f] != XSK_USER)
 			return XSK_ERR_STATE;
 		if (token && l->owner[f] != token)
@@ -121,7 +140,7 @@ static int ledger_release_impl(struct xsk_ledger *l, const uint64_t *addrs, uint
 	if (err)
 		return err;
 	for (uint32_t i = 0; i < n; i++)
-		push_pool(l, addrs[i] >> l->frame_shift);
+		push_pool(l, frame_of(l, addrs[i]));
 	return XSK_OK;
 }
 
@@ -132,7 +151,7 @@ static int ledger_retoken_impl(struct xsk_ledger *l, const uint64_t *addrs, uint
 	if (err)
 		return err;
 	for (uint32_t i = 0; i < n; i++)
-		l->owner[addrs[i] >> l->frame_shift] = new_token;
+		l->owner[frame_of(l, addrs[i])] = new_token;
 	return XSK_OK;
 }
 
@@ -160,9 +179,9 @@ static int shim_fill_impl(struct xsk_ledger *l, struct xsk_ring_prod *fq, const 
 		return err;
 	k = reserve_upto(fq, n, &idx);
 	for (uint32_t i = 0; i < k; i++) {
-		uint32_t f = addrs[i] >> l->frame_shift;
-		/* The kernel wants the frame's start in aligned mode; it adds the headroom itself. */
-		*xsk_ring_prod__fill_addr(fq, idx + i) = (uint64_t)f << l->frame_shift;
+		uint32_t f = frame_of(l, addrs[i]);
+		/* The kernel wants the frame's start; it adds the headroom itself. */
+		*xsk_ring_prod__fill_addr(fq, idx + i) = frame_addr(l, f);
 		move(l, f, XSK_FILL, ring_owner);
 	}
 	xsk_ring_prod__submit(fq, k);
@@ -178,7 +197,7 @@ static uint32_t shim_fill_from_pool_impl(struct xsk_ledger *l, struct xsk_ring_p
 	k = reserve_upto(fq, n, &idx);
 	for (uint32_t i = 0; i < k; i++) {
 		uint32_t f = l->pool[--l->pool_len];
-		*xsk_ring_prod__fill_addr(fq, idx + i) = (uint64_t)f << l->frame_shift;
+		*xsk_ring_prod__fill_addr(fq, idx + i) = frame_addr(l, f);
 		move(l, f, XSK_FILL, ring_owner);
 	}
 	xsk_ring_prod__submit(fq, k);
@@ -189,14 +208,14 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 		const uint32_t *lens, const uint32_t *opts, uint32_t n, uint32_t token, uint32_t ring_owner,
 		int check_bounds, uint32_t *bad)
 {
-	const uint64_t offmask = ((uint64_t)1 << l->frame_shift) - 1;
 	uint32_t idx, k;
 	int err = ledger_check_impl(l, addrs, n, token, bad);
 	if (err)
 		return err;
 	if (check_bounds) {
 		for (uint32_t i = 0; i < n; i++) {
-			if (lens[i] == 0 || (addrs[i] & offmask) + lens[i] > offmask + 1) {
+			uint64_t off = addrs[i] - frame_addr(l, frame_of(l, addrs[i]));
+			if (lens[i] == 0 || off + lens[i] > l->frame_size) {
 				*bad = i;
 				return XSK_ERR_BOUNDS;
 			}
@@ -208,7 +227,7 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 		d->addr = addrs[i];
 		d->len = lens[i];
 		d->options = opts ? opts[i] : 0;
-		move(l, addrs[i] >> l->frame_shift, XSK_TX, ring_owner);
+		move(l, frame_of(l, addrs[i]), XSK_TX, ring_owner);
 	}
 	xsk_ring_prod__submit(tx, k);
 	return (int)k;
@@ -220,7 +239,7 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
 		     uint32_t *lens, uint32_t *opts, uint32_t max, uint32_t token)
 {
-	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
+	const uint64_t size = frame_addr(l, l->nframes);
 	uint32_t idx, n, k = 0;
 	/* libxdp re-reads the producer index only when its cached entries run out; a packet's
 	 * tail left behind below must not hide the fragments the kernel has added since. */
@@ -238,13 +257,14 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(rx, idx + i);
-		uint32_t f = d->addr >> l->frame_shift;
-		if (d->addr >= size || l->state[f] != XSK_FILL) {
+		uint64_t a = kernel_addr(l, d->addr);
+		uint32_t f = frame_of(l, a);
+		if (a >= size || l->state[f] != XSK_FILL) {
 			l->kernel_errors++;
 			continue;
 		}
 		move(l, f, XSK_USER, token);
-		addrs[k] = d->addr;
+		addrs[k] = a;
 		lens[k] = d->len;
 		if (opts)
 			opts[k] = d->options;
@@ -256,11 +276,11 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 
 static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max)
 {
-	const uint64_t size = (uint64_t)l->nframes << l->frame_shift;
+	const uint64_t size = frame_addr(l, l->nframes);
 	uint32_t idx, n = xsk_ring_cons__peek(cq, max, &idx);
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t a = *xsk_ring_cons__comp_addr(cq, idx + i);
-		uint32_t f = a >> l->frame_shift;
+		uint64_t a = kernel_addr(l, *xsk_ring_cons__comp_addr(cq, idx + i));
+		uint32_t f = frame_of(l, a);
 		if (a >= size || l->state[f] != XSK_TX) {
 			l->kernel_errors++;
 			continue;
@@ -817,7 +837,7 @@ void xsk_shim_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *
 		    uint32_t frame_size, struct xsk_hdr *out)
 {
 	for (uint32_t i = 0; i < n; i++)
-		parse_one(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] & (frame_size - 1)), &out[i]);
+		parse_one(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] % frame_size), &out[i]);
 }
 
 /* Sequence payloads ("XK", u64 stream<<56 | counter, u64 transmit ns; see xsk.packet) of a
@@ -861,7 +881,7 @@ uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint6
 	for (uint32_t i = start; i < n; i++) {
 		struct xsk_hdr h;
 		const uint8_t *p = area + addrs[i];
-		uint32_t room = frame_size - (uint32_t)(addrs[i] & (frame_size - 1));
+		uint32_t room = frame_size - (uint32_t)(addrs[i] % frame_size);
 		uint32_t lim = lens[i] < room ? lens[i] : room;
 		uint64_t seq = 0, sent = 0;
 

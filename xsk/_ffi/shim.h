@@ -46,14 +46,16 @@ struct xsk_ledger {
 	uint32_t epoch;
 	uint32_t pool_len;
 	uint32_t nframes;
-	uint32_t frame_shift;
+	uint32_t frame_shift; /* log2(frame_size), or 0 when frame_size is not a power of two */
+	uint32_t frame_size;
+	uint32_t unaligned;   /* unaligned chunk mode: RX addresses carry an offset in bits 48+ */
 	uint32_t counts[4];
 	uint64_t kernel_errors; /* descriptors from the kernel that named no frame it held */
 	pthread_mutex_t lock;   /* held by every public entry point below */
 };
 
 int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
-		    uint32_t *mark, uint32_t nframes, uint32_t frame_shift);
+		    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned);
 uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token);
 int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		     uint32_t *bad);
