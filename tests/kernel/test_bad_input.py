@@ -1,5 +1,6 @@
 """Bad input gives a clear xsk error naming the problem, and leaves nothing behind."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -119,3 +120,36 @@ def test_custom_program_misuse_is_explained(veth_pair, make_umem, test_program, 
         sock.close()
     assert prog.closed
     assert umem.accounting().pool == 64
+
+
+@pytest.mark.parametrize("tool", ["sink", "gen", "fwd", "capture", "replay", "veth", "custom-program"])
+def test_tools_without_privileges_refuse_before_changing_anything(veth_pair, tmp_path, tool):
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    a, b = veth_pair.a, veth_pair.b
+    pcap = tmp_path / "one.pcap"
+    wrpcap(str(pcap), [Ether()])
+    argv = {
+        "sink": ["sink", b.ifname, "--netns", b.netns, "--count", "1"],
+        "gen": ["gen", a.ifname, "--netns", a.netns, "--count", "1"],
+        "fwd": ["fwd", b.ifname, "--netns", b.netns, "--duration", "1"],
+        "capture": ["capture", b.ifname, "--netns", b.netns, "-w", str(tmp_path / "out.pcap"), "--count", "1"],
+        "replay": ["replay", str(pcap), a.ifname, "--netns", a.netns],
+        "veth": ["veth", "up", "privtest"],
+    }.get(tool)
+    if argv is None:
+        code = [sys.executable, "-c", f"import xsk; xsk.CustomProgram(xsk.program.object_path(), {b.ifname!r}, "
+                                       f"netns={b.netns!r})"]
+    else:
+        code = [sys.executable, "-m", "xsk.cli", *argv]
+    out = subprocess.run(["setpriv", f"--bounding-set={DROPPED}", "--inh-caps=-all", *code],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    message = out.stderr.strip().splitlines()[-1]
+    assert "needs CAP_" in message, out.stderr
+    assert tool == "custom-program" or "Traceback" not in out.stderr  # the tools: one line, no traceback
+    for end in (a, b):  # nothing attached, nothing made
+        links = subprocess.run(["ip", "-n", end.netns, "-o", "link"], capture_output=True, text=True).stdout
+        assert "prog/xdp" not in links
+    assert not os.path.exists("/run/netns/privtest-a")
