@@ -19,7 +19,8 @@ struct {
 	__type(value, __u32);
 } seen SEC(".maps");
 
-SEC("xdp")
+/* xdp.frags: also for multi-buffer frames (the metadata goes in front of the first buffer) */
+SEC("xdp.frags")
 int xdp_meta(struct xdp_md *ctx)
 {
 	__u32 zero = 0, *n = bpf_map_lookup_elem(&seen, &zero);

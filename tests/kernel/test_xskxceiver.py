@@ -584,6 +584,50 @@ def test_TOO_MANY_FRAGS(veth_pair_factory, make_umem, xdp_mode):
         assert tx.statistics()["tx_invalid_descs"] >= 18
 
 
+def test_ALIGNED_INV_DESC_MULTI_BUFF(veth_pair_factory, make_umem, xdp_mode):
+    """An invalid fragment anywhere in a packet drops the whole packet (counted as invalid);
+    the packets before and after it arrive whole."""
+    pair = veth_pair_factory(mtu=JUMBO_MTU)
+    ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
+    tx = xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True)
+    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, xdp_mode=xdp_mode, multi_buffer=True)
+    with tx, rx:
+        first, last = _jumbo(pair, 1, size=6000), _jumbo(pair, 3, size=6000)
+        assert _send_packets(tx, [first]) == 2
+        b = ua.take(3)
+        b.fill(template(pair, size=60))
+        b.lens[1] = 4097  # the middle fragment runs past its frame
+        b.options[:] = [xsk.XDP_PKT_CONTD, xsk.XDP_PKT_CONTD, 0]
+        assert tx.send(b, check_bounds=False) == 3
+        tx.flush(timeout=0.5)
+        assert _send_packets(tx, [last]) == 2
+        assert _recv_packets(rx, 2) == [first, last]
+        assert _recv_packets(rx, 1, timeout=0.2) == []
+        assert tx.statistics()["tx_invalid_descs"] >= 1
+
+
+def test_XDP_METADATA_COPY_MULTI_BUFF(veth_pair_factory, make_umem, xdp_mode, test_program):
+    pair = veth_pair_factory(mtu=JUMBO_MTU)
+    ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
+    b = pair.b
+    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xdp_mode=xdp_mode) as prog, \
+         xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True) as tx, \
+         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, multi_buffer=True) as rx:
+        frames = [_jumbo(pair, i) for i in range(20)]
+        assert _send_packets(tx, frames) == 60
+        metas, got = [], []
+        deadline = time.monotonic() + 2
+        while len(got) < 20 and time.monotonic() < deadline:
+            batch = rx.recv(256, timeout=0.05)
+            if len(batch):
+                starts = batch.packet_starts()
+                metas += batch.metadata(4)[starts].copy().view("<u4").ravel().tolist()
+                ends = [*starts[1:].tolist(), len(batch)]
+                got += [b"".join(bytes(batch.data(i)) for i in range(s, e)) for s, e in zip(starts, ends, strict=True)]
+                batch.release()
+        assert got == frames and metas == list(range(20))
+
+
 def test_XDP_PKT_CONTD_needs_a_multi_buffer_socket(veth_pair, make_umem):
     ua = make_umem(frame_count=64)
     with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False) as tx:
