@@ -267,7 +267,8 @@ class XdpProgram(_Attachment):
 class CustomProgram:
     """Your own XDP program, from a BPF object file, attached to ``ifname`` for sockets to use.
 
-    The object must define an XSKMAP (``xskmap``, default "xsks_map"). A Socket made with
+    The object must define an XSKMAP (``xskmap``, default "xsks_map"; None for a program that
+    redirects to no socket, e.g. one under test on a veth pair). A Socket made with
     ``program=`` this puts its fd into that map at ``xskmap_key`` (default: its queue) after
     binding and takes it out again on close, so the program decides which frames reach which
     socket. Attached (native mode, else skb, unless ``xdp_mode`` says) inside ``netns`` when
@@ -276,7 +277,7 @@ class CustomProgram:
     """
 
     def __init__(self, path: str | os.PathLike[str], ifname: str, *, netns: str | None = None,
-                 xdp_mode: XdpMode = "auto", xskmap: str = "xsks_map") -> None:
+                 xdp_mode: XdpMode = "auto", xskmap: str | None = "xsks_map") -> None:
         if xdp_mode not in ("auto", "native", "skb"):
             raise XskError(f"xdp_mode must be 'auto', 'native' or 'skb', got {xdp_mode!r}")
         path = os.fspath(path)
@@ -293,7 +294,7 @@ class CustomProgram:
                 self.ifindex = link.ifindex(ifname, netns)
                 self._attachment = _Attachment(path, self.ifindex, ifname, xdp_mode, ours=None)
                 try:
-                    self.xskmap_fd = self._attachment.map_fds((xskmap,))[xskmap]
+                    self.xskmap_fd = self._attachment.map_fds((xskmap,))[xskmap] if xskmap else -1
                 except XskError:
                     self._attachment.detach()
                     raise
@@ -346,6 +347,8 @@ class CustomProgram:
 
     def _add_socket(self, sock: Socket, key: int) -> None:
         self._usable()
+        if self.xskmap_fd < 0:
+            raise XskError(f"{self!r} was loaded with xskmap=None: it has no XSKMAP to put sockets in")
         self._put(key, sock)
         self._sockets[id(sock)] = sock
 

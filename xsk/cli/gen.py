@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import time
 from dataclasses import dataclass, field
@@ -347,8 +348,10 @@ def xdp_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: 
 
 
 def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
-           reports: Any, stop: Any) -> None:
+           reports: Any, stop: Any, cpu: int | None) -> None:
     try:
+        if cpu is not None:  # one core per queue: the kernel's copy-mode TX work runs on it too
+            os.sched_setaffinity(0, {cpu})
         run_one = xdp_worker if cfg.engine == "xdp" else worker
         result = run_one(cfg, queue, stream, count, pps, lambda r: reports.put(("tick", r)), stop)
         reports.put(("done", result))
@@ -375,7 +378,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         ctx = mp.get_context("spawn")
         reports, stop = ctx.Queue(), ctx.Event()
-        procs = [ctx.Process(target=_child, args=(cfg, q, q, per_count[i], per_pps, reports, stop), daemon=True)
+        cpus = sorted(os.sched_getaffinity(0))
+        pin = [cpus[i] for i in range(len(queues))] if len(queues) <= len(cpus) else [None] * len(queues)
+        procs = [ctx.Process(target=_child, args=(cfg, q, q, per_count[i], per_pps, reports, stop, pin[i]),
+                             daemon=True)
                  for i, q in enumerate(queues)]
         for p in procs:
             p.start()
