@@ -46,7 +46,7 @@ docs: setup
 	$(PY) tools/gendocs.py build/docs
 
 lint: setup
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check . tools/bench
 
 clean:
 	rm -rf build *.egg-info xsk/_xsk_cffi*.so xsk/_bpf .pytest_cache

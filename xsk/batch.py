@@ -78,7 +78,8 @@ class Batch:
             return
         self._release_views()
         if k >= len(self._addrs):
-            self._spent = True
+            self._spent = True  # the arrays stay as they are: a spent batch reads nothing
+            return
         self._addrs = self._addrs[k:]
         self._lens = self._lens[k:]
         if self._opts is not None:
@@ -140,7 +141,7 @@ class Batch:
 
     # --- contents ----------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._addrs)
+        return 0 if self._spent else len(self._addrs)
 
     def __repr__(self) -> str:
         state = "spent" if self._spent else f"{len(self._addrs)} frames"

@@ -119,9 +119,9 @@ def test_custom_program_misuse_is_explained(veth_pair, make_umem, test_program, 
             prog.close()
         sock.close()
     assert prog.closed
-    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xskmap=None) as bare:
-        with pytest.raises(xsk.XskError, match="no XSKMAP"):
-            xsk.Socket(umem, b.ifname, netns=b.netns, program=bare)
+    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xskmap=None) as bare, \
+         pytest.raises(xsk.XskError, match="no XSKMAP"):
+        xsk.Socket(umem, b.ifname, netns=b.netns, program=bare)
     assert umem.accounting().pool == 64
 
 
