@@ -1,7 +1,8 @@
 """The kernel's AF_XDP selftest matrix (tools/testing/selftests/bpf/xskxceiver.c) over veth.
 
-Each test is named after the xskxceiver case it stands for and runs with the receiver's
-XDP program in generic (skb) and native (driver) mode. Frames carry sequence numbers and
+Each test is named after the xskxceiver case it stands for and runs in xskxceiver's three
+modes: the receiver's XDP program in generic (skb) mode, in native (driver) mode, and native
+with busy polling (SO_PREFER_BUSY_POLL). Frames carry sequence numbers and
 every byte is compared, as xskxceiver does. The ownership ledger is checked after every
 test by the ``make_umem`` fixture (all frames back in the pool).
 
@@ -18,6 +19,7 @@ import itertools
 import socket
 import struct
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -28,19 +30,33 @@ from xsk.program import object_path
 
 from .traffic import SEQ_OFFSET, Receiver, send_seq, seq_rows, template, transfer
 
-XDP_MODES = ["skb", "native"]
 MIN_PKT = 64
 
 
-@pytest.fixture(params=XDP_MODES)
-def xdp_mode(request):
-    return request.param
+class Mode(NamedTuple):
+    """How the receiving side runs: its XDP program's attach mode, and busy polling (µs, 0: off)."""
+
+    xdp: str
+    bp: int  # busy polling, microseconds per syscall
+
+    @property
+    def rx(self) -> dict:
+        return {"xdp_mode": self.xdp, "busy_poll": self.bp}
 
 
-def _pair_sockets(pair, ua, ub, xdp_mode, **rx_kwargs):
+MODES = {"skb": Mode("skb", 0), "native": Mode("native", 0), "busy-poll": Mode("native", 20)}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request) -> Mode:
+    """xskxceiver's three modes: generic XDP, driver XDP, and driver XDP with busy polling."""
+    return MODES[request.param]
+
+
+def _pair_sockets(pair, ua, ub, mode, **rx_kwargs):
     tx = xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False)
     try:
-        rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, xdp_mode=xdp_mode, **rx_kwargs)
+        rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, **{**mode.rx, **rx_kwargs})
     except BaseException:
         tx.close()
         raise
@@ -71,21 +87,20 @@ def _recv_all(sock: xsk.Socket, want: int, timeout: float = 2.0) -> list[int]:
 
 
 # --- send/receive --------------------------------------------------------------------------
-@pytest.mark.parametrize("busy_poll", [0, 20], ids=["irq", "busy-poll"])
-def test_SEND_RECEIVE(veth_pair_factory, make_umem, xdp_mode, busy_poll):
+def test_SEND_RECEIVE(veth_pair_factory, make_umem, mode):
     pair = veth_pair_factory(mtu=3000)
     ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
-    tx, rx = _pair_sockets(pair, ua, ub, xdp_mode, busy_poll=busy_poll)
+    tx, rx = _pair_sockets(pair, ua, ub, mode)
     with tx, rx:
         r = transfer(tx, rx, template(pair, size=2900), 20_000)
         assert r.received == 20_000 and r.perfect
 
 
-def test_SEND_RECEIVE_2K_FRAME(veth_pair, make_umem, xdp_mode):
+def test_SEND_RECEIVE_2K_FRAME(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_size=2048), make_umem(frame_size=2048)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
-        assert rx.xdp_mode == xdp_mode and rx.mode == "copy"
+        assert rx.xdp_mode == mode.xdp and rx.busy_poll == mode.bp and rx.mode == "copy"
         r = transfer(tx, rx, template(veth_pair), 100_000)
         assert r.received == 100_000 and r.perfect
         assert r.offsets == {256}  # XDP_PACKET_HEADROOM, no UMEM headroom
@@ -93,9 +108,9 @@ def test_SEND_RECEIVE_2K_FRAME(veth_pair, make_umem, xdp_mode):
         assert stats["rx_dropped"] == 0 and stats["rx_invalid_descs"] == 0
 
 
-def test_SEND_RECEIVE_SINGLE_PKT(veth_pair, make_umem, xdp_mode):
+def test_SEND_RECEIVE_SINGLE_PKT(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_count=64), make_umem(frame_count=64)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
         tpl = template(veth_pair, size=60)
         b = ua.take(1)
@@ -107,21 +122,21 @@ def test_SEND_RECEIVE_SINGLE_PKT(veth_pair, make_umem, xdp_mode):
         got.release()
 
 
-def test_UMEM_HEADROOM(veth_pair, make_umem, xdp_mode):
+def test_UMEM_HEADROOM(veth_pair, make_umem, mode):
     ua, ub = make_umem(), make_umem(headroom=512)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
         r = transfer(tx, rx, template(veth_pair), 10_000)
         assert r.received == 10_000 and r.perfect
         assert r.offsets == {256 + 512}
 
 
-def test_BIDIRECTIONAL(veth_pair, make_umem, xdp_mode):
+def test_BIDIRECTIONAL(veth_pair, make_umem, mode):
     """Both ends send and receive at once, then the directions swap: each end's socket turns
     from sender to receiver (xskxceiver swaps the roles of its two threads)."""
     ua, ub = make_umem(), make_umem()
-    with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, xdp_mode=xdp_mode) as a, \
-         xsk.Socket(ub, veth_pair.b.ifname, netns=veth_pair.b.netns, xdp_mode=xdp_mode) as b:
+    with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, **mode.rx) as a, \
+         xsk.Socket(ub, veth_pair.b.ifname, netns=veth_pair.b.netns, **mode.rx) as b:
         fwd, back = template(veth_pair), template(veth_pair, reverse=True)
         ra, rb = Receiver(a, back), Receiver(b, fwd)
         for first in range(0, 10_000, 500):
@@ -137,12 +152,12 @@ def test_BIDIRECTIONAL(veth_pair, make_umem, xdp_mode):
         assert swapped.received == 5_000 and swapped.perfect
 
 
-def test_TEARDOWN(veth_pair, make_umem, xdp_mode):
+def test_TEARDOWN(veth_pair, make_umem, mode):
     """Create, use and delete the sockets ten times in a row (the kernel tears down asynchronously)."""
     ua, ub = make_umem(frame_count=64), make_umem(frame_count=64)
     tpl = template(veth_pair)
     for round_ in range(10):
-        tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+        tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
         with tx, rx:
             assert send_seq(tx, tpl, round_, 1) == 1
             assert tx.flush()
@@ -151,9 +166,9 @@ def test_TEARDOWN(veth_pair, make_umem, xdp_mode):
 
 
 # --- poll ----------------------------------------------------------------------------------
-def test_POLL_RX(veth_pair, make_umem, xdp_mode):
+def test_POLL_RX(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_count=256), make_umem(frame_count=256)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
         tpl = template(veth_pair)
         assert send_seq(tx, tpl, 0, 64) == 64
@@ -162,9 +177,9 @@ def test_POLL_RX(veth_pair, make_umem, xdp_mode):
         assert r.drain(64) == 64 and r.perfect
 
 
-def test_POLL_TX(veth_pair, make_umem, xdp_mode):
+def test_POLL_TX(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_count=256), make_umem(frame_count=256)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
         assert tx.poll(timeout=0.5, rx=False, tx=True).writable
         tpl = template(veth_pair)
@@ -175,10 +190,10 @@ def test_POLL_TX(veth_pair, make_umem, xdp_mode):
         assert r.drain(64) == 64 and r.perfect
 
 
-def test_POLL_RXQ_FULL(veth_pair, make_umem, xdp_mode):
+def test_POLL_RXQ_FULL(veth_pair, make_umem, mode):
     """Nobody sends: poll on RX times out cleanly, and again after the RX ring was filled and drained."""
     ua, ub = make_umem(frame_count=256), make_umem(frame_count=256)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode, ring_size=64, fill_frames=128)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode, ring_size=64, fill_frames=128)
     with tx, rx:
         t0 = time.monotonic()
         assert rx.poll(timeout=0.1) == (False, False)
@@ -194,12 +209,12 @@ def test_POLL_RXQ_FULL(veth_pair, make_umem, xdp_mode):
         assert len(rx.recv(256, timeout=0.05)) == 0
 
 
-def test_POLL_TXQ_FULL(veth_pair, make_umem, xdp_mode):
+def test_POLL_TXQ_FULL(veth_pair, make_umem, mode):
     """More frames than the TX ring holds: send takes what fits and leaves the rest with the
     caller (backpressure, not loss); poll for TX says when there is room again."""
     ua, ub = make_umem(frame_count=512), make_umem(frame_count=512)
     tx = xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False, ring_size=64)
-    rx = xsk.Socket(ub, veth_pair.b.ifname, netns=veth_pair.b.netns, tx=False, xdp_mode=xdp_mode)
+    rx = xsk.Socket(ub, veth_pair.b.ifname, netns=veth_pair.b.netns, tx=False, **mode.rx)
     with tx, rx:
         tpl = template(veth_pair)
         b = ua.take(200)
@@ -243,10 +258,10 @@ def _take_frame(umem: xsk.Umem, index: int) -> xsk.Batch:
 
 
 @pytest.mark.parametrize("frame_size", [4096, 2048], ids=["ALIGNED_INV_DESC", "ALIGNED_INV_DESC_2K_FRAME_SIZE"])
-def test_ALIGNED_INV_DESC(veth_pair, make_umem, xdp_mode, frame_size):
+def test_ALIGNED_INV_DESC(veth_pair, make_umem, mode, frame_size):
     frame_count = 64
     ua, ub = make_umem(frame_size=frame_size, frame_count=frame_count), make_umem(frame_size=frame_size)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     tpl = np.frombuffer(template(veth_pair, size=MIN_PKT), dtype=np.uint8)
     cases = _invalid_desc_cases(frame_size, frame_count)
     with tx, rx:
@@ -277,12 +292,12 @@ def test_ALIGNED_INV_DESC(veth_pair, make_umem, xdp_mode, frame_size):
 
 # --- unaligned chunk mode -----------------------------------------------------------------
 @pytest.mark.parametrize("frame_size", [3000, 4000])
-def test_SEND_RECEIVE_UNALIGNED(veth_pair, make_umem, xdp_mode, frame_size):
+def test_SEND_RECEIVE_UNALIGNED(veth_pair, make_umem, mode, frame_size):
     """Frames of any size laid back to back (XDP_UMEM_UNALIGNED_CHUNK_FLAG), so packets
     straddle 4 KiB pages; the kernel reports RX addresses as base + offset << 48."""
     ua = make_umem(frame_size=frame_size, frame_count=1024, unaligned=True)
     ub = make_umem(frame_size=frame_size, frame_count=1024, unaligned=True)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
         tpl = template(veth_pair, size=1400)
         r = transfer(tx, rx, tpl, 20_000)
@@ -294,11 +309,11 @@ def test_SEND_RECEIVE_UNALIGNED(veth_pair, make_umem, xdp_mode, frame_size):
         assert np.count_nonzero(starts // 4096 != (starts + 1400 - 1) // 4096) > 300
 
 
-def test_UNALIGNED_INV_DESC(veth_pair, make_umem, xdp_mode):
+def test_UNALIGNED_INV_DESC(veth_pair, make_umem, mode):
     frame_size, frame_count = 3000, 64
     ua = make_umem(frame_size=frame_size, frame_count=frame_count, unaligned=True)
     ub = make_umem(frame_size=frame_size, unaligned=True)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     tpl = np.frombuffer(template(veth_pair, size=MIN_PKT), dtype=np.uint8)
     last = frame_count - 1
     cases = [  # (name, frame, offset, length, valid)
@@ -325,10 +340,10 @@ def test_UNALIGNED_INV_DESC(veth_pair, make_umem, xdp_mode):
 
 
 # --- statistics ----------------------------------------------------------------------------
-def test_STAT_RX_DROPPED(veth_pair, make_umem, xdp_mode):
+def test_STAT_RX_DROPPED(veth_pair, make_umem, mode):
     """UMEM headroom so large that every other (big) frame doesn't fit: rx_dropped counts them."""
     ua, ub = make_umem(), make_umem(headroom=512)  # 2048 - 256 - 512 = 1280 bytes of room
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     small, big = template(veth_pair, size=MIN_PKT), template(veth_pair, size=1400)
     with tx, rx:
         for i in range(50):
@@ -339,9 +354,9 @@ def test_STAT_RX_DROPPED(veth_pair, make_umem, xdp_mode):
         assert _wait_for(lambda: rx.statistics()["rx_dropped"] == 50)
 
 
-def test_STAT_TX_INVALID(veth_pair, make_umem, xdp_mode):
+def test_STAT_TX_INVALID(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_count=256), make_umem(frame_count=256)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
     with tx, rx:
         b = ua.take(32)
         b.fill(template(veth_pair))
@@ -357,9 +372,9 @@ def test_STAT_TX_INVALID(veth_pair, make_umem, xdp_mode):
     assert ua.accounting().pool == ua.frame_count
 
 
-def test_STAT_RX_FULL(veth_pair, make_umem, xdp_mode):
+def test_STAT_RX_FULL(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_count=1024), make_umem(frame_count=1024)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode, ring_size=64, fill_frames=512)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode, ring_size=64, fill_frames=512)
     with tx, rx:
         tpl = template(veth_pair)
         for first in range(0, 512, 64):
@@ -372,9 +387,9 @@ def test_STAT_RX_FULL(veth_pair, make_umem, xdp_mode):
         assert ub.accounting().balanced
 
 
-def test_STAT_FILL_EMPTY(veth_pair, make_umem, xdp_mode):
+def test_STAT_FILL_EMPTY(veth_pair, make_umem, mode):
     ua, ub = make_umem(frame_count=256), make_umem(frame_count=256)
-    tx, rx = _pair_sockets(veth_pair, ua, ub, xdp_mode, fill_frames=0)
+    tx, rx = _pair_sockets(veth_pair, ua, ub, mode, fill_frames=0)
     with tx, rx:
         tpl = template(veth_pair)
         assert ub.accounting().fill == 0
@@ -389,13 +404,13 @@ def test_STAT_FILL_EMPTY(veth_pair, make_umem, xdp_mode):
 
 
 # --- XDP programs of the test's own --------------------------------------------------------
-def test_XDP_DROP_HALF(veth_pair, make_umem, xdp_mode, test_program):
+def test_XDP_DROP_HALF(veth_pair, make_umem, mode, test_program):
     ua, ub = make_umem(), make_umem()
     b = veth_pair.b
-    with xsk.CustomProgram(test_program("xdp_drop_half"), b.ifname, netns=b.netns, xdp_mode=xdp_mode) as prog:
-        assert prog.mode == xdp_mode and prog.name == "xdp_drop_half"
+    with xsk.CustomProgram(test_program("xdp_drop_half"), b.ifname, netns=b.netns, xdp_mode=mode.xdp) as prog:
+        assert prog.mode == mode.xdp and prog.name == "xdp_drop_half"
         with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False) as tx, \
-             xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog) as rx:
+             xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, busy_poll=mode.bp) as rx:
             tpl = template(veth_pair)
             for first in range(0, 1000, 100):
                 assert send_seq(tx, tpl, first, 100) == 100
@@ -404,7 +419,7 @@ def test_XDP_DROP_HALF(veth_pair, make_umem, xdp_mode, test_program):
             assert struct.unpack("<Q", prog.lookup("seen", 0, 8))[0] == 1000
 
 
-def test_XDP_SHARED_UMEM(veth_pair, make_umem, xdp_mode, test_program):
+def test_XDP_SHARED_UMEM(veth_pair, make_umem, mode, test_program):
     """Two sockets on one queue share a UMEM (and its fill and completion rings); the program
     picks the socket by destination MAC."""
     ua, ub = make_umem(), make_umem()
@@ -412,10 +427,11 @@ def test_XDP_SHARED_UMEM(veth_pair, make_umem, xdp_mode, test_program):
     to_0 = template(veth_pair)  # destination 02:00:00:00:00:0b: slot 1
     to_1 = bytearray(to_0)
     to_1[5] = 0x0C  # destination ...:0c: slot 0
-    with xsk.CustomProgram(test_program("xdp_by_dst_mac"), b.ifname, netns=b.netns, xdp_mode=xdp_mode) as prog:
+    with xsk.CustomProgram(test_program("xdp_by_dst_mac"), b.ifname, netns=b.netns, xdp_mode=mode.xdp) as prog:
+        rx = {"tx": False, "program": prog, "busy_poll": mode.bp}
         with xsk.Socket(ua, a.ifname, netns=a.netns, rx=False) as tx, \
-             xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=1) as odd, \
-             xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=0) as even:
+             xsk.Socket(ub, b.ifname, netns=b.netns, xskmap_key=1, **rx) as odd, \
+             xsk.Socket(ub, b.ifname, netns=b.netns, xskmap_key=0, **rx) as even:
             assert odd._fq is even._fq  # one fill ring for the queue
             r_odd, r_even = Receiver(odd, to_0), Receiver(even, bytes(to_1))
             for first in range(0, 2000, 100):
@@ -431,13 +447,13 @@ def test_XDP_SHARED_UMEM(veth_pair, make_umem, xdp_mode, test_program):
         assert ub.accounting().pool == ub.frame_count
 
 
-def test_XDP_METADATA_COPY(veth_pair, make_umem, xdp_mode, test_program):
+def test_XDP_METADATA_COPY(veth_pair, make_umem, mode, test_program):
     """The program writes a frame counter with bpf_xdp_adjust_meta; it arrives in front of each frame."""
     ua, ub = make_umem(), make_umem()
     b = veth_pair.b
-    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xdp_mode=xdp_mode) as prog, \
+    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xdp_mode=mode.xdp) as prog, \
          xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False) as tx, \
-         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog) as rx:
+         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, busy_poll=mode.bp) as rx:
         tpl = template(veth_pair)
         metas: list[int] = []
         seqs: list[int] = []
@@ -455,16 +471,16 @@ def test_XDP_METADATA_COPY(veth_pair, make_umem, xdp_mode, test_program):
         assert metas == list(range(1000))
 
 
-def test_XSKMAP_SWAP_WHILE_TRAFFIC_FLOWS(veth_pair, make_umem, xdp_mode):
+def test_XSKMAP_SWAP_WHILE_TRAFFIC_FLOWS(veth_pair, make_umem, mode):
     """Halfway through, the queue's XSKMAP slot is pointed at another socket on the same
     queue and UMEM: every frame lands in exactly one of them, none lost, in order."""
     ua, ub = make_umem(), make_umem()
     a, b = veth_pair.a, veth_pair.b
     # xsk's own redirect program (no rules: everything to xsks_map[queue]) loaded as a custom one
-    with xsk.CustomProgram(object_path(), b.ifname, netns=b.netns, xdp_mode=xdp_mode) as prog, \
+    with xsk.CustomProgram(object_path(), b.ifname, netns=b.netns, xdp_mode=mode.xdp) as prog, \
          xsk.Socket(ua, a.ifname, netns=a.netns, rx=False) as tx, \
-         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog) as first, \
-         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=1) as second:
+         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, busy_poll=mode.bp) as first, \
+         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, busy_poll=mode.bp, xskmap_key=1) as second:
         tpl = template(veth_pair)
         r_first, r_second = Receiver(first, tpl), Receiver(second, tpl)
         r_second.next_seq = 2000
@@ -527,11 +543,11 @@ def _jumbo(pair, seq: int, size: int = JUMBO_MTU + 14) -> bytes:
     return bytes(frame)
 
 
-def test_SEND_RECEIVE_9K_PACKETS(veth_pair_factory, make_umem, xdp_mode):
+def test_SEND_RECEIVE_9K_PACKETS(veth_pair_factory, make_umem, mode):
     pair = veth_pair_factory(mtu=JUMBO_MTU)
     ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
     tx = xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True)
-    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, xdp_mode=xdp_mode, multi_buffer=True)
+    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, **mode.rx, multi_buffer=True)
     with tx, rx:
         got: list[bytes] = []
         want: list[bytes] = []
@@ -544,13 +560,13 @@ def test_SEND_RECEIVE_9K_PACKETS(veth_pair_factory, make_umem, xdp_mode):
         assert rx.statistics()["rx_dropped"] == 0
 
 
-def test_SEND_RECEIVE_9K_PACKETS_without_multi_buffer_are_dropped(veth_pair_factory, make_umem, xdp_mode):
+def test_SEND_RECEIVE_9K_PACKETS_without_multi_buffer_are_dropped(veth_pair_factory, make_umem, mode):
     """A receiver without XDP_USE_SG can't take a packet larger than its frame: the kernel
     drops it and counts it in rx_dropped, and normal-sized traffic still arrives."""
     pair = veth_pair_factory(mtu=JUMBO_MTU)
     ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
     tx = xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True)
-    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, xdp_mode=xdp_mode)
+    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, **mode.rx)
     with tx, rx:
         assert _send_packets(tx, [_jumbo(pair, i) for i in range(10)]) == 30
         small = [_jumbo(pair, 100 + i, size=1000) for i in range(10)]
@@ -559,13 +575,13 @@ def test_SEND_RECEIVE_9K_PACKETS_without_multi_buffer_are_dropped(veth_pair_fact
         assert _wait_for(lambda: rx.statistics()["rx_dropped"] == 10)
 
 
-def test_TOO_MANY_FRAGS(veth_pair_factory, make_umem, xdp_mode):
+def test_TOO_MANY_FRAGS(veth_pair_factory, make_umem, mode):
     """A packet with more fragments than the kernel allows (MAX_SKB_FRAGS + 1 = 18 here) is
     dropped as invalid; the packets around it get through."""
     pair = veth_pair_factory(mtu=JUMBO_MTU)
     ua, ub = make_umem(frame_size=2048), make_umem(frame_size=4096)
     tx = xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True)
-    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, xdp_mode=xdp_mode, multi_buffer=True)
+    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, **mode.rx, multi_buffer=True)
     with tx, rx:
         before = _jumbo(pair, 1, size=3000)
         after = _jumbo(pair, 3, size=3000)
@@ -584,13 +600,13 @@ def test_TOO_MANY_FRAGS(veth_pair_factory, make_umem, xdp_mode):
         assert tx.statistics()["tx_invalid_descs"] >= 18
 
 
-def test_ALIGNED_INV_DESC_MULTI_BUFF(veth_pair_factory, make_umem, xdp_mode):
+def test_ALIGNED_INV_DESC_MULTI_BUFF(veth_pair_factory, make_umem, mode):
     """An invalid fragment anywhere in a packet drops the whole packet (counted as invalid);
     the packets before and after it arrive whole."""
     pair = veth_pair_factory(mtu=JUMBO_MTU)
     ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
     tx = xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True)
-    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, xdp_mode=xdp_mode, multi_buffer=True)
+    rx = xsk.Socket(ub, pair.b.ifname, netns=pair.b.netns, tx=False, **mode.rx, multi_buffer=True)
     with tx, rx:
         first, last = _jumbo(pair, 1, size=6000), _jumbo(pair, 3, size=6000)
         assert _send_packets(tx, [first]) == 2
@@ -606,13 +622,13 @@ def test_ALIGNED_INV_DESC_MULTI_BUFF(veth_pair_factory, make_umem, xdp_mode):
         assert tx.statistics()["tx_invalid_descs"] >= 1
 
 
-def test_XDP_METADATA_COPY_MULTI_BUFF(veth_pair_factory, make_umem, xdp_mode, test_program):
+def test_XDP_METADATA_COPY_MULTI_BUFF(veth_pair_factory, make_umem, mode, test_program):
     pair = veth_pair_factory(mtu=JUMBO_MTU)
     ua, ub = make_umem(frame_size=4096), make_umem(frame_size=4096)
     b = pair.b
-    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xdp_mode=xdp_mode) as prog, \
+    with xsk.CustomProgram(test_program("xdp_meta"), b.ifname, netns=b.netns, xdp_mode=mode.xdp) as prog, \
          xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, rx=False, multi_buffer=True) as tx, \
-         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, multi_buffer=True) as rx:
+         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, busy_poll=mode.bp, multi_buffer=True) as rx:
         frames = [_jumbo(pair, i) for i in range(20)]
         assert _send_packets(tx, frames) == 60
         metas, got = [], []
