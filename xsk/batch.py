@@ -132,7 +132,7 @@ class Batch:
                 return
             n = len(self._addrs)
             self._umem.release(self)
-        except Exception:  # interpreter shutdown, or the frames were already handed on by address
+        except Exception:  # interpreter shutdown (the ledger checks make anything else impossible)
             return
         warnings.warn(
             f"a Batch of {n} frames was dropped without send(), release() or fill(); its frames went "

@@ -14,10 +14,12 @@ no chance to detach) is recognised and removed by the next attach.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import logging
 import os
+import warnings
 from importlib import resources
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -288,7 +290,9 @@ class CustomProgram:
         self.netns = netns
         self._sockets: dict[int, Socket] = {}
         self._slots: dict[int, Socket] = {}
-        self._netns_fd = netns_mod.open_fd(netns) if netns else None
+        # held by fd (this thread's namespace when none is named): close() detaches where we attached
+        self._netns_fd: int | None = netns_mod.open_fd(netns) if netns else os.open(
+            "/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             with netns_mod.entered_fd(self._netns_fd):
                 self.ifindex = link.ifindex(ifname, netns)
@@ -364,7 +368,9 @@ class CustomProgram:
         """Detach the program; raises ResourceBusyError while sockets still use it (close them first)."""
         if self.closed:
             return
-        if self._attachment._pid != current_pid():
+        if self._attachment._pid != current_pid():  # the parent's program: a child must not detach it
+            self._attachment._prog = ffi.NULL
+            self._close_netns_fd()
             return
         if self._sockets:
             names = ", ".join(repr(s) for s in self._sockets.values())
@@ -380,6 +386,12 @@ class CustomProgram:
 
     def __enter__(self) -> CustomProgram:
         return self
+
+    def __del__(self) -> None:
+        if getattr(self, "_attachment", None) is not None and not self.closed and not self._sockets:
+            warnings.warn(f"unclosed {self!r}: detaching it", ResourceWarning, stacklevel=1)
+            with contextlib.suppress(XskError, OSError):
+                self.close()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

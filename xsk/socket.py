@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import select
+import threading
 import time
 import warnings
 from typing import Literal, NamedTuple
@@ -59,6 +61,7 @@ STATISTICS = (
 )
 _BIND_RETRIES = 40
 _BIND_RETRY_DELAY = 0.05
+_SLICE = 0.1  # longest single wait: blocking calls notice a deleted interface this fast
 _DESC_SIZE = 16  # struct xdp_desc
 _ADDR_SIZE = 8
 
@@ -70,12 +73,13 @@ class _FillRings:
     flight; they return to the pool when the last socket of the queue is gone (see Umem).
     """
 
-    __slots__ = ("cq", "fq", "in_fill", "members", "owner", "shares_umem_fd")
+    __slots__ = ("cq", "fq", "in_fill", "lock", "members", "owner", "shares_umem_fd")
 
     def __init__(self, fq, cq, owner: int, shares_umem_fd: bool) -> None:  # type: ignore[no-untyped-def]
         self.fq, self.cq, self.owner, self.shares_umem_fd = fq, cq, owner, shares_umem_fd
         self.in_fill = 0  # frames this process put on the fill ring that the kernel has not returned
         self.members = 0
+        self.lock = threading.Lock()  # sockets of one queue may run in different threads
 
 
 class Readiness(NamedTuple):
@@ -318,9 +322,11 @@ class Socket:
         if self._custom is not None:
             self._custom._remove_socket(self)
         if self._xsk != ffi.NULL:
+            group = self._group
+            if group.members > 1 and self.rx_enabled:
+                self._drain_rx()
             lib.xsk_socket__delete(self._xsk)
             self._xsk = ffi.NULL
-            group = self._group
             group.members -= 1
             if group.members:  # the queue's other sockets still use the rings and their frames
                 self.umem._detach(self, None, False)
@@ -329,6 +335,21 @@ class Socket:
         if self._program is not None:
             self._program.release()
             self._program = None
+
+    def _drain_rx(self) -> None:
+        """Return what waits on this socket's RX ring to the pool, before the socket goes while
+        others keep the queue's fill ring (those frames would otherwise wait for the last one)."""
+        ledger = self.umem.ledger
+        addrs, lens = np.empty(256, dtype=np.uint64), np.empty(256, dtype=np.uint32)
+        addrs_c, lens_c = ffi.from_buffer("uint64_t[]", addrs), ffi.from_buffer("uint32_t[]", lens)
+        while True:
+            token = ledger.new_token()
+            n = lib.xsk_shim_rx(ledger.c, self._rx, addrs_c, lens_c, len(addrs), token)
+            if not n:
+                return
+            ledger.release(addrs[:n], token)
+            with self._group.lock:
+                self._group.in_fill -= n
 
     def _kernel_mode(self) -> str:
         flags = ffi.new("uint32_t *")
@@ -428,12 +449,17 @@ class Socket:
             if timeout == 0:
                 break
             if self.busy_poll or lib.xsk_shim_needs_wakeup(self._fq):
-                check(lib.xsk_shim_kick_rx(self.fd), "waking the kernel for RX")
+                rc = lib.xsk_shim_kick_rx(self.fd)
+                if rc == -errno.ENXIO:
+                    self._check_gone()
+                check(rc, "waking the kernel for RX")
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
             self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
-        self._group.in_fill -= n
+        group = self._group
+        with group.lock:
+            group.in_fill -= n
         self._refill()
         if self.tx_enabled:
             self.complete()
@@ -442,9 +468,10 @@ class Socket:
 
     def _refill(self) -> None:
         group = self._group
-        want = self.fill_frames - group.in_fill
-        if want > 0:
-            group.in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, group.fq, want, group.owner)
+        with group.lock:
+            want = self.fill_frames - group.in_fill
+            if want > 0:
+                group.in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, group.fq, want, group.owner)
 
     def release(self, batch: Batch) -> int:
         """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool).
@@ -473,7 +500,8 @@ class Socket:
             batch._token, self._ring_owner, bad,
         )
         self.umem.ledger.raise_for(k, addrs, bad[0], what)
-        self._group.in_fill += k
+        with self._group.lock:
+            self._group.in_fill += k
         batch._consume(k)
         return k
 
@@ -571,7 +599,7 @@ class Socket:
         """poll() the socket for ``events`` up to ``timeout`` seconds (None: forever); the events that came."""
         self._poller.register(self.fd, events)
         try:
-            ready = self._poller.poll(None if timeout is None else int(timeout * 1000))
+            ready = self._poller.poll(None if timeout is None else math.ceil(timeout * 1000))
         finally:
             self._poller.unregister(self.fd)
         return ready[0][1] if ready else 0
@@ -582,10 +610,16 @@ class Socket:
         In copy mode a poll for TX also makes the kernel transmit what is on the TX ring.
         """
         self._usable()
-        got = self._wait((select.POLLIN if rx else 0) | (select.POLLOUT if tx else 0), timeout)
-        if not got & (select.POLLIN | select.POLLOUT):
+        events = (select.POLLIN if rx else 0) | (select.POLLOUT if tx else 0)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # in slices: an unbound socket (interface deleted) never becomes ready
+            remaining = _SLICE if deadline is None else min(_SLICE, max(deadline - time.monotonic(), 0))
+            got = self._wait(events, remaining)
+            if got & (select.POLLIN | select.POLLOUT):
+                return Readiness(bool(got & select.POLLIN), bool(got & select.POLLOUT))
             self._check_gone()
-        return Readiness(bool(got & select.POLLIN), bool(got & select.POLLOUT))
+            if deadline is not None and time.monotonic() >= deadline:
+                return Readiness(False, False)
 
     def statistics(self) -> dict[str, int]:
         """The kernel's XDP_STATISTICS counters for this socket, by name."""

@@ -272,17 +272,23 @@ class Umem:
         lens.fill(length)  # np.full costs twice as much, per call
         return Batch(self, addrs if got == n else addrs[:got], lens, token, None)
 
-    def release(self, frames: Batch | np.ndarray | list[int]) -> None:
-        """Give frames back to the free pool: a Batch (which becomes spent) or raw frame addresses."""
+    def release(self, frames: Batch) -> None:
+        """Give a batch's frames back to the free pool; the batch becomes spent.
+
+        Only a Batch: frames are handed back through the batch that owns them, never by
+        address, so no frame can be freed while a live batch (and its views) still holds it.
+        """
         self._usable()
-        if isinstance(frames, Batch):
-            if frames._umem is not self:
-                raise FrameOwnershipError("this batch belongs to another UMEM")
-            frames._live()
-            self.ledger.release(frames._addrs, frames._token)
-            frames._consume(len(frames._addrs))
-        else:
-            self.ledger.release(np.asarray(frames, dtype=np.uint64), 0)
+        if not isinstance(frames, Batch):
+            raise TypeError(
+                f"Umem.release takes a Batch, not {type(frames).__name__}: frames go back through the "
+                "batch that owns them (a batch dropped without release returns its frames by itself)"
+            )
+        if frames._umem is not self:
+            raise FrameOwnershipError("this batch belongs to another UMEM")
+        frames._live()
+        self.ledger.release(frames._addrs, frames._token)
+        frames._consume(len(frames._addrs))
 
     def accounting(self) -> Accounting:
         """Frames per state (pool, user, fill, tx); they always sum to ``frame_count``."""

@@ -126,9 +126,11 @@ def test_peer_deleted_under_running_sockets(veth_pair, make_umem):
     tpl = template(veth_pair)
     assert send_seq(tx, tpl, 0, 32) == 32
     held = rx.recv(64, timeout=2)
-    while len(held) < 32:  # nothing left to receive: the next recv would wait for traffic
+    received = len(held)
+    while received < 32:  # nothing left to receive: the next recv would wait for traffic
         more = rx.recv(64, timeout=2)
         assert len(more)
+        received += len(more)
         more.release()
     outcome: list[BaseException | None] = []
 
@@ -139,19 +141,31 @@ def test_peer_deleted_under_running_sockets(veth_pair, make_umem):
         except BaseException as exc:
             outcome.append(exc)
 
-    waiter = threading.Thread(target=blocking_recv)
-    waiter.start()
+    polled: list[BaseException | None] = []
+
+    def blocking_poll():
+        try:
+            tx.poll(timeout=None, rx=True)  # a TX-only socket never becomes readable
+            polled.append(None)
+        except BaseException as exc:
+            polled.append(exc)
+
+    waiters = [threading.Thread(target=blocking_recv), threading.Thread(target=blocking_poll)]
+    for w in waiters:
+        w.start()
     time.sleep(0.2)
     _ip("-n", b.netns, "link", "del", b.ifname)
-    waiter.join(timeout=5)
-    assert not waiter.is_alive(), "recv hung after the interface was deleted"
+    for w in waiters:
+        w.join(timeout=5)
+        assert not w.is_alive(), "a blocking call hung after the interface was deleted"
     assert isinstance(outcome[0], xsk.InterfaceGoneError) and "is gone" in str(outcome[0])
+    assert isinstance(polled[0], xsk.InterfaceGoneError)
     with pytest.raises(xsk.InterfaceGoneError):
         rx.poll(timeout=0.1)
     batch = ua.take(8)
     batch.fill(tpl)
     with pytest.raises(xsk.InterfaceGoneError, match="close\\(\\) the socket"):
-        tx.send(batch)
+        tx.send(batch)  # already known gone: refused before the ring
     assert batch.spent or len(batch) == 8
     if len(batch):
         batch.release()

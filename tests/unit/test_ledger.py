@@ -93,9 +93,12 @@ def test_views_are_revoked_when_the_batch_is_spent(umem):
         bytes(view)
 
 
-def test_raw_release_checks_range_boundary_and_state(umem):
+def test_raw_addresses_are_refused_by_umem_and_checked_by_the_ledger(umem):
     b = umem.take(2)
     a0 = int(b.addrs[0])
+    with pytest.raises(TypeError, match="takes a Batch"):
+        umem.release([a0])  # a live batch holds it: releasing it by address would alias it
+    raw = umem.ledger.release  # the ledger's own raw path (token 0), used by nothing public
     cases = [
         ([umem.size], "outside the UMEM"),
         ([a0 + 1], "not on a frame boundary"),
@@ -106,14 +109,14 @@ def test_raw_release_checks_range_boundary_and_state(umem):
     for addrs, message in cases:
         before = snapshot(umem)
         with pytest.raises(xsk.FrameOwnershipError, match=message):
-            umem.release(addrs)
+            raw(np.asarray(addrs, dtype=np.uint64), 0)
         assert_unchanged(umem, before)
-    umem.release([a0])  # a raw release of a frame the caller holds is legal...
+    raw(np.asarray([a0], dtype=np.uint64), 0)
     with pytest.raises(xsk.FrameOwnershipError, match="free pool"):
-        umem.release([a0])  # ...once
+        raw(np.asarray([a0], dtype=np.uint64), 0)  # once only
     with pytest.raises(xsk.FrameOwnershipError, match="free pool"):
         umem.release(b)  # and the batch that held it can no longer hand it on
-    umem.release([int(b.addrs[1])])
+    raw(np.asarray([int(b.addrs[1])], dtype=np.uint64), 0)
     assert umem.accounting().pool == FRAMES
 
 
@@ -150,7 +153,7 @@ def test_fill_rx_cycle_and_illegal_steps(umem):
     kernel_addrs = fq.kernel_consume(16)
     before = snapshot(umem)
     with pytest.raises(xsk.FrameOwnershipError, match="fill ring"):
-        umem.release(kernel_addrs[:1])
+        umem.ledger.release(kernel_addrs[:1], 0)
     assert_unchanged(umem, before)
     # the kernel returns 10 of them on RX, past its headroom
     descs = np.zeros(10, dtype=rx.entries.dtype)
@@ -192,7 +195,7 @@ def test_tx_completion_cycle_and_illegal_steps(umem):
     assert list(descs["len"]) == [60] * 8
     before = snapshot(umem)
     with pytest.raises(xsk.FrameOwnershipError, match="TX ring"):
-        umem.release(descs["addr"][:1])
+        umem.ledger.release(descs["addr"][:1], 0)
     assert_unchanged(umem, before)
     assert umem.accounting().tx == 8
     cq.kernel_produce(descs["addr"][:5])
@@ -287,3 +290,28 @@ def test_multi_buffer_rx_returns_whole_packets_only(umem):
     assert n == 2 and list(opts[:n]) == [1, 0] and lens[1] == 100
     umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 7, None))
     assert umem.accounting().fill == 4 and umem.accounting().balanced
+
+
+def test_multi_buffer_tx_puts_only_whole_packets_on_a_nearly_full_ring(umem):
+    tx = MemoryRing(8, "tx")
+    b = umem.take(12)
+    b.fill(bytes(60))
+    opts = np.array([1, 1, 0] * 4, dtype=np.uint32)  # four packets of three fragments
+    bad = ffi.new("uint32_t *")
+
+    def send_sg(batch, opts):
+        addrs, lens = batch._addrs, batch._lens
+        k = lib.xsk_shim_tx_sg(umem.ledger.c, tx.c, ffi.from_buffer("uint64_t[]", addrs),
+                               ffi.from_buffer("uint32_t[]", lens), ffi.from_buffer("uint32_t[]", opts),
+                               len(addrs), batch._token, 7, 1, bad)
+        umem.ledger.raise_for(k, addrs, bad[0], "send")
+        batch._consume(k)
+        return k
+
+    assert send_sg(b, opts) == 6  # 8 slots: two whole packets, not two and a part
+    assert list(tx.kernel_consume(8)["options"]) == [1, 1, 0, 1, 1, 0]
+    big = umem.take(10)
+    big.fill(bytes(60))
+    assert send_sg(big, np.array([1] * 9 + [0], dtype=np.uint32)) == 8  # one packet longer than the ring
+    umem.release(b)
+    umem.release(big)

@@ -208,10 +208,20 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 		const uint32_t *lens, const uint32_t *opts, uint32_t n, uint32_t token, uint32_t ring_owner,
 		int check_bounds, uint32_t *bad)
 {
-	uint32_t idx, k;
+	uint32_t idx, k, want = n;
 	int err = ledger_check_impl(l, addrs, n, token, bad);
 	if (err)
 		return err;
+	if (opts) { /* whole packets only, unless the first one alone is longer than the free room */
+		uint32_t room = xsk_prod_nb_free(tx, n);
+		if (room < n) {
+			want = room;
+			while (want && (opts[want - 1] & XDP_PKT_CONTD))
+				want--;
+			if (!want)
+				want = room;
+		}
+	}
 	if (check_bounds) {
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t off = addrs[i] - frame_addr(l, frame_of(l, addrs[i]));
@@ -221,7 +231,7 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 			}
 		}
 	}
-	k = reserve_upto(tx, n, &idx);
+	k = reserve_upto(tx, want, &idx);
 	for (uint32_t i = 0; i < k; i++) {
 		struct xdp_desc *d = xsk_ring_prod__tx_desc(tx, idx + i);
 		d->addr = addrs[i];
@@ -298,6 +308,9 @@ static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *c
 static int ledger_verify_impl(struct xsk_ledger *l, uint32_t *frame)
 {
 	uint32_t counts[4] = {0, 0, 0, 0};
+	*frame = l->pool_len;
+	if (l->pool_len > l->nframes)
+		return 2;
 	next_epoch(l);
 	for (uint32_t i = 0; i < l->pool_len; i++) {
 		uint32_t f = l->pool[i];
