@@ -249,6 +249,27 @@ def _invalid_desc_cases(frame_size: int, frame_count: int) -> list[tuple[str, in
     return [*cases, ("valid, last", 4, 0, MIN_PKT, True)]
 
 
+def _check_descriptor_cases(pair, tx: xsk.Socket, rx: xsk.Socket, cases) -> None:
+    """Send one descriptor per case (name, frame, offset, length, valid), unchecked by us, in order:
+    exactly the valid ones arrive, in order, and the kernel counts the rest as invalid."""
+    umem = tx.umem
+    tpl = np.frombuffer(template(pair, size=MIN_PKT), dtype=np.uint8)
+    for seq, (name, frame, offset, length, _valid) in enumerate(cases):
+        b = _take_frame(umem, frame)
+        b.set_offsets(offset)
+        room = umem.frame_size - offset
+        b.write(0, tpl[:room].tobytes())  # what fits; the kernel must reject the rest unread
+        if room >= SEQ_OFFSET + 8:
+            b.patch(SEQ_OFFSET, seq_rows(seq, 1))
+        b.lens[0] = length
+        assert tx.send(b, check_bounds=False) == 1, name
+        tx.flush(timeout=0.2)
+    valid = [seq for seq, case in enumerate(cases) if case[4]]
+    assert _recv_all(rx, len(valid)) == valid
+    assert _recv_all(rx, 1, timeout=0.2) == []
+    assert tx.statistics()["tx_invalid_descs"] == len(cases) - len(valid)
+
+
 def _take_frame(umem: xsk.Umem, index: int) -> xsk.Batch:
     b = umem.take(umem.frame_count)
     mine = b.select(b.frame_indices == index)
@@ -262,23 +283,8 @@ def test_ALIGNED_INV_DESC(veth_pair, make_umem, mode, frame_size):
     frame_count = 64
     ua, ub = make_umem(frame_size=frame_size, frame_count=frame_count), make_umem(frame_size=frame_size)
     tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
-    tpl = np.frombuffer(template(veth_pair, size=MIN_PKT), dtype=np.uint8)
-    cases = _invalid_desc_cases(frame_size, frame_count)
     with tx, rx:
-        for seq, (name, frame, offset, length, _valid) in enumerate(cases):
-            b = _take_frame(ua, frame)
-            b.set_offsets(offset)
-            room = frame_size - offset
-            b.write(0, tpl[:room].tobytes())  # what fits; the kernel must reject the rest unread
-            if room >= SEQ_OFFSET + 8:
-                b.patch(SEQ_OFFSET, seq_rows(seq, 1))
-            b.lens[0] = length
-            assert tx.send(b, check_bounds=False) == 1, name
-            tx.flush(timeout=0.2)
-        valid = [seq for seq, case in enumerate(cases) if case[4]]
-        assert _recv_all(rx, len(valid)) == valid
-        assert _recv_all(rx, 1, timeout=0.2) == []
-        assert tx.statistics()["tx_invalid_descs"] == len(cases) - len(valid)
+        _check_descriptor_cases(veth_pair, tx, rx, _invalid_desc_cases(frame_size, frame_count))
     # Descriptors outside the UMEM can't even be expressed: addresses come only from frames
     # the caller owns, and the ledger refuses any other address before a ring sees it.
     for addr in (ua.size, 2**64 - 2):
@@ -314,7 +320,6 @@ def test_UNALIGNED_INV_DESC(veth_pair, make_umem, mode):
     ua = make_umem(frame_size=frame_size, frame_count=frame_count, unaligned=True)
     ub = make_umem(frame_size=frame_size, unaligned=True)
     tx, rx = _pair_sockets(veth_pair, ua, ub, mode)
-    tpl = np.frombuffer(template(veth_pair, size=MIN_PKT), dtype=np.uint8)
     last = frame_count - 1
     cases = [  # (name, frame, offset, length, valid)
         ("address 0", 0, 0, MIN_PKT, True),
@@ -325,18 +330,7 @@ def test_UNALIGNED_INV_DESC(veth_pair, make_umem, mode):
         ("valid, last", 4, 0, MIN_PKT, True),
     ]
     with tx, rx:
-        for seq, (name, frame, offset, length, _valid) in enumerate(cases):
-            b = _take_frame(ua, frame)
-            b.set_offsets(offset)
-            b.write(0, tpl[: frame_size - offset].tobytes())
-            if frame_size - offset >= SEQ_OFFSET + 8:
-                b.patch(SEQ_OFFSET, seq_rows(seq, 1))
-            b.lens[0] = length
-            assert tx.send(b, check_bounds=False) == 1, name
-            tx.flush(timeout=0.2)
-        valid = [seq for seq, case in enumerate(cases) if case[4]]
-        assert _recv_all(rx, len(valid)) == valid
-        assert tx.statistics()["tx_invalid_descs"] == len(cases) - len(valid)
+        _check_descriptor_cases(veth_pair, tx, rx, cases)
 
 
 # --- statistics ----------------------------------------------------------------------------
