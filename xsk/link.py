@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import socket
 
-from pyroute2 import IPRoute
-
 from .errors import NoSuchInterfaceError
+
+
+def _netlink():  # type: ignore[no-untyped-def]
+    """A pyroute2 IPRoute, imported on first use: pyroute2 is half of ``import xsk``'s time."""
+    from pyroute2 import IPRoute
+
+    return IPRoute()
 
 
 def ifindex(ifname: str, netns: str | None = None) -> int:
@@ -21,7 +26,7 @@ def ifindex(ifname: str, netns: str | None = None) -> int:
 
 def queue_counts(index: int) -> tuple[int, int]:
     """(rx, tx) queue counts of the interface with this index."""
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         (link,) = ipr.get_links(index)
         rx = link.get_attr("IFLA_NUM_RX_QUEUES") or 1
         tx = link.get_attr("IFLA_NUM_TX_QUEUES") or 1
@@ -30,7 +35,7 @@ def queue_counts(index: int) -> tuple[int, int]:
 
 def driver_name(ifname: str) -> str:
     """The kernel driver behind an interface (e.g. ``veth``), or "unknown"."""
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         links = ipr.link_lookup(ifname=ifname)
         if not links:
             return "unknown"
@@ -42,7 +47,7 @@ def driver_name(ifname: str) -> str:
 
 def mac_address(ifname: str) -> str:
     """The interface's MAC address (in the calling thread's namespace)."""
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         links = ipr.link_lookup(ifname=ifname)
         if not links:
             raise NoSuchInterfaceError(f"no interface {ifname!r} in this network namespace")
@@ -52,7 +57,7 @@ def mac_address(ifname: str) -> str:
 
 def ipv4_address(ifname: str) -> str | None:
     """The interface's first IPv4 address, if it has one."""
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         links = ipr.link_lookup(ifname=ifname)
         if not links:
             return None
