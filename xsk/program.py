@@ -201,9 +201,6 @@ class XdpProgram(_Attachment):
         self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = (fds[name] for name in _MAPS)
         self.rules: list[Rule] = []
 
-    def _detach(self) -> None:
-        self.detach()
-
     @classmethod
     def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> XdpProgram:
         """The program on this interface (in the calling thread's namespace), attaching it if needed."""
@@ -228,7 +225,7 @@ class XdpProgram(_Attachment):
         self._users -= 1
         if self._users == 0:
             self._attached.pop((self.ns_id, self.ifindex), None)
-            self._detach()
+            self.detach()
 
     def set_rules(self, rules: list[Rule]) -> None:
         """Replace the steering rules at run time (no re-attach); [] steers every frame to the sockets.
