@@ -75,15 +75,26 @@ static void push_pool(struct xsk_ledger *l, uint32_t f)
 	l->pool[l->pool_len++] = f;
 }
 
-static uint32_t ledger_take_impl(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token)
+/* The hot loops below read the ledger's arrays through restrict locals and settle the
+ * per-state counts once per batch: stores through a uint8_t pointer may alias anything, so
+ * without that every frame would reload the ledger's fields (and chain through counts[]). */
+static uint32_t ledger_take_impl(struct xsk_ledger *l, uint64_t *restrict addrs, uint32_t n, uint32_t token)
 {
-	if (n > l->pool_len)
-		n = l->pool_len;
+	uint8_t *restrict state = l->state;
+	uint32_t *restrict owner = l->owner;
+	const uint32_t *restrict pool = l->pool;
+	uint32_t top = l->pool_len;
+	if (n > top)
+		n = top;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t f = l->pool[--l->pool_len];
-		move(l, f, XSK_USER, token);
+		uint32_t f = pool[--top];
+		state[f] = XSK_USER;
+		owner[f] = token;
 		addrs[i] = frame_addr(l, f);
 	}
+	l->pool_len = top;
+	l->counts[XSK_POOL] -= n;
+	l->counts[XSK_USER] += n;
 	return n;
 }
 
@@ -106,31 +117,57 @@ static void next_epoch(struct xsk_ledger *l)
 
 /* Validate that every address names a distinct frame the caller holds, changing nothing.
  * token 0 means raw addresses: any USER frame, but each address must be a frame's start. */
-static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *restrict addrs, uint32_t n, uint32_t token,
 		     uint32_t *bad)
 {
 	const uint64_t size = frame_addr(l, l->nframes);
+	const uint8_t *restrict state = l->state;
+	const uint32_t *restrict owner = l->owner;
+	uint32_t *restrict mark = l->mark;
+	uint32_t epoch;
 
 	next_epoch(l);
+	epoch = l->epoch;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t a = addrs[i];
 		uint32_t f;
-		*bad = i;
+		int err = XSK_OK;
 		if (a >= size)
-			return XSK_ERR_RANGE;
-		f = frame_of(l, a);
-		if (token == 0 && a != frame_addr(l, f))
-			return XSK_ERR_BOUNDARY;
-		if (l->state[f] != XSK_USER)
-			return XSK_ERR_STATE;
-		if (token && l->owner[f] != token)
-			return XSK_ERR_TOKEN;
-		if (l->mark[f] == l->epoch)
-			return XSK_ERR_DUP;
-		l->mark[f] = l->epoch;
+			err = XSK_ERR_RANGE;
+		else if (f = frame_of(l, a), token == 0 && a != frame_addr(l, f))
+			err = XSK_ERR_BOUNDARY;
+		else if (state[f] != XSK_USER)
+			err = XSK_ERR_STATE;
+		else if (token && owner[f] != token)
+			err = XSK_ERR_TOKEN;
+		else if (mark[f] == epoch)
+			err = XSK_ERR_DUP;
+		if (err) {
+			*bad = i;
+			return err;
+		}
+		mark[f] = epoch;
 	}
 	*bad = n;
 	return XSK_OK;
+}
+
+/* Move n checked USER frames to the pool (push_pool for a whole batch). */
+static void pool_push_checked(struct xsk_ledger *l, const uint64_t *restrict addrs, uint32_t n)
+{
+	uint8_t *restrict state = l->state;
+	uint32_t *restrict owner = l->owner;
+	uint32_t *restrict pool = l->pool;
+	uint32_t top = l->pool_len;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f = frame_of(l, addrs[i]);
+		state[f] = XSK_POOL;
+		owner[f] = 0;
+		pool[top++] = f;
+	}
+	l->pool_len = top;
+	l->counts[XSK_USER] -= n;
+	l->counts[XSK_POOL] += n;
 }
 
 static int ledger_release_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
@@ -139,8 +176,7 @@ static int ledger_release_impl(struct xsk_ledger *l, const uint64_t *addrs, uint
 	int err = ledger_check_impl(l, addrs, n, token, bad);
 	if (err)
 		return err;
-	for (uint32_t i = 0; i < n; i++)
-		push_pool(l, frame_of(l, addrs[i]));
+	pool_push_checked(l, addrs, n);
 	return XSK_OK;
 }
 
@@ -170,7 +206,7 @@ static uint32_t ledger_reclaim_impl(struct xsk_ledger *l, uint32_t ring_owner)
 	return n;
 }
 
-static int shim_fill_impl(struct xsk_ledger *l, struct xsk_ring_prod *fq, const uint64_t *addrs,
+static int shim_fill_impl(struct xsk_ledger *l, struct xsk_ring_prod *fq, const uint64_t *restrict addrs,
 		  uint32_t n, uint32_t token, uint32_t ring_owner, uint32_t *bad)
 {
 	uint32_t idx, k;
@@ -178,12 +214,21 @@ static int shim_fill_impl(struct xsk_ledger *l, struct xsk_ring_prod *fq, const 
 	if (err)
 		return err;
 	k = reserve_upto(fq, n, &idx);
-	for (uint32_t i = 0; i < k; i++) {
-		uint32_t f = frame_of(l, addrs[i]);
-		/* The kernel wants the frame's start; it adds the headroom itself. */
-		*xsk_ring_prod__fill_addr(fq, idx + i) = frame_addr(l, f);
-		move(l, f, XSK_FILL, ring_owner);
+	{
+		uint8_t *restrict state = l->state;
+		uint32_t *restrict owner = l->owner;
+		uint64_t *restrict ring = fq->ring;
+		const uint32_t mask = fq->mask;
+		for (uint32_t i = 0; i < k; i++) {
+			uint32_t f = frame_of(l, addrs[i]);
+			/* The kernel wants the frame's start; it adds the headroom itself. */
+			ring[(idx + i) & mask] = frame_addr(l, f);
+			state[f] = XSK_FILL;
+			owner[f] = ring_owner;
+		}
 	}
+	l->counts[XSK_USER] -= k;
+	l->counts[XSK_FILL] += k;
 	xsk_ring_prod__submit(fq, k);
 	return (int)k;
 }
@@ -195,18 +240,30 @@ static uint32_t shim_fill_from_pool_impl(struct xsk_ledger *l, struct xsk_ring_p
 	if (n > l->pool_len)
 		n = l->pool_len;
 	k = reserve_upto(fq, n, &idx);
-	for (uint32_t i = 0; i < k; i++) {
-		uint32_t f = l->pool[--l->pool_len];
-		*xsk_ring_prod__fill_addr(fq, idx + i) = frame_addr(l, f);
-		move(l, f, XSK_FILL, ring_owner);
+	{
+		uint8_t *restrict state = l->state;
+		uint32_t *restrict owner = l->owner;
+		const uint32_t *restrict pool = l->pool;
+		uint64_t *restrict ring = fq->ring;
+		const uint32_t mask = fq->mask;
+		uint32_t top = l->pool_len;
+		for (uint32_t i = 0; i < k; i++) {
+			uint32_t f = pool[--top];
+			ring[(idx + i) & mask] = frame_addr(l, f);
+			state[f] = XSK_FILL;
+			owner[f] = ring_owner;
+		}
+		l->pool_len = top;
 	}
+	l->counts[XSK_POOL] -= k;
+	l->counts[XSK_FILL] += k;
 	xsk_ring_prod__submit(fq, k);
 	return k;
 }
 
-static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *addrs,
-		const uint32_t *lens, const uint32_t *opts, uint32_t n, uint32_t token, uint32_t ring_owner,
-		int check_bounds, uint32_t *bad)
+static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *restrict addrs,
+		const uint32_t *restrict lens, const uint32_t *restrict opts, uint32_t n, uint32_t token,
+		uint32_t ring_owner, int check_bounds, uint32_t *bad)
 {
 	uint32_t idx, k, want = n;
 	int err = ledger_check_impl(l, addrs, n, token, bad);
@@ -223,22 +280,33 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 		}
 	}
 	if (check_bounds) {
+		const uint32_t fsize = l->frame_size;
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t off = addrs[i] - frame_addr(l, frame_of(l, addrs[i]));
-			if (lens[i] == 0 || off + lens[i] > l->frame_size) {
+			if (lens[i] == 0 || off + lens[i] > fsize) {
 				*bad = i;
 				return XSK_ERR_BOUNDS;
 			}
 		}
 	}
 	k = reserve_upto(tx, want, &idx);
-	for (uint32_t i = 0; i < k; i++) {
-		struct xdp_desc *d = xsk_ring_prod__tx_desc(tx, idx + i);
-		d->addr = addrs[i];
-		d->len = lens[i];
-		d->options = opts ? opts[i] : 0;
-		move(l, frame_of(l, addrs[i]), XSK_TX, ring_owner);
+	{
+		uint8_t *restrict state = l->state;
+		uint32_t *restrict owner = l->owner;
+		struct xdp_desc *restrict ring = tx->ring;
+		const uint32_t mask = tx->mask;
+		for (uint32_t i = 0; i < k; i++) {
+			struct xdp_desc *d = &ring[(idx + i) & mask];
+			uint32_t f = frame_of(l, addrs[i]);
+			d->addr = addrs[i];
+			d->len = lens[i];
+			d->options = opts ? opts[i] : 0;
+			state[f] = XSK_TX;
+			owner[f] = ring_owner;
+		}
 	}
+	l->counts[XSK_USER] -= k;
+	l->counts[XSK_TX] += k;
 	xsk_ring_prod__submit(tx, k);
 	return (int)k;
 }
@@ -246,8 +314,8 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 /* opts != NULL (multi-buffer): also return each descriptor's options, and take only whole
  * packets (up to the last descriptor without XDP_PKT_CONTD), unless a packet has more
  * fragments than max: then max of them, the rest with the next call. */
-static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
-		     uint32_t *lens, uint32_t *opts, uint32_t max, uint32_t token)
+static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *restrict addrs,
+		     uint32_t *restrict lens, uint32_t *restrict opts, uint32_t max, uint32_t token)
 {
 	const uint64_t size = frame_addr(l, l->nframes);
 	uint32_t idx, n, k = 0;
@@ -265,21 +333,30 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 			n = whole;
 		}
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(rx, idx + i);
-		uint64_t a = kernel_addr(l, d->addr);
-		uint32_t f = frame_of(l, a);
-		if (a >= size || l->state[f] != XSK_FILL) {
-			l->kernel_errors++;
-			continue;
+	{
+		uint8_t *restrict state = l->state;
+		uint32_t *restrict owner = l->owner;
+		const struct xdp_desc *restrict ring = rx->ring;
+		const uint32_t mask = rx->mask;
+		for (uint32_t i = 0; i < n; i++) {
+			const struct xdp_desc *d = &ring[(idx + i) & mask];
+			uint64_t a = kernel_addr(l, d->addr);
+			uint32_t f = frame_of(l, a);
+			if (a >= size || state[f] != XSK_FILL) {
+				l->kernel_errors++;
+				continue;
+			}
+			state[f] = XSK_USER;
+			owner[f] = token;
+			addrs[k] = a;
+			lens[k] = d->len;
+			if (opts)
+				opts[k] = d->options;
+			k++;
 		}
-		move(l, f, XSK_USER, token);
-		addrs[k] = a;
-		lens[k] = d->len;
-		if (opts)
-			opts[k] = d->options;
-		k++;
 	}
+	l->counts[XSK_FILL] -= k;
+	l->counts[XSK_USER] += k;
 	xsk_ring_cons__release(rx, n);
 	return k;
 }
@@ -287,16 +364,30 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max)
 {
 	const uint64_t size = frame_addr(l, l->nframes);
-	uint32_t idx, n = xsk_ring_cons__peek(cq, max, &idx);
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t a = kernel_addr(l, *xsk_ring_cons__comp_addr(cq, idx + i));
-		uint32_t f = frame_of(l, a);
-		if (a >= size || l->state[f] != XSK_TX) {
-			l->kernel_errors++;
-			continue;
+	uint32_t idx, n = xsk_ring_cons__peek(cq, max, &idx), k = 0;
+	{
+		uint8_t *restrict state = l->state;
+		uint32_t *restrict owner = l->owner;
+		uint32_t *restrict pool = l->pool;
+		const uint64_t *restrict ring = cq->ring;
+		const uint32_t mask = cq->mask;
+		uint32_t top = l->pool_len;
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t a = kernel_addr(l, ring[(idx + i) & mask]);
+			uint32_t f = frame_of(l, a);
+			if (a >= size || state[f] != XSK_TX) {
+				l->kernel_errors++;
+				continue;
+			}
+			state[f] = XSK_POOL;
+			owner[f] = 0;
+			pool[top++] = f;
+			k++;
 		}
-		push_pool(l, f);
+		l->pool_len = top;
 	}
+	l->counts[XSK_TX] -= k;
+	l->counts[XSK_POOL] += k;
 	xsk_ring_cons__release(cq, n);
 	return n;
 }
@@ -709,10 +800,10 @@ uint32_t xsk_fake_kernel(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, str
 			n = room;
 		if (n > max)
 			n = max;
-		for (uint32_t i = 0; i < n; i++) {
-			const struct xdp_desc *d = &((struct xdp_desc *)tx->ring)[(tc + i) & tx->mask];
-			((uint64_t *)cq->ring)[(cp + i) & cq->mask] = d->addr;
-		}
+		const struct xdp_desc *restrict descs = tx->ring;
+		uint64_t *restrict comp = cq->ring;
+		for (uint32_t i = 0; i < n; i++)
+			comp[(cp + i) & cq->mask] = descs[(tc + i) & tx->mask].addr;
 		__atomic_store_n(tx->consumer, tc + n, __ATOMIC_RELEASE);
 		__atomic_store_n(cq->producer, cp + n, __ATOMIC_RELEASE);
 		moved += n;
@@ -725,9 +816,11 @@ uint32_t xsk_fake_kernel(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, str
 			n = room;
 		if (n > max)
 			n = max;
+		struct xdp_desc *restrict descs = rx->ring;
+		const uint64_t *restrict fill = fq->ring;
 		for (uint32_t i = 0; i < n; i++) {
-			struct xdp_desc *d = &((struct xdp_desc *)rx->ring)[(rp + i) & rx->mask];
-			d->addr = ((uint64_t *)fq->ring)[(fc + i) & fq->mask] + headroom;
+			struct xdp_desc *d = &descs[(rp + i) & rx->mask];
+			d->addr = fill[(fc + i) & fq->mask] + headroom;
 			d->len = rx_len;
 			d->options = 0;
 		}
