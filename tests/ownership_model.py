@@ -121,6 +121,21 @@ class OwnershipMachine(RuleBasedStateMachine):
         self.world.settle()
         self._keep(self.world.receiver.recv(64, timeout=0))
 
+    @precondition(lambda self: self.open and self.spent)
+    @rule(data=st.data(), n=st.integers(0, 24), how=st.sampled_from(["take", "recv"]))
+    def refill_a_spent_batch(self, data, n, how):
+        """into=: a batch that owns nothing is refilled in place, with a fresh token."""
+        b = self.spent.pop(data.draw(st.integers(0, len(self.spent) - 1)))
+        if how == "take":
+            pool = self.umem.accounting().pool
+            assert self.umem.take(n, 60, into=b) is b and len(b) == min(n, pool)
+            assert np.all(b.lens == 60)
+        else:
+            self.world.settle()
+            assert self.world.receiver.recv(max(n, 1), timeout=0, into=b) is b
+        assert not b.spent
+        self._keep(b)
+
     @precondition(lambda self: self.open and self.batches)
     @rule(data=st.data())
     def fill(self, data):
@@ -178,6 +193,18 @@ class OwnershipMachine(RuleBasedStateMachine):
         with pytest.raises(xsk.FrameOwnershipError):
             {"send": lambda: self.world.sender.send(b), "release": b.release,
              "fill": lambda: self.world.receiver.fill(b), "split": lambda: b.split(0)}[how]()
+        assert_unchanged(self.umem, before)
+
+    @precondition(lambda self: self.open and self.batches)
+    @rule(data=st.data(), how=st.sampled_from(["take", "recv"]))
+    def refill_a_batch_that_still_owns_frames(self, data, how):
+        b = data.draw(st.sampled_from(self.batches))
+        before = snapshot(self.umem)
+        with pytest.raises(xsk.FrameOwnershipError, match="still owns"):
+            if how == "take":
+                self.umem.take(1, into=b)
+            else:
+                self.world.receiver.recv(1, timeout=0, into=b)
         assert_unchanged(self.umem, before)
 
     @precondition(lambda self: self.open and self.batches)

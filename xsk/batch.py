@@ -9,6 +9,12 @@ of reading a frame that now belongs to the kernel.
 
 A partial send leaves the frames the ring could not take in the batch, still owned
 by the caller (backpressure, never loss).
+
+Reuse: a batch that owns nothing (spent, or empty) can be passed as ``into=`` to
+``Socket.recv`` or ``Umem.take``, which then fill it in place instead of making a new
+one: no allocation on the data path. Its ``addrs``/``lens``/``options`` arrays are
+views of buffers the batch keeps, so an array read from it before reuse shows the new
+frames afterwards; copy what must outlive the frames.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._binding import ffi
 from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
 from .procfork import forked_away
 
@@ -36,7 +43,10 @@ class Batch:
     kernel's headroom); ``lens`` may be changed freely before sending.
     """
 
-    __slots__ = ("_addrs", "_lens", "_opts", "_source", "_spent", "_token", "_umem", "_views")
+    __slots__ = (
+        "_addrs", "_addrs_c", "_bufs", "_lens", "_lens_c", "_opts", "_source", "_spent", "_token", "_umem",
+        "_views",
+    )
 
     def __init__(
         self, umem: Umem, addrs: np.ndarray, lens: np.ndarray, token: int, source: Socket | None,
@@ -50,6 +60,47 @@ class Batch:
         self._source = source
         self._spent = False
         self._views: list[memoryview] = []
+        self._addrs_c = self._lens_c = None  # cdata pointers to _addrs/_lens, made on first use
+        self._bufs: _Buffers | None = None  # set once the batch is reused (into=)
+
+    # --- the data path's view of the arrays (for Socket and Umem) -----------------------------
+    def _c_addrs(self):  # type: ignore[no-untyped-def]
+        c = self._addrs_c
+        if c is None:
+            c = self._addrs_c = ffi.from_buffer("uint64_t[]", self._addrs)
+        return c
+
+    def _c_lens(self):  # type: ignore[no-untyped-def]
+        c = self._lens_c
+        if c is None:
+            c = self._lens_c = ffi.from_buffer("uint32_t[]", self._lens)
+        return c
+
+    def _reusable(self, umem: Umem, capacity: int, with_opts: bool) -> _Buffers:
+        """This batch's buffers for refilling it with up to ``capacity`` frames (``into=``).
+
+        Only a batch that owns nothing may be refilled: frames are never dropped by reuse."""
+        if self._umem is not umem:
+            raise FrameOwnershipError("into=: this batch belongs to another UMEM")
+        if not self._spent and len(self._addrs):
+            raise FrameOwnershipError(
+                f"into=: this batch still owns {len(self._addrs)} frames; send, release or fill them first"
+            )
+        bufs = self._bufs
+        if bufs is None or bufs.capacity < capacity or (with_opts and bufs.opts is None):
+            bufs = self._bufs = _Buffers(max(capacity, bufs.capacity if bufs else 0), with_opts)
+        return bufs
+
+    def _refilled(self, bufs: _Buffers, n: int, token: int, source: Socket | None, with_opts: bool) -> Batch:
+        """The C call wrote ``n`` frames for ``token`` into ``bufs``: this batch now owns them."""
+        self._addrs = bufs.addrs[:n]
+        self._lens = bufs.lens[:n]
+        self._opts = bufs.opts[:n] if with_opts else None
+        self._addrs_c, self._lens_c = bufs.addrs_c, bufs.lens_c
+        self._token = token
+        self._source = source
+        self._spent = False
+        return self
 
     # --- ownership ---------------------------------------------------------------------------
     @property
@@ -76,12 +127,17 @@ class Batch:
         """The first ``k`` frames were handed over: keep the rest, or become spent if none are left."""
         if k == 0:
             return
-        self._release_views()
+        if self._views:
+            self._release_views()
         if k >= len(self._addrs):
             self._spent = True  # the arrays stay as they are: a spent batch reads nothing
             return
         self._addrs = self._addrs[k:]
         self._lens = self._lens[k:]
+        if self._addrs_c is not None:
+            self._addrs_c += k
+        if self._lens_c is not None:
+            self._lens_c += k
         if self._opts is not None:
             self._opts = self._opts[k:]
 
@@ -120,6 +176,7 @@ class Batch:
         self._release_views()
         self._addrs = self._addrs[~mask]
         self._lens = self._lens[~mask]
+        self._addrs_c = self._lens_c = None
         if opts is not None:
             self._opts = opts[~mask]
         return chosen
@@ -292,3 +349,18 @@ class Batch:
         self._live()
         values = np.asarray(values, dtype=np.uint8).reshape(len(self), -1)
         self.write_at(offset, values)
+
+
+class _Buffers:
+    """The arrays a reused batch fills in place, with their cdata pointers made once."""
+
+    __slots__ = ("addrs", "addrs_c", "capacity", "lens", "lens_c", "opts", "opts_c")
+
+    def __init__(self, capacity: int, with_opts: bool) -> None:
+        self.capacity = capacity
+        self.addrs = np.empty(capacity, dtype=np.uint64)
+        self.lens = np.empty(capacity, dtype=np.uint32)
+        self.opts = np.empty(capacity, dtype=np.uint32) if with_opts else None
+        self.addrs_c = ffi.from_buffer("uint64_t[]", self.addrs)
+        self.lens_c = ffi.from_buffer("uint32_t[]", self.lens)
+        self.opts_c = ffi.from_buffer("uint32_t[]", self.opts) if with_opts else ffi.NULL

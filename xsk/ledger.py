@@ -103,7 +103,7 @@ class Ledger:
 
     def take(self, out: np.ndarray, token: int) -> int:
         """Move up to ``len(out)`` frames POOL -> USER, writing their addresses into ``out``."""
-        return int(lib.xsk_ledger_take(self.c, ffi.from_buffer("uint64_t[]", out), len(out), token))
+        return int(lib.xsk_ledger_take(self.c, ffi.from_buffer("uint64_t[]", out), ffi.NULL, len(out), token, 0))
 
     def release(self, addrs: np.ndarray, token: int) -> None:
         """USER -> POOL for every address, or raise and change nothing."""

@@ -70,7 +70,8 @@ class MemorySocket:
     """
 
     def __new__(cls, umem, ring_size: int = 2048, rx_len: int = 60):  # type: ignore[no-untyped-def]
-        from .socket import Socket, _FillRings
+        from .batch import _Buffers
+        from .socket import Socket, _data_path, _FillRings
 
         class _Memory(Socket):
             def __init__(self) -> None:  # no kernel socket: set up what the data path uses
@@ -98,12 +99,12 @@ class MemorySocket:
                 self._group.members = 1
                 self._fq, self._cq, self._ring_owner = self._group.fq, self._group.cq, self._group.owner
                 self._rx, self._tx = self._rings["rx"].c, self._rings["tx"].c
-                self.fd = -1
+                self.fd = -1  # the data path then leaves waking the "kernel" to _kick below
                 self.mode = "memory"
                 self._poller = select.poll()
-                self._bad = ffi.new("uint32_t *")
                 self._max_kicks = 1
-                self._rx_addrs = np.empty(0, dtype=np.uint64)
+                self._path = _data_path(self)
+                self._rx_bufs = _Buffers(0, False)
                 self._rx_len = rx_len
                 self._closed = False
                 umem._attach(self)
@@ -111,6 +112,11 @@ class MemorySocket:
 
             def _kick(self) -> None:
                 lib.xsk_fake_kernel(self._tx, self._cq, self._fq, self._rx, self.ring_size, self._rx_len, 256)
+
+            def send(self, batch, *, check_bounds: bool = True) -> int:  # type: ignore[no-untyped-def]
+                k = super().send(batch, check_bounds=check_bounds)
+                self._kick()  # what the sendto() of a real socket's send does
+                return k
 
             def _wait(self, events: int, timeout: float | None) -> int:
                 self._kick()

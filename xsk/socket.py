@@ -22,7 +22,6 @@ import errno
 import math
 import os
 import select
-import threading
 import time
 import warnings
 from typing import Literal, NamedTuple
@@ -33,7 +32,7 @@ from . import filter as filter_mod
 from . import link, privileges
 from . import netns as netns_mod
 from ._binding import check, ffi, lib
-from .batch import Batch
+from .batch import Batch, _Buffers
 from .errors import (
     ClosedError,
     ConfigError,
@@ -71,15 +70,34 @@ class _FillRings:
 
     ``owner`` is the ledger's ring owner of the frames on the fill ring and of TX frames in
     flight; they return to the pool when the last socket of the queue is gone (see Umem).
+    ``c`` (struct xsk_fillq) is what the sockets' data paths share; its count of frames on
+    the fill ring changes only in C, under the ledger's lock, so threads can share a queue.
     """
 
-    __slots__ = ("cq", "fq", "in_fill", "lock", "members", "owner", "shares_umem_fd")
+    __slots__ = ("c", "cq", "fq", "members", "owner", "shares_umem_fd")
 
     def __init__(self, fq, cq, owner: int, shares_umem_fd: bool) -> None:  # type: ignore[no-untyped-def]
         self.fq, self.cq, self.owner, self.shares_umem_fd = fq, cq, owner, shares_umem_fd
-        self.in_fill = 0  # frames this process put on the fill ring that the kernel has not returned
+        self.c = ffi.new("struct xsk_fillq *", {"fq": fq, "cq": cq, "owner": owner})
         self.members = 0
-        self.lock = threading.Lock()  # sockets of one queue may run in different threads
+
+    @property
+    def in_fill(self) -> int:
+        """Frames this process put on the fill ring that the kernel has not returned."""
+        return int(self.c.in_fill)
+
+
+def _data_path(sock: Socket):  # type: ignore[no-untyped-def]
+    """The socket's ``struct xsk_path``: everything its per-batch C calls need, in one place.
+
+    It points into the socket's rings, its queue's ``_FillRings`` and the UMEM's ledger, so
+    it is used only while the socket holds all three (until ``close``)."""
+    umem = sock.umem
+    return ffi.new("struct xsk_path *", {
+        "l": umem.ledger.c, "q": sock._group.c, "rx": sock._rx, "tx": sock._tx, "fd": sock.fd,
+        "need_wakeup": 1 if sock._need_wakeup else 0, "fill_target": sock.fill_frames,
+        "comp_size": umem.comp_size, "max_kicks": sock._max_kicks,
+    })
 
 
 class Readiness(NamedTuple):
@@ -202,9 +220,9 @@ class Socket:
         self._closed = False
         umem._attach(self)
         self._poller = select.poll()
-        self._bad = ffi.new("uint32_t *")
         self._max_kicks = max(1, ring_size // 32)
-        self._rx_addrs = np.empty(0, dtype=np.uint64)
+        self._path = _data_path(self)
+        self._rx_bufs = _Buffers(0, self.multi_buffer)
         if rx:
             self._refill()
 
@@ -339,17 +357,7 @@ class Socket:
     def _drain_rx(self) -> None:
         """Return what waits on this socket's RX ring to the pool, before the socket goes while
         others keep the queue's fill ring (those frames would otherwise wait for the last one)."""
-        ledger = self.umem.ledger
-        addrs, lens = np.empty(256, dtype=np.uint64), np.empty(256, dtype=np.uint32)
-        addrs_c, lens_c = ffi.from_buffer("uint64_t[]", addrs), ffi.from_buffer("uint32_t[]", lens)
-        while True:
-            token = ledger.new_token()
-            n = lib.xsk_shim_rx(ledger.c, self._rx, addrs_c, lens_c, len(addrs), token)
-            if not n:
-                return
-            ledger.release(addrs[:n], token)
-            with self._group.lock:
-                self._group.in_fill -= n
+        lib.xsk_path_drain_rx(self._path)
 
     def _kernel_mode(self) -> str:
         flags = ffi.new("uint32_t *")
@@ -361,6 +369,18 @@ class Socket:
         for ring, size in rings:
             if ring != ffi.NULL and ring.ring != ffi.NULL:
                 check(lib.xsk_shim_ring_dontfork(ring, size), "madvise(MADV_DONTFORK) on a ring")
+
+    @property
+    def fill_frames(self) -> int:
+        """How many frames the socket keeps on its fill ring (topped up on every ``recv``)."""
+        return self._fill_frames
+
+    @fill_frames.setter
+    def fill_frames(self, n: int) -> None:
+        self._fill_frames = n
+        path = getattr(self, "_path", None)
+        if path is not None:
+            path.fill_target = n
 
     @property
     def closed(self) -> bool:
@@ -417,32 +437,29 @@ class Socket:
         )
 
     # --- RX --------------------------------------------------------------------------------
-    def recv(self, max: int = 256, timeout: float | None = None) -> Batch:
+    def recv(self, max: int = 256, timeout: float | None = None, *, into: Batch | None = None) -> Batch:
         """Up to ``max`` received frames as a Batch the caller owns (possibly empty).
 
         ``timeout``: None waits until something arrives, 0 never waits, otherwise seconds.
+        ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
+        instead of a new one: the data path then allocates nothing (see ``Batch``).
         """
         self._usable()
         if not self.rx_enabled:
             raise ConfigError(f"{self!r} was made with rx=False")
         if max < 1:
             raise ValueError(f"recv(max={max}): max must be at least 1")
-        ledger = self.umem.ledger
-        if len(self._rx_addrs) < max:
-            self._rx_addrs = np.empty(max, dtype=np.uint64)
-            self._rx_lens = np.empty(max, dtype=np.uint32)
-            self._rx_opts = np.empty(max, dtype=np.uint32)
-            self._rx_addrs_c = ffi.from_buffer("uint64_t[]", self._rx_addrs)
-            self._rx_lens_c = ffi.from_buffer("uint32_t[]", self._rx_lens)
-            self._rx_opts_c = ffi.from_buffer("uint32_t[]", self._rx_opts)
-        token = ledger.new_token()
+        if into is None:
+            bufs = self._rx_bufs
+            if bufs.capacity < max:
+                bufs = self._rx_bufs = _Buffers(max, self.multi_buffer)
+        else:
+            bufs = into._reusable(self.umem, max, self.multi_buffer)
+        token = self.umem.ledger.new_token()
+        path = self._path
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if self.multi_buffer:
-                n = lib.xsk_shim_rx_sg(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, self._rx_opts_c,
-                                       max, token)
-            else:
-                n = lib.xsk_shim_rx(ledger.c, self._rx, self._rx_addrs_c, self._rx_lens_c, max, token)
+            n = lib.xsk_path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
             if n:
                 break
             self._check_gone()  # an idle RX ring may mean the interface went away
@@ -457,21 +474,13 @@ class Socket:
             if remaining is not None and remaining <= 0:
                 break
             self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
-        group = self._group
-        with group.lock:
-            group.in_fill -= n
-        self._refill()
-        if self.tx_enabled:
-            self.complete()
-        opts = self._rx_opts[:n].copy() if self.multi_buffer else None
-        return Batch(self.umem, self._rx_addrs[:n].copy(), self._rx_lens[:n].copy(), token, self, opts)
+        if into is not None:
+            return into._refilled(bufs, n, token, self, self.multi_buffer)
+        return Batch(self.umem, bufs.addrs[:n].copy(), bufs.lens[:n].copy(), token, self,
+                     bufs.opts[:n].copy() if self.multi_buffer else None)
 
     def _refill(self) -> None:
-        group = self._group
-        with group.lock:
-            want = self.fill_frames - group.in_fill
-            if want > 0:
-                group.in_fill += lib.xsk_shim_fill_from_pool(self.umem.ledger.c, group.fq, want, group.owner)
+        lib.xsk_path_refill(self._path)
 
     def release(self, batch: Batch) -> int:
         """Give a batch's frames to this socket's fill ring (the rest, if it is full, to the pool).
@@ -481,28 +490,28 @@ class Socket:
         if not self._gone:
             self._usable()
         self._own(batch)
-        k = self._fill(batch, "release") if self.rx_enabled and not self._gone else 0
-        if len(batch):
-            self.umem.release(batch)
-        return k
+        if not self.rx_enabled or self._gone:
+            if len(batch):
+                self.umem.release(batch)
+            return 0
+        return self._fill(batch, "release", to_pool=True)
 
     def fill(self, batch: Batch) -> int:
         """Put a batch (e.g. from ``Umem.take``) on the fill ring; returns how many went (backpressure)."""
         self._usable()
         self._own(batch)
-        return self._fill(batch, "fill")
+        if not self.rx_enabled:
+            raise ConfigError(f"{self!r} was made with rx=False: it has no fill ring of its own to fill")
+        return self._fill(batch, "fill", to_pool=False)
 
-    def _fill(self, batch: Batch, what: str) -> int:
-        bad = self._bad
+    def _fill(self, batch: Batch, what: str, to_pool: bool) -> int:
+        """Fill ring <- the batch, as far as it fits; with ``to_pool`` the rest goes to the pool."""
         addrs = batch._addrs
-        k = lib.xsk_shim_fill(
-            self.umem.ledger.c, self._fq, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
-            batch._token, self._ring_owner, bad,
-        )
-        self.umem.ledger.raise_for(k, addrs, bad[0], what)
-        with self._group.lock:
-            self._group.in_fill += k
-        batch._consume(k)
+        n = len(addrs)
+        k = lib.xsk_path_fill(self._path, batch._c_addrs(), n, batch._token, to_pool)
+        if k < 0:
+            self.umem.ledger.raise_for(k, addrs, self._path.bad, what)
+        batch._consume(n if to_pool else k)
         return k
 
     # --- TX --------------------------------------------------------------------------------
@@ -521,56 +530,54 @@ class Socket:
         if not self.tx_enabled:
             raise ConfigError(f"{self!r} was made with tx=False")
         self._own(batch)
-        bad = self._bad
-        addrs, lens, opts = batch._addrs, batch._lens, batch._opts
+        opts = batch._opts
         if opts is None:
-            k = lib.xsk_shim_tx(
-                self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),
-                ffi.from_buffer("uint32_t[]", lens), len(addrs), batch._token, self._ring_owner,
-                1 if check_bounds else 0, bad,
-            )
+            opts_c = ffi.NULL
         else:
             if not self.multi_buffer and np.any(opts):
                 raise ConfigError("fragments chained with XDP_PKT_CONTD need Socket(multi_buffer=True)")
-            k = lib.xsk_shim_tx_sg(
-                self.umem.ledger.c, self._tx, ffi.from_buffer("uint64_t[]", addrs),
-                ffi.from_buffer("uint32_t[]", lens), ffi.from_buffer("uint32_t[]", opts), len(addrs),
-                batch._token, self._ring_owner, 1 if check_bounds else 0, bad,
-            )
-        if k == lib.XSK_ERR_BOUNDS:
-            i = bad[0]
+            opts_c = ffi.from_buffer("uint32_t[]", opts)
+        path = self._path
+        k = lib.xsk_path_send(path, batch._c_addrs(), batch._c_lens(), opts_c, len(batch._addrs), batch._token,
+                              1 if check_bounds else 0)
+        if k < 0:
+            self._refused(batch, k, path.bad)
+        batch._consume(k)
+        if path.kick_err:
+            try:
+                self._raise_kick(path.kick_err)
+            except KernelError as exc:
+                exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
+                raise
+        return k
+
+    def _refused(self, batch: Batch, rc: int, i: int) -> None:
+        """Raise for a send the shim refused (it changed nothing)."""
+        addrs, lens = batch._addrs, batch._lens
+        if rc == lib.XSK_ERR_BOUNDS:
             raise FrameTooLargeError(
                 f"frame {i} of the batch: {int(lens[i])} bytes at offset "
                 f"{int(addrs[i]) % self.umem.frame_size} do not fit in a "
                 f"{self.umem.frame_size}-byte frame (or the length is 0); nothing was sent"
             )
-        self.umem.ledger.raise_for(k, addrs, bad[0], "send")  # a refused batch changed nothing
-        batch._consume(k)
-        self.complete()
-        try:
-            self._kick()  # also when the ring was full: the kernel drains it only when kicked
-        except KernelError as exc:
-            exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
-            raise
-        return k
+        self.umem.ledger.raise_for(rc, addrs, i, "send")
 
     def _kick(self) -> None:
         """Wake the kernel until it has taken the TX ring's descriptors (copy mode: 32 per wakeup)."""
-        rc = lib.xsk_shim_tx_drain(
-            self.umem.ledger.c, self._tx, self._cq, self.fd, self._max_kicks, 1 if self._need_wakeup else 0
-        )
+        rc = lib.xsk_path_kick(self._path)
         if rc < 0:
-            if -rc == errno.ENXIO:
-                self._check_gone()
-            hint = "the interface is down: frames on the TX ring go when it is up again" \
-                if -rc == errno.ENETDOWN else ""
-            raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
+            self._raise_kick(rc)
+
+    def _raise_kick(self, rc: int) -> None:
+        if -rc == errno.ENXIO:
+            self._check_gone()
+        hint = "the interface is down: frames on the TX ring go when it is up again" \
+            if -rc == errno.ENETDOWN else ""
+        raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
 
     def complete(self) -> int:
         """Reap completed TX frames into the pool; return how many."""
-        if self._tx == ffi.NULL:
-            return 0
-        return int(lib.xsk_shim_complete(self.umem.ledger.c, self._cq, self.umem.comp_size))
+        return int(lib.xsk_path_complete(self._path))
 
     def outstanding(self) -> int:
         """TX frames of this socket not yet completed."""

@@ -153,6 +153,7 @@ class Umem:
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, frame_size, self.unaligned)
+        self._bad = ffi.new("uint32_t *")  # index of the frame a refused release names
         self._ptr = None  # cdata over the area, made on first use
         self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
         self._map_len = len(self._map)
@@ -256,16 +257,22 @@ class Umem:
                 "(the area is MADV_DONTFORK): create a new Umem in the child"
             )
 
-    def take(self, n: int, length: int = 0) -> Batch:
+    def take(self, n: int, length: int = 0, *, into: Batch | None = None) -> Batch:
         """Up to ``n`` free frames for the caller to build packets in (fewer if the pool runs low).
 
         Every frame's length starts at ``length``; ``Batch.write``/``fill`` or ``lens`` change it.
         Frames keep the bytes they last held, so a frame filled once can be sent again and again.
+        ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
+        instead of a new one: no allocation on the data path (see ``Batch``).
         """
         self._usable()
         if n < 0:
             raise ValueError(f"take({n})")
         token = self.ledger.new_token()
+        if into is not None:
+            bufs = into._reusable(self, n, False)
+            got = lib.xsk_ledger_take(self.ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
+            return into._refilled(bufs, got, token, None, False)
         addrs = np.empty(n, dtype=np.uint64)
         got = self.ledger.take(addrs, token)
         lens = np.empty(got, dtype=np.uint32)
@@ -287,8 +294,11 @@ class Umem:
         if frames._umem is not self:
             raise FrameOwnershipError("this batch belongs to another UMEM")
         frames._live()
-        self.ledger.release(frames._addrs, frames._token)
-        frames._consume(len(frames._addrs))
+        addrs = frames._addrs
+        bad = self._bad
+        rc = lib.xsk_ledger_release(self.ledger.c, frames._c_addrs(), len(addrs), frames._token, bad)
+        self.ledger.raise_for(rc, addrs, bad[0], "release")
+        frames._consume(len(addrs))
 
     def accounting(self) -> Accounting:
         """Frames per state (pool, user, fill, tx); they always sum to ``frame_count``."""

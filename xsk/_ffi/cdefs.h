@@ -82,7 +82,8 @@ struct xsk_ledger {
 };
 int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
                     uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned);
-uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token);
+uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
+                         uint32_t length);
 int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);
 int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);
 int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
@@ -97,6 +98,21 @@ int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *
 uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs, uint32_t *lens,
                      uint32_t max, uint32_t token);
 uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max);
+struct xsk_fillq { struct xsk_ring_prod *fq; struct xsk_ring_cons *cq; uint32_t owner; uint32_t in_fill; };
+struct xsk_path {
+    struct xsk_ledger *l; struct xsk_fillq *q; struct xsk_ring_cons *rx; struct xsk_ring_prod *tx;
+    int fd; int need_wakeup; uint32_t fill_target; uint32_t comp_size; uint32_t max_kicks;
+    uint32_t bad; int kick_err;
+};
+int xsk_path_send(struct xsk_path *p, const uint64_t *addrs, const uint32_t *lens, const uint32_t *opts,
+                  uint32_t n, uint32_t token, int check_bounds);
+uint32_t xsk_path_recv(struct xsk_path *p, uint64_t *addrs, uint32_t *lens, uint32_t *opts, uint32_t max,
+                       uint32_t token);
+int xsk_path_fill(struct xsk_path *p, const uint64_t *addrs, uint32_t n, uint32_t token, int to_pool);
+uint32_t xsk_path_refill(struct xsk_path *p);
+uint32_t xsk_path_complete(struct xsk_path *p);
+uint32_t xsk_path_drain_rx(struct xsk_path *p);
+int xsk_path_kick(struct xsk_path *p);
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
 int xsk_shim_tx_drain(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
                       int fd, uint32_t max_kicks, int need_wakeup);

@@ -425,12 +425,15 @@ static int ledger_verify_impl(struct xsk_ledger *l, uint32_t *frame)
 /* Public entry points: one lock per ledger, so threads sharing a UMEM can't interleave
  * inside a check-then-commit (uncontended, it costs a few tens of ns per batch). */
 
-uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token)
+uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
+			 uint32_t length)
 {
 	uint32_t rc;
 	pthread_mutex_lock(&l->lock);
 	rc = ledger_take_impl(l, addrs, n, token);
 	pthread_mutex_unlock(&l->lock);
+	for (uint32_t i = 0; lens && i < rc; i++)
+		lens[i] = length;
 	return rc;
 }
 
@@ -556,6 +559,108 @@ uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint3
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r)
 {
 	return xsk_ring_prod__needs_wakeup(r);
+}
+
+static uint32_t path_refill_impl(struct xsk_path *p)
+{
+	struct xsk_fillq *q = p->q;
+	uint32_t k = 0;
+	if (p->rx && q->in_fill < p->fill_target)
+		k = shim_fill_from_pool_impl(p->l, q->fq, p->fill_target - q->in_fill, q->owner);
+	q->in_fill += k;
+	return k;
+}
+
+int xsk_path_send(struct xsk_path *p, const uint64_t *addrs, const uint32_t *lens,
+		  const uint32_t *opts, uint32_t n, uint32_t token, int check_bounds)
+{
+	int k;
+	p->kick_err = 0;
+	pthread_mutex_lock(&p->l->lock);
+	k = shim_tx_impl(p->l, p->tx, addrs, lens, opts, n, token, p->q->owner, check_bounds, &p->bad);
+	if (k >= 0)
+		shim_complete_impl(p->l, p->q->cq, p->comp_size);
+	pthread_mutex_unlock(&p->l->lock);
+	if (k >= 0) /* also when the ring was full: the kernel drains it only when woken */
+		p->kick_err = xsk_path_kick(p);
+	return k;
+}
+
+uint32_t xsk_path_recv(struct xsk_path *p, uint64_t *addrs, uint32_t *lens, uint32_t *opts,
+		       uint32_t max, uint32_t token)
+{
+	uint32_t n;
+	pthread_mutex_lock(&p->l->lock);
+	n = shim_rx_impl(p->l, p->rx, addrs, lens, opts, max, token);
+	p->q->in_fill -= n;
+	path_refill_impl(p);
+	if (p->tx)
+		shim_complete_impl(p->l, p->q->cq, p->comp_size);
+	pthread_mutex_unlock(&p->l->lock);
+	return n;
+}
+
+int xsk_path_fill(struct xsk_path *p, const uint64_t *addrs, uint32_t n, uint32_t token, int to_pool)
+{
+	int k = 0;
+	pthread_mutex_lock(&p->l->lock);
+	if (p->rx) {
+		k = shim_fill_impl(p->l, p->q->fq, addrs, n, token, p->q->owner, &p->bad);
+		if (k > 0)
+			p->q->in_fill += (uint32_t)k;
+	} else if (to_pool) {
+		k = ledger_check_impl(p->l, addrs, n, token, &p->bad);
+	}
+	/* shim_fill_impl checked the whole batch before committing any of it */
+	if (k >= 0 && to_pool)
+		pool_push_checked(p->l, addrs + k, n - (uint32_t)k);
+	pthread_mutex_unlock(&p->l->lock);
+	return k;
+}
+
+uint32_t xsk_path_refill(struct xsk_path *p)
+{
+	uint32_t k;
+	pthread_mutex_lock(&p->l->lock);
+	k = path_refill_impl(p);
+	pthread_mutex_unlock(&p->l->lock);
+	return k;
+}
+
+uint32_t xsk_path_complete(struct xsk_path *p)
+{
+	uint32_t k = 0;
+	if (!p->tx)
+		return 0;
+	pthread_mutex_lock(&p->l->lock);
+	k = shim_complete_impl(p->l, p->q->cq, p->comp_size);
+	pthread_mutex_unlock(&p->l->lock);
+	return k;
+}
+
+uint32_t xsk_path_drain_rx(struct xsk_path *p)
+{
+	uint64_t addrs[256];
+	uint32_t lens[256], n, total = 0;
+	if (!p->rx)
+		return 0;
+	pthread_mutex_lock(&p->l->lock);
+	while ((n = shim_rx_impl(p->l, p->rx, addrs, lens, NULL, 256, 0xffffffffu))) {
+		p->q->in_fill -= n;
+		pool_push_checked(p->l, addrs, n);
+		total += n;
+	}
+	pthread_mutex_unlock(&p->l->lock);
+	return total;
+}
+
+int xsk_path_kick(struct xsk_path *p)
+{
+	int rc;
+	if (p->fd < 0 || !p->tx)
+		return 0;
+	rc = xsk_shim_tx_drain(p->l, p->tx, p->q->cq, p->fd, p->max_kicks, p->need_wakeup);
+	return rc < 0 ? rc : 0;
 }
 
 /* Returns 0 or -errno; EAGAIN, EBUSY and ENOBUFS only mean "try again later". */
@@ -844,9 +949,7 @@ uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct x
 		batch = 4096;
 	for (uint64_t it = 0; it < iterations; it++) {
 		uint32_t token = 0xfffffff0u;
-		uint32_t n = xsk_ledger_take(l, addrs, batch, token);
-		for (uint32_t i = 0; i < n; i++)
-			lens[i] = 60;
+		uint32_t n = xsk_ledger_take(l, addrs, lens, batch, token, 60);
 		int k = xsk_shim_tx(l, tx, addrs, lens, n, token, 1, 1, &bad);
 		if (k < 0)
 			return 0;

@@ -56,7 +56,9 @@ struct xsk_ledger {
 
 int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
 		    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned);
-uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t n, uint32_t token);
+/* POOL -> USER for up to n frames; lens (if not NULL) gets length for each. */
+uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
+			 uint32_t length);
 int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		     uint32_t *bad);
 int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
@@ -76,6 +78,47 @@ int xsk_shim_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *
 uint32_t xsk_shim_rx(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *addrs,
 		     uint32_t *lens, uint32_t max, uint32_t token);
 uint32_t xsk_shim_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max);
+
+/* One socket's data path, so that each Python call is a single C call with few arguments.
+ * A queue's fill and completion rings (struct xsk_fillq) are shared by the sockets of one
+ * UMEM bound to it; in_fill is only read and written under the ledger's lock. */
+struct xsk_fillq {
+	struct xsk_ring_prod *fq;
+	struct xsk_ring_cons *cq;
+	uint32_t owner;   /* the ledger's ring owner of the queue's FILL and TX frames */
+	uint32_t in_fill; /* frames this process put on the fill ring that have not come back */
+};
+
+struct xsk_path {
+	struct xsk_ledger *l;
+	struct xsk_fillq *q;
+	struct xsk_ring_cons *rx; /* NULL without RX */
+	struct xsk_ring_prod *tx; /* NULL without TX */
+	int fd;                   /* -1: no kernel to wake (rings in ordinary memory) */
+	int need_wakeup;
+	uint32_t fill_target;     /* keep this many frames on the fill ring */
+	uint32_t comp_size;
+	uint32_t max_kicks;       /* TX wakeups per send (copy mode takes 32 descriptors each) */
+	uint32_t bad;             /* out: index of the frame an error code names */
+	int kick_err;             /* out: -errno of waking the kernel after a send, else 0 */
+};
+
+/* TX ring <- batch (checked), reap completions, wake the kernel until it took the ring:
+ * returns frames accepted or an XSK_ERR_* code (then nothing changed). */
+int xsk_path_send(struct xsk_path *p, const uint64_t *addrs, const uint32_t *lens,
+		  const uint32_t *opts, uint32_t n, uint32_t token, int check_bounds);
+/* RX ring -> up to max frames for token, top the fill ring up, reap completions. */
+uint32_t xsk_path_recv(struct xsk_path *p, uint64_t *addrs, uint32_t *lens, uint32_t *opts,
+		       uint32_t max, uint32_t token);
+/* Batch -> fill ring as far as it fits; with to_pool the rest goes to the pool.
+ * Returns frames put on the fill ring, or an XSK_ERR_* code (then nothing changed). */
+int xsk_path_fill(struct xsk_path *p, const uint64_t *addrs, uint32_t n, uint32_t token, int to_pool);
+uint32_t xsk_path_refill(struct xsk_path *p);
+uint32_t xsk_path_complete(struct xsk_path *p);
+/* Frames of this socket's RX ring -> pool (a socket leaving a shared queue). */
+uint32_t xsk_path_drain_rx(struct xsk_path *p);
+/* Wake the kernel for TX until it took the ring (see xsk_shim_tx_drain); 0 or -errno. */
+int xsk_path_kick(struct xsk_path *p);
 
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
 int xsk_shim_tx_drain(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,

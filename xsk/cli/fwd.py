@@ -45,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
                 reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
                 t0 = time.monotonic()
                 deadline = t0 + args.duration if args.duration else None
+                b = None  # one batch, refilled in place every round (into=)
                 try:
                     while (args.count is None or forwarded < args.count) and (
                         deadline is None or time.monotonic() < deadline
                     ):
-                        b = rx.recv(args.batch, timeout=0.05)
+                        b = rx.recv(args.batch, timeout=0.05, into=b)
                         if len(b):
                             swap(b, args.swap_ip, args.swap_ports)
                             tries = 0

@@ -248,6 +248,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             deadline = t0 + cfg.duration if cfg.duration else None
             next_report = t0 + 1.0
             frame_len = len(cfg.frame)
+            b = None  # one batch, refilled in place every round (into=)
             while True:
                 now = time.monotonic()
                 if (count is not None and sent >= count) or (deadline and now >= deadline):
@@ -264,13 +265,13 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                     if not want:
                         continue
                 if store is not None:
-                    b = umem.take(want)
+                    b = umem.take(want, into=b)
                     if len(b):
                         idx = (index + np.arange(len(b))) % len(store)
                         b.lens[:] = lens[idx]  # type: ignore[index]
                         umem.write_rows(b.addrs.astype(np.uint64), store[idx])
                 else:
-                    b = umem.take(want, frame_len)
+                    b = umem.take(want, frame_len, into=b)
                     if len(b):
                         plan.patch(umem, b.addrs.astype(np.uint64), index, stream, time.time_ns())  # type: ignore[union-attr]
                 if not len(b):

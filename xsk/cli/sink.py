@@ -41,13 +41,14 @@ def run(args: argparse.Namespace) -> int:
     first = last = None
     health = common.Health(umem, args.verify_ledger)
     footprint: dict[str, int] = {}
+    b = None  # one batch, refilled in place every round (into=)
     try:
         with umem, sock:
             t0 = time.monotonic()
             deadline = t0 + args.duration if args.duration else None
             while (args.count is None or packets < args.count) and (deadline is None or time.monotonic() < deadline):
                 want = args.batch if args.count is None else min(args.batch, args.count - packets)
-                b = sock.recv(want, timeout=0.05)
+                b = sock.recv(want, timeout=0.05, into=b)
                 if len(b):
                     now = time.time_ns()
                     first = first or time.monotonic()
