@@ -29,7 +29,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from . import filter as filter_mod
-from . import link, privileges
+from . import link, privileges, procfork
 from . import netns as netns_mod
 from ._binding import check, ffi, lib
 from .batch import Batch, _Buffers
@@ -444,7 +444,8 @@ class Socket:
         ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
         instead of a new one: the data path then allocates nothing (see ``Batch``).
         """
-        self._usable()
+        if self._closed or self._gone or self._pid != procfork._pid:
+            self._usable()  # raises what is wrong
         if not self.rx_enabled:
             raise ConfigError(f"{self!r} was made with rx=False")
         if max < 1:
@@ -487,9 +488,10 @@ class Socket:
 
         After the interface is gone they all go to the pool.
         """
-        if not self._gone:
+        if self._closed or self._pid != procfork._pid:
             self._usable()
-        self._own(batch)
+        if batch._spent or batch._umem is not self.umem:
+            self._own(batch)  # raises what is wrong
         if not self.rx_enabled or self._gone:
             if len(batch):
                 self.umem.release(batch)
@@ -508,7 +510,10 @@ class Socket:
         """Fill ring <- the batch, as far as it fits; with ``to_pool`` the rest goes to the pool."""
         addrs = batch._addrs
         n = len(addrs)
-        k = lib.xsk_path_fill(self._path, batch._c_addrs(), n, batch._token, to_pool)
+        addrs_c = batch._addrs_c
+        if addrs_c is None:
+            addrs_c = batch._c_addrs()
+        k = lib.xsk_path_fill(self._path, addrs_c, n, batch._token, to_pool)
         if k < 0:
             self.umem.ledger.raise_for(k, addrs, self._path.bad, what)
         batch._consume(n if to_pool else k)
@@ -526,10 +531,12 @@ class Socket:
         which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool when
         the kernel completes them (recent kernels do) or, at the latest, when the socket closes.
         """
-        self._usable()
+        if self._closed or self._gone or self._pid != procfork._pid:
+            self._usable()  # raises what is wrong
         if not self.tx_enabled:
             raise ConfigError(f"{self!r} was made with tx=False")
-        self._own(batch)
+        if batch._spent or batch._umem is not self.umem:
+            self._own(batch)  # raises what is wrong
         opts = batch._opts
         if opts is None:
             opts_c = ffi.NULL
@@ -538,7 +545,10 @@ class Socket:
                 raise ConfigError("fragments chained with XDP_PKT_CONTD need Socket(multi_buffer=True)")
             opts_c = ffi.from_buffer("uint32_t[]", opts)
         path = self._path
-        k = lib.xsk_path_send(path, batch._c_addrs(), batch._c_lens(), opts_c, len(batch._addrs), batch._token,
+        addrs_c, lens_c = batch._addrs_c, batch._lens_c
+        if addrs_c is None or lens_c is None:
+            addrs_c, lens_c = batch._c_addrs(), batch._c_lens()
+        k = lib.xsk_path_send(path, addrs_c, lens_c, opts_c, len(batch._addrs), batch._token,
                               1 if check_bounds else 0)
         if k < 0:
             self._refused(batch, k, path.bad)

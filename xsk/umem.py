@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from . import privileges
+from . import privileges, procfork
 from ._binding import check, ffi, lib
 from .batch import Batch
 from .errors import (
@@ -265,7 +265,8 @@ class Umem:
         ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
         instead of a new one: no allocation on the data path (see ``Batch``).
         """
-        self._usable()
+        if self._closed or self._pid != procfork._pid:
+            self._usable()  # raises what is wrong
         if n < 0:
             raise ValueError(f"take({n})")
         token = self.ledger.new_token()
