@@ -77,7 +77,8 @@ def make_umem():
 
 @pytest.fixture(scope="session")
 def test_program(tmp_path_factory):
-    """``test_program(name)``: the BPF object built from tests/bpf/<name>.c (with bpf/build.py's clang line)."""
+    """``test_program(name)``: the BPF object built from tests/bpf/<name>.c (with bpf/build.py's clang line);
+    ``test_program(name, "tools")`` builds tools/<name>.c."""
     import importlib.util
     from pathlib import Path
 
@@ -87,7 +88,7 @@ def test_program(tmp_path_factory):
     spec.loader.exec_module(build)
     out = tmp_path_factory.mktemp("bpf")
 
-    def compiled(name: str) -> str:
-        return str(build.compile_object(root / "tests" / "bpf" / f"{name}.c", out / f"{name}.o"))
+    def compiled(name: str, folder: str = "tests/bpf") -> str:
+        return str(build.compile_object(root / folder / f"{name}.c", out / f"{name}.o"))
 
     return compiled

@@ -302,6 +302,32 @@ def test_gen_xdp_engine_to_sink(veth_pair):
     assert bad.returncode == 2 and "--engine xdp can't do field ranges" in bad.stderr
 
 
+def test_gen_xdp_engine_unpaced_sends_exactly_count_then_for_a_duration(veth_pair, test_program):
+    """Unpaced, the XDP engine overlaps two BPF_PROG_RUN calls: still exactly --count frames
+    (counted by an XDP_DROP program on the peer), and --duration ends the run on time."""
+    import struct
+
+    from xsk import CustomProgram
+    from xsk._binding import lib
+
+    a, b = veth_pair.a, veth_pair.b
+    ncpu = int(lib.libbpf_num_possible_cpus())
+    with CustomProgram(test_program("xdp_drop", "tools"), b.ifname, netns=b.netns, xskmap=None) as prog:
+        def arrived() -> int:
+            return sum(struct.unpack(f"<{ncpu}Q", prog.lookup("arrived", 0, 8 * ncpu)))
+
+        gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--engine", "xdp", "--count", "300000",
+                  "--json")
+        assert gen.returncode == 0, gen.stderr
+        assert last_json(gen.stdout)["packets"] == 300000 == arrived()
+        gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--engine", "xdp", "--duration", "1",
+                  "--json")
+        assert gen.returncode == 0, gen.stderr
+        g = last_json(gen.stdout)
+        assert g["packets"] == arrived() - 300000 and g["packets"] > 0
+        assert 0.9 <= g["seconds"] < 5  # the calls are sized to end near the deadline, not minutes later
+
+
 def test_fwd_out_of_a_second_interface_on_a_shared_umem(veth_pair_factory):
     """fwd IFACE IFACE2: received on one veth pair, sent out of another (one UMEM, two sockets)."""
     p1, p2 = veth_pair_factory(), veth_pair_factory()
