@@ -153,7 +153,6 @@ class Umem:
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, frame_size, self.unaligned)
-        self._bad = ffi.new("uint32_t *")  # index of the frame a refused release names
         self._ptr = None  # cdata over the area, made on first use
         self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
         self._map_len = len(self._map)
@@ -296,7 +295,7 @@ class Umem:
             raise FrameOwnershipError("this batch belongs to another UMEM")
         frames._live()
         addrs = frames._addrs
-        bad = self._bad
+        bad = ffi.new("uint32_t *")  # per call: threads (and a Batch's __del__) may share the UMEM
         rc = lib.xsk_ledger_release(self.ledger.c, frames._c_addrs(), len(addrs), frames._token, bad)
         self.ledger.raise_for(rc, addrs, bad[0], "release")
         frames._consume(len(addrs))

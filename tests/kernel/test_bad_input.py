@@ -156,3 +156,17 @@ def test_tools_without_privileges_refuse_before_changing_anything(veth_pair, tmp
         links = subprocess.run(["ip", "-n", end.netns, "-o", "link"], capture_output=True, text=True).stdout
         assert "prog/xdp" not in links
     assert not os.path.exists("/run/netns/privtest-a")
+
+
+def test_a_socket_that_fails_to_join_a_shared_queue_leaves_it_as_it_was(veth_pair, make_umem, test_program):
+    """The second socket of a queue fails after binding (its XSKMAP slot is out of range): the
+    error says so, the kernel socket goes, and the queue's frames still come back at the end."""
+    b = veth_pair.b
+    umem = make_umem(frame_count=256)
+    with xsk.CustomProgram(test_program("xdp_by_dst_mac"), b.ifname, netns=b.netns) as prog:
+        with xsk.Socket(umem, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=0) as first:
+            with pytest.raises(xsk.KernelError, match="XSKMAP"):
+                xsk.Socket(umem, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=1 << 20)
+            assert first._group.members == 1
+            umem.verify()
+        assert umem.accounting().pool == umem.frame_count

@@ -123,10 +123,11 @@ static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *restrict addr
 	const uint64_t size = frame_addr(l, l->nframes);
 	const uint8_t *restrict state = l->state;
 	const uint32_t *restrict owner = l->owner;
-	uint32_t *restrict mark = l->mark;
+	uint32_t *restrict mark;
 	uint32_t epoch;
 
-	next_epoch(l);
+	next_epoch(l); /* may clear l->mark: take the restrict pointer after it */
+	mark = l->mark;
 	epoch = l->epoch;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t a = addrs[i];
