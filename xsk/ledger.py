@@ -24,12 +24,15 @@ ledger's lock, so threads sharing a UMEM can't interleave inside one.
 from __future__ import annotations
 
 import itertools
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ._binding import ffi, lib
 from .errors import FrameOwnershipError, XskError
+
+if TYPE_CHECKING:
+    from .batch import _Buffers
 
 STATES = ("POOL", "USER", "FILL", "TX")
 _TOKEN_LIMIT = 0xFFFF_FFFE
@@ -101,14 +104,17 @@ class Ledger:
     def state_of(self, addr: int) -> str:
         return STATES[int(self._state[addr // self.frame_size])]
 
-    def take(self, out: np.ndarray, token: int) -> int:
-        """Move up to ``len(out)`` frames POOL -> USER, writing their addresses into ``out``."""
-        return int(lib.xsk_ledger_take(self.c, ffi.from_buffer("uint64_t[]", out), ffi.NULL, len(out), token, 0))
+    def take(self, bufs: _Buffers, n: int, token: int, length: int) -> int:
+        """Move up to ``n`` frames POOL -> USER: their addresses into ``bufs.addrs``, ``length``
+        into ``bufs.lens``; returns how many (fewer when the pool runs low)."""
+        return int(lib.xsk_ledger_take(self.c, bufs.addrs_c, bufs.lens_c, n, token, length))
 
-    def release(self, addrs: np.ndarray, token: int) -> None:
-        """USER -> POOL for every address, or raise and change nothing."""
-        bad = ffi.new("uint32_t *")
-        rc = lib.xsk_ledger_release(self.c, _u64(addrs), len(addrs), token, bad)
+    def release(self, addrs: np.ndarray, token: int, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
+        """USER -> POOL for every address, or raise and change nothing.
+
+        ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one."""
+        bad = ffi.new("uint32_t *")  # per call: threads (and a Batch's __del__) may share the ledger
+        rc = lib.xsk_ledger_release(self.c, _u64(addrs) if addrs_c is None else addrs_c, len(addrs), token, bad)
         self.raise_for(rc, addrs, bad[0], "release")
 
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:

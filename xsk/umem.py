@@ -50,6 +50,10 @@ XDP_PACKET_HEADROOM = 256
 _HUGEPAGE_HINT = "reserve some with `echo 64 > /proc/sys/vm/nr_hugepages` (as root)"
 
 
+_NO_ADDRS = np.empty(0, dtype=np.uint64)  # what a new batch holds before take() fills it
+_NO_LENS = np.empty(0, dtype=np.uint32)
+
+
 def _pow2(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
@@ -268,16 +272,11 @@ class Umem:
             self._usable()  # raises what is wrong
         if n < 0:
             raise ValueError(f"take({n})")
+        batch = into if into is not None else Batch(self, _NO_ADDRS, _NO_LENS, 0, None)
+        bufs = batch._reusable(self, n, False)
         token = self.ledger.new_token()
-        if into is not None:
-            bufs = into._reusable(self, n, False)
-            got = lib.xsk_ledger_take(self.ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
-            return into._refilled(bufs, got, token, None, False)
-        addrs = np.empty(n, dtype=np.uint64)
-        got = self.ledger.take(addrs, token)
-        lens = np.empty(got, dtype=np.uint32)
-        lens.fill(length)  # np.full costs twice as much, per call
-        return Batch(self, addrs if got == n else addrs[:got], lens, token, None)
+        got = self.ledger.take(bufs, n, token, length)
+        return batch._refilled(bufs, got, token, None, False)
 
     def release(self, frames: Batch) -> None:
         """Give a batch's frames back to the free pool; the batch becomes spent.
@@ -295,9 +294,7 @@ class Umem:
             raise FrameOwnershipError("this batch belongs to another UMEM")
         frames._live()
         addrs = frames._addrs
-        bad = ffi.new("uint32_t *")  # per call: threads (and a Batch's __del__) may share the UMEM
-        rc = lib.xsk_ledger_release(self.ledger.c, frames._c_addrs(), len(addrs), frames._token, bad)
-        self.ledger.raise_for(rc, addrs, bad[0], "release")
+        self.ledger.release(addrs, frames._token, frames._c_addrs())
         frames._consume(len(addrs))
 
     def accounting(self) -> Accounting:
