@@ -19,7 +19,7 @@ def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
         return
     if where is None:
         batch._live()
-        batch._umem.swap_macs(batch._addrs)  # the common case in one C call
+        batch._umem.swap_macs(batch._addrs, batch._c_addrs())  # the common case in one C call
         return
     macs = batch.read_at(0, 12)
     swapped = np.concatenate([macs[:, 6:], macs[:, :6]], axis=1)

@@ -196,15 +196,17 @@ class Umem:
             self._ptr = ffi.from_buffer("uint8_t[]", self._map)
         return self._ptr
 
-    def swap_macs(self, addrs: np.ndarray) -> None:
+    def swap_macs(self, addrs: np.ndarray, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
         """Exchange destination and source MAC of the frame at each address (one C call).
 
         For frames the caller owns (a Batch's ``addrs``); each must hold at least 12 bytes.
+        ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one.
         """
-        addrs = np.ascontiguousarray(addrs, dtype=np.uint64)
-        if len(addrs) and (int(addrs.max()) >= self.size or int(self.offsets_of(addrs).max()) + 12 > self.frame_size):
+        if addrs_c is None:
+            addrs = np.ascontiguousarray(addrs, dtype=np.uint64)
+            addrs_c = ffi.from_buffer("uint64_t[]", addrs)
+        if lib.xsk_shim_swap_macs(self._area_ptr(), addrs_c, len(addrs), self.size, self.frame_size):
             raise ConfigError("an address is outside the UMEM or too close to the end of its frame")
-        lib.xsk_shim_swap_macs(self._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs))
 
     def frames_of(self, addrs: np.ndarray) -> np.ndarray:
         """The frame index of each address."""

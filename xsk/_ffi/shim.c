@@ -971,14 +971,19 @@ uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct x
 }
 
 /* Swap destination and source MAC of each frame (l2fwd's whole rewrite), in place. */
-void xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n)
+int xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,
+		       uint32_t frame_size)
 {
+	for (uint32_t i = 0; i < n; i++) /* all checked before any frame changes */
+		if (addrs[i] >= area_size || addrs[i] % frame_size + 12 > frame_size)
+			return -1;
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t *f = area + addrs[i], tmp[6];
 		memcpy(tmp, f, 6);
 		memmove(f, f + 6, 6);
 		memcpy(f + 6, tmp, 6);
 	}
+	return 0;
 }
 
 /* Header offsets and fields of each frame, read straight from the UMEM; the C twin of

@@ -171,7 +171,10 @@ uint32_t xsk_fake_kernel(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, str
 			 struct xsk_ring_cons *rx, uint32_t max, uint32_t rx_len, uint32_t headroom);
 uint64_t xsk_fake_bench(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
 			struct xsk_ring_prod *fq, struct xsk_ring_cons *rx, uint32_t batch, uint64_t iterations);
-void xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n);
+/* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
+ * area or within 12 bytes of its frame's end. */
+int xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,
+                       uint32_t frame_size);
 struct xsk_hdr {
 	int32_t l3, l4, payload; /* offsets from the frame's data start; -1 if absent */
 	int32_t vlan;            /* outer VLAN id, -1 if untagged */
