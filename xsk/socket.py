@@ -467,7 +467,7 @@ class Socket:
         token = self.umem.ledger.new_token()
         path = self._path
         deadline = None if timeout is None else time.monotonic() + timeout
-        spins = 0 if timeout != 0 else _SPINS
+        spins = _SPINS if timeout == 0 or self.busy_poll else 0  # busy polling works in the syscall
         while True:
             n = lib.xsk_path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
             if n:
