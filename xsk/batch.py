@@ -93,9 +93,11 @@ class Batch:
 
     def _refilled(self, bufs: _Buffers, n: int, token: int, source: Socket | None, with_opts: bool) -> Batch:
         """The C call wrote ``n`` frames for ``token`` into ``bufs``: this batch now owns them."""
-        self._addrs = bufs.addrs[:n]
-        self._lens = bufs.lens[:n]
-        self._opts = bufs.opts[:n] if with_opts else None
+        if n != bufs.n:  # the views of the first n entries are kept: a steady batch size makes none
+            bufs.views(n)
+        self._addrs = bufs.addrs_n
+        self._lens = bufs.lens_n
+        self._opts = bufs.opts_n if with_opts else None
         self._addrs_c, self._lens_c = bufs.addrs_c, bufs.lens_c
         self._token = token
         self._source = source
@@ -354,7 +356,8 @@ class Batch:
 class _Buffers:
     """The arrays a reused batch fills in place, with their cdata pointers made once."""
 
-    __slots__ = ("addrs", "addrs_c", "capacity", "lens", "lens_c", "opts", "opts_c")
+    __slots__ = ("addrs", "addrs_c", "addrs_n", "capacity", "lens", "lens_c", "lens_n", "n", "opts", "opts_c",
+                 "opts_n")
 
     def __init__(self, capacity: int, with_opts: bool) -> None:
         self.capacity = capacity
@@ -364,3 +367,12 @@ class _Buffers:
         self.addrs_c = ffi.from_buffer("uint64_t[]", self.addrs)
         self.lens_c = ffi.from_buffer("uint32_t[]", self.lens)
         self.opts_c = ffi.from_buffer("uint32_t[]", self.opts) if with_opts else ffi.NULL
+        self.views(0)
+
+    def views(self, n: int) -> None:
+        """Make ``addrs_n``/``lens_n``/``opts_n``: views of the first ``n`` entries (a numpy slice
+        costs about as much as a C call, so a batch refilled with the same count reuses them)."""
+        self.n = n
+        self.addrs_n = self.addrs[:n]
+        self.lens_n = self.lens[:n]
+        self.opts_n = None if self.opts is None else self.opts[:n]

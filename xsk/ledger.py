@@ -24,6 +24,7 @@ ledger's lock, so threads sharing a UMEM can't interleave inside one.
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -80,6 +81,7 @@ class Ledger:
         # itertools.count's next() is atomic under the GIL, so threads never share a token
         self._tokens = itertools.count(1)
         self._ring_owners = itertools.count(1)
+        self._slots = threading.local()  # a thread's "index of the bad frame" out-slot, made once
 
     def new_token(self) -> int:
         """A fresh batch token (never 0, which means "raw addresses")."""
@@ -113,9 +115,14 @@ class Ledger:
         """USER -> POOL for every address, or raise and change nothing.
 
         ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one."""
-        bad = ffi.new("uint32_t *")  # per call: threads (and a Batch's __del__) may share the ledger
+        # Per thread: threads share the ledger. (A Batch.__del__ releasing between the call and the
+        # read below could only overwrite it by failing too; nothing allocates in between.)
+        bad = getattr(self._slots, "bad", None)
+        if bad is None:
+            bad = self._slots.bad = ffi.new("uint32_t *")
         rc = lib.xsk_ledger_release(self.c, _u64(addrs) if addrs_c is None else addrs_c, len(addrs), token, bad)
-        self.raise_for(rc, addrs, bad[0], "release")
+        if rc < 0:
+            self.raise_for(rc, addrs, bad[0], "release")
 
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:
         bad = ffi.new("uint32_t *")

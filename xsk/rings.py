@@ -105,6 +105,7 @@ class MemorySocket:
                 self._max_kicks = 1
                 self._path = _data_path(self)
                 self._rx_bufs = _Buffers(0, False)
+                self._tokens = umem.ledger._tokens
                 self._rx_len = rx_len
                 self._closed = False
                 umem._attach(self)

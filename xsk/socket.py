@@ -45,6 +45,7 @@ from .errors import (
     XskError,
 )
 from .filter import Rule
+from .ledger import _TOKEN_LIMIT
 from .procfork import current_pid, forked_away
 from .program import CustomProgram, XdpMode, XdpProgram
 from .umem import Umem
@@ -229,6 +230,7 @@ class Socket:
         umem._attach(self)
         self._poller = select.poll()
         self._rx_bufs = _Buffers(0, self.multi_buffer)
+        self._tokens = umem.ledger._tokens  # the UMEM's batch tokens (see Ledger.new_token)
         if rx:
             self._refill()
 
@@ -464,9 +466,9 @@ class Socket:
                 bufs = self._rx_bufs = _Buffers(max, self.multi_buffer)
         else:
             bufs = into._reusable(self.umem, max, self.multi_buffer)
-        token = self.umem.ledger.new_token()
+        token = next(self._tokens) % _TOKEN_LIMIT + 1  # Ledger.new_token, inline on the data path
         path = self._path
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if not timeout else time.monotonic() + timeout
         spins = _SPINS if timeout == 0 or self.busy_poll else 0  # busy polling works in the syscall
         while True:
             n = lib.xsk_path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
@@ -528,7 +530,10 @@ class Socket:
         k = lib.xsk_path_fill(self._path, addrs_c, n, batch._token, to_pool)
         if k < 0:
             self.umem.ledger.raise_for(k, addrs, self._path.bad, what)
-        batch._consume(n if to_pool else k)
+        if n and (to_pool or k == n) and not batch._views:
+            batch._spent = True  # Batch._consume of the whole batch, inline on the data path
+        else:
+            batch._consume(n if to_pool else k)
         return k
 
     # --- TX --------------------------------------------------------------------------------
@@ -560,11 +565,14 @@ class Socket:
         addrs_c, lens_c = batch._addrs_c, batch._lens_c
         if addrs_c is None or lens_c is None:
             addrs_c, lens_c = batch._c_addrs(), batch._c_lens()
-        k = lib.xsk_path_send(path, addrs_c, lens_c, opts_c, len(batch._addrs), batch._token,
-                              1 if check_bounds else 0)
+        n = len(batch._addrs)
+        k = lib.xsk_path_send(path, addrs_c, lens_c, opts_c, n, batch._token, 1 if check_bounds else 0)
         if k < 0:
             self._refused(batch, k, path.bad)
-        batch._consume(k)
+        if k == n and n and not batch._views:
+            batch._spent = True  # Batch._consume of the whole batch, inline on the data path
+        else:
+            batch._consume(k)
         if path.kick_err:
             try:
                 self._raise_kick(path.kick_err)

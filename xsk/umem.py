@@ -36,7 +36,7 @@ from .errors import (
     KernelError,
     ResourceBusyError,
 )
-from .ledger import Accounting, Ledger
+from .ledger import _TOKEN_LIMIT, Accounting, Ledger
 from .procfork import current_pid, forked_away
 
 if TYPE_CHECKING:
@@ -276,8 +276,9 @@ class Umem:
             raise ValueError(f"take({n})")
         batch = into if into is not None else Batch(self, _NO_ADDRS, _NO_LENS, 0, None)
         bufs = batch._reusable(self, n, False)
-        token = self.ledger.new_token()
-        got = self.ledger.take(bufs, n, token, length)
+        ledger = self.ledger
+        token = next(ledger._tokens) % _TOKEN_LIMIT + 1  # Ledger.new_token, inline on the data path
+        got = lib.xsk_ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
         return batch._refilled(bufs, got, token, None, False)
 
     def release(self, frames: Batch) -> None:
@@ -286,6 +287,17 @@ class Umem:
         Only a Batch: frames are handed back through the batch that owns them, never by
         address, so no frame can be freed while a live batch (and its views) still holds it.
         """
+        if (self._closed or self._pid != procfork._pid or frames.__class__ is not Batch
+                or frames._umem is not self or frames._spent):
+            self._check_release(frames)  # raises what is wrong
+        addrs = frames._addrs
+        addrs_c = frames._addrs_c
+        if addrs_c is None:
+            addrs_c = frames._c_addrs()
+        self.ledger.release(addrs, frames._token, addrs_c)
+        frames._consume(len(addrs))
+
+    def _check_release(self, frames: Batch) -> None:
         self._usable()
         if not isinstance(frames, Batch):
             raise TypeError(
@@ -295,9 +307,6 @@ class Umem:
         if frames._umem is not self:
             raise FrameOwnershipError("this batch belongs to another UMEM")
         frames._live()
-        addrs = frames._addrs
-        self.ledger.release(addrs, frames._token, frames._c_addrs())
-        frames._consume(len(addrs))
 
     def accounting(self) -> Accounting:
         """Frames per state (pool, user, fill, tx); they always sum to ``frame_count``."""
