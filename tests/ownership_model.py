@@ -121,6 +121,16 @@ class OwnershipMachine(RuleBasedStateMachine):
         self.world.settle()
         self._keep(self.world.receiver.recv(64, timeout=0))
 
+    @precondition(lambda self: self.open)
+    @rule(n=st.integers(1, 64))
+    def forward(self, n):
+        """The receiver's RX ring straight onto the sender's TX ring: user space gains no frame."""
+        self.world.settle()
+        user = self.umem.accounting().user
+        k = self.world.receiver.forward(n, timeout=0, out=self.world.sender)
+        assert 0 <= k <= n
+        assert self.umem.accounting().user == user
+
     @precondition(lambda self: self.open and self.spent)
     @rule(data=st.data(), n=st.integers(0, 24), how=st.sampled_from(["take", "recv"]))
     def refill_a_spent_batch(self, data, n, how):

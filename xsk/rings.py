@@ -119,6 +119,12 @@ class MemorySocket:
                 self._kick()  # what the sendto() of a real socket's send does
                 return k
 
+            def forward(self, max: int = 256, timeout: float | None = None, *, out=None,  # type: ignore[no-untyped-def]
+                        swap_macs: bool = False) -> int:
+                k = super().forward(max, timeout, out=out, swap_macs=swap_macs)
+                self._kick()  # what the sendto() of a real socket's forward does
+                return k
+
             def _wait(self, events: int, timeout: float | None) -> int:
                 self._kick()
                 return events

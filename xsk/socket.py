@@ -477,22 +477,82 @@ class Socket:
             if spins < _SPINS and not lib.xsk_shim_needs_wakeup(self._fq):
                 spins += 1  # the next frames are usually microseconds away: don't sleep yet
                 continue
-            self._check_gone()  # an idle RX ring may mean the interface went away
-            if timeout == 0:
+            if not self._rx_idle(timeout, deadline):
                 break
-            if self.busy_poll or lib.xsk_shim_needs_wakeup(self._fq):
-                rc = lib.xsk_shim_kick_rx(self.fd)
-                if rc == -errno.ENXIO:
-                    self._check_gone()
-                check(rc, "waking the kernel for RX")
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
-            self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
         if into is not None:
             return into._refilled(bufs, n, token, self, self.multi_buffer)
         return Batch(self.umem, bufs.addrs[:n].copy(), bufs.lens[:n].copy(), token, self,
                      bufs.opts[:n].copy() if self.multi_buffer else None)
+
+    def _rx_idle(self, timeout: float | None, deadline: float | None) -> bool:
+        """The RX ring stayed empty: wake the kernel if it asks to be, and sleep in poll() until
+        something may have arrived. False when the caller's timeout is up."""
+        self._check_gone()  # an idle RX ring may mean the interface went away
+        if timeout == 0:
+            return False
+        if self.busy_poll or lib.xsk_shim_needs_wakeup(self._fq):
+            rc = lib.xsk_shim_kick_rx(self.fd)
+            if rc == -errno.ENXIO:
+                self._check_gone()
+            check(rc, "waking the kernel for RX")
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return False
+        self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
+        return True
+
+    # --- forwarding --------------------------------------------------------------------------
+    def forward(self, max: int = 256, timeout: float | None = None, *, out: Socket | None = None,
+                swap_macs: bool = False) -> int:
+        """Receive up to ``max`` frames and put them straight on a TX ring, in one C call per batch;
+        returns how many went (0 when ``timeout`` passed first).
+
+        The TX ring is this socket's, or ``out``'s (a socket on the same UMEM). The frames go
+        from the kernel's RX ring to its TX ring under the ledger's lock, so user space never
+        owns them and nothing can be lost in between: no more are taken than the TX ring has
+        room for; the rest wait on the RX ring (backpressure, as everywhere). After their TX
+        completes they return to the pool and top up the fill ring. ``swap_macs`` exchanges
+        each frame's destination and source MAC on the way (an L2 reflector). For rewrites
+        that need Python, use ``recv`` and ``send``. ``timeout`` as for ``recv``.
+        Single-buffer frames only. If waking the kernel for TX fails afterwards, the
+        KernelError raised carries ``accepted`` as ``send``'s does.
+        """
+        if self._closed or self._gone or self._pid != procfork._pid:
+            self._usable()  # raises what is wrong
+        tx = self if out is None else out
+        if tx is not self:
+            tx._usable()
+            if tx.umem is not self.umem:
+                raise ConfigError(f"forward(out={tx!r}): the sockets must share one UMEM")
+        if not self.rx_enabled:
+            raise ConfigError(f"{self!r} was made with rx=False: it has nothing to forward")
+        if not tx.tx_enabled:
+            raise ConfigError(f"{tx!r} was made with tx=False: it cannot send what is forwarded")
+        if self.multi_buffer or tx.multi_buffer:
+            raise ConfigError("forward() moves single-buffer frames; with multi_buffer=True use recv and send")
+        if max < 1:
+            raise ValueError(f"forward(max={max}): max must be at least 1")
+        area = self.umem._area_ptr()
+        flags = lib.XSK_FWD_SWAP_MACS if swap_macs else 0
+        path, tx_path = self._path, tx._path
+        deadline = None if not timeout else time.monotonic() + timeout
+        spins = _SPINS if timeout == 0 or self.busy_poll else 0
+        while True:
+            k = lib.xsk_path_forward(path, tx_path, area, max, flags)
+            if k or tx_path.kick_err:
+                break
+            if spins < _SPINS and not lib.xsk_shim_needs_wakeup(self._fq):
+                spins += 1
+                continue
+            if not self._rx_idle(timeout, deadline):
+                break
+        if tx_path.kick_err:
+            try:
+                tx._raise_kick(tx_path.kick_err)
+            except KernelError as exc:
+                exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
+                raise
+        return int(k)
 
     def _refill(self) -> None:
         lib.xsk_path_refill(self._path)

@@ -113,6 +113,9 @@ uint32_t xsk_path_refill(struct xsk_path *p);
 uint32_t xsk_path_complete(struct xsk_path *p);
 uint32_t xsk_path_drain_rx(struct xsk_path *p);
 int xsk_path_kick(struct xsk_path *p);
+#define XSK_FWD_SWAP_MACS 1
+uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint32_t max,
+                          uint32_t flags);
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
 int xsk_shim_tx_drain(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
                       int fd, uint32_t max_kicks, int need_wakeup);

@@ -655,6 +655,81 @@ uint32_t xsk_path_drain_rx(struct xsk_path *p)
 	return total;
 }
 
+/* Exchange a frame's destination and source MAC (its first 12 bytes). */
+static inline void swap_mac_pair(uint8_t *f)
+{
+	uint8_t tmp[6];
+	memcpy(tmp, f, 6);
+	memmove(f, f + 6, 6);
+	memcpy(f + 6, tmp, 6);
+}
+
+/* RX ring of `in` -> TX ring of `out` (the same socket or another on this UMEM), see shim.h.
+ * Frames go FILL -> TX under the ledger's lock: at no moment does user space own them. */
+uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint32_t max,
+			  uint32_t flags)
+{
+	struct xsk_ledger *l = in->l;
+	const uint64_t size = frame_addr(l, l->nframes);
+	const uint32_t fsize = l->frame_size;
+	uint32_t ridx, tidx, n, k = 0, room;
+
+	out->kick_err = 0;
+	pthread_mutex_lock(&l->lock);
+	room = xsk_prod_nb_free(out->tx, max);
+	n = xsk_ring_cons__peek(in->rx, max < room ? max : room, &ridx);
+	if (n && xsk_ring_prod__reserve(out->tx, n, &tidx) != n) { /* cannot happen: room was counted */
+		xsk_ring_cons__cancel(in->rx, n);
+		n = 0;
+	}
+	if (n) {
+		uint8_t *restrict state = l->state;
+		uint32_t *restrict owner = l->owner;
+		uint32_t *restrict pool = l->pool;
+		const struct xdp_desc *restrict rring = in->rx->ring;
+		struct xdp_desc *restrict tring = out->tx->ring;
+		const uint32_t rmask = in->rx->mask, tmask = out->tx->mask, to = out->q->owner;
+		uint32_t top = l->pool_len, back = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			const struct xdp_desc *d = &rring[(ridx + i) & rmask];
+			uint64_t a = kernel_addr(l, d->addr);
+			uint32_t f = frame_of(l, a);
+			if (a >= size || state[f] != XSK_FILL) {
+				l->kernel_errors++;
+				continue;
+			}
+			if (d->len == 0 || a - frame_addr(l, f) + d->len > fsize) { /* not a frame to send */
+				l->kernel_errors++;
+				state[f] = XSK_POOL;
+				owner[f] = 0;
+				pool[top++] = f;
+				back++;
+				continue;
+			}
+			if ((flags & XSK_FWD_SWAP_MACS) && d->len >= 12)
+				swap_mac_pair(area + a);
+			state[f] = XSK_TX;
+			owner[f] = to;
+			tring[(tidx + k) & tmask] = (struct xdp_desc){.addr = a, .len = d->len, .options = 0};
+			k++;
+		}
+		l->pool_len = top;
+		l->counts[XSK_POOL] += back;
+		l->counts[XSK_FILL] -= k + back;
+		l->counts[XSK_TX] += k;
+		xsk_ring_cons__release(in->rx, n);
+		in->q->in_fill -= k + back;
+		/* reserved n, filled k: hand the kernel only what was written */
+		out->tx->cached_prod -= n - k;
+		xsk_ring_prod__submit(out->tx, k);
+	}
+	path_refill_impl(in);
+	shim_complete_impl(l, out->q->cq, out->comp_size);
+	pthread_mutex_unlock(&l->lock);
+	out->kick_err = xsk_path_kick(out); /* also with nothing new: a full ring drains only when woken */
+	return k;
+}
+
 int xsk_path_kick(struct xsk_path *p)
 {
 	int rc;
@@ -977,12 +1052,8 @@ int xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_
 	for (uint32_t i = 0; i < n; i++) /* all checked before any frame changes */
 		if (addrs[i] >= area_size || addrs[i] % frame_size + 12 > frame_size)
 			return -1;
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *f = area + addrs[i], tmp[6];
-		memcpy(tmp, f, 6);
-		memmove(f, f + 6, 6);
-		memcpy(f + 6, tmp, 6);
-	}
+	for (uint32_t i = 0; i < n; i++)
+		swap_mac_pair(area + addrs[i]);
 	return 0;
 }
 

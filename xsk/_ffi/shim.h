@@ -120,6 +120,14 @@ uint32_t xsk_path_drain_rx(struct xsk_path *p);
 /* Wake the kernel for TX until it took the ring (see xsk_shim_tx_drain); 0 or -errno. */
 int xsk_path_kick(struct xsk_path *p);
 
+#define XSK_FWD_SWAP_MACS 1
+/* in's RX ring -> out's TX ring (out may be in; both on one UMEM; single-buffer frames): up to
+ * max frames, no more than out's TX ring has room for (the rest stay on the RX ring), each
+ * rewritten in place per flags. Then top up in's fill ring, reap out's completions and wake
+ * the kernel for out's TX (-errno in out->kick_err). Returns frames forwarded. */
+uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint32_t max,
+			  uint32_t flags);
+
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);
 int xsk_shim_tx_drain(struct xsk_ledger *l, struct xsk_ring_prod *tx, struct xsk_ring_cons *cq,
                       int fd, uint32_t max_kicks, int need_wakeup);
