@@ -115,14 +115,18 @@ class Ledger:
         """USER -> POOL for every address, or raise and change nothing.
 
         ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one."""
-        # Per thread: threads share the ledger. (A Batch.__del__ releasing between the call and the
-        # read below could only overwrite it by failing too; nothing allocates in between.)
-        bad = getattr(self._slots, "bad", None)
+        bad = getattr(self._slots, "bad", None)  # per thread: threads share the ledger
         if bad is None:
             bad = self._slots.bad = ffi.new("uint32_t *")
-        rc = lib.xsk_ledger_release(self.c, _u64(addrs) if addrs_c is None else addrs_c, len(addrs), token, bad)
+        addrs_c = _u64(addrs) if addrs_c is None else addrs_c
+        rc = lib.xsk_ledger_release(self.c, addrs_c, len(addrs), token, bad)
         if rc < 0:
-            self.raise_for(rc, addrs, bad[0], "release")
+            # Find the frame again with a slot of this call's own: a Batch.__del__ run by the
+            # garbage collector since may have released (and written the slot) on this thread.
+            # The failed release changed nothing, so the same check fails at the same frame.
+            own = ffi.new("uint32_t *")
+            lib.xsk_ledger_check(self.c, addrs_c, len(addrs), token, own)
+            self.raise_for(rc, addrs, own[0], "release")
 
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:
         bad = ffi.new("uint32_t *")

@@ -122,7 +122,7 @@ class MemorySocket:
             def forward(self, max: int = 256, timeout: float | None = None, *, out=None,  # type: ignore[no-untyped-def]
                         swap_macs: bool = False) -> int:
                 k = super().forward(max, timeout, out=out, swap_macs=swap_macs)
-                self._kick()  # what the sendto() of a real socket's forward does
+                (self if out is None else out)._kick()  # what the sendto() of a real forward does
                 return k
 
             def _wait(self, events: int, timeout: float | None) -> int:

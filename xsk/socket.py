@@ -539,16 +539,22 @@ class Socket:
         spins = _SPINS if timeout == 0 or self.busy_poll else 0
         while True:
             k = lib.xsk_path_forward(path, tx_path, area, max, flags)
-            if k or tx_path.kick_err:
+            if k or path.kick_err:
                 break
+            if path.tx_full:  # frames may be waiting on the RX ring: wait for TX room, not for RX
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if timeout == 0 or (remaining is not None and remaining <= 0):
+                    break
+                tx._wait(select.POLLOUT, 0.1 if remaining is None else min(remaining, 0.1))
+                continue
             if spins < _SPINS and not lib.xsk_shim_needs_wakeup(self._fq):
                 spins += 1
                 continue
             if not self._rx_idle(timeout, deadline):
                 break
-        if tx_path.kick_err:
+        if path.kick_err:
             try:
-                tx._raise_kick(tx_path.kick_err)
+                tx._raise_kick(path.kick_err)
             except KernelError as exc:
                 exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
                 raise

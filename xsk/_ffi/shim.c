@@ -674,9 +674,10 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 	const uint32_t fsize = l->frame_size;
 	uint32_t ridx, tidx, n, k = 0, room;
 
-	out->kick_err = 0;
+	in->kick_err = 0;
 	pthread_mutex_lock(&l->lock);
 	room = xsk_prod_nb_free(out->tx, max);
+	in->tx_full = room == 0;
 	n = xsk_ring_cons__peek(in->rx, max < room ? max : room, &ridx);
 	if (n && xsk_ring_prod__reserve(out->tx, n, &tidx) != n) { /* cannot happen: room was counted */
 		xsk_ring_cons__cancel(in->rx, n);
@@ -726,7 +727,7 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 	path_refill_impl(in);
 	shim_complete_impl(l, out->q->cq, out->comp_size);
 	pthread_mutex_unlock(&l->lock);
-	out->kick_err = xsk_path_kick(out); /* also with nothing new: a full ring drains only when woken */
+	in->kick_err = xsk_path_kick(out); /* also with nothing new: a full ring drains only when woken */
 	return k;
 }
 

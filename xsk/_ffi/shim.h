@@ -100,7 +100,8 @@ struct xsk_path {
 	uint32_t comp_size;
 	uint32_t max_kicks;       /* TX wakeups per send (copy mode takes 32 descriptors each) */
 	uint32_t bad;             /* out: index of the frame an error code names */
-	int kick_err;             /* out: -errno of waking the kernel after a send, else 0 */
+	int kick_err;             /* out: -errno of waking the kernel after a send (or forward), else 0 */
+	int tx_full;              /* out: forward found the TX ring full (wait for room, not for RX) */
 };
 
 /* TX ring <- batch (checked), reap completions, wake the kernel until it took the ring:
@@ -124,7 +125,8 @@ int xsk_path_kick(struct xsk_path *p);
 /* in's RX ring -> out's TX ring (out may be in; both on one UMEM; single-buffer frames): up to
  * max frames, no more than out's TX ring has room for (the rest stay on the RX ring), each
  * rewritten in place per flags. Then top up in's fill ring, reap out's completions and wake
- * the kernel for out's TX (-errno in out->kick_err). Returns frames forwarded. */
+ * the kernel for out's TX. Returns frames forwarded; in->kick_err is -errno of that wakeup
+ * and in->tx_full says out's TX ring had no room (in's fields: one thread per socket). */
 uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint32_t max,
 			  uint32_t flags);
 
