@@ -553,11 +553,7 @@ class Socket:
             if not self._rx_idle(timeout, deadline):
                 break
         if path.kick_err:
-            try:
-                tx._raise_kick(path.kick_err)
-            except KernelError as exc:
-                exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
-                raise
+            tx._raise_kick_after(path.kick_err, k)
         return int(k)
 
     def _refill(self) -> None:
@@ -640,11 +636,7 @@ class Socket:
         else:
             batch._consume(k)
         if path.kick_err:
-            try:
-                self._raise_kick(path.kick_err)
-            except KernelError as exc:
-                exc.accepted = k  # type: ignore[attr-defined]  # these k frames are on the TX ring
-                raise
+            self._raise_kick_after(path.kick_err, k)
         return k
 
     def _refused(self, batch: Batch, rc: int, i: int) -> None:
@@ -663,6 +655,14 @@ class Socket:
         rc = lib.xsk_path_kick(self._path)
         if rc < 0:
             self._raise_kick(rc)
+
+    def _raise_kick_after(self, rc: int, accepted: int) -> None:
+        """Raise for a failed wakeup after ``accepted`` frames went on the TX ring all the same."""
+        try:
+            self._raise_kick(rc)
+        except KernelError as exc:
+            exc.accepted = accepted  # type: ignore[attr-defined]
+            raise
 
     def _raise_kick(self, rc: int) -> None:
         if -rc == errno.ENXIO:
