@@ -120,8 +120,8 @@ class MemorySocket:
                 return k
 
             def forward(self, max: int = 256, timeout: float | None = None, *, out=None,  # type: ignore[no-untyped-def]
-                        swap_macs: bool = False) -> int:
-                k = super().forward(max, timeout, out=out, swap_macs=swap_macs)
+                        **swaps: bool) -> int:
+                k = super().forward(max, timeout, out=out, **swaps)
                 (self if out is None else out)._kick()  # what the sendto() of a real forward does
                 return k
 

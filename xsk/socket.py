@@ -503,7 +503,7 @@ class Socket:
 
     # --- forwarding --------------------------------------------------------------------------
     def forward(self, max: int = 256, timeout: float | None = None, *, out: Socket | None = None,
-                swap_macs: bool = False) -> int:
+                swap_macs: bool = False, swap_ips: bool = False, swap_ports: bool = False) -> int:
         """Receive up to ``max`` frames and put them straight on a TX ring, in one C call per batch;
         returns how many went (0 when ``timeout`` passed first).
 
@@ -511,9 +511,12 @@ class Socket:
         from the kernel's RX ring to its TX ring under the ledger's lock, so user space never
         owns them and nothing can be lost in between: no more are taken than the TX ring has
         room for; the rest wait on the RX ring (backpressure, as everywhere). After their TX
-        completes they return to the pool and top up the fill ring. ``swap_macs`` exchanges
-        each frame's destination and source MAC on the way (an L2 reflector). For rewrites
-        that need Python, use ``recv`` and ``send``. ``timeout`` as for ``recv``.
+        completes they return to the pool and top up the fill ring. On the way, ``swap_macs``
+        exchanges each frame's destination and source MAC (an L2 reflector), ``swap_ips`` its
+        IPv4/IPv6 addresses and ``swap_ports`` its UDP/TCP ports where it has them (headers
+        found as ``xsk.headers.parse`` finds them; checksums stay valid): a reply, as
+        ``xsk.replies`` makes it. For rewrites that need Python, use ``recv`` and ``send``.
+        ``timeout`` as for ``recv``.
         Single-buffer frames only. If waking the kernel for TX fails afterwards, the
         KernelError raised carries ``accepted`` as ``send``'s does.
         """
@@ -533,7 +536,8 @@ class Socket:
         if max < 1:
             raise ValueError(f"forward(max={max}): max must be at least 1")
         area = self.umem._area_ptr()
-        flags = lib.XSK_FWD_SWAP_MACS if swap_macs else 0
+        flags = ((lib.XSK_FWD_SWAP_MACS if swap_macs else 0) | (lib.XSK_FWD_SWAP_IPS if swap_ips else 0)
+                 | (lib.XSK_FWD_SWAP_PORTS if swap_ports else 0))
         path, tx_path = self._path, tx._path
         deadline = None if not timeout else time.monotonic() + timeout
         spins = _SPINS if timeout == 0 or self.busy_poll else 0

@@ -57,4 +57,4 @@ def test_xsk_fwd_reflects_numbered_frames_through_the_fused_path(veth_pair, make
     finally:
         out, err = finish(fwd)
     result = last_json(out)
-    assert result["forwarded"] == total and result["dropped"] == 0, (result, err[-500:])
+    assert result["forwarded"] == total and result["kernel"]["rx_dropped"] == 0, (result, err[-500:])

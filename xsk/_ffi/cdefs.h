@@ -114,6 +114,8 @@ uint32_t xsk_path_complete(struct xsk_path *p);
 uint32_t xsk_path_drain_rx(struct xsk_path *p);
 int xsk_path_kick(struct xsk_path *p);
 #define XSK_FWD_SWAP_MACS 1
+#define XSK_FWD_SWAP_IPS 2
+#define XSK_FWD_SWAP_PORTS 4
 uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint32_t max,
                           uint32_t flags);
 int xsk_shim_needs_wakeup(const struct xsk_ring_prod *r);

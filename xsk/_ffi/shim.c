@@ -655,13 +655,35 @@ uint32_t xsk_path_drain_rx(struct xsk_path *p)
 	return total;
 }
 
-/* Exchange a frame's destination and source MAC (its first 12 bytes). */
-static inline void swap_mac_pair(uint8_t *f)
+/* Exchange the w bytes at p with the w bytes after them (w <= 16): two addresses in a header. */
+static inline void swap_halves(uint8_t *p, uint32_t w)
 {
-	uint8_t tmp[6];
-	memcpy(tmp, f, 6);
-	memmove(f, f + 6, 6);
-	memcpy(f + 6, tmp, 6);
+	uint8_t tmp[16];
+	memcpy(tmp, p, w);
+	memmove(p, p + w, w);
+	memcpy(p + w, tmp, w);
+}
+
+static void parse_one(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_hdr *h);
+
+/* A reply's addresses, in place (see xsk.replies; one's-complement checksums don't depend on
+ * the order of the words they sum, so every checksum stays valid). */
+static void swap_addresses(uint8_t *p, uint32_t len, uint32_t room, uint32_t flags)
+{
+	struct xsk_hdr h;
+	if ((flags & XSK_FWD_SWAP_MACS) && len >= 12)
+		swap_halves(p, 6);
+	if (!(flags & (XSK_FWD_SWAP_IPS | XSK_FWD_SWAP_PORTS)))
+		return;
+	parse_one(p, len, room, &h); /* offsets it gives are within len and room */
+	if (flags & XSK_FWD_SWAP_IPS) {
+		if (h.ip_version == 4)
+			swap_halves(p + h.l3 + 12, 4);
+		else if (h.ip_version == 6)
+			swap_halves(p + h.l3 + 8, 16);
+	}
+	if ((flags & XSK_FWD_SWAP_PORTS) && (h.src_port || h.dst_port))
+		swap_halves(p + h.l4, 2);
 }
 
 /* RX ring of `in` -> TX ring of `out` (the same socket or another on this UMEM), see shim.h.
@@ -707,8 +729,8 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 				back++;
 				continue;
 			}
-			if ((flags & XSK_FWD_SWAP_MACS) && d->len >= 12)
-				swap_mac_pair(area + a);
+			if (flags)
+				swap_addresses(area + a, d->len, fsize - (uint32_t)(a - frame_addr(l, f)), flags);
 			state[f] = XSK_TX;
 			owner[f] = to;
 			tring[(tidx + k) & tmask] = (struct xdp_desc){.addr = a, .len = d->len, .options = 0};
@@ -1054,7 +1076,7 @@ int xsk_shim_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_
 		if (addrs[i] >= area_size || addrs[i] % frame_size + 12 > frame_size)
 			return -1;
 	for (uint32_t i = 0; i < n; i++)
-		swap_mac_pair(area + addrs[i]);
+		swap_halves(area + addrs[i], 6);
 	return 0;
 }
 

@@ -122,9 +122,11 @@ uint32_t xsk_path_drain_rx(struct xsk_path *p);
 int xsk_path_kick(struct xsk_path *p);
 
 #define XSK_FWD_SWAP_MACS 1
+#define XSK_FWD_SWAP_IPS 2
+#define XSK_FWD_SWAP_PORTS 4
 /* in's RX ring -> out's TX ring (out may be in; both on one UMEM; single-buffer frames): up to
  * max frames, no more than out's TX ring has room for (the rest stay on the RX ring), each
- * rewritten in place per flags. Then top up in's fill ring, reap out's completions and wake
+ * rewritten in place per flags (XSK_FWD_SWAP_*: MACs, IPv4/IPv6 addresses, UDP/TCP ports). Then top up in's fill ring, reap out's completions and wake
  * the kernel for out's TX. Returns frames forwarded; in->kick_err is -errno of that wakeup
  * and in->tx_full says out's TX ring had no room (in's fields: one thread per socket). */
 uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint32_t max,

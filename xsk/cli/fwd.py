@@ -1,10 +1,11 @@
 """``xsk fwd IFACE [IFACE2]``: reflect frames back (or out of IFACE2) from the same UMEM frames.
 
 Received frames are never copied: their MACs (and optionally IPs and ports) are swapped
-in place and the same frames are put on the TX ring; after their TX completes they go
-back to the fill ring. With IFACE2 both sockets share one UMEM (XDP_SHARED_UMEM).
-Swapping MACs only, each batch moves from the RX ring to the TX ring in one C call
-(``Socket.forward``): nothing is dropped, a full TX ring leaves frames on the RX ring.
+in place and the same frames are put on the TX ring, a batch in one C call
+(``Socket.forward``); after their TX completes they go back to the fill ring. Nothing is
+dropped here: a full TX ring leaves frames on the RX ring (the kernel counts what that
+ring had no room for in ``rx_dropped``). With IFACE2 both sockets share one UMEM
+(XDP_SHARED_UMEM).
 """
 
 from __future__ import annotations
@@ -12,19 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .. import headers, replies
 from . import common
-
-
-def swap(b, swap_ip: bool, swap_ports: bool) -> None:  # type: ignore[no-untyped-def]
-    """Swap addresses in every frame of the batch, in place (checksums stay valid)."""
-    replies.swap_macs(b)
-    if swap_ip or swap_ports:
-        h = headers.parse(b)
-        if swap_ip:
-            replies.swap_ips(b, h)
-        if swap_ports:
-            replies.swap_ports(b, h)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     common.check_positive("--count", args.count)
     common.check_positive("--duration", args.duration)
     umem = xsk.Umem(frame_count=args.frames, frame_size=args.frame_size)
-    forwarded = dropped = 0
+    forwarded = 0
     with umem:
         rx = xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, netns=args.netns,
                         xdp_mode=args.xdp_mode, filter=args.filter, fill_frames=args.frames // 2,
@@ -47,30 +36,13 @@ def run(args: argparse.Namespace) -> int:
                 reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
                 t0 = time.monotonic()
                 deadline = t0 + args.duration if args.duration else None
-                b = None  # one batch, refilled in place every round (into=)
-                fused = not (args.swap_ip or args.swap_ports)  # MACs only: the rewrite runs in C
                 try:
                     while (args.count is None or forwarded < args.count) and (
                         deadline is None or time.monotonic() < deadline
                     ):
-                        if fused:
-                            want = args.batch if args.count is None else min(args.batch, args.count - forwarded)
-                            forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True)
-                            if reporter.due():
-                                reporter.tick(forwarded, 0, {"kernel": rx.statistics()})
-                            continue
-                        b = rx.recv(args.batch, timeout=0.05, into=b)
-                        if len(b):
-                            swap(b, args.swap_ip, args.swap_ports)
-                            tries = 0
-                            while len(b) and tries < 1000:
-                                forwarded += tx.send(b)
-                                tries += 1
-                            if len(b):  # the TX ring stayed full: drop the rest, back to the fill ring
-                                dropped += len(b)
-                                rx.release(b)
-                        else:
-                            tx.complete()
+                        want = args.batch if args.count is None else min(args.batch, args.count - forwarded)
+                        forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True,
+                                                swap_ips=args.swap_ip, swap_ports=args.swap_ports)
                         if reporter.due():
                             reporter.tick(forwarded, 0, {"kernel": rx.statistics()})
                 except KeyboardInterrupt:
@@ -81,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 if tx is not rx:
                     tx.close()
         seconds = time.monotonic() - t0
-    common.summary({"forwarded": forwarded, "dropped": dropped, "seconds": round(seconds, 6),
+    common.summary({"forwarded": forwarded, "seconds": round(seconds, 6),
                     "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel}, args.json)
     return common.EXIT_OK
 
