@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from ._binding import ffi, lib
 from .errors import FrameOwnershipError, XskError
-
-if TYPE_CHECKING:
-    from .batch import _Buffers
 
 STATES = ("POOL", "USER", "FILL", "TX")
 _TOKEN_LIMIT = 0xFFFF_FFFE
@@ -78,14 +75,16 @@ class Ledger:
             frame_size,
             1 if unaligned else 0,
         )
-        # itertools.count's next() is atomic under the GIL, so threads never share a token
-        self._tokens = itertools.count(1)
+        # Batch tokens 1.._TOKEN_LIMIT, round and round (0 means "raw addresses"): next() on this
+        # C iterator is atomic under the GIL, so threads never share one. The data path calls
+        # next(ledger._tokens) inline; new_token() is the same for everyone else.
+        self._tokens = itertools.chain.from_iterable(itertools.repeat(range(1, _TOKEN_LIMIT + 1)))
         self._ring_owners = itertools.count(1)
         self._slots = threading.local()  # a thread's "index of the bad frame" out-slot, made once
 
     def new_token(self) -> int:
         """A fresh batch token (never 0, which means "raw addresses")."""
-        return next(self._tokens) % _TOKEN_LIMIT + 1
+        return next(self._tokens)
 
     def new_ring_owner(self) -> int:
         return next(self._ring_owners)
@@ -105,11 +104,6 @@ class Ledger:
 
     def state_of(self, addr: int) -> str:
         return STATES[int(self._state[addr // self.frame_size])]
-
-    def take(self, bufs: _Buffers, n: int, token: int, length: int) -> int:
-        """Move up to ``n`` frames POOL -> USER: their addresses into ``bufs.addrs``, ``length``
-        into ``bufs.lens``; returns how many (fewer when the pool runs low)."""
-        return int(lib.xsk_ledger_take(self.c, bufs.addrs_c, bufs.lens_c, n, token, length))
 
     def release(self, addrs: np.ndarray, token: int, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
         """USER -> POOL for every address, or raise and change nothing.

@@ -45,7 +45,6 @@ from .errors import (
     XskError,
 )
 from .filter import Rule
-from .ledger import _TOKEN_LIMIT
 from .procfork import current_pid, forked_away
 from .program import CustomProgram, XdpMode, XdpProgram
 from .umem import Umem
@@ -466,7 +465,7 @@ class Socket:
                 bufs = self._rx_bufs = _Buffers(max, self.multi_buffer)
         else:
             bufs = into._reusable(self.umem, max, self.multi_buffer)
-        token = next(self._tokens) % _TOKEN_LIMIT + 1  # Ledger.new_token, inline on the data path
+        token = next(self._tokens)  # Ledger.new_token, inline on the data path
         path = self._path
         deadline = None if not timeout else time.monotonic() + timeout
         spins = _SPINS if timeout == 0 or self.busy_poll else 0  # busy polling works in the syscall

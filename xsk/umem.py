@@ -36,7 +36,7 @@ from .errors import (
     KernelError,
     ResourceBusyError,
 )
-from .ledger import _TOKEN_LIMIT, Accounting, Ledger
+from .ledger import Accounting, Ledger
 from .procfork import current_pid, forked_away
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ class Umem:
         batch = into if into is not None else Batch(self, _NO_ADDRS, _NO_LENS, 0, None)
         bufs = batch._reusable(self, n, False)
         ledger = self.ledger
-        token = next(ledger._tokens) % _TOKEN_LIMIT + 1  # Ledger.new_token, inline on the data path
+        token = next(ledger._tokens)  # Ledger.new_token, inline on the data path
         got = lib.xsk_ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
         return batch._refilled(bufs, got, token, None, False)
 
