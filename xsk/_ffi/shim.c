@@ -69,6 +69,23 @@ static inline uint64_t kernel_addr(const struct xsk_ledger *l, uint64_t a)
 	return l->unaligned ? (a & XSK_UNALIGNED_BUF_ADDR_MASK) + (a >> XSK_UNALIGNED_BUF_OFFSET_SHIFT) : a;
 }
 
+/* The frame a descriptor from the kernel names, if the kernel held it in state `expect` (FILL
+ * for RX, TX for completions): its index, with the plain address in *a. Anything else counts
+ * as a kernel error and gives NO_FRAME. */
+#define NO_FRAME UINT32_MAX
+static inline uint32_t kernel_frame(struct xsk_ledger *l, const uint8_t *restrict state, uint64_t size, uint64_t raw,
+				    uint8_t expect, uint64_t *a)
+{
+	uint64_t x = kernel_addr(l, raw);
+	uint32_t f = frame_of(l, x);
+	if (x >= size || state[f] != expect) {
+		l->kernel_errors++;
+		return NO_FRAME;
+	}
+	*a = x;
+	return f;
+}
+
 static void push_pool(struct xsk_ledger *l, uint32_t f)
 {
 	move(l, f, XSK_POOL, 0);
@@ -341,12 +358,10 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 		const uint32_t mask = rx->mask;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = &ring[(idx + i) & mask];
-			uint64_t a = kernel_addr(l, d->addr);
-			uint32_t f = frame_of(l, a);
-			if (a >= size || state[f] != XSK_FILL) {
-				l->kernel_errors++;
+			uint64_t a;
+			uint32_t f = kernel_frame(l, state, size, d->addr, XSK_FILL, &a);
+			if (f == NO_FRAME)
 				continue;
-			}
 			state[f] = XSK_USER;
 			owner[f] = token;
 			addrs[k] = a;
@@ -374,12 +389,10 @@ static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *c
 		const uint32_t mask = cq->mask;
 		uint32_t top = l->pool_len;
 		for (uint32_t i = 0; i < n; i++) {
-			uint64_t a = kernel_addr(l, ring[(idx + i) & mask]);
-			uint32_t f = frame_of(l, a);
-			if (a >= size || state[f] != XSK_TX) {
-				l->kernel_errors++;
+			uint64_t a;
+			uint32_t f = kernel_frame(l, state, size, ring[(idx + i) & mask], XSK_TX, &a);
+			if (f == NO_FRAME)
 				continue;
-			}
 			state[f] = XSK_POOL;
 			owner[f] = 0;
 			pool[top++] = f;
@@ -715,12 +728,10 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 		uint32_t top = l->pool_len, back = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = &rring[(ridx + i) & rmask];
-			uint64_t a = kernel_addr(l, d->addr);
-			uint32_t f = frame_of(l, a);
-			if (a >= size || state[f] != XSK_FILL) {
-				l->kernel_errors++;
+			uint64_t a;
+			uint32_t f = kernel_frame(l, state, size, d->addr, XSK_FILL, &a);
+			if (f == NO_FRAME)
 				continue;
-			}
 			if (d->len == 0 || a - frame_addr(l, f) + d->len > fsize) { /* not a frame to send */
 				l->kernel_errors++;
 				state[f] = XSK_POOL;
