@@ -269,11 +269,11 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                     if len(b):
                         idx = (index + np.arange(len(b))) % len(store)
                         b.lens[:] = lens[idx]  # type: ignore[index]
-                        umem.write_rows(b.addrs.astype(np.uint64), store[idx])
+                        umem.write_rows(b.addrs, store[idx])
                 else:
                     b = umem.take(want, frame_len, into=b)
                     if len(b):
-                        plan.patch(umem, b.addrs.astype(np.uint64), index, stream, time.time_ns())  # type: ignore[union-attr]
+                        plan.patch(umem, b.addrs, index, stream, time.time_ns())  # type: ignore[union-attr]
                 if not len(b):
                     sock.complete()
                     sock.poll(0.001, rx=False, tx=True)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 idx = np.arange(i, i + len(b))
                 b.lens[:] = lens[idx]
-                umem.write_rows(b.addrs.astype(np.uint64), store[idx])
+                umem.write_rows(b.addrs, store[idx])
                 k = sock.send(b)
                 if len(b):
                     umem.release(b)
