@@ -26,7 +26,7 @@ FRAMES = 64
 
 def snapshot(umem: xsk.Umem):
     led = umem.ledger
-    return led._state.copy(), led._owner.copy(), int(led.c.pool_len), umem.accounting()
+    return led._word.copy(), int(led.c.pool_len), umem.accounting()
 
 
 def assert_unchanged(umem: xsk.Umem, before) -> None:
@@ -265,7 +265,8 @@ class OwnershipMachine(RuleBasedStateMachine):
             assert not b.spent and len(b)
             idx = b.frame_indices
             held[idx] += 1
-            assert np.all(led._state[idx] == 1), "a batch holds a frame that is not USER"
-            assert np.all(led._owner[idx] == b._token), "a batch holds a frame under another token"
+            words = led._word[idx]
+            assert np.all(words >> 32 == 1), "a batch holds a frame that is not USER"
+            assert np.all(words & 0xFFFF_FFFF == b._token), "a batch holds a frame under another token"
         assert held.max(initial=0) <= 1, "a frame is reachable through two batches"
         assert int(held.sum()) == acc.user, "a USER frame that no batch holds (leaked)"

@@ -60,17 +60,14 @@ class Ledger:
     def __init__(self, frame_count: int, frame_size: int, unaligned: bool = False) -> None:
         self.frame_count = frame_count
         self.frame_size = frame_size
-        self._state = np.zeros(frame_count, dtype=np.uint8)
-        self._owner = np.zeros(frame_count, dtype=np.uint32)
+        # One word per frame: state << 32 | owner (see XSK_WORD in shim.h).
+        self._word = np.zeros(frame_count, dtype=np.uint64)
         self._pool = np.zeros(frame_count, dtype=np.uint32)
-        self._mark = np.zeros(frame_count, dtype=np.uint32)
         self.c = ffi.new("struct xsk_ledger *")
         lib.xsk_ledger_init(
             self.c,
-            ffi.from_buffer("uint8_t[]", self._state),
-            ffi.from_buffer("uint32_t[]", self._owner),
+            ffi.from_buffer("uint64_t[]", self._word),
             ffi.from_buffer("uint32_t[]", self._pool),
-            ffi.from_buffer("uint32_t[]", self._mark),
             frame_count,
             frame_size,
             1 if unaligned else 0,
@@ -103,7 +100,15 @@ class Ledger:
         return int(self.c.kernel_errors)
 
     def state_of(self, addr: int) -> str:
-        return STATES[int(self._state[addr // self.frame_size])]
+        return STATES[int(self._word[addr // self.frame_size]) >> 32]
+
+    def frames_in(self, state: str) -> np.ndarray:
+        """Indices of the frames in ``state`` (a snapshot)."""
+        return np.flatnonzero(self._word >> 32 == STATES.index(state))
+
+    def held_by(self, state: str, ring_owner: int) -> int:
+        """How many frames are in ``state`` ("FILL" or "TX") on the rings of ``ring_owner``."""
+        return int(np.count_nonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner)))
 
     def release(self, addrs: np.ndarray, token: int, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
         """USER -> POOL for every address, or raise and change nothing.

@@ -680,9 +680,7 @@ class Socket:
 
     def outstanding(self) -> int:
         """TX frames of this socket not yet completed."""
-        return int(np.count_nonzero(
-            (self.umem.ledger._state == 3) & (self.umem.ledger._owner == self._ring_owner)
-        ))
+        return self.umem.ledger.held_by("TX", self._ring_owner)
 
     def flush(self, timeout: float = 1.0) -> bool:
         """Kick and reap until every frame sent on this socket has completed, or ``timeout``.

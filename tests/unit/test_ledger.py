@@ -19,7 +19,7 @@ def umem():
 
 def snapshot(umem):
     led = umem.ledger
-    return led._state.copy(), led._owner.copy(), int(led.c.pool_len), umem.accounting()
+    return led._word.copy(), int(led.c.pool_len), umem.accounting()
 
 
 def assert_unchanged(umem, before):
@@ -315,3 +315,70 @@ def test_multi_buffer_tx_puts_only_whole_packets_on_a_nearly_full_ring(umem):
     assert send_sg(big, np.array([1] * 9 + [0], dtype=np.uint32)) == 8  # one packet longer than the ring
     umem.release(b)
     umem.release(big)
+
+
+def _check_calls(umem, tx, fq):
+    """Every shim entry point that checks a batch before committing it: name -> call(addrs, lens, token)."""
+    led = umem.ledger
+    bad = ffi.new("uint32_t *")
+
+    def u64(a):
+        return ffi.from_buffer("uint64_t[]", a)
+
+    return {
+        "check": lambda a, ln, t: lib.xsk_ledger_check(led.c, u64(a), len(a), t, bad),
+        "release": lambda a, ln, t: lib.xsk_ledger_release(led.c, u64(a), len(a), t, bad),
+        "retoken": lambda a, ln, t: lib.xsk_ledger_retoken(led.c, u64(a), len(a), t, led.new_token(), bad),
+        "fill": lambda a, ln, t: lib.xsk_shim_fill(led.c, fq.c, u64(a), len(a), t, 7, bad),
+        "tx": lambda a, ln, t: lib.xsk_shim_tx(led.c, tx.c, u64(a), ffi.from_buffer("uint32_t[]", ln), len(a), t,
+                                               7, 1, bad),
+    }
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["batch-token", "raw-addresses"])
+def test_a_refused_batch_leaves_every_frame_as_it_was(umem, raw):
+    """The check marks each frame it passes (that is how a frame named twice is caught); a
+    refusal anywhere in the batch must take every mark back, whichever call refused it."""
+    tx, fq = MemoryRing(64, "tx"), MemoryRing(64, "fill")
+    b = umem.take(6, 60)
+    token = 0 if raw else b._token
+    good = b._addrs.copy()
+    lens = np.full(7, 60, dtype=np.uint32)
+    pool_frame = next(f * 2048 for f in range(FRAMES) if umem.state_of(f * 2048) == "POOL")
+    wrong = {
+        "DUP": lambda i: good[i - 1] if i else good[1],
+        "RANGE": lambda i: umem.size,
+        "STATE": lambda i: pool_frame,
+    }
+    for name, call in _check_calls(umem, tx, fq).items():
+        for what, bad_addr in wrong.items():
+            for i in (0, 3, 6):  # first, middle, last
+                addrs = np.insert(good, i, bad_addr(i)).astype(np.uint64)
+                before = snapshot(umem)
+                rc = call(addrs, lens, token)
+                assert rc == getattr(lib, f"XSK_ERR_{what}"), (name, what, i, rc)
+                assert_unchanged(umem, before)
+                umem.verify()
+    assert tx.producer[0] == 0 and fq.producer[0] == 0
+    umem.release(b)  # still the batch's own, still usable
+    assert umem.accounting().pool == FRAMES
+
+
+def test_a_batch_that_only_partly_fits_keeps_the_rest_usable(umem):
+    tx, fq = MemoryRing(4, "tx"), MemoryRing(4, "fill")
+    for ring, put in ((tx, send), (fq, fill)):
+        b = umem.take(7, 60)
+        assert put(umem, ring, b) == 4 and len(b) == 3
+        umem.verify()  # no frame left marked
+        umem.release(b)
+    assert umem.accounting() == (FRAMES - 8, 0, 4, 4, FRAMES)
+
+
+def test_verify_catches_a_frame_left_marked(umem):
+    b = umem.take(1)
+    umem.ledger._word[b.frame_indices[0]] |= np.uint64(1 << 40)  # XSK_WORD_SEEN outside a call
+    with pytest.raises(xsk.XskError, match="no valid state"):
+        umem.verify()
+    umem.ledger._word[b.frame_indices[0]] &= ~np.uint64(1 << 40)
+    umem.verify()
+    umem.release(b)

@@ -18,7 +18,7 @@ ffibuilder.set_source(
     + (HERE / "shim.c").read_text(),
     include_dirs=[str(HERE)],
     libraries=["xdp", "bpf"],
-    extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
+    extra_compile_args=["-O3", "-Wall", "-Wno-unused-function"],
 )
 
 if __name__ == "__main__":

@@ -74,14 +74,14 @@ enum { XSK_POOL, XSK_USER, XSK_FILL, XSK_TX };
 enum { XSK_OK, XSK_ERR_RANGE, XSK_ERR_BOUNDARY, XSK_ERR_STATE, XSK_ERR_TOKEN, XSK_ERR_BOUNDS, XSK_ERR_DUP };
 
 struct xsk_ledger {
-    uint8_t *state; uint32_t *owner; uint32_t *pool; uint32_t *mark; uint32_t epoch;
+    uint64_t *word; uint32_t *pool;
     uint32_t pool_len; uint32_t nframes; uint32_t frame_shift; uint32_t frame_size; uint32_t unaligned;
     uint32_t counts[4];
     uint64_t kernel_errors;
     ...;
 };
-int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
-                    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned);
+int xsk_ledger_init(struct xsk_ledger *l, uint64_t *word, uint32_t *pool, uint32_t nframes,
+                    uint32_t frame_size, int unaligned);
 uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
                          uint32_t length);
 int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token, uint32_t *bad);

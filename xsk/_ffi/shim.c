@@ -17,33 +17,27 @@
 #define SOL_XDP 283
 #endif
 
-static void move(struct xsk_ledger *l, uint32_t f, uint8_t to, uint32_t owner)
+static void move(struct xsk_ledger *l, uint32_t f, uint32_t to, uint32_t owner)
 {
-	l->counts[l->state[f]]--;
+	l->counts[XSK_WORD_STATE(l->word[f])]--;
 	l->counts[to]++;
-	l->state[f] = to;
-	l->owner[f] = owner;
+	l->word[f] = XSK_WORD(to, owner);
 }
 
-int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
-		    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned)
+int xsk_ledger_init(struct xsk_ledger *l, uint64_t *word, uint32_t *pool, uint32_t nframes,
+		    uint32_t frame_size, int unaligned)
 {
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
-	l->state = state;
-	l->owner = owner;
+	l->word = word;
 	l->pool = pool;
-	l->mark = mark;
-	l->epoch = 1;
 	l->nframes = nframes;
 	l->frame_size = frame_size;
 	l->frame_shift = (frame_size & (frame_size - 1)) ? 0 : (uint32_t)__builtin_ctz(frame_size);
 	l->unaligned = unaligned ? 1 : 0;
 	/* The stack pops from the end: lay it out so frame 0 is handed out first. */
 	for (uint32_t i = 0; i < nframes; i++) {
-		state[i] = XSK_POOL;
-		owner[i] = 0;
-		mark[i] = 0;
+		word[i] = XSK_WORD(XSK_POOL, 0);
 		pool[i] = nframes - 1 - i;
 	}
 	l->pool_len = nframes;
@@ -51,11 +45,20 @@ int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint3
 	return 0;
 }
 
-/* Frame index and start address: shifts for power-of-two frames, division otherwise
- * (unaligned chunk mode allows any frame size). */
+/* The hot loops read the ledger's fields into locals once per batch (a store through one of
+ * its arrays could otherwise make the compiler reload them for every frame) and settle the
+ * per-state counts once per batch. */
+
+/* Frame index of an address: a shift for power-of-two frames, a division otherwise (unaligned
+ * chunk mode allows any frame size). The branch is the same for every frame of a batch. */
+static inline uint32_t frame_at(uint64_t a, uint32_t shift, uint32_t fsize)
+{
+	return shift ? (uint32_t)(a >> shift) : (uint32_t)(a / fsize);
+}
+
 static inline uint32_t frame_of(const struct xsk_ledger *l, uint64_t a)
 {
-	return l->frame_shift ? (uint32_t)(a >> l->frame_shift) : (uint32_t)(a / l->frame_size);
+	return frame_at(a, l->frame_shift, l->frame_size);
 }
 
 static inline uint64_t frame_addr(const struct xsk_ledger *l, uint32_t f)
@@ -64,21 +67,34 @@ static inline uint64_t frame_addr(const struct xsk_ledger *l, uint32_t f)
 }
 
 /* In unaligned mode the kernel returns RX addresses as chunk base | data offset << 48. */
-static inline uint64_t kernel_addr(const struct xsk_ledger *l, uint64_t a)
+static inline uint64_t kernel_addr(uint32_t unaligned, uint64_t a)
 {
-	return l->unaligned ? (a & XSK_UNALIGNED_BUF_ADDR_MASK) + (a >> XSK_UNALIGNED_BUF_OFFSET_SHIFT) : a;
+	return unaligned ? (a & XSK_UNALIGNED_BUF_ADDR_MASK) + (a >> XSK_UNALIGNED_BUF_OFFSET_SHIFT) : a;
+}
+
+/* What the hot loops need of the ledger, read once per batch. */
+struct frames {
+	uint64_t *restrict word;
+	uint64_t size; /* bytes in the UMEM */
+	uint32_t shift, fsize, unaligned;
+};
+
+static inline struct frames frames_of(struct xsk_ledger *l)
+{
+	return (struct frames){.word = l->word, .size = (uint64_t)l->nframes * l->frame_size,
+			       .shift = l->frame_shift, .fsize = l->frame_size, .unaligned = l->unaligned};
 }
 
 /* The frame a descriptor from the kernel names, if the kernel held it in state `expect` (FILL
  * for RX, TX for completions): its index, with the plain address in *a. Anything else counts
  * as a kernel error and gives NO_FRAME. */
 #define NO_FRAME UINT32_MAX
-static inline uint32_t kernel_frame(struct xsk_ledger *l, const uint8_t *restrict state, uint64_t size, uint64_t raw,
-				    uint8_t expect, uint64_t *a)
+static inline uint32_t kernel_frame(struct xsk_ledger *l, const struct frames *fr, uint64_t raw, uint32_t expect,
+				    uint64_t *a)
 {
-	uint64_t x = kernel_addr(l, raw);
-	uint32_t f = frame_of(l, x);
-	if (x >= size || state[f] != expect) {
+	uint64_t x = kernel_addr(fr->unaligned, raw);
+	uint32_t f;
+	if (x >= fr->size || XSK_WORD_STATE(fr->word[f = frame_at(x, fr->shift, fr->fsize)]) != expect) {
 		l->kernel_errors++;
 		return NO_FRAME;
 	}
@@ -92,22 +108,18 @@ static void push_pool(struct xsk_ledger *l, uint32_t f)
 	l->pool[l->pool_len++] = f;
 }
 
-/* The hot loops below read the ledger's arrays through restrict locals and settle the
- * per-state counts once per batch: stores through a uint8_t pointer may alias anything, so
- * without that every frame would reload the ledger's fields (and chain through counts[]). */
 static uint32_t ledger_take_impl(struct xsk_ledger *l, uint64_t *restrict addrs, uint32_t n, uint32_t token)
 {
-	uint8_t *restrict state = l->state;
-	uint32_t *restrict owner = l->owner;
+	struct frames fr = frames_of(l);
 	const uint32_t *restrict pool = l->pool;
+	const uint64_t mine = XSK_WORD(XSK_USER, token);
 	uint32_t top = l->pool_len;
 	if (n > top)
 		n = top;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t f = pool[--top];
-		state[f] = XSK_USER;
-		owner[f] = token;
-		addrs[i] = frame_addr(l, f);
+		fr.word[f] = mine;
+		addrs[i] = (uint64_t)f * fr.fsize;
 	}
 	l->pool_len = top;
 	l->counts[XSK_POOL] -= n;
@@ -124,63 +136,73 @@ static uint32_t reserve_upto(struct xsk_ring_prod *r, uint32_t n, uint32_t *idx)
 	return n ? xsk_ring_prod__reserve(r, n, idx) : 0;
 }
 
-static void next_epoch(struct xsk_ledger *l)
+/* Clear the marks ledger_check_impl set on addrs[0..n) (frames it passed, each once). */
+static void unmark(struct xsk_ledger *l, const uint64_t *restrict addrs, uint32_t n)
 {
-	if (++l->epoch == 0) {
-		memset(l->mark, 0, sizeof(uint32_t) * l->nframes);
-		l->epoch = 1;
-	}
+	struct frames fr = frames_of(l);
+	for (uint32_t i = 0; i < n; i++)
+		fr.word[frame_at(addrs[i], fr.shift, fr.fsize)] &= ~XSK_WORD_SEEN;
 }
 
-/* Validate that every address names a distinct frame the caller holds, changing nothing.
- * token 0 means raw addresses: any USER frame, but each address must be a frame's start. */
-static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *restrict addrs, uint32_t n, uint32_t token,
-		     uint32_t *bad)
+/* Why the frame at address a (word w) failed ledger_check_impl. */
+static int check_error(uint64_t w, uint64_t a, uint64_t start, uint32_t token)
 {
-	const uint64_t size = frame_addr(l, l->nframes);
-	const uint8_t *restrict state = l->state;
-	const uint32_t *restrict owner = l->owner;
-	uint32_t *restrict mark;
-	uint32_t epoch;
+	if (token == 0 && a != start)
+		return XSK_ERR_BOUNDARY;
+	if (w & XSK_WORD_SEEN)
+		return XSK_ERR_DUP;
+	if (XSK_WORD_STATE(w) != XSK_USER)
+		return XSK_ERR_STATE;
+	return XSK_ERR_TOKEN;
+}
 
-	next_epoch(l); /* may clear l->mark: take the restrict pointer after it */
-	mark = l->mark;
-	epoch = l->epoch;
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t a = addrs[i];
+/* Validate that every address names a distinct frame the caller holds (and, with lens, that
+ * every descriptor is non-empty and fits in its frame). token 0 means raw addresses: any USER
+ * frame, but each address must be a frame's start. On success every frame of the batch is
+ * marked XSK_WORD_SEEN: the caller commits each (a new word clears the mark) or unmarks it.
+ * On failure nothing is marked and *bad is the index of the first bad address. */
+static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *restrict addrs, const uint32_t *restrict lens,
+			     uint32_t n, uint32_t token, uint32_t *bad)
+{
+	struct frames fr = frames_of(l);
+	const uint64_t mine = XSK_WORD(XSK_USER, token);
+	int err = XSK_OK;
+	uint32_t i;
+	for (i = 0; i < n; i++) {
+		uint64_t a = addrs[i], start, w;
 		uint32_t f;
-		int err = XSK_OK;
-		if (a >= size)
+		if (a >= fr.size) {
 			err = XSK_ERR_RANGE;
-		else if (f = frame_of(l, a), token == 0 && a != frame_addr(l, f))
-			err = XSK_ERR_BOUNDARY;
-		else if (state[f] != XSK_USER)
-			err = XSK_ERR_STATE;
-		else if (token && owner[f] != token)
-			err = XSK_ERR_TOKEN;
-		else if (mark[f] == epoch)
-			err = XSK_ERR_DUP;
-		if (err) {
-			*bad = i;
-			return err;
+			break;
 		}
-		mark[f] = epoch;
+		f = frame_at(a, fr.shift, fr.fsize);
+		start = (uint64_t)f * fr.fsize;
+		w = fr.word[f];
+		if (token ? w != mine : (XSK_WORD_STATE(w) != XSK_USER || a != start)) {
+			err = check_error(w, a, start, token);
+			break;
+		}
+		if (lens && (lens[i] == 0 || a - start + lens[i] > fr.fsize)) {
+			err = XSK_ERR_BOUNDS;
+			break;
+		}
+		fr.word[f] = w | XSK_WORD_SEEN;
 	}
-	*bad = n;
-	return XSK_OK;
+	*bad = i;
+	if (err)
+		unmark(l, addrs, i);
+	return err;
 }
 
 /* Move n checked USER frames to the pool (push_pool for a whole batch). */
 static void pool_push_checked(struct xsk_ledger *l, const uint64_t *restrict addrs, uint32_t n)
 {
-	uint8_t *restrict state = l->state;
-	uint32_t *restrict owner = l->owner;
+	struct frames fr = frames_of(l);
 	uint32_t *restrict pool = l->pool;
 	uint32_t top = l->pool_len;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t f = frame_of(l, addrs[i]);
-		state[f] = XSK_POOL;
-		owner[f] = 0;
+		uint32_t f = frame_at(addrs[i], fr.shift, fr.fsize);
+		fr.word[f] = XSK_WORD(XSK_POOL, 0);
 		pool[top++] = f;
 	}
 	l->pool_len = top;
@@ -188,10 +210,19 @@ static void pool_push_checked(struct xsk_ledger *l, const uint64_t *restrict add
 	l->counts[XSK_POOL] += n;
 }
 
+static int ledger_only_check_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
+				  uint32_t *bad)
+{
+	int err = ledger_check_impl(l, addrs, NULL, n, token, bad);
+	if (!err)
+		unmark(l, addrs, n);
+	return err;
+}
+
 static int ledger_release_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		       uint32_t *bad)
 {
-	int err = ledger_check_impl(l, addrs, n, token, bad);
+	int err = ledger_check_impl(l, addrs, NULL, n, token, bad);
 	if (err)
 		return err;
 	pool_push_checked(l, addrs, n);
@@ -201,11 +232,11 @@ static int ledger_release_impl(struct xsk_ledger *l, const uint64_t *addrs, uint
 static int ledger_retoken_impl(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		       uint32_t new_token, uint32_t *bad)
 {
-	int err = ledger_check_impl(l, addrs, n, token, bad);
+	int err = ledger_check_impl(l, addrs, NULL, n, token, bad);
 	if (err)
 		return err;
 	for (uint32_t i = 0; i < n; i++)
-		l->owner[frame_of(l, addrs[i])] = new_token;
+		l->word[frame_of(l, addrs[i])] = XSK_WORD(XSK_USER, new_token);
 	return XSK_OK;
 }
 
@@ -216,7 +247,8 @@ static uint32_t ledger_reclaim_impl(struct xsk_ledger *l, uint32_t ring_owner)
 {
 	uint32_t n = 0;
 	for (uint32_t f = 0; f < l->nframes; f++) {
-		if ((l->state[f] == XSK_FILL || l->state[f] == XSK_TX) && l->owner[f] == ring_owner) {
+		uint64_t w = l->word[f];
+		if (w == XSK_WORD(XSK_FILL, ring_owner) || w == XSK_WORD(XSK_TX, ring_owner)) {
 			push_pool(l, f);
 			n++;
 		}
@@ -228,23 +260,23 @@ static int shim_fill_impl(struct xsk_ledger *l, struct xsk_ring_prod *fq, const 
 		  uint32_t n, uint32_t token, uint32_t ring_owner, uint32_t *bad)
 {
 	uint32_t idx, k;
-	int err = ledger_check_impl(l, addrs, n, token, bad);
+	int err = ledger_check_impl(l, addrs, NULL, n, token, bad);
 	if (err)
 		return err;
 	k = reserve_upto(fq, n, &idx);
 	{
-		uint8_t *restrict state = l->state;
-		uint32_t *restrict owner = l->owner;
+		struct frames fr = frames_of(l);
+		const uint64_t theirs = XSK_WORD(XSK_FILL, ring_owner);
 		uint64_t *restrict ring = fq->ring;
 		const uint32_t mask = fq->mask;
 		for (uint32_t i = 0; i < k; i++) {
-			uint32_t f = frame_of(l, addrs[i]);
+			uint32_t f = frame_at(addrs[i], fr.shift, fr.fsize);
 			/* The kernel wants the frame's start; it adds the headroom itself. */
-			ring[(idx + i) & mask] = frame_addr(l, f);
-			state[f] = XSK_FILL;
-			owner[f] = ring_owner;
+			ring[(idx + i) & mask] = (uint64_t)f * fr.fsize;
+			fr.word[f] = theirs;
 		}
 	}
+	unmark(l, addrs + k, n - k); /* what did not fit stays the caller's */
 	l->counts[XSK_USER] -= k;
 	l->counts[XSK_FILL] += k;
 	xsk_ring_prod__submit(fq, k);
@@ -259,17 +291,16 @@ static uint32_t shim_fill_from_pool_impl(struct xsk_ledger *l, struct xsk_ring_p
 		n = l->pool_len;
 	k = reserve_upto(fq, n, &idx);
 	{
-		uint8_t *restrict state = l->state;
-		uint32_t *restrict owner = l->owner;
+		struct frames fr = frames_of(l);
+		const uint64_t theirs = XSK_WORD(XSK_FILL, ring_owner);
 		const uint32_t *restrict pool = l->pool;
 		uint64_t *restrict ring = fq->ring;
 		const uint32_t mask = fq->mask;
 		uint32_t top = l->pool_len;
 		for (uint32_t i = 0; i < k; i++) {
 			uint32_t f = pool[--top];
-			ring[(idx + i) & mask] = frame_addr(l, f);
-			state[f] = XSK_FILL;
-			owner[f] = ring_owner;
+			ring[(idx + i) & mask] = (uint64_t)f * fr.fsize;
+			fr.word[f] = theirs;
 		}
 		l->pool_len = top;
 	}
@@ -284,7 +315,7 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 		uint32_t ring_owner, int check_bounds, uint32_t *bad)
 {
 	uint32_t idx, k, want = n;
-	int err = ledger_check_impl(l, addrs, n, token, bad);
+	int err = ledger_check_impl(l, addrs, check_bounds ? lens : NULL, n, token, bad);
 	if (err)
 		return err;
 	if (opts) { /* whole packets only, unless the first one alone is longer than the free room */
@@ -297,32 +328,22 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 				want = room;
 		}
 	}
-	if (check_bounds) {
-		const uint32_t fsize = l->frame_size;
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t off = addrs[i] - frame_addr(l, frame_of(l, addrs[i]));
-			if (lens[i] == 0 || off + lens[i] > fsize) {
-				*bad = i;
-				return XSK_ERR_BOUNDS;
-			}
-		}
-	}
 	k = reserve_upto(tx, want, &idx);
 	{
-		uint8_t *restrict state = l->state;
-		uint32_t *restrict owner = l->owner;
+		struct frames fr = frames_of(l);
+		const uint64_t theirs = XSK_WORD(XSK_TX, ring_owner);
 		struct xdp_desc *restrict ring = tx->ring;
 		const uint32_t mask = tx->mask;
 		for (uint32_t i = 0; i < k; i++) {
 			struct xdp_desc *d = &ring[(idx + i) & mask];
-			uint32_t f = frame_of(l, addrs[i]);
-			d->addr = addrs[i];
+			uint64_t a = addrs[i];
+			d->addr = a;
 			d->len = lens[i];
 			d->options = opts ? opts[i] : 0;
-			state[f] = XSK_TX;
-			owner[f] = ring_owner;
+			fr.word[frame_at(a, fr.shift, fr.fsize)] = theirs;
 		}
 	}
+	unmark(l, addrs + k, n - k); /* what did not fit stays the caller's */
 	l->counts[XSK_USER] -= k;
 	l->counts[XSK_TX] += k;
 	xsk_ring_prod__submit(tx, k);
@@ -335,7 +356,6 @@ static int shim_tx_impl(struct xsk_ledger *l, struct xsk_ring_prod *tx, const ui
 static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uint64_t *restrict addrs,
 		     uint32_t *restrict lens, uint32_t *restrict opts, uint32_t max, uint32_t token)
 {
-	const uint64_t size = frame_addr(l, l->nframes);
 	uint32_t idx, n, k = 0;
 	/* libxdp re-reads the producer index only when its cached entries run out; a packet's
 	 * tail left behind below must not hide the fragments the kernel has added since. */
@@ -352,18 +372,17 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 		}
 	}
 	{
-		uint8_t *restrict state = l->state;
-		uint32_t *restrict owner = l->owner;
+		struct frames fr = frames_of(l);
+		const uint64_t mine = XSK_WORD(XSK_USER, token);
 		const struct xdp_desc *restrict ring = rx->ring;
 		const uint32_t mask = rx->mask;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = &ring[(idx + i) & mask];
 			uint64_t a;
-			uint32_t f = kernel_frame(l, state, size, d->addr, XSK_FILL, &a);
+			uint32_t f = kernel_frame(l, &fr, d->addr, XSK_FILL, &a);
 			if (f == NO_FRAME)
 				continue;
-			state[f] = XSK_USER;
-			owner[f] = token;
+			fr.word[f] = mine;
 			addrs[k] = a;
 			lens[k] = d->len;
 			if (opts)
@@ -379,22 +398,19 @@ static uint32_t shim_rx_impl(struct xsk_ledger *l, struct xsk_ring_cons *rx, uin
 
 static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *cq, uint32_t max)
 {
-	const uint64_t size = frame_addr(l, l->nframes);
 	uint32_t idx, n = xsk_ring_cons__peek(cq, max, &idx), k = 0;
 	{
-		uint8_t *restrict state = l->state;
-		uint32_t *restrict owner = l->owner;
+		struct frames fr = frames_of(l);
 		uint32_t *restrict pool = l->pool;
 		const uint64_t *restrict ring = cq->ring;
 		const uint32_t mask = cq->mask;
 		uint32_t top = l->pool_len;
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t a;
-			uint32_t f = kernel_frame(l, state, size, ring[(idx + i) & mask], XSK_TX, &a);
+			uint32_t f = kernel_frame(l, &fr, ring[(idx + i) & mask], XSK_TX, &a);
 			if (f == NO_FRAME)
 				continue;
-			state[f] = XSK_POOL;
-			owner[f] = 0;
+			fr.word[f] = XSK_WORD(XSK_POOL, 0);
 			pool[top++] = f;
 			k++;
 		}
@@ -408,30 +424,51 @@ static uint32_t shim_complete_impl(struct xsk_ledger *l, struct xsk_ring_cons *c
 
 
 /* Full consistency check of the ledger (the soak's "checking mode"): the per-state counts
- * match the state array, the pool stack holds exactly the POOL frames, each once, and
- * POOL frames have no owner. Returns 0, or which check failed (1, 2, 3), with *frame set. */
+ * match the words, the pool stack holds exactly the POOL frames, each once, POOL frames have
+ * no owner, and no frame carries a mark outside a call. Returns 0, or which check failed
+ * (1, 2, 3), with *frame set. The pool pass marks the frames it meets; the scan clears them. */
 static int ledger_verify_impl(struct xsk_ledger *l, uint32_t *frame)
 {
-	uint32_t counts[4] = {0, 0, 0, 0};
+	uint32_t counts[4] = {0, 0, 0, 0}, pooled = 0;
+	int rc = 0;
 	*frame = l->pool_len;
 	if (l->pool_len > l->nframes)
 		return 2;
-	next_epoch(l);
-	for (uint32_t i = 0; i < l->pool_len; i++) {
-		uint32_t f = l->pool[i];
-		*frame = f;
-		if (f >= l->nframes || l->state[f] != XSK_POOL || l->mark[f] == l->epoch || l->owner[f])
-			return 2;
-		l->mark[f] = l->epoch;
+	for (uint32_t f = 0; f < l->nframes; f++) /* a stray mark is a broken word */
+		if (l->word[f] & XSK_WORD_SEEN) {
+			*frame = f;
+			return 3;
+		}
+	for (; pooled < l->pool_len; pooled++) {
+		uint32_t f = l->pool[pooled];
+		if (f >= l->nframes || l->word[f] != XSK_WORD(XSK_POOL, 0)) { /* a duplicate meets its mark */
+			*frame = f;
+			rc = 2;
+			break;
+		}
+		l->word[f] = XSK_WORD_SEEN;
 	}
 	for (uint32_t f = 0; f < l->nframes; f++) {
-		*frame = f;
-		if (l->state[f] > XSK_TX)
-			return 3;
-		if (l->state[f] == XSK_POOL && l->mark[f] != l->epoch)
-			return 2;
-		counts[l->state[f]]++;
+		uint64_t w = l->word[f];
+		if (w == XSK_WORD_SEEN) {
+			l->word[f] = XSK_WORD(XSK_POOL, 0);
+			counts[XSK_POOL]++;
+			continue;
+		}
+		if (rc)
+			continue;
+		if (XSK_WORD_STATE(w) > XSK_TX) {
+			*frame = f;
+			rc = 3;
+		} else if (XSK_WORD_STATE(w) == XSK_POOL) { /* not on the pool stack, or with an owner */
+			*frame = f;
+			rc = 2;
+		} else {
+			counts[XSK_WORD_STATE(w)]++;
+		}
 	}
+	if (rc)
+		return rc;
 	*frame = 0;
 	return memcmp(counts, l->counts, sizeof(counts)) ? 1 : 0;
 }
@@ -456,7 +493,7 @@ int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, ui
 {
 	int rc;
 	pthread_mutex_lock(&l->lock);
-	rc = ledger_check_impl(l, addrs, n, token, bad);
+	rc = ledger_only_check_impl(l, addrs, n, token, bad);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -623,7 +660,7 @@ int xsk_path_fill(struct xsk_path *p, const uint64_t *addrs, uint32_t n, uint32_
 		if (k > 0)
 			p->q->in_fill += (uint32_t)k;
 	} else if (to_pool) {
-		k = ledger_check_impl(p->l, addrs, n, token, &p->bad);
+		k = ledger_check_impl(p->l, addrs, NULL, n, token, &p->bad); /* pushed below: no unmark */
 	}
 	/* shim_fill_impl checked the whole batch before committing any of it */
 	if (k >= 0 && to_pool)
@@ -705,8 +742,6 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 			  uint32_t flags)
 {
 	struct xsk_ledger *l = in->l;
-	const uint64_t size = frame_addr(l, l->nframes);
-	const uint32_t fsize = l->frame_size;
 	uint32_t ridx, tidx, n, k = 0, room;
 
 	in->kick_err = 0;
@@ -719,31 +754,30 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 		n = 0;
 	}
 	if (n) {
-		uint8_t *restrict state = l->state;
-		uint32_t *restrict owner = l->owner;
+		struct frames fr = frames_of(l);
+		const uint32_t fsize = fr.fsize;
+		const uint64_t theirs = XSK_WORD(XSK_TX, out->q->owner);
 		uint32_t *restrict pool = l->pool;
 		const struct xdp_desc *restrict rring = in->rx->ring;
 		struct xdp_desc *restrict tring = out->tx->ring;
-		const uint32_t rmask = in->rx->mask, tmask = out->tx->mask, to = out->q->owner;
+		const uint32_t rmask = in->rx->mask, tmask = out->tx->mask;
 		uint32_t top = l->pool_len, back = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = &rring[(ridx + i) & rmask];
 			uint64_t a;
-			uint32_t f = kernel_frame(l, state, size, d->addr, XSK_FILL, &a);
+			uint32_t f = kernel_frame(l, &fr, d->addr, XSK_FILL, &a);
 			if (f == NO_FRAME)
 				continue;
 			if (d->len == 0 || a - frame_addr(l, f) + d->len > fsize) { /* not a frame to send */
 				l->kernel_errors++;
-				state[f] = XSK_POOL;
-				owner[f] = 0;
+				fr.word[f] = XSK_WORD(XSK_POOL, 0);
 				pool[top++] = f;
 				back++;
 				continue;
 			}
 			if (flags)
 				swap_addresses(area + a, d->len, fsize - (uint32_t)(a - frame_addr(l, f)), flags);
-			state[f] = XSK_TX;
-			owner[f] = to;
+			fr.word[f] = theirs;
 			tring[(tidx + k) & tmask] = (struct xdp_desc){.addr = a, .len = d->len, .options = 0};
 			k++;
 		}

@@ -38,12 +38,18 @@ enum xsk_ledger_err {
 	XSK_ERR_DUP = -6,      /* the same frame twice in one call */
 };
 
+/* A frame's ledger word: its state in bits 32-33 and its owner in bits 0-31 (USER: the
+ * batch token; FILL/TX: the ring owner id; POOL: 0), so one load and one compare check both.
+ * XSK_WORD_SEEN is set only inside a call holding the lock, on the frames it has checked so
+ * far: a frame named twice in one batch meets its own mark. Every call clears the marks it set
+ * before it returns (by committing the frame or by unmarking it). */
+#define XSK_WORD(state, id) (((uint64_t)(state) << 32) | (uint32_t)(id))
+#define XSK_WORD_STATE(w) ((uint32_t)((w) >> 32))
+#define XSK_WORD_SEEN (1ULL << 40)
+
 struct xsk_ledger {
-	uint8_t *state;   /* one enum xsk_frame_state per frame */
-	uint32_t *owner;  /* USER: batch token; FILL/TX: ring owner id; POOL: 0 */
+	uint64_t *word;   /* one XSK_WORD per frame */
 	uint32_t *pool;   /* free frames, a stack of frame indices */
-	uint32_t *mark;   /* per-call scratch: mark[f] == epoch when f was seen in this call */
-	uint32_t epoch;
 	uint32_t pool_len;
 	uint32_t nframes;
 	uint32_t frame_shift; /* log2(frame_size), or 0 when frame_size is not a power of two */
@@ -54,8 +60,8 @@ struct xsk_ledger {
 	pthread_mutex_t lock;   /* held by every public entry point below */
 };
 
-int xsk_ledger_init(struct xsk_ledger *l, uint8_t *state, uint32_t *owner, uint32_t *pool,
-		    uint32_t *mark, uint32_t nframes, uint32_t frame_size, int unaligned);
+int xsk_ledger_init(struct xsk_ledger *l, uint64_t *word, uint32_t *pool, uint32_t nframes,
+		    uint32_t frame_size, int unaligned);
 /* POOL -> USER for up to n frames; lens (if not NULL) gets length for each. */
 uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
 			 uint32_t length);
