@@ -16,9 +16,12 @@ the id of the socket whose ring holds them, so closing a socket gives exactly
 its frames back. Counts per state are kept incrementally and always sum to the
 frame count.
 
-The table lives in C arrays owned by this object; one C call checks a whole
-batch and commits it, or raises and changes nothing. Every such call holds the
-ledger's lock, so threads sharing a UMEM can't interleave inside one.
+The table lives in C arrays owned by this object: one 64-bit word per frame,
+state << 32 | owner, so one load and one compare check a frame. One C call checks
+a whole batch and commits it, or raises and changes nothing; a frame named twice
+in one batch meets the mark the check set on it (cleared before the call
+returns). Every such call holds the ledger's lock, so threads sharing a UMEM
+can't interleave inside one.
 """
 
 from __future__ import annotations
@@ -99,12 +102,14 @@ class Ledger:
         """Descriptors the kernel returned that named no frame it held (should stay 0)."""
         return int(self.c.kernel_errors)
 
+    # These read the words without the lock: "& 3" drops the mark another thread's call may
+    # have on a USER frame for the moment (XSK_WORD_SEEN), which is not part of the state.
     def state_of(self, addr: int) -> str:
-        return STATES[int(self._word[addr // self.frame_size]) >> 32]
+        return STATES[(int(self._word[addr // self.frame_size]) >> 32) & 3]
 
     def frames_in(self, state: str) -> np.ndarray:
         """Indices of the frames in ``state`` (a snapshot)."""
-        return np.flatnonzero(self._word >> 32 == STATES.index(state))
+        return np.flatnonzero((self._word >> 32) & 3 == STATES.index(state))
 
     def held_by(self, state: str, ring_owner: int) -> int:
         """How many frames are in ``state`` ("FILL" or "TX") on the rings of ``ring_owner``."""

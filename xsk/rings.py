@@ -99,31 +99,17 @@ class MemorySocket:
                 self._group.members = 1
                 self._fq, self._cq, self._ring_owner = self._group.fq, self._group.cq, self._group.owner
                 self._rx, self._tx = self._rings["rx"].c, self._rings["tx"].c
-                self.fd = -1  # the data path then leaves waking the "kernel" to _kick below
+                self.fd = -1  # no kernel to wake: the data path runs the stand-in kernel instead
                 self.mode = "memory"
                 self._poller = select.poll()
                 self._max_kicks = 1
                 self._path = _data_path(self)
+                self._path.fake_rx_len = rx_len  # where send/forward/_kick would wake a kernel
                 self._rx_bufs = _Buffers(0, False)
                 self._tokens = umem.ledger._tokens
-                self._rx_len = rx_len
                 self._closed = False
                 umem._attach(self)
                 self._refill()
-
-            def _kick(self) -> None:
-                lib.xsk_fake_kernel(self._tx, self._cq, self._fq, self._rx, self.ring_size, self._rx_len, 256)
-
-            def send(self, batch, *, check_bounds: bool = True) -> int:  # type: ignore[no-untyped-def]
-                k = super().send(batch, check_bounds=check_bounds)
-                self._kick()  # what the sendto() of a real socket's send does
-                return k
-
-            def forward(self, max: int = 256, timeout: float | None = None, *, out=None,  # type: ignore[no-untyped-def]
-                        **swaps: bool) -> int:
-                k = super().forward(max, timeout, out=out, **swaps)
-                (self if out is None else out)._kick()  # what the sendto() of a real forward does
-                return k
 
             def _wait(self, events: int, timeout: float | None) -> int:
                 self._kick()

@@ -10,7 +10,6 @@ import pytest
 
 import xsk
 from xsk.rings import MemorySocket
-from xsk.socket import Socket
 
 DST, SRC = bytes(range(1, 7)), bytes(range(11, 17))
 H = 256  # the stand-in kernel puts received data this far into each frame
@@ -44,7 +43,7 @@ def test_forward_moves_received_frames_to_tx_and_swaps_macs(umem):
     area = _stamp_every_frame(umem)
     with MemorySocket(umem, ring_size=512, rx_len=60) as sock:
         sock._kick()  # the stand-in kernel receives into the frames on the fill ring
-        k = Socket.forward(sock, 64, timeout=0, swap_macs=True)  # without the stand-in kernel's TX run
+        k = sock.forward(64, timeout=0, swap_macs=True)  # TX until a later call reaps their completions
         assert k == 64
         acc = _balanced(umem)
         assert acc.tx == 64
@@ -66,14 +65,16 @@ def test_forward_takes_no_more_than_the_tx_ring_has_room_for(umem):
     with MemorySocket(umem, ring_size=64, rx_len=60) as sock:
         sock._kick()
         rx_waiting = umem.accounting().fill
-        assert Socket.forward(sock, 256, timeout=0) == 64  # the TX ring holds 64
-        assert Socket.forward(sock, 256, timeout=0) == 0  # full: the frames wait on the RX ring
+        sock._path.fake_rx_len = 0  # the stand-in kernel sleeps: nothing drains the TX ring
+        assert sock.forward(256, timeout=0) == 64  # the TX ring holds 64
+        assert sock.forward(256, timeout=0) == 0  # full: the frames wait on the RX ring
         acc = _balanced(umem)
         assert acc.tx == 64 and acc.fill + acc.tx >= rx_waiting
         assert sock._path.tx_full
-        # with a timeout it waits for TX room (the stand-in kernel completes the ring in that
-        # wait), not for RX, and then forwards the next frames
-        assert Socket.forward(sock, 256, timeout=5) == 64
+        # with a timeout it waits for TX room (the stand-in kernel, awake again, completes the
+        # ring in that wait), not for RX, and then forwards the next frames
+        sock._path.fake_rx_len = 60
+        assert sock.forward(256, timeout=5) == 64
         assert not sock._path.tx_full
         _balanced(umem)
 
@@ -81,7 +82,7 @@ def test_forward_takes_no_more_than_the_tx_ring_has_room_for(umem):
 def test_forward_out_of_another_socket_on_the_same_umem(umem):
     with MemorySocket(umem, ring_size=256) as a, MemorySocket(umem, ring_size=256) as b:
         a._kick()
-        k = Socket.forward(a, 32, timeout=0, out=b)
+        k = a.forward(32, timeout=0, out=b)
         assert k == 32
         acc = _balanced(umem)
         assert acc.tx == 32
@@ -148,7 +149,7 @@ def test_forward_makes_the_same_replies_as_xsk_replies(umem):
         area[f, H:H + 90] = np.frombuffer(kinds[f % len(kinds)][0], dtype=np.uint8)
     with MemorySocket(umem, ring_size=512, rx_len=90) as sock:
         sock._kick()
-        k = Socket.forward(sock, 100, timeout=0, swap_macs=True, swap_ips=True, swap_ports=True)
+        k = sock.forward(100, timeout=0, swap_macs=True, swap_ips=True, swap_ports=True)
         assert k == 100
         for f in umem.ledger.frames_in("TX"):
             assert bytes(area[f, H:H + 90]) == kinds[f % len(kinds)][1], f"frame {f}, kind {f % len(kinds)}"

@@ -382,3 +382,12 @@ def test_verify_catches_a_frame_left_marked(umem):
     umem.ledger._word[b.frame_indices[0]] &= ~np.uint64(1 << 40)
     umem.verify()
     umem.release(b)
+
+
+def test_state_readers_ignore_a_mark_another_thread_has_on_a_frame_for_the_moment(umem):
+    b = umem.take(1)
+    f = int(b.frame_indices[0])
+    umem.ledger._word[f] |= np.uint64(1 << 40)  # as while another thread's call checks it
+    assert umem.state_of(f * 2048) == "USER" and f in umem.ledger.frames_in("USER")
+    umem.ledger._word[f] &= ~np.uint64(1 << 40)
+    umem.release(b)

@@ -102,7 +102,7 @@ struct xsk_fillq { struct xsk_ring_prod *fq; struct xsk_ring_cons *cq; uint32_t 
 struct xsk_path {
     struct xsk_ledger *l; struct xsk_fillq *q; struct xsk_ring_cons *rx; struct xsk_ring_prod *tx;
     int fd; int need_wakeup; uint32_t fill_target; uint32_t comp_size; uint32_t max_kicks;
-    uint32_t bad; int kick_err; int tx_full;
+    uint32_t bad; int kick_err; int tx_full; uint32_t fake_rx_len;
 };
 int xsk_path_send(struct xsk_path *p, const uint64_t *addrs, const uint32_t *lens, const uint32_t *opts,
                   uint32_t n, uint32_t token, int check_bounds);

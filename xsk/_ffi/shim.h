@@ -108,6 +108,8 @@ struct xsk_path {
 	uint32_t bad;             /* out: index of the frame an error code names */
 	int kick_err;             /* out: -errno of waking the kernel after a send (or forward), else 0 */
 	int tx_full;              /* out: forward found the TX ring full (wait for room, not for RX) */
+	uint32_t fake_rx_len;     /* rings in ordinary memory (fd -1): > 0 runs xsk_fake_kernel, making
+				   * packets of this length, wherever a real socket would wake the kernel */
 };
 
 /* TX ring <- batch (checked), reap completions, wake the kernel until it took the ring:
@@ -124,7 +126,8 @@ uint32_t xsk_path_refill(struct xsk_path *p);
 uint32_t xsk_path_complete(struct xsk_path *p);
 /* Frames of this socket's RX ring -> pool (a socket leaving a shared queue). */
 uint32_t xsk_path_drain_rx(struct xsk_path *p);
-/* Wake the kernel for TX until it took the ring (see xsk_shim_tx_drain); 0 or -errno. */
+/* Wake the kernel for TX until it took the ring (see xsk_shim_tx_drain); 0 or -errno.
+ * With fake_rx_len, run the stand-in kernel instead. */
 int xsk_path_kick(struct xsk_path *p);
 
 #define XSK_FWD_SWAP_MACS 1
