@@ -55,3 +55,6 @@ def test_ring_benchmark_smoke(bench) -> None:  # type: ignore[no-untyped-def]
     assert out["accounting_balanced"] is True
     assert out["xsk_ns_per_pkt"] > 0 and out["c_ns_per_pkt"] > 0
     assert out["packets_traced"] == 2560  # 20 rounds of 64 frames, each sent and received
+    # the fixed footprint: 4096 frames of 2048 bytes, and 12 bytes of ledger per frame
+    assert out["umem_bytes"] == 4096 * 2048 and out["ledger_bytes"] == 4096 * 12
+    assert out["rss_kib"] > 0 and isinstance(out["rss_growth_kib"], int)
