@@ -113,6 +113,8 @@ class Ledger:
 
     def held_by(self, state: str, ring_owner: int) -> int:
         """How many frames are in ``state`` ("FILL" or "TX") on the rings of ``ring_owner``."""
+        if state not in ("FILL", "TX"):
+            raise ValueError(f"held_by({state!r}): only FILL and TX frames are held by a ring")
         return int(np.count_nonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner)))
 
     def release(self, addrs: np.ndarray, token: int, addrs_c=None) -> None:  # type: ignore[no-untyped-def]

@@ -73,6 +73,9 @@ class MemorySocket:
         from .batch import _Buffers
         from .socket import Socket, _data_path, _FillRings
 
+        if rx_len < 1:
+            raise ValueError(f"rx_len={rx_len}: the stand-in kernel's packets need at least one byte")
+
         class _Memory(Socket):
             def __init__(self) -> None:  # no kernel socket: set up what the data path uses
                 import select

@@ -391,3 +391,42 @@ def test_state_readers_ignore_a_mark_another_thread_has_on_a_frame_for_the_momen
     assert umem.state_of(f * 2048) == "USER" and f in umem.ledger.frames_in("USER")
     umem.ledger._word[f] &= ~np.uint64(1 << 40)
     umem.release(b)
+
+
+def test_a_send_refused_for_a_bad_length_part_way_leaves_every_frame_as_it_was(umem):
+    tx = MemoryRing(64, "tx")
+    b = umem.take(5, 60)
+    for i in (0, 2, 4):
+        b.lens[:] = 60
+        b.lens[i] = 0
+        before = snapshot(umem)
+        with pytest.raises(xsk.FrameTooLargeError):
+            send(umem, tx, b)
+        assert_unchanged(umem, before)
+        umem.verify()
+    b.lens[:] = 60
+    assert send(umem, tx, b) == 5
+
+
+@pytest.mark.parametrize("corrupt", ["duplicate on the pool stack", "pool frame with an owner",
+                                     "pool frame off the stack"])
+def test_verify_finds_a_broken_pool_and_leaves_the_words_as_they_were(umem, corrupt):
+    """verify() marks the pool's frames while it walks the stack: every way out clears them."""
+    led = umem.ledger
+    b = umem.take(2)
+    top = int(led.c.pool_len)
+    if corrupt == "duplicate on the pool stack":
+        led._pool[top - 1] = led._pool[top - 2]
+    elif corrupt == "pool frame with an owner":
+        led._word[led._pool[top - 1]] = np.uint64(5)
+    else:  # a POOL word for a frame the stack doesn't hold (b's first frame)
+        led._word[b.frame_indices[0]] = np.uint64(0)
+    words = led._word.copy()
+    with pytest.raises(xsk.XskError, match="free pool and the POOL frames disagree"):
+        umem.verify()
+    assert np.array_equal(words, led._word)
+
+
+def test_held_by_counts_only_ring_states(umem):
+    with pytest.raises(ValueError, match="only FILL and TX"):
+        umem.ledger.held_by("USER", 1)

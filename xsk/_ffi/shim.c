@@ -136,12 +136,18 @@ static uint32_t reserve_upto(struct xsk_ring_prod *r, uint32_t n, uint32_t *idx)
 	return n ? xsk_ring_prod__reserve(r, n, idx) : 0;
 }
 
-/* Clear the marks ledger_check_impl set on addrs[0..n) (frames it passed, each once). */
+/* Clear the marks ledger_check_impl set on addrs[0..n) (frames it passed, each once), through
+ * the caller's view of the words (a second restrict pointer to them would be undefined). */
+static void unmark_frames(const struct frames *fr, const uint64_t *restrict addrs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		fr->word[frame_at(addrs[i], fr->shift, fr->fsize)] &= ~XSK_WORD_SEEN;
+}
+
 static void unmark(struct xsk_ledger *l, const uint64_t *restrict addrs, uint32_t n)
 {
 	struct frames fr = frames_of(l);
-	for (uint32_t i = 0; i < n; i++)
-		fr.word[frame_at(addrs[i], fr.shift, fr.fsize)] &= ~XSK_WORD_SEEN;
+	unmark_frames(&fr, addrs, n);
 }
 
 /* Why the frame at address a (word w) failed ledger_check_impl. */
@@ -190,7 +196,7 @@ static int ledger_check_impl(struct xsk_ledger *l, const uint64_t *restrict addr
 	}
 	*bad = i;
 	if (err)
-		unmark(l, addrs, i);
+		unmark_frames(&fr, addrs, i);
 	return err;
 }
 
