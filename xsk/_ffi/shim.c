@@ -770,11 +770,12 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 		uint32_t top = l->pool_len, back = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = &rring[(ridx + i) & rmask];
-			uint64_t a;
+			uint64_t a, off;
 			uint32_t f = kernel_frame(l, &fr, d->addr, XSK_FILL, &a);
 			if (f == NO_FRAME)
 				continue;
-			if (d->len == 0 || a - frame_addr(l, f) + d->len > fsize) { /* not a frame to send */
+			off = a - frame_addr(l, f);
+			if (d->len == 0 || off + d->len > fsize) { /* not a frame to send */
 				l->kernel_errors++;
 				fr.word[f] = XSK_WORD(XSK_POOL, 0);
 				pool[top++] = f;
@@ -782,7 +783,7 @@ uint32_t xsk_path_forward(struct xsk_path *in, struct xsk_path *out, uint8_t *ar
 				continue;
 			}
 			if (flags)
-				swap_addresses(area + a, d->len, fsize - (uint32_t)(a - frame_addr(l, f)), flags);
+				swap_addresses(area + a, d->len, fsize - (uint32_t)off, flags);
 			fr.word[f] = theirs;
 			tring[(tidx + k) & tmask] = (struct xdp_desc){.addr = a, .len = d->len, .options = 0};
 			k++;
