@@ -23,7 +23,7 @@ apt:
 	fi
 
 # The editable install builds the cffi extension; it is redone when the binding sources change.
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard xsk/_ffi/*.c xsk/_ffi/*.h) xsk/_ffi/build.py
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard xsk/_ffi/*.c xsk/_ffi/*.h xsk/_ffi/*.cdef) xsk/_ffi/build.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[test]'

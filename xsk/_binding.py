@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from .errors import KernelError, XskError
 
 try:
@@ -18,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         f"import failed with: {exc}"
     ) from exc
 
-__all__ = ["check", "ffi", "lib"]
+__all__ = ["check", "ffi", "lib", "struct_dtype"]
 
 _log = logging.getLogger("xsk.libxdp")
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
@@ -35,7 +37,7 @@ def xsk_py_log(level: int, msg) -> None:  # type: ignore[no-untyped-def]
     _log.log(logging.DEBUG if narration else _LEVELS.get(level, logging.DEBUG), text)
 
 
-lib.xsk_shim_route_logs()
+lib.xsk_sys_route_logs()
 
 
 def check(rc: int, what: str, hint: str = "") -> int:
@@ -43,3 +45,28 @@ def check(rc: int, what: str, hint: str = "") -> int:
     if rc < 0:
         raise KernelError(-rc, what, hint)
     return rc
+
+
+_SCALARS = {
+    "int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "uint16_t": np.uint16,
+    "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64, "uint64_t": np.uint64,
+    "double": np.float64,
+}
+
+
+def struct_dtype(ctype: str) -> np.dtype:
+    """The numpy record dtype of a C struct, field for field, as the compiler laid it out.
+
+    For arrays of structs that C writes and Python reads as columns: the layout comes from the
+    extension itself, so it can't drift from the C declaration."""
+    t = ffi.typeof(ctype)
+    names, formats, offsets = [], [], []
+    for name, field in t.fields:
+        ft = field.type
+        if ft.kind == "array":
+            formats.append((_SCALARS[ft.item.cname], (ft.length,)))
+        else:
+            formats.append(_SCALARS[ft.cname])
+        names.append(name)
+        offsets.append(field.offset)
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": ffi.sizeof(t)})

@@ -1,7 +1,7 @@
 """The generator's per-batch patcher in C (binding layer for ``xsk.packet.PacketPlan``).
 
 PacketPlan describes what to patch; this module hands the same description to
-``xsk_shim_patch``, which writes every field, the sequence payload and both checksums of
+``xsk_pkt_patch``, which writes every field, the sequence payload and both checksums of
 a batch in one call. numpy does the same work in about 15 calls of several microseconds
 each on this kind of machine, which at 256 frames costs ~1 µs per frame; the C loop costs
 a few ns per frame. ``PacketPlan.patch_numpy`` stays as the reference implementation the
@@ -53,5 +53,5 @@ class CPatcher:
         self.c = c
 
     def patch(self, umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:  # type: ignore[no-untyped-def]
-        lib.xsk_shim_patch(self.c, umem._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs),
+        lib.xsk_pkt_patch(self.c, umem._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs),
                            index0, stream, ts_ns)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._binding import ffi, lib
+from ._binding import ffi, lib, struct_dtype
 
-HEAD = 160  # Ethernet + 2 VLAN tags + IPv6 + TCP with options fit in this many bytes
+HEAD = int(lib.XSK_PKT_HEAD)  # bytes read of each frame: Ethernet, 2 VLAN tags, IPv6, TCP with options
 
 ETH_P_IP, ETH_P_IPV6, ETH_P_ARP = 0x0800, 0x86DD, 0x0806
 
@@ -97,14 +97,7 @@ def parse_rows(rows: np.ndarray, lens: np.ndarray) -> Headers:
                    np.where(is4 | is6, l4, -1), src_port, dst_port, payload, lens)
 
 
-# struct xsk_hdr of the shim, field for field
-_HDR = np.dtype([
-    ("l3", "<i4"), ("l4", "<i4"), ("payload", "<i4"), ("vlan", "<i4"),
-    ("src_ip4", "<u4"), ("dst_ip4", "<u4"),
-    ("ethertype", "<u2"), ("src_port", "<u2"), ("dst_port", "<u2"),
-    ("ip_version", "u1"), ("proto", "u1"), ("src_ip6", "u1", (16,)), ("dst_ip6", "u1", (16,)),
-])
-assert _HDR.itemsize == ffi.sizeof("struct xsk_hdr")
+_HDR = struct_dtype("struct xsk_hdr")  # one record per frame, as xsk_pkt_parse writes them
 
 
 def parse(batch) -> Headers:  # type: ignore[no-untyped-def]
@@ -119,7 +112,7 @@ def parse(batch) -> Headers:  # type: ignore[no-untyped-def]
     lens = np.ascontiguousarray(batch._lens, dtype=np.uint32)
     if n:
         umem = batch._umem
-        lib.xsk_shim_parse(umem._area_ptr(), ffi.from_buffer("uint64_t[]", batch._addrs),
+        lib.xsk_pkt_parse(umem._area_ptr(), ffi.from_buffer("uint64_t[]", batch._addrs),
                            ffi.from_buffer("uint32_t[]", lens), n, umem.frame_size,
                            ffi.cast("struct xsk_hdr *", ffi.from_buffer(out)))
     return Headers(out["ethertype"], out["vlan"], out["l3"], out["ip_version"], out["proto"],

@@ -57,13 +57,13 @@ class Ledger:
     """Per-frame ownership state for one UMEM of ``frame_count`` frames of ``frame_size`` bytes.
 
     ``unaligned``: the UMEM is registered in unaligned chunk mode (the kernel then reports
-    received addresses as chunk start plus an offset in bits 48 and up; the shim decodes them).
+    received addresses as chunk start plus an offset in bits 48 and up; the data path decodes them).
     """
 
     def __init__(self, frame_count: int, frame_size: int, unaligned: bool = False) -> None:
         self.frame_count = frame_count
         self.frame_size = frame_size
-        # One word per frame: state << 32 | owner (see XSK_WORD in shim.h).
+        # One word per frame: state << 32 | owner (see XSK_WORD in xsk/_ffi/ledger.h).
         self._word = np.zeros(frame_count, dtype=np.uint64)
         self._pool = np.zeros(frame_count, dtype=np.uint32)
         self.c = ffi.new("struct xsk_ledger *")
@@ -153,9 +153,9 @@ class Ledger:
         frame = ffi.new("uint32_t *")
         rc = lib.xsk_ledger_verify(self.c, frame)
         problem = {
-            1: "the per-state counts don't match the frames' states",
-            2: f"the free pool and the POOL frames disagree at frame {frame[0]}",
-            3: f"frame {frame[0]} has no valid state",
+            lib.XSK_VERIFY_COUNTS: "the per-state counts don't match the frames' states",
+            lib.XSK_VERIFY_POOL: f"the free pool and the POOL frames disagree at frame {frame[0]}",
+            lib.XSK_VERIFY_WORD: f"frame {frame[0]} has no valid state",
         }.get(rc)
         if problem is None and self.kernel_errors:
             problem = f"the kernel returned {self.kernel_errors} descriptors that named no frame it held"
@@ -163,7 +163,7 @@ class Ledger:
             raise XskError(f"ledger check failed: {problem} ({self.accounting()})")
 
     def raise_for(self, rc: int, addrs: np.ndarray, bad: int, what: str) -> None:
-        """Turn a shim ledger error code into a FrameOwnershipError naming the frame."""
+        """Turn a C ledger error code (XSK_ERR_*) into a FrameOwnershipError naming the frame."""
         if rc >= 0:
             return
         addr = int(addrs[bad]) if bad < len(addrs) else -1

@@ -11,25 +11,25 @@ from typing import Literal
 
 import numpy as np
 
-from ._binding import ffi, lib
+from ._binding import ffi, lib, struct_dtype
 
 RingKind = Literal["fill", "comp", "rx", "tx"]
-DESC = np.dtype([("addr", np.uint64), ("len", np.uint32), ("options", np.uint32)])
+DESC = struct_dtype("struct xdp_desc")  # an RX or TX ring entry
 
 
 class MemoryRing:
     """A ``size``-entry ring; user space produces on fill/tx and consumes on comp/rx."""
 
-    def __init__(self, size: int, kind: RingKind) -> None:
+    def __init__(self, size: int, kind: RingKind, start: int = 0) -> None:
         self.size = size
         self.kind = kind
-        self.producer = np.zeros(1, dtype=np.uint32)
-        self.consumer = np.zeros(1, dtype=np.uint32)
+        self.producer = np.full(1, start, dtype=np.uint32)  # start: where both indices begin (wrap tests)
+        self.consumer = np.full(1, start, dtype=np.uint32)
         self.flags = np.zeros(1, dtype=np.uint32)
         self.entries = np.zeros(size, dtype=np.uint64 if kind in ("fill", "comp") else DESC)
         user_produces = kind in ("fill", "tx")
         self.c = ffi.new("struct xsk_ring_prod *" if user_produces else "struct xsk_ring_cons *")
-        rc = lib.xsk_shim_fake_ring(
+        rc = lib.xsk_standin_ring(
             self.c,
             ffi.from_buffer("uint32_t[]", self.producer),
             ffi.from_buffer("uint32_t[]", self.consumer),
@@ -62,8 +62,8 @@ class MemoryRing:
 
 
 class MemorySocket:
-    """``Socket``'s data path (the same methods, the same shim calls) over rings in ordinary
-    memory, with a C stand-in kernel (``xsk_fake_kernel``) that completes every TX
+    """``Socket``'s data path (the same methods, the same C calls) over rings in ordinary
+    memory, with a C stand-in kernel (``xsk_standin_run``) that completes every TX
     descriptor and turns fill-ring frames into ``rx_len``-byte received packets.
 
     For tests and for measuring what user space costs per packet without a kernel's noise.
@@ -107,7 +107,10 @@ class MemorySocket:
                 self._poller = select.poll()
                 self._max_kicks = 1
                 self._path = _data_path(self)
-                self._path.fake_rx_len = rx_len  # where send/forward/_kick would wake a kernel
+                # where send/forward/_kick would wake a kernel, the stand-in kernel runs
+                self._standin = ffi.new("struct xsk_standin *", {"rx_len": rx_len, "headroom": 256})
+                self._path.wake = ffi.addressof(lib, "xsk_standin_wake")
+                self._path.wake_ctx = self._standin
                 self._rx_bufs = _Buffers(0, False)
                 self._tokens = umem.ledger._tokens
                 self._closed = False

@@ -65,8 +65,8 @@ _SLICE = 0.1  # longest single wait: blocking calls notice a deleted interface t
 # poll(), as long as the kernel needs no wakeup: at high rates a sleep and wake-up per batch costs
 # more than the batch (rx-drop fed at ~3 Mpps: 2.2 Mpps sleeping at once, 3.1 spinning first).
 _SPINS = 200
-_DESC_SIZE = 16  # struct xdp_desc
-_ADDR_SIZE = 8
+_DESC_SIZE = ffi.sizeof("struct xdp_desc")  # RX and TX ring entries
+_ADDR_SIZE = ffi.sizeof("uint64_t")  # fill and completion ring entries
 
 
 class _FillRings:
@@ -272,7 +272,7 @@ class Socket:
                 custom._add_socket(self, self._xskmap_key)
             self.mode = self._kernel_mode()
             if self.busy_poll:
-                check(lib.xsk_shim_busy_poll(self.fd, self.busy_poll, self.busy_poll_budget),
+                check(lib.xsk_sys_busy_poll(self.fd, self.busy_poll, self.busy_poll_budget),
                       "turning on busy polling", "SO_BUSY_POLL above net.core.busy_read needs CAP_NET_ADMIN")
             self._dontfork_rings()
         except BaseException:
@@ -369,14 +369,14 @@ class Socket:
 
     def _kernel_mode(self) -> str:
         flags = ffi.new("uint32_t *")
-        check(lib.xsk_shim_options(self.fd, flags), "reading XDP_OPTIONS")
+        check(lib.xsk_sys_options(self.fd, flags), "reading XDP_OPTIONS")
         return "zerocopy" if flags[0] & lib.XDP_OPTIONS_ZEROCOPY else "copy"
 
     def _dontfork_rings(self) -> None:
         rings = [(self._rx, _DESC_SIZE), (self._tx, _DESC_SIZE), (self._fq, _ADDR_SIZE), (self._cq, _ADDR_SIZE)]
         for ring, size in rings:
             if ring != ffi.NULL and ring.ring != ffi.NULL:
-                check(lib.xsk_shim_ring_dontfork(ring, size), "madvise(MADV_DONTFORK) on a ring")
+                check(lib.xsk_sys_ring_dontfork(ring, size), "madvise(MADV_DONTFORK) on a ring")
 
     @property
     def fill_frames(self) -> int:
@@ -432,7 +432,7 @@ class Socket:
 
     def _check_gone(self) -> None:
         """Raise InterfaceGoneError if the kernel reported the interface unregistered (SO_ERROR)."""
-        if not self._gone and self.fd >= 0 and lib.xsk_shim_sock_error(self.fd) == errno.ENETDOWN:
+        if not self._gone and self.fd >= 0 and lib.xsk_sys_sock_error(self.fd) == errno.ENETDOWN:
             self._gone = True
         if self._gone:
             self._raise_gone()
@@ -473,7 +473,7 @@ class Socket:
             n = lib.xsk_path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
             if n:
                 break
-            if spins < _SPINS and not lib.xsk_shim_needs_wakeup(self._fq):
+            if spins < _SPINS and not lib.xsk_path_fill_needs_wakeup(path):
                 spins += 1  # the next frames are usually microseconds away: don't sleep yet
                 continue
             if not self._rx_idle(timeout, deadline):
@@ -489,8 +489,8 @@ class Socket:
         self._check_gone()  # an idle RX ring may mean the interface went away
         if timeout == 0:
             return False
-        if self.busy_poll or lib.xsk_shim_needs_wakeup(self._fq):
-            rc = lib.xsk_shim_kick_rx(self.fd)
+        if self.busy_poll or lib.xsk_path_fill_needs_wakeup(self._path):
+            rc = lib.xsk_sys_kick_rx(self.fd)
             if rc == -errno.ENXIO:
                 self._check_gone()
             check(rc, "waking the kernel for RX")
@@ -550,7 +550,7 @@ class Socket:
                     break
                 tx._wait(select.POLLOUT, 0.1 if remaining is None else min(remaining, 0.1))
                 continue
-            if spins < _SPINS and not lib.xsk_shim_needs_wakeup(self._fq):
+            if spins < _SPINS and not lib.xsk_path_fill_needs_wakeup(path):
                 spins += 1
                 continue
             if not self._rx_idle(timeout, deadline):
@@ -643,7 +643,7 @@ class Socket:
         return k
 
     def _refused(self, batch: Batch, rc: int, i: int) -> None:
-        """Raise for a send the shim refused (it changed nothing)."""
+        """Raise for a send the data path refused (it changed nothing)."""
         addrs, lens = batch._addrs, batch._lens
         if rc == lib.XSK_ERR_BOUNDS:
             raise FrameTooLargeError(
@@ -729,7 +729,7 @@ class Socket:
         """The kernel's XDP_STATISTICS counters for this socket, by name."""
         self._usable()
         out = ffi.new("uint64_t[6]")
-        check(lib.xsk_shim_statistics(self.fd, out), "reading XDP_STATISTICS")
+        check(lib.xsk_sys_statistics(self.fd, out), "reading XDP_STATISTICS")
         return {name: int(out[i]) for i, name in enumerate(STATISTICS)}
 
     def set_filter(self, spec: str | list[Rule] | None) -> None:

@@ -46,7 +46,7 @@ HugepagePolicy = Literal["auto", "required", "off"]
 
 MAP_HUGETLB = 0x40000  # not exported by Python 3.11's mmap module (x86-64 and arm64 value)
 HUGEPAGE_SIZE = 2 << 20
-XDP_PACKET_HEADROOM = 256
+XDP_PACKET_HEADROOM = int(lib.XDP_PACKET_HEADROOM)  # the kernel's, in front of every received frame
 _HUGEPAGE_HINT = "reserve some with `echo 64 > /proc/sys/vm/nr_hugepages` (as root)"
 
 
@@ -190,7 +190,7 @@ class Umem:
         return area, False
 
     def _area_ptr(self):  # type: ignore[no-untyped-def]
-        """A C pointer to the area, for the shim's per-batch helpers (valid while the UMEM is open)."""
+        """A C pointer to the area, for the C units' per-batch calls (valid while the UMEM is open)."""
         self._usable()
         if self._ptr is None:
             self._ptr = ffi.from_buffer("uint8_t[]", self._map)
@@ -205,7 +205,7 @@ class Umem:
         if addrs_c is None:
             addrs = np.ascontiguousarray(addrs, dtype=np.uint64)
             addrs_c = ffi.from_buffer("uint64_t[]", addrs)
-        if lib.xsk_shim_swap_macs(self._area_ptr(), addrs_c, len(addrs), self.size, self.frame_size):
+        if lib.xsk_pkt_swap_macs(self._area_ptr(), addrs_c, len(addrs), self.size, self.frame_size):
             raise ConfigError("an address is outside the UMEM or too close to the end of its frame")
 
     def frames_of(self, addrs: np.ndarray) -> np.ndarray:

@@ -1,12 +1,13 @@
-"""Every legal and illegal ownership transition, without a kernel: the ledger and the shim
-helpers are driven against rings in ordinary memory (xsk.rings.MemoryRing)."""
+"""Every legal and illegal ownership transition, without a kernel: the ledger and the data path's
+entry points are driven against rings in ordinary memory whose kernel side the test plays."""
 
 import numpy as np
 import pytest
 
 import xsk
 from xsk._binding import ffi, lib
-from xsk.rings import MemoryRing
+
+from ..ring_path import RingPath
 
 FRAMES = 64
 
@@ -29,24 +30,18 @@ def assert_unchanged(umem, before):
     assert before[2:] == after[2:]
 
 
-def fill(umem, ring, batch, owner=7):
-    bad = ffi.new("uint32_t *")
-    addrs = np.ascontiguousarray(batch._addrs)
-    k = lib.xsk_shim_fill(umem.ledger.c, ring.c, ffi.from_buffer("uint64_t[]", addrs), len(addrs),
-                          batch._token, owner, bad)
-    umem.ledger.raise_for(k, addrs, bad[0], "fill")
+def fill(path, batch):
+    k = path.fill(batch._addrs, batch._token)
+    path.umem.ledger.raise_for(k, batch._addrs, path.c.bad, "fill")
     batch._consume(k)
     return k
 
 
-def send(umem, ring, batch, owner=7, check_bounds=1):
-    bad = ffi.new("uint32_t *")
-    k = lib.xsk_shim_tx(umem.ledger.c, ring.c, ffi.from_buffer("uint64_t[]", batch._addrs),
-                        ffi.from_buffer("uint32_t[]", batch._lens), len(batch), batch._token, owner,
-                        check_bounds, bad)
+def send(path, batch, check_bounds=True):
+    k = path.send(batch._addrs, batch._lens, batch._token, check_bounds=check_bounds)
     if k == lib.XSK_ERR_BOUNDS:
         raise xsk.FrameTooLargeError("bounds")
-    umem.ledger.raise_for(k, batch._addrs, bad[0], "send")
+    path.umem.ledger.raise_for(k, batch._addrs, path.c.bad, "send")
     batch._consume(k)
     return k
 
@@ -143,9 +138,10 @@ def test_batch_of_another_umem_is_refused(umem):
 
 
 def test_fill_rx_cycle_and_illegal_steps(umem):
-    fq, rx = MemoryRing(16, "fill"), MemoryRing(16, "rx")
+    path = RingPath(umem, 16)
+    fq, rx = path.fq, path.rx
     b = umem.take(20)
-    assert fill(umem, fq, b) == 16  # backpressure: the rest stay with the caller
+    assert fill(path, b) == 16  # backpressure: the rest stay with the caller
     assert len(b) == 4 and not b.spent
     acc = umem.accounting()
     assert (acc.user, acc.fill) == (4, 16)
@@ -160,12 +156,10 @@ def test_fill_rx_cycle_and_illegal_steps(umem):
     descs["addr"] = kernel_addrs[:10] + 256
     descs["len"] = 60
     rx.kernel_produce(descs)
-    addrs, lens = np.zeros(32, np.uint64), np.zeros(32, np.uint32)
     token = umem.ledger.new_token()
-    n = lib.xsk_shim_rx(umem.ledger.c, rx.c, ffi.from_buffer("uint64_t[]", addrs),
-                        ffi.from_buffer("uint32_t[]", lens), 32, token)
-    assert n == 10 and list(lens[:n]) == [60] * 10
-    got = xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), token, None)
+    addrs, lens, _ = path.recv(32, token)
+    assert len(addrs) == 10 and list(lens) == [60] * 10
+    got = path.batch(addrs, lens, token)
     assert all(umem.state_of(int(a)) == "USER" for a in got.addrs)
     assert umem.accounting() == (FRAMES - 20, 14, 6, 0, FRAMES)
     umem.release(got)
@@ -174,23 +168,22 @@ def test_fill_rx_cycle_and_illegal_steps(umem):
 
 
 def test_rx_descriptor_naming_a_frame_the_kernel_does_not_hold_is_dropped_and_counted(umem):
-    rx = MemoryRing(8, "rx")
-    descs = np.zeros(1, dtype=rx.entries.dtype)
+    path = RingPath(umem, 8)
+    descs = np.zeros(1, dtype=path.rx.entries.dtype)
     descs["addr"] = 0  # frame 0 is in the pool, not on the fill ring
     descs["len"] = 60
-    rx.kernel_produce(descs)
-    addrs, lens = np.zeros(8, np.uint64), np.zeros(8, np.uint32)
-    n = lib.xsk_shim_rx(umem.ledger.c, rx.c, ffi.from_buffer("uint64_t[]", addrs),
-                        ffi.from_buffer("uint32_t[]", lens), 8, 1)
-    assert n == 0 and umem.ledger.kernel_errors == 1
+    path.rx.kernel_produce(descs)
+    addrs, _, _ = path.recv(8, 1)
+    assert len(addrs) == 0 and umem.ledger.kernel_errors == 1
     assert umem.accounting().pool == FRAMES
 
 
 def test_tx_completion_cycle_and_illegal_steps(umem):
-    tx, cq = MemoryRing(8, "tx"), MemoryRing(8, "comp")
+    path = RingPath(umem, 8)
+    tx, cq = path.tx, path.cq
     b = umem.take(10)
     b.fill(bytes(60))
-    assert send(umem, tx, b) == 8 and len(b) == 2
+    assert send(path, b) == 8 and len(b) == 2
     descs = tx.kernel_consume(8)
     assert list(descs["len"]) == [60] * 8
     before = snapshot(umem)
@@ -199,11 +192,11 @@ def test_tx_completion_cycle_and_illegal_steps(umem):
     assert_unchanged(umem, before)
     assert umem.accounting().tx == 8
     cq.kernel_produce(descs["addr"][:5])
-    assert lib.xsk_shim_complete(umem.ledger.c, cq.c, 64) == 5
+    assert path.complete() == 5
     assert umem.accounting() == (FRAMES - 10 + 5, 2, 0, 3, FRAMES)
     # a completion for a frame not in TX is the kernel misbehaving: counted, not obeyed
     cq.kernel_produce(np.array([int(b.addrs[0])], dtype=np.uint64))
-    lib.xsk_shim_complete(umem.ledger.c, cq.c, 64)
+    path.complete()
     assert umem.ledger.kernel_errors == 1 and umem.state_of(int(b.addrs[0])) == "USER"
     assert umem.ledger.reclaim(7) == 3  # the socket is gone: its TX frames come back
     umem.release(b)
@@ -211,15 +204,15 @@ def test_tx_completion_cycle_and_illegal_steps(umem):
 
 
 def test_tx_bounds(umem):
-    tx = MemoryRing(8, "tx")
+    path = RingPath(umem, 8)
     b = umem.take(2)
     b.lens[:] = [60, 2049]
     before = snapshot(umem)
     with pytest.raises(xsk.FrameTooLargeError):
-        send(umem, tx, b)
+        send(path, b)
     assert_unchanged(umem, before)
-    assert tx.producer[0] == 0
-    assert send(umem, tx, b, check_bounds=0) == 2  # the kernel will judge (tx_invalid_descs)
+    assert path.tx.producer[0] == 0
+    assert send(path, b, check_bounds=False) == 2  # the kernel will judge (tx_invalid_descs)
 
 
 def test_write_refuses_oversized_frame(umem):
@@ -266,50 +259,44 @@ def test_set_offsets_moves_the_data_start_inside_the_same_frames(umem):
 
 
 def test_multi_buffer_rx_returns_whole_packets_only(umem):
-    fq, rx = MemoryRing(32, "fill"), MemoryRing(32, "rx")
-    assert fill(umem, fq, umem.take(12)) == 12
+    path = RingPath(umem, 32)
+    fq, rx = path.fq, path.rx
+    assert fill(path, umem.take(12)) == 12
     kernel_addrs = fq.kernel_consume(12)
     descs = np.zeros(7, dtype=rx.entries.dtype)
     descs["addr"] = kernel_addrs[:7] + 256
     descs["len"] = 2048 - 256
     descs["options"] = [1, 1, 0, 0, 1, 1, 1]  # packets of 3 and 1 fragments, then 3 of a longer one
     rx.kernel_produce(descs)
-    addrs, lens, opts = np.zeros(8, np.uint64), np.zeros(8, np.uint32), np.zeros(8, np.uint32)
-    ptrs = (ffi.from_buffer("uint64_t[]", addrs), ffi.from_buffer("uint32_t[]", lens),
-            ffi.from_buffer("uint32_t[]", opts))
-    n = lib.xsk_shim_rx_sg(umem.ledger.c, rx.c, *ptrs, 8, 5)
-    assert n == 4 and list(opts[:n]) == [1, 1, 0, 0]  # the third packet isn't complete yet
-    umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 5, None))
-    n = lib.xsk_shim_rx_sg(umem.ledger.c, rx.c, *ptrs, 2, 6)
-    assert n == 2 and list(opts[:n]) == [1, 1]  # more fragments than max: max of them
-    umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 6, None))
+    addrs, lens, opts = path.recv(8, 5, with_opts=True)
+    assert list(opts) == [1, 1, 0, 0]  # the third packet isn't complete yet
+    umem.release(path.batch(addrs, lens, 5))
+    addrs, lens, opts = path.recv(2, 6, with_opts=True)
+    assert list(opts) == [1, 1]  # more fragments than max: max of them
+    umem.release(path.batch(addrs, lens, 6))
     last = np.zeros(1, dtype=rx.entries.dtype)
     last["addr"], last["len"] = kernel_addrs[7] + 256, 100
     rx.kernel_produce(last)
-    n = lib.xsk_shim_rx_sg(umem.ledger.c, rx.c, *ptrs, 8, 7)
-    assert n == 2 and list(opts[:n]) == [1, 0] and lens[1] == 100
-    umem.release(xsk.Batch(umem, addrs[:n].copy(), lens[:n].copy(), 7, None))
+    addrs, lens, opts = path.recv(8, 7, with_opts=True)
+    assert list(opts) == [1, 0] and lens[1] == 100
+    umem.release(path.batch(addrs, lens, 7))
     assert umem.accounting().fill == 4 and umem.accounting().balanced
 
 
 def test_multi_buffer_tx_puts_only_whole_packets_on_a_nearly_full_ring(umem):
-    tx = MemoryRing(8, "tx")
+    path = RingPath(umem, 8)
     b = umem.take(12)
     b.fill(bytes(60))
     opts = np.array([1, 1, 0] * 4, dtype=np.uint32)  # four packets of three fragments
-    bad = ffi.new("uint32_t *")
 
     def send_sg(batch, opts):
-        addrs, lens = batch._addrs, batch._lens
-        k = lib.xsk_shim_tx_sg(umem.ledger.c, tx.c, ffi.from_buffer("uint64_t[]", addrs),
-                               ffi.from_buffer("uint32_t[]", lens), ffi.from_buffer("uint32_t[]", opts),
-                               len(addrs), batch._token, 7, 1, bad)
-        umem.ledger.raise_for(k, addrs, bad[0], "send")
+        k = path.send(batch._addrs, batch._lens, batch._token, opts)
+        umem.ledger.raise_for(k, batch._addrs, path.c.bad, "send")
         batch._consume(k)
         return k
 
     assert send_sg(b, opts) == 6  # 8 slots: two whole packets, not two and a part
-    assert list(tx.kernel_consume(8)["options"]) == [1, 1, 0, 1, 1, 0]
+    assert list(path.tx.kernel_consume(8)["options"]) == [1, 1, 0, 1, 1, 0]
     big = umem.take(10)
     big.fill(bytes(60))
     assert send_sg(big, np.array([1] * 9 + [0], dtype=np.uint32)) == 8  # one packet longer than the ring
@@ -317,8 +304,8 @@ def test_multi_buffer_tx_puts_only_whole_packets_on_a_nearly_full_ring(umem):
     umem.release(big)
 
 
-def _check_calls(umem, tx, fq):
-    """Every shim entry point that checks a batch before committing it: name -> call(addrs, lens, token)."""
+def _check_calls(umem, path):
+    """Every C entry point that checks a batch before committing it: name -> call(addrs, lens, token)."""
     led = umem.ledger
     bad = ffi.new("uint32_t *")
 
@@ -329,9 +316,9 @@ def _check_calls(umem, tx, fq):
         "check": lambda a, ln, t: lib.xsk_ledger_check(led.c, u64(a), len(a), t, bad),
         "release": lambda a, ln, t: lib.xsk_ledger_release(led.c, u64(a), len(a), t, bad),
         "retoken": lambda a, ln, t: lib.xsk_ledger_retoken(led.c, u64(a), len(a), t, led.new_token(), bad),
-        "fill": lambda a, ln, t: lib.xsk_shim_fill(led.c, fq.c, u64(a), len(a), t, 7, bad),
-        "tx": lambda a, ln, t: lib.xsk_shim_tx(led.c, tx.c, u64(a), ffi.from_buffer("uint32_t[]", ln), len(a), t,
-                                               7, 1, bad),
+        "fill": lambda a, ln, t: path.fill(a, t),
+        "fill-or-pool": lambda a, ln, t: path.fill(a, t, to_pool=True),
+        "send": lambda a, ln, t: path.send(a, ln, t),
     }
 
 
@@ -339,7 +326,7 @@ def _check_calls(umem, tx, fq):
 def test_a_refused_batch_leaves_every_frame_as_it_was(umem, raw):
     """The check marks each frame it passes (that is how a frame named twice is caught); a
     refusal anywhere in the batch must take every mark back, whichever call refused it."""
-    tx, fq = MemoryRing(64, "tx"), MemoryRing(64, "fill")
+    path = RingPath(umem, 64)
     b = umem.take(6, 60)
     token = 0 if raw else b._token
     good = b._addrs.copy()
@@ -350,7 +337,7 @@ def test_a_refused_batch_leaves_every_frame_as_it_was(umem, raw):
         "RANGE": lambda i: umem.size,
         "STATE": lambda i: pool_frame,
     }
-    for name, call in _check_calls(umem, tx, fq).items():
+    for name, call in _check_calls(umem, path).items():
         for what, bad_addr in wrong.items():
             for i in (0, 3, 6):  # first, middle, last
                 addrs = np.insert(good, i, bad_addr(i)).astype(np.uint64)
@@ -359,16 +346,16 @@ def test_a_refused_batch_leaves_every_frame_as_it_was(umem, raw):
                 assert rc == getattr(lib, f"XSK_ERR_{what}"), (name, what, i, rc)
                 assert_unchanged(umem, before)
                 umem.verify()
-    assert tx.producer[0] == 0 and fq.producer[0] == 0
+    assert path.tx.producer[0] == 0 and path.fq.producer[0] == 0
     umem.release(b)  # still the batch's own, still usable
     assert umem.accounting().pool == FRAMES
 
 
 def test_a_batch_that_only_partly_fits_keeps_the_rest_usable(umem):
-    tx, fq = MemoryRing(4, "tx"), MemoryRing(4, "fill")
-    for ring, put in ((tx, send), (fq, fill)):
+    path = RingPath(umem, 4)
+    for put in (send, fill):
         b = umem.take(7, 60)
-        assert put(umem, ring, b) == 4 and len(b) == 3
+        assert put(path, b) == 4 and len(b) == 3
         umem.verify()  # no frame left marked
         umem.release(b)
     assert umem.accounting() == (FRAMES - 8, 0, 4, 4, FRAMES)
@@ -394,18 +381,18 @@ def test_state_readers_ignore_a_mark_another_thread_has_on_a_frame_for_the_momen
 
 
 def test_a_send_refused_for_a_bad_length_part_way_leaves_every_frame_as_it_was(umem):
-    tx = MemoryRing(64, "tx")
+    path = RingPath(umem, 64)
     b = umem.take(5, 60)
     for i in (0, 2, 4):
         b.lens[:] = 60
         b.lens[i] = 0
         before = snapshot(umem)
         with pytest.raises(xsk.FrameTooLargeError):
-            send(umem, tx, b)
+            send(path, b)
         assert_unchanged(umem, before)
         umem.verify()
     b.lens[:] = 60
-    assert send(umem, tx, b) == 5
+    assert send(path, b) == 5
 
 
 @pytest.mark.parametrize("corrupt", ["duplicate on the pool stack", "pool frame with an owner",

@@ -1,4 +1,4 @@
-"""Wrap-around and backpressure of the ring helpers on in-memory rings, over many laps."""
+"""Wrap-around and backpressure of the data path's ring moves on in-memory rings, over many laps."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xsk
-from xsk._binding import ffi, lib
 from xsk.rings import MemoryRing
+
+from ..ring_path import RingPath
 
 
 @settings(max_examples=40, deadline=None)
@@ -16,56 +17,44 @@ from xsk.rings import MemoryRing
 def test_fill_rx_tx_comp_wrap(ring_size, batches, start):
     """Frames go round fill -> rx -> tx -> comp with indices starting anywhere (32-bit wrap included)."""
     with xsk.Umem(frame_count=32, hugepages="off") as umem:
-        rings = {k: MemoryRing(ring_size, k) for k in ("fill", "rx", "tx", "comp")}
-        for ring in rings.values():
-            ring.producer[0] = ring.consumer[0] = start
-            lib.xsk_shim_fake_ring(ring.c, ffi.from_buffer("uint32_t[]", ring.producer),
-                                   ffi.from_buffer("uint32_t[]", ring.consumer),
-                                   ffi.from_buffer("uint32_t[]", ring.flags), ffi.from_buffer(ring.entries),
-                                   ring_size, 1 if ring.kind in ("fill", "tx") else 0)
+        path = RingPath(umem, ring_size, owner=1, start=start)
         led = umem.ledger
-        addrs, lens = np.zeros(64, np.uint64), np.zeros(64, np.uint32)
         for want in batches:
             expected = min(want, ring_size, led.pool_available)  # the fill ring was drained last round
-            pushed = lib.xsk_shim_fill_from_pool(led.c, rings["fill"].c, want, 1)
-            assert pushed == expected
-            got = rings["fill"].kernel_consume(ring_size)
-            descs = np.zeros(len(got), dtype=rings["rx"].entries.dtype)
+            assert path.refill(want) == expected
+            got = path.fq.kernel_consume(ring_size)
+            descs = np.zeros(len(got), dtype=path.rx.entries.dtype)
             descs["addr"], descs["len"] = got, 60
-            assert rings["rx"].kernel_produce(descs) == len(got)
+            assert path.rx.kernel_produce(descs) == len(got)
             token = led.new_token()
-            n = lib.xsk_shim_rx(led.c, rings["rx"].c, ffi.from_buffer("uint64_t[]", addrs),
-                                ffi.from_buffer("uint32_t[]", lens), 64, token)
-            assert n == len(got)
-            bad = ffi.new("uint32_t *")
-            k = lib.xsk_shim_tx(led.c, rings["tx"].c, ffi.from_buffer("uint64_t[]", addrs),
-                                ffi.from_buffer("uint32_t[]", lens), n, token, 1, 1, bad)
-            assert k == n  # the TX ring was drained last round, so it has room
-            sent = rings["tx"].kernel_consume(ring_size)
+            addrs, lens, _ = path.recv(64, token)
+            assert len(addrs) == len(got)
+            k = path.send(addrs, lens, token)
+            assert k == len(addrs)  # the TX ring was drained last round, so it has room
+            sent = path.tx.kernel_consume(ring_size)
             assert np.array_equal(sent["addr"], got) and set(sent["len"]) <= {60}
-            rings["comp"].kernel_produce(sent["addr"])
-            assert lib.xsk_shim_complete(led.c, rings["comp"].c, 64) == n
+            path.cq.kernel_produce(sent["addr"])
+            assert path.complete() == k
             assert umem.accounting() == (32, 0, 0, 0, 32)
-        for ring in rings.values():
+        for ring in (path.fq, path.cq, path.rx, path.tx):
             assert int(ring.producer[0]) == int(ring.consumer[0])
 
 
 def test_backpressure_never_loses_frames():
     with xsk.Umem(frame_count=16, hugepages="off") as umem:
-        tx = MemoryRing(4, "tx")
+        path = RingPath(umem, 4, owner=1)
         b = umem.take(10)
         b.fill(bytes(60))
-        bad = ffi.new("uint32_t *")
         total = 0
         while len(b):
-            k = lib.xsk_shim_tx(umem.ledger.c, tx.c, ffi.from_buffer("uint64_t[]", b._addrs),
-                                ffi.from_buffer("uint32_t[]", b._lens), len(b), b._token, 1, 1, bad)
+            k = path.send(b._addrs, b._lens, b._token)
             b._consume(k)
             total += k
             acc = umem.accounting()
             assert acc.balanced and acc.tx + acc.user == 10
-            tx.kernel_consume(3)
+            path.tx.kernel_consume(3)
         assert total == 10 and b.spent
+        assert umem.ledger.reclaim(1) == 10  # the socket is gone: its TX frames come back
 
 
 def test_ring_size_must_be_power_of_two():

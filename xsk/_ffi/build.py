@@ -1,21 +1,57 @@
-"""cffi API-mode build of ``xsk._xsk_cffi``: libxdp + libbpf + the per-batch shim.
+"""cffi API-mode build of ``xsk._xsk_cffi``: libxdp and libbpf, and the C units beside this file.
 
-The cdefs and the shim are real files beside this script so that editors,
-compilers and reviewers see them as C.
+Each C unit declares what Python may call once, in its header, between the lines
+``/* XSK_CDEF_BEGIN */`` and ``/* XSK_CDEF_END */``: that part is valid C for the unit and
+the other units, and is handed to cffi as it is. ``libs.cdef`` holds what Python sees of the
+libraries. API mode compiles a check of every declaration against the real headers, so a
+struct or constant that drifts fails the build instead of corrupting memory.
+
+The units are separate compilation units, in order of what they depend on:
+
+    ledger    the frame-ownership ledger and its inline batch primitives
+    datapath  one socket's data path: batch <-> rings, the kernel wakeup, forward
+    system    socket options, busy polling, MADV_DONTFORK on rings, the log bridge
+    packet    patcher, header parser, MAC swaps, sequence statistics
+    standin   the stand-in kernel for rings in ordinary memory (tests and benchmarks)
+
+ledger.h's primitives are inline, so datapath.c's hot loops are specialised by -O3 as they
+would be in one unit with the ledger (``tools/instructions`` counts the result).
 """
 
+from __future__ import annotations
+
+import os
+import re
 from pathlib import Path
 
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
+UNITS = ("ledger", "datapath", "system", "packet", "standin")
+_CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTALL)
+
+
+def unit_cdef(unit: str) -> str:
+    """The declarations Python sees of one C unit: its header's XSK_CDEF part."""
+    header = HERE / f"{unit}.h"
+    found = _CDEF.findall(header.read_text())
+    if len(found) != 1:
+        raise SystemExit(f"{header}: expected one XSK_CDEF_BEGIN ... XSK_CDEF_END part, found {len(found)}")
+    return found[0]
+
+
+def cdef() -> str:
+    """Everything Python sees, in dependency order."""
+    return "\n".join([(HERE / "libs.cdef").read_text(), *(unit_cdef(u) for u in UNITS)])
+
 
 ffibuilder = FFI()
-ffibuilder.cdef((HERE / "cdefs.h").read_text())
+ffibuilder.cdef(cdef())
 ffibuilder.set_source(
     "xsk._xsk_cffi",
-    '#include <linux/if_xdp.h>\n#include <xdp/libxdp.h>\n#include <xdp/xsk.h>\n#include "shim.h"\n'
-    + (HERE / "shim.c").read_text(),
+    "#include <linux/if_xdp.h>\n#include <xdp/libxdp.h>\n#include <xdp/xsk.h>\n"
+    + "".join(f'#include "{u}.h"\n' for u in UNITS),
+    sources=[os.path.relpath(HERE / f"{u}.c") for u in UNITS],  # setuptools refuses absolute paths
     include_dirs=[str(HERE)],
     libraries=["xdp", "bpf"],
     extra_compile_args=["-O3", "-Wall", "-Wno-unused-function"],

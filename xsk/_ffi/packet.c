@@ -1,0 +1,239 @@
+/* Packet work on UMEM frames (see packet.h): patching, parsing, MAC swaps, sequence statistics. */
+#include "packet.h"
+
+/* --- the generator's patcher ------------------------------------------------------------------ */
+
+static uint64_t sum_words(const uint8_t *b, uint32_t width)
+{
+	uint64_t s = 0;
+	for (uint32_t i = 0; i + 1 < width; i += 2)
+		s += (uint32_t)b[i] << 8 | b[i + 1];
+	return s;
+}
+
+static uint16_t fold(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = v & 0xff;
+}
+
+/* The checksums are the template's base sums plus the words of the fields written
+ * (RFC 1624): no pass over the rest of the frame. */
+void xsk_pkt_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
+		   uint64_t index0, uint32_t stream, uint64_t ts_ns)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *f = area + addrs[i];
+		uint64_t ip = p->base_ip, l4 = p->base_l4;
+		for (uint32_t k = 0; k < p->nfields; k++) {
+			const struct xsk_patch_field *fd = &p->fields[k];
+			uint64_t row;
+			if (p->random) {
+				p->rng ^= p->rng << 13;
+				p->rng ^= p->rng >> 7;
+				p->rng ^= p->rng << 17;
+				row = p->rng % fd->count;
+			} else {
+				row = (index0 + i) % fd->count;
+			}
+			const uint8_t *v = fd->values + row * fd->width;
+			memcpy(f + fd->offset, v, fd->width);
+			if (fd->flags) {
+				uint64_t s = sum_words(v, fd->width);
+				if (fd->flags & XSK_PATCH_IP_SUM)
+					ip += s;
+				if (fd->flags & XSK_PATCH_L4_SUM)
+					l4 += s;
+			}
+		}
+		if (p->seq_at >= 0) {
+			uint8_t *q = f + p->seq_at;
+			uint64_t seq = ((uint64_t)(stream & 0xff) << 56) | ((index0 + i) & ((1ULL << 56) - 1));
+			put_be64(q, seq);
+			put_be64(q + 8, ts_ns);
+			l4 += sum_words(q, 16);
+		}
+		if (p->ip_csum_at >= 0) {
+			uint16_t c = fold(ip);
+			f[p->ip_csum_at] = c >> 8;
+			f[p->ip_csum_at + 1] = c & 0xff;
+		}
+		if (p->l4_csum_at >= 0) {
+			uint16_t c = fold(l4);
+			if (c == 0 && p->zero_as_ffff)
+				c = 0xffff;
+			f[p->l4_csum_at] = c >> 8;
+			f[p->l4_csum_at + 1] = c & 0xff;
+		}
+	}
+}
+
+/* --- the header parser: the C twin of xsk.headers.parse_rows (same rules) ------------------------ */
+
+static inline uint32_t rd16(const uint8_t *p, uint32_t at, uint32_t lim)
+{
+	return at + 2 <= lim ? (uint32_t)p[at] << 8 | p[at + 1] : 0;
+}
+
+void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_hdr *h)
+{
+	uint32_t lim = len < room ? len : room, at = 12, et;
+	int is4, is6;
+
+	if (lim > XSK_PKT_HEAD)
+		lim = XSK_PKT_HEAD;
+	memset(h, 0, sizeof(*h));
+	h->vlan = -1;
+	h->l4 = h->payload = -1;
+	for (int t = 0; t < 2; t++) {
+		et = rd16(p, at, lim);
+		if ((et == 0x8100 || et == 0x88A8) && at + 6 <= len) {
+			if (h->vlan < 0)
+				h->vlan = rd16(p, at + 2, lim) & 0x0FFF;
+			at += 4;
+		}
+	}
+	h->ethertype = rd16(p, at, lim);
+	h->l3 = (int32_t)(at + 2);
+	is4 = h->ethertype == 0x0800 && at + 2 + 20 <= len && at + 2 + 20 <= lim;
+	is6 = h->ethertype == 0x86DD && at + 2 + 40 <= len && at + 2 + 40 <= lim;
+	if (is4) {
+		const uint8_t *ip = p + h->l3;
+		uint32_t ihl = (ip[0] & 0x0F) * 4;
+		h->ip_version = 4;
+		h->proto = ip[9];
+		h->src_ip4 = (uint32_t)ip[12] << 24 | ip[13] << 16 | ip[14] << 8 | ip[15];
+		h->dst_ip4 = (uint32_t)ip[16] << 24 | ip[17] << 16 | ip[18] << 8 | ip[19];
+		if (ihl >= 20)
+			h->l4 = h->l3 + ihl;
+	} else if (is6) {
+		const uint8_t *ip = p + h->l3;
+		h->ip_version = 6;
+		h->proto = ip[6];
+		memcpy(h->src_ip6, ip + 8, 16);
+		memcpy(h->dst_ip6, ip + 24, 16);
+		h->l4 = h->l3 + 40;
+	}
+	if ((h->proto == 17 || h->proto == 6) && h->l4 >= 0 && (uint32_t)h->l4 + 8 <= len &&
+	    (uint32_t)h->l4 + 4 <= XSK_PKT_HEAD) {
+		h->src_port = rd16(p, h->l4, lim);
+		h->dst_port = rd16(p, h->l4 + 2, lim);
+		if (h->proto == 17)
+			h->payload = h->l4 + 8;
+		else
+			h->payload = h->l4 + ((uint32_t)h->l4 + 12 < lim ? (p[h->l4 + 12] >> 4) * 4 : 0);
+		if ((uint32_t)h->payload > len)
+			h->payload = -1;
+	}
+}
+
+void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+		   uint32_t frame_size, struct xsk_hdr *out)
+{
+	for (uint32_t i = 0; i < n; i++)
+		xsk_parse_frame(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] % frame_size), &out[i]);
+}
+
+/* --- in-place rewrites -------------------------------------------------------------------------- */
+
+int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,
+		      uint32_t frame_size)
+{
+	for (uint32_t i = 0; i < n; i++) /* all checked before any frame changes */
+		if (addrs[i] >= area_size || addrs[i] % frame_size + 12 > frame_size)
+			return -1;
+	for (uint32_t i = 0; i < n; i++)
+		xsk_swap_halves(area + addrs[i], 6);
+	return 0;
+}
+
+/* --- sequence statistics ------------------------------------------------------------------------- */
+
+/* Per stream a window of the last mask+1 counters below the highest gives exact duplicates in
+ * fixed memory; latency goes to log buckets. */
+static void seq_one(struct xsk_seqwin *w, int64_t c)
+{
+	int64_t prior = w->highest;
+	if (c > w->highest) {
+		if (w->lowest < 0 || (uint64_t)(c - w->highest) > w->mask)
+			memset(w->bits, 0, w->mask + 1);
+		else
+			for (int64_t k = w->highest + 1; k <= c; k++)
+				w->bits[k & w->mask] = 0;
+		w->highest = c;
+	}
+	if (w->lowest < 0 || c < w->lowest)
+		w->lowest = c;
+	if (c + (int64_t)w->mask < w->highest) { /* fell behind the window */
+		w->too_late++;
+		w->reordered++;
+		w->unique++;
+		return;
+	}
+	if (w->bits[c & w->mask]) {
+		w->duplicates++;
+		return;
+	}
+	w->bits[c & w->mask] = 1;
+	w->unique++;
+	if (c < prior)
+		w->reordered++;
+}
+
+static void add_latency(struct xsk_seqstats *st, double us)
+{
+	uint32_t lo = 0, hi = st->nbuckets; /* first bucket edge >= us (numpy searchsorted, left) */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (st->buckets[mid] < us)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	st->hist[lo]++;
+	if (us < st->lat_min)
+		st->lat_min = us;
+	if (us > st->lat_max)
+		st->lat_max = us;
+}
+
+uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint64_t *addrs,
+		       const uint32_t *lens, uint32_t n, uint32_t frame_size, int64_t now_ns,
+		       uint32_t start, int32_t *missing)
+{
+	*missing = -1;
+	for (uint32_t i = start; i < n; i++) {
+		struct xsk_hdr h;
+		const uint8_t *p = area + addrs[i];
+		uint32_t room = frame_size - (uint32_t)(addrs[i] % frame_size);
+		uint32_t lim = lens[i] < room ? lens[i] : room;
+		uint64_t seq = 0, sent = 0;
+
+		xsk_parse_frame(p, lens[i], room, &h);
+		if (h.payload < 0 || (uint32_t)h.payload + 18 > lim || (uint32_t)h.payload + 18 > XSK_PKT_HEAD)
+			continue;
+		p += h.payload;
+		if (p[0] != 'X' || p[1] != 'K')
+			continue;
+		for (int k = 0; k < 8; k++) {
+			seq = seq << 8 | p[2 + k];
+			sent = sent << 8 | p[10 + k];
+		}
+		if (!st->streams[seq >> 56]) {
+			*missing = (int32_t)(seq >> 56);
+			return i;
+		}
+		st->with_seq++;
+		seq_one(st->streams[seq >> 56], (int64_t)(seq & (((uint64_t)1 << 56) - 1)));
+		if ((int64_t)sent <= now_ns)
+			add_latency(st, (double)(now_ns - (int64_t)sent) / 1000.0);
+	}
+	return n;
+}

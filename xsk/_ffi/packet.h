@@ -1,0 +1,100 @@
+/* Packet work on UMEM frames, a batch per call: the generator's patcher (xsk.traffic.packet),
+ * the header parser (xsk.headers), in-place address swaps (xsk.replies) and the sink's
+ * sequence statistics (xsk.traffic.seqstats). None of it touches the ledger or the rings:
+ * callers pass frames they own.
+ *
+ * The part between XSK_CDEF_BEGIN and XSK_CDEF_END is what Python sees (see build.py).
+ */
+#ifndef XSK_PACKET_H
+#define XSK_PACKET_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* XSK_CDEF_BEGIN */
+#define XSK_PATCH_MAX_FIELDS 8
+#define XSK_PATCH_IP_SUM 1
+#define XSK_PATCH_L4_SUM 2
+
+struct xsk_patch_field {
+	uint32_t offset; /* in the frame */
+	uint32_t width;  /* bytes; even when it is summed */
+	uint32_t count;  /* rows in values */
+	uint32_t flags;  /* XSK_PATCH_IP_SUM | XSK_PATCH_L4_SUM */
+	const uint8_t *values; /* count rows of width bytes */
+};
+
+struct xsk_patch_plan {
+	uint32_t nfields;
+	struct xsk_patch_field fields[XSK_PATCH_MAX_FIELDS];
+	int32_t seq_at;     /* offset of the 16-byte sequence number + timestamp, or -1 */
+	int32_t ip_csum_at; /* offset of the IPv4 header checksum to recompute, or -1 */
+	int32_t l4_csum_at; /* offset of the UDP/TCP checksum to recompute, or -1 */
+	uint32_t zero_as_ffff; /* UDP: a computed 0 is sent as 0xffff */
+	uint64_t base_ip;   /* unfolded sums of the template with the varying parts zeroed */
+	uint64_t base_l4;
+	uint32_t random;    /* draw rows at random instead of in order */
+	uint64_t rng;       /* xorshift64 state, never 0 */
+};
+
+/* Write packet index0+i's varying fields, sequence number (stream << 56 | counter) and
+ * transmit time into the frame at addrs[i], and fix its checksums. */
+void xsk_pkt_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
+		   uint64_t index0, uint32_t stream, uint64_t ts_ns);
+
+/* The header fields of one frame (xsk.headers.Headers holds an array of these). */
+struct xsk_hdr {
+	int32_t l3, l4, payload; /* offsets from the frame's data start; -1 if absent */
+	int32_t vlan;            /* outer VLAN id, -1 if untagged */
+	uint32_t src_ip4, dst_ip4; /* host order; 0 unless IPv4 */
+	uint16_t ethertype, src_port, dst_port;
+	uint8_t ip_version, proto;
+	uint8_t src_ip6[16], dst_ip6[16];
+};
+/* out[i] = the headers of the frame at addrs[i] of length lens[i]; reads at most
+ * XSK_PKT_HEAD bytes of each frame and nothing past its length or its UMEM frame. */
+void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+		   uint32_t frame_size, struct xsk_hdr *out);
+#define XSK_PKT_HEAD 160
+
+/* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
+ * area or within 12 bytes of its frame's end. */
+int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,
+		      uint32_t frame_size);
+
+/* Sequence payloads ("XK", u64 stream << 56 | counter, u64 transmit ns) of received frames. */
+struct xsk_seqwin {
+	uint8_t *bits;    /* mask + 1 entries: bits[c & mask] set when counter c was seen */
+	uint64_t mask;
+	int64_t highest, lowest; /* lowest < 0: nothing seen yet */
+	uint64_t unique, duplicates, reordered, too_late;
+};
+struct xsk_seqstats {
+	struct xsk_seqwin *streams[256];
+	uint64_t *hist;          /* nbuckets + 1 counters */
+	const double *buckets;   /* ascending bucket edges, microseconds */
+	uint32_t nbuckets;
+	double lat_min, lat_max;
+	uint64_t with_seq;
+};
+/* Frames start..n of a batch, read in place; stops at the first frame of a stream with no
+ * window yet (*missing = its number, the return value its index) so Python can make one. */
+uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint64_t *addrs,
+		       const uint32_t *lens, uint32_t n, uint32_t frame_size, int64_t now_ns,
+		       uint32_t start, int32_t *missing);
+/* XSK_CDEF_END */
+
+/* The headers of the frame at p (len bytes, room bytes to its UMEM frame's end): for the
+ * forwarder's address swaps (datapath.c). */
+void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_hdr *h);
+
+/* Exchange the w bytes at p with the w bytes after them (w <= 16): two addresses in a header. */
+static inline void xsk_swap_halves(uint8_t *p, uint32_t w)
+{
+	uint8_t tmp[16];
+	memcpy(tmp, p, w);
+	memmove(p, p + w, w);
+	memcpy(p + w, tmp, w);
+}
+
+#endif
