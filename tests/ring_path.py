@@ -11,7 +11,7 @@ import numpy as np
 
 import xsk
 from xsk._binding import ffi, lib
-from xsk.rings import MemoryRing
+from xsk.testing import MemoryRing
 
 
 class RingPath:

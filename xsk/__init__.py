@@ -4,6 +4,7 @@ A hugepage-backed UMEM shared with the kernel, four rings driven in batches from
 Python, and a ledger that gives every frame exactly one owner at every moment.
 """
 
+from . import _moved
 from .batch import XDP_PKT_CONTD, Batch
 from .errors import (
     ClosedError,
@@ -51,3 +52,5 @@ __all__ = [
     "XskError",
 ]
 __version__ = "0.1.0"
+
+_moved.install()

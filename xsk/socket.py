@@ -190,7 +190,26 @@ class Socket:
         privileges.require_socket()
         if rx:
             privileges.require_program()
+        self._setup(umem, ifname, queue, netns=netns, ring_size=ring_size, rx=rx, tx=tx, need_wakeup=need_wakeup,
+                    busy_poll=busy_poll, busy_poll_budget=busy_poll_budget, multi_buffer=multi_buffer,
+                    fill_frames=fill_frames)
+        self._custom = program
+        self._xskmap_key = queue if xskmap_key is None else xskmap_key
+        # The namespace is held by fd, so teardown works even after its name is deleted.
+        self._netns_fd = netns_mod.open_fd(netns) if netns else None
+        try:
+            with netns_mod.entered_fd(self._netns_fd):
+                self._bind(ifname, queue, rx, tx, mode, xdp_mode, filter, rules)
+        except BaseException:
+            self._close_netns_fd()
+            raise
+        self._open()
 
+    # --- set-up shared with the in-memory socket (xsk.testing.MemorySocket) ---------------------
+    def _setup(self, umem: Umem, ifname: str, queue: int, *, netns: str | None, ring_size: int, rx: bool,
+               tx: bool, need_wakeup: bool, busy_poll: int, busy_poll_budget: int, multi_buffer: bool,
+               fill_frames: int | None) -> None:
+        """Every attribute a socket has before its rings exist (arguments already checked)."""
         self.umem = umem
         self.ifname = ifname
         self.queue = queue
@@ -200,37 +219,44 @@ class Socket:
         self.tx_enabled = tx
         self._need_wakeup = need_wakeup
         self.busy_poll = busy_poll
-        self.multi_buffer = bool(multi_buffer)
         self.busy_poll_budget = busy_poll_budget
+        self.multi_buffer = bool(multi_buffer)
         self._pid = current_pid()
         self._closed = True
         self._gone = False  # the interface was deleted under the socket
         self._netns_fd: int | None = None
         self._xsk = ffi.NULL
         self._program: XdpProgram | None = None
-        self._custom = program
-        self._xskmap_key = queue if xskmap_key is None else xskmap_key
+        self._custom: CustomProgram | None = None
+        self._xskmap_key = queue
         self._group: _FillRings | None = None
+        self.ifindex = 0
+        self.ns_id = 0
+        self.fd = -1
+        self.mode = "unbound"
         if fill_frames is None:
             # at most one RX ring's worth, so several sockets can share a UMEM without starving
             fill_frames = min(umem.frame_count // 2 if tx else umem.frame_count, ring_size)
         self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
-
         self._max_kicks = max(1, ring_size // 32)
-        # The namespace is held by fd, so teardown works even after its name is deleted.
-        self._netns_fd = netns_mod.open_fd(netns) if netns else None
-        try:
-            with netns_mod.entered_fd(self._netns_fd):
-                self._bind(ifname, queue, rx, tx, mode, xdp_mode, filter, rules)
-        except BaseException:
-            self._close_netns_fd()
-            raise
+
+    def _use_rings(self, group: _FillRings, rx_ring, tx_ring, fd: int) -> None:  # type: ignore[no-untyped-def]
+        """The socket's rings exist: make its data path over them, its queue's fill rings and the UMEM's ledger."""
+        group.members += 1
+        self._group = group
+        self._rx, self._tx = rx_ring, tx_ring
+        self.fd = fd
+        self._path = _data_path(self)  # before anything else can fail: teardown uses it
+        self._fq, self._cq, self._ring_owner = group.fq, group.cq, group.owner
+
+    def _open(self) -> None:
+        """The socket is bound: it counts as one of its UMEM's, and its fill ring is topped up."""
         self._closed = False
-        umem._attach(self)
+        self.umem._attach(self)
         self._poller = select.poll()
         self._rx_bufs = _Buffers(0, self.multi_buffer)
-        self._tokens = umem.ledger._tokens  # the UMEM's batch tokens (see Ledger.new_token)
-        if rx:
+        self._tokens = self.umem.ledger._tokens  # the UMEM's batch tokens (see Ledger.new_token)
+        if self.rx_enabled:
             self._refill()
 
     def _bind(self, ifname: str, queue: int, rx: bool, tx: bool, mode: Mode, xdp_mode: XdpMode,
@@ -336,11 +362,7 @@ class Socket:
                     f"larger than {umem.frame_size} bytes")
             check(rc, f"binding an AF_XDP socket to {where}")
         self._xsk = pp[0]
-        group.members += 1
-        self._group = group
-        self.fd = int(lib.xsk_socket__fd(self._xsk))
-        self._path = _data_path(self)  # before anything else can fail: teardown uses it
-        self._fq, self._cq, self._ring_owner = group.fq, group.cq, group.owner
+        self._use_rings(group, self._rx, self._tx, int(lib.xsk_socket__fd(self._xsk)))
 
     def _teardown_kernel(self) -> None:
         if self._program is not None and self._xsk != ffi.NULL:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xsk
-from xsk.rings import MemorySocket
+from xsk.testing import MemorySocket
 
 
 @pytest.fixture

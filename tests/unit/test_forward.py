@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import xsk
-from xsk._binding import ffi
-from xsk.rings import MemorySocket
+from xsk.testing import MemorySocket
 
 DST, SRC = bytes(range(1, 7)), bytes(range(11, 17))
 H = 256  # the stand-in kernel puts received data this far into each frame
@@ -66,7 +65,7 @@ def test_forward_takes_no_more_than_the_tx_ring_has_room_for(umem):
     with MemorySocket(umem, ring_size=64, rx_len=60) as sock:
         sock._kick()
         rx_waiting = umem.accounting().fill
-        wake, sock._path.wake = sock._path.wake, ffi.NULL  # the stand-in kernel sleeps: nothing drains the TX ring
+        sock.kernel_running = False  # the stand-in kernel sleeps: nothing drains the TX ring
         assert sock.forward(256, timeout=0) == 64  # the TX ring holds 64
         assert sock.forward(256, timeout=0) == 0  # full: the frames wait on the RX ring
         acc = _balanced(umem)
@@ -74,7 +73,7 @@ def test_forward_takes_no_more_than_the_tx_ring_has_room_for(umem):
         assert sock._path.tx_full
         # with a timeout it waits for TX room (the stand-in kernel, awake again, completes the
         # ring in that wait), not for RX, and then forwards the next frames
-        sock._path.wake = wake
+        sock.kernel_running = True
         assert sock.forward(256, timeout=5) == 64
         assert not sock._path.tx_full
         _balanced(umem)

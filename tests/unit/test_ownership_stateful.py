@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 import xsk
-from xsk.rings import MemorySocket
+from xsk.testing import MemorySocket
 
 from ..ownership_model import FRAMES, OwnershipMachine, World
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import xsk
-from xsk.rings import MemorySocket
 
 
 def test_two_threads_sharing_a_umem_never_corrupt_the_ledger():
@@ -74,20 +73,3 @@ def test_views_and_patches_stay_inside_their_frames():
         with pytest.raises(xsk.FrameTooLargeError):
             b.patch(2040, np.zeros((2, 16), dtype=np.uint8))
         umem.release(b)
-
-
-def test_memory_socket_recv_needs_a_positive_max_and_keeps_accounts():
-    with xsk.Umem(frame_count=256, hugepages="off") as umem:
-        sock = MemorySocket(umem, ring_size=64)
-        with pytest.raises(ValueError, match="max must be at least 1"):
-            sock.recv(0)
-        for _ in range(50):
-            b = umem.take(32, 60)
-            sock.send(b)
-            if len(b):
-                umem.release(b)
-            got = sock.recv(32, timeout=0)
-            sock.release(got)
-        assert umem.accounting().balanced
-        sock.close()
-        assert umem.accounting().pool == 256

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xsk
-from xsk.rings import MemoryRing
+from xsk.testing import MemoryRing
 
 from ..ring_path import RingPath
 
