@@ -1,7 +1,9 @@
 """The one place that loads the compiled module and turns C failures into exceptions.
 
-libxdp's int calls return -errno; its pointer-returning calls return NULL (or an
-error pointer) and set errno. Everything else in the package calls ``check``.
+libxdp's and libbpf's int calls, and the C units', return -errno; their pointer-returning
+calls give an error the caller reads with ``libxdp_get_error``/``libbpf_get_error`` (also
+-errno). Everything else in the package hands that number to ``check`` (or to
+``xsk.errors.error_for``, to raise it later), which picks the exception class by errno.
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ import logging
 
 import numpy as np
 
-from .errors import KernelError, XskError
+from .errors import NotBuiltError, error_for
 
 try:
     from ._xsk_cffi import ffi, lib
 except ImportError as exc:  # pragma: no cover - only on a broken install
-    raise XskError(
+    raise NotBuiltError(
         "the xsk C extension is not built: run `make` (or `pip install -e .`) in the repository; "
         f"import failed with: {exc}"
     ) from exc
 
-__all__ = ["check", "ffi", "lib", "struct_dtype"]
+__all__ = ["check", "error_for", "ffi", "lib", "struct_dtype"]
 
 _log = logging.getLogger("xsk.libxdp")
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
@@ -41,9 +43,9 @@ lib.xsk_sys_route_logs()
 
 
 def check(rc: int, what: str, hint: str = "") -> int:
-    """Return ``rc`` if it is not negative, else raise KernelError for errno ``-rc``."""
+    """Return ``rc`` if it is not negative, else raise ``error_for(-rc, what, hint)``."""
     if rc < 0:
-        raise KernelError(-rc, what, hint)
+        raise error_for(-rc, what, hint)
     return rc
 
 

@@ -1,79 +1,198 @@
-"""The exception hierarchy.
+"""The exception hierarchy: two families under ``XskError``, kept apart as trio and h11 do.
 
-Two families, kept apart as trio and h11 do: errors that mean *you* misused the API
-(ownership, configuration) and errors that mean the system refused (privileges,
-missing kernel features, a busy or vanished interface).
+``UsageError``: the calling code used the API wrongly (an argument, the order of calls, a frame
+it does not own). Nothing was changed; fixing the call fixes it, retrying it never will.
+
+``HostError``: the call was right, but the host refused it or lacks something it needs
+(privileges, an interface, hugepages, a kernel feature), or a system call failed. It is an
+``OSError`` (Python's environment-error family) and carries ``errno`` when the kernel gave one.
+
+::
+
+    XskError
+    ├── UsageError
+    │   ├── ConfigError (also ValueError)      an argument is out of range or inconsistent
+    │   │   └── FrameTooLargeError             a frame's length does not fit its UMEM frame
+    │   ├── FrameOwnershipError                a frame used by someone who does not own it
+    │   ├── ClosedError                        used after close(), or in a fork()ed child
+    │   └── StillInUseError                    close() while open sockets still use it
+    ├── HostError (also OSError)
+    │   ├── PrivilegeError (also PermissionError)
+    │   ├── NoSuchInterfaceError, NoSuchNamespaceError, QueueRangeError
+    │   ├── HugepagesUnavailableError, UnsupportedError, ResourceBusyError, NotBuiltError
+    │   └── KernelError                        a system call failed (no class above names why)
+    │       └── InterfaceGoneError             the interface was deleted under an open socket
+    └── IntegrityError                         the ownership ledger failed its own check
+
+The one place an errno becomes an exception class is ``error_for`` (``xsk._binding.check`` raises
+what it gives): EPERM and EACCES give PrivilegeError, EBUSY ResourceBusyError, EOPNOTSUPP
+UnsupportedError, ENODEV NoSuchInterfaceError, anything else KernelError.
+
+Changed in 0.2: NoSuchInterfaceError, NoSuchNamespaceError and QueueRangeError are HostErrors
+(what was named does not exist on this host) and no longer ConfigErrors; close() with sockets
+open raises StillInUseError, no longer ResourceBusyError; binding a queue that another socket
+holds raises ResourceBusyError, no longer a plain KernelError.
 """
 
 from __future__ import annotations
+
+import errno as errnos
+import os
+from typing import Any
 
 
 class XskError(Exception):
     """Base class of every error raised by xsk."""
 
 
-class FrameOwnershipError(XskError):
-    """A frame or batch was used by someone who does not own it.
+# --- the calling code misused the API ----------------------------------------------------------
 
-    Raised before anything changes: the ledger and the rings are as they were.
+
+class UsageError(XskError):
+    """The calling code used the API wrongly; nothing was changed. Fix the call: retrying won't help."""
+
+
+class ConfigError(UsageError, ValueError):
+    """An argument is out of range or inconsistent (frame size, ring size, mode...).
+
+    ``argument``: the name of the parameter it is about, when there is one (a command line
+    names its own option for it); the message then starts with it. ``reason``: the message
+    without that name.
     """
 
+    def __init__(self, reason: str, *, argument: str | None = None) -> None:
+        super().__init__(f"{argument}: {reason}" if argument else reason)
+        self.reason = reason
+        self.argument = argument
 
-class ConfigError(XskError, ValueError):
-    """An argument is out of range or inconsistent (frame size, ring size, mode...)."""
-
-
-class NoSuchInterfaceError(ConfigError):
-    """The interface does not exist in the namespace it was looked up in."""
-
-
-class NoSuchNamespaceError(ConfigError):
-    """The named network namespace does not exist."""
-
-
-class QueueRangeError(ConfigError):
-    """The queue index is beyond the interface's queue count."""
+    def __reduce__(self) -> Any:
+        return _rebuild_config_error, (type(self), self.reason, self.argument)
 
 
 class FrameTooLargeError(ConfigError):
     """A frame's length does not fit in its UMEM frame."""
 
 
-class PrivilegeError(XskError, PermissionError):
-    """A capability that AF_XDP or BPF needs is missing."""
+class FrameOwnershipError(UsageError):
+    """A frame or batch was used by someone who does not own it.
+
+    Raised before anything changes: the ledger and the rings are as they were.
+    """
 
 
-class HugepagesUnavailableError(XskError):
-    """Hugepages were required but none are free."""
-
-
-class UnsupportedError(XskError):
-    """The kernel or driver lacks a feature that was asked for (zero-copy, native XDP...)."""
-
-
-class ResourceBusyError(XskError):
-    """A resource is still in use (a UMEM with open sockets, a queue already bound...)."""
-
-
-class ClosedError(XskError):
+class ClosedError(UsageError):
     """The object was closed, or belongs to the parent of a fork()."""
 
 
-class KernelError(XskError, OSError):
-    """A system call failed for a reason not covered by a more specific error."""
+class StillInUseError(UsageError):
+    """close() was called on a UMEM or program that open sockets still use: close those first."""
 
-    def __init__(self, errno_: int, what: str, hint: str = "") -> None:
-        import os
 
-        message = f"{what}: {os.strerror(errno_)}"
-        if hint:
-            message += f" ({hint})"
-        super().__init__(errno_, message)
-        self.what = what
+# --- the host refused, or lacks something --------------------------------------------------------
+
+
+class HostError(XskError, OSError):
+    """The host refused or lacks something the call needs, or a system call failed.
+
+    ``errno``: the kernel's error number when a system call said so, else None.
+    ``accepted``: for ``Socket.send`` and ``forward`` failing as they woke the kernel, how many
+    frames went on the TX ring all the same (None otherwise).
+    """
+
+    accepted: int | None = None
+
+    def __init__(self, message: str, *, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.strerror = os.strerror(errno) if errno is not None else None
 
     def __str__(self) -> str:
-        return str(self.args[1])
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> Any:
+        return _rebuild_host_error, (type(self), str(self), self.errno, dict(self.__dict__))
+
+    @classmethod
+    def from_errno(cls, errno: int, what: str, hint: str = "") -> HostError:
+        """``what`` failed with ``errno``: the message says what, why (strerror) and, if given, what to do."""
+        message = f"{what}: {os.strerror(errno)}"
+        if hint:
+            message += f" ({hint})"
+        return cls(message, errno=errno)
+
+
+class PrivilegeError(HostError, PermissionError):
+    """A capability that AF_XDP or BPF needs is missing."""
+
+
+class NoSuchInterfaceError(HostError):
+    """The interface does not exist in the namespace it was looked up in."""
+
+
+class NoSuchNamespaceError(HostError):
+    """The named network namespace does not exist."""
+
+
+class QueueRangeError(HostError):
+    """The queue index is beyond the interface's queue count."""
+
+
+class HugepagesUnavailableError(HostError):
+    """Hugepages were required but none are free."""
+
+
+class UnsupportedError(HostError):
+    """The kernel or driver lacks a feature that was asked for (zero-copy, native XDP...)."""
+
+
+class ResourceBusyError(HostError):
+    """Something else holds the resource: another socket on the queue, another XDP program."""
+
+
+class NotBuiltError(HostError):
+    """A compiled part of xsk (the C extension or a BPF object) is missing: build it with ``make``."""
+
+
+class KernelError(HostError):
+    """A system call failed for a reason none of the other HostErrors names (``errno`` says which)."""
 
 
 class InterfaceGoneError(KernelError):
     """The interface under an open socket was deleted (or its namespace was): close the socket."""
+
+
+# --- neither: a broken invariant -------------------------------------------------------------------
+
+
+class IntegrityError(XskError):
+    """The frame-ownership ledger failed its consistency check (``Umem.verify``).
+
+    Not something to catch and carry on from: either the kernel returned descriptors that
+    named frames it did not hold, or the ledger's memory was overwritten.
+    """
+
+
+_BY_ERRNO: dict[int, type[HostError]] = {
+    errnos.EPERM: PrivilegeError,
+    errnos.EACCES: PrivilegeError,
+    errnos.EBUSY: ResourceBusyError,
+    errnos.EOPNOTSUPP: UnsupportedError,
+    errnos.ENODEV: NoSuchInterfaceError,
+}
+
+
+def error_for(errno: int, what: str, hint: str = "") -> HostError:
+    """The exception for ``what`` failing with ``errno`` (positive), its class chosen by errno.
+
+    The message says what failed, why (strerror) and, with ``hint``, what to do."""
+    return _BY_ERRNO.get(errno, KernelError).from_errno(errno, what, hint)
+
+
+def _rebuild_config_error(cls: type[ConfigError], reason: str, argument: str | None) -> ConfigError:
+    return cls(reason, argument=argument)
+
+
+def _rebuild_host_error(cls: type[HostError], message: str, errno: int | None, state: dict[str, Any]) -> HostError:
+    exc = cls(message, errno=errno)
+    exc.__dict__.update(state)
+    return exc

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._binding import ffi, lib
-from .errors import FrameOwnershipError, XskError
+from .errors import FrameOwnershipError, IntegrityError
 
 STATES = ("POOL", "USER", "FILL", "TX")
 _TOKEN_LIMIT = 0xFFFF_FFFE
@@ -144,7 +144,7 @@ class Ledger:
         return int(lib.xsk_ledger_reclaim(self.c, ring_owner))
 
     def verify(self) -> None:
-        """Check the whole ledger's consistency (O(frames), under its lock); raise XskError if broken.
+        """Check the whole ledger's consistency (O(frames), under its lock); raise IntegrityError if broken.
 
         Per-state counts must match the frames' states, and the free pool must hold exactly
         the POOL frames, each once. Descriptors the kernel returned that named no frame it
@@ -160,7 +160,7 @@ class Ledger:
         if problem is None and self.kernel_errors:
             problem = f"the kernel returned {self.kernel_errors} descriptors that named no frame it held"
         if problem:
-            raise XskError(f"ledger check failed: {problem} ({self.accounting()})")
+            raise IntegrityError(f"ledger check failed: {problem} ({self.accounting()})")
 
     def raise_for(self, rc: int, addrs: np.ndarray, bad: int, what: str) -> None:
         """Turn a C ledger error code (XSK_ERR_*) into a FrameOwnershipError naming the frame."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import os
 from collections.abc import Iterator
 
-from .errors import NoSuchNamespaceError, PrivilegeError
+from .errors import NoSuchNamespaceError, PrivilegeError, error_for
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
@@ -24,9 +25,9 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 def _setns(fd: int) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
-        if err == 1:
-            raise PrivilegeError("entering a network namespace needs CAP_SYS_ADMIN (run as root)")
-        raise OSError(err, f"setns: {os.strerror(err)}")
+        if err == errno.EPERM:
+            raise PrivilegeError("entering a network namespace needs CAP_SYS_ADMIN (run as root)", errno=err)
+        raise error_for(err, "entering a network namespace (setns)")
 
 
 def path_of(name: str) -> str:

@@ -96,9 +96,8 @@ class PacketPlan:
         lay = self.layout
         if self.seq and (lay.payload is None or lay.payload + SEQ_LEN > len(self.frame)):
             raise ConfigError(
-                f"--seq needs a UDP/TCP payload of at least {SEQ_LEN} bytes; "
-                f"this {len(self.frame)}-byte frame has none (use a larger --size)"
-            )
+                f"a sequence header needs a UDP/TCP payload of at least {SEQ_LEN} bytes; "
+                f"this {len(self.frame)}-byte frame has none (make the frame larger)", argument="seq")
         for f in self.fields:
             if f.offset + f.rows.shape[1] > len(self.frame):
                 raise ConfigError(f"field {f.name} runs past the end of the {len(self.frame)}-byte frame")
@@ -242,14 +241,14 @@ def varying_fields(
         if rows is None or len(rows) <= 1:
             continue
         if lay.ip_version == 0 or rows.shape[1] != (4 if lay.ip_version == 4 else 16):
-            raise ConfigError(f"--{name.replace('_', '-')} range does not match the frame's IP version")
+            raise ConfigError("the range does not match the frame's IP version", argument=name)
         at = lay.l3 + (v4_at if lay.ip_version == 4 else v6_at)
         out.append(Field(name, at, rows, in_ip_header=lay.ip_version == 4, in_l4_sum=True))
     for name, ports, at in (("src_port", src_port, 0), ("dst_port", dst_port, 2)):
         if ports is None or len(ports) <= 1:
             continue
         if lay.l4_proto not in (IPPROTO_UDP, IPPROTO_TCP):
-            raise ConfigError(f"--{name.replace('_', '-')} range needs a UDP or TCP frame")
+            raise ConfigError("a port range needs a UDP or TCP frame", argument=name)
         rows = ports.astype(">u2").view(np.uint8).reshape(-1, 2)
         out.append(Field(name, lay.l4 + at, rows, in_l4_sum=True))  # type: ignore[operator]
     return out

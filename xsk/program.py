@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from . import link, privileges
 from . import netns as netns_mod
 from ._binding import check, ffi, lib
-from .errors import KernelError, ResourceBusyError, UnsupportedError, XskError
+from .errors import (
+    ClosedError,
+    ConfigError,
+    NotBuiltError,
+    ResourceBusyError,
+    StillInUseError,
+    UnsupportedError,
+    XskError,
+    error_for,
+)
 from .filter import MAX_RULES, Rule
 from .procfork import current_pid
 
@@ -43,7 +52,7 @@ _MAPS = ("xsks_map", "xsk_rules", "xsk_config", "xsk_hits")
 def object_path() -> str:
     path = resources.files("xsk") / "_bpf" / f"{PROGRAM_NAME}.o"
     if not path.is_file():
-        raise XskError(
+        raise NotBuiltError(
             f"the XDP program object {path} is missing: build it with `make` "
             "(or `python bpf/build.py`) in the repository"
         )
@@ -130,7 +139,7 @@ class _Attachment:
         err = lib.libxdp_get_error(prog)
         if err:
             hint = "is it a BPF object with an XDP program (SEC(\"xdp\")), built with clang -target bpf?"
-            raise KernelError(-err, f"loading the XDP program {path}", hint)
+            raise error_for(-err, f"loading the XDP program {path}", hint)
         self._prog = prog
         self.name = ffi.string(lib.xdp_program__name(prog)).decode()
         self.mode = self._attach(mode)
@@ -154,11 +163,10 @@ class _Attachment:
             raise ResourceBusyError(
                 f"{self.ifname} already has an XDP program {_existing_program(self.ifindex)} that is not "
                 f"ours to replace; remove it with `xdp-loader unload {self.ifname} --all` or "
-                f"`ip link set dev {self.ifname} xdp off` if nothing uses it"
-            )
+                f"`ip link set dev {self.ifname} xdp off` if nothing uses it", errno=-rc)
         if -rc == errno.EOPNOTSUPP:
-            raise UnsupportedError(f"{self.ifname} does not support XDP in {mode} mode")
-        raise KernelError(-rc, f"attaching the XDP program to {self.ifname} ({'/'.join(tries)} mode)")
+            raise UnsupportedError(f"{self.ifname} does not support XDP in {mode} mode", errno=-rc)
+        raise error_for(-rc, f"attaching the XDP program to {self.ifname} ({'/'.join(tries)} mode)")
 
     def _is_multiprog(self) -> bool:
         mp = lib.xdp_multiprog__get_from_ifindex(self.ifindex)
@@ -170,12 +178,13 @@ class _Attachment:
             lib.xdp_multiprog__close(mp)
 
     def map_fds(self, names: tuple[str, ...]) -> dict[str, int]:
-        """File descriptors of the object's maps by name; XskError naming any that are missing."""
+        """File descriptors of the object's maps by name; ConfigError naming any that are missing."""
         obj = lib.xdp_program__bpf_obj(self._prog)
         fds = {name: int(lib.bpf_object__find_map_fd_by_name(obj, name.encode())) for name in names}
         missing = [name for name, fd in fds.items() if fd < 0]
         if missing:
-            raise XskError(f"the XDP program {self.name!r} has no map named {', '.join(missing)}")
+            raise ConfigError(f"the XDP program {self.name!r} has no map named {', '.join(missing)}",
+                              argument="map")
         return fds
 
     def detach(self) -> None:
@@ -195,9 +204,9 @@ class XdpProgram(_Attachment):
         self._users = 0
         try:
             fds = self.map_fds(_MAPS)
-        except XskError as exc:
+        except ConfigError as exc:
             self.detach()
-            raise XskError(f"{exc}: rebuild it with `make`") from None
+            raise NotBuiltError(f"{exc.reason}: rebuild it with `make`") from None
         self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = (fds[name] for name in _MAPS)
         self.rules: list[Rule] = []
 
@@ -211,10 +220,10 @@ class XdpProgram(_Attachment):
             prog = cls(ifindex, ifname, mode)
             cls._attached[key] = prog
         elif mode != "auto" and mode != prog.mode:
-            raise ResourceBusyError(
+            raise ConfigError(
                 f"{ifname} already carries our XDP program in {prog.mode} mode; "
-                f"sockets on one interface share it, so ask for xdp_mode={prog.mode!r} or 'auto'"
-            )
+                f"sockets on one interface share it, so ask for xdp_mode={prog.mode!r} or 'auto'",
+                argument="xdp_mode")
         prog._users += 1
         return prog
 
@@ -234,7 +243,7 @@ class XdpProgram(_Attachment):
         half-written table: at worst it uses the old count with the new rules for one frame.
         """
         if len(rules) > MAX_RULES:
-            raise XskError(f"at most {MAX_RULES} rules")
+            raise ConfigError(f"at most {MAX_RULES} rules, got {len(rules)}", argument="filter")
         key = ffi.new("uint32_t *")
         for i, rule in enumerate(rules):
             key[0] = i
@@ -278,10 +287,11 @@ class CustomProgram:
     def __init__(self, path: str | os.PathLike[str], ifname: str, *, netns: str | None = None,
                  xdp_mode: XdpMode = "auto", xskmap: str | None = "xsks_map") -> None:
         if xdp_mode not in ("auto", "native", "skb"):
-            raise XskError(f"xdp_mode must be 'auto', 'native' or 'skb', got {xdp_mode!r}")
+            raise ConfigError(f"must be 'auto', 'native' or 'skb', got {xdp_mode!r}", argument="xdp_mode")
         path = os.fspath(path)
         if not os.path.isfile(path):
-            raise XskError(f"no BPF object file {path!r}: build it with clang -O2 -g -target bpf -c prog.c")
+            raise ConfigError(f"no BPF object file {path!r}: build it with clang -O2 -g -target bpf -c prog.c",
+                              argument="path")
         privileges.require_program()
         self.ifname = ifname
         self.netns = netns
@@ -296,7 +306,7 @@ class CustomProgram:
                 self._attachment = _Attachment(path, self.ifindex, ifname, xdp_mode, ours=None)
                 try:
                     self.xskmap_fd = self._attachment.map_fds((xskmap,))[xskmap] if xskmap else -1
-                except XskError:
+                except ConfigError:
                     self._attachment.detach()
                     raise
         except BaseException:
@@ -312,7 +322,7 @@ class CustomProgram:
 
     def _usable(self) -> None:
         if self.closed:
-            raise XskError(f"{self!r} is closed")
+            raise ClosedError(f"{self!r} is closed")
 
     def map_fd(self, name: str) -> int:
         """The fd of one of the program's maps (valid until ``close``), for bpf_map_* calls of your own."""
@@ -337,7 +347,7 @@ class CustomProgram:
         what was there: traffic the program sends to ``key`` goes to ``sock`` from now on."""
         self._usable()
         if self._sockets.get(id(sock)) is not sock or sock.closed:
-            raise XskError(f"{sock!r} is not an open socket of {self!r}")
+            raise ConfigError(f"{sock!r} is not an open socket of {self!r}", argument="sock")
         self._put(key, sock)
 
     def _put(self, key: int, sock: Socket) -> None:
@@ -349,7 +359,8 @@ class CustomProgram:
     def _add_socket(self, sock: Socket, key: int) -> None:
         self._usable()
         if self.xskmap_fd < 0:
-            raise XskError(f"{self!r} was loaded with xskmap=None: it has no XSKMAP to put sockets in")
+            raise ConfigError(f"{self!r} was loaded with xskmap=None: it has no XSKMAP to put sockets in",
+                              argument="program")
         self._put(key, sock)
         self._sockets[id(sock)] = sock
 
@@ -362,7 +373,7 @@ class CustomProgram:
                 lib.bpf_map_delete_elem(self.xskmap_fd, ffi.new("uint32_t *", key))
 
     def close(self) -> None:
-        """Detach the program; raises ResourceBusyError while sockets still use it (close them first)."""
+        """Detach the program; raises StillInUseError while sockets still use it (close them first)."""
         if self.closed:
             return
         if self._attachment._pid != current_pid():  # the parent's program: a child must not detach it
@@ -371,7 +382,7 @@ class CustomProgram:
             return
         if self._sockets:
             names = ", ".join(repr(s) for s in self._sockets.values())
-            raise ResourceBusyError(f"close the sockets that use {self!r} first: {names}")
+            raise StillInUseError(f"close the sockets that use {self!r} first: {names}")
         with netns_mod.entered_fd(self._netns_fd):
             self._attachment.detach()
         self._close_netns_fd()

@@ -38,11 +38,12 @@ from .errors import (
     ConfigError,
     FrameOwnershipError,
     FrameTooLargeError,
+    HostError,
     InterfaceGoneError,
-    KernelError,
     QueueRangeError,
     UnsupportedError,
     XskError,
+    error_for,
 )
 from .filter import Rule
 from .procfork import current_pid, forked_away
@@ -162,28 +163,28 @@ class Socket:
         multi_buffer: bool = False,
     ) -> None:
         if mode not in ("auto", "copy", "zerocopy"):
-            raise ConfigError(f"mode must be 'auto', 'copy' or 'zerocopy', got {mode!r}")
+            raise ConfigError(f"must be 'auto', 'copy' or 'zerocopy', got {mode!r}", argument="mode")
         if xdp_mode not in ("auto", "native", "skb"):
-            raise ConfigError(f"xdp_mode must be 'auto', 'native' or 'skb', got {xdp_mode!r}")
+            raise ConfigError(f"must be 'auto', 'native' or 'skb', got {xdp_mode!r}", argument="xdp_mode")
         if not isinstance(ring_size, int) or ring_size < 1 or ring_size & (ring_size - 1):
-            raise ConfigError(f"ring_size must be a power of two, got {ring_size!r}")
+            raise ConfigError(f"must be a power of two, got {ring_size!r}", argument="ring_size")
         if not (rx or tx):
             raise ConfigError("a socket needs rx=True, tx=True or both")
         if not isinstance(queue, int) or queue < 0:
-            raise ConfigError(f"queue must be a non-negative integer, got {queue!r}")
+            raise ConfigError(f"must be a non-negative integer, got {queue!r}", argument="queue")
         rules = filter_mod.parse(filter)
         if rules and not rx:
-            raise ConfigError("a filter steers received frames: it needs rx=True")
+            raise ConfigError("steers received frames: it needs rx=True", argument="filter")
         if program is not None:
             if not isinstance(program, CustomProgram):
-                raise ConfigError(f"program must be an xsk.CustomProgram, got {type(program).__name__}")
+                raise ConfigError(f"must be an xsk.CustomProgram, got {type(program).__name__}", argument="program")
             if filter is not None:
                 raise ConfigError("filter= configures xsk's own program; with program= your program steers")
             if not rx:
                 raise ConfigError("program= steers received frames: it needs rx=True")
             program._usable()
         if not isinstance(busy_poll, int) or busy_poll < 0 or not 0 < busy_poll_budget <= 65535:
-            raise ConfigError("busy_poll is microseconds (0: off) and busy_poll_budget 1..65535 frames")
+            raise ConfigError("is microseconds (0: off) and busy_poll_budget 1..65535 frames", argument="busy_poll")
         if xskmap_key is not None and program is None:
             raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
         umem._usable()
@@ -349,18 +350,15 @@ class Socket:
                 umem._detach(self, group.owner, True)
             where = f"{self.ifname} queue {self.queue}"
             if -rc == errno.EOPNOTSUPP and mode == "zerocopy":
-                raise UnsupportedError(
-                    f"zero-copy is not supported on {where} (driver {link.driver_name(self.ifname)}); "
-                    "use mode='copy' or 'auto'"
-                )
-            if -rc == errno.EBUSY:
-                raise KernelError(-rc, f"binding to {where}", "another AF_XDP socket holds this queue")
-            if -rc in (errno.EINVAL, errno.EOPNOTSUPP) and self.multi_buffer:
-                raise UnsupportedError(
-                    f"multi-buffer AF_XDP (XDP_USE_SG) was refused on {where}: it needs Linux 6.6+ "
-                    f"and, in zero-copy mode, driver support; use multi_buffer=False and frames no "
-                    f"larger than {umem.frame_size} bytes")
-            check(rc, f"binding an AF_XDP socket to {where}")
+                check(rc, f"binding in zero-copy mode to {where} (driver {link.driver_name(self.ifname)})",
+                      "the driver has no zero-copy AF_XDP: use mode='copy' or 'auto'")
+            if -rc in (errno.EINVAL, errno.EOPNOTSUPP) and self.multi_buffer:  # EINVAL: a kernel before 6.6
+                raise UnsupportedError.from_errno(
+                    -rc, f"binding with multi-buffer AF_XDP (XDP_USE_SG) to {where}",
+                    f"it needs Linux 6.6+ and, in zero-copy mode, driver support; use multi_buffer=False and "
+                    f"frames no larger than {umem.frame_size} bytes")
+            check(rc, f"binding an AF_XDP socket to {where}",
+                  "another AF_XDP socket holds this queue" if -rc == errno.EBUSY else "")
         self._xsk = pp[0]
         self._use_rings(group, self._rx, self._tx, int(lib.xsk_socket__fd(self._xsk)))
 
@@ -460,7 +458,7 @@ class Socket:
             self._raise_gone()
 
     def _raise_gone(self) -> None:
-        raise InterfaceGoneError(
+        raise InterfaceGoneError.from_errno(
             errno.ENETDOWN, f"{self!r}: the interface {self.ifname} is gone",
             "it was deleted, or its namespace was; close() the socket: the frames the kernel held "
             "return to the pool then, and batches you hold can still be released",
@@ -480,7 +478,7 @@ class Socket:
         if not self.rx_enabled:
             raise ConfigError(f"{self!r} was made with rx=False")
         if max < 1:
-            raise ValueError(f"recv(max={max}): max must be at least 1")
+            raise ConfigError(f"must be at least 1, got {max}", argument="max")
         if into is None:
             bufs = self._rx_bufs
             if bufs.capacity < max:
@@ -539,7 +537,7 @@ class Socket:
         ``xsk.replies`` makes it. For rewrites that need Python, use ``recv`` and ``send``.
         ``timeout`` as for ``recv``.
         Single-buffer frames only. If waking the kernel for TX fails afterwards, the
-        KernelError raised carries ``accepted`` as ``send``'s does.
+        HostError raised carries ``accepted`` as ``send``'s does.
         """
         if self._closed or self._gone or self._pid != procfork._pid:
             self._usable()  # raises what is wrong
@@ -555,7 +553,7 @@ class Socket:
         if self.multi_buffer or tx.multi_buffer:
             raise ConfigError("forward() moves single-buffer frames; with multi_buffer=True use recv and send")
         if max < 1:
-            raise ValueError(f"forward(max={max}): max must be at least 1")
+            raise ConfigError(f"must be at least 1, got {max}", argument="max")
         area = self.umem._area_ptr()
         flags = ((lib.XSK_FWD_SWAP_MACS if swap_macs else 0) | (lib.XSK_FWD_SWAP_IPS if swap_ips else 0)
                  | (lib.XSK_FWD_SWAP_PORTS if swap_ports else 0))
@@ -629,7 +627,7 @@ class Socket:
 
         Accepted frames leave the batch (they belong to the kernel until completion); the
         rest stay in it, still owned by the caller: a full ring is backpressure, never loss.
-        If waking the kernel fails afterwards (the interface went down), the KernelError raised
+        If waking the kernel fails afterwards (the interface went down), the HostError raised
         carries ``accepted``: that many frames are on the TX ring all the same.
         ``check_bounds=False`` lets descriptors that run past their frame reach the kernel,
         which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool when
@@ -685,8 +683,8 @@ class Socket:
         """Raise for a failed wakeup after ``accepted`` frames went on the TX ring all the same."""
         try:
             self._raise_kick(rc)
-        except KernelError as exc:
-            exc.accepted = accepted  # type: ignore[attr-defined]
+        except HostError as exc:
+            exc.accepted = accepted
             raise
 
     def _raise_kick(self, rc: int) -> None:
@@ -694,7 +692,7 @@ class Socket:
             self._check_gone()
         hint = "the interface is down: frames on the TX ring go when it is up again" \
             if -rc == errno.ENETDOWN else ""
-        raise KernelError(-rc, f"kicking TX on {self.ifname}", hint)
+        raise error_for(-rc, f"kicking TX on {self.ifname}", hint)
 
     def complete(self) -> int:
         """Reap completed TX frames into the pool; return how many."""

@@ -9,7 +9,7 @@ Lifetime
   that socket's network namespace (the registration is itself an AF_XDP socket, and
   libxdp makes it the first socket's), and deregistered when the last socket closes.
   Only then do the frames the kernel held (fill ring, TX ring) come back to the pool.
-* ``close()`` with sockets still open raises ResourceBusyError naming them; after the
+* ``close()`` with sockets still open raises StillInUseError naming them; after the
   sockets close the mapping is unmapped. Close order: sockets, UMEM, mapping.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import mmap
 import os
 import warnings
@@ -33,8 +34,7 @@ from .errors import (
     ConfigError,
     FrameOwnershipError,
     HugepagesUnavailableError,
-    KernelError,
-    ResourceBusyError,
+    StillInUseError,
 )
 from .ledger import Accounting, Ledger
 from .procfork import current_pid, forked_away
@@ -118,31 +118,31 @@ class Umem:
         unaligned: bool = False,
     ) -> None:
         if not isinstance(frame_count, int) or frame_count < 1 or frame_count > 1 << 24:
-            raise ConfigError(f"frame_count must be between 1 and {1 << 24}, got {frame_count!r}")
+            raise ConfigError(f"must be between 1 and {1 << 24}, got {frame_count!r}", argument="frame_count")
         if unaligned:
             # Even sizes only: Linux 6.18's copy-mode TX completions come back with bit 0 of the
             # address cleared, which would name the previous frame for a frame that starts odd.
             if not isinstance(frame_size, int) or not 2048 <= frame_size <= 4096 or frame_size % 2:
                 raise ConfigError(
-                    f"frame_size must be an even number from 2048 to 4096 in unaligned chunk mode, got {frame_size!r}")
+                    f"must be an even number from 2048 to 4096 in unaligned chunk mode, got {frame_size!r}",
+                    argument="frame_size")
         elif frame_size not in (2048, 4096):
             raise ConfigError(
-                f"frame_size must be 2048 or 4096 (aligned chunk mode: a power of two "
-                f"no larger than the 4 KiB page; unaligned=True allows any size in between), got {frame_size!r}"
-            )
+                f"must be 2048 or 4096 (aligned chunk mode: a power of two no larger than the 4 KiB page; "
+                f"unaligned=True allows any size in between), got {frame_size!r}", argument="frame_size")
         if not 0 <= headroom < frame_size - XDP_PACKET_HEADROOM - 64:
             raise ConfigError(
-                f"headroom must leave room for a frame: 0 <= headroom < "
-                f"{frame_size - XDP_PACKET_HEADROOM - 64} for {frame_size}-byte frames, got {headroom!r}"
-            )
+                f"must leave room for a frame: 0 <= headroom < "
+                f"{frame_size - XDP_PACKET_HEADROOM - 64} for {frame_size}-byte frames, got {headroom!r}",
+                argument="headroom")
         if hugepages not in ("auto", "required", "off"):
-            raise ConfigError(f"hugepages must be 'auto', 'required' or 'off', got {hugepages!r}")
+            raise ConfigError(f"must be 'auto', 'required' or 'off', got {hugepages!r}", argument="hugepages")
         ring = 1 << max(frame_count - 1, 1).bit_length()
         self.fill_size = fill_size or ring
         self.comp_size = comp_size or ring
         for name, value in (("fill_size", self.fill_size), ("comp_size", self.comp_size)):
             if not _pow2(value):
-                raise ConfigError(f"{name} must be a power of two, got {value}")
+                raise ConfigError(f"must be a power of two, got {value}", argument=name)
 
         self.frame_count = frame_count
         self.frame_size = frame_size
@@ -313,7 +313,7 @@ class Umem:
         return self.ledger.accounting()
 
     def verify(self) -> None:
-        """Check the ledger's whole consistency (O(frames)); XskError if it is broken. For soaks and tests."""
+        """Check the ledger's whole consistency (O(frames)); IntegrityError if it is broken. For soaks and tests."""
         self._usable()
         self.ledger.verify()
 
@@ -345,7 +345,7 @@ class Umem:
         if rc < 0:
             self._area_c = None
             hint = ""
-            if -rc in (1, 12, 105):  # EPERM, ENOMEM, ENOBUFS
+            if -rc in (errno.EPERM, errno.ENOMEM, errno.ENOBUFS):
                 hint = "pinning the UMEM needs CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK (ulimit -l)"
             check(rc, "registering the UMEM with the kernel", hint)
         self._kumem = pp[0]
@@ -368,9 +368,7 @@ class Umem:
         else:
             self.ledger.reclaim(ring_owner)
         if not self._sockets and self._kumem is not None:
-            rc = lib.xsk_umem__delete(self._kumem)
-            if rc < 0:
-                raise KernelError(-rc, "deregistering the UMEM")
+            check(lib.xsk_umem__delete(self._kumem), "deregistering the UMEM")
             self._kumem = None
             self._primary_rings = None
             self._area_c = None
@@ -388,7 +386,7 @@ class Umem:
         return self._closed
 
     def close(self) -> None:
-        """Unmap the area. Raises ResourceBusyError while sockets are open (close them first)."""
+        """Unmap the area. Raises StillInUseError while sockets are open (close them first)."""
         if self._closed:
             return
         if forked_away(self._pid):
@@ -396,7 +394,7 @@ class Umem:
             return
         if self._sockets:
             names = ", ".join(repr(s) for s in self._sockets.values())
-            raise ResourceBusyError(f"close the sockets on this UMEM first: {names}")
+            raise StillInUseError(f"close the sockets on this UMEM first: {names}")
         self._closed = True
         self.frames = self.array = None  # type: ignore[assignment]
         self._ptr = None

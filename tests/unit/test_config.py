@@ -7,7 +7,7 @@ import xsk
 
 @pytest.mark.parametrize("frame_size", [0, 1000, 1024, 3000, 8192, "2048"])
 def test_frame_size(frame_size):
-    with pytest.raises(xsk.ConfigError, match="frame_size must be 2048 or 4096"):
+    with pytest.raises(xsk.ConfigError, match=r"^frame_size: must be 2048 or 4096"):
         xsk.Umem(frame_size=frame_size, hugepages="off")
 
 
@@ -25,7 +25,7 @@ def test_headroom_must_leave_room():
 
 
 def test_hugepage_policy():
-    with pytest.raises(xsk.ConfigError, match="hugepages must be"):
+    with pytest.raises(xsk.ConfigError, match=r"^hugepages: must be"):
         xsk.Umem(hugepages="yes")
 
 
@@ -36,10 +36,10 @@ def test_ring_size_must_be_power_of_two(ring_size):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"mode": "fast"}, "mode must be"),
-    ({"xdp_mode": "hw"}, "xdp_mode must be"),
+    ({"mode": "fast"}, "^mode: must be"),
+    ({"xdp_mode": "hw"}, "^xdp_mode: must be"),
     ({"rx": False, "tx": False}, "rx=True, tx=True"),
-    ({"queue": -1}, "queue must be"),
+    ({"queue": -1}, "^queue: must be"),
 ])
 def test_socket_arguments(kwargs, message):
     with xsk.Umem(frame_count=8, hugepages="off") as u, pytest.raises(xsk.ConfigError, match=message):

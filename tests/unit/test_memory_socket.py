@@ -33,7 +33,7 @@ def test_it_is_a_socket_with_everything_a_socket_has(umem):
 
 def test_recv_needs_a_positive_max_and_keeps_accounts(umem):
     sock = MemorySocket(umem, ring_size=64)
-    with pytest.raises(ValueError, match="max must be at least 1"):
+    with pytest.raises(ValueError, match="max: must be at least 1"):
         sock.recv(0)
     for _ in range(50):
         b = umem.take(32, 60)

@@ -115,7 +115,7 @@ def test_udp_without_checksum_stays_without():
 
 
 def test_seq_needs_room():
-    with pytest.raises(ConfigError, match="--seq needs"):
+    with pytest.raises(ConfigError, match="seq: a sequence header needs"):
         PacketPlan(bytes(Ether() / IPv6() / UDP() / Raw(bytes(4))), seq=True)
 
 

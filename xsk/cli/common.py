@@ -9,9 +9,32 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from ..errors import ConfigError, XskError
+from ..errors import (
+    ConfigError,
+    NoSuchInterfaceError,
+    NoSuchNamespaceError,
+    QueueRangeError,
+    UsageError,
+    XskError,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+# What the user typed names nothing on this host: bad input to the command, like a bad option value.
+_NAMED_NOTHING = (NoSuchInterfaceError, NoSuchNamespaceError, QueueRangeError)
+# Library parameters whose option is not spelled "--" + the name with "_" as "-".
+_FLAGS = {"frame_count": "--frames", "ifname": "IFACE", "fill_frames": "--frames"}
+
+
+def flag_for(argument: str) -> str:
+    """The option of the command line that sets the library's ``argument``."""
+    return _FLAGS.get(argument, "--" + argument.replace("_", "-"))
+
+
+def describe(exc: XskError) -> str:
+    """The error in the command line's terms: a ConfigError about a parameter names its option."""
+    if isinstance(exc, ConfigError) and exc.argument:
+        return f"{flag_for(exc.argument)}: {exc.reason}"
+    return str(exc)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -49,10 +72,10 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         return int(func(args) or 0)
-    except ConfigError as exc:
-        return fail(prog, str(exc), EXIT_BAD_INPUT)
+    except (UsageError, *_NAMED_NOTHING) as exc:
+        return fail(prog, describe(exc), EXIT_BAD_INPUT)
     except XskError as exc:
-        return fail(prog, str(exc), EXIT_FAILURE)
+        return fail(prog, describe(exc), EXIT_FAILURE)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except OSError as exc:
@@ -61,7 +84,7 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
 
 def check_positive(name: str, value: float | None, allow_zero: bool = False) -> None:
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise ConfigError(f"{name} must be positive, got {value}")
+        raise ConfigError(f"must be positive, got {value}", argument=name.lstrip("-").replace("-", "_"))
 
 
 class Reporter:

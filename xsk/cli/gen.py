@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import link, netns, pcap, ranges, template
-from ..errors import ConfigError, XskError
+from ..errors import ConfigError, UnsupportedError, XskError
 from ..pacer import Pacer, parse_rate
 from ..packet import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
 from . import common
@@ -300,6 +300,14 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
 def xdp_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
                report: Any, stop: Any = None) -> dict[str, Any]:
     """Send with BPF_PROG_RUN live frames (the kernel transmits copies of the template)."""
+    try:
+        return _xdp_send(cfg, queue, stream, count, pps, report, stop)
+    except UnsupportedError as exc:
+        raise UnsupportedError(f"{exc}; or use --engine afxdp", errno=exc.errno) from None
+
+
+def _xdp_send(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
+              report: Any, stop: Any) -> dict[str, Any]:
     import socket
 
     from ..xdpgen import XdpGenerator

@@ -155,7 +155,7 @@ class VethPair:
             self._open = True
         except PermissionError as exc:
             self.destroy()
-            raise PrivilegeError(f"making a veth pair: {exc}") from None
+            raise PrivilegeError(f"making a veth pair: {exc}", errno=exc.errno) from None
         except BaseException:
             self.destroy()
             raise
