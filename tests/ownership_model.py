@@ -1,11 +1,13 @@
 """A hypothesis state machine for frame ownership, run against in-memory rings and real veth.
 
 It drives random sequences of take / fill / recv / send / release / split / reap / close
-on one UMEM and keeps a model: which frames each live batch holds. After every step it
-checks the invariant (every frame in exactly one state, the states summing to the total,
-each live batch's frames USER and reachable through that batch alone, no USER frame that
-no batch holds). Illegal steps (reusing a spent batch, an oversized frame, a frame of
-another UMEM, a release by address of a frame a batch holds) must raise and change nothing.
+on one UMEM and keeps a model: which frames each live batch holds. Every step must move
+frames only as ``xsk.ledger.TRANSITIONS`` says its operation may (the model has no rules of
+its own about states); after every step it checks the invariant (every frame in exactly one
+state, the states summing to the total, each live batch's frames USER and reachable through
+that batch alone, no USER frame that no batch holds). Illegal steps (reusing a spent batch,
+an oversized frame, a frame of another UMEM, a release by address of a frame a batch holds)
+must raise and change nothing.
 
 A ``World`` supplies the sockets: ``MemoryWorld`` one in-memory socket whose stand-in
 kernel completes TX and returns fill frames as RX; the veth world a TX socket on one end
@@ -14,14 +16,43 @@ and an RX socket on the other, both on the same UMEM, so frames go all the way r
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import xsk
+from xsk.ledger import TRANSITIONS, State, reachable
 
 FRAMES = 64
+
+
+def states(umem: xsk.Umem) -> np.ndarray:
+    """Every frame's state, by frame index."""
+    return (umem.ledger._word >> np.uint64(32)) & np.uint64(3)
+
+
+@contextlib.contextmanager
+def moves_as(umem: xsk.Umem, operation: str, violations: list[str] | None = None) -> Iterator[None]:
+    """The body (one call of ``operation``) moves frames only as the ledger's table allows.
+
+    A move outside the table is added to ``violations`` (for the state machine's invariant
+    to report once the step's bookkeeping is done), or raised at once without a list."""
+    assert operation in TRANSITIONS
+    before = states(umem)
+    yield
+    after = states(umem)
+    changed = before != after
+    made = {(State(int(a)), State(int(b))) for a, b in zip(before[changed], after[changed], strict=True)}
+    outside = made - reachable(operation)
+    if outside:
+        problem = f"{operation} moved frames {sorted(outside)}: not in xsk.ledger.TRANSITIONS"
+        if violations is None:
+            raise AssertionError(problem)
+        violations.append(problem)
 
 
 def snapshot(umem: xsk.Umem):
@@ -60,24 +91,35 @@ class OwnershipMachine(RuleBasedStateMachine):
         super().__init__()
         self.umem = self.world.umem
         self.other = xsk.Umem(frame_count=8, hugepages="off")
-        self.world.open()
+        with moves_as(self.umem, "Socket.open"):
+            self.world.open()
         self.open = True
         self.batches: list[xsk.Batch] = []
         self.spent: list[xsk.Batch] = []
+        self.violations: list[str] = []
 
     def teardown(self) -> None:
         for b in self.batches:
-            b.release()
+            self._release(b)
         if self.open:
-            self.world.close()
+            with moves_as(self.umem, "Socket.close"):
+                self.world.close()
         self.other.close()
         acc = self.umem.accounting()
         assert acc.pool == acc.total, f"frames not back in the pool after close: {acc}"
 
     # --- helpers ---------------------------------------------------------------------------
+    def _moves(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        return moves_as(self.umem, operation, self.violations)
+
     def _keep(self, b: xsk.Batch) -> None:
         if len(b):
             self.batches.append(b)
+
+    def _release(self, b: xsk.Batch) -> None:
+        to_socket = b._source is not None and not b._source.closed
+        with self._moves("Socket.release" if to_socket else "Umem.release"):
+            b.release()
 
     def _after_handover(self, i: int) -> None:
         b = self.batches[i]
@@ -88,7 +130,8 @@ class OwnershipMachine(RuleBasedStateMachine):
     @rule(n=st.integers(0, 24), length=st.sampled_from([0, 60, 1500]))
     def take(self, n, length):
         pool = self.umem.accounting().pool
-        b = self.umem.take(n, length)
+        with self._moves("Umem.take"):
+            b = self.umem.take(n, length)
         assert len(b) == min(n, pool)
         self._keep(b)
 
@@ -96,7 +139,8 @@ class OwnershipMachine(RuleBasedStateMachine):
     @rule(n=st.integers(1, 64))
     def recv(self, n):
         self.world.settle()
-        self._keep(self.world.receiver.recv(n, timeout=0))
+        with self._moves("Socket.recv"):
+            self._keep(self.world.receiver.recv(n, timeout=0))
 
     @precondition(lambda self: self.open and self.batches)
     @rule(data=st.data())
@@ -105,7 +149,8 @@ class OwnershipMachine(RuleBasedStateMachine):
         b = self.batches[i]
         b.fill(self.world.template)
         before = len(b)
-        k = self.world.sender.send(b)
+        with self._moves("Socket.send"):
+            k = self.world.sender.send(b)
         assert 0 <= k <= before and len(b) == before - k
         self._after_handover(i)
 
@@ -113,23 +158,25 @@ class OwnershipMachine(RuleBasedStateMachine):
     @rule(n=st.integers(1, 16))
     def round_trip(self, n):
         """take, send and receive in one step, so frames go all the way round often."""
-        b = self.umem.take(n)
+        with self._moves("Umem.take"):
+            b = self.umem.take(n)
         if len(b):
             b.fill(self.world.template)
-            self.world.sender.send(b)
+            with self._moves("Socket.send"):
+                self.world.sender.send(b)
             self._keep(b)  # what the TX ring had no room for stays with us
         self.world.settle()
-        self._keep(self.world.receiver.recv(64, timeout=0))
+        with self._moves("Socket.recv"):
+            self._keep(self.world.receiver.recv(64, timeout=0))
 
     @precondition(lambda self: self.open)
     @rule(n=st.integers(1, 64))
     def forward(self, n):
         """The receiver's RX ring straight onto the sender's TX ring: user space gains no frame."""
         self.world.settle()
-        user = self.umem.accounting().user
-        k = self.world.receiver.forward(n, timeout=0, out=self.world.sender)
+        with self._moves("Socket.forward"):
+            k = self.world.receiver.forward(n, timeout=0, out=self.world.sender)
         assert 0 <= k <= n
-        assert self.umem.accounting().user == user
 
     @precondition(lambda self: self.open and self.spent)
     @rule(data=st.data(), n=st.integers(0, 24), how=st.sampled_from(["take", "recv"]))
@@ -138,11 +185,13 @@ class OwnershipMachine(RuleBasedStateMachine):
         b = self.spent.pop(data.draw(st.integers(0, len(self.spent) - 1)))
         if how == "take":
             pool = self.umem.accounting().pool
-            assert self.umem.take(n, 60, into=b) is b and len(b) == min(n, pool)
+            with self._moves("Umem.take"):
+                assert self.umem.take(n, 60, into=b) is b and len(b) == min(n, pool)
             assert np.all(b.lens == 60)
         else:
             self.world.settle()
-            assert self.world.receiver.recv(max(n, 1), timeout=0, into=b) is b
+            with self._moves("Socket.recv"):
+                assert self.world.receiver.recv(max(n, 1), timeout=0, into=b) is b
         assert not b.spent
         self._keep(b)
 
@@ -152,7 +201,8 @@ class OwnershipMachine(RuleBasedStateMachine):
         i = data.draw(st.integers(0, len(self.batches) - 1))
         b = self.batches[i]
         before = len(b)
-        k = self.world.receiver.fill(b)
+        with self._moves("Socket.fill"):
+            k = self.world.receiver.fill(b)
         assert len(b) == before - k
         self._after_handover(i)
 
@@ -160,7 +210,7 @@ class OwnershipMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def release(self, data):
         i = data.draw(st.integers(0, len(self.batches) - 1))
-        self.batches[i].release()
+        self._release(self.batches[i])
         self._after_handover(i)
 
     @precondition(lambda self: self.batches)
@@ -169,7 +219,8 @@ class OwnershipMachine(RuleBasedStateMachine):
         i = data.draw(st.integers(0, len(self.batches) - 1))
         b = self.batches[i]
         k = data.draw(st.integers(0, len(b)))
-        head = b.split(k)
+        with self._moves("Batch.select"):
+            head = b.split(k)
         assert len(head) == k
         self._keep(head)
         if not len(b):
@@ -179,19 +230,22 @@ class OwnershipMachine(RuleBasedStateMachine):
     @rule()
     def reap(self):
         self.world.settle()
-        self.world.sender.complete()
+        with self._moves("Socket.complete"):
+            self.world.sender.complete()
 
     @precondition(lambda self: self.open)
     @rule()
     def close_and_reopen(self):
-        self.world.close()
+        with self._moves("Socket.close"):
+            self.world.close()
         self.open = False
         acc = self.umem.accounting()
         assert acc.fill == 0 and acc.tx == 0  # the kernel's frames came back with the sockets
         assert acc.user == sum(len(b) for b in self.batches)
         with pytest.raises(xsk.ClosedError):
             self.world.sender.send(self.umem.take(0))
-        self.world.open()
+        with self._moves("Socket.open"):
+            self.world.open()
         self.open = True
 
     # --- illegal steps: each raises and changes nothing -------------------------------------
@@ -254,6 +308,10 @@ class OwnershipMachine(RuleBasedStateMachine):
         assert_unchanged(self.umem, before)
 
     # --- the invariant ---------------------------------------------------------------------
+    @invariant()
+    def every_move_is_in_the_ledgers_table(self):
+        assert not self.violations, self.violations
+
     @invariant()
     def every_frame_has_one_owner(self):
         self.umem.verify()

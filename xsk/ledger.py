@@ -2,19 +2,16 @@
 
 Theory of operation
 -------------------
-Every frame is in exactly one state, and the state says who may touch it:
+Every frame is in exactly one ``State``, and the state says who may touch it (``OWNERS``).
+``TRANSITIONS`` is the whole state machine: for each operation, the state changes it makes.
+Nothing else moves a frame, and the tests hold the C ledger to that table after every step
+(``tests/ownership_model.py``, in memory and over veth).
 
-    state  owner                      entered by                         leaves to
-    POOL   the library's free pool     start, completion reaped, release  USER (take), FILL (refill)
-    USER   the caller, via one Batch   take(), recv()                     FILL, TX, POOL
-    FILL   the kernel (fill ring)      fill / release to a socket         USER (arrives on RX)
-    TX     the kernel (TX ring)        send()                             POOL (completion reaped)
-
-USER frames also carry the *token* of the batch that holds them, so a frame
-passed on by one batch can't be used through another. FILL and TX frames carry
-the id of the socket whose ring holds them, so closing a socket gives exactly
-its frames back. Counts per state are kept incrementally and always sum to the
-frame count.
+USER frames also carry the *token* of the batch that holds them, so a frame passed on by one
+batch can't be used through another (``Batch.select`` and ``split`` move frames between
+batches: a new token, the same state). FILL and TX frames carry the id of the socket (its
+queue's rings) that holds them, so closing a socket gives exactly its frames back. Counts
+per state are kept incrementally and always sum to the frame count.
 
 The table lives in C arrays owned by this object: one 64-bit word per frame,
 state << 32 | owner, so one load and one compare check a frame. One C call checks
@@ -26,16 +23,73 @@ can't interleave inside one.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import threading
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
 
 from ._binding import ffi, lib
-from .errors import FrameOwnershipError, IntegrityError
+from .errors import ConfigError, FrameOwnershipError, IntegrityError
 
-STATES = ("POOL", "USER", "FILL", "TX")
+
+class State(enum.IntEnum):
+    """A frame's state (the values are the C ledger's, ``enum xsk_frame_state``)."""
+
+    POOL = lib.XSK_POOL
+    USER = lib.XSK_USER
+    FILL = lib.XSK_FILL
+    TX = lib.XSK_TX
+
+
+POOL, USER, FILL, TX = State.POOL, State.USER, State.FILL, State.TX
+STATES = tuple(s.name for s in State)
+"""The state names by value: ("POOL", "USER", "FILL", "TX")."""
+
+OWNERS: Mapping[State, str] = MappingProxyType({
+    POOL: "the free pool",
+    USER: "the caller, through the one Batch that holds it",
+    FILL: "the kernel (fill ring)",
+    TX: "the kernel (TX ring, until its completion is reaped)",
+})
+"""Who owns a frame in each state."""
+
+TRANSITIONS: Mapping[str, frozenset[tuple[State, State]]] = MappingProxyType({
+    # operation:       the state changes it makes (from, to)     why
+    "Umem.take":       frozenset({(POOL, USER)}),                # free frames, now the caller's
+    "Umem.release":    frozenset({(USER, POOL)}),                # also a Batch dropped while it owns frames
+    "Batch.select":    frozenset(),                              # and split: frames change batch, not state
+    "Socket.open":     frozenset({(POOL, FILL)}),                # the fill ring topped up
+    "Socket.fill":     frozenset({(USER, FILL)}),
+    "Socket.release":  frozenset({(USER, FILL), (USER, POOL)}),  # the fill ring; what it has no room for, the pool
+    "Socket.recv":     frozenset({(FILL, USER),                  # received
+                                  (POOL, FILL),                  # the fill ring topped up
+                                  (TX, POOL)}),                  # completions reaped
+    "Socket.send":     frozenset({(USER, TX), (TX, POOL)}),      # on the TX ring; completions reaped
+    "Socket.complete": frozenset({(TX, POOL)}),                  # also flush
+    "Socket.forward":  frozenset({(FILL, TX),                    # RX ring to TX ring, never the caller's
+                                  (FILL, POOL),                  # a received descriptor that is no frame to send
+                                  (POOL, FILL), (TX, POOL)}),    # topped up, reaped
+    "Socket.close":    frozenset({(FILL, POOL), (TX, POOL)}),    # the kernel let go of the socket's rings
+})
+"""The state machine: every operation that moves frames, and the moves it may make. One call may
+take a frame along several of its operation's moves (a frame sent and completed within one
+``send``); any move not listed here is a bug in the ledger."""
+
+
+def reachable(operation: str) -> frozenset[tuple[State, State]]:
+    """(from, to) of every frame one call of ``operation`` may change: its moves, chained."""
+    moves = set(TRANSITIONS[operation])
+    while True:
+        chained = {(a, d) for a, b in moves for c, d in moves if b == c and a != d} - moves
+        if not chained:
+            return frozenset(moves)
+        moves |= chained
+
+
 _TOKEN_LIMIT = 0xFFFF_FFFE
 
 
@@ -114,7 +168,7 @@ class Ledger:
     def held_by(self, state: str, ring_owner: int) -> int:
         """How many frames are in ``state`` ("FILL" or "TX") on the rings of ``ring_owner``."""
         if state not in ("FILL", "TX"):
-            raise ValueError(f"held_by({state!r}): only FILL and TX frames are held by a ring")
+            raise ConfigError(f"only FILL and TX frames are held by a ring, got {state!r}", argument="state")
         return int(np.count_nonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner)))
 
     def release(self, addrs: np.ndarray, token: int, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
@@ -173,9 +227,7 @@ class Ledger:
         elif rc == lib.XSK_ERR_BOUNDARY:
             msg = f"address {addr:#x} is not on a frame boundary (frame size {self.frame_size})"
         elif rc == lib.XSK_ERR_STATE:
-            state = self.state_of(addr)
-            owner = {"POOL": "the free pool", "FILL": "the kernel (fill ring)", "TX": "the kernel (TX ring)"}
-            msg = f"frame at {addr:#x} is not yours: it belongs to {owner.get(state, state)}"
+            msg = f"frame at {addr:#x} is not yours: it belongs to {OWNERS[State[self.state_of(addr)]]}"
         elif rc == lib.XSK_ERR_TOKEN:
             msg = f"frame at {addr:#x} belongs to another batch"
         elif rc == lib.XSK_ERR_DUP:

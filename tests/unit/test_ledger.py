@@ -417,3 +417,20 @@ def test_verify_finds_a_broken_pool_and_leaves_the_words_as_they_were(umem, corr
 def test_held_by_counts_only_ring_states(umem):
     with pytest.raises(ValueError, match="only FILL and TX"):
         umem.ledger.held_by("USER", 1)
+
+
+def test_the_transition_table_is_the_state_machine():
+    from xsk.ledger import FILL, OWNERS, POOL, STATES, TRANSITIONS, TX, USER, State, reachable
+
+    assert [s.name for s in State] == list(STATES) == ["POOL", "USER", "FILL", "TX"]
+    assert [int(s) for s in State] == [lib.XSK_POOL, lib.XSK_USER, lib.XSK_FILL, lib.XSK_TX]
+    assert set(OWNERS) == set(State)
+    moves = set().union(*TRANSITIONS.values())
+    assert all(a != b for a, b in moves)
+    assert {(FILL, TX), (FILL, POOL)} <= TRANSITIONS["Socket.forward"]  # forward never hands frames to the caller
+    assert not any(USER in move for move in TRANSITIONS["Socket.forward"])
+    assert (USER, POOL) in reachable("Socket.send")  # sent and completed within one call
+    assert reachable("Umem.take") == TRANSITIONS["Umem.take"] and reachable("Batch.select") == frozenset()
+    # nothing but the caller's own calls hands frames to the caller, and nothing takes them away
+    into_user = {op for op, m in TRANSITIONS.items() if any(b == USER for _, b in m)}
+    assert into_user == {"Umem.take", "Socket.recv"}
