@@ -17,6 +17,15 @@ from types import ModuleType
 
 MOVED = {
     "xsk.rings": "xsk.testing.memory",
+    "xsk.packet": "xsk.traffic.packet",
+    "xsk.fastpatch": "xsk.traffic.packet",
+    "xsk.xdpgen": "xsk.traffic.xdpgen",
+    "xsk.pacer": "xsk.traffic.pacer",
+    "xsk.ranges": "xsk.traffic.ranges",
+    "xsk.template": "xsk.traffic.template",
+    "xsk.seqstats": "xsk.traffic.seqstats",
+    "xsk.procfork": "xsk._procfork",
+    "xsk.privileges": "xsk._privileges",
 }
 """Old module name -> the module it is now."""
 

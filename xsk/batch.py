@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._binding import ffi
+from ._procfork import forked_away
 from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
-from .procfork import forked_away
 
 XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
 

@@ -23,9 +23,10 @@ import warnings
 from importlib import resources
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from . import link, privileges
+from . import _privileges, link
 from . import netns as netns_mod
 from ._binding import check, ffi, lib
+from ._procfork import current_pid
 from .errors import (
     ClosedError,
     ConfigError,
@@ -37,7 +38,6 @@ from .errors import (
     error_for,
 )
 from .filter import MAX_RULES, Rule
-from .procfork import current_pid
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -213,7 +213,7 @@ class XdpProgram(_Attachment):
     @classmethod
     def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> XdpProgram:
         """The program on this interface (in the calling thread's namespace), attaching it if needed."""
-        privileges.require_program()
+        _privileges.require_program()
         key = (netns_mod.current_id(), ifindex)
         prog = cls._attached.get(key)
         if prog is None or prog._pid != current_pid():
@@ -292,7 +292,7 @@ class CustomProgram:
         if not os.path.isfile(path):
             raise ConfigError(f"no BPF object file {path!r}: build it with clang -O2 -g -target bpf -c prog.c",
                               argument="path")
-        privileges.require_program()
+        _privileges.require_program()
         self.ifname = ifname
         self.netns = netns
         self._sockets: dict[int, Socket] = {}

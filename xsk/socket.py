@@ -28,10 +28,11 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from . import _privileges, _procfork, link
 from . import filter as filter_mod
-from . import link, privileges, procfork
 from . import netns as netns_mod
 from ._binding import check, ffi, lib
+from ._procfork import current_pid, forked_away
 from .batch import Batch, _Buffers
 from .errors import (
     ClosedError,
@@ -46,7 +47,6 @@ from .errors import (
     error_for,
 )
 from .filter import Rule
-from .procfork import current_pid, forked_away
 from .program import CustomProgram, XdpMode, XdpProgram
 from .umem import Umem
 
@@ -188,9 +188,9 @@ class Socket:
         if xskmap_key is not None and program is None:
             raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
         umem._usable()
-        privileges.require_socket()
+        _privileges.require_socket()
         if rx:
-            privileges.require_program()
+            _privileges.require_program()
         self._setup(umem, ifname, queue, netns=netns, ring_size=ring_size, rx=rx, tx=tx, need_wakeup=need_wakeup,
                     busy_poll=busy_poll, busy_poll_budget=busy_poll_budget, multi_buffer=multi_buffer,
                     fill_frames=fill_frames)
@@ -473,7 +473,7 @@ class Socket:
         ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
         instead of a new one: the data path then allocates nothing (see ``Batch``).
         """
-        if self._closed or self._gone or self._pid != procfork._pid:
+        if self._closed or self._gone or self._pid != _procfork._pid:
             self._usable()  # raises what is wrong
         if not self.rx_enabled:
             raise ConfigError(f"{self!r} was made with rx=False")
@@ -539,7 +539,7 @@ class Socket:
         Single-buffer frames only. If waking the kernel for TX fails afterwards, the
         HostError raised carries ``accepted`` as ``send``'s does.
         """
-        if self._closed or self._gone or self._pid != procfork._pid:
+        if self._closed or self._gone or self._pid != _procfork._pid:
             self._usable()  # raises what is wrong
         tx = self if out is None else out
         if tx is not self:
@@ -587,7 +587,7 @@ class Socket:
 
         After the interface is gone they all go to the pool.
         """
-        if not self._gone and (self._closed or self._pid != procfork._pid):
+        if not self._gone and (self._closed or self._pid != _procfork._pid):
             self._usable()  # raises what is wrong (after the interface is gone, frames go to the pool)
         if batch._spent or batch._umem is not self.umem:
             self._own(batch)  # raises what is wrong
@@ -633,7 +633,7 @@ class Socket:
         which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool when
         the kernel completes them (recent kernels do) or, at the latest, when the socket closes.
         """
-        if self._closed or self._gone or self._pid != procfork._pid:
+        if self._closed or self._gone or self._pid != _procfork._pid:
             self._usable()  # raises what is wrong
         if not self.tx_enabled:
             raise ConfigError(f"{self!r} was made with tx=False")

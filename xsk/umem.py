@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from . import privileges, procfork
+from . import _privileges, _procfork
 from ._binding import check, ffi, lib
+from ._procfork import current_pid, forked_away
 from .batch import Batch
 from .errors import (
     ClosedError,
@@ -37,7 +38,6 @@ from .errors import (
     StillInUseError,
 )
 from .ledger import Accounting, Ledger
-from .procfork import current_pid, forked_away
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -270,7 +270,7 @@ class Umem:
         ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
         instead of a new one: no allocation on the data path (see ``Batch``).
         """
-        if self._closed or self._pid != procfork._pid:
+        if self._closed or self._pid != _procfork._pid:
             self._usable()  # raises what is wrong
         if n < 0:
             raise ValueError(f"take({n})")
@@ -287,7 +287,7 @@ class Umem:
         Only a Batch: frames are handed back through the batch that owns them, never by
         address, so no frame can be freed while a live batch (and its views) still holds it.
         """
-        if (self._closed or self._pid != procfork._pid or frames.__class__ is not Batch
+        if (self._closed or self._pid != _procfork._pid or frames.__class__ is not Batch
                 or frames._umem is not self or frames._spent):
             self._check_release(frames)  # raises what is wrong
         addrs = frames._addrs
@@ -330,7 +330,7 @@ class Umem:
 
     def _register(self):  # type: ignore[no-untyped-def]
         """Register with the kernel in the calling thread's namespace; return (fill, comp) rings."""
-        privileges.require_socket()
+        _privileges.require_socket()
         pp = ffi.new("struct xsk_umem **")
         fq = ffi.new("struct xsk_ring_prod *")
         cq = ffi.new("struct xsk_ring_cons *")

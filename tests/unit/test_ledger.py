@@ -1,6 +1,9 @@
 """Every legal and illegal ownership transition, without a kernel: the ledger and the data path's
 entry points are driven against rings in ordinary memory whose kernel side the test plays."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -434,3 +437,25 @@ def test_the_transition_table_is_the_state_machine():
     # nothing but the caller's own calls hands frames to the caller, and nothing takes them away
     into_user = {op for op, m in TRANSITIONS.items() if any(b == USER for _, b in m)}
     assert into_user == {"Umem.take", "Socket.recv"}
+
+
+def test_two_threads_sharing_a_umem_never_corrupt_the_ledger():
+    umem = xsk.Umem(frame_count=4096, hugepages="off")
+    errors = []
+
+    def churn():
+        deadline = time.monotonic() + 0.7
+        try:
+            while time.monotonic() < deadline:
+                umem.release(umem.take(256))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert umem.accounting() == (4096, 0, 0, 0, 4096) and umem.ledger.c.pool_len == 4096
+    umem.close()

@@ -1,10 +1,5 @@
 """xsk.testing.MemorySocket: a real Socket over rings in ordinary memory, with a stand-in kernel."""
 
-import importlib
-import sys
-import warnings
-
-import numpy as np
 import pytest
 
 import xsk
@@ -75,15 +70,3 @@ def test_bad_arguments_are_config_errors(umem):
     with pytest.raises(xsk.ConfigError, match="power of two"):
         MemoryRing(6, "fill")
     assert umem.accounting().pool == 256
-
-
-def test_the_old_module_name_still_imports_with_a_deprecation_warning():
-    sys.modules.pop("xsk.rings", None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        old = importlib.import_module("xsk.rings")
-    assert old.MemorySocket is MemorySocket and old.MemoryRing is MemoryRing
-    assert [w.category for w in caught] == [DeprecationWarning]
-    assert "xsk.testing.memory" in str(caught[0].message)
-    assert old.__spec__.name == "xsk.testing.memory"  # the module keeps its own identity
-    assert np.dtype(old.DESC).itemsize == 16

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import link, netns, pcap, ranges, template
+from .. import link, netns, pcap
 from ..errors import ConfigError, UnsupportedError, XskError
-from ..pacer import Pacer, parse_rate
-from ..packet import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from ..traffic import ranges, template
+from ..traffic.pacer import Pacer, parse_rate
+from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
 from . import common
 
 PROG = "xsk gen"
@@ -310,7 +311,7 @@ def _xdp_send(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: f
               report: Any, stop: Any) -> dict[str, Any]:
     import socket
 
-    from ..xdpgen import XdpGenerator
+    from ..traffic.xdpgen import XdpGenerator
 
     frame = bytearray(cfg.frame)
     lay = layout(cfg.frame)

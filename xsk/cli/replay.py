@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import pcap
 from ..errors import ConfigError
-from ..pacer import Pacer
+from ..traffic.pacer import Pacer
 from . import common
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..seqstats import SeqStats
+from ..traffic.seqstats import SeqStats
 from . import common
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, has
 from ..errors import PrivilegeError
-from ..privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, has
 from .veth import VethPair
 
 

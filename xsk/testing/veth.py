@@ -20,8 +20,8 @@ from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 
 from .. import netns
+from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
-from ..privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 
 NS_PREFIX = "xskt-"
 _made_here: set[str] = set()  # every namespace a VethPair in this process created

@@ -11,7 +11,7 @@ import ipaddress
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MAX_RANGE = 1 << 24  # values held in memory per field
 

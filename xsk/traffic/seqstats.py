@@ -1,7 +1,7 @@
 """Loss, duplicates, reordering and one-way latency of ``xsk gen`` sequence payloads.
 
 Frames are read a batch at a time, in place, by one C call (xsk_seq_batch): header
-offsets, the magic, the sequence number and the transmit time (layout in ``xsk.packet``). Each
+offsets, the magic, the sequence number and the transmit time (layout in ``xsk.traffic.packet``). Each
 stream (the top 8 bits of the sequence number) keeps a bitmap of the last ``WINDOW``
 numbers below its highest so far, so duplicates inside the window are exact and memory
 stays fixed however long the run; a number below the highest arrives "reordered", and one
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ._binding import ffi, lib
+from .._binding import ffi, lib
 
 _BUCKETS = np.geomspace(0.01, 1e7, 2001)  # microseconds
 WINDOW = 1 << 18  # sequence numbers remembered per stream (256 KiB each)

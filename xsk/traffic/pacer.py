@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
 

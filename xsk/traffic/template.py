@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _LAYERS = (
     "Ether", "Dot1Q", "Dot1AD", "ARP", "IP", "IPv6", "UDP", "TCP", "ICMP", "ICMPv6EchoRequest",

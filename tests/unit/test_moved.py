@@ -1,0 +1,42 @@
+"""Modules that moved keep importing under their old names, with a DeprecationWarning saying where they went."""
+
+import importlib
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+from xsk._moved import MOVED
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_an_old_name_gives_the_new_module_with_a_warning(old, new):
+    sys.modules.pop(old, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert module.__name__ == new and module.__spec__.name == new  # it keeps its own identity
+    assert [w.category for w in caught] == [DeprecationWarning]
+    assert f"{old} is deprecated: it moved to {new}" in str(caught[0].message)
+
+
+def test_old_style_imports_in_a_users_program_keep_working():
+    program = (
+        "import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+        "try:\n"
+        "    from xsk.packet import PacketPlan\n"
+        "except DeprecationWarning as w:\n"
+        "    print('warned:', w)\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"
+        "from xsk import ranges, seqstats\n"
+        "from xsk.rings import MemorySocket\n"
+        "import xsk.testing, xsk.traffic.packet\n"
+        "assert ranges is xsk.traffic.ranges and MemorySocket is xsk.testing.MemorySocket\n"
+        "print('ok', seqstats.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "warned: xsk.packet is deprecated: it moved to xsk.traffic.packet" in out.stdout
+    assert "ok xsk.traffic.seqstats" in out.stdout

@@ -1,0 +1,17 @@
+"""The traffic generator's parts, under ``xsk gen``, ``xsk sink`` and ``xsk replay``.
+
+* ``packet``: a template frame and its varying fields, patched a batch at a time in C
+  (``PacketPlan``), and the sequence payload (stream, counter, transmit time) it can carry.
+* ``ranges``: value ranges of addresses, ports and MACs for the varying fields.
+* ``template``: scapy packets from a template string, built from its syntax tree, never run.
+* ``pacer``: rates (``100k``, ``2Gbit``) and sending on an absolute schedule.
+* ``xdpgen``: the in-kernel engine (BPF_PROG_RUN with live frames).
+* ``seqstats``: loss, duplicates, reordering and latency of received sequence payloads.
+"""
+
+from .pacer import Pacer, parse_rate
+from .packet import SEQ_LEN, PacketPlan, layout, varying_fields
+from .seqstats import SeqStats
+from .xdpgen import XdpGenerator
+
+__all__ = ["SEQ_LEN", "Pacer", "PacketPlan", "SeqStats", "XdpGenerator", "layout", "parse_rate", "varying_fields"]
