@@ -45,8 +45,10 @@ test: setup host
 docs: setup
 	$(PY) tools/gendocs.py build/docs
 
+# ruff over everything; mypy --strict over xsk/ (configured in pyproject.toml)
 lint: setup
-	$(VENV)/bin/ruff check . tools/bench
+	$(VENV)/bin/ruff check . tools/bench tools/instructions
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build *.egg-info xsk/_xsk_cffi*.so xsk/_bpf .pytest_cache

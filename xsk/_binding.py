@@ -9,6 +9,7 @@ calls give an error the caller reads with ``libxdp_get_error``/``libbpf_get_erro
 from __future__ import annotations
 
 import logging
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -22,21 +23,26 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         f"import failed with: {exc}"
     ) from exc
 
-__all__ = ["check", "error_for", "ffi", "lib", "struct_dtype"]
+__all__ = ["CData", "check", "error_for", "ffi", "lib", "struct_dtype"]
+
+CData: TypeAlias = Any
+"""A cffi pointer, array or struct: its type is C's, declared in xsk/_ffi and checked by cffi."""
 
 _log = logging.getLogger("xsk.libxdp")
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 
 
-@ffi.def_extern()
-def xsk_py_log(level: int, msg) -> None:  # type: ignore[no-untyped-def]
-    """libxdp and libbpf print through here instead of onto stderr."""
+def _log_from_c(level: int, msg: CData) -> None:
+    """libxdp and libbpf print through here (xsk_py_log, see system.c) instead of onto stderr."""
     text = ffi.string(msg).decode(errors="replace").rstrip()
     # libxdp tries its multi-program dispatcher first (which needs bpffs) and narrates the
     # fallback as warnings; xsk reports the outcome itself, so the narration stays at debug.
     lowered = text.lower()
     narration = any(word in lowered for word in ("dispatcher", "bpffs", "xdp_pass", "ulimit -l"))
     _log.log(logging.DEBUG if narration else _LEVELS.get(level, logging.DEBUG), text)
+
+
+ffi.def_extern(name="xsk_py_log")(_log_from_c)
 
 
 lib.xsk_sys_route_logs()
@@ -56,13 +62,15 @@ _SCALARS = {
 }
 
 
-def struct_dtype(ctype: str) -> np.dtype:
+def struct_dtype(ctype: str) -> np.dtype[np.void]:
     """The numpy record dtype of a C struct, field for field, as the compiler laid it out.
 
     For arrays of structs that C writes and Python reads as columns: the layout comes from the
     extension itself, so it can't drift from the C declaration."""
     t = ffi.typeof(ctype)
-    names, formats, offsets = [], [], []
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
     for name, field in t.fields:
         ft = field.type
         if ft.kind == "array":

@@ -13,7 +13,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import warnings
-from types import ModuleType
+from types import FrameType, ModuleType
 
 MOVED = {
     "xsk.rings": "xsk.testing.memory",
@@ -57,7 +57,8 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def _caller_level() -> int:
     """How many frames up the import statement that named the old module is."""
-    frame, level = sys._getframe(2), 2
+    frame: FrameType | None = sys._getframe(2)
+    level = 2
     while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
         frame, level = frame.f_back, level + 1
     return level

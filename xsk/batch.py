@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._binding import ffi
+from ._binding import CData, ffi
 from ._procfork import forked_away
 from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
 
@@ -60,17 +60,19 @@ class Batch:
         self._source = source
         self._spent = False
         self._views: list[memoryview] = []
-        self._addrs_c = self._lens_c = None  # cdata pointers to _addrs/_lens, made on first use
+        # cdata pointers to _addrs/_lens, made on first use
+        self._addrs_c: CData | None = None
+        self._lens_c: CData | None = None
         self._bufs: _Buffers | None = None  # set once the batch is reused (into=)
 
     # --- the data path's view of the arrays (for Socket and Umem) -----------------------------
-    def _c_addrs(self):  # type: ignore[no-untyped-def]
+    def _c_addrs(self) -> CData:
         c = self._addrs_c
         if c is None:
             c = self._addrs_c = ffi.from_buffer("uint64_t[]", self._addrs)
         return c
 
-    def _c_lens(self):  # type: ignore[no-untyped-def]
+    def _c_lens(self) -> CData:
         c = self._lens_c
         if c is None:
             c = self._lens_c = ffi.from_buffer("uint32_t[]", self._lens)
@@ -210,7 +212,7 @@ class Batch:
     def addrs(self) -> np.ndarray:
         """UMEM offsets of each frame's data (read-only)."""
         self._live()
-        view = self._addrs.view()
+        view: np.ndarray = self._addrs.view()
         view.flags.writeable = False
         return view
 
@@ -272,7 +274,8 @@ class Batch:
         self._live()
         if len(self) and int(self._umem.offsets_of(self._addrs).min()) < width:
             raise FrameTooLargeError(f"{width} bytes of metadata would start before a frame's beginning")
-        return self._umem.array[(self._addrs.astype(np.int64) - width)[:, None] + np.arange(width)]
+        rows: np.ndarray = self._umem.array[(self._addrs.astype(np.int64) - width)[:, None] + np.arange(width)]
+        return rows
 
     def room(self, i: int) -> int:
         """Bytes available from frame ``i``'s data start to the end of its UMEM frame."""
@@ -328,7 +331,8 @@ class Batch:
     def read_at(self, offsets: int | np.ndarray, width: int) -> np.ndarray:
         """A copy of ``width`` bytes at ``offsets`` (one per frame, or one for all) as (n, width)."""
         self._live()
-        return self._umem.array[self._spots(offsets, width)]
+        rows: np.ndarray = self._umem.array[self._spots(offsets, width)]
+        return rows
 
     def write_at(self, offsets: int | np.ndarray, values: np.ndarray) -> None:
         """Write row ``values[i]`` ((n, width) or one (width,) row) at ``offsets[i]`` in frame i."""

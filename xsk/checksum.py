@@ -30,7 +30,8 @@ def checksum(data: bytes | np.ndarray) -> int:
 
 def row_sums(rows: np.ndarray) -> np.ndarray:
     """Per-row (unfolded) sums of big-endian 16-bit words of an (n, even k) uint8 array."""
-    return np.ascontiguousarray(rows).view(">u2").sum(axis=1, dtype=np.uint64)
+    sums: np.ndarray = np.ascontiguousarray(rows).view(">u2").sum(axis=1, dtype=np.uint64)
+    return sums
 
 
 def finish(sums: np.ndarray, zero_as_ffff: bool = False) -> np.ndarray:
@@ -38,7 +39,7 @@ def finish(sums: np.ndarray, zero_as_ffff: bool = False) -> np.ndarray:
     s = sums.astype(np.uint64)
     for _ in range(3):  # enough for sums below 2**48, i.e. any frame
         s = (s & np.uint64(0xFFFF)) + (s >> np.uint64(16))
-    out = (~s & np.uint64(0xFFFF)).astype(np.uint16)
+    out: np.ndarray = (~s & np.uint64(0xFFFF)).astype(np.uint16)
     if zero_as_ffff:
         out[out == 0] = 0xFFFF
     return out

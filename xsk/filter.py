@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import ConfigError
 
@@ -67,32 +67,35 @@ def _port_range(text: str, term: str) -> tuple[int, int]:
 
 
 def _parse_rule(text: str) -> Rule:
-    fields: dict[str, object] = {}
+    rule, terms = Rule(), 0
     for term in text.split():
         kind, _, value = term.partition(":")
         kind = kind.lower()
+        terms += 1
         if kind in _PROTOCOLS or kind == "port":
             if kind != "port":
-                fields["ip_proto"] = _PROTOCOLS[kind]
+                rule = replace(rule, ip_proto=_PROTOCOLS[kind])
             if value:
-                fields["dport_lo"], fields["dport_hi"] = _port_range(value, term)
+                lo, hi = _port_range(value, term)
+                rule = replace(rule, dport_lo=lo, dport_hi=hi)
             elif kind == "port":
                 raise ConfigError(f"filter term {term!r} needs a port: port:N or port:N-M")
         elif kind in ("ether", "ethertype"):
             try:
-                fields["ethertype"] = _ETHERTYPES.get(value.lower()) or int(value, 0)
+                ethertype = _ETHERTYPES.get(value.lower()) or int(value, 0)
             except ValueError:
                 raise ConfigError(f"bad EtherType in filter term {term!r}: e.g. ether:0x88b5") from None
-            if not 0 < int(fields["ethertype"]) <= 0xFFFF:  # type: ignore[call-overload]
+            if not 0 < ethertype <= 0xFFFF:
                 raise ConfigError(f"EtherType out of range in filter term {term!r}")
+            rule = replace(rule, ethertype=ethertype)
         elif kind == "proto":
             try:
-                fields["ip_proto"] = _PROTOCOLS.get(value.lower()) or int(value, 0)
+                rule = replace(rule, ip_proto=_PROTOCOLS.get(value.lower()) or int(value, 0))
             except ValueError:
                 raise ConfigError(f"bad IP protocol in filter term {term!r}: e.g. proto:47") from None
         elif kind == "dst":
             try:
-                fields["dst"] = str(ipaddress.ip_address(value))
+                rule = replace(rule, dst=str(ipaddress.ip_address(value)))
             except ValueError:
                 raise ConfigError(f"bad address in filter term {term!r}: e.g. dst:192.0.2.2") from None
         else:
@@ -100,9 +103,9 @@ def _parse_rule(text: str) -> Rule:
                 f"unknown filter term {term!r}: use udp[:PORT], tcp[:PORT], port:PORT, ether:TYPE, "
                 "proto:N or dst:ADDR"
             )
-    if not fields:
+    if not terms:
         raise ConfigError(f"empty filter rule in {text!r}")
-    return Rule(**fields)  # type: ignore[arg-type]
+    return rule
 
 
 def parse(spec: str | list[Rule] | None) -> list[Rule]:

@@ -10,10 +10,14 @@ already copied out (and the reference the C one is tested against).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._binding import ffi, lib, struct_dtype
+
+if TYPE_CHECKING:
+    from .batch import Batch
 
 HEAD = int(lib.XSK_PKT_HEAD)  # bytes read of each frame: Ethernet, 2 VLAN tags, IPv6, TCP with options
 
@@ -44,11 +48,15 @@ class Headers:
 
     @property
     def udp(self) -> np.ndarray:
-        return (self.proto == 17) & (self.l4 >= 0)
+        """Which frames are UDP with their header in place."""
+        mask: np.ndarray = (self.proto == 17) & (self.l4 >= 0)
+        return mask
 
     @property
     def tcp(self) -> np.ndarray:
-        return (self.proto == 6) & (self.l4 >= 0)
+        """Which frames are TCP with their header in place."""
+        mask: np.ndarray = (self.proto == 6) & (self.l4 >= 0)
+        return mask
 
 
 def _u16(rows: np.ndarray, r: np.ndarray, at: np.ndarray, lim: np.ndarray) -> np.ndarray:
@@ -100,7 +108,7 @@ def parse_rows(rows: np.ndarray, lens: np.ndarray) -> Headers:
 _HDR = struct_dtype("struct xsk_hdr")  # one record per frame, as xsk_pkt_parse writes them
 
 
-def parse(batch) -> Headers:  # type: ignore[no-untyped-def]
+def parse(batch: Batch) -> Headers:
     """Headers of every frame in a Batch (reads at most HEAD bytes of each, in place).
 
     The arrays are views of one record array: offsets and VLAN ids are int32, ports and

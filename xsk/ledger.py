@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._binding import ffi, lib
+from ._binding import CData, ffi, lib
 from .errors import ConfigError, FrameOwnershipError, IntegrityError
 
 
@@ -171,7 +171,7 @@ class Ledger:
             raise ConfigError(f"only FILL and TX frames are held by a ring, got {state!r}", argument="state")
         return int(np.count_nonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner)))
 
-    def release(self, addrs: np.ndarray, token: int, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
+    def release(self, addrs: np.ndarray, token: int, addrs_c: CData | None = None) -> None:
         """USER -> POOL for every address, or raise and change nothing.
 
         ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one."""
@@ -239,5 +239,5 @@ class Ledger:
         raise FrameOwnershipError(f"{what}: {msg}; nothing was changed")
 
 
-def _u64(addrs: np.ndarray):  # type: ignore[no-untyped-def]
+def _u64(addrs: np.ndarray) -> CData:
     return ffi.from_buffer("uint64_t[]", np.ascontiguousarray(addrs, dtype=np.uint64))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from .errors import NoSuchInterfaceError
 
 
-def _netlink():  # type: ignore[no-untyped-def]
+def _netlink() -> Any:
     """A pyroute2 IPRoute, imported on first use: pyroute2 is half of ``import xsk``'s time."""
     from pyroute2 import IPRoute
 

@@ -163,7 +163,7 @@ def _ticks_per_second(options: bytes, endian: str) -> int:
             break
         if code == 9 and length >= 1 and pos + 5 <= len(options):  # if_tsresol
             v = options[pos + 4]
-            return 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
+            return int(2 ** (v & 0x7F) if v & 0x80 else 10**v)
         pos += 4 + ((length + 3) & ~3)
     return 1_000_000
 

@@ -20,6 +20,7 @@ import glob
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -59,7 +60,7 @@ def object_path() -> str:
     return str(path)
 
 
-def _attached_program(ifindex: int, detach_if=None) -> tuple[str, int] | None:  # type: ignore[no-untyped-def]
+def _attached_program(ifindex: int, detach_if: Callable[[str, int], bool] | None = None) -> tuple[str, int] | None:
     """(name, id) of the XDP program on the interface, or None; ``detach_if(name, id)`` true detaches it."""
     mp = lib.xdp_multiprog__get_from_ifindex(ifindex)
     if mp == ffi.NULL or lib.libxdp_get_error(mp):
@@ -318,7 +319,7 @@ class CustomProgram:
 
     @property
     def closed(self) -> bool:
-        return self._attachment._prog == ffi.NULL
+        return bool(self._attachment._prog == ffi.NULL)
 
     def _usable(self) -> None:
         if self.closed:

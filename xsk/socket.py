@@ -31,7 +31,7 @@ import numpy as np
 from . import _privileges, _procfork, link
 from . import filter as filter_mod
 from . import netns as netns_mod
-from ._binding import check, ffi, lib
+from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
 from .batch import Batch, _Buffers
 from .errors import (
@@ -81,7 +81,7 @@ class _FillRings:
 
     __slots__ = ("c", "cq", "fq", "members", "owner", "shares_umem_fd")
 
-    def __init__(self, fq, cq, owner: int, shares_umem_fd: bool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, fq: CData, cq: CData, owner: int, shares_umem_fd: bool) -> None:
         self.fq, self.cq, self.owner, self.shares_umem_fd = fq, cq, owner, shares_umem_fd
         self.c = ffi.new("struct xsk_fillq *", {"fq": fq, "cq": cq, "owner": owner})
         self.members = 0
@@ -92,7 +92,7 @@ class _FillRings:
         return int(self.c.in_fill)
 
 
-def _data_path(sock: Socket):  # type: ignore[no-untyped-def]
+def _data_path(sock: Socket) -> CData:
     """The socket's ``struct xsk_path``: everything its per-batch C calls need, in one place.
 
     It points into the socket's rings, its queue's ``_FillRings`` and the UMEM's ledger, so
@@ -140,6 +140,10 @@ class Socket:
     ``send`` takes fragments chained the same way. Without it a packet larger than a frame
     is dropped by the kernel (``rx_dropped``).
     """
+
+    _group: _FillRings  # the fill and completion rings of its queue, from the moment they exist
+    _custom: CustomProgram | None  # the user's XDP program (program=), if it steers to this socket
+    _netns_fd: int | None  # the namespace, held open until close()
 
     def __init__(
         self,
@@ -225,12 +229,11 @@ class Socket:
         self._pid = current_pid()
         self._closed = True
         self._gone = False  # the interface was deleted under the socket
-        self._netns_fd: int | None = None
+        self._netns_fd = None
         self._xsk = ffi.NULL
         self._program: XdpProgram | None = None
-        self._custom: CustomProgram | None = None
+        self._custom = None
         self._xskmap_key = queue
-        self._group: _FillRings | None = None
         self.ifindex = 0
         self.ns_id = 0
         self.fd = -1
@@ -241,7 +244,7 @@ class Socket:
         self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
         self._max_kicks = max(1, ring_size // 32)
 
-    def _use_rings(self, group: _FillRings, rx_ring, tx_ring, fd: int) -> None:  # type: ignore[no-untyped-def]
+    def _use_rings(self, group: _FillRings, rx_ring: CData, tx_ring: CData, fd: int) -> None:
         """The socket's rings exist: make its data path over them, its queue's fill rings and the UMEM's ledger."""
         group.members += 1
         self._group = group
@@ -501,7 +504,7 @@ class Socket:
         if into is not None:
             return into._refilled(bufs, n, token, self, self.multi_buffer)
         return Batch(self.umem, bufs.addrs[:n].copy(), bufs.lens[:n].copy(), token, self,
-                     bufs.opts[:n].copy() if self.multi_buffer else None)
+                     bufs.opts[:n].copy() if self.multi_buffer and bufs.opts is not None else None)
 
     def _rx_idle(self, timeout: float | None, deadline: float | None) -> bool:
         """The RX ring stayed empty: wake the kernel if it asks to be, and sleep in poll() until
@@ -612,7 +615,7 @@ class Socket:
         addrs_c = batch._addrs_c
         if addrs_c is None:
             addrs_c = batch._c_addrs()
-        k = lib.xsk_path_fill(self._path, addrs_c, n, batch._token, to_pool)
+        k: int = lib.xsk_path_fill(self._path, addrs_c, n, batch._token, to_pool)
         if k < 0:
             self.umem.ledger.raise_for(k, addrs, self._path.bad, what)
         if n and (to_pool or k == n) and not batch._views:
@@ -651,7 +654,7 @@ class Socket:
         if addrs_c is None or lens_c is None:
             addrs_c, lens_c = batch._c_addrs(), batch._c_lens()
         n = len(batch._addrs)
-        k = lib.xsk_path_send(path, addrs_c, lens_c, opts_c, n, batch._token, 1 if check_bounds else 0)
+        k: int = lib.xsk_path_send(path, addrs_c, lens_c, opts_c, n, batch._token, 1 if check_bounds else 0)
         if k < 0:
             self._refused(batch, k, path.bad)
         if k == n and n and not batch._views:

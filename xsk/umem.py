@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from . import _privileges, _procfork
-from ._binding import check, ffi, lib
+from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
 from .batch import Batch
 from .errors import (
@@ -157,13 +157,15 @@ class Umem:
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, frame_size, self.unaligned)
-        self._ptr = None  # cdata over the area, made on first use
+        self._ptr: CData | None = None  # cdata over the area, made on first use
         self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
         self._map_len = len(self._map)
         _live_umems.add(self)
         self._sockets: dict[int, Socket] = {}
-        self._kumem = None  # struct xsk_umem *, while registered
-        self._primary_rings = None  # the fill/completion rings libxdp made with the registration
+        self._kumem: CData | None = None  # struct xsk_umem *, while registered
+        self._area_c: CData | None = None  # the area as libxdp was given it, while registered
+        # the fill/completion rings libxdp made with the registration
+        self._primary_rings: tuple[CData, CData] | None = None
         self._deferred: list[int] = []  # ring owners whose frames wait for deregistration
         self._closed = False
 
@@ -189,14 +191,14 @@ class Umem:
         area.madvise(mmap.MADV_DONTFORK)
         return area, False
 
-    def _area_ptr(self):  # type: ignore[no-untyped-def]
+    def _area_ptr(self) -> CData:
         """A C pointer to the area, for the C units' per-batch calls (valid while the UMEM is open)."""
         self._usable()
         if self._ptr is None:
             self._ptr = ffi.from_buffer("uint8_t[]", self._map)
         return self._ptr
 
-    def swap_macs(self, addrs: np.ndarray, addrs_c=None) -> None:  # type: ignore[no-untyped-def]
+    def swap_macs(self, addrs: np.ndarray, addrs_c: CData | None = None) -> None:
         """Exchange destination and source MAC of the frame at each address (one C call).
 
         For frames the caller owns (a Batch's ``addrs``); each must hold at least 12 bytes.
@@ -210,15 +212,21 @@ class Umem:
 
     def frames_of(self, addrs: np.ndarray) -> np.ndarray:
         """The frame index of each address."""
+        frames: np.ndarray
         if self._pow2:
-            return (addrs >> np.uint64(self.frame_size.bit_length() - 1)).astype(np.intp)
-        return (addrs // np.uint64(self.frame_size)).astype(np.intp)
+            frames = (addrs >> np.uint64(self.frame_size.bit_length() - 1)).astype(np.intp)
+        else:
+            frames = (addrs // np.uint64(self.frame_size)).astype(np.intp)
+        return frames
 
     def offsets_of(self, addrs: np.ndarray) -> np.ndarray:
         """Each address's offset inside its frame."""
+        offsets: np.ndarray
         if self._pow2:
-            return (addrs & np.uint64(self.frame_size - 1)).astype(np.intp)
-        return (addrs % np.uint64(self.frame_size)).astype(np.intp)
+            offsets = (addrs & np.uint64(self.frame_size - 1)).astype(np.intp)
+        else:
+            offsets = (addrs % np.uint64(self.frame_size)).astype(np.intp)
+        return offsets
 
     def _view(self, start: int, stop: int) -> memoryview:
         return memoryview(self._map)[start:stop]
@@ -226,9 +234,12 @@ class Umem:
     def read_rows(self, addrs: np.ndarray, length: int) -> np.ndarray:
         """A copy of ``length`` bytes at each address, as an (n, length) array."""
         fidx, off = self._rows(addrs, length)
+        rows: np.ndarray
         if off is not None:
-            return self.frames[fidx, off : off + length]
-        return self.array[addrs.astype(np.intp)[:, None] + np.arange(length)]
+            rows = self.frames[fidx, off : off + length]
+        else:
+            rows = self.array[addrs.astype(np.intp)[:, None] + np.arange(length)]
+        return rows
 
     def write_rows(self, addrs: np.ndarray, values: np.ndarray) -> None:
         """Write ``values`` ((n, k) rows, or one (k,) row for all) at each address."""
@@ -328,7 +339,7 @@ class Umem:
     def registered(self) -> bool:
         return self._kumem is not None
 
-    def _register(self):  # type: ignore[no-untyped-def]
+    def _register(self) -> tuple[CData, CData]:
         """Register with the kernel in the calling thread's namespace; return (fill, comp) rings."""
         _privileges.require_socket()
         pp = ffi.new("struct xsk_umem **")
@@ -396,7 +407,9 @@ class Umem:
             names = ", ".join(repr(s) for s in self._sockets.values())
             raise StillInUseError(f"close the sockets on this UMEM first: {names}")
         self._closed = True
-        self.frames = self.array = None  # type: ignore[assignment]
+        # drop every view of the mapping this object holds, so that it can be unmapped now
+        self.array = np.empty(0, dtype=np.uint8)
+        self.frames = self.array.reshape(0, self.frame_size)
         self._ptr = None
         try:
             self._map.close()

@@ -34,7 +34,7 @@ _CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTA
 def unit_cdef(unit: str) -> str:
     """The declarations Python sees of one C unit: its header's XSK_CDEF part."""
     header = HERE / f"{unit}.h"
-    found = _CDEF.findall(header.read_text())
+    found = [m.group(1) for m in _CDEF.finditer(header.read_text())]
     if len(found) != 1:
         raise SystemExit(f"{header}: expected one XSK_CDEF_BEGIN ... XSK_CDEF_END part, found {len(found)}")
     return found[0]

@@ -18,9 +18,10 @@ import numpy as np
 
 from .. import link, netns, pcap
 from ..errors import ConfigError, UnsupportedError, XskError
+from ..socket import Mode
 from ..traffic import ranges, template
 from ..traffic.pacer import Pacer, parse_rate
-from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
 from . import common
 
 PROG = "xsk gen"
@@ -32,7 +33,7 @@ class GenConfig:
 
     ifname: str
     netns: str | None
-    mode: str
+    mode: Mode
     batch: int
     frame_size: int
     frames: int
@@ -221,7 +222,7 @@ def _frame(args: argparse.Namespace, iface_mac: str, iface_ip: str | None) -> tu
     return frame, values
 
 
-def _fields(cfg: GenConfig) -> list:
+def _fields(cfg: GenConfig) -> list[Field]:
     return varying_fields(cfg.frame, **cfg.fields)
 
 
@@ -230,10 +231,13 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     """Send on one queue; call ``report(dict)`` about once a second; return the final totals."""
     import xsk
 
-    plan = PacketPlan(cfg.frame, _fields(cfg), seq=cfg.seq, random=cfg.random) if cfg.frame else None
-    store = lens = None
+    # the frames: one template patched per batch, or a capture's frames in a cycle
+    plan: PacketPlan | None = None
+    store: np.ndarray | None = None
     if cfg.pcap_frames:
         store, lens = pcap.Capture(cfg.pcap_frames, np.zeros(len(cfg.pcap_frames), dtype=np.int64)).rows()
+    else:
+        plan = PacketPlan(cfg.frame, _fields(cfg), seq=cfg.seq, random=cfg.random)
     with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
         with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
                         ring_size=cfg.ring_size) as sock:
@@ -249,7 +253,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             deadline = t0 + cfg.duration if cfg.duration else None
             next_report = t0 + 1.0
             frame_len = len(cfg.frame)
-            b = None  # one batch, refilled in place every round (into=)
+            b = umem.take(0)  # one batch, refilled in place every round (into=)
             while True:
                 now = time.monotonic()
                 if (count is not None and sent >= count) or (deadline and now >= deadline):
@@ -269,19 +273,20 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                     b = umem.take(want, into=b)
                     if len(b):
                         idx = (index + np.arange(len(b))) % len(store)
-                        b.lens[:] = lens[idx]  # type: ignore[index]
+                        b.lens[:] = lens[idx]
                         umem.write_rows(b.addrs, store[idx])
                 else:
+                    assert plan is not None  # no capture: a template
                     b = umem.take(want, frame_len, into=b)
                     if len(b):
-                        plan.patch(umem, b.addrs, index, stream, time.time_ns())  # type: ignore[union-attr]
+                        plan.patch(umem, b.addrs, index, stream, time.time_ns())
                 if not len(b):
                     sock.complete()
                     sock.poll(0.001, rx=False, tx=True)
                     continue
                 k = sock.send(b)
                 if store is not None:
-                    nbytes += int(lens[(index + np.arange(k)) % len(store)].sum()) if k else 0  # type: ignore[index]
+                    nbytes += int(lens[(index + np.arange(k)) % len(store)].sum()) if k else 0
                 else:
                     nbytes += k * frame_len
                 if len(b):
@@ -316,9 +321,9 @@ def _xdp_send(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: f
     frame = bytearray(cfg.frame)
     lay = layout(cfg.frame)
     seq_offset = None
-    if cfg.seq:
+    if cfg.seq and lay.l4 is not None:  # --seq on the XDP engine: IPv4 UDP (see _xdp_engine_unfit)
         seq_offset = lay.payload
-        frame[lay.l4 + 6 : lay.l4 + 8] = b"\0\0"  # type: ignore[operator]  # IPv4 UDP: no checksum
+        frame[lay.l4 + 6 : lay.l4 + 8] = b"\0\0"  # no UDP checksum: the program does not recompute it
     with netns.entered(cfg.netns):
         ifindex = socket.if_nametoindex(cfg.ifname)
         gen = XdpGenerator(bytes(frame), ifindex, queue, seq_offset=seq_offset, stream=stream,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from ..traffic.seqstats import SeqStats
 from . import common
+
+if TYPE_CHECKING:
+    from ..socket import Socket
+    from ..umem import Umem
 
 
 def add_receive_options(p: argparse.ArgumentParser) -> None:
@@ -16,7 +21,8 @@ def add_receive_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, help="stop after S seconds")
 
 
-def open_receiver(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def open_receiver(args: argparse.Namespace) -> tuple[Umem, Socket]:
+    """The UMEM and receiving socket the options describe (closing the UMEM if the socket fails)."""
     import xsk
 
     common.check_positive("--count", args.count)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from . import common
+
+if TYPE_CHECKING:
+    from ..testing import VethPair
 
 STATE_DIR = "/run/xsk/veth"
 
@@ -21,12 +25,12 @@ def _state_path(name: str) -> str:
     return os.path.join(STATE_DIR, f"{name}.json")
 
 
-def _pair(name: str, args: argparse.Namespace | None = None):  # type: ignore[no-untyped-def]
+def _pair(name: str, args: argparse.Namespace | None = None) -> VethPair:
     from ..testing import VethPair
 
     if not name or len(name) > 13 or not all(c.isalnum() or c in "-_" for c in name):
         raise ConfigError(f"bad name {name!r}: 1 to 13 letters, digits, '-' or '_' (interface names are short)")
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if args is not None:
         kwargs = {"queues": args.queues, "ipv6": args.ipv6}
     return VethPair(name=name[:12], netns_names=(f"{name}-a", f"{name}-b"), ifnames=(f"{name}-a", f"{name}-b"),

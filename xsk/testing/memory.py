@@ -59,7 +59,7 @@ class MemoryRing:
         prod, cons = int(self.producer[0]), int(self.consumer[0])
         n = min(max_entries, (prod - cons) & 0xFFFFFFFF)
         idx = (cons + np.arange(n)) & (self.size - 1)
-        out = self.entries[idx].copy()
+        out: np.ndarray = self.entries[idx].copy()
         self.consumer[0] = (cons + n) & 0xFFFFFFFF
         return out
 
@@ -92,8 +92,8 @@ class MemorySocket(Socket):
         umem._usable()
         self._setup(umem, "memory", 0, netns=None, ring_size=ring_size, rx=True, tx=True, need_wakeup=False,
                     busy_poll=0, busy_poll_budget=64, multi_buffer=False, fill_frames=fill_frames)
-        self.rings = {kind: MemoryRing(ring_size if kind in ("rx", "tx") else size, kind)
-                      for kind, size in (("fill", umem.fill_size), ("comp", umem.comp_size), ("rx", 0), ("tx", 0))}
+        sizes: dict[RingKind, int] = {"fill": umem.fill_size, "comp": umem.comp_size, "rx": ring_size, "tx": ring_size}
+        self.rings = {kind: MemoryRing(size, kind) for kind, size in sizes.items()}
         """The four rings by kind ("fill", "comp", "rx", "tx"), for looking at what is on them."""
         group = _FillRings(self.rings["fill"].c, self.rings["comp"].c, umem.ledger.new_ring_owner(), False)
         self._use_rings(group, self.rings["rx"].c, self.rings["tx"].c, fd=-1)

@@ -163,7 +163,7 @@ class VethPair:
     def _configure(self, end: End) -> None:
         with netns.entered(end.netns), IPRoute() as ipr:
             (index,) = ipr.link_lookup(ifname=end.ifname)
-            settings = {"address": end.mac}
+            settings: dict[str, str | int] = {"address": end.mac}
             if self.mtu:
                 settings["mtu"] = self.mtu
             ipr.link("set", index=index, **settings)

@@ -22,13 +22,18 @@ Sequence payload (``seq=True``), at the start of the UDP/TCP payload, big-endian
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import checksum
 from .._binding import ffi, lib
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..umem import Umem
 
 SEQ_MAGIC = b"XK"
 SEQ_LEN = 18
@@ -98,31 +103,37 @@ class PacketPlan:
     def __post_init__(self) -> None:
         self.layout = layout(self.frame)
         lay = self.layout
-        if self.seq and (lay.payload is None or lay.payload + SEQ_LEN > len(self.frame)):
-            raise ConfigError(
-                f"a sequence header needs a UDP/TCP payload of at least {SEQ_LEN} bytes; "
-                f"this {len(self.frame)}-byte frame has none (make the frame larger)", argument="seq")
+        self._seq_at: int | None = None  # where the sequence number and transmit time go
+        if self.seq:
+            if lay.payload is None or lay.payload + SEQ_LEN > len(self.frame):
+                raise ConfigError(
+                    f"a sequence header needs a UDP/TCP payload of at least {SEQ_LEN} bytes; "
+                    f"this {len(self.frame)}-byte frame has none (make the frame larger)", argument="seq")
+            self._seq_at = lay.payload + len(SEQ_MAGIC)
         for f in self.fields:
             if f.offset + f.rows.shape[1] > len(self.frame):
                 raise ConfigError(f"field {f.name} runs past the end of the {len(self.frame)}-byte frame")
         self._rng = np.random.default_rng(self.seed)
         base = bytearray(self.frame)
-        if self.seq:
-            base[lay.payload : lay.payload + 2] = SEQ_MAGIC  # type: ignore[index]
+        if self._seq_at is not None:
+            base[self._seq_at - len(SEQ_MAGIC) : self._seq_at] = SEQ_MAGIC
         self.frame = bytes(base)
         self._ip_csum = lay.ip_version == 4 and any(f.in_ip_header for f in self.fields)
-        udp_without_sum = (
-            lay.l4_proto == IPPROTO_UDP and lay.ip_version == 4 and self.frame[lay.l4 + 6 : lay.l4 + 8] == b"\0\0"
-        )
+        csum_at = self.l4_csum_offset()
+        udp_without_sum = (csum_at is not None and lay.l4_proto == IPPROTO_UDP and lay.ip_version == 4
+                           and self.frame[csum_at : csum_at + 2] == b"\0\0")
         varies_l4 = self.seq or any(f.in_l4_sum for f in self.fields)
-        self._l4_csum = lay.l4_proto in _L4_CSUM_OFFSET and varies_l4 and not udp_without_sum
+        # where the UDP/TCP checksum is recomputed per frame, if it is
+        self._l4_csum_at = csum_at if varies_l4 and not udp_without_sum else None
+        self._l4_csum = self._l4_csum_at is not None
         self._base_ip = self._base_ip_sum() if self._ip_csum else 0
         self._base_l4 = self._base_l4_sum() if self._l4_csum else 0
         self._c = CPatcher(self, self.seed)
 
     def l4_csum_offset(self) -> int | None:
+        """Offset of the frame's UDP or TCP checksum, if it has one."""
         lay = self.layout
-        if lay.l4 is None or lay.l4_proto not in _L4_CSUM_OFFSET:
+        if lay.l4 is None or lay.l4_proto is None or lay.l4_proto not in _L4_CSUM_OFFSET:
             return None
         return lay.l4 + _L4_CSUM_OFFSET[lay.l4_proto]
 
@@ -131,9 +142,8 @@ class PacketPlan:
         frame = bytearray(self.frame)
         for f in self.fields:
             frame[f.offset : f.offset + f.rows.shape[1]] = bytes(f.rows.shape[1])
-        if self.seq:
-            p = self.layout.payload + 2  # type: ignore[operator]
-            frame[p : p + 16] = bytes(16)
+        if self._seq_at is not None:
+            frame[self._seq_at : self._seq_at + 16] = bytes(16)
         return frame
 
     def _base_ip_sum(self) -> int:
@@ -144,24 +154,25 @@ class PacketPlan:
 
     def _base_l4_sum(self) -> int:
         frame, lay = self._zeroed(), self.layout
-        l4 = lay.l4
-        csum_at = l4 + _L4_CSUM_OFFSET[lay.l4_proto]  # type: ignore[index, operator]
+        l4, proto, csum_at = lay.l4, lay.l4_proto, self._l4_csum_at
+        assert l4 is not None and proto is not None and csum_at is not None  # as _l4_csum says
         frame[csum_at : csum_at + 2] = b"\0\0"
         if lay.ip_version == 4:
             total_len = struct.unpack_from("!H", frame, lay.l3 + 2)[0]
-            seg_len = total_len - (l4 - lay.l3)  # type: ignore[operator]
-            pseudo = bytes(frame[lay.l3 + 12 : lay.l3 + 20]) + struct.pack("!BBH", 0, lay.l4_proto, seg_len)
+            seg_len = total_len - (l4 - lay.l3)
+            pseudo = bytes(frame[lay.l3 + 12 : lay.l3 + 20]) + struct.pack("!BBH", 0, proto, seg_len)
         else:
             seg_len = struct.unpack_from("!H", frame, lay.l3 + 4)[0]
-            pseudo = bytes(frame[lay.l3 + 8 : lay.l3 + 40]) + struct.pack("!IxxxB", seg_len, lay.l4_proto)
-        segment = bytes(frame[l4 : l4 + seg_len])  # type: ignore[operator]
+            pseudo = bytes(frame[lay.l3 + 8 : lay.l3 + 40]) + struct.pack("!IxxxB", seg_len, proto)
+        segment = bytes(frame[l4 : l4 + seg_len])
         return checksum.ones_sum(pseudo) + checksum.ones_sum(segment)
 
     # --- per batch ---------------------------------------------------------------------------
-    def write_template(self, umem, addrs: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    def write_template(self, umem: Umem, addrs: np.ndarray) -> None:
+        """Copy the template into the frame at each address (once: after that, ``patch`` per batch)."""
         umem.write_rows(addrs, np.frombuffer(self.frame, dtype=np.uint8))
 
-    def patch(self, umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:  # type: ignore[no-untyped-def]
+    def patch(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:
         """Write packet ``index0 + i``'s fields into frame ``addrs[i]`` and fix its checksums (one C call).
 
         The frames must be ones the caller owns (a Batch's ``addrs``), each at least as long as the template.
@@ -172,7 +183,7 @@ class PacketPlan:
                 raise ConfigError(f"a {len(self.frame)}-byte frame at one of these addresses runs past its UMEM frame")
         self._c.patch(umem, np.ascontiguousarray(addrs, dtype=np.uint64), index0, stream, ts_ns)
 
-    def patch_numpy(self, umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:  # type: ignore[no-untyped-def]
+    def patch_numpy(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int = 0, ts_ns: int = 0) -> None:
         """The same as ``patch`` in numpy: the reference implementation (random draws differ)."""
         n = len(addrs)
         if not n:
@@ -191,27 +202,25 @@ class PacketPlan:
                     ip_sum += sums
                 if self._l4_csum and f.in_l4_sum:
                     l4_sum += sums
-        if self.seq:
+        if self._seq_at is not None:
             seq_ts = np.empty((n, 2), dtype=">u8")
             seq_ts[:, 0] = (np.uint64(stream & 0xFF) << np.uint64(56)) | (
                 np.arange(index0, index0 + n, dtype=np.uint64) & np.uint64((1 << 56) - 1)
             )
             seq_ts[:, 1] = ts_ns
             rows = seq_ts.view(np.uint8).reshape(n, 16)
-            write(self.layout.payload + 2, rows)  # type: ignore[operator]
+            write(self._seq_at, rows)
             if self._l4_csum:
                 l4_sum += checksum.row_sums(rows)
         if self._ip_csum:
             csum = checksum.finish(ip_sum).astype(">u2").view(np.uint8).reshape(n, 2)
             write(self.layout.l3 + 10, csum)
-        if self._l4_csum:
-            lay = self.layout
-            csum = checksum.finish(l4_sum, zero_as_ffff=lay.l4_proto == IPPROTO_UDP)
-            at = lay.l4 + _L4_CSUM_OFFSET[lay.l4_proto]  # type: ignore[index, operator]
-            write(at, csum.astype(">u2").view(np.uint8).reshape(n, 2))
+        if self._l4_csum_at is not None:
+            csum = checksum.finish(l4_sum, zero_as_ffff=self.layout.l4_proto == IPPROTO_UDP)
+            write(self._l4_csum_at, csum.astype(">u2").view(np.uint8).reshape(n, 2))
 
 
-def _row_writer(umem, addrs: np.ndarray, extent: int):  # type: ignore[no-untyped-def]
+def _row_writer(umem: Umem, addrs: np.ndarray, extent: int) -> Callable[[int, np.ndarray], None]:
     """``write(offset, rows)`` for this batch, with the frame/offset arithmetic done once."""
     fidx, base = umem._rows(addrs, extent)
     if base is None:
@@ -249,10 +258,10 @@ def varying_fields(
     for name, ports, at in (("src_port", src_port, 0), ("dst_port", dst_port, 2)):
         if ports is None or len(ports) <= 1:
             continue
-        if lay.l4_proto not in (IPPROTO_UDP, IPPROTO_TCP):
+        if lay.l4 is None or lay.l4_proto not in (IPPROTO_UDP, IPPROTO_TCP):
             raise ConfigError("a port range needs a UDP or TCP frame", argument=name)
         rows = ports.astype(">u2").view(np.uint8).reshape(-1, 2)
-        out.append(Field(name, lay.l4 + at, rows, in_l4_sum=True))  # type: ignore[operator]
+        out.append(Field(name, lay.l4 + at, rows, in_l4_sum=True))
     return out
 
 
@@ -268,7 +277,7 @@ class CPatcher:
             raise ConfigError(f"at most {lib.XSK_PATCH_MAX_FIELDS} varying fields, got {len(plan.fields)}",
                               argument="fields")
         c = ffi.new("struct xsk_patch_plan *")
-        self._keep = []
+        self._keep: list[np.ndarray] = []
         c.nfields = len(plan.fields)
         for i, f in enumerate(plan.fields):
             rows = np.ascontiguousarray(f.rows, dtype=np.uint8)
@@ -284,16 +293,15 @@ class CPatcher:
                 lib.XSK_PATCH_L4_SUM if plan._l4_csum and f.in_l4_sum else 0)
             fc.values = ffi.from_buffer("uint8_t[]", rows)
         lay = plan.layout
-        c.seq_at = lay.payload + 2 if plan.seq else -1  # type: ignore[operator]
+        c.seq_at = -1 if plan._seq_at is None else plan._seq_at
         c.ip_csum_at = lay.l3 + 10 if plan._ip_csum else -1
-        l4_at = plan.l4_csum_offset()
-        c.l4_csum_at = l4_at if (plan._l4_csum and l4_at is not None) else -1
+        c.l4_csum_at = -1 if plan._l4_csum_at is None else plan._l4_csum_at
         c.zero_as_ffff = 1 if lay.l4_proto == 17 else 0
         c.base_ip, c.base_l4 = plan._base_ip, plan._base_l4
         c.random = 1 if plan.random else 0
         c.rng = ((seed or 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF) | 1
         self.c = c
 
-    def patch(self, umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:  # type: ignore[no-untyped-def]
+    def patch(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:
         lib.xsk_pkt_patch(self.c, umem._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs),
                            index0, stream, ts_ns)

@@ -83,4 +83,5 @@ def macs(text: str) -> np.ndarray:
         raise ConfigError(f"bad MAC range {text!r}: expected aa:bb:cc:dd:ee:ff[-aa:bb:cc:dd:ee:ff]") from None
     _check_size(hi - lo + 1, text)
     values = np.arange(lo, hi + 1, dtype=np.uint64).astype(">u8").view(np.uint8).reshape(-1, 8)
-    return values[:, 2:].copy()
+    macs: np.ndarray = values[:, 2:].copy()
+    return macs

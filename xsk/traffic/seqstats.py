@@ -13,10 +13,14 @@ percentiles in fixed memory.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._binding import ffi, lib
+from .._binding import CData, ffi, lib
+
+if TYPE_CHECKING:
+    from ..batch import Batch
 
 _BUCKETS = np.geomspace(0.01, 1e7, 2001)  # microseconds
 WINDOW = 1 << 18  # sequence numbers remembered per stream (256 KiB each)
@@ -70,7 +74,7 @@ class SeqStats:
     def lat_max(self) -> float:
         return float(self._c.lat_max)
 
-    def add_frames(self, batch, now_ns: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    def add_frames(self, batch: Batch, now_ns: int | None = None) -> None:
         """Every frame of a Batch, read in place (one C call per batch in steady state)."""
         n = len(batch)
         if not n:
@@ -91,7 +95,7 @@ class SeqStats:
         lens = np.minimum(np.asarray(lens, dtype=np.int64), k).astype(np.uint32)
         self._scan(ffi.from_buffer("uint8_t[]", area), addrs, lens, width, now_ns)
 
-    def _scan(self, area, addrs: np.ndarray, lens: np.ndarray, frame_size: int, now_ns: int | None) -> None:  # type: ignore[no-untyped-def]
+    def _scan(self, area: CData, addrs: np.ndarray, lens: np.ndarray, frame_size: int, now_ns: int | None) -> None:
         now_ns = time.time_ns() if now_ns is None else now_ns
         addrs_c = ffi.from_buffer("uint64_t[]", addrs)
         lens_c = ffi.from_buffer("uint32_t[]", lens)
@@ -113,6 +117,7 @@ class SeqStats:
         return min(max(upper, self.lat_min), self.lat_max)
 
     def summary(self) -> dict[str, object]:
+        p50, p99 = self.percentile(50), self.percentile(99)
         return {
             "lost": sum(s.lost for s in self.streams.values()),
             "duplicates": sum(s.duplicates for s in self.streams.values()),
@@ -121,8 +126,8 @@ class SeqStats:
             "streams": len(self.streams),
             "latency_us": {
                 "min": None if self.lat_min == float("inf") else round(self.lat_min, 2),
-                "p50": self.percentile(50) and round(self.percentile(50), 2),  # type: ignore[arg-type]
-                "p99": self.percentile(99) and round(self.percentile(99), 2),  # type: ignore[arg-type]
+                "p50": None if p50 is None else round(p50, 2),
+                "p99": None if p99 is None else round(p99, 2),
                 "max": round(self.lat_max, 2) if self.with_seq else None,
             },
         }
