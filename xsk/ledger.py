@@ -55,7 +55,10 @@ OWNERS: Mapping[State, str] = MappingProxyType({
     FILL: "the kernel (fill ring)",
     TX: "the kernel (TX ring, until its completion is reaped)",
 })
-"""Who owns a frame in each state."""
+"""Who owns a frame in each state.
+
+:meta hide-value:
+"""
 
 TRANSITIONS: Mapping[str, frozenset[tuple[State, State]]] = MappingProxyType({
     # operation:       the state changes it makes (from, to)     why
@@ -75,9 +78,25 @@ TRANSITIONS: Mapping[str, frozenset[tuple[State, State]]] = MappingProxyType({
                                   (POOL, FILL), (TX, POOL)}),    # topped up, reaped
     "Socket.close":    frozenset({(FILL, POOL), (TX, POOL)}),    # the kernel let go of the socket's rings
 })
-"""The state machine: every operation that moves frames, and the moves it may make. One call may
-take a frame along several of its operation's moves (a frame sent and completed within one
-``send``); any move not listed here is a bug in the ledger."""
+"""The state machine: every operation that moves frames, and the moves it may make (the module's
+documentation shows it as a table). One call may take a frame along several of its operation's
+moves (a frame sent and completed within one ``send``); any move not listed here is a bug in the
+ledger.
+
+:meta hide-value:
+"""
+
+
+def _table(transitions: Mapping[str, frozenset[tuple[State, State]]]) -> str:
+    """TRANSITIONS as the documentation shows it."""
+    lines = ["", "", "The state machine, generated from ``TRANSITIONS``::", ""]
+    for operation, moves in transitions.items():
+        shown = ", ".join(f"{a.name} -> {b.name}" for a, b in sorted(moves)) or "none (frames change batch)"
+        lines.append(f"    {operation:<16} {shown}")
+    return "\n".join(lines) + "\n"
+
+
+__doc__ = (__doc__ or "") + _table(TRANSITIONS)
 
 
 def reachable(operation: str) -> frozenset[tuple[State, State]]:
