@@ -66,6 +66,15 @@ _SLICE = 0.1  # longest single wait: blocking calls notice a deleted interface t
 # poll(), as long as the kernel needs no wakeup: at high rates a sleep and wake-up per batch costs
 # more than the batch (rx-drop fed at ~3 Mpps: 2.2 Mpps sleeping at once, 3.1 spinning first).
 _SPINS = 200
+# The data path's C entry points, bound once: looking a name up on cffi's lib costs about 20 ns,
+# as much again as some of the calls (xsk_path_fill_needs_wakeup), and the data path makes
+# one or two per batch.
+_path_send = lib.xsk_path_send
+_path_recv = lib.xsk_path_recv
+_path_fill = lib.xsk_path_fill
+_path_forward = lib.xsk_path_forward
+_fill_needs_wakeup = lib.xsk_path_fill_needs_wakeup
+_NULL = ffi.NULL
 _DESC_SIZE = ffi.sizeof("struct xdp_desc")  # RX and TX ring entries
 _ADDR_SIZE = ffi.sizeof("uint64_t")  # fill and completion ring entries
 
@@ -493,10 +502,10 @@ class Socket:
         deadline = None if not timeout else time.monotonic() + timeout
         spins = _SPINS if timeout == 0 or self.busy_poll else 0  # busy polling works in the syscall
         while True:
-            n = lib.xsk_path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
+            n = _path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
             if n:
                 break
-            if spins < _SPINS and not lib.xsk_path_fill_needs_wakeup(path):
+            if spins < _SPINS and not _fill_needs_wakeup(path):
                 spins += 1  # the next frames are usually microseconds away: don't sleep yet
                 continue
             if not self._rx_idle(timeout, deadline):
@@ -512,7 +521,7 @@ class Socket:
         self._check_gone()  # an idle RX ring may mean the interface went away
         if timeout == 0:
             return False
-        if self.busy_poll or lib.xsk_path_fill_needs_wakeup(self._path):
+        if self.busy_poll or _fill_needs_wakeup(self._path):
             rc = lib.xsk_sys_kick_rx(self.fd)
             if rc == -errno.ENXIO:
                 self._check_gone()
@@ -564,7 +573,7 @@ class Socket:
         deadline = None if not timeout else time.monotonic() + timeout
         spins = _SPINS if timeout == 0 or self.busy_poll else 0
         while True:
-            k = lib.xsk_path_forward(path, tx_path, area, max, flags)
+            k = _path_forward(path, tx_path, area, max, flags)
             if k or path.kick_err:
                 break
             if path.tx_full:  # frames may be waiting on the RX ring: wait for TX room, not for RX
@@ -573,7 +582,7 @@ class Socket:
                     break
                 tx._wait(select.POLLOUT, 0.1 if remaining is None else min(remaining, 0.1))
                 continue
-            if spins < _SPINS and not lib.xsk_path_fill_needs_wakeup(path):
+            if spins < _SPINS and not _fill_needs_wakeup(path):
                 spins += 1
                 continue
             if not self._rx_idle(timeout, deadline):
@@ -615,7 +624,7 @@ class Socket:
         addrs_c = batch._addrs_c
         if addrs_c is None:
             addrs_c = batch._c_addrs()
-        k: int = lib.xsk_path_fill(self._path, addrs_c, n, batch._token, to_pool)
+        k: int = _path_fill(self._path, addrs_c, n, batch._token, to_pool)
         if k < 0:
             self.umem.ledger.raise_for(k, addrs, self._path.bad, what)
         if n and (to_pool or k == n) and not batch._views:
@@ -644,7 +653,7 @@ class Socket:
             self._own(batch)  # raises what is wrong
         opts = batch._opts
         if opts is None:
-            opts_c = ffi.NULL
+            opts_c = _NULL
         else:
             if not self.multi_buffer and np.any(opts):
                 raise ConfigError("fragments chained with XDP_PKT_CONTD need Socket(multi_buffer=True)")
@@ -654,7 +663,7 @@ class Socket:
         if addrs_c is None or lens_c is None:
             addrs_c, lens_c = batch._c_addrs(), batch._c_lens()
         n = len(batch._addrs)
-        k: int = lib.xsk_path_send(path, addrs_c, lens_c, opts_c, n, batch._token, 1 if check_bounds else 0)
+        k: int = _path_send(path, addrs_c, lens_c, opts_c, n, batch._token, 1 if check_bounds else 0)
         if k < 0:
             self._refused(batch, k, path.bad)
         if k == n and n and not batch._views:

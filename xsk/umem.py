@@ -46,6 +46,7 @@ HugepagePolicy = Literal["auto", "required", "off"]
 
 MAP_HUGETLB = 0x40000  # not exported by Python 3.11's mmap module (x86-64 and arm64 value)
 HUGEPAGE_SIZE = 2 << 20
+_ledger_take = lib.xsk_ledger_take  # bound once (a lookup on cffi's lib costs ~20 ns), for take()
 XDP_PACKET_HEADROOM = int(lib.XDP_PACKET_HEADROOM)  # the kernel's, in front of every received frame
 _HUGEPAGE_HINT = "reserve some with `echo 64 > /proc/sys/vm/nr_hugepages` (as root)"
 
@@ -289,7 +290,7 @@ class Umem:
         bufs = batch._reusable(self, n, False)
         ledger = self.ledger
         token = next(ledger._tokens)  # Ledger.new_token, inline on the data path
-        got = lib.xsk_ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
+        got = _ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
         return batch._refilled(bufs, got, token, None, False)
 
     def release(self, frames: Batch) -> None:
