@@ -114,6 +114,12 @@ def _data_path(sock: Socket) -> CData:
     })
 
 
+def _check_ring_size(ring_size: object) -> None:
+    """ConfigError unless ``ring_size`` is a power of two (what the kernel takes for a ring)."""
+    if not isinstance(ring_size, int) or ring_size < 1 or ring_size & (ring_size - 1):
+        raise ConfigError(f"must be a power of two, got {ring_size!r}", argument="ring_size")
+
+
 class Readiness(NamedTuple):
     readable: bool
     writable: bool
@@ -179,8 +185,7 @@ class Socket:
             raise ConfigError(f"must be 'auto', 'copy' or 'zerocopy', got {mode!r}", argument="mode")
         if xdp_mode not in ("auto", "native", "skb"):
             raise ConfigError(f"must be 'auto', 'native' or 'skb', got {xdp_mode!r}", argument="xdp_mode")
-        if not isinstance(ring_size, int) or ring_size < 1 or ring_size & (ring_size - 1):
-            raise ConfigError(f"must be a power of two, got {ring_size!r}", argument="ring_size")
+        _check_ring_size(ring_size)
         if not (rx or tx):
             raise ConfigError("a socket needs rx=True, tx=True or both")
         if not isinstance(queue, int) or queue < 0:
@@ -197,7 +202,8 @@ class Socket:
                 raise ConfigError("program= steers received frames: it needs rx=True")
             program._usable()
         if not isinstance(busy_poll, int) or busy_poll < 0 or not 0 < busy_poll_budget <= 65535:
-            raise ConfigError("is microseconds (0: off) and busy_poll_budget 1..65535 frames", argument="busy_poll")
+            raise ConfigError("must be microseconds (0: off), with busy_poll_budget 1..65535 frames",
+                              argument="busy_poll")
         if xskmap_key is not None and program is None:
             raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
         umem._usable()

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._binding import ffi, lib, struct_dtype
 from ..errors import ConfigError
-from ..socket import STATISTICS, Socket, _FillRings
+from ..socket import STATISTICS, Socket, _check_ring_size, _FillRings
 from ..umem import XDP_PACKET_HEADROOM, Umem
 
 RingKind = Literal["fill", "comp", "rx", "tx"]
@@ -87,8 +87,7 @@ class MemorySocket(Socket):
                  fill_frames: int | None = None) -> None:
         if not isinstance(rx_len, int) or rx_len < 1:
             raise ConfigError(f"rx_len={rx_len!r}: the stand-in kernel's packets need at least one byte")
-        if not isinstance(ring_size, int) or ring_size < 1 or ring_size & (ring_size - 1):
-            raise ConfigError(f"ring_size must be a power of two, got {ring_size!r}")
+        _check_ring_size(ring_size)
         umem._usable()
         self._setup(umem, "memory", 0, netns=None, ring_size=ring_size, rx=True, tx=True, need_wakeup=False,
                     busy_poll=0, busy_poll_budget=64, multi_buffer=False, fill_frames=fill_frames)
