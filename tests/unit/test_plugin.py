@@ -1,0 +1,33 @@
+"""The pytest plugin's fixtures skip without the means to make a veth pair, but fail under CI=true."""
+
+import pytest
+
+from xsk.errors import PrivilegeError
+from xsk.testing import plugin, veth
+
+NEEDS_A_PAIR = "def test_needs_a_pair(veth_pair):\n    pass\n"
+
+
+def _refuse(self):
+    raise PrivilegeError("making a veth pair: [Errno 13] Permission denied: read-only sysctl")
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "errors"), ("", "skipped")])
+def test_a_pair_the_kernel_refuses_fails_under_ci_and_skips_otherwise(pytester, monkeypatch, ci, outcome):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(plugin, "has", lambda cap: True)  # the capabilities are there...
+    monkeypatch.setattr(veth.VethPair, "create", _refuse)  # ...but the kernel refuses the pair
+    pytester.makepyfile(NEEDS_A_PAIR)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(**{outcome: 1})
+    if ci:
+        result.stdout.fnmatch_lines(["*read-only sysctl — CI=true, so this fails instead of skipping*"])
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "errors"), ("", "skipped")])
+def test_missing_capabilities_fail_under_ci_and_skip_otherwise(pytester, monkeypatch, ci, outcome):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(plugin, "has", lambda cap: False)
+    pytester.makepyfile(NEEDS_A_PAIR)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(**{outcome: 1})
