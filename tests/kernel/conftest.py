@@ -2,8 +2,10 @@
 
 They need root (or CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN, CAP_BPF) and a kernel with
 AF_XDP. Without them the tests skip, except under CI=true, where they fail loudly.
-After every test: no namespace, veth or XDP program of ours is left, and every UMEM the
-test made balances with all its frames back in the pool.
+After every test: no namespace, veth or XDP program of ours is left; every UMEM the test made
+in this process passes the ledger's whole consistency check (``Ledger.verify``: counts, pool
+stack, no stray marks) with no descriptor from the kernel that named a frame it did not hold;
+and every UMEM made through ``make_umem`` is back with all its frames in the pool.
 """
 
 from __future__ import annotations
@@ -54,6 +56,23 @@ def nothing_left_behind(kernel_available):
     assert set(_root_xdp_links()) - before_xdp == set(), "a test left an XDP program attached"
 
 
+@pytest.fixture(autouse=True)
+def every_ledger_verified(monkeypatch):
+    """Every Umem the test makes in this process: its whole ledger checked after the test, closed or not."""
+    made: list[xsk.Umem] = []
+    init = xsk.Umem.__init__
+
+    def recording(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(xsk.Umem, "__init__", recording)
+    yield
+    for umem in made:
+        assert umem.ledger.kernel_errors == 0, f"{umem!r}: the kernel returned descriptors of frames it did not hold"
+        umem.ledger.verify()
+
+
 @pytest.fixture
 def make_umem():
     """Umem(...) that is checked after the test: closed, or all frames back in the pool."""
@@ -67,6 +86,7 @@ def make_umem():
 
     yield make
     for umem in made:
+        umem.ledger.verify()
         if not umem.closed:
             acc = umem.accounting()
             assert acc.balanced
