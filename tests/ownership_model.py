@@ -294,17 +294,19 @@ class OwnershipMachine(RuleBasedStateMachine):
         b.release()
 
     @precondition(lambda self: self.batches)
-    @rule(data=st.data())
-    def release_a_held_frame_by_address(self, data):
-        """Handing back a frame a live batch holds by its address is refused outright, and the
-        ledger's raw path refuses a duplicate address as a whole."""
+    @rule(data=st.data(), through=st.sampled_from(["no batch", "another batch"]))
+    def release_a_held_frame_by_address(self, data, through):
+        """Handing back a frame a live batch holds, by its address, is refused whatever names it:
+        Umem.release takes only the batch, and the ledger only the token of the batch holding it."""
         b = data.draw(st.sampled_from(self.batches))
-        addr = int(b.addrs[0])
+        addr = int(b.addrs[data.draw(st.integers(0, len(b) - 1))])
+        others = [o for o in self.batches if o is not b]
+        token = 0 if through == "no batch" or not others else data.draw(st.sampled_from(others))._token
         before = snapshot(self.umem)
         with pytest.raises(TypeError):
             self.umem.release([addr])  # type: ignore[arg-type]
-        with pytest.raises(xsk.FrameOwnershipError):
-            self.umem.ledger.release(np.array([addr, addr], dtype=np.uint64), 0)
+        with pytest.raises(xsk.FrameOwnershipError, match="another batch"):
+            self.umem.ledger.release(np.array([addr], dtype=np.uint64), token)
         assert_unchanged(self.umem, before)
 
     # --- the invariant ---------------------------------------------------------------------

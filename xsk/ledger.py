@@ -148,7 +148,7 @@ class Ledger:
             frame_size,
             1 if unaligned else 0,
         )
-        # Batch tokens 1.._TOKEN_LIMIT, round and round (0 means "raw addresses"): next() on this
+        # Batch tokens 1.._TOKEN_LIMIT, round and round (0 names no batch): next() on this
         # C iterator is atomic under the GIL, so threads never share one. The data path calls
         # next(ledger._tokens) inline; new_token() is the same for everyone else.
         self._tokens = itertools.chain.from_iterable(itertools.repeat(range(1, _TOKEN_LIMIT + 1)))
@@ -156,7 +156,7 @@ class Ledger:
         self._slots = threading.local()  # a thread's "index of the bad frame" out-slot, made once
 
     def new_token(self) -> int:
-        """A fresh batch token (never 0, which means "raw addresses")."""
+        """A fresh batch token (never 0, which names no batch)."""
         return next(self._tokens)
 
     def new_ring_owner(self) -> int:
@@ -191,8 +191,10 @@ class Ledger:
         return int(np.count_nonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner)))
 
     def release(self, addrs: np.ndarray, token: int, addrs_c: CData | None = None) -> None:
-        """USER -> POOL for every address, or raise and change nothing.
+        """USER -> POOL for every address, all held by the batch with ``token``, or raise and change nothing.
 
+        There is no release by address alone: a frame goes back only through the batch that holds
+        it (token 0 names no batch, so it is refused for every frame).
         ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one."""
         bad = getattr(self._slots, "bad", None)  # per thread: threads share the ledger
         if bad is None:
@@ -243,12 +245,10 @@ class Ledger:
         size = self.frame_count * self.frame_size
         if rc == lib.XSK_ERR_RANGE:
             msg = f"address {addr:#x} is outside the UMEM (size {size:#x})"
-        elif rc == lib.XSK_ERR_BOUNDARY:
-            msg = f"address {addr:#x} is not on a frame boundary (frame size {self.frame_size})"
         elif rc == lib.XSK_ERR_STATE:
             msg = f"frame at {addr:#x} is not yours: it belongs to {OWNERS[State[self.state_of(addr)]]}"
         elif rc == lib.XSK_ERR_TOKEN:
-            msg = f"frame at {addr:#x} belongs to another batch"
+            msg = f"frame at {addr:#x} belongs to another batch (frames go back only through the batch that holds them)"
         elif rc == lib.XSK_ERR_DUP:
             msg = f"frame at {addr:#x} appears twice"
         elif rc == lib.XSK_ERR_BOUNDS:

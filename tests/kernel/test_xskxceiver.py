@@ -289,7 +289,7 @@ def test_ALIGNED_INV_DESC(veth_pair, make_umem, mode, frame_size):
     # the caller owns, and the ledger refuses any other address before a ring sees it.
     for addr in (ua.size, 2**64 - 2):
         with pytest.raises(xsk.FrameOwnershipError, match="outside the UMEM"):
-            ua.ledger.release(np.array([addr], dtype=np.uint64), 0)
+            ua.ledger.release(np.array([addr], dtype=np.uint64), ua.take(0)._token)
     b = ua.take(1)
     with pytest.raises(xsk.FrameTooLargeError):
         b.set_offsets(-2)

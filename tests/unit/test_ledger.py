@@ -91,30 +91,32 @@ def test_views_are_revoked_when_the_batch_is_spent(umem):
         bytes(view)
 
 
-def test_raw_addresses_are_refused_by_umem_and_checked_by_the_ledger(umem):
+def test_no_frame_goes_back_by_address_alone(umem):
+    """Umem.release takes only a Batch, and the ledger releases a frame only for the batch that
+    holds it: token 0 names no batch, so it is refused for every frame, held or not."""
     b = umem.take(2)
-    a0 = int(b.addrs[0])
+    a0, a1 = int(b.addrs[0]), int(b.addrs[1])
     with pytest.raises(TypeError, match="takes a Batch"):
         umem.release([a0])  # a live batch holds it: releasing it by address would alias it
-    raw = umem.ledger.release  # the ledger's own raw path (token 0), used by nothing public
-    cases = [
-        ([umem.size], "outside the UMEM"),
-        ([a0 + 1], "not on a frame boundary"),
-        ([int(b.addrs[1]), a0, a0], "appears twice"),
-    ]
+    other = umem.take(1)
     free = next(f * 2048 for f in range(FRAMES) if umem.state_of(f * 2048) == "POOL")
-    cases.append(([free], "free pool"))
-    for addrs, message in cases:
+    cases = [
+        ([umem.size], 0, "outside the UMEM"),
+        ([a0], 0, "another batch"),
+        ([a0 + 1], 0, "another batch"),
+        ([a1, a0], 0, "another batch"),
+        ([free], 0, "free pool"),
+        ([a0], other._token, "another batch"),  # a batch can't hand on another batch's frames
+        ([a1, a0, a0], b._token, "appears twice"),
+    ]
+    for addrs, token, message in cases:
         before = snapshot(umem)
         with pytest.raises(xsk.FrameOwnershipError, match=message):
-            raw(np.asarray(addrs, dtype=np.uint64), 0)
+            umem.ledger.release(np.asarray(addrs, dtype=np.uint64), token)
         assert_unchanged(umem, before)
-    raw(np.asarray([a0], dtype=np.uint64), 0)
-    with pytest.raises(xsk.FrameOwnershipError, match="free pool"):
-        raw(np.asarray([a0], dtype=np.uint64), 0)  # once only
-    with pytest.raises(xsk.FrameOwnershipError, match="free pool"):
-        umem.release(b)  # and the batch that held it can no longer hand it on
-    raw(np.asarray([int(b.addrs[1])], dtype=np.uint64), 0)
+        umem.verify()
+    umem.release(b)
+    umem.release(other)
     assert umem.accounting().pool == FRAMES
 
 
@@ -325,20 +327,22 @@ def _check_calls(umem, path):
     }
 
 
-@pytest.mark.parametrize("raw", [False, True], ids=["batch-token", "raw-addresses"])
-def test_a_refused_batch_leaves_every_frame_as_it_was(umem, raw):
+def test_a_refused_batch_leaves_every_frame_as_it_was(umem):
     """The check marks each frame it passes (that is how a frame named twice is caught); a
     refusal anywhere in the batch must take every mark back, whichever call refused it."""
     path = RingPath(umem, 64)
     b = umem.take(6, 60)
-    token = 0 if raw else b._token
+    token = b._token
     good = b._addrs.copy()
     lens = np.full(7, 60, dtype=np.uint32)
+    other = umem.take(1)  # a frame of another batch
+    other_frame = int(other.addrs[0])
     pool_frame = next(f * 2048 for f in range(FRAMES) if umem.state_of(f * 2048) == "POOL")
     wrong = {
         "DUP": lambda i: good[i - 1] if i else good[1],
         "RANGE": lambda i: umem.size,
         "STATE": lambda i: pool_frame,
+        "TOKEN": lambda i: other_frame,
     }
     for name, call in _check_calls(umem, path).items():
         for what, bad_addr in wrong.items():
@@ -351,6 +355,7 @@ def test_a_refused_batch_leaves_every_frame_as_it_was(umem, raw):
                 umem.verify()
     assert path.tx.producer[0] == 0 and path.fq.producer[0] == 0
     umem.release(b)  # still the batch's own, still usable
+    umem.release(other)
     assert umem.accounting().pool == FRAMES
 
 

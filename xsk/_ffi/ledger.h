@@ -20,7 +20,6 @@ enum xsk_frame_state { XSK_POOL = 0, XSK_USER = 1, XSK_FILL = 2, XSK_TX = 3 };
 enum xsk_ledger_err {
 	XSK_OK = 0,
 	XSK_ERR_RANGE = -1,    /* address outside the UMEM */
-	XSK_ERR_BOUNDARY = -2, /* raw address not on a frame boundary */
 	XSK_ERR_STATE = -3,    /* frame not owned by the caller */
 	XSK_ERR_TOKEN = -4,    /* frame owned by the caller, but by another batch */
 	XSK_ERR_BOUNDS = -5,   /* descriptor runs past the end of its frame */
@@ -48,7 +47,7 @@ int xsk_ledger_init(struct xsk_ledger *l, uint64_t *word, uint32_t *pool, uint32
 /* POOL -> USER for up to n frames of token; lens (if not NULL) gets length for each. */
 uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
 			 uint32_t length);
-/* Are these n addresses distinct frames that token holds (token 0: raw addresses of USER frames)?
+/* Are these n addresses distinct frames that the batch with token holds? (No batch has token 0.)
  * XSK_OK or an XSK_ERR_* code with *bad the index of the first bad address; changes nothing. */
 int xsk_ledger_check(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		     uint32_t *bad);
@@ -121,11 +120,9 @@ static inline void xsk_unmark(struct xsk_ledger *l, const uint64_t *restrict add
 	xsk_unmark_frames(&fr, addrs, n);
 }
 
-/* Why the frame at address a (word w) failed xsk_ledger_check_batch. */
-static inline int xsk_check_error(uint64_t w, uint64_t a, uint64_t start, uint32_t token)
+/* Why the frame with word w failed xsk_ledger_check_batch. */
+static inline int xsk_check_error(uint64_t w)
 {
-	if (token == 0 && a != start)
-		return XSK_ERR_BOUNDARY;
 	if (w & XSK_WORD_SEEN)
 		return XSK_ERR_DUP;
 	if (XSK_WORD_STATE(w) != XSK_USER)
@@ -133,11 +130,12 @@ static inline int xsk_check_error(uint64_t w, uint64_t a, uint64_t start, uint32
 	return XSK_ERR_TOKEN;
 }
 
-/* Validate that every address names a distinct frame the caller holds (and, with lens, that
- * every descriptor is non-empty and fits in its frame). token 0 means raw addresses: any USER
- * frame, but each address must be a frame's start. On success every frame of the batch is
- * marked XSK_WORD_SEEN: the caller commits each (a new word clears the mark) or unmarks it.
- * On failure nothing is marked and *bad is the index of the first bad address. Lock held. */
+/* Validate that every address names a distinct frame the batch with token holds (and, with
+ * lens, that every descriptor is non-empty and fits in its frame). A frame is the caller's only
+ * through the batch that holds it: there is no way to name USER frames by address alone.
+ * On success every frame of the batch is marked XSK_WORD_SEEN: the caller commits each (a new
+ * word clears the mark) or unmarks it. On failure nothing is marked and *bad is the index of
+ * the first bad address. Lock held. */
 static inline int xsk_ledger_check_batch(struct xsk_ledger *l, const uint64_t *restrict addrs,
 					 const uint32_t *restrict lens, uint32_t n, uint32_t token, uint32_t *bad)
 {
@@ -155,8 +153,8 @@ static inline int xsk_ledger_check_batch(struct xsk_ledger *l, const uint64_t *r
 		f = xsk_frame_at(a, fr.shift, fr.fsize);
 		start = (uint64_t)f * fr.fsize;
 		w = fr.word[f];
-		if (token ? w != mine : (XSK_WORD_STATE(w) != XSK_USER || a != start)) {
-			err = xsk_check_error(w, a, start, token);
+		if (w != mine) {
+			err = xsk_check_error(w);
 			break;
 		}
 		if (lens && (lens[i] == 0 || a - start + lens[i] > fr.fsize)) {
