@@ -15,16 +15,17 @@ from xsk.testing import MemoryRing
 
 
 class RingPath:
-    """Fill, completion, RX and TX rings of ``size`` entries for ``umem``, held by ring owner ``owner``."""
+    """Fill, completion, RX and TX rings of ``size`` entries for ``umem``, held by ring owner ``owner``
+    (``rx=False``: a path without RX, as a TX-only socket has)."""
 
-    def __init__(self, umem: xsk.Umem, size: int = 16, owner: int = 7, start: int = 0) -> None:
+    def __init__(self, umem: xsk.Umem, size: int = 16, owner: int = 7, start: int = 0, rx: bool = True) -> None:
         self.umem = umem
         self.owner = owner
         self.fq, self.cq = MemoryRing(size, "fill", start), MemoryRing(size, "comp", start)
         self.rx, self.tx = MemoryRing(size, "rx", start), MemoryRing(size, "tx", start)
         self.q = ffi.new("struct xsk_fillq *", {"fq": self.fq.c, "cq": self.cq.c, "owner": owner})
         self.c = ffi.new("struct xsk_path *", {
-            "l": umem.ledger.c, "q": self.q, "rx": self.rx.c, "tx": self.tx.c, "fd": -1,
+            "l": umem.ledger.c, "q": self.q, "rx": self.rx.c if rx else ffi.NULL, "tx": self.tx.c, "fd": -1,
             "fill_target": 0, "comp_size": size, "max_kicks": 1})
 
     def fill(self, addrs: np.ndarray, token: int, to_pool: bool = False) -> int:

@@ -61,6 +61,6 @@ __all__ = [
     "UsageError",
     "XskError",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _moved.install()

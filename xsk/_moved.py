@@ -13,7 +13,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import warnings
-from types import FrameType, ModuleType
+from types import ModuleType
 
 MOVED = {
     "xsk.rings": "xsk.testing.memory",
@@ -44,8 +44,9 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         new = MOVED[spec.name]
+        # stacklevel 2 names the import statement: warnings skips the import machinery's own frames
         warnings.warn(f"{spec.name} is deprecated: it moved to {new}, import it from there",
-                      DeprecationWarning, stacklevel=_caller_level())
+                      DeprecationWarning, stacklevel=2)
         module = importlib.import_module(new)
         self._specs[new] = module.__spec__
         return module
@@ -53,15 +54,6 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         # the import system set the old name's spec on the module: give it back its own
         module.__spec__ = self._specs.get(module.__name__, module.__spec__)
-
-
-def _caller_level() -> int:
-    """How many frames up the import statement that named the old module is."""
-    frame: FrameType | None = sys._getframe(2)
-    level = 2
-    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def install() -> None:

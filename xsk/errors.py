@@ -25,13 +25,27 @@ it does not own). Nothing was changed; fixing the call fixes it, retrying it nev
     └── IntegrityError                         the ownership ledger failed its own check
 
 The one place an errno becomes an exception class is ``error_for`` (``xsk._binding.check`` raises
-what it gives): EPERM and EACCES give PrivilegeError, EBUSY ResourceBusyError, EOPNOTSUPP
-UnsupportedError, ENODEV NoSuchInterfaceError, anything else KernelError.
+what it gives): EPERM gives PrivilegeError, EBUSY ResourceBusyError, EOPNOTSUPP UnsupportedError,
+ENODEV NoSuchInterfaceError, anything else KernelError. (EACCES is a KernelError: from ``bpf()``
+it mostly means the verifier refused a program, not a missing capability.)
 
-Changed in 0.2: NoSuchInterfaceError, NoSuchNamespaceError and QueueRangeError are HostErrors
-(what was named does not exist on this host) and no longer ConfigErrors; close() with sockets
-open raises StillInUseError, no longer ResourceBusyError; binding a queue that another socket
-holds raises ResourceBusyError, no longer a plain KernelError.
+Changed in 0.2, where 0.1 raised another class (every name stays):
+
+* NoSuchInterfaceError, NoSuchNamespaceError and QueueRangeError are HostErrors (what was named
+  does not exist on this host), no longer ConfigErrors.
+* ``Umem.close()`` and ``CustomProgram.close()`` with sockets open raise StillInUseError, no longer
+  ResourceBusyError. Asking a socket for another ``xdp_mode`` than the program its interface
+  already carries in this process raises ConfigError (argument ``xdp_mode``), no longer
+  ResourceBusyError.
+* A system call failing with EPERM, EBUSY, EOPNOTSUPP or ENODEV raises the class above (binding a
+  queue that another socket holds: ResourceBusyError; registering a UMEM without the right to pin
+  it: PrivilegeError), no longer KernelError. Every one is still a HostError and an OSError
+  with ``errno``.
+* Errors the library raised as bare XskError are specific: ``CustomProgram`` misuse is ConfigError
+  or ClosedError, a missing build NotBuiltError, a broken ledger IntegrityError.
+* ``KernelError`` is made like every HostError, ``KernelError(message, errno=...)``; the 0.1 form
+  ``KernelError(errno, what, hint)`` still works. ``args`` holds the message alone, and
+  ``strerror`` is the system's text for ``errno``.
 """
 
 from __future__ import annotations
@@ -156,6 +170,14 @@ class NotBuiltError(HostError):
 class KernelError(HostError):
     """A system call failed for a reason none of the other HostErrors names (``errno`` says which)."""
 
+    def __init__(self, *args: Any, errno: int | None = None) -> None:
+        if len(args) in (2, 3) and isinstance(args[0], int):  # 0.1's KernelError(errno, what[, hint])
+            number, what, *hint = args
+            message = f"{what}: {os.strerror(number)}" + (f" ({hint[0]})" if hint and hint[0] else "")
+            super().__init__(message, errno=number)
+        else:
+            super().__init__(*args, errno=errno)
+
 
 class InterfaceGoneError(KernelError):
     """The interface under an open socket was deleted (or its namespace was): close the socket."""
@@ -174,7 +196,6 @@ class IntegrityError(XskError):
 
 _BY_ERRNO: dict[int, type[HostError]] = {
     errnos.EPERM: PrivilegeError,
-    errnos.EACCES: PrivilegeError,
     errnos.EBUSY: ResourceBusyError,
     errnos.EOPNOTSUPP: UnsupportedError,
     errnos.ENODEV: NoSuchInterfaceError,

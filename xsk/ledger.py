@@ -60,38 +60,42 @@ OWNERS: Mapping[State, str] = MappingProxyType({
 :meta hide-value:
 """
 
-TRANSITIONS: Mapping[str, frozenset[tuple[State, State]]] = MappingProxyType({
-    # operation:       the state changes it makes (from, to)     why
-    "Umem.take":       frozenset({(POOL, USER)}),                # free frames, now the caller's
-    "Umem.release":    frozenset({(USER, POOL)}),                # also a Batch dropped while it owns frames
-    "Batch.select":    frozenset(),                              # and split: frames change batch, not state
-    "Socket.open":     frozenset({(POOL, FILL)}),                # the fill ring topped up
-    "Socket.fill":     frozenset({(USER, FILL)}),
-    "Socket.release":  frozenset({(USER, FILL), (USER, POOL)}),  # the fill ring; what it has no room for, the pool
-    "Socket.recv":     frozenset({(FILL, USER),                  # received
-                                  (POOL, FILL),                  # the fill ring topped up
-                                  (TX, POOL)}),                  # completions reaped
-    "Socket.send":     frozenset({(USER, TX), (TX, POOL)}),      # on the TX ring; completions reaped
-    "Socket.complete": frozenset({(TX, POOL)}),                  # also flush
-    "Socket.forward":  frozenset({(FILL, TX),                    # RX ring to TX ring, never the caller's
-                                  (FILL, POOL),                  # a received descriptor that is no frame to send
-                                  (POOL, FILL), (TX, POOL)}),    # topped up, reaped
-    "Socket.close":    frozenset({(FILL, POOL), (TX, POOL)}),    # the kernel let go of the socket's rings
+Move = tuple[State, State]
+"""A state change of one frame: (from, to)."""
+
+TRANSITIONS: Mapping[str, tuple[Move, ...]] = MappingProxyType({
+    # operation:       the state changes it makes, in the order one call makes them
+    "Umem.take":       ((POOL, USER),),               # free frames, now the caller's
+    "Umem.release":    ((USER, POOL),),               # also a Batch dropped while it owns frames
+    "Batch.select":    (),                            # and split: frames change batch, not state
+    "Socket.open":     ((POOL, FILL),),               # the fill ring topped up
+    "Socket.fill":     ((USER, FILL),),
+    "Socket.release":  ((USER, FILL), (USER, POOL)),  # the fill ring; what it has no room for, the pool
+    "Socket.recv":     ((FILL, USER),                 # received
+                        (POOL, FILL),                 # the fill ring topped up
+                        (TX, POOL)),                  # completions reaped
+    "Socket.send":     ((USER, TX), (TX, POOL)),      # on the TX ring; completions reaped
+    "Socket.complete": ((TX, POOL),),                 # also flush
+    "Socket.forward":  ((FILL, TX),                   # RX ring to TX ring, never the caller's
+                        (FILL, POOL),                 # a received descriptor that is no frame to send
+                        (POOL, FILL),                 # the fill ring topped up
+                        (TX, POOL)),                  # completions reaped
+    "Socket.close":    ((FILL, POOL), (TX, POOL)),    # the kernel let go of the socket's rings
 })
-"""The state machine: every operation that moves frames, and the moves it may make (the module's
-documentation shows it as a table). One call may take a frame along several of its operation's
-moves (a frame sent and completed within one ``send``); any move not listed here is a bug in the
-ledger.
+"""The state machine: every operation that moves frames, and the moves it makes, in the order one
+call makes them (the module's documentation shows it as a table). One call may take a frame along
+several of its moves in that order (a frame sent and completed within one ``send``: USER -> TX ->
+POOL; see ``reachable``); any other change of state is a bug in the ledger.
 
 :meta hide-value:
 """
 
 
-def _table(transitions: Mapping[str, frozenset[tuple[State, State]]]) -> str:
+def _table(transitions: Mapping[str, tuple[Move, ...]]) -> str:
     """TRANSITIONS as the documentation shows it."""
-    lines = ["", "", "The state machine, generated from ``TRANSITIONS``::", ""]
+    lines = ["", "", "The state machine, generated from ``TRANSITIONS`` (moves in the order one call makes them)::", ""]
     for operation, moves in transitions.items():
-        shown = ", ".join(f"{a.name} -> {b.name}" for a, b in sorted(moves)) or "none (frames change batch)"
+        shown = ", ".join(f"{a.name} -> {b.name}" for a, b in moves) or "none (frames change batch)"
         lines.append(f"    {operation:<16} {shown}")
     return "\n".join(lines) + "\n"
 
@@ -99,14 +103,20 @@ def _table(transitions: Mapping[str, frozenset[tuple[State, State]]]) -> str:
 __doc__ = (__doc__ or "") + _table(TRANSITIONS)
 
 
-def reachable(operation: str) -> frozenset[tuple[State, State]]:
-    """(from, to) of every frame one call of ``operation`` may change: its moves, chained."""
-    moves = set(TRANSITIONS[operation])
-    while True:
-        chained = {(a, d) for a, b in moves for c, d in moves if b == c and a != d} - moves
-        if not chained:
-            return frozenset(moves)
-        moves |= chained
+def reachable(operation: str) -> frozenset[Move]:
+    """(from, to) of every frame one call of ``operation`` may change: its moves, and chains of
+    them in the order the call makes them (a later move taking a frame on from an earlier one)."""
+    moves = TRANSITIONS[operation]
+    ends: set[Move] = set()
+    for i, (start, end) in enumerate(moves):
+        frontier = {end}
+        ends.add((start, end))
+        for later_from, later_to in moves[i + 1:]:
+            if later_from in frontier:
+                frontier.add(later_to)
+                if later_to != start:
+                    ends.add((start, later_to))
+    return frozenset(ends)
 
 
 _TOKEN_LIMIT = 0xFFFF_FFFE

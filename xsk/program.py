@@ -178,14 +178,15 @@ class _Attachment:
         finally:
             lib.xdp_multiprog__close(mp)
 
-    def map_fds(self, names: tuple[str, ...]) -> dict[str, int]:
-        """File descriptors of the object's maps by name; ConfigError naming any that are missing."""
+    def map_fds(self, names: tuple[str, ...], argument: str = "xskmap") -> dict[str, int]:
+        """File descriptors of the object's maps by name; ConfigError naming any that are missing
+        (``argument``: the parameter that named them)."""
         obj = lib.xdp_program__bpf_obj(self._prog)
         fds = {name: int(lib.bpf_object__find_map_fd_by_name(obj, name.encode())) for name in names}
         missing = [name for name, fd in fds.items() if fd < 0]
         if missing:
             raise ConfigError(f"the XDP program {self.name!r} has no map named {', '.join(missing)}",
-                              argument="map")
+                              argument=argument)
         return fds
 
     def detach(self) -> None:
@@ -328,7 +329,7 @@ class CustomProgram:
     def map_fd(self, name: str) -> int:
         """The fd of one of the program's maps (valid until ``close``), for bpf_map_* calls of your own."""
         self._usable()
-        return self._attachment.map_fds((name,))[name]
+        return self._attachment.map_fds((name,), argument="name")[name]
 
     def update(self, map_name: str, key: int, value: bytes) -> None:
         """Set ``map_name[key] = value`` (a u32 key; ``value`` exactly the map's value size)."""

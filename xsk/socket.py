@@ -201,9 +201,10 @@ class Socket:
             if not rx:
                 raise ConfigError("program= steers received frames: it needs rx=True")
             program._usable()
-        if not isinstance(busy_poll, int) or busy_poll < 0 or not 0 < busy_poll_budget <= 65535:
-            raise ConfigError("must be microseconds (0: off), with busy_poll_budget 1..65535 frames",
-                              argument="busy_poll")
+        if not isinstance(busy_poll, int) or busy_poll < 0:
+            raise ConfigError(f"must be microseconds (0: off), got {busy_poll!r}", argument="busy_poll")
+        if not isinstance(busy_poll_budget, int) or not 0 < busy_poll_budget <= 65535:
+            raise ConfigError(f"must be 1..65535 frames, got {busy_poll_budget!r}", argument="busy_poll_budget")
         if xskmap_key is not None and program is None:
             raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
         umem._usable()

@@ -398,7 +398,9 @@ class Umem:
         return self._closed
 
     def close(self) -> None:
-        """Unmap the area. Raises StillInUseError while sockets are open (close them first)."""
+        """Unmap the area. Raises StillInUseError while sockets are open (close them first).
+
+        ``array`` and ``frames`` are empty afterwards: views of the mapping would keep it alive."""
         if self._closed:
             return
         if forked_away(self._pid):

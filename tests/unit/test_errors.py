@@ -29,7 +29,7 @@ def test_every_error_is_in_exactly_one_family(cls):
 
 
 @pytest.mark.parametrize(("number", "cls"), [
-    (errno.EPERM, xsk.PrivilegeError), (errno.EACCES, xsk.PrivilegeError), (errno.EBUSY, xsk.ResourceBusyError),
+    (errno.EPERM, xsk.PrivilegeError), (errno.EACCES, xsk.KernelError), (errno.EBUSY, xsk.ResourceBusyError),
     (errno.EOPNOTSUPP, xsk.UnsupportedError), (errno.ENODEV, xsk.NoSuchInterfaceError),
     (errno.ENOMEM, xsk.KernelError), (errno.ENETDOWN, xsk.KernelError),
 ])
@@ -40,6 +40,13 @@ def test_check_picks_the_class_by_errno(number, cls):
     assert type(exc) is cls and exc.errno == number and isinstance(exc, OSError)
     assert str(exc) == f"doing a thing: {errno.errorcode[number] and __import__('os').strerror(number)} (try another)"
     assert check(5, "fine") == 5
+
+
+def test_kernel_error_still_takes_its_old_arguments():
+    old = xsk.KernelError(errno.ENOMEM, "registering the UMEM", "ulimit -l")
+    assert (str(old), old.errno) == ("registering the UMEM: Cannot allocate memory (ulimit -l)", errno.ENOMEM)
+    new = xsk.KernelError("a message", errno=errno.EIO)
+    assert (str(new), new.errno, new.strerror) == ("a message", errno.EIO, "Input/output error")
 
 
 def test_errors_survive_pickling_as_they_cross_processes():
@@ -59,8 +66,22 @@ def test_a_library_argument_is_named_by_its_option_on_the_command_line():
     assert str(exc) == "ring_size: must be a power of two, got 6"
     assert describe(exc) == "--ring-size: must be a power of two, got 6"
     assert flag_for("frame_count") == "--frames" and flag_for("src_ip") == "--src-ip"
+    recv_max = xsk.ConfigError("must be at least 1, got 0", argument="max")  # recv(max=): the CLI's --batch
+    assert describe(recv_max) == "--batch: must be at least 1, got 0"
+    no_option = xsk.ConfigError("must be an xsk.CustomProgram, got str", argument="program")
+    assert flag_for("program") is None and describe(no_option) == "program: must be an xsk.CustomProgram, got str"
     plain = xsk.ConfigError("a socket needs rx=True, tx=True or both")
     assert plain.argument is None and describe(plain) == str(plain)
+
+
+def test_the_command_line_exits_2_for_what_was_typed_and_1_for_what_happened():
+    from xsk.cli.common import bad_input
+
+    assert bad_input(xsk.ConfigError("must be a power of two", argument="ring_size"))
+    assert bad_input(xsk.NoSuchInterfaceError("no interface 'x' in this network namespace"))
+    assert not bad_input(xsk.NoSuchInterfaceError.from_errno(errno.ENODEV, "sending"))  # the kernel said so mid-run
+    assert not bad_input(xsk.FrameOwnershipError("send: frame at 0x0 is not yours"))  # a bug, not bad input
+    assert not bad_input(xsk.KernelError("kicking TX: Network is down", errno=errno.ENETDOWN))
 
 
 def test_library_messages_name_no_command_line_option():

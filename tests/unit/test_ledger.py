@@ -359,6 +359,22 @@ def test_a_refused_batch_leaves_every_frame_as_it_was(umem):
     assert umem.accounting().pool == FRAMES
 
 
+def test_a_path_without_rx_has_no_fill_ring_and_releases_to_the_pool(umem):
+    path = RingPath(umem, 8, rx=False)
+    b = umem.take(4)
+    assert path.fill(b._addrs, b._token) == 0  # no fill ring of its own: nothing moves
+    assert umem.accounting().user == 4 and path.fq.producer[0] == 0
+    other = umem.take(1)
+    before = snapshot(umem)
+    assert path.fill(np.concatenate([b._addrs, other._addrs]), b._token, to_pool=True) == lib.XSK_ERR_TOKEN
+    assert_unchanged(umem, before)  # checked before anything moved
+    assert path.fill(b._addrs, b._token, to_pool=True) == 0
+    b._consume(4)
+    assert umem.accounting() == (FRAMES - 1, 1, 0, 0, FRAMES) and path.fq.producer[0] == 0
+    umem.verify()
+    umem.release(other)
+
+
 def test_a_batch_that_only_partly_fits_keeps_the_rest_usable(umem):
     path = RingPath(umem, 4)
     for put in (send, fill):
@@ -435,10 +451,13 @@ def test_the_transition_table_is_the_state_machine():
     assert set(OWNERS) == set(State)
     moves = set().union(*TRANSITIONS.values())
     assert all(a != b for a, b in moves)
-    assert {(FILL, TX), (FILL, POOL)} <= TRANSITIONS["Socket.forward"]  # forward never hands frames to the caller
-    assert not any(USER in move for move in TRANSITIONS["Socket.forward"])
+    assert {(FILL, TX), (FILL, POOL)} <= set(TRANSITIONS["Socket.forward"])
+    assert not any(USER in move for move in TRANSITIONS["Socket.forward"])  # never the caller's
     assert (USER, POOL) in reachable("Socket.send")  # sent and completed within one call
-    assert reachable("Umem.take") == TRANSITIONS["Umem.take"] and reachable("Batch.select") == frozenset()
+    # chains follow the order of the call: recv reaps completions after it refilled the fill ring,
+    # so a frame completed in a recv can't also land on the fill ring (TX -> FILL) in that recv
+    assert reachable("Socket.recv") == set(TRANSITIONS["Socket.recv"])
+    assert reachable("Umem.take") == {(POOL, USER)} and reachable("Batch.select") == frozenset()
     # nothing but the caller's own calls hands frames to the caller, and nothing takes them away
     into_user = {op for op, m in TRANSITIONS.items() if any(b == USER for _, b in m)}
     assert into_user == {"Umem.take", "Socket.recv"}

@@ -69,4 +69,6 @@ def test_bad_arguments_are_config_errors(umem):
         MemorySocket(umem, ring_size=48)
     with pytest.raises(xsk.ConfigError, match="power of two"):
         MemoryRing(6, "fill")
+    with pytest.raises(xsk.ConfigError, match=r"^rx_len: 1793-byte packets don't fit the 1792 bytes"):
+        MemorySocket(umem, rx_len=2048 - 256 + 1)
     assert umem.accounting().pool == 256

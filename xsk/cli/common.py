@@ -14,27 +14,48 @@ from ..errors import (
     NoSuchInterfaceError,
     NoSuchNamespaceError,
     QueueRangeError,
-    UsageError,
     XskError,
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-# What the user typed names nothing on this host: bad input to the command, like a bad option value.
+# What the user typed names nothing on this host (found by a look-up, not said by the kernel
+# mid-run): bad input to the command, like a bad option value.
 _NAMED_NOTHING = (NoSuchInterfaceError, NoSuchNamespaceError, QueueRangeError)
-# Library parameters whose option is not spelled "--" + the name with "_" as "-".
-_FLAGS = {"frame_count": "--frames", "ifname": "IFACE", "fill_frames": "--frames"}
+# The library's parameters that an option sets, by that option; any other keeps its own name.
+_OPTIONS = {
+    "frame_count": "--frames", "frame_size": "--frame-size", "ring_size": "--ring-size", "queue": "--queue",
+    "mode": "--mode", "xdp_mode": "--xdp-mode", "filter": "--filter", "max": "--batch", "batch": "--batch",
+    "count": "--count", "duration": "--duration", "rate": "--rate", "seq": "--seq", "size": "--size",
+    "src_ip": "--src-ip", "dst_ip": "--dst-ip", "src_port": "--src-port", "dst_port": "--dst-port",
+    "src_mac": "--src-mac", "speed": "--speed", "loop": "--loop",
+}
 
 
-def flag_for(argument: str) -> str:
-    """The option of the command line that sets the library's ``argument``."""
-    return _FLAGS.get(argument, "--" + argument.replace("_", "-"))
+def flag_for(argument: str) -> str | None:
+    """The option of the command line that sets the library's ``argument``, if one does."""
+    return _OPTIONS.get(argument)
 
 
 def describe(exc: XskError) -> str:
     """The error in the command line's terms: a ConfigError about a parameter names its option."""
-    if isinstance(exc, ConfigError) and exc.argument:
-        return f"{flag_for(exc.argument)}: {exc.reason}"
-    return str(exc)
+    flag = flag_for(exc.argument) if isinstance(exc, ConfigError) and exc.argument else None
+    return f"{flag}: {exc.reason}" if isinstance(exc, ConfigError) and flag else str(exc)
+
+
+def bad_input(exc: XskError) -> bool:
+    """Does the error come from what the user typed (exit 2), rather than from the run (exit 1)?"""
+    return isinstance(exc, ConfigError) or (isinstance(exc, _NAMED_NOTHING) and exc.errno is None)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -50,9 +71,10 @@ def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: 
     p.add_argument("--queue", type=int, default=0, metavar="Q", help="queue to bind (default 0)")
     p.add_argument("--mode", default="auto", choices=("auto", "copy", "zerocopy"), help="AF_XDP bind mode")
     p.add_argument("--xdp-mode", default="auto", choices=("auto", "native", "skb"), help="XDP attach mode")
-    p.add_argument("--batch", type=int, default=batch, metavar="B", help=f"frames per ring operation ({batch})")
+    p.add_argument("--batch", type=positive_int, default=batch, metavar="B",
+                   help=f"frames per ring operation ({batch})")
     p.add_argument("--frame-size", type=int, default=2048, choices=(2048, 4096))
-    p.add_argument("--frames", type=int, default=4096, help="UMEM frames (default 4096)")
+    p.add_argument("--frames", type=positive_int, default=4096, help="UMEM frames (default 4096)")
     p.add_argument("--ring-size", type=int, default=ring_size, help=f"RX/TX ring entries (default {ring_size})")
     p.add_argument("--json", action="store_true", help="JSON output: a line per second and a final summary")
 
@@ -72,10 +94,8 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         return int(func(args) or 0)
-    except (UsageError, *_NAMED_NOTHING) as exc:
-        return fail(prog, describe(exc), EXIT_BAD_INPUT)
     except XskError as exc:
-        return fail(prog, describe(exc), EXIT_FAILURE)
+        return fail(prog, describe(exc), EXIT_BAD_INPUT if bad_input(exc) else EXIT_FAILURE)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except OSError as exc:

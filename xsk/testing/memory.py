@@ -89,6 +89,10 @@ class MemorySocket(Socket):
             raise ConfigError(f"rx_len={rx_len!r}: the stand-in kernel's packets need at least one byte")
         _check_ring_size(ring_size)
         umem._usable()
+        room = umem.frame_size - XDP_PACKET_HEADROOM - umem.headroom
+        if rx_len > room:
+            raise ConfigError(f"{rx_len}-byte packets don't fit the {room} bytes a {umem.frame_size}-byte frame has "
+                              f"after the kernel's and the UMEM's headroom", argument="rx_len")
         self._setup(umem, "memory", 0, netns=None, ring_size=ring_size, rx=True, tx=True, need_wakeup=False,
                     busy_poll=0, busy_poll_budget=64, multi_buffer=False, fill_frames=fill_frames)
         sizes: dict[RingKind, int] = {"fill": umem.fill_size, "comp": umem.comp_size, "rx": ring_size, "tx": ring_size}
