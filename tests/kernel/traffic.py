@@ -34,6 +34,7 @@ class Receiver:
         self.corrupt = 0
         self.out_of_order = 0
         self.offsets: set[int] = set()
+        self.addresses: set[int] = set()  # UMEM addresses the frames arrived at
 
     def drain(self, until: int, timeout: float = 2.0, batch: int = 256) -> int:
         deadline = time.monotonic() + timeout
@@ -48,6 +49,7 @@ class Receiver:
         n = len(b)
         size = len(self.tpl)
         self.offsets.update(int(o) for o in np.unique(b.offsets))
+        self.addresses.update(int(a) for a in np.unique(b.addrs))
         rows = b.gather(size)
         seqs = rows[:, SEQ_OFFSET:SEQ_OFFSET + 8].copy().view(">u8").ravel()
         rows[:, SEQ_OFFSET:SEQ_OFFSET + 8] = 0
@@ -80,16 +82,17 @@ def send_seq(sock: xsk.Socket, tpl: bytes, first: int, n: int, batch: int = 64) 
     return sent
 
 
-def transfer(tx: xsk.Socket, rx: xsk.Socket, tpl: bytes, count: int, chunk: int = 512) -> Receiver:
-    """Send ``count`` frames tx -> rx in chunks small enough for the rings, verifying as they land."""
+def transfer(tx: xsk.Socket, rx: xsk.Socket, tpl: bytes, count: int, chunk: int = 512, batch: int = 64) -> Receiver:
+    """Send ``count`` frames tx -> rx in chunks small enough for the rings (``batch`` frames per ring
+    operation), verifying as they land."""
     receiver = Receiver(rx, tpl)
     sent = 0
     while sent < count:
         n = min(chunk, count - sent)
-        assert send_seq(tx, tpl, sent, n) == n
+        assert send_seq(tx, tpl, sent, n, batch=batch) == n
         sent += n
         tx.flush(timeout=2)
-        receiver.drain(sent)
+        receiver.drain(sent, batch=max(batch, 1))
         if receiver.received < sent:
             break
     return receiver
