@@ -7,6 +7,7 @@ detach the parent's XDP program or delete its sockets).
 """
 
 import os
+import subprocess
 
 import xsk
 from xsk._binding import ffi
@@ -78,4 +79,7 @@ def test_fork_while_traffic_flows(veth_pair, make_umem):
         tx.flush()
         receiver.drain(sent + 1000)
         assert receiver.received == sent + 1000 and receiver.perfect
-        assert rx.xdp_mode is not None
+        shown = subprocess.run(["ip", "-n", veth_pair.b.netns, "-o", "link", "show", "dev",
+                                veth_pair.b.ifname],
+                               capture_output=True, text=True, check=True).stdout
+        assert "prog/xdp" in shown  # the child's exit left the parent's program attached
