@@ -16,6 +16,8 @@ from ..errors import (
     QueueRangeError,
     XskError,
 )
+from .health import Health as Health
+from .health import rss_kib as rss_kib
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 # What the user typed names nothing on this host (found by a look-up, not said by the kernel
@@ -181,37 +183,3 @@ def summary(obj: dict[str, Any], as_json: bool) -> None:
         if isinstance(value, float):
             value = round(value, 3)
         print(f"{key:>12}: {value}")
-
-
-def rss_kib() -> int:
-    """This process's resident set size in KiB (from /proc/self/statm)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-
-
-class Health:
-    """Once a second: the ledger's full check (if asked for) and the memory footprint.
-
-    ``rss_growth_kib`` is the growth since the first check (after a second of warm-up), so
-    start-up allocations don't count; in steady state it stays near 0.
-    """
-
-    def __init__(self, umem: Any, verify: bool) -> None:
-        self.umem = umem
-        self.verify = verify
-        self.checks = 0
-        self.rss_first: int | None = None
-        self.rss_last = 0
-
-    def check(self) -> None:
-        if self.verify:
-            self.umem.verify()
-            self.checks += 1
-        self.rss_last = rss_kib()
-        if self.rss_first is None:
-            self.rss_first = self.rss_last
-
-    def summary(self) -> dict[str, Any]:
-        self.check()
-        return {"ledger_checks": self.checks, "rss_kib": self.rss_last,
-                "rss_growth_kib": self.rss_last - (self.rss_first or self.rss_last)}

@@ -260,8 +260,9 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                     break
                 if stop is not None and stop.is_set():
                     break
-                if now >= next_report:
+                if health.due():
                     health.check()
+                if now >= next_report:
                     report({"queue": queue, "packets": sent, "bytes": nbytes, "kernel": sock.statistics()})
                     next_report = now + 1.0
                 want = cfg.batch if count is None else min(cfg.batch, count - sent)
@@ -460,10 +461,12 @@ def run(args: argparse.Namespace) -> int:
            "pps": round(packets / seconds, 1) if seconds else 0.0,
            "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0,
            "mode": results[0]["mode"], "queues": queues, "kernel": kernel}
-    if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint
-        out["ledger_checks"] = sum(r["ledger_checks"] for r in results)
-        out["rss_kib"] = max(r["rss_kib"] for r in results)
-        out["rss_growth_kib"] = max(r["rss_growth_kib"] for r in results)
+    if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
+        for key in ("ledger_checks", "ledger_missed"):
+            out[key] = sum(r[key] for r in results)
+        for key in ("rss_kib", "rss_growth_kib", "rss_peak_growth_kib", "rss_slope_kib_per_min"):
+            out[key] = max(r[key] for r in results)
+        out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
     common.summary(out, args.json)
     return common.EXIT_OK
 

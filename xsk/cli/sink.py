@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
                     packets += len(b)
                     nbytes += int(b.lens.sum())
                     b.release()
-                if reporter.due():
+                if health.due():
                     health.check()
+                if reporter.due():
                     reporter.tick(packets, nbytes, {"kernel": sock.statistics()})
             kernel = sock.statistics()
             footprint = health.summary()
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = (last - first) if first and last and last > first else (time.monotonic() - t0)
     out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
            "pps": round(packets / seconds, 1) if seconds else 0.0, **stats.summary(), "kernel": kernel,
-           **footprint}
+           **footprint, "accounting": umem.accounting()._asdict()}  # after close: all in the pool
     common.summary(out, args.json)
     return common.EXIT_OK
 

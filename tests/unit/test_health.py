@@ -1,0 +1,72 @@
+"""xsk.cli.health: the fixed verification schedule, missed seconds counted, the RSS figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from xsk.cli import health as health_mod
+from xsk.cli.health import Health, slope_per_minute
+
+
+class FakeUmem:
+    def __init__(self) -> None:
+        self.verified = 0
+
+    def verify(self) -> None:
+        self.verified += 1
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [100.0]
+    rss = [50_000]
+    monkeypatch.setattr(health_mod.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(health_mod, "rss_kib", lambda: rss[0])
+    return now, rss
+
+
+def test_schedule_is_fixed_and_a_stall_is_counted(clock):
+    now, _ = clock
+    umem = FakeUmem()
+    h = Health(umem, verify=True)
+    now[0] = 100.5
+    assert not h.due()
+    now[0] = 101.3  # late by 0.3: the next instant stays at 102, not 102.3
+    assert h.due()
+    h.check()
+    now[0] = 101.9
+    assert not h.due()
+    now[0] = 102.0
+    assert h.due()
+    h.check()
+    now[0] = 105.5  # 103, 104 and 105 passed; one check now covers 105, two seconds went unchecked
+    h.check()
+    out = h.summary()
+    assert out["ledger_missed"] == 2
+    assert out["ledger_checks"] == umem.verified == 4  # three in the loop, one final
+
+
+def test_without_verification_nothing_is_verified(clock):
+    umem = FakeUmem()
+    h = Health(umem, verify=False)
+    out = h.summary()
+    assert umem.verified == 0 and out["ledger_checks"] == 0
+
+
+def test_rss_growth_peak_and_slope(clock):
+    now, rss = clock
+    h = Health(FakeUmem(), verify=False)
+    for second in range(1, 61):  # a leak of 100 KiB a second, one noisy spike
+        now[0] = 100.0 + second
+        rss[0] = 50_000 + 100 * second + (5_000 if second == 30 else 0)
+        h.check()
+    now[0] = 160.5
+    out = h.summary()
+    assert out["rss_growth_kib"] == 6000 - 100
+    assert out["rss_peak_growth_kib"] == 3000 + 5000 - 100  # the spike at second 30
+    assert out["rss_slope_kib_per_min"] == pytest.approx(6000, rel=0.02)
+
+
+def test_slope_of_a_flat_footprint_is_zero():
+    assert slope_per_minute([(float(t), 1000) for t in range(10)]) == 0.0
+    assert slope_per_minute([(0.0, 1), (1.0, 2)]) == 0.0  # too few samples to say
