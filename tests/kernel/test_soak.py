@@ -38,8 +38,11 @@ def test_soak_ten_million_packets_paced(veth_pair):
     for report in (g, s):
         acc = report["accounting"]
         assert acc["pool"] == acc["total"] and acc["user"] == acc["fill"] == acc["tx"] == 0, report
+        # every scheduled second had its verification (the schedule is fixed, see xsk/cli/health.py);
+        # the count is cross-checked against the run's length by the command's own clock
         assert report["ledger_missed"] == 0, report
         assert report["ledger_checks"] >= int(report["seconds"]), report
         assert report["rss_peak_growth_kib"] < RSS_PEAK_GROWTH_LIMIT_KIB, report
         assert abs(report["rss_slope_kib_per_min"]) < RSS_SLOPE_LIMIT_KIB_PER_MIN, report
-        assert report["kernel"]["rx_dropped"] == 0 and report["kernel"]["tx_invalid_descs"] == 0
+    assert g["kernel"]["tx_invalid_descs"] == 0
+    assert s["kernel"]["rx_dropped"] == 0 and s["kernel"]["rx_invalid_descs"] == 0 and s["kernel"]["rx_ring_full"] == 0

@@ -84,7 +84,7 @@ def test_ring_benchmark_allocates_nothing_per_packet(bench) -> None:  # type: ig
     # one object kept per round would be >= 50 KB here (see the next test); numpy's small-block
     # cache accounts for a few hundred bytes
     assert out["alloc_growth_bytes"] < 4096, out
-    assert out["rss_kib"] > 0 and out["rss_growth_kib"] < 1024, out
+    assert out["rss_growth_kib"] < 1024, out  # a bound only: RSS moves in pages; tracemalloc is the exact figure
 
 
 def test_ring_benchmark_sees_a_leak(bench, monkeypatch) -> None:  # type: ignore[no-untyped-def]
