@@ -671,9 +671,11 @@ def _send_packets(sock: xsk.Socket, frames: list[bytes]) -> int:
     return sent
 
 
-def _recv_packets(sock: xsk.Socket, want: int, timeout: float = 2.0, offsets: set[int] | None = None) -> list[bytes]:
+def _recv_packets(sock: xsk.Socket, want: int, timeout: float = 2.0, offsets: set[int] | None = None,
+                  shapes: set[tuple[int, ...]] | None = None) -> list[bytes]:
     """Whole packets (fragments joined) until ``want`` came or ``timeout``; frames go back to fill.
-    ``offsets`` collects where in its frame each fragment's data arrived."""
+    ``offsets`` collects where in its frame each fragment's data arrived, ``shapes`` each
+    packet's fragment lengths."""
     packets: list[bytes] = []
     deadline = time.monotonic() + timeout
     while len(packets) < want and time.monotonic() < deadline:
@@ -686,6 +688,8 @@ def _recv_packets(sock: xsk.Socket, want: int, timeout: float = 2.0, offsets: se
         assert not b.options[-1] & xsk.XDP_PKT_CONTD, "recv returned a packet cut short"
         for first, end in itertools.pairwise(starts):
             packets.append(b"".join(bytes(b.data(i)) for i in range(first, end)))
+            if shapes is not None:
+                shapes.add(tuple(int(n) for n in b.lens[first:end]))
         b.release()
     return packets
 
@@ -741,13 +745,14 @@ def test_SEND_RECEIVE_UNALIGNED_9K_PACKETS(veth_pair_factory, make_umem, mode):
         got: list[bytes] = []
         want: list[bytes] = []
         offsets: set[int] = set()
+        shapes: set[tuple[int, ...]] = set()
         for first in range(0, DEFAULT_PKT_CNT, 64):
             frames = [_jumbo(pair, first + i, size=9000) for i in range(64)]
             want += frames
             assert _send_packets(tx, frames) == 64 * 3
-            got += _recv_packets(rx, 64, offsets=offsets)
+            got += _recv_packets(rx, 64, offsets=offsets, shapes=shapes)
         assert len(got) == DEFAULT_PKT_CNT and got == want
-        assert offsets == {256} and rx.statistics()["rx_dropped"] == 0
+        assert offsets == {256} and shapes == {(3840, 3840, 1320)} and rx.statistics()["rx_dropped"] == 0
 
 
 C = xsk.XDP_PKT_CONTD
