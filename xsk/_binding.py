@@ -8,7 +8,10 @@ calls give an error the caller reads with ``libxdp_get_error``/``libbpf_get_erro
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -23,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         f"import failed with: {exc}"
     ) from exc
 
-__all__ = ["CData", "check", "error_for", "ffi", "lib", "struct_dtype"]
+__all__ = ["CData", "captured_log", "check", "error_for", "ffi", "lib", "struct_dtype"]
 
 CData: TypeAlias = Any
 """A cffi pointer, array or struct: its type is C's, declared in xsk/_ffi and checked by cffi."""
@@ -32,9 +35,28 @@ _log = logging.getLogger("xsk.libxdp")
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 
 
+_captures = threading.local()
+
+
+@contextlib.contextmanager
+def captured_log() -> Iterator[list[str]]:
+    """What libbpf and libxdp print in this thread while the block runs (still logged too), e.g.
+    the verifier's log that libbpf prints when a program is refused."""
+    stack: list[list[str]] = getattr(_captures, "stack", [])
+    _captures.stack = stack
+    lines: list[str] = []
+    stack.append(lines)
+    try:
+        yield lines
+    finally:
+        stack.remove(lines)
+
+
 def _log_from_c(level: int, msg: CData) -> None:
     """libxdp and libbpf print through here (xsk_py_log, see system.c) instead of onto stderr."""
     text = ffi.string(msg).decode(errors="replace").rstrip()
+    for lines in getattr(_captures, "stack", ()):
+        lines.append(text)
     # libxdp tries its multi-program dispatcher first (which needs bpffs) and narrates the
     # fallback as warnings; xsk reports the outcome itself, so the narration stays at debug.
     lowered = text.lower()

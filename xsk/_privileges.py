@@ -51,3 +51,9 @@ def require_socket() -> None:
 
 def require_program() -> None:
     require(CAP_NET_ADMIN, alternatives=(CAP_BPF, CAP_SYS_ADMIN), purpose="attaching an XDP program")
+
+
+def require_bpf_load() -> None:
+    """Loading an XDP program (BPF_PROG_LOAD of a networking type, and its test runs)."""
+    require(alternatives=(CAP_BPF, CAP_SYS_ADMIN), purpose="loading a BPF program")
+    require(alternatives=(CAP_NET_ADMIN, CAP_SYS_ADMIN), purpose="loading an XDP program")

@@ -12,7 +12,10 @@ it does not own). Nothing was changed; fixing the call fixes it, retrying it nev
     XskError
     ├── UsageError
     │   ├── ConfigError (also ValueError)      an argument is out of range or inconsistent
-    │   │   └── FrameTooLargeError             a frame's length does not fit its UMEM frame
+    │   │   ├── FrameTooLargeError             a frame's length does not fit its UMEM frame
+    │   │   └── NoSuchMapError (also KeyError) a BPF map or global variable name the object lacks
+    │   ├── ProgramRejectedError               the verifier refused a BPF program (``log``)
+    │   ├── CompileError                       clang refused a BPF program's C source (``output``)
     │   ├── FrameOwnershipError                a frame used by someone who does not own it
     │   ├── ClosedError                        used after close(), or in a fork()ed child
     │   └── StillInUseError                    close() while open sockets still use it
@@ -85,6 +88,31 @@ class ConfigError(UsageError, ValueError):
 
 class FrameTooLargeError(ConfigError):
     """A frame's length does not fit in its UMEM frame."""
+
+
+class NoSuchMapError(ConfigError, KeyError):
+    """A BPF map or global variable was asked for by a name the object does not have (also a
+    KeyError, as ``prog.maps[name]`` is a mapping); the message lists the names it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ProgramRejectedError(UsageError):
+    """The kernel's verifier refused a BPF program. ``log``: the verifier's log (its last lines
+    are in the message); the program's code must change, retrying won't help."""
+
+    def __init__(self, message: str, *, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class CompileError(UsageError):
+    """clang could not compile a BPF program's C source. ``output``: what clang printed."""
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class FrameOwnershipError(UsageError):

@@ -6,7 +6,7 @@ on to the kernel stack. The program is attached when the first receiving socket 
 and detached when the last one closes; a TX-only socket loads nothing.
 
 libxdp uses its multi-program dispatcher when bpffs is mounted and the kernel accepts
-it, and otherwise attaches the program alone; ``XdpProgram.multiprog`` says which.
+it, and otherwise attaches the program alone; ``RedirectProgram.multiprog`` says which.
 Native (driver) mode is tried first, generic (skb) mode is the fallback, unless a mode
 is asked for. A program of ours left attached by a process that was killed (SIGKILL gives
 no chance to detach) is recognised and removed by the next attach.
@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from . import _privileges, link
 from . import netns as netns_mod
-from ._binding import check, ffi, lib
+from ._binding import CData, check, ffi, lib
+from ._btf import Btf
 from ._procfork import current_pid
 from .errors import (
     ClosedError,
@@ -39,6 +40,7 @@ from .errors import (
     error_for,
 )
 from .filter import MAX_RULES, Rule
+from .maps import Globals, Maps
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -178,6 +180,10 @@ class _Attachment:
         finally:
             lib.xdp_multiprog__close(mp)
 
+    def bpf_object(self) -> CData:
+        """The libbpf object of the attached program (owned by libxdp's program: valid until detach)."""
+        return lib.xdp_program__bpf_obj(self._prog)
+
     def map_fds(self, names: tuple[str, ...], argument: str = "xskmap") -> dict[str, int]:
         """File descriptors of the object's maps by name; ConfigError naming any that are missing
         (``argument``: the parameter that named them)."""
@@ -196,10 +202,13 @@ class _Attachment:
             self._prog = ffi.NULL
 
 
-class XdpProgram(_Attachment):
-    """The redirect program on one interface, shared (reference-counted) by its sockets."""
+class RedirectProgram(_Attachment):
+    """The redirect program on one interface, shared (reference-counted) by its sockets.
 
-    _attached: ClassVar[dict[tuple[int, int], XdpProgram]] = {}
+    (Called ``XdpProgram`` before 0.2; that name still imports, with a DeprecationWarning, as
+    ``xsk.testing.xdp.XdpProgram`` is now the XDP program a test loads.)"""
+
+    _attached: ClassVar[dict[tuple[int, int], RedirectProgram]] = {}
 
     def __init__(self, ifindex: int, ifname: str, mode: XdpMode) -> None:
         super().__init__(object_path(), ifindex, ifname, mode, ours=PROGRAM_NAME)
@@ -213,7 +222,7 @@ class XdpProgram(_Attachment):
         self.rules: list[Rule] = []
 
     @classmethod
-    def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> XdpProgram:
+    def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> RedirectProgram:
         """The program on this interface (in the calling thread's namespace), attaching it if needed."""
         _privileges.require_program()
         key = (netns_mod.current_id(), ifindex)
@@ -299,6 +308,9 @@ class CustomProgram:
         self.netns = netns
         self._sockets: dict[int, Socket] = {}
         self._slots: dict[int, Socket] = {}
+        self._maps: Maps | None = None
+        self._globals: Globals | None = None
+        self._btf: Btf | None = None
         # held by fd (this thread's namespace when none is named): close() detaches where we attached
         self._netns_fd: int | None = netns_mod.open_fd(netns) if netns else os.open(
             "/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -325,6 +337,31 @@ class CustomProgram:
     def _usable(self) -> None:
         if self.closed:
             raise ClosedError(f"{self!r} is closed")
+
+    @property
+    def loaded(self) -> bool:
+        return not self.closed
+
+    @property
+    def maps(self) -> Maps:
+        """The program's maps by name, in Python values (see :mod:`xsk.maps`); valid until ``close``."""
+        self._usable()
+        if self._maps is None:
+            obj = self._attachment.bpf_object()
+            btf = lib.bpf_object__btf(obj)
+            self._btf = Btf(btf) if btf != ffi.NULL else None
+            self._maps = Maps(self, obj, self._btf)
+        return self._maps
+
+    @property
+    def globals(self) -> Globals:
+        """The program's global variables by name (``.data``, ``.bss``; ``.rodata`` read-only)."""
+        self._usable()
+        if self._globals is None:
+            obj = self._attachment.bpf_object()
+            btf = lib.bpf_object__btf(obj)
+            self._globals = Globals(self, obj, Btf(btf) if btf != ffi.NULL else None)
+        return self._globals
 
     def map_fd(self, name: str) -> int:
         """The fd of one of the program's maps (valid until ``close``), for bpf_map_* calls of your own."""
@@ -410,3 +447,10 @@ class CustomProgram:
         where = f"{self.netns}:" if self.netns else ""
         state = " closed" if self.closed else f" ({self.mode})"
         return f"<xsk.CustomProgram {getattr(self, 'name', '?')} on {where}{self.ifname}{state}>"
+
+
+def __getattr__(name: str) -> object:
+    if name == "XdpProgram":
+        warnings.warn("xsk.program.XdpProgram is now xsk.program.RedirectProgram", DeprecationWarning, stacklevel=2)
+        return RedirectProgram
+    raise AttributeError(f"module 'xsk.program' has no attribute {name!r}")

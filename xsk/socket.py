@@ -47,7 +47,7 @@ from .errors import (
     error_for,
 )
 from .filter import Rule
-from .program import CustomProgram, XdpMode, XdpProgram
+from .program import CustomProgram, RedirectProgram, XdpMode
 from .umem import Umem
 
 Mode = Literal["auto", "copy", "zerocopy"]
@@ -247,7 +247,7 @@ class Socket:
         self._gone = False  # the interface was deleted under the socket
         self._netns_fd = None
         self._xsk = ffi.NULL
-        self._program: XdpProgram | None = None
+        self._program: RedirectProgram | None = None
         self._custom = None
         self._xskmap_key = queue
         self.ifindex = 0
@@ -305,7 +305,7 @@ class Socket:
                 peer = other
         try:
             if rx and custom is None:
-                self._program = XdpProgram.acquire(self.ifindex, ifname, xdp_mode)
+                self._program = RedirectProgram.acquire(self.ifindex, ifname, xdp_mode)
                 if filter is not None:
                     self._program.set_rules(rules)
             self._create(mode, peer)

@@ -96,19 +96,16 @@ def make_umem():
 
 
 @pytest.fixture(scope="session")
-def test_program(tmp_path_factory):
-    """``test_program(name)``: the BPF object built from tests/bpf/<name>.c (with bpf/build.py's clang line);
-    ``test_program(name, "tools")`` builds tools/<name>.c."""
-    import importlib.util
+def test_program():
+    """``test_program(name)``: the BPF object built from tests/bpf/<name>.c (xsk.testing's
+    compile_bpf, cached); ``test_program(name, "tools")`` builds tools/<name>.c."""
     from pathlib import Path
 
+    from xsk.testing.compile import compile_bpf
+
     root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("xsk_bpf_build", root / "bpf" / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    out = tmp_path_factory.mktemp("bpf")
 
     def compiled(name: str, folder: str = "tests/bpf") -> str:
-        return str(build.compile_object(root / folder / f"{name}.c", out / f"{name}.o"))
+        return str(compile_bpf(root / folder / f"{name}.c"))
 
     return compiled

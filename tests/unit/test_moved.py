@@ -44,3 +44,11 @@ def test_old_style_imports_in_a_users_program_keep_working():
     assert out.returncode == 0, out.stderr
     assert "warned: xsk.packet is deprecated: it moved to xsk.traffic.packet" in out.stdout
     assert "ok xsk.traffic.seqstats" in out.stdout
+
+
+def test_the_redirect_programs_old_name_still_imports_with_a_warning():
+    import xsk.program
+
+    with pytest.warns(DeprecationWarning, match="RedirectProgram"):
+        old = xsk.program.XdpProgram
+    assert old is xsk.program.RedirectProgram

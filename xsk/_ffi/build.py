@@ -2,9 +2,10 @@
 
 Each C unit declares what Python may call once, in its header, between the lines
 ``/* XSK_CDEF_BEGIN */`` and ``/* XSK_CDEF_END */``: that part is valid C for the unit and
-the other units, and is handed to cffi as it is. ``libs.cdef`` holds what Python sees of the
-libraries. API mode compiles a check of every declaration against the real headers, so a
-struct or constant that drifts fails the build instead of corrupting memory.
+the other units, and is handed to cffi as it is. ``bpf.cdef`` holds what Python sees of
+libbpf (objects, maps, BTF, test runs), ``libs.cdef`` of libxdp and the AF_XDP uapi. API mode
+compiles a check of every declaration against the real headers, so a struct or constant that
+drifts fails the build instead of corrupting memory.
 
 The units are separate compilation units, in order of what they depend on:
 
@@ -28,6 +29,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 UNITS = ("ledger", "datapath", "system", "packet", "standin")
+LIBRARIES = ("bpf.cdef", "libs.cdef")
 _CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTALL)
 
 
@@ -42,14 +44,15 @@ def unit_cdef(unit: str) -> str:
 
 def cdef() -> str:
     """Everything Python sees, in dependency order."""
-    return "\n".join([(HERE / "libs.cdef").read_text(), *(unit_cdef(u) for u in UNITS)])
+    return "\n".join([*((HERE / f).read_text() for f in LIBRARIES), *(unit_cdef(u) for u in UNITS)])
 
 
 ffibuilder = FFI()
 ffibuilder.cdef(cdef())
 ffibuilder.set_source(
     "xsk._xsk_cffi",
-    "#include <linux/if_xdp.h>\n#include <xdp/libxdp.h>\n#include <xdp/xsk.h>\n"
+    "#include <linux/if_link.h>\n#include <linux/if_xdp.h>\n#include <bpf/btf.h>\n"
+    "#include <xdp/libxdp.h>\n#include <xdp/xsk.h>\n"
     + "".join(f'#include "{u}.h"\n' for u in UNITS),
     sources=[os.path.relpath(HERE / f"{u}.c") for u in UNITS],  # setuptools refuses absolute paths
     include_dirs=[str(HERE)],

@@ -9,6 +9,21 @@ Fixtures (function scope; need root, or CAP_NET_ADMIN + CAP_SYS_ADMIN):
     ``veth_pair_factory(queues=4, ipv6=True, ...)`` makes pairs with VethPair's keyword
     arguments; every pair it made is removed after the test.
 
+``routed_pair``
+    A fresh :class:`xsk.testing.routed.RoutedPair` (``a —— router —— b``, the router's own
+    forwarding off), removed after the test even when it fails.
+
+``xdp_program``
+    ``xdp_program(source, name=None, constants=None, cflags=(), include_dirs=())`` loads an
+    XDP program for ``BPF_PROG_TEST_RUN`` (:class:`xsk.testing.xdp.XdpProgram`): ``source`` is
+    a ``.c`` file (compiled, cached), C text, or a ``.o`` object. Every program it loaded is
+    closed after the test.
+
+``assert got == want`` on two scapy packets shows, on failure, the layers and fields that
+differ (:func:`xsk.testing.xdp.packet_diff`) instead of two reprs. Prefer
+``assert_packet_equal(got, want)``: scapy's ``==`` compares field values, so a packet built
+with fields left for scapy to fill (checksums, lengths) is unequal to the same bytes parsed.
+
 Without the privileges the fixtures skip the test, except under ``CI=true``, where they
 fail it: a CI run that silently skipped its kernel tests would prove nothing.
 """
@@ -17,13 +32,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, has
+from .._privileges import CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, has
 from ..errors import PrivilegeError
 from .veth import VethPair
+
+if TYPE_CHECKING:
+    from .routed import RoutedPair
+    from .xdp import XdpProgram
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -62,3 +81,65 @@ def veth_pair_factory() -> Iterator[Callable[..., VethPair]]:
 @pytest.fixture
 def veth_pair(veth_pair_factory: Callable[..., VethPair]) -> VethPair:
     return veth_pair_factory()
+
+
+@pytest.fixture
+def routed_pair() -> Iterator[RoutedPair]:
+    _require_privileges()
+    from .routed import RoutedPair
+
+    pair = RoutedPair()
+    try:
+        pair.create()
+    except PrivilegeError as exc:
+        _unavailable(str(exc))
+    try:
+        yield pair
+    finally:
+        pair.destroy()
+
+
+@pytest.fixture
+def xdp_program() -> Iterator[Callable[..., XdpProgram]]:
+    if not ((has(CAP_BPF) or has(CAP_SYS_ADMIN)) and (has(CAP_NET_ADMIN) or has(CAP_SYS_ADMIN))):
+        _unavailable("loading XDP programs needs CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN): run as root")
+    from .compile import compile_bpf
+    from .xdp import XdpProgram
+
+    loaded: list[XdpProgram] = []
+
+    def load(source: str | os.PathLike[str], name: str | None = None, constants: dict[str, Any] | None = None,
+             cflags: tuple[str, ...] = (), include_dirs: tuple[str, ...] = ()) -> XdpProgram:
+        text = isinstance(source, str) and "\n" in source
+        path = compile_bpf(source, cflags=cflags, include_dirs=include_dirs) \
+            if text or os.fspath(source).endswith(".c") else source
+        prog = XdpProgram.load(path, name=name, constants=constants)
+        loaded.append(prog)
+        return prog
+
+    try:
+        yield load
+    finally:
+        for prog in reversed(loaded):
+            prog.close()
+
+
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """``assert got == want`` on scapy packets: the fields that differ, layer by layer."""
+    if op != "==":
+        return None
+    try:
+        from scapy.packet import Packet
+    except ImportError:  # pragma: no cover - scapy is a dependency
+        return None
+    if not (isinstance(left, Packet) and isinstance(right, Packet)):
+        return None
+    from .packets import packet_diff
+
+    lines = packet_diff(left, right)
+    if not lines:
+        return [f"{left.summary()} == {right.summary()}",
+                "the packets are equal on the wire: scapy's == compares field values, and a field left",
+                "for scapy to fill in (None) differs from its value; compare with",
+                "xsk.testing.xdp.assert_packet_equal(got, want) instead"]
+    return [f"{left.summary()} == {right.summary()}", "packets differ:", *lines]

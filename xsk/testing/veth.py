@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
-from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
@@ -22,24 +21,10 @@ from pyroute2 import netns as pyroute2_netns
 from .. import netns
 from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
+from .end import End, link_peers
 
 NS_PREFIX = "xskt-"
 _made_here: set[str] = set()  # every namespace a VethPair in this process created
-
-
-@dataclass(frozen=True)
-class End:
-    """One side of the pair: the namespace it lives in and its interface."""
-
-    netns: str
-    ifname: str
-    mac: str
-    ip: str | None
-    prefixlen: int
-
-    @property
-    def address(self) -> str | None:
-        return self.ip
 
 
 SIOCETHTOOL = 0x8946
@@ -59,9 +44,66 @@ def _set_tx_checksum_offload(ifname: str, on: bool) -> None:
         fcntl.ioctl(s.fileno(), SIOCETHTOOL, request)
 
 
-def _sysctl(path: str, value: str) -> None:
+def sysctl(path: str, value: str) -> None:
+    """Write /proc/sys/``path`` (in the calling thread's namespace)."""
     with open(f"/proc/sys/{path}", "w") as f:
         f.write(value)
+
+
+def make_namespace(name: str, ipv6: bool, made: list[str]) -> None:
+    """Create network namespace ``name`` (recorded in ``made``), IPv6 off unless asked for."""
+    if netns.exists(name):
+        raise ConfigError(f"network namespace {name!r} already exists")
+    pyroute2_netns.create(name)
+    made.append(name)
+    _made_here.add(name)
+    with netns.entered(name):
+        for conf in ("all", "default"):
+            sysctl(f"net/ipv6/conf/{conf}/disable_ipv6", "0" if ipv6 else "1")
+
+
+def make_veth(one: End, other: End, queues: int = 1) -> None:
+    """A veth link between two ends, each moved into its namespace."""
+    with IPRoute() as ipr:
+        ipr.link("add", ifname=one.ifname, kind="veth",
+                 peer={"ifname": other.ifname, "num_rx_queues": queues, "num_tx_queues": queues},
+                 num_rx_queues=queues, num_tx_queues=queues)
+        for end in (one, other):
+            (index,) = ipr.link_lookup(ifname=end.ifname)
+            ipr.link("set", index=index, net_ns_fd=end.netns)
+
+
+def configure(end: End, *, mtu: int | None = None, tx_checksum_offload: bool = False) -> None:
+    """MAC, MTU, checksum offload and address of an end, then its link and loopback up."""
+    with netns.entered(end.netns), IPRoute() as ipr:
+        (index,) = ipr.link_lookup(ifname=end.ifname)
+        settings: dict[str, str | int] = {"address": end.mac}
+        if mtu:
+            settings["mtu"] = mtu
+        ipr.link("set", index=index, **settings)
+        if not tx_checksum_offload:
+            _set_tx_checksum_offload(end.ifname, False)
+        if end.ip:
+            ipr.addr("add", index=index, address=end.ip, prefixlen=end.prefixlen)
+        (lo,) = ipr.link_lookup(ifname="lo")
+        ipr.link("set", index=lo, state="up")
+        ipr.link("set", index=index, state="up")
+
+
+def remove_namespaces(made: list[str], ends: tuple[End, ...]) -> None:
+    """Close the ends' tools (detaching programs), then remove the namespaces in ``made`` and
+    any end's interface left in the root namespace; tolerant of what is already gone."""
+    for end in ends:
+        with contextlib.suppress(Exception):
+            end.close_tools()
+    for ns in reversed(made):
+        with contextlib.suppress(FileNotFoundError, OSError):
+            pyroute2_netns.remove(ns)
+    made.clear()
+    with contextlib.suppress(Exception), IPRoute() as ipr:
+        for end in ends:
+            for index in ipr.link_lookup(ifname=end.ifname):
+                ipr.link("del", index=index)
 
 
 class VethPair:
@@ -107,6 +149,7 @@ class VethPair:
                 raise ConfigError(f"interface name {ifname!r} must be 1 to 15 characters, no '/' or spaces")
         self.a = self._end(ns_a, if_a, mac_a, ip_a)
         self.b = self._end(ns_b, if_b, mac_b, ip_b)
+        link_peers(self.a, self.b)
         self._made: list[str] = []
         self._open = False
 
@@ -130,28 +173,10 @@ class VethPair:
         require(CAP_NET_ADMIN, CAP_SYS_ADMIN, purpose="making namespaces and veth pairs")
         try:
             for end in (self.a, self.b):
-                if netns.exists(end.netns):
-                    raise ConfigError(f"network namespace {end.netns!r} already exists")
-                pyroute2_netns.create(end.netns)
-                self._made.append(end.netns)
-                _made_here.add(end.netns)
-                with netns.entered(end.netns):
-                    for conf in ("all", "default"):
-                        _sysctl(f"net/ipv6/conf/{conf}/disable_ipv6", "0" if self.ipv6 else "1")
-            with IPRoute() as ipr:
-                ipr.link(
-                    "add",
-                    ifname=self.a.ifname,
-                    kind="veth",
-                    peer={"ifname": self.b.ifname, "num_rx_queues": self.queues, "num_tx_queues": self.queues},
-                    num_rx_queues=self.queues,
-                    num_tx_queues=self.queues,
-                )
-                for end in (self.a, self.b):
-                    (index,) = ipr.link_lookup(ifname=end.ifname)
-                    ipr.link("set", index=index, net_ns_fd=end.netns)
+                make_namespace(end.netns, self.ipv6, self._made)
+            make_veth(self.a, self.b, self.queues)
             for end in (self.a, self.b):
-                self._configure(end)
+                configure(end, mtu=self.mtu, tx_checksum_offload=self.tx_checksum_offload)
             self._open = True
         except PermissionError as exc:
             self.destroy()
@@ -159,21 +184,6 @@ class VethPair:
         except BaseException:
             self.destroy()
             raise
-
-    def _configure(self, end: End) -> None:
-        with netns.entered(end.netns), IPRoute() as ipr:
-            (index,) = ipr.link_lookup(ifname=end.ifname)
-            settings: dict[str, str | int] = {"address": end.mac}
-            if self.mtu:
-                settings["mtu"] = self.mtu
-            ipr.link("set", index=index, **settings)
-            if not self.tx_checksum_offload:
-                _set_tx_checksum_offload(end.ifname, False)
-            if end.ip:
-                ipr.addr("add", index=index, address=end.ip, prefixlen=end.prefixlen)
-            (lo,) = ipr.link_lookup(ifname="lo")
-            ipr.link("set", index=lo, state="up")
-            ipr.link("set", index=index, state="up")
 
     def counters(self) -> dict[str, dict[str, int]]:
         """The kernel's link counters of each end (``{"a": {...}, "b": {...}}``): packets, bytes, drops."""
@@ -188,15 +198,9 @@ class VethPair:
         return out
 
     def destroy(self) -> None:
-        """Remove both namespaces (and so both veth ends); tolerant of what is already gone."""
-        for ns in reversed(self._made):
-            with contextlib.suppress(FileNotFoundError, OSError):
-                pyroute2_netns.remove(ns)
-        self._made.clear()
-        with contextlib.suppress(Exception), IPRoute() as ipr:
-            for end in (self.a, self.b):
-                for index in ipr.link_lookup(ifname=end.ifname):
-                    ipr.link("del", index=index)
+        """Detach what tests attached, close the ends' senders and captures, then remove both
+        namespaces (and so both veth ends); tolerant of what is already gone."""
+        remove_namespaces(self._made, (self.a, self.b))
         self._open = False
 
     def __repr__(self) -> str:
