@@ -133,6 +133,10 @@ class Map(MutableMapping[Any, Any]):
                             "write it inside xsk.netns.entered(<the interface's namespace>)")
         check(rc, f"writing map {self.name!r}")
 
+    def delete(self, key: Any) -> None:
+        """``del map[key]``: KeyError if it is not there; refused for arrays."""
+        del self[key]
+
     def __delitem__(self, key: Any) -> None:
         if self.is_array:
             raise ConfigError(f"map {self.name!r} is an array: its elements can't be deleted; set them to 0")

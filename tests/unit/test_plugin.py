@@ -31,3 +31,33 @@ def test_missing_capabilities_fail_under_ci_and_skip_otherwise(pytester, monkeyp
     pytester.makepyfile(NEEDS_A_PAIR)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(**{outcome: 1})
+
+
+MISSING_FEATURE = """
+import xsk
+
+def test_needs_native_xdp(xdp_program):
+    raise xsk.UnsupportedError("veth0 does not support XDP in native mode")
+
+def test_plain_failure_stays_a_failure(xdp_program):
+    raise xsk.ConfigError("a wrong argument")
+"""
+
+
+@pytest.mark.parametrize(("ci", "outcomes"), [("true", {"failed": 2}), ("", {"skipped": 1, "failed": 1})])
+def test_a_missing_kernel_feature_skips_but_fails_under_ci(pytester, monkeypatch, ci, outcomes):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(plugin, "has", lambda cap: True)
+    pytester.makepyfile(MISSING_FEATURE)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(**outcomes)
+    result.stdout.fnmatch_lines(["*the kernel lacks a feature this test needs: veth0 does not support XDP*"])
+
+
+def test_loading_without_privileges_says_which(monkeypatch):
+    from xsk import _privileges
+    from xsk.testing.xdp import XdpProgram
+
+    monkeypatch.setattr(_privileges, "effective", lambda: 0)
+    with pytest.raises(PrivilegeError, match="loading a BPF program needs CAP_BPF or CAP_SYS_ADMIN"):
+        XdpProgram.load(__file__)  # refused before the file is even opened as an object

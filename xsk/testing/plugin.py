@@ -25,13 +25,16 @@ differ (:func:`xsk.testing.xdp.packet_diff`) instead of two reprs. Prefer
 with fields left for scapy to fill (checksums, lengths) is unequal to the same bytes parsed.
 
 Without the privileges the fixtures skip the test, except under ``CI=true``, where they
-fail it: a CI run that silently skipped its kernel tests would prove nothing.
+fail it: a CI run that silently skipped its kernel tests would prove nothing. The same holds
+for a kernel feature a test using these fixtures turns out to lack (``xsk.UnsupportedError``
+raised in the test: native XDP, a map type, a helper): skipped with the reason, failed under
+``CI=true``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -41,6 +44,8 @@ from ..errors import PrivilegeError
 from .veth import VethPair
 
 if TYPE_CHECKING:
+    from pluggy import Result
+
     from .routed import RoutedPair
     from .xdp import XdpProgram
 
@@ -143,3 +148,22 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
                 "for scapy to fill in (None) differs from its value; compare with",
                 "xsk.testing.xdp.assert_packet_equal(got, want) instead"]
     return [f"{left.summary()} == {right.summary()}", "packets differ:", *lines]
+
+
+_OURS = {"veth_pair", "veth_pair_factory", "routed_pair", "xdp_program"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Result[None], None]:
+    """A test on our fixtures that meets a missing kernel feature skips (fails under CI=true)."""
+    outcome = yield
+    excinfo = outcome.excinfo
+    if excinfo is None or not _OURS & set(getattr(item, "fixturenames", ())):
+        return
+    from ..errors import UnsupportedError
+
+    if isinstance(excinfo[1], UnsupportedError):
+        try:
+            _unavailable(f"the kernel lacks a feature this test needs: {excinfo[1]}")
+        except BaseException as replaced:  # skip or fail, in place of the error
+            outcome.force_exception(replaced)
