@@ -40,8 +40,9 @@ _captures = threading.local()
 
 @contextlib.contextmanager
 def captured_log() -> Iterator[list[str]]:
-    """What libbpf and libxdp print in this thread while the block runs (still logged too), e.g.
-    the verifier's log that libbpf prints when a program is refused."""
+    """What libbpf and libxdp print in this thread while the block runs, e.g. the verifier's log
+    that libbpf prints when a program is refused. The caller reports it (in an exception), so
+    while a capture is active those lines are logged at DEBUG only."""
     stack: list[list[str]] = getattr(_captures, "stack", [])
     _captures.stack = stack
     lines: list[str] = []
@@ -49,19 +50,23 @@ def captured_log() -> Iterator[list[str]]:
     try:
         yield lines
     finally:
-        stack.remove(lines)
+        for i, held in enumerate(stack):
+            if held is lines:  # by identity: two captures may hold equal lines
+                del stack[i]
+                break
 
 
 def _log_from_c(level: int, msg: CData) -> None:
     """libxdp and libbpf print through here (xsk_py_log, see system.c) instead of onto stderr."""
     text = ffi.string(msg).decode(errors="replace").rstrip()
-    for lines in getattr(_captures, "stack", ()):
+    captures = getattr(_captures, "stack", ())
+    for lines in captures:
         lines.append(text)
     # libxdp tries its multi-program dispatcher first (which needs bpffs) and narrates the
     # fallback as warnings; xsk reports the outcome itself, so the narration stays at debug.
     lowered = text.lower()
     narration = any(word in lowered for word in ("dispatcher", "bpffs", "xdp_pass", "ulimit -l"))
-    _log.log(logging.DEBUG if narration else _LEVELS.get(level, logging.DEBUG), text)
+    _log.log(logging.DEBUG if narration or captures else _LEVELS.get(level, logging.DEBUG), text)
 
 
 ffi.def_extern(name="xsk_py_log")(_log_from_c)

@@ -65,7 +65,7 @@ class RawCodec(Codec):
     ints: bool = False
 
     def decode(self, data: bytes) -> Any:
-        return int.from_bytes(data, "little") if self.ints else bytes(data)
+        return int.from_bytes(data, "little") if self.ints and self.size in (1, 2, 4, 8) else bytes(data)
 
     def _encode(self, value: Any, what: str) -> bytes:
         if isinstance(value, int) and not isinstance(value, bool) and self.size in (1, 2, 4, 8):
@@ -95,6 +95,8 @@ class IntCodec(Codec):
     def _encode(self, value: Any, what: str) -> bytes:
         if not isinstance(value, int):
             raise ConfigError(f"{what}: {self.name} takes an int, got {type(value).__name__}")
+        if self.boolean and value not in (0, 1):
+            raise ConfigError(f"{what}: {self.name} takes True or False (0 or 1), got {value}")
         return _int_bytes(value, self.size, self.signed, what)
 
 
@@ -228,7 +230,8 @@ class StructCodec(Codec):
         for m in self.members:
             if m.bits:
                 whole = int.from_bytes(data, "little")
-                out[m.name] = (whole >> m.bit_offset) & ((1 << m.bits) - 1)
+                raw = (whole >> m.bit_offset) & ((1 << m.bits) - 1)
+                out[m.name] = raw - (1 << m.bits) if _signed(m.codec) and raw >> (m.bits - 1) else raw
             else:
                 start = m.bit_offset // 8
                 out[m.name] = m.codec.decode(data[start:start + m.codec.size])
@@ -243,20 +246,46 @@ class StructCodec(Codec):
         if unknown:
             raise ConfigError(f"{what}: {self.name} has no field {unknown[0]!r} "
                               f"(it has {', '.join(known)})")
-        if self.union and len(value) > 1:
-            raise ConfigError(f"{what}: {self.name} is a union: give one of its members")
+        if self.union:
+            return self._encode_union(value, known, what)
         buf = bytearray(self.size)
         for name, v in value.items():
-            m = known[name]
-            if m.bits:
-                if not isinstance(v, int) or not 0 <= v < (1 << m.bits):
-                    raise ConfigError(f"{what}.{name}: a {m.bits}-bit field takes 0..{(1 << m.bits) - 1}")
-                whole = int.from_bytes(buf, "little") & ~(((1 << m.bits) - 1) << m.bit_offset)
-                buf[:] = (whole | v << m.bit_offset).to_bytes(self.size, "little")
-            else:
-                start = m.bit_offset // 8
-                buf[start:start + m.codec.size] = m.codec.encode(v, f"{what}.{name}")
+            self._put(buf, known[name], v, f"{what}.{name}")
         return bytes(buf)
+
+    def _put(self, buf: bytearray, m: Member, v: Any, what: str) -> None:
+        if m.bits:
+            low, high = (-(1 << (m.bits - 1)), (1 << (m.bits - 1)) - 1) if _signed(m.codec) else (0, (1 << m.bits) - 1)
+            if not isinstance(v, int) or not low <= v <= high:
+                raise ConfigError(f"{what}: a {m.bits}-bit field takes {low}..{high}")
+            mask = ((1 << m.bits) - 1) << m.bit_offset
+            whole = int.from_bytes(buf, "little") & ~mask
+            buf[:] = (whole | ((v << m.bit_offset) & mask)).to_bytes(self.size, "little")
+        else:
+            start = m.bit_offset // 8
+            buf[start:start + m.codec.size] = m.codec.encode(v, what)
+
+    def _encode_union(self, value: Mapping[str, Any], known: dict[str, Member], what: str) -> bytes:
+        """One member, or several that say the same bytes (as a union read back gives)."""
+        if not value:
+            return bytes(self.size)
+        views = []
+        for name, v in value.items():
+            m = known[name]
+            buf = bytearray(self.size)
+            self._put(buf, m, v, f"{what}.{name}")
+            views.append(((m.bit_offset + m.bits + 7) // 8 if m.bits else m.codec.size, name, bytes(buf)))
+        views.sort(key=lambda view: -view[0])
+        _, widest, result = views[0]
+        for width, name, view in views[1:]:
+            if view[:width] != result[:width]:
+                raise ConfigError(f"{what}: {self.name} is a union and its members {widest!r} and {name!r} "
+                                  "disagree: give one of them")
+        return result
+
+
+def _signed(codec: Codec) -> bool:
+    return isinstance(codec, IntCodec) and codec.signed
 
 
 @dataclass
@@ -298,8 +327,11 @@ class Btf:
         return type_id
 
     def type_name(self, type_id: int) -> str:
-        """The C name of a type as written (``struct flow``, ``__u32``...), for messages."""
+        """The C name of a type as written (``struct flow``, ``__u32``...), for messages:
+        through const and volatile, not through typedefs."""
         t = self._type(type_id)
+        while t != ffi.NULL and self.kind(t) in (KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG):
+            t = self._type(int(t.type))
         name = self._name(t) if t != ffi.NULL else ""
         kind = self.kind(t) if t != ffi.NULL else 0
         if kind == KIND_STRUCT:
@@ -326,8 +358,13 @@ class Btf:
             encoding = int(ffi.cast("__u32 *", t + 1)[0]) >> 24 & 0x0F
             return IntCodec(size, bool(encoding & _INT_SIGNED), name, boolean=bool(encoding & _INT_BOOL))
         if kind in (KIND_ENUM, KIND_ENUM64):
-            signed = bool(t.info >> 31 & 1)  # kind_flag: a signed enum
-            return EnumCodec(size, signed, name, names=self._enum_names(t))
+            names = self._enum_names(t, size)
+            # kind_flag marks a signed enum (newer compilers); older ones leave it 0 but a
+            # negative enumerator says the same
+            signed = bool(t.info >> 31 & 1) or any(v < 0 for v in names.values())
+            if not signed:
+                names = {k: v % (1 << (8 * size)) for k, v in names.items()}
+            return EnumCodec(size, signed, name, names=names)
         if kind == KIND_PTR:
             return IntCodec(8, False, name)
         if kind == KIND_FLOAT and size in (4, 8):
@@ -351,12 +388,20 @@ class Btf:
             return StructCodec(size, name, members, union=kind == KIND_UNION)
         return RawCodec(size, name)
 
-    def _enum_names(self, t: CData) -> dict[str, int]:
+    def _enum_names(self, t: CData, size: int) -> dict[str, int]:
+        """Enumerator names and values, as BTF holds them (signed 32 or 64 bits)."""
+        out: dict[str, int] = {}
         if self.kind(t) == KIND_ENUM64:
-            return {}
+            values64 = ffi.cast("struct btf_enum64 *", t + 1)
+            for i in range(self.vlen(t)):
+                v = int(values64[i].val_hi32) << 32 | int(values64[i].val_lo32)
+                out[ffi.string(lib.btf__name_by_offset(self._btf, values64[i].name_off)).decode()] = \
+                    v - (1 << 64) if v >> 63 else v
+            return out
         values = ffi.cast("struct btf_enum *", t + 1)
-        return {ffi.string(lib.btf__name_by_offset(self._btf, values[i].name_off)).decode(): int(values[i].val)
-                for i in range(self.vlen(t))}
+        for i in range(self.vlen(t)):
+            out[ffi.string(lib.btf__name_by_offset(self._btf, values[i].name_off)).decode()] = int(values[i].val)
+        return out
 
     def section_variables(self, datasec_id: int) -> tuple[str, list[Variable]]:
         """A data section's name (".data", ".bss", ".rodata"...) and its variables."""

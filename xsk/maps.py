@@ -25,6 +25,8 @@ descriptors; every call checks that the owner is still open (``ClosedError`` aft
 from __future__ import annotations
 
 import contextlib
+import copy
+import mmap
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Protocol
 
@@ -62,6 +64,7 @@ class Map(MutableMapping[Any, Any]):
     """One BPF map of a loaded object (see the module's docstring for keys and values)."""
 
     def __init__(self, owner: Owner, ptr: CData, btf: Btf | None, *, raw: bool = False) -> None:
+        # everything is read from ``ptr`` (libbpf's, freed with the object) here, never later
         self._owner = owner
         self.name = ffi.string(lib.bpf_map__name(ptr)).decode()
         self.fd = int(lib.bpf_map__fd(ptr))
@@ -72,8 +75,6 @@ class Map(MutableMapping[Any, Any]):
         self.max_entries = int(lib.bpf_map__max_entries(ptr))
         self.per_cpu = self.type_id in _PER_CPU
         self.is_array = self.type_id in _ARRAYS
-        self._ptr = ptr
-        self._btf = btf
         key_id, value_id = int(lib.bpf_map__btf_key_type_id(ptr)), int(lib.bpf_map__btf_value_type_id(ptr))
         self.key_codec: Codec = (btf.codec(key_id) if btf and key_id and not raw
                                  else RawCodec(self.key_size, "the key", ints=not raw))
@@ -85,7 +86,11 @@ class Map(MutableMapping[Any, Any]):
     @property
     def raw(self) -> Map:
         """This map with bytes for keys and values (exactly ``key_size`` / ``value_size``)."""
-        return Map(self._owner, self._ptr, self._btf, raw=True)
+        _live(self._owner, f"map {self.name!r}")
+        view = copy.copy(self)
+        view.key_codec = RawCodec(self.key_size, "the key")
+        view.value_codec = RawCodec(self.value_size, "the value")
+        return view
 
     def _key(self, key: Any) -> CData:
         _live(self._owner, f"map {self.name!r}")
@@ -230,6 +235,7 @@ class Globals(MutableMapping[str, Any]):
     def __init__(self, owner: Owner, obj: CData, btf: Btf | None) -> None:
         self._owner = owner
         self._vars: dict[str, tuple[Variable, CData]] = {}
+        self._mapped: dict[int, mmap.mmap] = {}
         ptr = lib.bpf_object__next_map(obj, ffi.NULL)
         while ptr != ffi.NULL:
             if lib.bpf_map__is_internal(ptr) and btf is not None:
@@ -246,19 +252,35 @@ class Globals(MutableMapping[str, Any]):
                                  "variables are compiled away)", argument="name")
         return self._vars[name]
 
-    def _section(self, ptr: CData) -> bytes:
+    def _memory(self, var: Variable, ptr: CData) -> Any:
+        """The section's bytes, writable: its initial value before load; after load, the
+        kernel's map mapped into this process (global data maps are mmapable), so a variable
+        is read and written in place, never the whole section over what the program changed
+        meanwhile. ``.rodata`` maps read-only after load."""
         if not self._owner.loaded:
             size = ffi.new("size_t *")
             data = lib.bpf_map__initial_value(ptr, size)
-            return bytes(ffi.buffer(data, size[0])) if data != ffi.NULL else b""
-        buf = ffi.new("char[]", int(lib.bpf_map__value_size(ptr)))
-        check(lib.bpf_map_lookup_elem(lib.bpf_map__fd(ptr), ffi.new("__u32 *", 0), buf), "reading globals")
-        return bytes(ffi.buffer(buf))
+            if data == ffi.NULL:
+                raise ConfigError(f"global {var.name!r}: its section {var.section} has no initial value here",
+                                  argument="name")
+            return ffi.buffer(data, size[0])
+        fd = int(lib.bpf_map__fd(ptr))
+        if fd not in self._mapped:
+            size = int(lib.bpf_map__value_size(ptr))
+            length = max(mmap.PAGESIZE, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
+            writable = not var.section.startswith(".rodata")
+            try:
+                self._mapped[fd] = mmap.mmap(fd, length, mmap.MAP_SHARED,
+                                             mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0))
+            except OSError as exc:
+                raise error_for(exc.errno or 0, f"mapping {var.section} to reach global {var.name!r}",
+                                "the kernel maps global data since Linux 5.5") from None
+        return self._mapped[fd]
 
     def __getitem__(self, name: str) -> Any:
         var, ptr = self._find(name)
-        data = self._section(ptr)
-        return var.codec.decode(data[var.offset:var.offset + var.codec.size])
+        memory = self._memory(var, ptr)
+        return var.codec.decode(bytes(memory[var.offset:var.offset + var.codec.size]))
 
     def __setitem__(self, name: str, value: Any) -> None:
         var, ptr = self._find(name)
@@ -266,14 +288,14 @@ class Globals(MutableMapping[str, Any]):
             raise ConfigError(f"{name!r} is const ({var.section}): the verifier has taken its value; set it "
                               "before loading, with XdpProgram.load(..., constants={...})", argument="name")
         encoded = var.codec.encode(value, f"global {name!r}")
-        data = bytearray(self._section(ptr))
-        data[var.offset:var.offset + len(encoded)] = encoded
-        if not self._owner.loaded:
-            check(lib.bpf_map__set_initial_value(ptr, ffi.from_buffer("char[]", bytes(data)), len(data)),
-                  f"setting {name!r}")
-            return
-        check(lib.bpf_map_update_elem(lib.bpf_map__fd(ptr), ffi.new("__u32 *", 0),
-                                      ffi.from_buffer("char[]", bytes(data)), lib.BPF_ANY), f"setting {name!r}")
+        memory = self._memory(var, ptr)
+        memory[var.offset:var.offset + len(encoded)] = encoded
+
+    def close(self) -> None:
+        """Unmap the sections mapped after load (their owner calls this as it closes)."""
+        for mapped in self._mapped.values():
+            mapped.close()
+        self._mapped.clear()
 
     def __delitem__(self, name: str) -> None:
         raise ConfigError(f"global variables can't be deleted; set {name!r} to 0")

@@ -422,6 +422,10 @@ class CustomProgram:
         if self._sockets:
             names = ", ".join(repr(s) for s in self._sockets.values())
             raise StillInUseError(f"close the sockets that use {self!r} first: {names}")
+        if self._globals is not None:
+            self._globals.close()
+            self._globals = None
+        self._maps = None
         with netns_mod.entered_fd(self._netns_fd):
             self._attachment.detach()
         self._close_netns_fd()

@@ -64,6 +64,20 @@ struct {
 	__uint(value_size, 8);
 } untyped SEC(".maps");
 
+enum sign { MINUS = -1, ZERO = 0, PLUS = 1 };
+
+struct odd {
+	int small : 4;
+	unsigned int flag : 1;
+	union {
+		__u32 word;
+		__u8 bytes[4];
+	} u;
+	enum sign s;
+	_Bool on;
+};
+
+struct odd odd;
 int mode = 3;
 __u64 seen;
 struct stats totals;
@@ -84,6 +98,7 @@ int xdp_maps(struct xdp_md *ctx)
 		st->bytes += ctx->data_end - ctx->data;
 	}
 	totals.packets++;
+	odd.small = -2;
 	if (++seen > limit)
 		return XDP_DROP;
 	return XDP_PASS;

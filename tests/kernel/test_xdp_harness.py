@@ -309,8 +309,54 @@ def test_bad_objects_leave_nothing_loaded(tmp_path):
 
 def test_a_device_bound_program_is_refused_a_test_run(veth_pair):
     with XdpProgram.load(ICMP_ECHO, device=veth_pair.b.ifname, netns=veth_pair.b.netns) as prog, \
-         pytest.raises(xsk.UnsupportedError, match=r"bound to a device.*attach it to a veth pair"):
+         pytest.raises(xsk.ConfigError, match=r"bound to a device.*attach it to a veth pair"):
         prog.run(udp(1))
+
+
+def test_btf_layouts_that_are_easy_to_get_wrong(xdp_program):
+    """Signed bitfields, unions read and written back, enums with negative values, _Bool."""
+    prog = xdp_program(MAPS)
+    prog.run(udp(1))
+    odd = prog.globals["odd"]
+    assert odd.small == -2 and odd.flag == 0 and odd.s == 0 and odd.on is False
+    prog.globals["odd"] = {"small": -8, "flag": 1, "u": {"bytes": b"\x01\x02\x03\x04"}, "s": "MINUS", "on": True}
+    odd = prog.globals["odd"]
+    assert (odd.small, odd.flag, odd.s, odd.on) == (-8, 1, -1, True)
+    assert odd.u == {"word": 0x04030201, "bytes": b"\x01\x02\x03\x04"}
+    prog.globals["odd"] = odd  # what was read writes back, union and all
+    assert prog.globals["odd"] == odd
+    changed = dict(odd)
+    changed["u"] = {"word": 5, "bytes": b"\x06\0\0\0"}
+    with pytest.raises(xsk.ConfigError, match="union and its members 'word' and 'bytes' disagree"):
+        prog.globals["odd"] = changed
+    with pytest.raises(xsk.ConfigError, match=r"a 4-bit field takes -8\.\.7"):
+        prog.globals["odd"] = {"small": 8}
+    with pytest.raises(xsk.ConfigError, match="takes True or False"):
+        prog.globals["odd"] = {"on": 2}
+    with pytest.raises(xsk.ConfigError, match="global 'mode': int takes an int"):
+        prog.globals["mode"] = "three"
+
+
+def test_setting_a_global_leaves_the_others_as_the_program_left_them(xdp_program):
+    prog = xdp_program(MAPS, constants={"limit": 100})
+    prog.run(udp(1), repeat=50)
+    prog.globals["mode"] = 9  # written in place: .data's other variables untouched
+    prog.run(udp(1), repeat=50)
+    assert prog.globals["seen"] == 100 and prog.globals["mode"] == 9 and prog.globals["totals"].packets == 100
+
+
+def test_a_closed_programs_maps_say_so():
+    prog = XdpProgram.load(MAPS)
+    counters = prog.maps["counters"]
+    prog.close()
+    for use in (lambda: counters.raw, counters.clear, lambda: counters[0], lambda: prog.globals["mode"]):
+        with pytest.raises(xsk.ClosedError):
+            use()
+
+
+def test_a_packet_without_ethernet_is_refused(xdp_program):
+    with pytest.raises(xsk.ConfigError, match=r"Ethernet frames: give Ether\(\)/"):
+        xdp_program(FIREWALL).run(IP(dst="192.0.2.2") / UDP())
 
 
 # --- compile_bpf -------------------------------------------------------------------------------
@@ -331,6 +377,12 @@ def test_compile_cache_follows_the_source_and_its_headers(tmp_path, monkeypatch)
     with XdpProgram.load(again) as prog:
         assert prog.run(udp(1)).action == "XDP_DROP"
     assert compile_bpf(src, cflags=["-DOTHER=1"]) != again  # flags are part of the key
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "verdict.h").write_text("#define VERDICT XDP_TX\n")
+    with XdpProgram.load(compile_bpf(src, include_dirs=[tmp_path / "inc"])) as prog:
+        assert prog.run(udp(1)).action == "XDP_DROP"  # "verdict.h" next to the source comes first, as with clang
+    with pytest.raises(xsk.ConfigError, match="cflags and include_dirs are lists"):
+        compile_bpf(src, cflags="-DX=1")
 
 
 def test_a_compile_error_carries_clangs_message(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ of them, also when a test fails."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -34,8 +35,6 @@ def test_send_and_receive_exactly_as_built(veth_pair):
     assert len(got) == 300
     for sent, arrived in zip(frames, got, strict=True):
         assert_packet_equal(arrived, sent)
-    with pytest.raises(xsk.FrameTooLargeError, match="send\\(\\) takes frames up to 4096"):
-        veth_pair.a.send(_frame(veth_pair, 1, bytes(5000)))
 
 
 def test_attach_modes_and_detach(veth_pair):
@@ -113,3 +112,30 @@ def test_xdp_statistics_count_per_verdict(veth_pair):
     after = b.xdp_statistics()
     assert after["xdp_packets"] - before["xdp_packets"] >= 3  # and any ARP the kernel answered with
     assert after["xdp_drops"] - before["xdp_drops"] == 2
+
+
+def test_a_failed_attach_puts_the_stand_in_back(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    b.attach(FIREWALL)  # a gets the pass-through stand-in
+    with pytest.raises(xsk.ProgramRejectedError):
+        a.attach(ROOT / "tests" / "bpf" / "xdp_rejected.c")
+    assert a._wire.napi_pass is not None and "xsk_napi_pass" in subprocess.run(
+        ["ip", "-n", a.netns, "-d", "link", "show", a.ifname], capture_output=True, text=True).stdout
+
+
+def test_sent_frames_must_fit_the_link(veth_pair):
+    with pytest.raises(xsk.FrameTooLargeError, match="takes frames up to 1518 \\(MTU 1500"):
+        veth_pair.a.send(_frame(veth_pair, 1, bytes(1600)))
+    with pytest.raises(xsk.ConfigError, match="at least 14"):
+        veth_pair.a.send(b"\0" * 5)
+    assert veth_pair.a.send(_frame(veth_pair, 1, bytes(1518 - 42))) == 1  # exactly the largest
+
+
+def test_a_routed_layout_captures_everywhere_from_the_first_attach(routed_pair):
+    """Attaching on the router starts captures on all four interfaces, b's included."""
+    routed_pair.ra.attach(FIREWALL, mode="skb")
+    with netns.entered(routed_pair.a.netns), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"to the router", (routed_pair.ra.ip, 9))
+    got = [p for p in routed_pair.ra.receive(timeout=0.5) if UDP in p]
+    assert [bytes(p[Raw].load) for p in got] == [b"to the router"]
+    assert routed_pair.b._wire.capture is not None and routed_pair.rb._wire.capture is not None

@@ -72,6 +72,8 @@ def compile_bpf(source: str | os.PathLike[str], *, cflags: Iterable[str] = (),
     ``cflags``: extra clang flags (``-DPORT=9000``...); ``include_dirs``: extra ``-I``
     directories. A compile error raises :class:`~xsk.CompileError` with clang's message.
     """
+    if isinstance(cflags, str) or isinstance(include_dirs, str):
+        raise ConfigError("cflags and include_dirs are lists, e.g. cflags=['-DPORT=53']", argument="cflags")
     text_given = isinstance(source, str) and "\n" in source
     if text_given:
         code = str(source).encode()
@@ -86,8 +88,6 @@ def compile_bpf(source: str | os.PathLike[str], *, cflags: Iterable[str] = (),
     flags = [*cflags]
     clang, version = _clang()
     multiarch = f"-I/usr/include/{platform.machine()}-linux-gnu"
-    if not text_given:
-        includes.append(str(path.resolve().parent))  # its own directory, as clang would search it
     key = _digest(json.dumps([code.hex(), flags, includes, version]).encode())[:24]
     out_dir = cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,18 +95,21 @@ def compile_bpf(source: str | os.PathLike[str], *, cflags: Iterable[str] = (),
     if obj.is_file() and _deps_fresh(deps_file):
         return obj
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        src = Path(tmp) / f"{name}.c"
-        src.write_bytes(code)
+        if text_given:
+            src = Path(tmp) / f"{name}.c"
+            src.write_bytes(code)
+        else:  # compiled where it is, so "includes" resolve next to it first, as with clang itself
+            src = path.resolve()
         tmp_obj, depfile = Path(tmp) / "out.o", Path(tmp) / "out.d"
         cmd = [clang, *BASE_FLAGS, multiarch, *(f"-I{d}" for d in includes), *flags,
                "-MD", "-MF", str(depfile), "-c", str(src), "-o", str(tmp_obj)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             where = "the C source given" if text_given else str(source)
-            output = done.stderr.replace(str(src), where if not text_given else "<source>")
+            output = done.stderr.replace(str(src), "<source>") if text_given else done.stderr
             tail = "\n".join(output.strip().splitlines()[-20:])
             raise CompileError(f"clang could not compile {where}:\n{tail}", output=output)
-        deps = {f: _digest(Path(f).read_bytes()) for f in _read_depfile(depfile) if Path(f) != src}
+        deps = {f: _digest(Path(f).read_bytes()) for f in _read_depfile(depfile) if Path(f).resolve() != src}
         tmp_deps = Path(tmp) / "deps.json"
         tmp_deps.write_text(json.dumps(deps))
         os.replace(tmp_obj, obj)

@@ -4,9 +4,10 @@ An :class:`End` names its namespace, interface and addresses, and drives the wir
 ``attach`` an XDP program to it, ``send`` frames out of it exactly as built (AF_XDP),
 ``receive`` what reached its kernel stack (AF_PACKET), and read veth's XDP counters.
 
-Captures start on both ends of a link the first time a test attaches to or sends through
-either of them, so what arrives after that is never missed; ``receive`` on an end with no
-capture yet starts one and sees only what comes later.
+Captures start on every end of a layout (both ends of a ``VethPair``, all four of a
+``RoutedPair``) the first time a test attaches to or sends through any of them, so what
+arrives after that is never missed; ``receive`` on an end with no capture yet starts one and
+sees only what comes later.
 
 Ownership: the tools an End opens (attachments, its sender, its capture) belong to the layout
 that made it (``VethPair``, ``RoutedPair``), which closes them, detaching every program, before
@@ -37,6 +38,7 @@ class _Wire:
     """An End's live tools (not part of its identity)."""
 
     peer: End | None = None
+    layout: list[End] = field(default_factory=list)  # every end of the layout it belongs to
     attachments: list[Attachment] = field(default_factory=list)
     napi_pass: Attachment | None = None  # the XDP_PASS program that keeps this end receiving XDP frames
     sender: FrameSender | None = None
@@ -81,14 +83,19 @@ class End:
         from .attach import attach, attach_pass
 
         wire = self._wire
-        if wire.napi_pass is not None:  # the stand-in goes: the program attached now keeps NAPI running
-            wire.napi_pass.close()
+        stand_in = wire.napi_pass
+        if stand_in is not None:  # the stand-in makes room; it comes back if the attach fails
+            stand_in.close()
             wire.napi_pass = None
-        att = attach(program, self.ifname, netns=self.netns, mode=mode, name=name, constants=constants)
+        try:
+            att = attach(program, self.ifname, netns=self.netns, mode=mode, name=name, constants=constants)
+        except BaseException:
+            if stand_in is not None:
+                wire.napi_pass = attach_pass(self.ifname, self.netns)
+            raise
         wire.attachments.append(att)
-        peer = self.peer
-        if mode == "native" and peer is not None and not peer._wire.attachments and peer._wire.napi_pass is None:
-            peer._wire.napi_pass = attach_pass(peer.ifname, peer.netns)
+        if mode == "native" and self.peer is not None:
+            self.peer.accept_xdp_frames()
         self._listen()
         return att
 
@@ -137,10 +144,18 @@ class End:
             self._wire.capture = Capture(self.ifname, self.netns)
         return self._wire.capture
 
+    def accept_xdp_frames(self) -> None:
+        """Make sure this end receives frames that XDP programs elsewhere send or redirect into
+        its peer: veth takes them only into an end with an XDP program, so if this end has
+        none, a two-instruction XDP_PASS program goes on it (replaced by any you attach)."""
+        from .attach import attach_pass
+
+        if not self._wire.attachments and self._wire.napi_pass is None:
+            self._wire.napi_pass = attach_pass(self.ifname, self.netns)
+
     def _listen(self) -> None:
-        self._capture()
-        if self.peer is not None:
-            self.peer._capture()
+        for end in self._wire.layout or [self, *([self.peer] if self.peer else [])]:
+            end._capture()
 
     def close_tools(self) -> None:
         """Detach every program attached through this end, close its sender and capture."""
@@ -162,3 +177,9 @@ def link_peers(one: End, other: End) -> None:
     """Record that ``one`` and ``other`` are the two ends of one veth link."""
     one._wire.peer = other
     other._wire.peer = one
+
+
+def link_layout(*ends: End) -> None:
+    """Record that these ends make one layout (captures start on all of them together)."""
+    for end in ends:
+        end._wire.layout = list(ends)

@@ -10,9 +10,10 @@
 with the default False, a packet from ``a`` reaches ``b`` only if an XDP program on the router
 forwards it, which is what a forwarding program's test wants to show.
 
-Attaching a program in native mode to any interface (``End.attach``) puts a pass-through XDP
-program on its peer if that has none, so what the program sends or redirects out is received
-(see :mod:`xsk.testing.attach`). Names are unique per layout; leaving
+Every interface starts with a two-instruction XDP_PASS program (see :mod:`xsk.testing.attach`):
+veth takes frames that XDP programs transmit or redirect into it only into an end that has an
+XDP program, so a forwarder's redirects out of any interface are received. A program you
+attach to an interface takes that one's place. Names are unique per layout; leaving
 the ``with`` block (or ``destroy()``) detaches what tests attached and removes all three
 namespaces, also when the body raised.
 """
@@ -26,7 +27,7 @@ from pyroute2 import IPRoute
 from .. import netns
 from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
-from .end import End, link_peers
+from .end import End, link_layout, link_peers
 from .veth import NS_PREFIX, configure, make_namespace, make_veth, remove_namespaces, sysctl
 
 A_NET, B_NET = "198.51.100", "203.0.113"
@@ -51,6 +52,7 @@ class RoutedPair:
         self.b = End(ns_b, f"xr{token}b", "02:00:00:00:01:0b", f"{B_NET}.1", 24)
         link_peers(self.a, self.ra)
         link_peers(self.rb, self.b)
+        link_layout(*self.ends)
         self._made: list[str] = []
 
     @property
@@ -78,6 +80,8 @@ class RoutedPair:
             for end, gateway in ((self.a, self.ra.ip), (self.b, self.rb.ip)):
                 with netns.entered(end.netns), IPRoute() as ipr:
                     ipr.route("add", dst="default", gateway=gateway)
+            for end in self.ends:
+                end.accept_xdp_frames()
         except PermissionError as exc:
             self.destroy()
             raise PrivilegeError(f"making a routed pair: {exc}", errno=exc.errno) from None

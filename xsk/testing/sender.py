@@ -13,20 +13,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pyroute2 import IPRoute
 from scapy.packet import Packet
 
-from ..errors import FrameTooLargeError, KernelError
+from .. import netns as netns_mod
+from ..errors import ConfigError, FrameTooLargeError, KernelError, NoSuchInterfaceError
 from ..socket import Socket
 from ..umem import Umem
 
 FRAMES = 256
 FRAME_SIZE = 4096
+ETH_HLEN, VLAN_HLEN = 14, 4
 
 
 class FrameSender:
     """A TX-only AF_XDP socket on ``ifname`` (queue ``queue``, in ``netns``)."""
 
     def __init__(self, ifname: str, netns: str | None = None, queue: int = 0) -> None:
+        with netns_mod.entered(netns), IPRoute() as ipr:
+            (index,) = ipr.link_lookup(ifname=ifname) or (None,)
+            if index is None:
+                raise NoSuchInterfaceError(f"no interface {ifname!r} in {netns or 'this namespace'}")
+            self.mtu = int(ipr.get_links(index)[0].get_attr("IFLA_MTU"))
         self.umem = Umem(frame_count=FRAMES, frame_size=FRAME_SIZE, hugepages="off")
         try:
             self.socket = Socket(self.umem, ifname, netns=netns, queue=queue, rx=False)
@@ -40,10 +48,16 @@ class FrameSender:
         if isinstance(packets, Packet | bytes | bytearray):
             packets = [packets]
         frames = [bytes(p) for p in packets]
+        largest = min(FRAME_SIZE, self.mtu + ETH_HLEN + VLAN_HLEN)
         for i, f in enumerate(frames):
-            if len(f) > FRAME_SIZE:
-                raise FrameTooLargeError(f"packet {i} is {len(f)} bytes; send() takes frames up to {FRAME_SIZE}",
-                                         argument="packets")
+            if len(f) < ETH_HLEN:
+                raise ConfigError(f"packet {i} is {len(f)} bytes: a frame is at least {ETH_HLEN} (an Ethernet header)",
+                                  argument="packets")
+            if len(f) > largest:
+                raise FrameTooLargeError(
+                    f"packet {i} is {len(f)} bytes; the interface takes frames up to {largest} (MTU {self.mtu} + "
+                    f"Ethernet and VLAN headers{'' if largest < FRAME_SIZE else '; send() up to 4096'})",
+                    argument="packets")
         sent = 0
         for start in range(0, len(frames), FRAMES):
             chunk = frames[start:start + FRAMES]

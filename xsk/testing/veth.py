@@ -21,7 +21,7 @@ from pyroute2 import netns as pyroute2_netns
 from .. import netns
 from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
-from .end import End, link_peers
+from .end import End, link_layout, link_peers
 
 NS_PREFIX = "xskt-"
 _made_here: set[str] = set()  # every namespace a VethPair in this process created
@@ -150,6 +150,7 @@ class VethPair:
         self.a = self._end(ns_a, if_a, mac_a, ip_a)
         self.b = self._end(ns_b, if_b, mac_b, ip_b)
         link_peers(self.a, self.b)
+        link_layout(self.a, self.b)
         self._made: list[str] = []
         self._open = False
 

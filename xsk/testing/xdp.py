@@ -18,7 +18,7 @@ The program runs in the kernel as it would on a NIC's receive path, on a copy of
 nothing is sent. ``XDP_TX`` and ``XDP_REDIRECT`` are reported, not carried out (drive the
 program on a veth pair for that). Metadata kfuncs (``bpf_xdp_metadata_rx_*``) return
 ``-EOPNOTSUPP`` in a test run; a program loaded bound to a device (``device=``) can't be
-test-run at all, the kernel refuses.
+test-run at all, the kernel refuses (a ``ConfigError`` says so).
 
 Ownership: an :class:`XdpProgram` owns its libbpf object, its maps and the loaded program; they
 live until ``close()`` (or the end of its ``with`` block), which unloads everything. Nothing is
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from .. import _privileges, link
@@ -47,7 +48,6 @@ from ..errors import (
     FrameTooLargeError,
     ProgramRejectedError,
     QueueRangeError,
-    UnsupportedError,
     error_for,
 )
 from ..maps import Globals, Maps
@@ -239,9 +239,12 @@ class XdpProgram:
         if self.closed:
             raise ClosedError(f"{self!r} is closed")
         if self.device_bound:
-            raise UnsupportedError(
-                f"{self.name!r} is bound to a device: the kernel's BPF_PROG_TEST_RUN refuses device-bound "
-                "programs; attach it to a veth pair and send it packets instead", errno=errno.EINVAL)
+            raise ConfigError(
+                f"{self.name!r} was loaded bound to a device (device=): the kernel's BPF_PROG_TEST_RUN refuses "
+                "device-bound programs; attach it to a veth pair and send it packets instead", argument="device")
+        if isinstance(packet, Packet) and not isinstance(packet, Ether):
+            raise ConfigError(f"an XDP program sees Ethernet frames: give Ether()/{packet.summary()}, not "
+                              f"{type(packet).__name__} alone", argument="packet")
         data = bytes(packet)
         head = bytes(meta or b"")
         if len(data) < ETH_HLEN:
@@ -305,6 +308,8 @@ class XdpProgram:
     def close(self) -> None:
         """Unload the program and free its maps (idempotent)."""
         if self._obj != ffi.NULL:
+            if hasattr(self, "globals"):
+                self.globals.close()
             lib.bpf_object__close(self._obj)
             self._obj = ffi.NULL
             self._loaded = False
