@@ -49,7 +49,7 @@ docs: setup
 
 # ruff over everything; mypy --strict over xsk/ (configured in pyproject.toml)
 lint: setup
-	$(VENV)/bin/ruff check . tools/bench tools/instructions
+	$(VENV)/bin/ruff check . tools/bench tools/instructions tools/latency
 	$(VENV)/bin/mypy
 
 clean:

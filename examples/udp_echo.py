@@ -19,9 +19,7 @@ from xsk.runner import Runner
 
 def echo(batch: xsk.Batch, h) -> object:  # h: xsk.headers.Headers
     is_ours = h.udp  # the filter only lets our port through, but be exact anyway
-    replies.swap_macs(batch)
-    replies.swap_ips(batch, h)
-    replies.swap_ports(batch, h)
+    replies.reflect(batch, h)  # MACs, IPs and ports swapped: back where it came from, checksums valid
     return is_ours
 
 
@@ -38,6 +36,7 @@ def main() -> int:
             print(json.dumps({"listening": args.port, "mode": sock.mode, "xdp_mode": sock.xdp_mode}), flush=True)
             stats = Runner(sock, echo).run(count=args.count)
         print(json.dumps({"received": stats.received, "echoed": stats.replied, "returned": stats.returned,
+                          "busy_us_per_batch": round(stats.busy_us_per_batch, 2), "batches": stats.batches,
                           "accounting": umem.accounting()._asdict()}), flush=True)
     return 0
 

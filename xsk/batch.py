@@ -169,21 +169,17 @@ class Batch:
         one batch; the frames where ``mask`` is false stay in this one.
         """
         self._live()
-        mask = np.asarray(mask, dtype=bool)
+        mask = np.ascontiguousarray(mask, dtype=np.bool_)
         if mask.shape != self._addrs.shape:
             raise ValueError(f"mask of shape {mask.shape} for a batch of {len(self._addrs)}")
         ledger = self._umem.ledger
-        opts = self._opts
-        chosen = Batch(self._umem, self._addrs[mask], self._lens[mask], ledger.new_token(), self._source,
-                       None if opts is None else opts[mask])
-        ledger.retoken(chosen._addrs, self._token, chosen._token)
+        token = ledger.new_token()
+        sel_a, sel_l, sel_o, rest_a, rest_l, rest_o = ledger.split(
+            self._addrs, self._lens, self._opts, mask, self._token, token, self._c_addrs(), self._c_lens())
         self._release_views()
-        self._addrs = self._addrs[~mask]
-        self._lens = self._lens[~mask]
+        self._addrs, self._lens, self._opts = rest_a, rest_l, rest_o
         self._addrs_c = self._lens_c = None
-        if opts is not None:
-            self._opts = opts[~mask]
-        return chosen
+        return Batch(self._umem, sel_a, sel_l, token, self._source, sel_o)
 
     def __del__(self) -> None:
         """A batch dropped while it still owns frames gives them back to the pool, with a warning:

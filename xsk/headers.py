@@ -9,12 +9,11 @@ already copied out (and the reference the C one is tested against).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._binding import ffi, lib, struct_dtype
+from ._binding import CData, ffi, lib, struct_dtype
 
 if TYPE_CHECKING:
     from .batch import Batch
@@ -24,39 +23,101 @@ HEAD = int(lib.XSK_PKT_HEAD)  # bytes read of each frame: Ethernet, 2 VLAN tags,
 ETH_P_IP, ETH_P_IPV6, ETH_P_ARP = 0x0800, 0x86DD, 0x0806
 
 
-@dataclass
-class Headers:
-    """Per-frame header fields of a batch (each an array of length n)."""
+_FIELDS = ("ethertype", "vlan", "l3", "ip_version", "proto", "src_ip4", "dst_ip4", "src_ip6", "dst_ip6", "l4",
+           "src_port", "dst_port", "payload")
 
-    ethertype: np.ndarray  # after VLAN tags
-    vlan: np.ndarray  # outer VLAN id, -1 if untagged
-    l3: np.ndarray  # offset of the IP (or ARP) header
-    ip_version: np.ndarray  # 4, 6 or 0
-    proto: np.ndarray  # IP protocol / IPv6 next header, 0 if not IP
-    src_ip4: np.ndarray  # uint32, host order, 0 if not IPv4
-    dst_ip4: np.ndarray
-    src_ip6: np.ndarray  # (n, 16) uint8, zeros if not IPv6
-    dst_ip6: np.ndarray
-    l4: np.ndarray  # offset of the UDP/TCP/ICMP header, -1 if none
-    src_port: np.ndarray  # UDP/TCP, 0 otherwise
-    dst_port: np.ndarray
-    payload: np.ndarray  # offset of the UDP/TCP payload, -1 if none
-    lens: np.ndarray  # frame lengths
+
+def _field(name: str, doc: str) -> Any:
+    def get(self: Headers) -> np.ndarray:
+        value = self._arrays.get(name)
+        if value is None:
+            value = self._arrays[name] = self.records()[name]
+        return value
+
+    return property(get, doc=doc)
+
+
+class Headers:
+    """Per-frame header fields of a batch (each an array of length n).
+
+    Made by :func:`parse` over one record array per batch (a field is a view of it, made when
+    first read), or from separate arrays (:func:`parse_rows`, or your own). ``records()`` is
+    the record array the C helpers in :mod:`xsk.replies` take.
+    """
+
+    __slots__ = ("_arrays", "_records", "_records_c", "lens")
+
+    ethertype = _field("ethertype", "EtherType after VLAN tags")
+    vlan = _field("vlan", "outer VLAN id, -1 if untagged")
+    l3 = _field("l3", "offset of the IP (or ARP) header")
+    ip_version = _field("ip_version", "4, 6 or 0")
+    proto = _field("proto", "IP protocol / IPv6 next header, 0 if not IP")
+    src_ip4 = _field("src_ip4", "uint32, host order, 0 if not IPv4")
+    dst_ip4 = _field("dst_ip4", "uint32, host order, 0 if not IPv4")
+    src_ip6 = _field("src_ip6", "(n, 16) uint8, zeros if not IPv6")
+    dst_ip6 = _field("dst_ip6", "(n, 16) uint8, zeros if not IPv6")
+    l4 = _field("l4", "offset of the UDP/TCP/ICMP header, -1 if none")
+    src_port = _field("src_port", "UDP/TCP source port, 0 otherwise")
+    dst_port = _field("dst_port", "UDP/TCP destination port, 0 otherwise")
+    payload = _field("payload", "offset of the UDP/TCP payload, -1 if none")
+
+    def __init__(self, ethertype: np.ndarray, vlan: np.ndarray, l3: np.ndarray, ip_version: np.ndarray,
+                 proto: np.ndarray, src_ip4: np.ndarray, dst_ip4: np.ndarray, src_ip6: np.ndarray,
+                 dst_ip6: np.ndarray, l4: np.ndarray, src_port: np.ndarray, dst_port: np.ndarray,
+                 payload: np.ndarray, lens: np.ndarray) -> None:
+        self._arrays: dict[str, np.ndarray] = dict(zip(_FIELDS, (
+            ethertype, vlan, l3, ip_version, proto, src_ip4, dst_ip4, src_ip6, dst_ip6, l4, src_port, dst_port,
+            payload), strict=True))
+        self._records: np.ndarray | None = None
+        self._records_c: CData | None = None
+        self.lens = lens
+
+    @classmethod
+    def _of_records(cls, records: np.ndarray, lens: np.ndarray, records_c: CData) -> Headers:
+        self = cls.__new__(cls)
+        self._arrays = {}
+        self._records = records
+        self._records_c = records_c
+        self.lens = lens
+        return self
+
+    def records(self) -> np.ndarray:
+        """The fields as one ``struct xsk_hdr`` record per frame (made once from separate arrays)."""
+        if self._records is None:
+            rec = np.zeros(len(self.lens), dtype=_HDR)
+            for name in _FIELDS:
+                rec[name] = self._arrays[name]
+            self._records = rec
+        return self._records
+
+    def _c(self) -> CData:
+        """A ``struct xsk_hdr *`` to the records, for the C helpers (made once)."""
+        if self._records_c is None:
+            self._records_c = ffi.from_buffer("struct xsk_hdr[]", self.records())
+        return self._records_c
+
+    def _proto_mask(self, proto: int, key: str) -> np.ndarray:
+        mask = self._arrays.get(key)
+        if mask is None:
+            mask = np.empty(len(self.lens), dtype=np.bool_)
+            if len(mask):
+                _proto_mask(self._c(), len(mask), proto, ffi.from_buffer("uint8_t[]", mask))
+            mask.flags.writeable = False  # shared by every reader of this property: combine, don't modify
+            self._arrays[key] = mask
+        return mask
 
     def __len__(self) -> int:
         return len(self.lens)
 
     @property
     def udp(self) -> np.ndarray:
-        """Which frames are UDP with their header in place."""
-        mask: np.ndarray = (self.proto == 17) & (self.l4 >= 0)
-        return mask
+        """Which frames are UDP with their header in place (computed once per Headers, read-only)."""
+        return self._proto_mask(17, " udp")
 
     @property
     def tcp(self) -> np.ndarray:
-        """Which frames are TCP with their header in place."""
-        mask: np.ndarray = (self.proto == 6) & (self.l4 >= 0)
-        return mask
+        """Which frames are TCP with their header in place (computed once per Headers, read-only)."""
+        return self._proto_mask(6, " tcp")
 
 
 def _u16(rows: np.ndarray, r: np.ndarray, at: np.ndarray, lim: np.ndarray) -> np.ndarray:
@@ -117,12 +178,12 @@ def parse(batch: Batch) -> Headers:
     batch._live()
     n = len(batch)
     out = np.empty(n, dtype=_HDR)
-    lens = np.ascontiguousarray(batch._lens, dtype=np.uint32)
+    out_c = ffi.from_buffer("struct xsk_hdr[]", out)
     if n:
         umem = batch._umem
-        lib.xsk_pkt_parse(umem._area_ptr(), ffi.from_buffer("uint64_t[]", batch._addrs),
-                           ffi.from_buffer("uint32_t[]", lens), n, umem.frame_size,
-                           ffi.cast("struct xsk_hdr *", ffi.from_buffer(out)))
-    return Headers(out["ethertype"], out["vlan"], out["l3"], out["ip_version"], out["proto"],
-                   out["src_ip4"], out["dst_ip4"], out["src_ip6"], out["dst_ip6"], out["l4"],
-                   out["src_port"], out["dst_port"], out["payload"], lens)
+        _parse(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), n, umem.frame_size, out_c)
+    return Headers._of_records(out, batch._lens, out_c)
+
+
+_parse = lib.xsk_pkt_parse  # bound once: a lookup on lib costs as much as a short call
+_proto_mask = lib.xsk_pkt_proto_mask

@@ -219,6 +219,34 @@ class Ledger:
             lib.xsk_ledger_check(self.c, addrs_c, len(addrs), token, own)
             self.raise_for(rc, addrs, own[0], "release")
 
+    def split(self, addrs: np.ndarray, lens: np.ndarray, opts: np.ndarray | None, mask: np.ndarray, token: int,
+              new_token: int, addrs_c: CData | None = None,
+              lens_c: CData | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray,
+                                                    np.ndarray, np.ndarray | None]:
+        """USER (token) -> USER (new_token) for the frames where ``mask``: (selected addrs, lens,
+        opts, remaining addrs, lens, opts), each in order, in one C call. ``addrs_c``/``lens_c``:
+        cdata pointers to ``addrs``/``lens`` when the caller has them."""
+        n = len(addrs)
+        out_a = np.empty(2 * n, np.uint64)  # selected in [0, n), the rest in [n, 2n): one allocation each
+        out_l = np.empty(2 * n, np.uint32)
+        a_c, l_c = ffi.from_buffer("uint64_t[]", out_a), ffi.from_buffer("uint32_t[]", out_l)
+        out_o = None
+        opts_c = sel_oc = rest_oc = ffi.NULL
+        if opts is not None:
+            out_o = np.empty(2 * n, np.uint32)
+            opts_c = ffi.from_buffer("uint32_t[]", opts)
+            sel_oc = ffi.from_buffer("uint32_t[]", out_o)
+            rest_oc = sel_oc + n
+        bad = ffi.new("uint32_t *")  # this call's own: a Batch.__del__ in between may use another
+        k = _split(self.c, _u64(addrs) if addrs_c is None else addrs_c,
+                   ffi.from_buffer("uint32_t[]", lens) if lens_c is None else lens_c, opts_c,
+                   ffi.from_buffer("uint8_t[]", mask), n, token, new_token, a_c, l_c, sel_oc, a_c + n, l_c + n,
+                   rest_oc, bad)
+        if k < 0:
+            self.raise_for(k, addrs, bad[0], "split")
+        return (out_a[:k], out_l[:k], None if out_o is None else out_o[:k],
+                out_a[n:2 * n - k], out_l[n:2 * n - k], None if out_o is None else out_o[n:2 * n - k])
+
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:
         bad = ffi.new("uint32_t *")
         rc = lib.xsk_ledger_retoken(self.c, _u64(addrs), len(addrs), token, new_token, bad)
@@ -266,6 +294,9 @@ class Ledger:
         else:
             msg = f"ledger error {rc}"
         raise FrameOwnershipError(f"{what}: {msg}; nothing was changed")
+
+
+_split = lib.xsk_ledger_split  # bound once: a lookup on lib costs as much as a short call
 
 
 def _u64(addrs: np.ndarray) -> CData:

@@ -1,16 +1,54 @@
 """In-place rewrites for answering a received batch with the same frames (zero copy).
 
-Each helper works on a whole batch with numpy: swapping Ethernet addresses, IP addresses
-and ports (which leaves every checksum valid: the sums are order-independent), and
-small field updates with incremental checksum fixes (RFC 1624).
+Each helper is one C call per batch over the frames in the UMEM: swapping Ethernet
+addresses, IP addresses and ports (which leaves every checksum valid: the sums are
+order-independent), and 16-bit field updates with incremental checksum fixes (RFC 1624).
+``where`` limits a helper to the frames where it is true. Every offset is checked against its
+frame's room before any frame changes; a frame the headers place outside its room raises
+ConfigError and leaves the batch as it was.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._binding import CData, ffi, lib
 from .batch import Batch
+from .errors import ConfigError
 from .headers import Headers
+
+_swap = lib.xsk_pkt_swap  # bound once: a lookup on lib costs as much as a short call
+_update_word = lib.xsk_pkt_update_word
+MACS, IPS, PORTS = int(lib.XSK_SWAP_MACS), int(lib.XSK_SWAP_IPS), int(lib.XSK_SWAP_PORTS)
+
+
+def _where(where: np.ndarray | None, n: int) -> tuple[CData, np.ndarray | None]:
+    if where is None:
+        return ffi.NULL, None
+    mask = np.ascontiguousarray(where, dtype=np.uint8)
+    if mask.shape != (n,):
+        raise ConfigError(f"a mask of shape {mask.shape} for a batch of {n}", argument="where")
+    return ffi.from_buffer("uint8_t[]", mask), mask
+
+
+def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: int) -> None:
+    n = len(batch)
+    if not n:
+        return
+    batch._live()
+    if h is not None and len(h) != n:
+        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    mask_c, _keep = _where(where, n)
+    records = ffi.NULL if h is None else h._c()
+    umem = batch._umem
+    if _swap(umem._area_ptr(), batch._c_addrs(), records, mask_c, n, umem.size, umem.frame_size, what):
+        raise ConfigError("a header to swap lies outside its frame (or an address outside the UMEM): "
+                          "nothing was changed")
+
+
+def reflect(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
+    """Swap MACs, IP addresses and ports, in one call: each frame goes back where it came from."""
+    _swap_in(batch, h, where, MACS | IPS | PORTS)
 
 
 def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
@@ -19,57 +57,59 @@ def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
         return
     if where is None:
         batch._live()
-        batch._umem.swap_macs(batch._addrs, batch._c_addrs())  # the common case in one C call
+        batch._umem.swap_macs(batch._addrs, batch._c_addrs())
         return
-    macs = batch.read_at(0, 12)
-    swapped = np.concatenate([macs[:, 6:], macs[:, :6]], axis=1)
-    batch.write_at(0, np.where(where[:, None], swapped, macs))
+    _swap_in(batch, None, where, MACS)
 
 
-def swap_ips(batch: Batch, h: Headers) -> None:
+def swap_ips(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
     """Exchange source and destination IPv4/IPv6 addresses where the frame has them."""
-    for version, src, width in ((4, 12, 4), (6, 8, 16)):
-        sel = h.ip_version == version
-        if not sel.any():
-            continue
-        offs = np.where(sel, h.l3 + src, 0)
-        ips = batch.read_at(offs, 2 * width)
-        swapped = np.concatenate([ips[:, width:], ips[:, :width]], axis=1)
-        batch.write_at(offs, np.where(sel[:, None], swapped, ips))
+    _swap_in(batch, h, where, IPS)
 
 
-def swap_ports(batch: Batch, h: Headers) -> None:
+def swap_ports(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
     """Exchange UDP/TCP source and destination ports where the frame has them."""
-    sel = (h.src_port > 0) | (h.dst_port > 0)
-    if not sel.any():
-        return
-    offs = np.where(sel, h.l4, 0)
-    ports = batch.read_at(offs, 4)
-    swapped = np.concatenate([ports[:, 2:], ports[:, :2]], axis=1)
-    batch.write_at(offs, np.where(sel[:, None], swapped, ports))
+    _swap_in(batch, h, where, PORTS)
 
 
-def update_word(batch: Batch, offsets: np.ndarray, csum_offsets: np.ndarray, new_words: np.ndarray,
-                where: np.ndarray) -> None:
-    """Set the 16-bit word at ``offsets`` to ``new_words`` and fix the checksum at ``csum_offsets``.
+def _per_frame(values: np.ndarray | int, n: int, argument: str) -> np.ndarray:
+    """One int32 per frame, contiguous (what the C helpers take, as Headers' offsets are), from
+    an array or one int."""
+    if isinstance(values, int):
+        return np.full(n, values, dtype=np.int32)
+    out = np.ascontiguousarray(values, dtype=np.int32)  # copied only from a record field or another type
+    if out.shape != (n,):
+        raise ConfigError(f"{out.size} values for a batch of {n}", argument=argument)
+    return out
 
-    Incremental update (RFC 1624 eqn. 3): HC' = ~(~HC + ~m + m'), for the frames in ``where``.
+
+def update_word(batch: Batch, offsets: np.ndarray, csum_offsets: np.ndarray, new_words: np.ndarray | int,
+                where: np.ndarray | None = None) -> None:
+    """Set the 16-bit word at ``offsets`` to ``new_words`` (one per frame, or one for all) and fix
+    the checksum at ``csum_offsets`` for it, in the frames where ``where`` is true.
+
+    Incremental update (RFC 1624 eqn. 3): HC' = ~(~HC + ~m + m').
     """
-    if not where.any():
+    n = len(batch)
+    if not n:
         return
-    offs = np.where(where, offsets, 0)
-    coffs = np.where(where, csum_offsets, 0)
-    old = batch.read_at(offs, 2).astype(np.uint32)
-    old_word = old[:, 0] << 8 | old[:, 1]
-    hc = batch.read_at(coffs, 2).astype(np.uint32)
-    old_csum = hc[:, 0] << 8 | hc[:, 1]
-    new = np.asarray(new_words, dtype=np.uint32) & 0xFFFF
-    total = (~old_csum & 0xFFFF) + (~old_word & 0xFFFF) + np.broadcast_to(new, old_word.shape)
-    total = (total & 0xFFFF) + (total >> 16)
-    total = (total & 0xFFFF) + (total >> 16)
-    csum = ~total & 0xFFFF
-    word_bytes = np.stack([np.broadcast_to(new >> 8, old_word.shape), np.broadcast_to(new & 0xFF, old_word.shape)],
-                          axis=1).astype(np.uint8)
-    csum_bytes = np.stack([csum >> 8, csum & 0xFF], axis=1).astype(np.uint8)
-    batch.write_at(offs, np.where(where[:, None], word_bytes, old.astype(np.uint8)))
-    batch.write_at(coffs, np.where(where[:, None], csum_bytes, hc.astype(np.uint8)))
+    batch._live()
+    offs = _per_frame(offsets, n, "offsets")
+    coffs = _per_frame(csum_offsets, n, "csum_offsets")
+    words_c, word, words = ffi.NULL, 0, None
+    if isinstance(new_words, int):
+        word = new_words & 0xFFFF
+    else:
+        words = (np.asarray(new_words) & 0xFFFF).astype(np.uint16)
+        if words.shape == (1,):
+            word, words = int(words[0]), None
+        elif words.shape != (n,):
+            raise ConfigError(f"{words.size} words for a batch of {n}: give one per frame or one for all",
+                              argument="new_words")
+        else:
+            words_c = ffi.from_buffer("uint16_t[]", words)
+    mask_c, _keep = _where(where, n)
+    umem = batch._umem
+    if _update_word(umem._area_ptr(), batch._c_addrs(), ffi.from_buffer("int32_t[]", offs),
+                    ffi.from_buffer("int32_t[]", coffs), words_c, word, mask_c, n, umem.size, umem.frame_size):
+        raise ConfigError("an offset lies outside its frame: nothing was changed")

@@ -101,3 +101,21 @@ def test_ring_benchmark_sees_a_leak(bench, monkeypatch) -> None:  # type: ignore
     monkeypatch.setattr(MemorySocket, "release", leaky)
     out = bench.ring_bench(64, 20, traced_packets=TRACED)
     assert out["alloc_growth_bytes"] >= (TRACED // 128) * 64, out
+
+
+@pytest.fixture(scope="module")
+def latency():  # type: ignore[no-untyped-def]
+    path = Path(__file__).resolve().parents[2] / "tools" / "latency"
+    loader = importlib.machinery.SourceFileLoader("xsk_tools_latency", str(path))
+    spec = importlib.util.spec_from_loader("xsk_tools_latency", loader)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    loader.exec_module(module)
+    return module
+
+
+def test_latency_percentiles_and_medians(latency) -> None:  # type: ignore[no-untyped-def]
+    values = [float(v) for v in range(1, 1001)]  # 1..1000 us
+    assert latency._percentile(values, 0.50) == 501.0
+    assert latency._percentile(values, 0.99) == 991.0
+    assert latency._percentile(values, 0.999) == 1000.0
+    assert latency._median([3.0, 1.0, 2.0, 10.0]) == 2.5

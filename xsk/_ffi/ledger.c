@@ -72,6 +72,36 @@ static int retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint
 	return XSK_OK;
 }
 
+static int split(struct xsk_ledger *l, const uint64_t *addrs, const uint32_t *lens, const uint32_t *opts,
+		 const uint8_t *mask, uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs,
+		 uint32_t *sel_lens, uint32_t *sel_opts, uint64_t *rest_addrs, uint32_t *rest_lens,
+		 uint32_t *rest_opts, uint32_t *bad)
+{
+	uint32_t k = 0, r = 0;
+	int err = xsk_ledger_check_batch(l, addrs, NULL, n, token, bad);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f = xsk_frame_at(addrs[i], l->frame_shift, l->frame_size);
+		if (mask[i]) {
+			l->word[f] = XSK_WORD(XSK_USER, new_token); /* a new word: the check's mark goes too */
+			sel_addrs[k] = addrs[i];
+			sel_lens[k] = lens[i];
+			if (opts && sel_opts)
+				sel_opts[k] = opts[i];
+			k++;
+		} else {
+			l->word[f] &= ~XSK_WORD_SEEN; /* stays the batch's: only the check's mark goes */
+			rest_addrs[r] = addrs[i];
+			rest_lens[r] = lens[i];
+			if (opts && rest_opts)
+				rest_opts[r] = opts[i];
+			r++;
+		}
+	}
+	return (int)k;
+}
+
 /* After a socket is gone the kernel holds none of the frames it was given: its fill ring and
  * TX descriptors (including ones the kernel rejected and will never complete) come back. */
 static uint32_t reclaim(struct xsk_ledger *l, uint32_t ring_owner)
@@ -163,6 +193,15 @@ int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, 
 		       uint32_t new_token, uint32_t *bad)
 {
 	return XSK_LOCKED(l, retoken(l, addrs, n, token, new_token, bad));
+}
+
+int xsk_ledger_split(struct xsk_ledger *l, const uint64_t *addrs, const uint32_t *lens, const uint32_t *opts,
+		     const uint8_t *mask, uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs,
+		     uint32_t *sel_lens, uint32_t *sel_opts, uint64_t *rest_addrs, uint32_t *rest_lens,
+		     uint32_t *rest_opts, uint32_t *bad)
+{
+	return XSK_LOCKED(l, split(l, addrs, lens, opts, mask, n, token, new_token, sel_addrs, sel_lens, sel_opts,
+				   rest_addrs, rest_lens, rest_opts, bad));
 }
 
 uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner)

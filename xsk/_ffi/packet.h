@@ -56,11 +56,31 @@ struct xsk_hdr {
 void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
 		   uint32_t frame_size, struct xsk_hdr *out);
 #define XSK_PKT_HEAD 160
+/* out[i] = 1 where frame i's IP protocol is proto and its L4 header is in place (h[i].l4 >= 0). */
+void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint8_t *out);
 
 /* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
  * area or within 12 bytes of its frame's end. */
 int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,
 		      uint32_t frame_size);
+
+/* What xsk_pkt_swap exchanges in each frame. */
+#define XSK_SWAP_MACS 1
+#define XSK_SWAP_IPS 2   /* IPv4 or IPv6 source and destination, by h[i].ip_version at h[i].l3 */
+#define XSK_SWAP_PORTS 4 /* UDP/TCP source and destination at h[i].l4, where a port is set */
+/* The swaps of `what` in frame i where where[i] (where NULL: every frame), in place; checksums
+ * stay valid (their sums don't depend on order). -1, nothing changed, if a header to swap
+ * does not lie inside its frame's room in the UMEM. */
+int xsk_pkt_swap(uint8_t *area, const uint64_t *addrs, const struct xsk_hdr *h, const uint8_t *where,
+		 uint32_t n, uint64_t area_size, uint32_t frame_size, uint32_t what);
+
+/* Set the big-endian 16-bit word at offsets[i] of frame i to words[i] (to word in every frame
+ * when words is NULL) and fix the 16-bit one's-complement checksum at csum_offsets[i] for it
+ * (RFC 1624 eqn. 3), where where[i] (NULL: all). -1, nothing changed, if an offset lies
+ * outside its frame's room. */
+int xsk_pkt_update_word(uint8_t *area, const uint64_t *addrs, const int32_t *offsets,
+			const int32_t *csum_offsets, const uint16_t *words, uint16_t word,
+			const uint8_t *where, uint32_t n, uint64_t area_size, uint32_t frame_size);
 
 /* Sequence payloads ("XK", u64 stream << 56 | counter, u64 transmit ns) of received frames. */
 struct xsk_seqwin {
