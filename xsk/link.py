@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import socket
-from typing import Any
 
+from ._netlink import iproute as _netlink
 from .errors import NoSuchInterfaceError
-
-
-def _netlink() -> Any:
-    """A pyroute2 IPRoute, imported on first use: pyroute2 is half of ``import xsk``'s time."""
-    from pyroute2 import IPRoute
-
-    return IPRoute()
 
 
 def ifindex(ifname: str, netns: str | None = None) -> int:

@@ -53,6 +53,12 @@ def open_fd(name: str) -> int:
         ) from None
 
 
+def enter_for_thread(fd: int) -> None:
+    """Move the calling thread into the namespace behind ``fd`` for the rest of its life
+    (for a helper thread that does work in another thread's namespace, then ends)."""
+    _setns(fd)
+
+
 @contextlib.contextmanager
 def entered_fd(fd: int | None) -> Iterator[None]:
     """Run the body in the namespace behind ``fd`` (or where we are, for None) and always come back."""

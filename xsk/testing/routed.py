@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import secrets
 
-from pyroute2 import IPRoute
-
 from .. import netns
+from .._netlink import iproute
 from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
 from .end import End, link_layout, link_peers
@@ -78,7 +77,7 @@ class RoutedPair:
             with netns.entered(self.router_netns):
                 sysctl("net/ipv4/ip_forward", "1" if self.forwarding else "0")
             for end, gateway in ((self.a, self.ra.ip), (self.b, self.rb.ip)):
-                with netns.entered(end.netns), IPRoute() as ipr:
+                with netns.entered(end.netns), iproute() as ipr:
                     ipr.route("add", dst="default", gateway=gateway)
             for end in self.ends:
                 end.accept_xdp_frames()

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pyroute2 import IPRoute
 from scapy.packet import Packet
 
 from .. import netns as netns_mod
+from .._netlink import iproute
 from ..errors import ConfigError, FrameTooLargeError, KernelError, NoSuchInterfaceError
 from ..socket import Socket
 from ..umem import Umem
@@ -30,7 +30,7 @@ class FrameSender:
     """A TX-only AF_XDP socket on ``ifname`` (queue ``queue``, in ``netns``)."""
 
     def __init__(self, ifname: str, netns: str | None = None, queue: int = 0) -> None:
-        with netns_mod.entered(netns), IPRoute() as ipr:
+        with netns_mod.entered(netns), iproute() as ipr:
             (index,) = ipr.link_lookup(ifname=ifname) or (None,)
             if index is None:
                 raise NoSuchInterfaceError(f"no interface {ifname!r} in {netns or 'this namespace'}")

@@ -15,10 +15,10 @@ import contextlib
 import ipaddress
 import secrets
 
-from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 
 from .. import netns
+from .._netlink import call_outside_loop, iproute
 from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
 from .end import End, link_layout, link_peers
@@ -54,7 +54,7 @@ def make_namespace(name: str, ipv6: bool, made: list[str]) -> None:
     """Create network namespace ``name`` (recorded in ``made``), IPv6 off unless asked for."""
     if netns.exists(name):
         raise ConfigError(f"network namespace {name!r} already exists")
-    pyroute2_netns.create(name)
+    call_outside_loop(pyroute2_netns.create, name)
     made.append(name)
     _made_here.add(name)
     with netns.entered(name):
@@ -64,7 +64,7 @@ def make_namespace(name: str, ipv6: bool, made: list[str]) -> None:
 
 def make_veth(one: End, other: End, queues: int = 1) -> None:
     """A veth link between two ends, each moved into its namespace."""
-    with IPRoute() as ipr:
+    with iproute() as ipr:
         ipr.link("add", ifname=one.ifname, kind="veth",
                  peer={"ifname": other.ifname, "num_rx_queues": queues, "num_tx_queues": queues},
                  num_rx_queues=queues, num_tx_queues=queues)
@@ -75,7 +75,7 @@ def make_veth(one: End, other: End, queues: int = 1) -> None:
 
 def configure(end: End, *, mtu: int | None = None, tx_checksum_offload: bool = False) -> None:
     """MAC, MTU, checksum offload and address of an end, then its link and loopback up."""
-    with netns.entered(end.netns), IPRoute() as ipr:
+    with netns.entered(end.netns), iproute() as ipr:
         (index,) = ipr.link_lookup(ifname=end.ifname)
         settings: dict[str, str | int] = {"address": end.mac}
         if mtu:
@@ -98,9 +98,9 @@ def remove_namespaces(made: list[str], ends: tuple[End, ...]) -> None:
             end.close_tools()
     for ns in reversed(made):
         with contextlib.suppress(FileNotFoundError, OSError):
-            pyroute2_netns.remove(ns)
+            call_outside_loop(pyroute2_netns.remove, ns)
     made.clear()
-    with contextlib.suppress(Exception), IPRoute() as ipr:
+    with contextlib.suppress(Exception), iproute() as ipr:
         for end in ends:
             for index in ipr.link_lookup(ifname=end.ifname):
                 ipr.link("del", index=index)
@@ -190,7 +190,7 @@ class VethPair:
         """The kernel's link counters of each end (``{"a": {...}, "b": {...}}``): packets, bytes, drops."""
         out = {}
         for key, end in (("a", self.a), ("b", self.b)):
-            with netns.entered(end.netns), IPRoute() as ipr:
+            with netns.entered(end.netns), iproute() as ipr:
                 (index,) = ipr.link_lookup(ifname=end.ifname)
                 (link,) = ipr.get_links(index)
                 stats = link.get_attr("IFLA_STATS64") or {}
