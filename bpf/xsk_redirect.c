@@ -7,9 +7,11 @@
  * socket is bound to the queue the redirect fails and its low bits give XDP_PASS, so the
  * frame still reaches the kernel stack untouched.
  *
- * Rules live in xsk_rules (xsk_config.nrules of them) and can be changed from user
- * space at any time without re-attaching. xsk_hits counts matches per rule, and the
- * frames passed to the stack in slot XSK_MAX_RULES.
+ * Rules are per queue, so the processes that share the program (one per queue, each with
+ * its own filter) never see each other's: queue q's rules are xsk_rules[q * XSK_MAX_RULES
+ * + i] for i < xsk_config[q].nrules, changed from user space at any time without
+ * re-attaching. xsk_hits[q * XSK_HITS + i] counts matches per rule, and slot XSK_MAX_RULES
+ * of the queue the frames passed to the stack.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -21,6 +23,7 @@
 
 #define XSK_MAX_QUEUES 256
 #define XSK_MAX_RULES 16
+#define XSK_HITS (XSK_MAX_RULES + 1)
 
 #define RULE_DST_IP4 (1 << 0)
 #define RULE_DST_IP6 (1 << 1)
@@ -35,8 +38,9 @@ struct xsk_rule {
 	__u32 dst_ip6[4]; /* network order */
 };
 
-struct xsk_config {
+struct xsk_config { /* per queue */
 	__u32 nrules;
+	__u32 owner; /* pid of the xsk process whose socket is bound to the queue (0: none); for messages */
 };
 
 struct {
@@ -48,21 +52,21 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XSK_MAX_RULES);
+	__uint(max_entries, XSK_MAX_QUEUES * XSK_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct xsk_rule);
 } xsk_rules SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, XSK_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, struct xsk_config);
 } xsk_config SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XSK_MAX_RULES + 1);
+	__uint(max_entries, XSK_MAX_QUEUES * XSK_HITS);
 	__type(key, __u32);
 	__type(value, __u64);
 } xsk_hits SEC(".maps");
@@ -169,12 +173,14 @@ static __always_inline int matches(const struct xsk_rule *r, const struct header
 SEC("xdp.frags")
 int xsk_redirect(struct xdp_md *ctx)
 {
-	__u32 zero = 0;
-	struct xsk_config *cfg = bpf_map_lookup_elem(&xsk_config, &zero);
+	__u32 queue = ctx->rx_queue_index;
+	struct xsk_config *cfg = bpf_map_lookup_elem(&xsk_config, &queue);
 	struct headers h = {};
 
-	if (!cfg || cfg->nrules == 0)
-		return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+	if (!cfg) /* a queue beyond XSK_MAX_QUEUES: no socket can be there */
+		return XDP_PASS;
+	if (cfg->nrules == 0)
+		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 
 	__u32 nrules = cfg->nrules;
 	int hit = -1;
@@ -183,17 +189,17 @@ int xsk_redirect(struct xdp_md *ctx)
 #pragma unroll
 	for (__u32 i = 0; i < XSK_MAX_RULES; i++) {
 		if (hit < 0 && i < nrules) {
-			__u32 key = i;
+			__u32 key = queue * XSK_MAX_RULES + i;
 			struct xsk_rule *r = bpf_map_lookup_elem(&xsk_rules, &key);
 			if (r && matches(r, &h))
 				hit = i;
 		}
 	}
 	if (hit >= 0) {
-		count(hit);
-		return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+		count(queue * XSK_HITS + hit);
+		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 	}
-	count(XSK_MAX_RULES);
+	count(queue * XSK_HITS + XSK_MAX_RULES);
 	return XDP_PASS;
 }
 

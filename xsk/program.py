@@ -1,15 +1,17 @@
-"""The XDP redirect program: loaded from bpf/xsk_redirect.c's object, attached through libxdp.
+"""XDP programs on interfaces: xsk's redirect program, and your own (CustomProgram).
 
-One program per interface (per namespace) serves every socket bound to that interface's
-queues: its XSKMAP is indexed by RX queue, and a queue with no socket passes frames
-on to the kernel stack. The program is attached when the first receiving socket binds
-and detached when the last one closes; a TX-only socket loads nothing.
+The redirect program (bpf/xsk_redirect.c) is one per interface (per namespace) and serves
+every socket bound to that interface's queues, in every xsk process: its XSKMAP and its
+filter rules are indexed by RX queue, and a queue with no socket passes frames on to the
+kernel stack. It is attached by a bpf_link when the first receiving socket binds; other
+processes join it, and the kernel detaches it when the last process holding the link
+closes it or dies (SIGKILL included). A TX-only socket loads nothing. Native (driver) mode
+is tried first, generic (skb) mode is the fallback, unless a mode is asked for. A program
+of ours that an older xsk attached by netlink and left behind when it was killed is
+recognised and removed.
 
-libxdp uses its multi-program dispatcher when bpffs is mounted and the kernel accepts
-it, and otherwise attaches the program alone; ``RedirectProgram.multiprog`` says which.
-Native (driver) mode is tried first, generic (skb) mode is the fallback, unless a mode
-is asked for. A program of ours left attached by a process that was killed (SIGKILL gives
-no chance to detach) is recognised and removed by the next attach.
+A CustomProgram is attached through libxdp (its dispatcher when the kernel accepts it,
+else alone) and detached by ``close()``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from . import netns as netns_mod
 from ._binding import CData, check, ffi, lib
 from ._btf import Btf
 from ._procfork import current_pid
+from ._sockdiag import command_of
 from .errors import (
     ClosedError,
     ConfigError,
@@ -50,6 +53,9 @@ _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
 PROGRAM_NAME = "xsk_redirect"
 log = logging.getLogger("xsk.program")
 _MAPS = ("xsks_map", "xsk_rules", "xsk_config", "xsk_hits")
+_HITS = MAX_RULES + 1  # counters per queue: one per rule, then the frames passed on
+_LINK_FLAGS = {"native": lib.XDP_FLAGS_DRV_MODE, "skb": lib.XDP_FLAGS_SKB_MODE}
+_ATTACH_RACES = 5  # attach/join attempts while other processes attach or detach at once
 
 
 def object_path() -> str:
@@ -90,18 +96,7 @@ def _held_by_a_process(prog_id: int) -> bool:
     This process is left out: looking the program up opened a descriptor of our own, and
     what this process attached is known to the registry below.
     """
-    needle = f"prog_id:\t{prog_id}\n"
-    own = f"/proc/{os.getpid()}/"
-    for fdinfo in glob.glob("/proc/[0-9]*/fdinfo/*"):
-        if fdinfo.startswith(own):
-            continue
-        try:
-            with open(fdinfo) as f:
-                if needle in f.read():
-                    return True
-        except OSError:  # the process or fd went away while we looked
-            continue
-    return False
+    return bool(_holders_of_program(prog_id))
 
 
 def _remove_stale_program(ifindex: int, ifname: str, ours: str) -> bool:
@@ -202,25 +197,150 @@ class _Attachment:
             self._prog = ffi.NULL
 
 
-class RedirectProgram(_Attachment):
-    """The redirect program on one interface, shared (reference-counted) by its sockets.
+class RedirectProgram:
+    """The redirect program on one interface, shared by the sockets of every xsk process there.
+
+    Attached through a bpf_link: each process that uses it holds a file descriptor of the
+    link, so the kernel detaches it when the last one closes it or exits, SIGKILL included.
+    A process that finds it attached (one process per queue is the usual deployment) opens
+    the same link and maps by id and puts its sockets into the same XSKMAP, its queue's
+    filter rules into the same rule table, which is indexed by queue. Within a process,
+    its sockets share one instance (reference-counted by ``acquire``/``release``).
 
     (Called ``XdpProgram`` before 0.2; that name still imports, with a DeprecationWarning, as
     ``xsk.testing.xdp.XdpProgram`` is now the XDP program a test loads.)"""
 
     _attached: ClassVar[dict[tuple[int, int], RedirectProgram]] = {}
+    multiprog = False  # a bpf_link attachment never goes through libxdp's dispatcher
 
     def __init__(self, ifindex: int, ifname: str, mode: XdpMode) -> None:
-        super().__init__(object_path(), ifindex, ifname, mode, ours=PROGRAM_NAME)
+        self.ifindex = ifindex
+        self.ifname = ifname
+        self.name = PROGRAM_NAME
+        self.ns_id = netns_mod.current_id()
+        self._pid = current_pid()
         self._users = 0
-        try:
-            fds = self.map_fds(_MAPS)
-        except ConfigError as exc:
-            self.detach()
-            raise NotBuiltError(f"{exc.reason}: rebuild it with `make`") from None
-        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = (fds[name] for name in _MAPS)
-        self.rules: list[Rule] = []
+        self._obj = ffi.NULL  # the loaded object when this process attached the program
+        self._fds: list[int] = []  # link and map fds opened by id when it joined another's
+        self.link_fd = -1
+        self.joined = False
+        self.rules: dict[int, list[Rule]] = {}
+        for _ in range(_ATTACH_RACES):
+            if self._join(mode) or self._attach_new(mode):
+                break
+        else:
+            raise ResourceBusyError(f"attaching the XDP program to {ifname} kept racing with other processes",
+                                    errno=errno.EBUSY)
 
+    # --- attaching or joining -------------------------------------------------------------
+    def _join(self, mode: XdpMode) -> bool:
+        """Share the program another process attached; False when the interface has none."""
+        prog_id, attached = ffi.new("uint32_t *"), ffi.new("uint32_t *")
+        check(lib.xsk_xdplink_query(self.ifindex, prog_id, attached), f"reading {self.ifname}'s XDP program")
+        if prog_id[0] == 0:
+            return False
+        name = ffi.new("char[32]")
+        if lib.xsk_xdplink_prog_name(prog_id[0], name, 32) < 0:
+            return False  # detached while we looked: attach it ourselves
+        found = ffi.string(name).decode()
+        if found != PROGRAM_NAME:
+            raise ResourceBusyError(
+                f"{self.ifname} already has an XDP program {found!r} (id {prog_id[0]}) that is not ours; "
+                f"remove it with `xdp-loader unload {self.ifname} --all` or "
+                f"`ip link set dev {self.ifname} xdp off` if nothing uses it", errno=errno.EBUSY)
+        link_fd = int(lib.xsk_xdplink_open(prog_id[0], self.ifindex))
+        if link_fd == -errno.ENOENT:  # attached by netlink: an older xsk's, alive or left behind
+            holders = _holders_of_program(int(prog_id[0]))
+            if holders:
+                raise ResourceBusyError(
+                    f"{self.ifname} carries our XDP program attached the old way (netlink) by "
+                    f"{_describe(holders)}: stop that process, or run the same xsk version there",
+                    errno=errno.EBUSY)
+            _remove_stale_program(self.ifindex, self.ifname, PROGRAM_NAME)
+            return False
+        if link_fd < 0:
+            check(link_fd, f"opening the bpf_link of {self.ifname}'s XDP program")
+        self._fds.append(link_fd)
+        self.link_fd = link_fd
+        try:
+            fds = []
+            for map_name in _MAPS:
+                fd = int(lib.xsk_xdplink_prog_map(prog_id[0], map_name.encode()))
+                if fd < 0:
+                    raise NotBuiltError(f"the XDP program on {self.ifname} has no map {map_name!r}: it is from "
+                                        "another xsk version; stop the processes using it")
+                self._fds.append(fd)
+                fds.append(fd)
+        except BaseException:
+            self._close_fds()
+            raise
+        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = fds
+        self.mode = {int(lib.XDP_ATTACHED_DRV): "native", int(lib.XDP_ATTACHED_SKB): "skb"}.get(
+            int(attached[0]), "native")
+        if mode != "auto" and mode != self.mode:
+            self._close_fds()
+            raise ConfigError(
+                f"{self.ifname} already carries our XDP program in {self.mode} mode (shared with other "
+                f"processes); ask for xdp_mode={self.mode!r} or 'auto'", argument="xdp_mode")
+        self.joined = True
+        log.debug("joined the XDP program on %s (id %d, %s mode)", self.ifname, prog_id[0], self.mode)
+        return True
+
+    def _attach_new(self, mode: XdpMode) -> bool:
+        """Load and attach the program by a new bpf_link; False when another process was first."""
+        path = object_path()
+        obj = lib.bpf_object__open_file(path.encode(), ffi.NULL)
+        err = lib.libbpf_get_error(obj)
+        if err:
+            raise error_for(-err, f"opening the XDP program {path}", "rebuild it with `make`")
+        try:
+            check(lib.bpf_object__load(obj), f"loading the XDP program {path}")
+            prog = lib.bpf_object__find_program_by_name(obj, PROGRAM_NAME.encode())
+            fds = [int(lib.bpf_object__find_map_fd_by_name(obj, n.encode())) for n in _MAPS]
+            if prog == ffi.NULL or min(fds) < 0:
+                raise NotBuiltError(f"{path} is not the redirect program this xsk expects: rebuild it with `make`")
+            tries = ["native", "skb"] if mode == "auto" else [mode]
+            rc = 0
+            for name in tries:
+                rc = int(lib.xsk_xdplink_create(lib.bpf_program__fd(prog), self.ifindex, _LINK_FLAGS[name]))
+                if rc >= 0:
+                    self.mode = name
+                    break
+                if -rc in (errno.EEXIST, errno.EBUSY):
+                    lib.bpf_object__close(obj)
+                    return False  # someone attached first: join theirs
+            if rc < 0:
+                if -rc == errno.EOPNOTSUPP:
+                    raise UnsupportedError(f"{self.ifname} does not support XDP in {mode} mode", errno=-rc)
+                raise error_for(-rc, f"attaching the XDP program to {self.ifname} ({'/'.join(tries)} mode)")
+        except BaseException:
+            lib.bpf_object__close(obj)
+            raise
+        self._obj = obj
+        self.link_fd = rc
+        self._fds.append(rc)
+        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = fds
+        return True
+
+    def _close_fds(self) -> None:
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+        self.link_fd = -1
+
+    @property
+    def closed(self) -> bool:
+        return self.link_fd < 0
+
+    def detach(self) -> None:
+        """Give up this process's hold: the kernel detaches the program when no process holds it."""
+        self._close_fds()
+        if self._obj != ffi.NULL:
+            lib.bpf_object__close(self._obj)
+            self._obj = ffi.NULL
+
+    # --- sharing within the process --------------------------------------------------------
     @classmethod
     def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> RedirectProgram:
         """The program on this interface (in the calling thread's namespace), attaching it if needed."""
@@ -239,7 +359,7 @@ class RedirectProgram(_Attachment):
         return prog
 
     def release(self) -> None:
-        """One socket is done with the program; the last one detaches it (call inside its namespace)."""
+        """One socket is done with the program; the last one of this process lets go of it."""
         if self._pid != current_pid():
             return
         self._users -= 1
@@ -247,8 +367,10 @@ class RedirectProgram(_Attachment):
             self._attached.pop((self.ns_id, self.ifindex), None)
             self.detach()
 
-    def set_rules(self, rules: list[Rule]) -> None:
-        """Replace the steering rules at run time (no re-attach); [] steers every frame to the sockets.
+    # --- per-queue steering ----------------------------------------------------------------
+    def set_rules(self, rules: list[Rule], queue: int = 0) -> None:
+        """Replace ``queue``'s steering rules at run time (no re-attach); [] steers every frame of
+        the queue to its socket. The other queues' rules (other processes' too) are untouched.
 
         The rules are written first and the count last, so the program never sees a
         half-written table: at worst it uses the old count with the new rules for one frame.
@@ -257,30 +379,96 @@ class RedirectProgram(_Attachment):
             raise ConfigError(f"at most {MAX_RULES} rules, got {len(rules)}", argument="filter")
         key = ffi.new("uint32_t *")
         for i, rule in enumerate(rules):
-            key[0] = i
+            key[0] = queue * MAX_RULES + i
             packed = rule.pack()
             check(lib.bpf_map_update_elem(self._rules_fd, key, packed, 0), f"writing steering rule {i}")
-        key[0] = 0
-        count = ffi.new("uint32_t *", len(rules))
-        check(lib.bpf_map_update_elem(self._config_fd, key, count, 0), "writing the steering rule count")
-        self.rules = list(rules)
+        self._write_config(queue, nrules=len(rules))
+        self.rules[queue] = list(rules)
 
-    def hits(self) -> list[int]:
-        """Frames matched by each rule (summed over CPUs), then the frames passed to the stack."""
-        ncpu = int(lib.libbpf_num_possible_cpus())
-        values = ffi.new("uint64_t[]", max(ncpu, 1))
+    def _write_config(self, queue: int, *, nrules: int | None = None, owner: int | None = None) -> None:
+        """Update ``queue``'s rule count and/or owner pid, keeping the other field."""
+        key = ffi.new("uint32_t *", queue)
+        value = ffi.new("uint32_t[2]")
+        check(lib.bpf_map_lookup_elem(self._config_fd, key, value), "reading the steering configuration")
+        if nrules is not None:
+            value[0] = nrules
+        if owner is not None:
+            value[1] = owner
+        check(lib.bpf_map_update_elem(self._config_fd, key, value, 0), "writing the steering configuration")
+
+    def claim(self, queue: int) -> None:
+        """Record this process as the holder of ``queue`` (for other processes' messages)."""
+        self._write_config(queue, owner=os.getpid())
+
+    def reset_hits(self, queue: int) -> None:
+        """Zero ``queue``'s counters (a new socket there starts from nothing)."""
+        ncpu = max(int(lib.libbpf_num_possible_cpus()), 1)
+        zeros = ffi.new("uint64_t[]", ncpu)
+        key = ffi.new("uint32_t *")
+        for i in range(_HITS):
+            key[0] = queue * _HITS + i
+            check(lib.bpf_map_update_elem(self._hits_fd, key, zeros, 0), "resetting steering counters")
+
+    def hits(self, queue: int = 0) -> list[int]:
+        """``queue``'s frames matched by each rule (summed over CPUs), then its frames passed to the stack."""
+        ncpu = max(int(lib.libbpf_num_possible_cpus()), 1)
+        values = ffi.new("uint64_t[]", ncpu)
         key = ffi.new("uint32_t *")
         out = []
-        for i in range(MAX_RULES + 1):
-            key[0] = i
+        for i in range(_HITS):
+            key[0] = queue * _HITS + i
             check(lib.bpf_map_lookup_elem(self._hits_fd, key, values), "reading steering counters")
             out.append(sum(values[c] for c in range(ncpu)))
-        return [*out[: len(self.rules)], out[MAX_RULES]]
+        return [*out[: len(self.rules.get(queue, []))], out[MAX_RULES]]
 
     def unregister(self, queue: int) -> None:
-        """Take the socket on ``queue`` out of the XSKMAP: its frames go back to the stack."""
+        """Take the socket on ``queue`` out of the XSKMAP (its frames go back to the stack) and
+        clear the queue's rules, so whoever binds the queue next starts from none."""
         key = ffi.new("uint32_t *", queue)
         lib.bpf_map_delete_elem(self.map_fd, key)
+        with contextlib.suppress(XskError):
+            self.set_rules([], queue)
+            self._write_config(queue, owner=0)
+
+
+def queue_owner(ifindex: int, queue: int) -> int:
+    """The pid of the live xsk process whose socket holds ``queue`` of the interface (in the
+    calling thread's namespace), from the redirect program's configuration; 0 when none is known."""
+    prog_id, attached = ffi.new("uint32_t *"), ffi.new("uint32_t *")
+    if lib.xsk_xdplink_query(ifindex, prog_id, attached) < 0 or not prog_id[0]:
+        return 0
+    fd = int(lib.xsk_xdplink_prog_map(prog_id[0], b"xsk_config"))
+    if fd < 0:
+        return 0
+    try:
+        value = ffi.new("uint32_t[2]")
+        if lib.bpf_map_lookup_elem(fd, ffi.new("uint32_t *", queue), value) < 0:
+            return 0
+        pid = int(value[1])
+    finally:
+        os.close(fd)
+    return pid if pid and os.path.exists(f"/proc/{pid}") else 0
+
+
+def _holders_of_program(prog_id: int) -> list[tuple[int, str]]:
+    """(pid, command) of the other processes holding a file descriptor of BPF program ``prog_id``."""
+    needle = f"prog_id:\t{prog_id}\n"
+    found: dict[int, str] = {}
+    for fdinfo in glob.glob("/proc/[0-9]*/fdinfo/*"):
+        pid = int(fdinfo.split("/")[2])
+        if pid == os.getpid() or pid in found:
+            continue
+        try:
+            with open(fdinfo) as f:
+                if needle in f.read():
+                    found[pid] = command_of(pid)
+        except OSError:
+            continue
+    return sorted(found.items())
+
+
+def _describe(holders: list[tuple[int, str]]) -> str:
+    return ", ".join(f"process {pid} ({cmd})" for pid, cmd in holders)
 
 
 class CustomProgram:

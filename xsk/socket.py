@@ -33,6 +33,7 @@ from . import filter as filter_mod
 from . import netns as netns_mod
 from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
+from ._sockdiag import command_of, queue_holders
 from .batch import Batch, _Buffers
 from .errors import (
     ClosedError,
@@ -47,7 +48,7 @@ from .errors import (
     error_for,
 )
 from .filter import Rule
-from .program import CustomProgram, RedirectProgram, XdpMode
+from .program import CustomProgram, RedirectProgram, XdpMode, queue_owner
 from .umem import Umem
 
 Mode = Literal["auto", "copy", "zerocopy"]
@@ -99,6 +100,19 @@ class _FillRings:
     def in_fill(self) -> int:
         """Frames this process put on the fill ring that the kernel has not returned."""
         return int(self.c.in_fill)
+
+
+def _holder_hint(ifindex: int, queue: int) -> str:
+    """Who holds the queue (EBUSY at bind), by pid and command: from the kernel's sock_diag where
+    it has xsk_diag, else from what the xsk process holding it recorded in the redirect program."""
+    holders = [(pid, cmd) for pid, cmd in queue_holders(ifindex, queue) if pid != os.getpid()]
+    owner = queue_owner(ifindex, queue)
+    if not holders and owner and owner != os.getpid():
+        holders = [(owner, command_of(owner))]
+    if not holders:
+        return "another AF_XDP socket holds this queue"
+    who = ", ".join(f"process {pid} ({cmd})" for pid, cmd in holders)
+    return f"{who} holds this queue: pick another queue, or stop that process"
 
 
 def _data_path(sock: Socket) -> CData:
@@ -306,10 +320,12 @@ class Socket:
         try:
             if rx and custom is None:
                 self._program = RedirectProgram.acquire(self.ifindex, ifname, xdp_mode)
-                if filter is not None:
-                    self._program.set_rules(rules)
             self._create(mode, peer)
             if self._program is not None:
+                # only once the queue is ours: a bind refused (EBUSY) leaves its holder's rules alone
+                self._program.set_rules(rules if filter is not None else [], queue)
+                self._program.reset_hits(queue)
+                self._program.claim(queue)
                 check(
                     lib.xsk_socket__update_xskmap(self._xsk, self._program.map_fd),
                     f"putting the socket into the XSKMAP of {ifname}",
@@ -376,8 +392,8 @@ class Socket:
                     -rc, f"binding with multi-buffer AF_XDP (XDP_USE_SG) to {where}",
                     f"it needs Linux 6.6+ and, in zero-copy mode, driver support; use multi_buffer=False and "
                     f"frames no larger than {umem.frame_size} bytes")
-            check(rc, f"binding an AF_XDP socket to {where}",
-                  "another AF_XDP socket holds this queue" if -rc == errno.EBUSY else "")
+            check(rc, f"binding an AF_XDP socket to {where}", _holder_hint(self.ifindex, self.queue)
+                  if -rc == errno.EBUSY else "")
         self._xsk = pp[0]
         self._use_rings(group, self._rx, self._tx, int(lib.xsk_socket__fd(self._xsk)))
 
@@ -772,18 +788,21 @@ class Socket:
         return {name: int(out[i]) for i, name in enumerate(STATISTICS)}
 
     def set_filter(self, spec: str | list[Rule] | None) -> None:
-        """Change which frames are steered to the sockets of this interface, at run time."""
+        """Change which frames of this socket's queue are steered to it, at run time (None: all).
+
+        Filters are per queue: other queues' sockets, in this process or another, keep theirs."""
         self._usable()
         if self._program is None:
             raise ConfigError(f"{self!r} has no XDP program (rx=False)")
-        self._program.set_rules(filter_mod.parse(spec))
+        self._program.set_rules(filter_mod.parse(spec), self.queue)
 
     def filter_hits(self) -> list[int]:
-        """Frames matched by each filter rule, then the frames passed on to the kernel stack."""
+        """Frames of this socket's queue matched by each filter rule since it was bound, then the
+        queue's frames passed on to the kernel stack."""
         self._usable()
         if self._program is None:
             raise ConfigError(f"{self!r} has no XDP program (rx=False)")
-        return self._program.hits()
+        return self._program.hits(self.queue)
 
     @property
     def xdp_mode(self) -> str | None:

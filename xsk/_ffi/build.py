@@ -12,6 +12,7 @@ The units are separate compilation units, in order of what they depend on:
     ledger    the frame-ownership ledger and its inline batch primitives
     datapath  one socket's data path: batch <-> rings, the kernel wakeup, forward
     system    socket options, busy polling, MADV_DONTFORK on rings, the log bridge
+    xdplink   the redirect program's bpf_link: attach, find and share it across processes
     packet    patcher, header parser, MAC swaps, sequence statistics
     standin   the stand-in kernel for rings in ordinary memory (tests and benchmarks)
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-UNITS = ("ledger", "datapath", "system", "packet", "standin")
+UNITS = ("ledger", "datapath", "system", "xdplink", "packet", "standin")
 LIBRARIES = ("bpf.cdef", "libs.cdef")
 _CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTALL)
 

@@ -1,0 +1,170 @@
+"""One process per queue: processes share the redirect program of an interface.
+
+The program is attached by a bpf_link; every process using it holds the link, so it stays
+while one of them lives and goes when the last one exits, SIGKILL included. Filters are per
+queue. A queue another process holds is refused with that process named.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import xsk
+from xsk import netns
+from xsk.program import queue_owner
+
+from .traffic import Receiver, send_seq, template
+
+CLI = [sys.executable, "-m", "xsk.cli"]
+
+
+def _attached(end) -> bool:
+    shown = subprocess.run(["ip", "-n", end.netns, "-o", "link", "show", "dev", end.ifname],
+                           capture_output=True, text=True, check=True).stdout
+    return "prog/xdp" in shown
+
+
+def _sink(end, queue: int, *extra: str) -> subprocess.Popen:
+    """An `xsk sink` process on one queue (UDP only: the kernels' own ARP stays out of its
+    counts), returned once its socket is bound (it recorded itself
+    as the queue's owner in the redirect program's configuration, after binding)."""
+    proc = subprocess.Popen([*CLI, "sink", end.ifname, "--netns", end.netns, "--queue", str(queue), "--json",
+                             "--filter", "udp", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with netns.entered(end.netns):
+            if queue_owner(end.ifindex, queue) == proc.pid:
+                return proc
+        if proc.poll() is not None:
+            raise AssertionError(f"sink on queue {queue} exited: {proc.stderr.read()}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"sink on queue {queue} never bound")
+
+
+def _gen(pair, count: int) -> dict:
+    out = subprocess.run([*CLI, "gen", pair.a.ifname, "--netns", pair.a.netns, "--dst-mac", pair.b.mac,
+                          "--queues", "0-1", "--count", str(count), "--rate", "50k", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _summary(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return json.loads(out.splitlines()[-1])
+
+
+@pytest.fixture
+def two_queues(veth_pair_factory):
+    return veth_pair_factory(queues=2)
+
+
+def test_a_sink_process_per_queue_each_counts_its_queue(two_queues):
+    pair = two_queues
+    sinks = [_sink(pair.b, q, "--count", "10000") for q in (0, 1)]
+    try:
+        assert _attached(pair.b)
+        assert _gen(pair, 20000)["packets"] == 20000
+        results = [_summary(s) for s in sinks]
+    finally:
+        for s in sinks:
+            s.kill()
+    assert [r["packets"] for r in results] == [10000, 10000]
+    assert [r["lost"] for r in results] == [0, 0]
+    for r in results:
+        assert r["accounting"]["pool"] == r["accounting"]["total"]
+    assert not _attached(pair.b)  # the last user exited: the kernel detached the program
+
+
+def test_sigkill_of_one_leaves_the_other_receiving_and_its_queue_free(two_queues, make_umem):
+    pair = two_queues
+    killed = _sink(pair.b, 0, "--duration", "60")
+    survivor = _sink(pair.b, 1, "--duration", "60")
+    try:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
+        assert _attached(pair.b)  # the survivor still holds the program
+        _gen(pair, 4000)
+        umem = make_umem()
+        with xsk.Socket(umem, pair.b.ifname, netns=pair.b.netns, queue=0, tx=False) as rx:  # taken again
+            ua = make_umem()
+            with xsk.Socket(ua, pair.a.ifname, netns=pair.a.netns, queue=0, rx=False) as tx:
+                tpl = template(pair)
+                r = Receiver(rx, tpl)
+                assert send_seq(tx, tpl, 0, 500) == 500
+                tx.flush()
+                assert r.drain(500) == 500 and r.perfect
+        survivor.send_signal(signal.SIGINT)  # Ctrl-C: the summary, exit 0
+        result = _summary(survivor)
+    finally:
+        killed.kill()
+        survivor.kill()
+    assert result["packets"] == 2000 and result["lost"] == 0, result  # its half of the 4000
+    assert not _attached(pair.b)
+
+
+def test_binding_a_queue_another_process_holds_names_it(two_queues, make_umem):
+    pair = two_queues
+    holder = _sink(pair.b, 0, "--duration", "60")
+    try:
+        with pytest.raises(xsk.ResourceBusyError) as info:
+            xsk.Socket(make_umem(), pair.b.ifname, netns=pair.b.netns, queue=0, tx=False)
+        message = str(info.value)
+        assert f"process {holder.pid} (" in message and "sink" in message
+        assert "xdp-loader" not in message and "xdp off" not in message
+        assert _attached(pair.b)  # the refused socket let go of the program, the holder keeps it
+        with xsk.Socket(make_umem(), pair.b.ifname, netns=pair.b.netns, queue=1, tx=False) as other:
+            assert other.xdp_mode == "native"
+    finally:
+        holder.send_signal(signal.SIGINT)
+        holder.communicate(timeout=30)
+    assert holder.returncode == 0
+    assert not _attached(pair.b)
+
+
+def test_filters_are_per_queue(two_queues, make_umem):
+    pair = two_queues
+    tpl = template(pair)  # UDP to port 9000
+    # frames passed to B's kernel draw ICMP replies; a static neighbour keeps its ARP off the link
+    subprocess.run(["ip", "-n", pair.b.netns, "neigh", "replace", pair.a.ip, "lladdr", pair.a.mac, "dev",
+                    pair.b.ifname, "nud", "permanent"], check=True)
+    u0, u1, t0, t1 = (make_umem(frame_count=512) for _ in range(4))
+    with xsk.Socket(u0, pair.b.ifname, netns=pair.b.netns, queue=0, tx=False, filter="udp:1234") as rx0, \
+         xsk.Socket(u1, pair.b.ifname, netns=pair.b.netns, queue=1, tx=False) as rx1, \
+         xsk.Socket(t0, pair.a.ifname, netns=pair.a.netns, queue=0, rx=False) as tx0, \
+         xsk.Socket(t1, pair.a.ifname, netns=pair.a.netns, queue=1, rx=False) as tx1:
+        for tx in (tx0, tx1):
+            assert send_seq(tx, tpl, 0, 100) == 100
+            tx.flush()
+        assert Receiver(rx1, tpl).drain(100) == 100  # queue 1 has no filter: everything
+        assert len(rx0.recv(256, timeout=0.3)) == 0  # queue 0 only takes udp:1234
+        assert rx0.filter_hits() == [0, 100]
+        rx1.set_filter("udp:1234")
+        rx0.set_filter(None)
+        for tx in (tx0, tx1):
+            assert send_seq(tx, tpl, 100, 100) == 100
+            tx.flush()
+        assert Receiver(rx0, tpl).drain(100) == 100
+        assert len(rx1.recv(256, timeout=0.3)) == 0
+        assert rx1.filter_hits() == [0, 100]
+
+
+def test_a_program_an_older_xsk_attached_by_netlink_and_left_is_replaced(veth_pair, make_umem):
+    """Before bpf_link, a SIGKILLed process left the program attached; the next bind removes it."""
+    b = veth_pair.b
+    obj = os.path.join(os.path.dirname(xsk.__file__), "_bpf", "xsk_redirect.o")
+    subprocess.run(["ip", "-n", b.netns, "link", "set", "dev", b.ifname, "xdpgeneric", "obj", obj,
+                    "sec", "xdp.frags"], check=True)
+    assert _attached(b)
+    with xsk.Socket(make_umem(), b.ifname, netns=b.netns, tx=False) as rx:
+        assert rx.xdp_mode == "native"
+    assert not _attached(b)
