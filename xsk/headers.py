@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._binding import CData, ffi, lib, struct_dtype
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .batch import Batch
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 HEAD = int(lib.XSK_PKT_HEAD)  # bytes read of each frame: Ethernet, 2 VLAN tags, IPv6, TCP with options
 
 ETH_P_IP, ETH_P_IPV6, ETH_P_ARP = 0x0800, 0x86DD, 0x0806
+CSUM_NONE, CSUM_OK, CSUM_PARTIAL, CSUM_BAD = (int(lib.XSK_CSUM_NONE), int(lib.XSK_CSUM_OK),
+                                             int(lib.XSK_CSUM_PARTIAL), int(lib.XSK_CSUM_BAD))
 
 
 _FIELDS = ("ethertype", "vlan", "l3", "ip_version", "proto", "src_ip4", "dst_ip4", "src_ip6", "dst_ip6", "l4",
@@ -119,6 +122,32 @@ class Headers:
         """Which frames are TCP with their header in place (computed once per Headers, read-only)."""
         return self._proto_mask(6, " tcp")
 
+    @property
+    def l4_csum(self) -> np.ndarray:
+        """Each frame's UDP/TCP checksum state (uint8, read-only): CSUM_NONE (no UDP/TCP, or
+        IPv4 UDP sent without one), CSUM_OK, CSUM_PARTIAL (only the pseudo-header sum: a local
+        sender left it to checksum offload) or CSUM_BAD. Needs ``parse(batch, verify_checksums=True)``."""
+        state = self._arrays.get(" csum")
+        if state is None:
+            raise ConfigError("checksums were not verified: parse the batch with verify_checksums=True",
+                              argument="verify_checksums")
+        return state
+
+    @property
+    def l4_csum_ok(self) -> np.ndarray:
+        """Frames whose UDP/TCP checksum is valid, or that carry none (CSUM_OK or CSUM_NONE)."""
+        state = self.l4_csum
+        ok: np.ndarray = (state == CSUM_OK) | (state == CSUM_NONE)
+        return ok
+
+    @property
+    def l4_csum_partial(self) -> np.ndarray:
+        """Frames whose UDP/TCP checksum holds only the pseudo-header sum (CSUM_PARTIAL): sent by a
+        local socket over a link with TX checksum offload on (a veth made by ``ip link``, as
+        containers have). Valid once the sum is finished: ``replies.fix_l4_checksums``."""
+        partial: np.ndarray = self.l4_csum == CSUM_PARTIAL
+        return partial
+
 
 def _u16(rows: np.ndarray, r: np.ndarray, at: np.ndarray, lim: np.ndarray) -> np.ndarray:
     """The big-endian u16 at ``at`` of each row, 0 where it doesn't lie wholly inside the frame."""
@@ -169,21 +198,34 @@ def parse_rows(rows: np.ndarray, lens: np.ndarray) -> Headers:
 _HDR = struct_dtype("struct xsk_hdr")  # one record per frame, as xsk_pkt_parse writes them
 
 
-def parse(batch: Batch) -> Headers:
+def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
     """Headers of every frame in a Batch (reads at most HEAD bytes of each, in place).
 
     The arrays are views of one record array: offsets and VLAN ids are int32, ports and
-    EtherTypes uint16, addresses uint32 (host order) or (n, 16) uint8.
+    EtherTypes uint16, addresses uint32 (host order) or (n, 16) uint8. With
+    ``verify_checksums``, each UDP/TCP checksum is also summed over its datagram (one C call,
+    every byte of the datagrams read): ``h.l4_csum``, ``h.l4_csum_ok``, ``h.l4_csum_partial``.
     """
     batch._live()
     n = len(batch)
     out = np.empty(n, dtype=_HDR)
     out_c = ffi.from_buffer("struct xsk_hdr[]", out)
+    h = Headers._of_records(out, batch._lens, out_c)
     if n:
         umem = batch._umem
-        _parse(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), n, umem.frame_size, out_c)
-    return Headers._of_records(out, batch._lens, out_c)
+        area, addrs, lens = umem._area_ptr(), batch._c_addrs(), batch._c_lens()
+        _parse(area, addrs, lens, n, umem.frame_size, out_c)
+        if verify_checksums:
+            state = np.empty(n, dtype=np.uint8)
+            _csum_check(area, addrs, lens, out_c, n, umem.size, umem.frame_size,
+                        ffi.from_buffer("uint8_t[]", state))
+            state.flags.writeable = False
+            h._arrays[" csum"] = state
+    elif verify_checksums:
+        h._arrays[" csum"] = np.empty(0, dtype=np.uint8)
+    return h
 
 
 _parse = lib.xsk_pkt_parse  # bound once: a lookup on lib costs as much as a short call
 _proto_mask = lib.xsk_pkt_proto_mask
+_csum_check = lib.xsk_pkt_l4_csum_check

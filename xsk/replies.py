@@ -2,7 +2,8 @@
 
 Each helper is one C call per batch over the frames in the UMEM: swapping Ethernet
 addresses, IP addresses and ports (which leaves every checksum valid: the sums are
-order-independent), and 16-bit field updates with incremental checksum fixes (RFC 1624).
+order-independent), 16-bit field updates with incremental checksum fixes (RFC 1624), and a
+full UDP/TCP checksum recompute for frames whose checksum a local sender left to offload.
 ``where`` limits a helper to the frames where it is true. Every offset is checked against its
 frame's room before any frame changes; a frame the headers place outside its room raises
 ConfigError and leaves the batch as it was.
@@ -19,6 +20,7 @@ from .headers import Headers
 
 _swap = lib.xsk_pkt_swap  # bound once: a lookup on lib costs as much as a short call
 _update_word = lib.xsk_pkt_update_word
+_csum_fix = lib.xsk_pkt_l4_csum_fix
 MACS, IPS, PORTS = int(lib.XSK_SWAP_MACS), int(lib.XSK_SWAP_IPS), int(lib.XSK_SWAP_PORTS)
 
 
@@ -70,6 +72,29 @@ def swap_ips(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
 def swap_ports(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
     """Exchange UDP/TCP source and destination ports where the frame has them."""
     _swap_in(batch, h, where, PORTS)
+
+
+def fix_l4_checksums(batch: Batch, h: Headers, where: np.ndarray | None = None) -> int:
+    """Recompute the UDP/TCP checksum of every frame (or those where ``where`` is true) over its
+    datagram, in one C call; returns how many were written.
+
+    For replies to requests whose checksum was left partial by a local sender with TX checksum
+    offload on (``h.l4_csum_partial`` after ``parse(batch, verify_checksums=True)``): swaps and
+    ``update_word`` keep a checksum as valid as it was, so a partial one must be finished here
+    or the reply's receiver drops it. Frames without UDP/TCP, or whose datagram (by the IP
+    header's length) runs past the frame, are left alone. Over IPv4, a UDP checksum computed as 0
+    is written 0xffff.
+    """
+    n = len(batch)
+    if not n:
+        return 0
+    batch._live()
+    if len(h) != n:
+        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    mask_c, _keep = _where(where, n)
+    umem = batch._umem
+    return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, umem.size,
+                         umem.frame_size))
 
 
 def _per_frame(values: np.ndarray | int, n: int, argument: str) -> np.ndarray:

@@ -54,8 +54,9 @@ class Runner:
     """Drives ``handler`` over batches received on ``sock``; replies go out of ``tx`` (default: ``sock``)."""
 
     def __init__(self, sock: Socket, handler: Handler, *, batch: int = 64, tx: Socket | None = None,
-                 send_retries: int = 100) -> None:
+                 send_retries: int = 100, verify_checksums: bool = False) -> None:
         self.sock = sock
+        self.verify_checksums = verify_checksums  # the handler's Headers carry l4_csum (see headers.parse)
         self.tx = tx or sock
         self.handler = handler
         self.batch = batch
@@ -105,7 +106,7 @@ class Runner:
 
     def _handle(self, b: Batch) -> None:
         try:
-            selected = self.handler(b, _parse(b))
+            selected = self.handler(b, _parse(b, verify_checksums=self.verify_checksums))
         except BaseException:
             if not b.spent:
                 self.sock.release(b)

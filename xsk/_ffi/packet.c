@@ -147,6 +147,160 @@ void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint
 		out[i] = h[i].proto == proto && h[i].l4 >= 0;
 }
 
+/* --- L4 checksums ----------------------------------------------------------------------------- */
+
+/* The one's-complement sum of len bytes in native order, added to acc (RFC 1071: the sum does
+ * not depend on byte order, so it is taken in the machine's and swapped once at the end). */
+static uint64_t sum_native(const uint8_t *p, uint32_t len, uint64_t acc)
+{
+	while (len >= 4) {
+		uint32_t w;
+		memcpy(&w, p, 4);
+		acc += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		acc += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) { /* the last odd byte is the high-order byte of a big-endian word */
+		uint8_t last[2] = {p[0], 0};
+		uint16_t w;
+		memcpy(&w, last, 2);
+		acc += w;
+	}
+	return acc;
+}
+
+/* acc folded to 16 bits, as a big-endian (network order) value. */
+static uint16_t fold_be(uint64_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	uint16_t v = (uint16_t)acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = (uint16_t)(v << 8 | v >> 8);
+#endif
+	return v;
+}
+
+static inline uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Where frame i's L4 checksum lives: 0 and *l4len, *csum_at (offset in the frame) and *pseudo
+ * (native sum of the pseudo-header), or XSK_CSUM_NONE / XSK_CSUM_BAD. */
+static int l4_extent(const uint8_t *f, uint32_t room, const struct xsk_hdr *h, uint32_t *l4len,
+		     uint32_t *csum_at, uint64_t *pseudo)
+{
+	if (h->l4 < 0 || h->l3 < 0 || (h->proto != 17 && h->proto != 6))
+		return XSK_CSUM_NONE;
+	uint32_t l3 = (uint32_t)h->l3, l4 = (uint32_t)h->l4;
+	uint8_t ph[40];
+	uint32_t len, phlen;
+	if (h->ip_version == 4) {
+		if (l3 + 20 > room)
+			return XSK_CSUM_BAD;
+		uint32_t total = be16_at(f + l3 + 2);
+		if (total < l4 - l3)
+			return XSK_CSUM_BAD;
+		len = total - (l4 - l3);
+		memcpy(ph, f + l3 + 12, 8);
+		ph[8] = 0;
+		ph[9] = h->proto;
+		ph[10] = (uint8_t)(len >> 8);
+		ph[11] = (uint8_t)len;
+		phlen = 12;
+	} else if (h->ip_version == 6) {
+		if (l3 + 40 > room)
+			return XSK_CSUM_BAD;
+		len = be16_at(f + l3 + 4);
+		memcpy(ph, f + l3 + 8, 32);
+		ph[32] = (uint8_t)(len >> 24);
+		ph[33] = (uint8_t)(len >> 16);
+		ph[34] = (uint8_t)(len >> 8);
+		ph[35] = (uint8_t)len;
+		ph[36] = ph[37] = ph[38] = 0;
+		ph[39] = h->proto;
+		phlen = 40;
+	} else {
+		return XSK_CSUM_NONE;
+	}
+	uint32_t at = l4 + (h->proto == 17 ? 6 : 16);
+	if (len < (h->proto == 17 ? 8u : 20u) || l4 + len > room)
+		return XSK_CSUM_BAD;
+	*l4len = len;
+	*csum_at = at;
+	*pseudo = sum_native(ph, phlen, 0);
+	return XSK_CSUM_OK;
+}
+
+void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
+			   const struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size,
+			   uint8_t *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t room, l4len, at;
+		uint64_t pseudo;
+		if (addrs[i] >= area_size) {
+			out[i] = XSK_CSUM_BAD;
+			continue;
+		}
+		room = frame_size - (uint32_t)(addrs[i] % frame_size);
+		if (lens[i] < room)
+			room = lens[i];
+		const uint8_t *f = area + addrs[i];
+		int state = l4_extent(f, room, &h[i], &l4len, &at, &pseudo);
+		if (state != XSK_CSUM_OK) {
+			out[i] = (uint8_t)state;
+			continue;
+		}
+		uint16_t field = be16_at(f + at);
+		if (field == 0 && h[i].proto == 17 && h[i].ip_version == 4) {
+			out[i] = XSK_CSUM_NONE;
+			continue;
+		}
+		uint16_t all = fold_be(sum_native(f + h[i].l4, l4len, pseudo));
+		if (all == 0xffff)
+			out[i] = XSK_CSUM_OK;
+		else if (field == fold_be(pseudo))
+			out[i] = XSK_CSUM_PARTIAL;
+		else
+			out[i] = XSK_CSUM_BAD;
+	}
+}
+
+int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
+			const uint8_t *where, uint32_t n, uint64_t area_size, uint32_t frame_size)
+{
+	int fixed = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t room, l4len, at;
+		uint64_t pseudo;
+		if ((where && !where[i]) || addrs[i] >= area_size)
+			continue;
+		room = frame_size - (uint32_t)(addrs[i] % frame_size);
+		if (lens[i] < room)
+			room = lens[i];
+		uint8_t *f = area + addrs[i];
+		if (l4_extent(f, room, &h[i], &l4len, &at, &pseudo) != XSK_CSUM_OK)
+			continue;
+		f[at] = f[at + 1] = 0;
+		uint16_t sum = (uint16_t)~fold_be(sum_native(f + h[i].l4, l4len, pseudo));
+		if (sum == 0 && h[i].proto == 17)
+			sum = 0xffff; /* UDP: 0 means "no checksum" */
+		f[at] = (uint8_t)(sum >> 8);
+		f[at + 1] = (uint8_t)sum;
+		fixed++;
+	}
+	return fixed;
+}
+
 /* --- in-place rewrites -------------------------------------------------------------------------- */
 
 int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,

@@ -59,6 +59,23 @@ void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *l
 /* out[i] = 1 where frame i's IP protocol is proto and its L4 header is in place (h[i].l4 >= 0). */
 void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint8_t *out);
 
+/* L4 checksum states (xsk_pkt_l4_csum_check). */
+#define XSK_CSUM_NONE 0    /* no UDP/TCP header, or UDP over IPv4 sent without a checksum (0) */
+#define XSK_CSUM_OK 1      /* valid */
+#define XSK_CSUM_PARTIAL 2 /* only the pseudo-header sum: the sender left the rest to checksum offload */
+#define XSK_CSUM_BAD 3     /* wrong, or the datagram runs past the frame */
+/* out[i] = the XSK_CSUM_* state of frame i's UDP or TCP checksum over IPv4 or IPv6 (by h[i]),
+ * summed over the length the IP header gives. Frames whose room in the UMEM does not hold
+ * that length are XSK_CSUM_BAD; nothing outside a frame's room is read. */
+void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
+			   const struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size,
+			   uint8_t *out);
+/* Recompute the UDP/TCP checksum of frame i in place where where[i] (NULL: every frame) and
+ * it has one whose datagram lies inside the frame (XSK_CSUM_NONE frames are left alone).
+ * Returns how many were written. */
+int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
+			const uint8_t *where, uint32_t n, uint64_t area_size, uint32_t frame_size);
+
 /* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
  * area or within 12 bytes of its frame's end. */
 int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,

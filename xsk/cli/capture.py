@@ -7,12 +7,14 @@ import time
 
 from .. import pcap
 from . import common
+from .checksums import ChecksumCount
 from .sink import add_receive_options, open_receiver
 
 
 def run(args: argparse.Namespace) -> int:
     umem, sock = open_receiver(args)
     packets = nbytes = 0
+    sums = ChecksumCount()
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration, stream=None)
     with umem, sock, pcap.Writer(args.write, pcapng=args.pcapng, snaplen=args.frame_size) as writer:
         t0 = time.monotonic()
@@ -23,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
                 b = sock.recv(want, timeout=0.05)
                 if len(b):
                     writer.write_batch(b.gather(), b.lens, time.time_ns())
+                    sums.add(b)
                     packets += len(b)
                     nbytes += int(b.lens.sum())
                     b.release()
@@ -32,8 +35,12 @@ def run(args: argparse.Namespace) -> int:
             pass
         kernel = sock.statistics()
     seconds = time.monotonic() - t0
-    common.summary({"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6), "file": args.write,
-                    "format": "pcapng" if args.pcapng else "pcap", "kernel": kernel}, args.json)
+    out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6), "file": args.write,
+           "format": "pcapng" if args.pcapng else "pcap", "kernel": kernel, **sums.summary()}
+    if sums.warnings():
+        out["warnings"] = sums.warnings()
+    sums.warn("xsk capture")
+    common.summary(out, args.json)
     return common.EXIT_OK
 
 

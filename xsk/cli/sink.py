@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..traffic.seqstats import SeqStats
 from . import common
+from .checksums import ChecksumCount
 
 if TYPE_CHECKING:
     from ..socket import Socket
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     packets = nbytes = 0
     first = last = None
     health = common.Health(umem, args.verify_ledger)
+    sums = ChecksumCount()
     footprint: dict[str, int] = {}
     b = None  # one batch, refilled in place every round (into=)
     try:
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                     first = first or time.monotonic()
                     last = time.monotonic()
                     stats.add_frames(b, now)
+                    sums.add(b)
                     packets += len(b)
                     nbytes += int(b.lens.sum())
                     b.release()
@@ -75,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
     seconds = (last - first) if first and last and last > first else (time.monotonic() - t0)
     out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
            "pps": round(packets / seconds, 1) if seconds else 0.0, **stats.summary(), "kernel": kernel,
-           **footprint, "accounting": umem.accounting()._asdict()}  # after close: all in the pool
+           **sums.summary(), **footprint, "accounting": umem.accounting()._asdict()}  # after close: all in the pool
+    if sums.warnings():
+        out["warnings"] = sums.warnings()
+    sums.warn("xsk sink")
     common.summary(out, args.json)
     return common.EXIT_OK
 

@@ -1,0 +1,82 @@
+"""A veth with TX checksum offload on, as `ip link add` and container runtimes make it.
+
+The kernel's UDP sender then puts only the pseudo-header sum in the checksum and leaves the
+rest to the device; frames that take the XDP path arrive that way. These tests leave offload
+on (VethPair hides it by default) and check that the echo example still answers every
+request, and that sink and capture count such frames and say why.
+"""
+
+from __future__ import annotations
+
+import json
+
+from xsk import netns
+
+from .test_cli import finish, start, wait_attached
+from .test_examples import start as start_example
+from .test_examples import stop as stop_example
+from .test_examples import udp_socket
+
+
+def _udp_in_csum_errors(ns: str) -> int:
+    with netns.entered(ns), open("/proc/thread-self/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    names, values = rows[0], rows[1]
+    return int(values[names.index("InCsumErrors")])
+
+
+def test_echo_answers_a_client_whose_kernel_leaves_checksums_to_offload(veth_pair_factory):
+    pair = veth_pair_factory(tx_checksum_offload=True)
+    a, b = pair.a, pair.b
+    server = start_example("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777")
+    try:
+        wait_attached(b)
+        with udp_socket(a.netns) as client:
+            for i in range(50):
+                msg = b"request %d" % i
+                client.sendto(msg, (b.ip, 7777))
+                assert client.recvfrom(2048) == (msg, (b.ip, 7777))
+    finally:
+        final = stop_example(server)[-1]
+    assert final["echoed"] == 50 and final["checksums_finished"] == 50  # every request came partial
+    assert _udp_in_csum_errors(a.netns) == 0
+
+
+def test_echo_leaves_valid_checksums_alone(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    server = start_example("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777")
+    try:
+        wait_attached(b)
+        with udp_socket(a.netns) as client:
+            for i in range(20):
+                client.sendto(b"%d" % i, (b.ip, 7777))
+                assert client.recvfrom(100)[0] == b"%d" % i
+    finally:
+        final = stop_example(server)[-1]
+    assert final["echoed"] == 20 and final["checksums_finished"] == 0
+
+
+def _kernel_datagrams_into(tool: list[str], pair, count: int) -> tuple[dict, str]:
+    a, b = pair.a, pair.b
+    proc = start(*tool, b.ifname, "--netns", b.netns, "--filter", "udp:9999", "--count", str(count), "--json")
+    wait_attached(b)
+    with udp_socket(a.netns) as client:
+        for i in range(count):
+            client.sendto(b"datagram %d" % i, (b.ip, 9999))
+    out, err = finish(proc)
+    return json.loads(out.splitlines()[-1]), err
+
+
+def test_sink_counts_partial_checksums_and_says_why(veth_pair_factory):
+    s, err = _kernel_datagrams_into(["sink"], veth_pair_factory(tx_checksum_offload=True), 10)
+    assert s["packets"] == 10 and s["l4_checksums"] == {"partial": 10, "bad": 0}
+    assert len(s["warnings"]) == 1 and "checksum offload" in s["warnings"][0]
+    assert err.count("warning:") == 1 and "fix_l4_checksums" in err
+
+
+def test_capture_counts_them_too_and_a_clean_link_shows_none(veth_pair_factory, veth_pair, tmp_path):
+    c, _ = _kernel_datagrams_into(["capture", "-w", str(tmp_path / "p.pcap")],
+                                  veth_pair_factory(tx_checksum_offload=True), 5)
+    assert c["l4_checksums"] == {"partial": 5, "bad": 0} and "warnings" in c
+    s, err = _kernel_datagrams_into(["sink"], veth_pair, 5)
+    assert s["l4_checksums"] == {"partial": 0, "bad": 0} and "warnings" not in s and "warning" not in err
