@@ -24,9 +24,9 @@ finished = 0  # replies whose checksum the sender had left to offload
 
 def echo(batch: xsk.Batch, h) -> object:  # h: xsk.headers.Headers, checksums verified
     global finished
-    answer = h.udp & (h.l4_csum_ok | h.l4_csum_partial)  # the filter lets only our port through
+    answer = h.udp & ~h.l4_csum_bad  # the filter lets only our port through
     replies.reflect(batch, h)  # MACs, IPs and ports swapped: back where it came from
-    finished += replies.fix_l4_checksums(batch, h, h.l4_csum_partial)  # finish what offload would have
+    finished += replies.finish_partial_checksums(batch, h)  # finish what offload would have
     return answer
 
 

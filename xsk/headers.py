@@ -48,7 +48,7 @@ class Headers:
     the record array the C helpers in :mod:`xsk.replies` take.
     """
 
-    __slots__ = ("_arrays", "_records", "_records_c", "lens")
+    __slots__ = ("_arrays", "_records", "_records_c", "_verified", "lens")
 
     ethertype = _field("ethertype", "EtherType after VLAN tags")
     vlan = _field("vlan", "outer VLAN id, -1 if untagged")
@@ -73,6 +73,7 @@ class Headers:
             payload), strict=True))
         self._records: np.ndarray | None = None
         self._records_c: CData | None = None
+        self._verified = False
         self.lens = lens
 
     @classmethod
@@ -81,6 +82,7 @@ class Headers:
         self._arrays = {}
         self._records = records
         self._records_c = records_c
+        self._verified = False
         self.lens = lens
         return self
 
@@ -124,29 +126,35 @@ class Headers:
 
     @property
     def l4_csum(self) -> np.ndarray:
-        """Each frame's UDP/TCP checksum state (uint8, read-only): CSUM_NONE (no UDP/TCP, or
-        IPv4 UDP sent without one), CSUM_OK, CSUM_PARTIAL (only the pseudo-header sum: a local
-        sender left it to checksum offload) or CSUM_BAD. Needs ``parse(batch, verify_checksums=True)``."""
-        state = self._arrays.get(" csum")
-        if state is None:
+        """Each frame's UDP/TCP checksum state (uint8): CSUM_NONE (no UDP/TCP, or IPv4 UDP sent
+        without one), CSUM_OK, CSUM_PARTIAL (only the pseudo-header sum: a local sender left it
+        to checksum offload) or CSUM_BAD. Needs ``parse(batch, verify_checksums=True)``."""
+        if not self._verified:
             raise ConfigError("checksums were not verified: parse the batch with verify_checksums=True",
                               argument="verify_checksums")
+        state: np.ndarray = self.records()["l4_csum"]
         return state
 
     @property
     def l4_csum_ok(self) -> np.ndarray:
         """Frames whose UDP/TCP checksum is valid, or that carry none (CSUM_OK or CSUM_NONE)."""
-        state = self.l4_csum
-        ok: np.ndarray = (state == CSUM_OK) | (state == CSUM_NONE)
+        ok: np.ndarray = self.l4_csum <= CSUM_OK
         return ok
 
     @property
     def l4_csum_partial(self) -> np.ndarray:
         """Frames whose UDP/TCP checksum holds only the pseudo-header sum (CSUM_PARTIAL): sent by a
         local socket over a link with TX checksum offload on (a veth made by ``ip link``, as
-        containers have). Valid once the sum is finished: ``replies.fix_l4_checksums``."""
+        containers have). Valid once the sum is finished: ``replies.finish_partial_checksums``."""
         partial: np.ndarray = self.l4_csum == CSUM_PARTIAL
         return partial
+
+    @property
+    def l4_csum_bad(self) -> np.ndarray:
+        """Frames whose UDP/TCP checksum is wrong or whose datagram runs past the frame (CSUM_BAD):
+        corrupted or truncated, what the kernel would drop."""
+        bad: np.ndarray = self.l4_csum == CSUM_BAD
+        return bad
 
 
 def _u16(rows: np.ndarray, r: np.ndarray, at: np.ndarray, lim: np.ndarray) -> np.ndarray:
@@ -216,13 +224,8 @@ def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
         area, addrs, lens = umem._area_ptr(), batch._c_addrs(), batch._c_lens()
         _parse(area, addrs, lens, n, umem.frame_size, out_c)
         if verify_checksums:
-            state = np.empty(n, dtype=np.uint8)
-            _csum_check(area, addrs, lens, out_c, n, umem.size, umem.frame_size,
-                        ffi.from_buffer("uint8_t[]", state))
-            state.flags.writeable = False
-            h._arrays[" csum"] = state
-    elif verify_checksums:
-        h._arrays[" csum"] = np.empty(0, dtype=np.uint8)
+            _csum_check(area, addrs, lens, out_c, n, umem.size, umem.frame_size)
+    h._verified = verify_checksums
     return h
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ._binding import CData, ffi, lib
 from .batch import Batch
 from .errors import ConfigError
-from .headers import Headers
+from .headers import CSUM_PARTIAL, Headers
 
 _swap = lib.xsk_pkt_swap  # bound once: a lookup on lib costs as much as a short call
 _update_word = lib.xsk_pkt_update_word
@@ -78,13 +78,27 @@ def fix_l4_checksums(batch: Batch, h: Headers, where: np.ndarray | None = None) 
     """Recompute the UDP/TCP checksum of every frame (or those where ``where`` is true) over its
     datagram, in one C call; returns how many were written.
 
-    For replies to requests whose checksum was left partial by a local sender with TX checksum
-    offload on (``h.l4_csum_partial`` after ``parse(batch, verify_checksums=True)``): swaps and
-    ``update_word`` keep a checksum as valid as it was, so a partial one must be finished here
-    or the reply's receiver drops it. Frames without UDP/TCP, or whose datagram (by the IP
-    header's length) runs past the frame, are left alone. Over IPv4, a UDP checksum computed as 0
-    is written 0xffff.
+    Swaps and ``update_word`` keep a checksum as valid as it was; after a rewrite they can't
+    follow (or to repair one), this recomputes it. Frames without UDP/TCP, or whose datagram
+    (by the IP header's length) runs past the frame, are left alone. A UDP checksum that
+    computes to 0 is written 0xffff. See also ``finish_partial_checksums``.
     """
+    return _fix(batch, h, where, -1)
+
+
+def finish_partial_checksums(batch: Batch, h: Headers) -> int:
+    """Recompute the checksums a local sender left to offload (``h.l4_csum_partial``), in one C
+    call with no mask to build; returns how many. ``h`` from ``parse(batch, verify_checksums=True)``.
+
+    A client on the same host over a veth with TX checksum offload on (``ip link`` and
+    container runtimes make them so) sends only the pseudo-header sum; a reply that keeps it
+    is dropped by the client's kernel. Call this after the swaps, before sending.
+    """
+    h.l4_csum  # noqa: B018 -- raises ConfigError unless the checksums were verified
+    return _fix(batch, h, None, CSUM_PARTIAL)
+
+
+def _fix(batch: Batch, h: Headers, where: np.ndarray | None, state: int) -> int:
     n = len(batch)
     if not n:
         return 0
@@ -93,7 +107,7 @@ def fix_l4_checksums(batch: Batch, h: Headers, where: np.ndarray | None = None) 
         raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
     mask_c, _keep = _where(where, n)
     umem = batch._umem
-    return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, umem.size,
+    return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, state, n, umem.size,
                          umem.frame_size))
 
 

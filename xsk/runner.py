@@ -104,6 +104,40 @@ class Runner:
             self.stats.seconds = time.monotonic() - t0
         return self.stats
 
+    async def run_async(self, *, count: int | None = None, duration: float | None = None) -> RunnerStats:
+        """``run`` on the running asyncio loop: waits for frames through the loop (no thread, no core
+        burnt while idle), handles each batch as ``run`` does. Ends on ``stop()``, ``count``,
+        ``duration`` or cancellation; either way outstanding TX is flushed and no frame is left
+        with the user (a cancel can only land while waiting, when the loop holds none)."""
+        t0 = time.monotonic()
+        deadline = t0 + duration if duration else None
+        b: Batch | None = None
+        clock, stats, sock, stopped = time.perf_counter, self.stats, self.sock, self._stop
+        try:
+            while not stopped.is_set():
+                if count is not None and stats.received >= count:
+                    break
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                want = self.batch if count is None else min(self.batch, count - stats.received)
+                wait = 0.1 if deadline is None else min(0.1, deadline - now)
+                b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b._spent else None)
+                if not len(b):
+                    if self.tx is not self.sock:
+                        self.tx.complete()
+                    continue
+                started = clock()
+                stats.received += len(b)
+                self._handle(b)
+                stats.busy_seconds += clock() - started
+                stats.batches += 1
+        finally:
+            with contextlib.suppress(Exception):
+                self.tx.flush(timeout=1.0)
+            stats.seconds = time.monotonic() - t0
+        return stats
+
     def _handle(self, b: Batch) -> None:
         try:
             selected = self.handler(b, _parse(b, verify_checksums=self.verify_checksums))

@@ -24,6 +24,7 @@ import os
 import select
 import time
 import warnings
+from collections.abc import AsyncIterator
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -500,7 +501,8 @@ class Socket:
         )
 
     # --- RX --------------------------------------------------------------------------------
-    def recv(self, max: int = 256, timeout: float | None = None, *, into: Batch | None = None) -> Batch:
+    def recv(self, max: int = 256, timeout: float | None = None, *, into: Batch | None = None,
+             _spin: bool = False) -> Batch:
         """Up to ``max`` received frames as a Batch the caller owns (possibly empty).
 
         ``timeout``: None waits until something arrives, 0 never waits, otherwise seconds
@@ -523,7 +525,8 @@ class Socket:
         token = next(self._tokens)  # Ledger.new_token, inline on the data path
         path = self._path
         deadline = None if not timeout else time.monotonic() + timeout
-        spins = _SPINS if timeout == 0 or self.busy_poll else 0  # busy polling works in the syscall
+        # busy polling works in the syscall; _spin (asyncio): re-read the ring, then return empty
+        spins = 0 if _spin else _SPINS if timeout == 0 or self.busy_poll else 0
         while True:
             n = _path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
             if n:
@@ -544,16 +547,53 @@ class Socket:
         self._check_gone()  # an idle RX ring may mean the interface went away
         if timeout == 0:
             return False
-        if self.busy_poll or _fill_needs_wakeup(self._path):
-            rc = lib.xsk_sys_kick_rx(self.fd)
-            if rc == -errno.ENXIO:
-                self._check_gone()
-            check(rc, "waking the kernel for RX")
+        self._rx_wakeup()
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return False
         self._wait(select.POLLIN, 0.1 if remaining is None else min(remaining, 0.1))
         return True
+
+    def _rx_wakeup(self) -> None:
+        """Before sleeping on an empty RX ring: wake the kernel if it asks to be (or busy-polls)."""
+        if self.busy_poll or _fill_needs_wakeup(self._path):
+            rc = lib.xsk_sys_kick_rx(self.fd)
+            if rc == -errno.ENXIO:
+                self._check_gone()
+            check(rc, "waking the kernel for RX")
+
+    # --- asyncio ----------------------------------------------------------------------------
+    def fileno(self) -> int:
+        """The AF_XDP socket's file descriptor: poll() reports RX frames (POLLIN) and TX room (POLLOUT)."""
+        self._usable()
+        return self.fd
+
+    async def recv_async(self, max: int = 256, *, timeout: float | None = None,
+                         into: Batch | None = None) -> Batch:
+        """``recv`` for asyncio: waits on the running loop (its reader callback on ``fileno()``),
+        never in a thread; ``timeout`` None waits until frames arrive. Cancelled, it has taken nothing."""
+        from . import _aio
+
+        return await _aio.recv(self, max, timeout, into)
+
+    async def send_async(self, batch: Batch, *, timeout: float | None = None) -> int:
+        """Send the whole batch, waiting on the running loop for TX room between partial sends;
+        returns how many went. Cancelled (or timed out), the unsent frames are still the batch's."""
+        from . import _aio
+
+        return await _aio.send(self, batch, timeout)
+
+    async def flush_async(self, timeout: float = 1.0) -> bool:
+        """``flush`` for asyncio: True when every frame sent on this socket has completed."""
+        from . import _aio
+
+        return await _aio.flush(self, timeout)
+
+    def batches(self, max: int = 256) -> AsyncIterator[Batch]:
+        """``async for batch in sock.batches(64)``: received batches, each the loop body's to send or release."""
+        from . import _aio
+
+        return _aio.batches(self, max)
 
     # --- forwarding --------------------------------------------------------------------------
     def forward(self, max: int = 256, timeout: float | None = None, *, out: Socket | None = None,

@@ -1,4 +1,6 @@
-"""Everything that talks netlink works inside a running asyncio event loop, as outside one.
+"""asyncio: everything that talks netlink works inside a running event loop, and sockets wait on
+the loop itself (recv_async, send_async, flush_async, batches, Runner.run_async), on asyncio's
+own loop and on uvloop.
 
 pyroute2's synchronous API cannot run in a thread whose event loop is running; xsk runs its
 netlink calls in a helper thread in the caller's namespace there (xsk/_netlink.py). Each test
@@ -9,14 +11,21 @@ leaves behind when that goes wrong.
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import socket
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
+import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 import xsk
-from xsk import link, netns
+from xsk import link, netns, replies
+from xsk.runner import Runner
 from xsk.testing import RoutedPair, VethPair
 
 
@@ -69,3 +78,180 @@ def test_routed_pair_send_and_receive_inside_a_running_loop():
 
     made = _in_loop(main)
     assert not any(netns.exists(name) for name in set(made))
+
+
+# --- the socket on the event loop -----------------------------------------------------------------
+
+
+LOOPS = ["asyncio", "uvloop"]
+
+
+def _run(loop_kind: str, coro_fn):
+    if loop_kind == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro_fn())
+    return _in_loop(coro_fn)
+
+
+def _client(pair) -> socket.socket:
+    """A kernel UDP socket in namespace a, connected to b:7300 (uvloop has no sock_sendto)."""
+    with netns.entered(pair.a.netns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((pair.b.ip, 7300))
+    s.setblocking(False)
+    return s
+
+
+async def _ask(client: socket.socket, pair, payload: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(client, payload)
+    return await asyncio.wait_for(loop.sock_recv(client, 2048), 3)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_recv_and_send_async_answer_the_kernel_socket(veth_pair, make_umem, loop_kind):
+    umem = make_umem()
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        with xsk.Socket(umem, veth_pair.b.ifname, netns=veth_pair.b.netns, filter="udp:7300") as sock, \
+             _client(veth_pair) as client:
+            assert sock.fileno() == sock.fd
+            t = asyncio.create_task(ticker())
+            empty = await sock.recv_async(16, timeout=0.3)  # nothing comes: the loop runs meanwhile
+            assert len(empty) == 0 and ticks >= 1
+
+            async def serve(n):
+                served = 0
+                while served < n:
+                    batch = await sock.recv_async(16)
+                    h = xsk.headers.parse(batch)
+                    replies.reflect(batch, h)
+                    served += await sock.send_async(batch)
+                assert await sock.flush_async()
+                return served
+
+            server = asyncio.create_task(serve(100))
+            for i in range(100):
+                assert await _ask(client, veth_pair, b"question %d" % i) == b"question %d" % i
+            assert await server == 100
+            t.cancel()
+
+    _run(loop_kind, main)
+    assert umem.accounting().pool == umem.accounting().total
+
+
+def test_a_cancelled_recv_takes_nothing_and_batches_iterate(veth_pair, make_umem):
+    umem = make_umem(frame_count=512)
+
+    async def main():
+        with xsk.Socket(umem, veth_pair.b.ifname, netns=veth_pair.b.netns, filter="udp:7300") as sock, \
+             _client(veth_pair) as client:
+            waiting = asyncio.create_task(sock.recv_async(16))
+            await asyncio.sleep(0.05)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            acc = umem.accounting()
+            assert acc.user == 0 and acc.pool + acc.fill == acc.total  # nothing taken by the cancelled wait
+
+            async def echo_with_batches():
+                async for batch in sock.batches(8):
+                    replies.reflect(batch, xsk.headers.parse(batch))
+                    await sock.send_async(batch)
+
+            server = asyncio.create_task(echo_with_batches())
+            for i in range(20):
+                assert await _ask(client, veth_pair, b"%d" % i) == b"%d" % i
+            server.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await server
+            assert await sock.flush_async()
+            assert umem.accounting().user == 0
+
+    _in_loop(main)
+    assert umem.accounting().pool == umem.accounting().total
+
+
+def test_runner_run_async_cancelled_mid_traffic_loses_nothing(veth_pair, make_umem):
+    umem = make_umem()
+
+    def echo(batch, h):
+        replies.reflect(batch, h)
+        return h.udp
+
+    async def main():
+        with xsk.Socket(umem, veth_pair.b.ifname, netns=veth_pair.b.netns, filter="udp:7300") as sock, \
+             _client(veth_pair) as client:
+            runner = Runner(sock, echo)
+            task = asyncio.create_task(runner.run_async())
+            for i in range(50):
+                assert await _ask(client, veth_pair, b"r%d" % i) == b"r%d" % i
+            loop = asyncio.get_running_loop()
+            for i in range(200):  # a burst still arriving when the runner is cancelled
+                await loop.sock_sendall(client, b"burst %d" % i)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert runner.stats.received >= 50 and runner.stats.replied == runner.stats.received
+            assert umem.accounting().user == 0 and umem.accounting().tx == 0
+
+            counted = Runner(sock, echo)
+            assert (await counted.run_async(count=5, duration=10)) is counted.stats
+            assert counted.stats.received <= 5
+
+    _in_loop(main)
+    assert umem.accounting().pool == umem.accounting().total
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "async_service.py"
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_async_service_example_udp_and_tcp_control_in_one_loop(veth_pair_factory, loop_kind):
+    pair = veth_pair_factory(tx_checksum_offload=True)  # as `ip link` makes it: partial checksums
+    args = [sys.executable, str(EXAMPLE), pair.b.ifname, "--netns", pair.b.netns, "--port", "7007",
+            "--control", "7100", *(["--uvloop"] if loop_kind == "uvloop" else [])]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        hello = json.loads(proc.stdout.readline())
+        assert hello["loop"] == loop_kind and hello["control"] == f"{pair.b.ip}:7100"
+        with netns.entered(pair.a.netns):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            control = socket.create_connection((pair.b.ip, 7100), timeout=3)
+        udp.settimeout(2)
+        ctl = control.makefile("rw")
+
+        def command(line: str) -> dict:
+            ctl.write(line + "\n")
+            ctl.flush()
+            return json.loads(ctl.readline())
+
+        with udp, control:
+            for i in range(30):
+                udp.sendto(b"ping %d" % i, (pair.b.ip, 7007))
+                assert udp.recvfrom(100) == (b"ping %d" % i, (pair.b.ip, 7007))
+            stats = command("stats")
+            assert stats["received"] == 30 and stats["echoed"] == 30 and stats["port"] == 7007
+            assert command("port 7008") == {"port": 7008}
+            udp.sendto(b"moved", (pair.b.ip, 7008))
+            assert udp.recvfrom(100)[0] == b"moved"
+            assert "error" in command("bogus")
+            assert command("quit") == {"stopping": True}
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    final = json.loads(out.strip().splitlines()[-1])
+    assert final["received"] == 31 and final["echoed"] == 31
+    assert final["accounting"]["pool"] == final["accounting"]["total"]

@@ -71,7 +71,7 @@ def test_sink_counts_partial_checksums_and_says_why(veth_pair_factory):
     s, err = _kernel_datagrams_into(["sink"], veth_pair_factory(tx_checksum_offload=True), 10)
     assert s["packets"] == 10 and s["l4_checksums"] == {"partial": 10, "bad": 0}
     assert len(s["warnings"]) == 1 and "checksum offload" in s["warnings"][0]
-    assert err.count("warning:") == 1 and "fix_l4_checksums" in err
+    assert err.count("warning:") == 1 and "finish_partial_checksums" in err
 
 
 def test_capture_counts_them_too_and_a_clean_link_shows_none(veth_pair_factory, veth_pair, tmp_path):

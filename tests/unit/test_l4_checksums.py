@@ -77,6 +77,10 @@ def test_states_valid_partial_bad_and_none():
             CSUM_NONE, CSUM_NONE, CSUM_BAD]
         assert h.l4_csum_ok.tolist() == [True] * 4 + [False] * 8 + [True, True, False]
         assert h.l4_csum_partial.tolist() == [False] * 4 + [True] * 4 + [False] * 7
+        assert h.l4_csum_bad.tolist() == [False] * 8 + [True] * 4 + [False, False, True]
+        assert replies.finish_partial_checksums(b, h) == 4  # only those four change
+        assert [bytes(b.data(i)) for i in range(4)] == frames[:4]
+        assert [bytes(b.data(i)) for i in range(8, 15)] == frames[8:]
         b.release()
 
 
@@ -85,7 +89,7 @@ def test_fix_finishes_partial_checksums_as_the_sender_s_offload_would():
     with xsk.Umem(frame_count=16, hugepages="off") as umem:
         b = _batch(umem, [_with_csum(p, _pseudo_fold(p)) for p in good])
         h = headers.parse(b, verify_checksums=True)
-        assert replies.fix_l4_checksums(b, h, h.l4_csum_partial) == 4
+        assert replies.finish_partial_checksums(b, h) == 4
         assert [bytes(b.data(i)) for i in range(4)] == [bytes(p) for p in good]
         assert headers.parse(b, verify_checksums=True).l4_csum.tolist() == [CSUM_OK] * 4
         b.release()
@@ -108,6 +112,8 @@ def test_checksums_need_verify_checksums():
         b = _batch(umem, [bytes(_frames()[0])])
         with pytest.raises(xsk.ConfigError, match="verify_checksums=True"):
             _ = headers.parse(b).l4_csum_ok
+        with pytest.raises(xsk.ConfigError, match="verify_checksums=True"):
+            replies.finish_partial_checksums(b, headers.parse(b))
         b.release()
 
 

@@ -241,14 +241,14 @@ static int l4_extent(const uint8_t *f, uint32_t room, const struct xsk_hdr *h, u
 }
 
 void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
-			   const struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size,
-			   uint8_t *out)
+			   struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size)
 {
 	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *out = &h[i].l4_csum;
 		uint32_t room, l4len, at;
 		uint64_t pseudo;
 		if (addrs[i] >= area_size) {
-			out[i] = XSK_CSUM_BAD;
+			*out = XSK_CSUM_BAD;
 			continue;
 		}
 		room = frame_size - (uint32_t)(addrs[i] % frame_size);
@@ -257,32 +257,32 @@ void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uin
 		const uint8_t *f = area + addrs[i];
 		int state = l4_extent(f, room, &h[i], &l4len, &at, &pseudo);
 		if (state != XSK_CSUM_OK) {
-			out[i] = (uint8_t)state;
+			*out = (uint8_t)state;
 			continue;
 		}
 		uint16_t field = be16_at(f + at);
 		if (field == 0 && h[i].proto == 17 && h[i].ip_version == 4) {
-			out[i] = XSK_CSUM_NONE;
+			*out = XSK_CSUM_NONE;
 			continue;
 		}
 		uint16_t all = fold_be(sum_native(f + h[i].l4, l4len, pseudo));
 		if (all == 0xffff)
-			out[i] = XSK_CSUM_OK;
+			*out = XSK_CSUM_OK;
 		else if (field == fold_be(pseudo))
-			out[i] = XSK_CSUM_PARTIAL;
+			*out = XSK_CSUM_PARTIAL;
 		else
-			out[i] = XSK_CSUM_BAD;
+			*out = XSK_CSUM_BAD;
 	}
 }
 
 int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
-			const uint8_t *where, uint32_t n, uint64_t area_size, uint32_t frame_size)
+			const uint8_t *where, int state, uint32_t n, uint64_t area_size, uint32_t frame_size)
 {
 	int fixed = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t room, l4len, at;
 		uint64_t pseudo;
-		if ((where && !where[i]) || addrs[i] >= area_size)
+		if ((where && !where[i]) || (state >= 0 && h[i].l4_csum != state) || addrs[i] >= area_size)
 			continue;
 		room = frame_size - (uint32_t)(addrs[i] % frame_size);
 		if (lens[i] < room)

@@ -49,6 +49,7 @@ struct xsk_hdr {
 	uint32_t src_ip4, dst_ip4; /* host order; 0 unless IPv4 */
 	uint16_t ethertype, src_port, dst_port;
 	uint8_t ip_version, proto;
+	uint8_t l4_csum;         /* XSK_CSUM_* once xsk_pkt_l4_csum_check ran, else XSK_CSUM_NONE */
 	uint8_t src_ip6[16], dst_ip6[16];
 };
 /* out[i] = the headers of the frame at addrs[i] of length lens[i]; reads at most
@@ -64,17 +65,16 @@ void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint
 #define XSK_CSUM_OK 1      /* valid */
 #define XSK_CSUM_PARTIAL 2 /* only the pseudo-header sum: the sender left the rest to checksum offload */
 #define XSK_CSUM_BAD 3     /* wrong, or the datagram runs past the frame */
-/* out[i] = the XSK_CSUM_* state of frame i's UDP or TCP checksum over IPv4 or IPv6 (by h[i]),
+/* h[i].l4_csum = the XSK_CSUM_* state of frame i's UDP or TCP checksum over IPv4 or IPv6,
  * summed over the length the IP header gives. Frames whose room in the UMEM does not hold
  * that length are XSK_CSUM_BAD; nothing outside a frame's room is read. */
 void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
-			   const struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size,
-			   uint8_t *out);
-/* Recompute the UDP/TCP checksum of frame i in place where where[i] (NULL: every frame) and
- * it has one whose datagram lies inside the frame (XSK_CSUM_NONE frames are left alone).
- * Returns how many were written. */
+			   struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size);
+/* Recompute the UDP/TCP checksum of frame i in place where where[i] (NULL: every frame), and
+ * h[i].l4_csum == state unless state < 0, and its datagram lies inside the frame (frames
+ * without UDP/TCP are left alone). Returns how many were written. */
 int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
-			const uint8_t *where, uint32_t n, uint64_t area_size, uint32_t frame_size);
+			const uint8_t *where, int state, uint32_t n, uint64_t area_size, uint32_t frame_size);
 
 /* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
  * area or within 12 bytes of its frame's end. */

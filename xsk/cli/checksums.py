@@ -16,7 +16,7 @@ PARTIAL_HINT = (
     "their UDP/TCP checksum held only the pseudo-header sum: the sender's kernel left it to TX "
     "checksum offload, which veth (as `ip link add` and containers make it) never finishes once "
     "frames take the XDP path. Any reply sent as received will be dropped by its receiver: finish "
-    "the sum with xsk.replies.fix_l4_checksums, or turn offload off on the sender's interface "
+    "the sum with xsk.replies.finish_partial_checksums, or turn offload off on the sender's interface "
     "(`ethtool -K IFACE tx off`)")
 BAD_HINT = "their UDP/TCP checksum was wrong or the datagram was cut short: corrupted or truncated on the way"
 
