@@ -32,6 +32,8 @@ from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
 XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
 
 if TYPE_CHECKING:
+    from scapy.packet import Packet
+
     from .socket import Socket
     from .umem import Umem
 
@@ -289,6 +291,16 @@ class Batch:
         view = self._umem._view(start, start + length)
         self._views.append(view)
         return view
+
+    def packet(self, i: int) -> Packet:
+        """Frame ``i`` dissected by scapy (``Ether``), a copy: for tests and inspection, not the data path."""
+        from scapy.layers.l2 import Ether
+
+        return Ether(bytes(self.data(i)))
+
+    def to_scapy(self) -> list[Packet]:
+        """Every frame dissected by scapy, copies (see ``packet``)."""
+        return [self.packet(i) for i in range(len(self))]
 
     def payloads(self) -> list[bytes]:
         """A copy of every frame's bytes (for inspection; not for the data path)."""

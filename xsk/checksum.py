@@ -24,8 +24,36 @@ def ones_sum(data: bytes | np.ndarray) -> int:
 
 
 def checksum(data: bytes | np.ndarray) -> int:
-    """The Internet checksum of ``data``."""
+    """The Internet checksum of ``data``: the folded sum, complemented (what goes in a header)."""
     return (~ones_sum(data)) & 0xFFFF
+
+
+def pseudo_header_sum(src: str | bytes, dst: str | bytes, proto: int, length: int) -> int:
+    """The folded one's-complement sum of the UDP/TCP pseudo-header (RFC 768/793 for IPv4,
+    RFC 8200 8.1 for IPv6), **not** complemented: what a sender leaves in the checksum field for
+    offload to finish. Addresses as text or packed bytes (4: IPv4, 16: IPv6)."""
+    import ipaddress
+
+    s = src if isinstance(src, bytes) else ipaddress.ip_address(src).packed
+    d = dst if isinstance(dst, bytes) else ipaddress.ip_address(dst).packed
+    if len(s) != len(d) or len(s) not in (4, 16):
+        raise ValueError("source and destination must both be IPv4 or both IPv6")
+    if len(s) == 4:
+        header = s + d + bytes([0, proto]) + length.to_bytes(2, "big")
+    else:
+        header = s + d + length.to_bytes(4, "big") + bytes([0, 0, 0, proto])
+    return ones_sum(header)
+
+
+def l4_checksum(src: str | bytes, dst: str | bytes, proto: int, segment: bytes) -> int:
+    """The UDP/TCP checksum of ``segment`` (its header with the checksum field zeroed, then the
+    payload) between these addresses: pseudo-header included, folded and complemented. For UDP a
+    result of 0 is sent as 0xffff (0 means "no checksum")."""
+    total = pseudo_header_sum(src, dst, proto, len(segment)) + ones_sum(segment)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    value = (~total) & 0xFFFF
+    return 0xFFFF if value == 0 and proto == 17 else value
 
 
 def row_sums(rows: np.ndarray) -> np.ndarray:

@@ -1,10 +1,34 @@
 """Batch-level header parsing: Ethernet, VLAN, IPv4, IPv6, UDP and TCP into numpy arrays.
 
 ``parse(batch)`` reads the first bytes of every frame straight from the UMEM in one C call
-and returns a ``Headers`` whose fields are arrays with one entry per frame. Offsets are
-from the start of each frame's data; -1 (or 0 for values) where a header is absent.
-Frames are not modified. ``parse_rows`` is the same parser in numpy, for frame bytes
-already copied out (and the reference the C one is tested against).
+and returns a ``Headers`` whose fields are arrays with one entry per frame. Frames are not
+modified. ``parse_rows`` is the same parser in numpy, for frame bytes already copied out (and
+the reference the C one is tested against).
+
+=================  ===============  ===========================================================
+field              dtype            meaning (offsets in bytes from the start of the frame's data,
+                                    i.e. from ``batch.addrs[i]``; -1 / 0 where absent)
+=================  ===============  ===========================================================
+``ethertype``      uint16           EtherType after up to two VLAN tags (802.1Q, 802.1ad)
+``vlan``           int32            outer VLAN id; -1 when untagged
+``l3``             int32            offset of the IP (or ARP) header
+``ip_version``     uint8            4, 6, or 0 when not IP
+``proto``          uint8            IPv4 protocol / IPv6 next header; 0 when not IP
+``src_ip4``        uint32           IPv4 source address, host order; 0 when not IPv4
+``dst_ip4``        uint32           IPv4 destination address, host order; 0 when not IPv4
+``src_ip6``        (n, 16) uint8    IPv6 source address bytes; zeros when not IPv6
+``dst_ip6``        (n, 16) uint8    IPv6 destination address bytes; zeros when not IPv6
+``l4``             int32            offset of the UDP/TCP/ICMP header; -1 when none
+``src_port``       uint16           UDP/TCP source port; 0 otherwise
+``dst_port``       uint16           UDP/TCP destination port; 0 otherwise
+``payload``        int32            offset of the UDP/TCP payload; -1 when none
+``l4_csum``        uint8            CSUM_NONE/OK/PARTIAL/BAD, with ``verify_checksums=True``
+``udp``, ``tcp``   bool             UDP (TCP) with its header in the frame (computed once)
+``lens``           uint32           the batch's own lengths (the same array as ``batch.lens``)
+=================  ===============  ===========================================================
+
+The field arrays are views of one record array per batch (``records()``, ``struct xsk_hdr``),
+valid as long as the Headers object; they describe the frames as they were when parsed.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from ._netlink import iproute as _netlink
-from .errors import NoSuchInterfaceError
+from .errors import NoSuchInterfaceError, XskError
 
 
 def ifindex(ifname: str, netns: str | None = None) -> int:
@@ -15,7 +16,31 @@ def ifindex(ifname: str, netns: str | None = None) -> int:
     except OSError:
         where = f"network namespace {netns!r}" if netns else "this network namespace"
         hint = f"ip -n {netns} link" if netns else "ip link"
-        raise NoSuchInterfaceError(f"no interface {ifname!r} in {where} (`{hint}` lists them)") from None
+        elsewhere = _namespaces_with(ifname, netns)
+        found = f"; it exists in network namespace {elsewhere[0]!r}: pass netns={elsewhere[0]!r}" \
+            f" (--netns {elsewhere[0]})" if elsewhere else ""
+        raise NoSuchInterfaceError(f"no interface {ifname!r} in {where} (`{hint}` lists them){found}") from None
+
+
+def _namespaces_with(ifname: str, skip: str | None) -> list[str]:
+    """Named network namespaces (``ip netns``) that have an interface called ``ifname`` (error hints)."""
+    from . import netns as netns_mod
+
+    try:
+        names = sorted(os.listdir(netns_mod.NETNS_RUN_DIR))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name == skip:
+            continue
+        try:
+            with netns_mod.entered(name):
+                socket.if_nametoindex(ifname)
+        except (OSError, XskError):
+            continue
+        found.append(name)
+    return found
 
 
 def queue_counts(index: int) -> tuple[int, int]:

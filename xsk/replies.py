@@ -3,7 +3,8 @@
 Each helper is one C call per batch over the frames in the UMEM: swapping Ethernet
 addresses, IP addresses and ports (which leaves every checksum valid: the sums are
 order-independent), 16-bit field updates with incremental checksum fixes (RFC 1624), and a
-full UDP/TCP checksum recompute for frames whose checksum a local sender left to offload.
+full UDP/TCP checksum recompute for frames whose checksum a local sender left to offload, and
+replies of another length (``set_payload``/``set_payloads``: lengths and checksums made whole).
 ``where`` limits a helper to the frames where it is true. Every offset is checked against its
 frame's room before any frame changes; a frame the headers place outside its room raises
 ConfigError and leaves the batch as it was.
@@ -11,16 +12,19 @@ ConfigError and leaves the batch as it was.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ._binding import CData, ffi, lib
 from .batch import Batch
-from .errors import ConfigError
+from .errors import ConfigError, FrameTooLargeError
 from .headers import CSUM_PARTIAL, Headers
 
 _swap = lib.xsk_pkt_swap  # bound once: a lookup on lib costs as much as a short call
 _update_word = lib.xsk_pkt_update_word
 _csum_fix = lib.xsk_pkt_l4_csum_fix
+_set_payload = lib.xsk_pkt_set_payload
 MACS, IPS, PORTS = int(lib.XSK_SWAP_MACS), int(lib.XSK_SWAP_IPS), int(lib.XSK_SWAP_PORTS)
 
 
@@ -109,6 +113,59 @@ def _fix(batch: Batch, h: Headers, where: np.ndarray | None, state: int) -> int:
     umem = batch._umem
     return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, state, n, umem.size,
                          umem.frame_size))
+
+
+def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray | memoryview],
+                 where: np.ndarray | None = None) -> None:
+    """Give each frame (or each frame where ``where`` is true, in order) a UDP/TCP payload of its
+    own length, in one C call: ``payloads[k]`` goes to the k-th such frame.
+
+    The frame is made whole again: its length, the IPv4 total length and header checksum or the
+    IPv6 payload length, the UDP length, and the UDP/TCP checksum (recomputed over the datagram,
+    so it is valid even if the request's was partial). For TCP, sequence and acknowledgement
+    numbers stay the protocol's business. Everything is checked first; a frame that is not
+    UDP/TCP over IPv4/IPv6 (without IPv6 extension headers), or whose new length does not fit its
+    room in the UMEM, raises ConfigError (FrameTooLargeError) naming its index, and nothing changed.
+    """
+    n = len(batch)
+    batch._live()
+    if len(h) != n:
+        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    mask_c, mask = _where(where, n)
+    selected = n if mask is None else int(np.count_nonzero(mask))
+    if len(payloads) != selected:
+        raise ConfigError(f"{len(payloads)} payloads for {selected} frames", argument="payloads")
+    if not selected:
+        return
+    sizes = np.fromiter((len(p) for p in payloads), dtype=np.uint32, count=selected)
+    starts = np.zeros(selected, dtype=np.uint64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    data = b"".join(payloads)
+    umem = batch._umem
+    rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data or b"\0",
+                      ffi.from_buffer("uint64_t[]", starts), ffi.from_buffer("uint32_t[]", sizes), umem.size,
+                      umem.frame_size)
+    if rc < 0:
+        i = -1 - rc
+        k = i if mask is None else int(np.count_nonzero(mask[:i]))
+        rec = h.records()[i]
+        if int(rec["payload"]) < 0 or int(rec["proto"]) not in (6, 17) or int(rec["ip_version"]) not in (4, 6):
+            raise ConfigError(f"frame {i} has no UDP/TCP payload over IPv4/IPv6 to replace; nothing was changed",
+                              argument="payloads")
+        raise FrameTooLargeError(
+            f"frame {i}: a {int(sizes[k])}-byte payload at offset {int(rec['payload'])} does not fit its "
+            f"{batch.room(i)} bytes of room (or the IP length limit, or IPv6 extension headers are in the way); "
+            "nothing was changed")
+
+
+def set_payload(batch: Batch, h: Headers, i: int, payload: bytes | bytearray | memoryview) -> None:
+    """Frame ``i``'s UDP/TCP payload becomes ``payload`` (any length that fits), headers and
+    checksums made whole again: :func:`set_payloads` for one frame."""
+    if not 0 <= i < len(batch):
+        raise ConfigError(f"no frame {i} in a batch of {len(batch)}", argument="i")
+    where = np.zeros(len(batch), dtype=np.bool_)
+    where[i] = True
+    set_payloads(batch, h, [payload], where)
 
 
 def _per_frame(values: np.ndarray | int, n: int, argument: str) -> np.ndarray:

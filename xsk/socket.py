@@ -164,6 +164,11 @@ class Socket:
     Threads: one thread at a time per socket (its rings have one producer and one consumer
     each, as in libxdp); sockets of one UMEM, also on the same queue, may each have their own.
 
+    Attributes, once bound: ``mode`` ("copy" or "zerocopy", what the kernel gave; "unbound"
+    before), ``xdp_mode`` ("native"/"skb", None for TX only), ``fd`` (also ``fileno()``),
+    ``ifname``, ``ifindex``, ``queue``, ``netns``, ``umem``, ``ring_size``, ``rx_enabled``,
+    ``tx_enabled``, ``closed``.
+
     ``multi_buffer``: packets larger than a frame (jumbo frames) span several frames
     (XDP_USE_SG, Linux 6.6+): ``recv`` returns whole packets, their fragments chained by
     ``Batch.options`` (XDP_PKT_CONTD on all but the last; ``Batch.packet_starts()``), and
@@ -736,6 +741,22 @@ class Socket:
         if path.kick_err:
             self._raise_kick_after(path.kick_err, k)
         return k
+
+    def send_all(self, batch: Batch, timeout: float = 1.0) -> int:
+        """Send until the batch is empty or ``timeout`` seconds pass, waiting for TX room in
+        between; returns how many frames went. Frames still in the batch at the timeout remain
+        the caller's (send them later or release them)."""
+        deadline = time.monotonic() + timeout
+        sent = self.send(batch)
+        while len(batch):
+            self.complete()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._wait(select.POLLOUT, min(remaining, _SLICE))
+            self._check_gone()
+            sent += self.send(batch)
+        return sent
 
     def _refused(self, batch: Batch, rc: int, i: int) -> None:
         """Raise for a send the data path refused (it changed nothing)."""

@@ -34,12 +34,17 @@ from .errors import (
     ClosedError,
     ConfigError,
     FrameOwnershipError,
+    FrameTooLargeError,
     HugepagesUnavailableError,
     StillInUseError,
 )
 from .ledger import Accounting, Ledger
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from scapy.packet import Packet
+
     from .socket import Socket
 
 HugepagePolicy = Literal["auto", "required", "off"]
@@ -292,6 +297,32 @@ class Umem:
         token = next(ledger._tokens)  # Ledger.new_token, inline on the data path
         got = _ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
         return batch._refilled(bufs, got, token, None, False)
+
+    def take_packets(self, packets: Iterable[Packet | bytes | bytearray | memoryview]) -> Batch:
+        """A batch holding ``packets`` (scapy packets or bytes), one per frame, in order: the
+        frames taken from the pool and written in one call, for tests and crafted traffic.
+
+        All or nothing: if the pool has fewer free frames than packets, or a packet does not fit
+        in a frame (FrameTooLargeError naming its index), the frames go back and nothing is taken.
+        """
+        frames = [p if isinstance(p, (bytes, bytearray, memoryview)) else bytes(p) for p in packets]
+        for i, f in enumerate(frames):
+            if len(f) > self.frame_size:
+                raise FrameTooLargeError(f"packet {i}: {len(f)} bytes do not fit in a {self.frame_size}-byte frame")
+        batch = self.take(len(frames))
+        if len(batch) < len(frames):
+            got = len(batch)
+            self.release(batch)
+            raise ConfigError(f"{len(frames)} packets but only {got} free frames in the UMEM: send them in "
+                              "smaller groups (completions return frames) or make a bigger Umem",
+                              argument="packets")
+        try:
+            for i, f in enumerate(frames):
+                batch.write(i, f)
+        except BaseException:
+            self.release(batch)
+            raise
+        return batch
 
     def release(self, frames: Batch) -> None:
         """Give a batch's frames back to the free pool; the batch becomes spent.

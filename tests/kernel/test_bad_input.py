@@ -18,6 +18,26 @@ def test_no_such_interface(veth_pair, make_umem):
     assert umem.accounting().pool == 64 and not umem.registered
 
 
+def test_an_interface_in_another_namespace_is_named_with_its_namespace(veth_pair, make_umem):
+    umem = make_umem(frame_count=64)
+    b = veth_pair.b
+    with pytest.raises(xsk.NoSuchInterfaceError, match=rf"it exists in network namespace '{b.netns}': "
+                                                       rf"pass netns='{b.netns}'"):
+        xsk.Socket(umem, b.ifname, rx=False)  # forgot netns=
+    with pytest.raises(xsk.NoSuchInterfaceError, match=rf"it exists in network namespace '{b.netns}'"):
+        xsk.Socket(umem, b.ifname, netns=veth_pair.a.netns, rx=False)  # the wrong one
+
+
+def test_send_all_sends_more_than_the_tx_ring_holds(veth_pair, make_umem):
+    ua = make_umem(frame_count=2048)
+    with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False, ring_size=64) as tx:
+        before = veth_pair.counters()["a"]["tx_packets"]
+        batch = ua.take(1000, 60)
+        assert tx.send_all(batch, timeout=5) == 1000 and len(batch) == 0
+        assert tx.flush()
+        assert veth_pair.counters()["a"]["tx_packets"] - before == 1000
+
+
 def test_no_such_namespace(make_umem):
     umem = make_umem(frame_count=64)
     with pytest.raises(xsk.NoSuchNamespaceError, match="no network namespace named 'xskt-missing'"):

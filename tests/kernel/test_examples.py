@@ -135,3 +135,32 @@ def test_signal_mid_stream_leaves_every_frame_accounted(veth_pair):
     acc = lines[-1]["accounting"]
     assert lines[-1]["received"] > 0
     assert acc["pool"] == acc["total"], acc
+
+
+def test_udp_kv_replies_of_another_length_to_a_client_with_checksum_offload(veth_pair_factory):
+    """`ip link`-style veth (offload on): requests come with partial checksums; every reply,
+    longer or shorter than its request, reaches the client's kernel socket intact."""
+    pair = veth_pair_factory(tx_checksum_offload=True)
+    a, b = pair.a, pair.b
+    server = start("udp_kv.py", b.ifname, "--netns", b.netns, "--port", "7400")
+    try:
+        wait_attached(b)
+        with udp_socket(a.netns) as client:
+            def ask(request: bytes) -> bytes:
+                client.sendto(request, (b.ip, 7400))
+                data, addr = client.recvfrom(2048)
+                assert addr == (b.ip, 7400)
+                return data
+
+            assert ask(b"GET missing") == b"NOT_FOUND"
+            assert ask(b"SET k1 " + b"v" * 900) == b"OK"
+            assert ask(b"GET k1") == b"VALUE " + b"v" * 900  # much longer than the request
+            for i in range(50):
+                assert ask(b"SET key%d %d" % (i, i * i)) == b"OK"
+            for i in range(50):
+                assert ask(b"GET key%d" % i) == b"VALUE %d" % (i * i)
+            assert ask(b"HELLO").startswith(b"ERROR")
+    finally:
+        final = stop(server)[-1]
+    assert final["received"] == final["answered"] == 104 and final["keys"] == 51
+    assert final["accounting"]["pool"] == final["accounting"]["total"]

@@ -301,6 +301,67 @@ int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *le
 	return fixed;
 }
 
+static int payload_fits(uint64_t addr, const struct xsk_hdr *h, uint32_t size, uint64_t area_size,
+			uint32_t frame_size)
+{
+	if (addr >= area_size || h->payload < 0 || h->l4 < 0 || (h->proto != 17 && h->proto != 6))
+		return 0;
+	if (h->ip_version == 4) {
+		if (h->l4 - h->l3 < 20)
+			return 0;
+	} else if (h->ip_version != 6 || h->l4 - h->l3 != 40) {
+		return 0; /* IPv6 extension headers: not rewritten */
+	}
+	uint64_t room = frame_size - addr % frame_size;
+	return (uint64_t)h->payload + size <= room && (uint64_t)h->payload - h->l3 + size <= 0xffff;
+}
+
+int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
+			const uint8_t *where, uint32_t n, const uint8_t *data, const uint64_t *starts,
+			const uint32_t *sizes, uint64_t area_size, uint32_t frame_size)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) { /* all checked before any frame changes */
+		if (where && !where[i])
+			continue;
+		if (!payload_fits(addrs[i], &h[i], sizes[k], area_size, frame_size))
+			return -1 - (int)i;
+		k++;
+	}
+	k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (where && !where[i])
+			continue;
+		uint8_t *f = area + addrs[i];
+		uint32_t l3 = (uint32_t)h[i].l3, l4 = (uint32_t)h[i].l4, pay = (uint32_t)h[i].payload;
+		uint32_t size = sizes[k];
+		memmove(f + pay, data + starts[k], size);
+		k++;
+		uint32_t l4len = pay - l4 + size;
+		if (h[i].ip_version == 4) {
+			uint32_t total = pay - l3 + size, ihl = l4 - l3;
+			f[l3 + 2] = (uint8_t)(total >> 8);
+			f[l3 + 3] = (uint8_t)total;
+			f[l3 + 10] = f[l3 + 11] = 0;
+			uint16_t sum = (uint16_t)~fold_be(sum_native(f + l3, ihl, 0));
+			f[l3 + 10] = (uint8_t)(sum >> 8);
+			f[l3 + 11] = (uint8_t)sum;
+		} else {
+			f[l3 + 4] = (uint8_t)(l4len >> 8);
+			f[l3 + 5] = (uint8_t)l4len;
+		}
+		if (h[i].proto == 17) {
+			f[l4 + 4] = (uint8_t)(l4len >> 8);
+			f[l4 + 5] = (uint8_t)l4len;
+		}
+		lens[i] = pay + size;
+		h[i].l4_csum = XSK_CSUM_NONE; /* recomputed below, whatever it was */
+		xsk_pkt_l4_csum_fix(area, &addrs[i], &lens[i], &h[i], NULL, -1, 1, area_size, frame_size);
+		h[i].l4_csum = XSK_CSUM_OK;
+	}
+	return 0;
+}
+
 /* --- in-place rewrites -------------------------------------------------------------------------- */
 
 int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,

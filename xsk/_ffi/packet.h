@@ -76,6 +76,16 @@ void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uin
 int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
 			const uint8_t *where, int state, uint32_t n, uint64_t area_size, uint32_t frame_size);
 
+/* Replace the UDP/TCP payload of the k-th frame where where[i] (NULL: every frame) with
+ * sizes[k] bytes at data + starts[k], and make the frame whole again: lens[i], the IPv4
+ * total length and header checksum or the IPv6 payload length, the UDP length, and the
+ * UDP/TCP checksum recomputed (h[i].l4_csum becomes XSK_CSUM_OK). Everything is checked
+ * first: on failure nothing changed and the result is -1 - i for the first frame that has
+ * no UDP/TCP payload, is not IPv4/IPv6, or whose new length does not fit its room. Else 0. */
+int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
+			const uint8_t *where, uint32_t n, const uint8_t *data, const uint64_t *starts,
+			const uint32_t *sizes, uint64_t area_size, uint32_t frame_size);
+
 /* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
  * area or within 12 bytes of its frame's end. */
 int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t area_size,

@@ -58,6 +58,7 @@ class End:
 
     @property
     def address(self) -> str | None:
+        """The end's IPv4 address (``ip``), None when it has none."""
         return self.ip
 
     @property

@@ -1,0 +1,132 @@
+"""replies.set_payloads: replies of another length, headers and checksums whole (scapy the oracle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, Ether
+
+import xsk
+from xsk import checksum, headers, replies
+from xsk.headers import CSUM_OK
+
+ETH = Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b")
+
+
+def _rebuilt(frame: bytes):
+    """The frame as scapy would build it from its fields with lengths and checksums recomputed."""
+    p = Ether(frame)
+    for layer, fields in ((IP, ("len", "chksum")), (IPv6, ("plen",)), (UDP, ("len", "chksum")), (TCP, ("chksum",))):
+        if layer in p:
+            for f in fields:
+                setattr(p[layer], f, None)
+    return bytes(Ether(bytes(p)))
+
+
+def _batch(umem, frames):
+    b = umem.take(len(frames))
+    for i, f in enumerate(frames):
+        b.write(i, f)
+    return b
+
+
+REQUESTS = [
+    ETH / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5000, dport=7) / b"GET key",
+    ETH / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=5000, dport=7) / b"GET a-much-longer-key-name",
+    ETH / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=80, dport=4000, flags="PA") / b"req",
+    ETH / IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP(sport=80, dport=4000, flags="PA") / b"",
+]
+
+
+def test_every_frame_gets_its_payload_with_lengths_and_checksums_whole():
+    answers = [b"VALUE is a longer reply than the request", b"", b"x" * 1000, b"short"]
+    with xsk.Umem(frame_count=8, hugepages="off") as umem:
+        b = _batch(umem, [bytes(p) for p in REQUESTS])
+        h = headers.parse(b)
+        replies.set_payloads(b, h, answers)
+        for i, answer in enumerate(answers):
+            got = bytes(b.data(i))
+            assert got.endswith(answer) and got == _rebuilt(got)
+            assert len(got) == len(REQUESTS[i]) - len(REQUESTS[i].lastlayer().load if hasattr(
+                REQUESTS[i].lastlayer(), "load") else b"") + len(answer)
+        assert headers.parse(b, verify_checksums=True).l4_csum.tolist() == [CSUM_OK] * 4
+        b.release()
+
+
+def test_where_selects_frames_in_order_and_one_frame_form():
+    with xsk.Umem(frame_count=8, hugepages="off") as umem:
+        frames = [bytes(p) for p in REQUESTS[:3]]
+        b = _batch(umem, frames)
+        h = headers.parse(b)
+        replies.set_payloads(b, h, [b"first", b"third"], where=np.array([True, False, True]))
+        assert bytes(b.data(0)).endswith(b"first") and bytes(b.data(2)).endswith(b"third")
+        assert bytes(b.data(1)) == frames[1]
+        replies.set_payload(b, h, 1, b"second!")
+        assert bytes(b.data(1)).endswith(b"second!") and bytes(b.data(1)) == _rebuilt(bytes(b.data(1)))
+        b.release()
+
+
+def test_bad_frames_are_refused_by_index_and_nothing_changes():
+    arp = bytes(ETH / ARP(pdst="192.0.2.2"))
+    with xsk.Umem(frame_count=8, frame_size=2048, hugepages="off") as umem:
+        frames = [bytes(REQUESTS[0]), arp]
+        b = _batch(umem, frames)
+        h = headers.parse(b)
+        with pytest.raises(xsk.ConfigError, match="frame 1 has no UDP/TCP payload"):
+            replies.set_payloads(b, h, [b"ok", b"no"])
+        with pytest.raises(xsk.FrameTooLargeError, match="frame 0: a 2040-byte payload"):
+            replies.set_payloads(b, h, [b"z" * 2040], where=np.array([True, False]))
+        with pytest.raises(xsk.ConfigError, match="1 payloads for 2 frames"):
+            replies.set_payloads(b, h, [b"one"])
+        assert [bytes(b.data(i)) for i in range(2)] == frames
+        b.release()
+
+
+def test_pseudo_header_sum_is_what_offload_leaves_and_l4_checksum_matches_scapy():
+    p = Ether(bytes(REQUESTS[0]))
+    seg = bytearray(bytes(p[UDP]))
+    seg[6:8] = b"\0\0"
+    assert checksum.l4_checksum("192.0.2.1", "192.0.2.2", 17, bytes(seg)) == p[UDP].chksum
+    q = Ether(bytes(REQUESTS[1]))
+    seg6 = bytearray(bytes(q[UDP]))
+    seg6[6:8] = b"\0\0"
+    assert checksum.l4_checksum("2001:db8::1", "2001:db8::2", 17, bytes(seg6)) == q[UDP].chksum
+    partial = checksum.pseudo_header_sum("192.0.2.1", "192.0.2.2", 17, len(seg))
+    frame = bytearray(bytes(p))
+    frame[40:42] = partial.to_bytes(2, "big")  # UDP checksum at 14 + 20 + 6
+    with xsk.Umem(frame_count=2, hugepages="off") as umem:
+        b = _batch(umem, [bytes(frame)])
+        assert headers.parse(b, verify_checksums=True).l4_csum_partial.tolist() == [True]
+        b.release()
+
+
+@settings(max_examples=100, deadline=None)
+@given(request=st.binary(max_size=200), answer=st.binary(max_size=1400), v6=st.booleans(), tcp=st.booleans())
+def test_any_lengths_agree_with_scapy(request, answer, v6, tcp):
+    ip = IPv6(src="2001:db8::7", dst="2001:db8::8") if v6 else IP(src="198.51.100.7", dst="198.51.100.8")
+    l4 = TCP(sport=1, dport=2) if tcp else UDP(sport=1, dport=2)
+    with xsk.Umem(frame_count=2, hugepages="off") as umem:
+        b = _batch(umem, [bytes(ETH / ip / l4 / request)])
+        h = headers.parse(b)
+        replies.set_payloads(b, h, [answer])
+        got = bytes(b.data(0))
+        assert got == _rebuilt(got) and got.endswith(answer)
+        b.release()
+
+
+def test_scapy_in_and_out_without_a_loop():
+    packets = [ETH / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=1, dport=i) / (b"p%d" % i) for i in range(5)]
+    with xsk.Umem(frame_count=8, frame_size=2048, hugepages="off") as umem:
+        b = umem.take_packets(packets)
+        assert len(b) == 5 and [bytes(p) for p in b.to_scapy()] == [bytes(p) for p in packets]
+        assert b.packet(3)[UDP].dport == 3
+        b.release()
+        with pytest.raises(xsk.FrameTooLargeError, match="packet 1: 3000 bytes"):
+            umem.take_packets([b"x" * 60, b"y" * 3000])
+        with pytest.raises(xsk.ConfigError, match="9 packets but only 8 free frames"):
+            umem.take_packets([b"z" * 60] * 9)
+        assert umem.accounting().pool == 8  # all or nothing: no frame kept by a refused call
