@@ -85,6 +85,58 @@ def test_a_sink_process_per_queue_each_counts_its_queue(two_queues):
     assert not _attached(pair.b)  # the last user exited: the kernel detached the program
 
 
+def test_sink_queues_runs_a_worker_per_queue_and_adds_them_up(two_queues):
+    pair = two_queues
+    sink = subprocess.Popen([*CLI, "sink", pair.b.ifname, "--netns", pair.b.netns, "--queues", "0-1",
+                             "--filter", "udp", "--count", "20000", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with netns.entered(pair.b.netns):
+                if all(queue_owner(pair.b.ifindex, q) for q in (0, 1)):
+                    break
+            time.sleep(0.05)
+        assert _gen(pair, 20000)["packets"] == 20000
+        result = _summary(sink)
+    finally:
+        sink.kill()
+    assert result["packets"] == 20000 and result["queues"] == {"0": 10000, "1": 10000}
+    assert (result["lost"], result["duplicates"], result["streams"]) == (0, 0, 2)
+    assert result["latency_us"]["p50"] is not None
+    assert result["accounting"]["pool"] == result["accounting"]["total"]
+    assert not _attached(pair.b)
+    bad = subprocess.run([*CLI, "sink", pair.b.ifname, "--netns", pair.b.netns, "--queues", "0-2"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "has 2 RX queues" in bad.stderr
+
+
+def test_capture_queues_writes_every_queues_frames_into_one_file(two_queues, tmp_path):
+    from scapy.utils import rdpcap
+
+    pair = two_queues
+    out = tmp_path / "two.pcap"
+    cap = subprocess.Popen([*CLI, "capture", pair.b.ifname, "--netns", pair.b.netns, "--queues", "0-1",
+                            "--filter", "udp", "--count", "2000", "-w", str(out), "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with netns.entered(pair.b.netns):
+                if all(queue_owner(pair.b.ifindex, q) for q in (0, 1)):
+                    break
+            time.sleep(0.05)
+        _gen(pair, 2000)
+        result = _summary(cap)
+    finally:
+        cap.kill()
+    frames = [bytes(p) for p in rdpcap(str(out))]
+    assert result["packets"] == len(frames) == 2000 and result["queues"] == [0, 1]
+    streams = [f[44] for f in frames]  # "XK", then the u64 whose top byte is the stream: gen's queue
+    assert streams.count(0) == streams.count(1) == 1000
+    assert not _attached(pair.b)
+
+
 def test_sigkill_of_one_leaves_the_other_receiving_and_its_queue_free(two_queues, make_umem):
     pair = two_queues
     killed = _sink(pair.b, 0, "--duration", "60")

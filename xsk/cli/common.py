@@ -104,6 +104,38 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
         return fail(prog, f"{exc.strerror or exc}", EXIT_FAILURE)
 
 
+def parse_queues(text: str | None, default: int) -> list[int]:
+    """``--queues Q`` or ``Q1-Q2`` as a list (``default``, the --queue, when not given)."""
+    if text is None:
+        return [default]
+    lo, _, hi = text.partition("-")
+    try:
+        first, last = int(lo), int(hi or lo)
+    except ValueError:
+        raise ConfigError(f"bad --queues {text!r}: expected Q or Q1-Q2, e.g. 0-3") from None
+    if not 0 <= first <= last < 256:
+        raise ConfigError(f"bad --queues {text!r}: 0 <= Q1 <= Q2 < 256")
+    return list(range(first, last + 1))
+
+
+def add_counters(parts: list[dict[str, int]]) -> dict[str, int]:
+    """Kernel counters of several sockets, added up by name."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def merge_footprints(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Health summaries of several workers: ledger checks added up, memory figures the worst one's."""
+    out: dict[str, Any] = {}
+    for key in parts[0]:
+        values = [p[key] for p in parts if key in p]
+        out[key] = sum(values) if key.startswith("ledger_") else max(values)
+    return out
+
+
 def check_positive(name: str, value: float | None, allow_zero: bool = False) -> None:
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
         raise ConfigError(f"must be positive, got {value}", argument=name.lstrip("-").replace("-", "_"))

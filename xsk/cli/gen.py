@@ -52,19 +52,6 @@ class GenConfig:
     verify_ledger: bool = False
 
 
-def _queues(text: str | None, default: int) -> list[int]:
-    if text is None:
-        return [default]
-    lo, _, hi = text.partition("-")
-    try:
-        first, last = int(lo), int(hi or lo)
-    except ValueError:
-        raise ConfigError(f"bad --queues {text!r}: expected Q or Q1-Q2, e.g. 0-3") from None
-    if not 0 <= first <= last < 256:
-        raise ConfigError(f"bad --queues {text!r}: 0 <= Q1 <= Q2 < 256")
-    return list(range(first, last + 1))
-
-
 def build(args: argparse.Namespace) -> GenConfig:
     """Validate the options and build the packet(s); ConfigError for anything wrong."""
     common.check_positive("--count", args.count)
@@ -398,7 +385,7 @@ def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
 
 def run(args: argparse.Namespace) -> int:
     cfg = build(args)
-    queues = _queues(args.queues, args.queue)
+    queues = common.parse_queues(args.queues, args.queue)
     reporter = common.Reporter(args.json, total=cfg.count, duration=cfg.duration)
     per_count = [None] * len(queues) if cfg.count is None else [
         cfg.count // len(queues) + (1 if i < cfg.count % len(queues) else 0) for i in range(len(queues))]

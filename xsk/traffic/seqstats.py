@@ -13,7 +13,7 @@ percentiles in fixed memory.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -115,6 +115,33 @@ class SeqStats:
         i = int(np.searchsorted(np.cumsum(self.hist), q / 100 * total))
         upper = float(_BUCKETS[min(i, len(_BUCKETS) - 1)])  # the bucket's upper edge, within ~1%
         return min(max(upper, self.lat_min), self.lat_max)
+
+    def export(self) -> dict[str, Any]:
+        """Everything ``summary`` is made of, as plain data another process can ``merge``."""
+        nonzero = np.flatnonzero(self.hist)
+        return {"hist": {int(i): int(self.hist[i]) for i in nonzero}, "lat_min": self.lat_min,
+                "lat_max": self.lat_max, "with_seq": self.with_seq,
+                "streams": {k: {"lost": s.lost, "duplicates": s.duplicates, "reordered": s.reordered,
+                                "too_late": s.too_late} for k, s in self.streams.items()}}
+
+    @classmethod
+    def merged(cls, parts: list[dict[str, Any]]) -> dict[str, object]:
+        """The summary of several exports (one per queue): histograms add exactly, and each stream's
+        counters add up, which is right when each stream arrived on one queue (as ``gen --queues``
+        sends them); a stream spread over queues shows the others' share as lost."""
+        out = cls()
+        for part in parts:
+            for i, count in part["hist"].items():
+                out.hist[int(i)] += np.uint64(count)
+            out._c.lat_min = min(out.lat_min, part["lat_min"])
+            out._c.lat_max = max(out.lat_max, part["lat_max"])
+            out._c.with_seq += part["with_seq"]
+        summary = out.summary()
+        streams = [s for part in parts for s in part["streams"].values()]
+        for key in ("lost", "duplicates", "reordered", "too_late"):
+            summary[key] = sum(s[key] for s in streams)
+        summary["streams"] = len({k for part in parts for k in part["streams"]})
+        return summary
 
     def summary(self) -> dict[str, object]:
         p50, p99 = self.percentile(50), self.percentile(99)
