@@ -83,3 +83,25 @@ def ipv4_address(ifname: str) -> str | None:
         for addr in ipr.get_addr(index=links[0], family=socket.AF_INET):
             return str(addr.get_attr("IFA_ADDRESS"))
     return None
+
+
+def mtu(ifname: str) -> int | None:
+    """The interface's MTU (in the calling thread's namespace), None if it is not there."""
+    with _netlink() as ipr:
+        links = ipr.link_lookup(ifname=ifname)
+        if not links:
+            return None
+        (link,) = ipr.get_links(links[0])
+        value = link.get_attr("IFLA_MTU")
+    return int(value) if value is not None else None
+
+
+def counters(ifname: str) -> dict[str, int]:
+    """The interface's link counters (IFLA_STATS64: rx/tx packets, bytes, dropped, errors...), or {}."""
+    with _netlink() as ipr:
+        links = ipr.link_lookup(ifname=ifname)
+        if not links:
+            return {}
+        (link,) = ipr.get_links(links[0])
+        stats = link.get_attr("IFLA_STATS64") or {}
+    return {str(k): int(v) for k, v in dict(stats).items() if isinstance(v, int)}

@@ -30,12 +30,14 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from . import _privileges, _procfork, link
+from . import diagnose as diagnose_mod
 from . import filter as filter_mod
 from . import netns as netns_mod
 from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
 from ._sockdiag import command_of, queue_holders
 from .batch import Batch, _Buffers
+from .diagnose import Cause
 from .errors import (
     ClosedError,
     ConfigError,
@@ -847,6 +849,17 @@ class Socket:
         out = ffi.new("uint64_t[6]")
         check(lib.xsk_sys_statistics(self.fd, out), "reading XDP_STATISTICS")
         return {name: int(out[i]) for i, name in enumerate(STATISTICS)}
+
+    def diagnose(self) -> list[Cause]:
+        """Why frames were lost or refused at this socket, from the kernel's counters (``statistics``)
+        read with the socket's configuration: one :class:`xsk.diagnose.Cause` per counter that
+        moved, with the likely reason and the fix; [] when nothing was lost."""
+        stats = self.statistics()
+        with netns_mod.entered_fd(self._netns_fd):
+            mtu = link.mtu(self.ifname)
+        return diagnose_mod.causes(stats, frame_size=self.umem.frame_size, headroom=self.umem.headroom, mtu=mtu,
+                                   multi_buffer=self.multi_buffer, ring_size=self.ring_size,
+                                   fill_frames=self.fill_frames, rx=self.rx_enabled, tx=self.tx_enabled)
 
     def set_filter(self, spec: str | list[Rule] | None) -> None:
         """Change which frames of this socket's queue are steered to it, at run time (None: all).

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     for s in socks:
         poller.register(s.fileno(), select.POLLIN)
     kernel: dict[str, int] = {}
+    causes: list[dict[str, object]] = []
     try:
         with pcap.Writer(args.write, pcapng=args.pcapng, snaplen=args.frame_size) as writer:
             t0 = time.monotonic()
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 pass
             kernel = common.add_counters([s.statistics() for s in socks])
+            causes = common.merge_causes([common.cause_dicts(s.diagnose()) for s in socks])
     finally:
         for s in reversed(socks):
             s.close()
@@ -91,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
            "format": "pcapng" if args.pcapng else "pcap", "kernel": kernel, **sums.summary()}
     if len(queues) > 1:
         out["queues"] = queues
-    if sums.warnings():
-        out["warnings"] = sums.warnings()
-    sums.warn("xsk capture")
+    common.warn("xsk capture", out, common.cause_lines(causes) + sums.warnings())
     common.summary(out, args.json)
     return common.EXIT_OK
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,8 +42,3 @@ class ChecksumCount:
         if self.bad:
             out.append(f"{self.bad} frames: {BAD_HINT}")
         return out
-
-    def warn(self, prog: str) -> None:
-        """Each cause once, on stderr."""
-        for line in self.warnings():
-            sys.stderr.write(f"{prog}: warning: {line}\n")

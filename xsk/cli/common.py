@@ -104,6 +104,37 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
         return fail(prog, f"{exc.strerror or exc}", EXIT_FAILURE)
 
 
+def cause_dicts(causes: list[Any]) -> list[dict[str, Any]]:
+    """``xsk.diagnose.Cause`` objects as plain data (for worker processes and --json)."""
+    return [{"counter": c.counter, "count": c.count, "reason": c.reason, "fix": c.fix} for c in causes]
+
+
+def merge_causes(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Causes from several sockets, one per counter and reason with the counts added up."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for part in parts:
+        for c in part:
+            key = (c["counter"], c["reason"])
+            if key in merged:
+                merged[key]["count"] += c["count"]
+            else:
+                merged[key] = dict(c)
+    return list(merged.values())
+
+
+def warn(prog: str, out: dict[str, Any], lines: list[str]) -> None:
+    """Each warning once on stderr, and in the summary as ``"warnings"`` (when there are any)."""
+    if not lines:
+        return
+    out["warnings"] = lines
+    for line in lines:
+        sys.stderr.write(f"{prog}: warning: {line}\n")
+
+
+def cause_lines(causes: list[dict[str, Any]]) -> list[str]:
+    return [f"{c['count']} frames counted in {c['counter']}: {c['reason']}; {c['fix']}" for c in causes]
+
+
 def parse_queues(text: str | None, default: int) -> list[int]:
     """``--queues Q`` or ``Q1-Q2`` as a list (``default``, the --queue, when not given)."""
     if text is None:

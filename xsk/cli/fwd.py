@@ -49,12 +49,16 @@ def run(args: argparse.Namespace) -> int:
                     pass
                 tx.flush(timeout=1)
                 kernel = rx.statistics()
+                causes = common.merge_causes([common.cause_dicts(rx.diagnose())] + (
+                    [common.cause_dicts(tx.diagnose())] if tx is not rx else []))
             finally:
                 if tx is not rx:
                     tx.close()
         seconds = time.monotonic() - t0
-    common.summary({"forwarded": forwarded, "seconds": round(seconds, 6),
-                    "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel}, args.json)
+    out = {"forwarded": forwarded, "seconds": round(seconds, 6),
+           "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel}
+    common.warn("xsk fwd", out, common.cause_lines(causes))
+    common.summary(out, args.json)
     return common.EXIT_OK
 
 

@@ -286,7 +286,8 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             sock.flush(timeout=2)
             seconds = time.monotonic() - t0
             result = {"queue": queue, "packets": sent, "bytes": nbytes, "seconds": seconds,
-                      "mode": sock.mode, "kernel": sock.statistics(), **health.summary()}
+                      "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
+                      "causes": common.cause_dicts(sock.diagnose())}
         result["accounting"] = umem.accounting()._asdict()
     return result
 
@@ -314,6 +315,7 @@ def _xdp_send(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: f
         frame[lay.l4 + 6 : lay.l4 + 8] = b"\0\0"  # no UDP checksum: the program does not recompute it
     with netns.entered(cfg.netns):
         ifindex = socket.if_nametoindex(cfg.ifname)
+        tx_before = link.counters(cfg.ifname).get("tx_packets", 0)
         gen = XdpGenerator(bytes(frame), ifindex, queue, seq_offset=seq_offset, stream=stream,
                            first_seq=cfg.seq_start)
         try:
@@ -359,8 +361,12 @@ def _xdp_send(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: f
             seconds = time.monotonic() - t0
         finally:
             gen.close()
-    return {"queue": queue, "packets": sent, "bytes": sent * len(frame), "seconds": seconds, "mode": "xdp",
-            "kernel": {}}
+        time.sleep(0.05)  # the last flushes
+        left = min(sent, link.counters(cfg.ifname).get("tx_packets", 0) - tx_before)
+    # The engine sees no completions: what left is what the interface counted (its own traffic in
+    # the same time can only hide refused frames, never invent sent ones).
+    return {"queue": queue, "packets": left, "bytes": left * len(frame), "seconds": seconds, "mode": "xdp",
+            "kernel": {}, "attempted": sent, "refused": sent - left}
 
 
 def _cpu_for(queue: int) -> int:
@@ -454,8 +460,47 @@ def run(args: argparse.Namespace) -> int:
         for key in ("rss_kib", "rss_growth_kib", "rss_peak_growth_kib", "rss_slope_kib_per_min"):
             out[key] = max(r[key] for r in results)
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
+    lines = common.cause_lines(common.merge_causes([r.get("causes", []) for r in results]))
+    refused = sum(r.get("refused", 0) for r in results)
+    if refused:
+        out["refused"] = refused
+        lines.append(_refused_line(cfg, refused, sum(r.get("attempted", 0) for r in results)))
+    short = _rate_shortfall(cfg, out["pps"], seconds, len(queues))
+    if short:
+        lines.append(short)
+    common.warn("xsk gen", out, lines)
     common.summary(out, args.json)
+    if refused and not packets:
+        return common.fail("xsk gen", "no frame left the interface: every one was refused (see the warning)",
+                           common.EXIT_FAILURE)
     return common.EXIT_OK
+
+
+def _refused_line(cfg: GenConfig, refused: int, attempted: int) -> str:
+    """Why the XDP engine's frames did not leave, where we can tell."""
+    with netns.entered(cfg.netns):
+        driver = link.driver_name(cfg.ifname)
+    why = ("the veth peer has no XDP program, and veth drops XDP frames sent to a peer without one: "
+           "run a receiver on the peer (xsk sink, or any XDP program), or use --engine afxdp") \
+        if driver == "veth" else (f"the {driver} driver refused XDP transmits (ndo_xdp_xmit): check that it "
+                                  "supports them (ethtool -S for xdp_xmit_errors), or use --engine afxdp")
+    return (f"{refused} of {attempted} frames never left {cfg.ifname} (its TX counter did not count them): "
+            f"{why}")
+
+
+def _rate_shortfall(cfg: GenConfig, pps: float, seconds: float, queues: int) -> str | None:
+    """A sentence when the run fell more than 1% short of --rate (runs of a second or more)."""
+    if not cfg.pps or seconds < 1.0 or pps >= 0.99 * cfg.pps:
+        return None
+    asked = f"asked for {cfg.pps:,.0f} pps, sent {pps:,.0f} ({pps / cfg.pps:.0%})"
+    if cfg.burst <= 1:
+        return (f"{asked}: with --burst 1 every frame costs a wakeup of the kernel; a burst of 16-64 keeps "
+                "the average rate with far fewer")
+    if cfg.engine == "afxdp":
+        return (f"{asked}: the kernel's copy-mode transmit is one core's work per queue; spread the rate "
+                f"over more queues (--queues 0-{queues}), or use --engine xdp for one template at high rates")
+    return f"{asked}: the engine could not keep up on this machine; spread the rate over more queues (--queues)"
+
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

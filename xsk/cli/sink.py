@@ -93,12 +93,13 @@ def receive(args: argparse.Namespace, queue: int, tick: Any = None, shared: Any 
                     next_tick += 1.0
                     tick(packets, nbytes, sock.statistics())
             kernel = sock.statistics()
+            causes = common.cause_dicts(sock.diagnose())
             footprint = health.summary()
     except KeyboardInterrupt:
-        kernel = {}
+        kernel, causes = {}, []
     return {"queue": queue, "packets": packets, "bytes": nbytes, "first": first, "last": last, "t0": t0,
             "seq": stats.export(), "kernel": kernel, "footprint": footprint,
-            "checksums": {"partial": sums.partial, "bad": sums.bad},
+            "checksums": {"partial": sums.partial, "bad": sums.bad}, "causes": causes,
             "accounting": umem.accounting()._asdict()}  # after close: all in the pool
 
 
@@ -205,9 +206,8 @@ def run(args: argparse.Namespace) -> int:
     if footprints:
         out.update(common.merge_footprints(footprints))
     out["accounting"] = {k: sum(r["accounting"][k] for r in parts) for k in parts[0]["accounting"]}
-    if sums.warnings():
-        out["warnings"] = sums.warnings()
-    sums.warn("xsk sink")
+    causes = common.merge_causes([r["causes"] for r in parts])
+    common.warn("xsk sink", out, common.cause_lines(causes) + sums.warnings())
     common.summary(out, args.json)
     return common.EXIT_OK
 
