@@ -31,6 +31,7 @@ from .errors import (
     XskError,
 )
 from .ledger import Accounting
+from .pinned import PinnedProgram
 from .program import CustomProgram
 from .socket import STATISTICS, Readiness, Socket
 from .umem import Umem
@@ -55,6 +56,7 @@ __all__ = [
     "NoSuchMapError",
     "NoSuchNamespaceError",
     "NotBuiltError",
+    "PinnedProgram",
     "PrivilegeError",
     "ProgramRejectedError",
     "QueueRangeError",

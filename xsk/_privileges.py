@@ -32,8 +32,9 @@ def has(cap: int) -> bool:
     return bool(effective() >> cap & 1)
 
 
-def require(*caps: int, alternatives: tuple[int, ...] = (), purpose: str) -> None:
-    """Raise PrivilegeError naming each missing capability (``alternatives``: any one will do)."""
+def require(*caps: int, alternatives: tuple[int, ...] = (), purpose: str, otherwise: str = "") -> None:
+    """Raise PrivilegeError naming each missing capability (``alternatives``: any one will do);
+    ``otherwise``: a way around it without the capability, added to the message."""
     eff = effective()
     missing = [_NAMES[c] for c in caps if not eff >> c & 1]
     if alternatives and not any(eff >> c & 1 for c in alternatives):
@@ -41,7 +42,7 @@ def require(*caps: int, alternatives: tuple[int, ...] = (), purpose: str) -> Non
     if missing:
         raise PrivilegeError(
             f"{purpose} needs {', '.join(missing)}: run as root (sudo) or grant the capability "
-            f"(e.g. `setcap cap_net_raw,cap_net_admin,cap_bpf+ep` on the interpreter)"
+            f"(e.g. `setcap cap_net_raw,cap_net_admin,cap_bpf+ep` on the interpreter){otherwise}"
         )
 
 
@@ -50,7 +51,10 @@ def require_socket() -> None:
 
 
 def require_program() -> None:
-    require(CAP_NET_ADMIN, alternatives=(CAP_BPF, CAP_SYS_ADMIN), purpose="attaching an XDP program")
+    require(CAP_NET_ADMIN, alternatives=(CAP_BPF, CAP_SYS_ADMIN), purpose="attaching an XDP program",
+            otherwise="; or let root attach and pin it once (xsk.pinned.attach, `xsk prog attach` in the "
+                      "shell) and receive through the pin (Socket(program=xsk.PinnedProgram(DIR)), `xsk sink "
+                      "--pin DIR`) with CAP_NET_RAW only")
 
 
 def require_bpf_load() -> None:

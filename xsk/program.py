@@ -224,6 +224,7 @@ class RedirectProgram:
         self._fds: list[int] = []  # link and map fds opened by id when it joined another's
         self.link_fd = -1
         self.joined = False
+        self.keep_rules = False  # pinned (from_pins): the queues' rules are the admin's, left in place
         self.rules: dict[int, list[Rule]] = {}
         for _ in range(_ATTACH_RACES):
             if self._join(mode) or self._attach_new(mode):
@@ -331,7 +332,57 @@ class RedirectProgram:
 
     @property
     def closed(self) -> bool:
-        return self.link_fd < 0
+        return not self._fds and self._obj == ffi.NULL
+
+    # --- pinned for unprivileged workers (xsk.pinned) ----------------------------------------
+    def pin(self, pin_dir: str) -> None:
+        """Pin the link (which keeps the program attached without any process) and the maps in
+        ``pin_dir``, an existing directory in bpffs."""
+        for name, fd in (("link", self.link_fd), *zip(_MAPS, self._map_fds(), strict=True)):
+            path = os.path.join(pin_dir, name).encode()
+            check(lib.bpf_obj_pin(fd, path), f"pinning {name} at {pin_dir}")
+
+    def _map_fds(self) -> tuple[int, int, int, int]:
+        return self.map_fd, self._rules_fd, self._config_fd, self._hits_fd
+
+    @classmethod
+    def from_pins(cls, pin_dir: str, ifindex: int, ifname: str) -> RedirectProgram:
+        """The program as pinned in ``pin_dir``: its maps opened from their pins (bpffs file
+        permissions decide who may), nothing loaded or attached. Letting go of it closes only
+        this process's descriptors; the pinned link keeps the program attached."""
+        self = cls.__new__(cls)
+        self.ifindex, self.ifname, self.name = ifindex, ifname, PROGRAM_NAME
+        self.ns_id = netns_mod.current_id()
+        self._pid = current_pid()
+        self._users = 0
+        self._obj = ffi.NULL
+        self._fds = []
+        self.link_fd = -1
+        self.joined = True
+        self.keep_rules = True
+        self.rules = {}
+        try:
+            for name in _MAPS:
+                fd = int(lib.bpf_obj_get(os.path.join(pin_dir, name).encode()))
+                if fd < 0:
+                    err = -fd
+                    raise error_for(err, f"opening the pinned map {os.path.join(pin_dir, name)}",
+                                    "the pins' owner or group must include this user (xsk.pinned.attach owner= or "
+                                    "group=, `xsk prog attach` in the shell), and Linux 6.5+ lets unprivileged users "
+                                    "open pins"
+                                    if err in (errno.EPERM, errno.EACCES) else
+                                    "pin the program first, as root: xsk.pinned.attach (`xsk prog attach`)")
+                self._fds.append(fd)
+        except BaseException:
+            self._close_fds()
+            raise
+        self.map_fd, self._rules_fd, self._config_fd, self._hits_fd = self._fds
+        prog_id, attached = ffi.new("uint32_t *"), ffi.new("uint32_t *")
+        mode = "native"
+        if lib.xsk_xdplink_query(ifindex, prog_id, attached) == 0 and int(attached[0]) == int(lib.XDP_ATTACHED_SKB):
+            mode = "skb"
+        self.mode = mode
+        return self
 
     def detach(self) -> None:
         """Give up this process's hold: the kernel detaches the program when no process holds it."""
@@ -364,7 +415,9 @@ class RedirectProgram:
             return
         self._users -= 1
         if self._users == 0:
-            self._attached.pop((self.ns_id, self.ifindex), None)
+            key = (self.ns_id, self.ifindex)
+            if self._attached.get(key) is self:  # a pinned one (from_pins) is not in the registry
+                del self._attached[key]
             self.detach()
 
     # --- per-queue steering ----------------------------------------------------------------
@@ -419,7 +472,14 @@ class RedirectProgram:
             key[0] = queue * _HITS + i
             check(lib.bpf_map_lookup_elem(self._hits_fd, key, values), "reading steering counters")
             out.append(sum(values[c] for c in range(ncpu)))
-        return [*out[: len(self.rules.get(queue, []))], out[MAX_RULES]]
+        return [*out[: self._nrules(queue)], out[MAX_RULES]]
+
+    def _nrules(self, queue: int) -> int:
+        """The queue's rule count as the program sees it (another process may have set the rules)."""
+        value = ffi.new("uint32_t[2]")
+        check(lib.bpf_map_lookup_elem(self._config_fd, ffi.new("uint32_t *", queue), value),
+              "reading the steering configuration")
+        return int(value[0])
 
     def unregister(self, queue: int) -> None:
         """Take the socket on ``queue`` out of the XSKMAP (its frames go back to the stack) and
@@ -427,7 +487,8 @@ class RedirectProgram:
         key = ffi.new("uint32_t *", queue)
         lib.bpf_map_delete_elem(self.map_fd, key)
         with contextlib.suppress(XskError):
-            self.set_rules([], queue)
+            if not self.keep_rules:
+                self.set_rules([], queue)
             self._write_config(queue, owner=0)
 
 

@@ -51,6 +51,7 @@ from .errors import (
     error_for,
 )
 from .filter import Rule
+from .pinned import PinnedProgram
 from .program import CustomProgram, RedirectProgram, XdpMode, queue_owner
 from .umem import Umem
 
@@ -154,7 +155,9 @@ class Socket:
     each gets fill and completion rings of its own; ``filter`` steers only matching
     frames to the sockets of the interface (see ``xsk.filter``).
 
-    ``program``: a ``CustomProgram`` (your own XDP program) instead of xsk's redirect program;
+    ``program``: an ``xsk.pinned.PinnedProgram`` (xsk's redirect program, attached and pinned
+    by a privileged ``xsk prog attach --pin DIR``: the socket then needs only CAP_NET_RAW), or
+    a ``CustomProgram`` (your own XDP program) instead of xsk's redirect program;
     the socket puts itself into that program's XSKMAP at ``xskmap_key`` (default: ``queue``).
     With one, several sockets of a UMEM may bind to the same queue: they share its fill and
     completion rings, and the program picks the socket for each frame.
@@ -197,7 +200,7 @@ class Socket:
         xdp_mode: XdpMode = "auto",
         fill_frames: int | None = None,
         filter: str | list[Rule] | None = None,
-        program: CustomProgram | None = None,
+        program: CustomProgram | PinnedProgram | None = None,
         xskmap_key: int | None = None,
         busy_poll: int = 0,
         busy_poll_budget: int = 64,
@@ -215,9 +218,17 @@ class Socket:
         rules = filter_mod.parse(filter)
         if rules and not rx:
             raise ConfigError("steers received frames: it needs rx=True", argument="filter")
+        pinned = program if isinstance(program, PinnedProgram) else None
+        if pinned is not None:
+            if not rx:
+                raise ConfigError("program= steers received frames: it needs rx=True")
+            if xskmap_key is not None:
+                raise ConfigError("xskmap_key= needs your own program: a pinned xsk program indexes by queue")
+            program = None
         if program is not None:
             if not isinstance(program, CustomProgram):
-                raise ConfigError(f"must be an xsk.CustomProgram, got {type(program).__name__}", argument="program")
+                raise ConfigError(f"must be an xsk.CustomProgram or xsk.pinned.PinnedProgram, got "
+                                  f"{type(program).__name__}", argument="program")
             if filter is not None:
                 raise ConfigError("filter= configures xsk's own program; with program= your program steers")
             if not rx:
@@ -231,12 +242,13 @@ class Socket:
             raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
         umem._usable()
         _privileges.require_socket()
-        if rx:
+        if rx and pinned is None:  # a pinned program is already attached: the socket only joins it
             _privileges.require_program()
         self._setup(umem, ifname, queue, netns=netns, ring_size=ring_size, rx=rx, tx=tx, need_wakeup=need_wakeup,
                     busy_poll=busy_poll, busy_poll_budget=busy_poll_budget, multi_buffer=multi_buffer,
                     fill_frames=fill_frames)
         self._custom = program
+        self._pinned: PinnedProgram | None = pinned
         self._xskmap_key = queue if xskmap_key is None else xskmap_key
         # The namespace is held by fd, so teardown works even after its name is deleted.
         self._netns_fd = netns_mod.open_fd(netns) if netns else None
@@ -271,6 +283,7 @@ class Socket:
         self._xsk = ffi.NULL
         self._program: RedirectProgram | None = None
         self._custom = None
+        self._pinned = None
         self._xskmap_key = queue
         self.ifindex = 0
         self.ns_id = 0
@@ -326,12 +339,15 @@ class Socket:
                     )
                 peer = other
         try:
-            if rx and custom is None:
+            if rx and self._pinned is not None:
+                self._program = self._pinned._acquire(self.ifindex, ifname)
+            elif rx and custom is None:
                 self._program = RedirectProgram.acquire(self.ifindex, ifname, xdp_mode)
             self._create(mode, peer)
             if self._program is not None:
                 # only once the queue is ours: a bind refused (EBUSY) leaves its holder's rules alone
-                self._program.set_rules(rules if filter is not None else [], queue)
+                if filter is not None or self._pinned is None:  # pinned: the admin's rules stay
+                    self._program.set_rules(rules if filter is not None else [], queue)
                 self._program.reset_hits(queue)
                 self._program.claim(queue)
                 check(

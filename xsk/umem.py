@@ -36,6 +36,7 @@ from .errors import (
     FrameOwnershipError,
     FrameTooLargeError,
     HugepagesUnavailableError,
+    PrivilegeError,
     StillInUseError,
 )
 from .ledger import Accounting, Ledger
@@ -374,6 +375,7 @@ class Umem:
     def _register(self) -> tuple[CData, CData]:
         """Register with the kernel in the calling thread's namespace; return (fill, comp) rings."""
         _privileges.require_socket()
+        self._check_memlock()
         pp = ffi.new("struct xsk_umem **")
         fq = ffi.new("struct xsk_ring_prod *")
         cq = ffi.new("struct xsk_ring_cons *")
@@ -394,6 +396,21 @@ class Umem:
         self._kumem = pp[0]
         self._primary_rings = (fq, cq)
         return fq, cq
+
+    def _check_memlock(self) -> None:
+        """Without CAP_IPC_LOCK the kernel counts the UMEM's pages against RLIMIT_MEMLOCK: a UMEM
+        larger than the limit is refused here with both numbers (the kernel would say ENOBUFS)."""
+        import resource
+
+        if _privileges.has(_privileges.CAP_IPC_LOCK):
+            return
+        limit = resource.getrlimit(resource.RLIMIT_MEMLOCK)[0]
+        if limit != resource.RLIM_INFINITY and self.size > limit:
+            raise PrivilegeError(
+                f"a {self.size >> 10} KiB UMEM is more than this process may lock: RLIMIT_MEMLOCK is "
+                f"{limit >> 10} KiB and it has no CAP_IPC_LOCK; make the UMEM smaller (frame_count, "
+                f"frame_size), raise the limit (ulimit -l {-(-self.size // 1024)} or more, LimitMEMLOCK= in a "
+                "systemd unit) or grant CAP_IPC_LOCK", errno=errno.ENOBUFS)
 
     def _attach(self, sock: Socket) -> None:
         self._sockets[id(sock)] = sock

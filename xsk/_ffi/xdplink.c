@@ -76,6 +76,23 @@ int xsk_xdplink_open(uint32_t prog_id, uint32_t ifindex)
 	return -ENOENT;
 }
 
+int xsk_xdplink_info(int link_fd, uint32_t *prog_id, uint32_t *ifindex)
+{
+	struct bpf_link_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	errno = 0;
+	int rc = neg_errno(bpf_obj_get_info_by_fd(link_fd, &info, &len));
+	if (rc < 0)
+		return rc;
+	if (info.type != BPF_LINK_TYPE_XDP)
+		return -EINVAL;
+	*prog_id = info.prog_id;
+	*ifindex = info.xdp.ifindex;
+	return 0;
+}
+
 int xsk_xdplink_prog_map(uint32_t prog_id, const char *name)
 {
 	uint32_t ids[64];

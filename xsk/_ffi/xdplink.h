@@ -26,6 +26,8 @@ int xsk_xdplink_prog_name(uint32_t prog_id, char *name, size_t size);
 /* An fd of the XDP bpf_link attaching prog_id to ifindex, or -ENOENT when there is none
  * (the program was attached by netlink, which no fd keeps alive). */
 int xsk_xdplink_open(uint32_t prog_id, uint32_t ifindex);
+/* The program and interface of an XDP bpf_link (e.g. one opened from its pin); 0 or -errno. */
+int xsk_xdplink_info(int link_fd, uint32_t *prog_id, uint32_t *ifindex);
 /* An fd of the map called name that program prog_id uses, or -ENOENT / -errno. */
 int xsk_xdplink_prog_map(uint32_t prog_id, const char *name);
 /* XSK_CDEF_END */

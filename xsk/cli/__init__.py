@@ -1,4 +1,4 @@
-"""The ``xsk`` command line: gen, sink, fwd, replay, capture, veth and demo."""
+"""The ``xsk`` command line: gen, sink, fwd, replay, capture, prog, veth and demo."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ COMMANDS = {
     "fwd": ("fwd", "reflect or forward frames without copying them"),
     "replay": ("replay", "send a pcap/pcapng at recorded timing, a multiple of it, or top speed"),
     "capture": ("capture", "receive into a pcap/pcapng file"),
+    "prog": ("prog", "attach and pin xsk's program so that workers without root can receive"),
     "veth": ("veth", "make, list and remove veth pairs in namespaces for trying the tools"),
     "demo": ("demo", "send sequence-numbered UDP frames across a throwaway veth pair and verify them"),
 }

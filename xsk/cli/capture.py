@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .. import pcap
 from . import common
 from .checksums import ChecksumCount
-from .sink import add_receive_options, open_receiver
+from .sink import add_receive_options, open_receiver, pinned_program
 
 if TYPE_CHECKING:
     from ..socket import Socket
@@ -28,12 +28,13 @@ def _open(args: argparse.Namespace, queues: list[int]) -> tuple[Umem, list[Socke
         return umem, [sock]
     import xsk
 
+    pinned = pinned_program(args)
     umem = xsk.Umem(frame_count=args.frames, frame_size=args.frame_size)
     socks: list[Socket] = []
     try:
         for q in queues:
             socks.append(xsk.Socket(umem, args.ifname, queue=q, mode=args.mode, tx=False, netns=args.netns,
-                                    xdp_mode=args.xdp_mode, filter=args.filter,
+                                    xdp_mode=args.xdp_mode, filter=args.filter, program=pinned,
                                     fill_frames=args.frames // len(queues), ring_size=args.ring_size))
     except BaseException:
         for s in reversed(socks):

@@ -14,6 +14,7 @@ import argparse
 import time
 
 from . import common
+from .sink import pinned_program
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     with umem:
         rx = xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, netns=args.netns,
                         xdp_mode=args.xdp_mode, filter=args.filter, fill_frames=args.frames // 2,
-                        ring_size=args.ring_size)
+                        ring_size=args.ring_size, program=pinned_program(args))
         with rx:
             tx = rx
             if args.ifname2:
@@ -72,4 +73,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--swap-ports", action="store_true", help="also swap UDP/TCP ports")
     p.add_argument("--count", type=int, help="stop after forwarding N packets")
     p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("--pin", metavar="DIR", help="use xsk's program pinned by `xsk prog attach --pin DIR` "
+                                               "(no root: CAP_NET_RAW is enough)")
     p.set_defaults(func=run)

@@ -20,6 +20,7 @@ from . import common
 from .checksums import ChecksumCount
 
 if TYPE_CHECKING:
+    from ..pinned import PinnedProgram
     from ..socket import Socket
     from ..umem import Umem
 
@@ -29,6 +30,17 @@ def add_receive_options(p: argparse.ArgumentParser) -> None:
                                     "the rest goes to the kernel stack")
     p.add_argument("--count", type=int, help="stop after N packets")
     p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("--pin", metavar="DIR", help="use xsk's program pinned by `xsk prog attach --pin DIR` "
+                                               "(no root: CAP_NET_RAW is enough)")
+
+
+def pinned_program(args: argparse.Namespace) -> PinnedProgram | None:
+    """``--pin DIR``: the program a privileged `xsk prog attach` pinned (the worker needs CAP_NET_RAW only)."""
+    if not getattr(args, "pin", None):
+        return None
+    from ..pinned import PinnedProgram
+
+    return PinnedProgram(args.pin)
 
 
 def open_receiver(args: argparse.Namespace, queue: int | None = None) -> tuple[Umem, Socket]:
@@ -42,7 +54,7 @@ def open_receiver(args: argparse.Namespace, queue: int | None = None) -> tuple[U
         # the UMEM is ours alone: every frame can wait on the fill ring, the deepest buffer for bursts
         sock = xsk.Socket(umem, args.ifname, queue=args.queue if queue is None else queue, mode=args.mode,
                           tx=False, netns=args.netns, xdp_mode=args.xdp_mode, filter=args.filter,
-                          fill_frames=args.frames, ring_size=args.ring_size)
+                          fill_frames=args.frames, ring_size=args.ring_size, program=pinned_program(args))
     except BaseException:
         umem.close()
         raise

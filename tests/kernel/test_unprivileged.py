@@ -1,0 +1,126 @@
+"""Workers without root: a privileged step pins xsk's program, a worker with only CAP_NET_RAW
+(a real unprivileged user, made with setpriv) receives through the pins.
+
+The worker enters the namespace with nsenter --net (not `ip netns exec`, which remounts /sys
+and hides bpffs) and then drops to user nobody with CAP_NET_RAW as its only capability.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+import xsk
+from xsk import pinned
+
+from .test_cli import wait_attached
+
+NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+NET_RAW = ["--inh-caps", "+net_raw", "--ambient-caps", "+net_raw"]
+
+
+def _as_nobody(end, caps: list[str], *args: str, timeout: float = 60) -> subprocess.Popen:
+    return subprocess.Popen(["nsenter", f"--net=/run/netns/{end.netns}", *NOBODY, *caps, sys.executable, "-m",
+                             "xsk.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def pin_dir():
+    path = f"{pinned.BPFFS}/xskt-{secrets.token_hex(4)}"
+    yield path
+    if os.path.exists(os.path.join(path, "link")):
+        pinned.detach(path)
+    assert not os.path.exists(path)
+
+
+def _attached(end) -> bool:
+    out = subprocess.run(["ip", "-n", end.netns, "-o", "link", "show", "dev", end.ifname], capture_output=True,
+                         text=True).stdout
+    return "prog/xdp" in out
+
+
+def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin_dir):
+    a, b = veth_pair.a, veth_pair.b
+    r = subprocess.run([sys.executable, "-m", "xsk.cli", "prog", "attach", b.ifname, "--netns", b.netns,
+                        "--pin", pin_dir, "--owner", "nobody", "--filter", "udp", "--json"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["pinned"] == pin_dir and _attached(b)  # attached with no process holding it
+    worker = _as_nobody(b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "2000", "--frames", "1024",
+                        "--json")
+    try:
+        wait_attached(b)
+        _ = subprocess.run(["sleep", "1"])  # the worker binds after start-up
+        g = subprocess.run([sys.executable, "-m", "xsk.cli", "gen", a.ifname, "--netns", a.netns, "--dst-mac",
+                            b.mac, "--count", "2000", "--rate", "20k", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        assert g.returncode == 0, g.stderr
+        out, err = worker.communicate(timeout=30)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err
+    s = json.loads(out.splitlines()[-1])
+    assert s["packets"] == 2000 and s["lost"] == 0
+    assert s["accounting"]["pool"] == s["accounting"]["total"]
+    listed = subprocess.run([sys.executable, "-m", "xsk.cli", "prog", "list", "--json"], capture_output=True,
+                            text=True, timeout=30)
+    assert pin_dir in [p["pinned"] for p in json.loads(listed.stdout)]
+    pinned.detach(pin_dir)
+    assert not _attached(b) and not os.path.exists(pin_dir)  # nothing left pinned or attached
+
+
+def test_without_cap_net_raw_the_worker_is_told_which_capability(veth_pair, pin_dir):
+    b = veth_pair.b
+    pinned.attach(b.ifname, pin_dir, netns=b.netns, owner="nobody")
+    worker = _as_nobody(b, [], "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", "1024")
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode != 0
+    assert "CAP_NET_RAW" in err and "Traceback" not in err
+
+
+def test_pins_the_user_may_not_open_and_a_umem_over_the_memlock_limit(veth_pair, pin_dir, make_umem):
+    b = veth_pair.b
+    pinned.attach(b.ifname, pin_dir, netns=b.netns)  # root's only
+    worker = _as_nobody(b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", "1024")
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode != 0 and "owner= or group=" in err and "Traceback" not in err
+    pinned.detach(pin_dir)
+    pinned.attach(b.ifname, pin_dir, netns=b.netns, owner="nobody")
+    limit = subprocess.run(["sh", "-c", "ulimit -l"], capture_output=True, text=True).stdout.strip()
+    if limit == "unlimited":
+        pytest.skip("RLIMIT_MEMLOCK is unlimited here: no limit to exceed")
+    frames = (int(limit) * 1024 // 2048) * 2  # twice the limit
+    worker = _as_nobody(b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", str(frames))
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode != 0
+    assert f"RLIMIT_MEMLOCK is {limit} KiB" in err and f"{frames * 2} KiB UMEM" in err
+
+
+def test_pinned_program_in_process_keeps_the_admins_filter(veth_pair, pin_dir, make_umem):
+    from .traffic import Receiver, send_seq, template
+
+    a, b = veth_pair.a, veth_pair.b
+    subprocess.run([sys.executable, "-m", "xsk.cli", "prog", "attach", b.ifname, "--netns", b.netns, "--pin",
+                    pin_dir, "--filter", "udp:1234"], check=True, capture_output=True, timeout=30)
+    prog = pinned.PinnedProgram(pin_dir)
+    # frames passed to B's kernel draw ICMP replies; a static neighbour keeps ARP off the counters
+    subprocess.run(["ip", "-n", b.netns, "neigh", "replace", a.ip, "lladdr", a.mac, "dev", b.ifname, "nud",
+                    "permanent"], check=True)
+    ua, ub = make_umem(), make_umem()
+    with xsk.Socket(ua, a.ifname, netns=a.netns, rx=False) as tx, \
+         xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog) as rx:
+        tpl = template(veth_pair)  # UDP to 9000: not the admin's udp:1234
+        assert send_seq(tx, tpl, 0, 100) == 100
+        tx.flush()
+        assert len(rx.recv(64, timeout=0.3)) == 0 and rx.filter_hits() == [0, 100]
+        rx.set_filter("udp:9000")  # the worker's own filter for its queue
+        r = Receiver(rx, tpl)
+        assert send_seq(tx, tpl, 100, 100) == 100
+        tx.flush()
+        assert r.drain(100) == 100
+    assert _attached(b)  # the socket closed; the pin keeps the program
