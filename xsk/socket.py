@@ -7,9 +7,9 @@ Ownership
 * ``send`` moves frames USER -> TX; completions move TX -> POOL when reaped (every
   ``send``, ``recv`` with TX enabled, ``complete`` and ``flush`` reap them).
 * The fill ring is kept topped up from the pool to ``fill_frames`` frames.
-* ``close`` takes the socket out of the XSKMAP, deletes it, detaches the XDP program if
-  no other socket uses it, and returns the frames the kernel held to the pool once the
-  kernel has let go of them (see Umem).
+* ``close`` takes the socket out of the XSKMAP, deletes it, lets go of the XDP program
+  (the kernel detaches it when no socket of any process holds it, see ``xsk.program``), and
+  returns the frames the kernel held to the pool once the kernel has let go of them (see Umem).
 
 The socket, its rings and its program all belong to the network namespace given as
 ``netns``; every kernel call that resolves names or indexes runs inside it.
