@@ -90,9 +90,12 @@ def _parse_rule(text: str) -> Rule:
             rule = replace(rule, ethertype=ethertype)
         elif kind == "proto":
             try:
-                rule = replace(rule, ip_proto=_PROTOCOLS.get(value.lower()) or int(value, 0))
+                proto = _PROTOCOLS.get(value.lower()) or int(value, 0)
             except ValueError:
                 raise ConfigError(f"bad IP protocol in filter term {term!r}: e.g. proto:47") from None
+            if not 0 < proto <= 0xFF:  # found by tools/fuzz: larger numbers failed in struct.pack
+                raise ConfigError(f"IP protocol out of range (1..255) in filter term {term!r}")
+            rule = replace(rule, ip_proto=proto)
         elif kind == "dst":
             try:
                 rule = replace(rule, dst=str(ipaddress.ip_address(value)))

@@ -55,6 +55,12 @@ def read(path: str) -> Capture:
             data = f.read()
     except OSError as exc:
         raise PcapError(f"can't read {path}: {exc.strerror}") from None
+    return parse_bytes(data, path)
+
+
+def parse_bytes(data: bytes, path: str = "<bytes>") -> Capture:
+    """All frames of a pcap or pcapng file's contents (``path`` names it in errors); PcapError if
+    anything about it is wrong, and never anything else (``tools/fuzz pcap`` checks that)."""
     if len(data) < 4:
         raise PcapError(f"{path}: {len(data)} bytes is too short for a capture file")
     magic_le = struct.unpack_from("<I", data)[0]

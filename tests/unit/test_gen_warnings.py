@@ -16,3 +16,23 @@ def test_rate_shortfall_sentences():
     assert _rate_shortfall(cfg, 50_000, 0.5, 1) is None  # too short a run to say
     assert _rate_shortfall(_cfg(), 10, 3.0, 1) is None  # no rate asked
     assert "could not keep up" in _rate_shortfall(_cfg(pps=2e6, burst=64, engine="xdp"), 1e6, 3.0, 1)
+
+
+def test_inputs_tools_fuzz_found_are_clear_errors():
+    """Regressions from tools/fuzz: each raised something other than ConfigError before."""
+    import pytest
+
+    from xsk.errors import ConfigError
+    from xsk.filter import parse as parse_filter
+    from xsk.traffic import ranges
+    from xsk.traffic.template import parse as parse_template
+
+    with pytest.raises(ConfigError, match="scapy cannot build it"):
+        parse_template("UDP(-0,0)")  # TypeError from scapy's build
+    with pytest.raises(ConfigError, match=r"only bytes \* count"):
+        parse_template("UDP('x'*0*" + "9" * 100 + ")")  # OverflowError: an empty string times a huge count
+    with pytest.raises(ConfigError, match="IP protocol out of range"):
+        parse_filter("proto:" + "6" * 90)  # struct.error when packed
+    with pytest.raises(ConfigError, match="bad MAC range"):
+        ranges.macs(":::::0" + "E" * 60)  # OverflowError
+    assert ranges.macs("2:0:0:0:0:1-02:00:00:00:00:02").tolist() == [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]]

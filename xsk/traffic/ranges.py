@@ -76,9 +76,11 @@ def macs(text: str) -> np.ndarray:
     """``02:00:00:00:00:01`` or ``02:00:00:00:00:01-02:00:00:00:00:ff`` -> (n, 6) uint8 array."""
     lo_text, hi_text = _split(text)
     try:
-        lo, hi = (int(t.replace(":", "").replace("-", ""), 16) for t in (lo_text, hi_text))
-        if any(len(t.split(":")) != 6 for t in (lo_text, hi_text)):
+        # each of the six parts one or two hex digits (tools/fuzz found ':::::0EEE...' overflowing)
+        if any(len(t.split(":")) != 6 or not all(1 <= len(part) <= 2 for part in t.split(":"))
+               for t in (lo_text, hi_text)):
             raise ValueError
+        lo, hi = (int("".join(part.rjust(2, "0") for part in t.split(":")), 16) for t in (lo_text, hi_text))
     except ValueError:
         raise ConfigError(f"bad MAC range {text!r}: expected aa:bb:cc:dd:ee:ff[-aa:bb:cc:dd:ee:ff]") from None
     _check_size(hi - lo + 1, text)

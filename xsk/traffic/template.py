@@ -40,7 +40,9 @@ def _literal(node: ast.AST, text: str) -> Any:
         left, right = _literal(node.left, text), _literal(node.right, text)
         if isinstance(left, int) and isinstance(right, (bytes, str)):
             left, right = right, left
-        if isinstance(left, (bytes, str)) and isinstance(right, int) and 0 <= right * len(left) <= MAX_REPEAT:
+        # the count bounded on its own too: '' * 10**100 is empty but overflows (found by tools/fuzz)
+        if (isinstance(left, (bytes, str)) and isinstance(right, int) and 0 <= right <= MAX_REPEAT
+                and right * len(left) <= MAX_REPEAT):
             return left * right
         raise ConfigError(f"bad template {text!r}: only bytes * count (up to {MAX_REPEAT} bytes) may be multiplied")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -83,6 +85,16 @@ def parse(text: str) -> Any:
         raise ConfigError(f"template is longer than {MAX_TEMPLATE_CHARS} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ConfigError(f"bad template {text!r}: {exc.msg}") from None
-    return _build(tree.body, _layers(), text)
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL character in the text
+        raise ConfigError(f"bad template {text!r}: {getattr(exc, 'msg', exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"bad template {text!r}: nested too deeply") from None
+    try:
+        packet = _build(tree.body, _layers(), text)
+    except RecursionError:
+        raise ConfigError(f"bad template {text!r}: nested too deeply") from None
+    try:
+        bytes(packet)  # found by tools/fuzz: UDP(-0,0) is accepted by scapy but fails when built
+    except Exception as exc:  # scapy raises many kinds for fields it cannot encode
+        raise ConfigError(f"bad template {text!r}: scapy cannot build it: {exc}") from None
+    return packet
