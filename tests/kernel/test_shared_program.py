@@ -49,6 +49,17 @@ def _sink(end, queue: int, *extra: str) -> subprocess.Popen:
     raise AssertionError(f"sink on queue {queue} never bound")
 
 
+def _wait_owned(end, queues) -> None:
+    """Until a process owns each of ``queues`` (its socket is bound), at most 20 s."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with netns.entered(end.netns):
+            if all(queue_owner(end.ifindex, q) for q in queues):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"queues {queues} were never bound")
+
+
 def _gen(pair, count: int) -> dict:
     out = subprocess.run([*CLI, "gen", pair.a.ifname, "--netns", pair.a.netns, "--dst-mac", pair.b.mac,
                           "--queues", "0-1", "--count", str(count), "--rate", "50k", "--json"],
@@ -91,12 +102,7 @@ def test_sink_queues_runs_a_worker_per_queue_and_adds_them_up(two_queues):
                              "--filter", "udp", "--count", "20000", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with netns.entered(pair.b.netns):
-                if all(queue_owner(pair.b.ifindex, q) for q in (0, 1)):
-                    break
-            time.sleep(0.05)
+        _wait_owned(pair.b, (0, 1))
         assert _gen(pair, 20000)["packets"] == 20000
         result = _summary(sink)
     finally:
@@ -120,12 +126,7 @@ def test_capture_queues_writes_every_queues_frames_into_one_file(two_queues, tmp
                             "--filter", "udp", "--count", "2000", "-w", str(out), "--json"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with netns.entered(pair.b.netns):
-                if all(queue_owner(pair.b.ifindex, q) for q in (0, 1)):
-                    break
-            time.sleep(0.05)
+        _wait_owned(pair.b, (0, 1))
         _gen(pair, 2000)
         result = _summary(cap)
     finally:

@@ -34,19 +34,31 @@ int xsk_xdplink_query(int ifindex, uint32_t *prog_id, uint32_t *attach_mode)
 	return 0;
 }
 
-int xsk_xdplink_prog_name(uint32_t prog_id, char *name, size_t size)
+/* The info of BPF program prog_id, with up to nmaps of its map ids in map_ids; 0 or -errno. */
+static int prog_info(uint32_t prog_id, struct bpf_prog_info *info, uint32_t *map_ids, uint32_t nmaps)
 {
-	struct bpf_prog_info info;
-	uint32_t len = sizeof(info);
+	uint32_t len = sizeof(*info);
 	int fd, rc;
 
 	errno = 0;
 	fd = bpf_prog_get_fd_by_id(prog_id);
 	if (fd < 0)
 		return neg_errno(fd);
-	memset(&info, 0, sizeof(info));
-	rc = neg_errno(bpf_obj_get_info_by_fd(fd, &info, &len));
+	memset(info, 0, sizeof(*info));
+	if (map_ids) {
+		info->nr_map_ids = nmaps;
+		info->map_ids = (uint64_t)(unsigned long)map_ids;
+	}
+	rc = neg_errno(bpf_obj_get_info_by_fd(fd, info, &len));
 	close(fd);
+	return rc < 0 ? rc : 0;
+}
+
+int xsk_xdplink_prog_name(uint32_t prog_id, char *name, size_t size)
+{
+	struct bpf_prog_info info;
+	int rc = prog_info(prog_id, &info, NULL, 0);
+
 	if (rc < 0)
 		return rc;
 	if (size) {
@@ -97,18 +109,8 @@ int xsk_xdplink_prog_map(uint32_t prog_id, const char *name)
 {
 	uint32_t ids[64];
 	struct bpf_prog_info info;
-	uint32_t len = sizeof(info);
-	int fd, rc;
+	int rc = prog_info(prog_id, &info, ids, sizeof(ids) / sizeof(ids[0]));
 
-	errno = 0;
-	fd = bpf_prog_get_fd_by_id(prog_id);
-	if (fd < 0)
-		return neg_errno(fd);
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
-	info.map_ids = (uint64_t)(unsigned long)ids;
-	rc = neg_errno(bpf_obj_get_info_by_fd(fd, &info, &len));
-	close(fd);
 	if (rc < 0)
 		return rc;
 	for (uint32_t i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {

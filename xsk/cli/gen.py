@@ -446,19 +446,15 @@ def run(args: argparse.Namespace) -> int:
     packets = sum(r["packets"] for r in results)
     nbytes = sum(r["bytes"] for r in results)
     seconds = max(r["seconds"] for r in results)
-    kernel: dict[str, int] = {}
-    for r in results:
-        for k, v in r["kernel"].items():
-            kernel[k] = kernel.get(k, 0) + v
+    kernel = common.add_counters([r["kernel"] for r in results])
     out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
            "pps": round(packets / seconds, 1) if seconds else 0.0,
            "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0,
            "mode": results[0]["mode"], "queues": queues, "kernel": kernel}
     if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
-        for key in ("ledger_checks", "ledger_missed"):
-            out[key] = sum(r[key] for r in results)
-        for key in ("rss_kib", "rss_growth_kib", "rss_peak_growth_kib", "rss_slope_kib_per_min"):
-            out[key] = max(r[key] for r in results)
+        footprint_keys = ("ledger_checks", "ledger_missed", "rss_kib", "rss_growth_kib", "rss_peak_growth_kib",
+                          "rss_slope_kib_per_min")
+        out.update(common.merge_footprints([{k: r[k] for k in footprint_keys} for r in results]))
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
     lines = common.cause_lines(common.merge_causes([r.get("causes", []) for r in results]))
     refused = sum(r.get("refused", 0) for r in results)
