@@ -43,7 +43,8 @@ REQUESTS = [
 
 
 def test_every_frame_gets_its_payload_with_lengths_and_checksums_whole():
-    answers = [b"VALUE is a longer reply than the request", b"", b"x" * 1000, b"short"]
+    # lengths above 255 for UDP and TCP, both byte orders of every length field exercised; and an empty one
+    answers = [b"VALUE is a longer reply than the request", b"y" * 700, b"x" * 1000, b""]
     with xsk.Umem(frame_count=8, hugepages="off") as umem:
         b = _batch(umem, [bytes(p) for p in REQUESTS])
         h = headers.parse(b)
