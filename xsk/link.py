@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
 from ._netlink import iproute as _netlink
 from .errors import NoSuchInterfaceError, XskError
@@ -52,26 +53,27 @@ def queue_counts(index: int) -> tuple[int, int]:
     return int(rx), int(tx)
 
 
-def driver_name(ifname: str) -> str:
-    """The kernel driver behind an interface (e.g. ``veth``), or "unknown"."""
+def _link(ifname: str) -> Any:
+    """The interface's RTM_NEWLINK message (in the calling thread's namespace), or None."""
     with _netlink() as ipr:
         links = ipr.link_lookup(ifname=ifname)
-        if not links:
-            return "unknown"
-        (link,) = ipr.get_links(links[0])
-        info = link.get_attr("IFLA_LINKINFO")
-        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+        return ipr.get_links(links[0])[0] if links else None
+
+
+def driver_name(ifname: str) -> str:
+    """The kernel driver behind an interface (e.g. ``veth``), or "unknown"."""
+    link = _link(ifname)
+    info = link.get_attr("IFLA_LINKINFO") if link is not None else None
+    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
     return str(kind) if kind else "unknown"
 
 
 def mac_address(ifname: str) -> str:
     """The interface's MAC address (in the calling thread's namespace)."""
-    with _netlink() as ipr:
-        links = ipr.link_lookup(ifname=ifname)
-        if not links:
-            raise NoSuchInterfaceError(f"no interface {ifname!r} in this network namespace")
-        (link,) = ipr.get_links(links[0])
-        return str(link.get_attr("IFLA_ADDRESS"))
+    link = _link(ifname)
+    if link is None:
+        raise NoSuchInterfaceError(f"no interface {ifname!r} in this network namespace")
+    return str(link.get_attr("IFLA_ADDRESS"))
 
 
 def ipv4_address(ifname: str) -> str | None:
@@ -87,21 +89,13 @@ def ipv4_address(ifname: str) -> str | None:
 
 def mtu(ifname: str) -> int | None:
     """The interface's MTU (in the calling thread's namespace), None if it is not there."""
-    with _netlink() as ipr:
-        links = ipr.link_lookup(ifname=ifname)
-        if not links:
-            return None
-        (link,) = ipr.get_links(links[0])
-        value = link.get_attr("IFLA_MTU")
+    link = _link(ifname)
+    value = link.get_attr("IFLA_MTU") if link is not None else None
     return int(value) if value is not None else None
 
 
 def counters(ifname: str) -> dict[str, int]:
     """The interface's link counters (IFLA_STATS64: rx/tx packets, bytes, dropped, errors...), or {}."""
-    with _netlink() as ipr:
-        links = ipr.link_lookup(ifname=ifname)
-        if not links:
-            return {}
-        (link,) = ipr.get_links(links[0])
-        stats = link.get_attr("IFLA_STATS64") or {}
+    link = _link(ifname)
+    stats = (link.get_attr("IFLA_STATS64") if link is not None else None) or {}
     return {str(k): int(v) for k, v in dict(stats).items() if isinstance(v, int)}

@@ -17,7 +17,7 @@ import secrets
 
 from pyroute2 import netns as pyroute2_netns
 
-from .. import netns
+from .. import link, netns
 from .._netlink import call_outside_loop, iproute
 from .._privileges import CAP_NET_ADMIN, CAP_SYS_ADMIN, require
 from ..errors import ConfigError, PrivilegeError
@@ -190,10 +190,8 @@ class VethPair:
         """The kernel's link counters of each end (``{"a": {...}, "b": {...}}``): packets, bytes, drops."""
         out = {}
         for key, end in (("a", self.a), ("b", self.b)):
-            with netns.entered(end.netns), iproute() as ipr:
-                (index,) = ipr.link_lookup(ifname=end.ifname)
-                (link,) = ipr.get_links(index)
-                stats = link.get_attr("IFLA_STATS64") or {}
+            with netns.entered(end.netns):
+                stats = link.counters(end.ifname)
                 out[key] = {name: int(stats.get(name, 0)) for name in (
                     "rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped", "tx_dropped")}
         return out
