@@ -253,6 +253,23 @@ def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
     return h
 
 
+def count_checksums(batch: Batch) -> tuple[int, int, int, int]:
+    """How many frames of a batch hold each checksum state: (none, ok, partial, bad).
+
+    The states are ``parse(batch, verify_checksums=True).l4_csum``'s, counted in one C pass
+    that keeps no per-frame records: for receivers that only count (sink, capture).
+    """
+    batch._live()
+    n = len(batch)
+    if not n:
+        return (0, 0, 0, 0)
+    umem = batch._umem
+    counts = ffi.new("uint64_t[4]")
+    _csum_count(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), n, umem.size, umem.frame_size, counts)
+    return (int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]))
+
+
 _parse = lib.xsk_pkt_parse  # bound once: a lookup on lib costs as much as a short call
 _proto_mask = lib.xsk_pkt_proto_mask
 _csum_check = lib.xsk_pkt_l4_csum_check
+_csum_count = lib.xsk_pkt_l4_csum_count

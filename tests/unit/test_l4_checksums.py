@@ -78,6 +78,7 @@ def test_states_valid_partial_bad_and_none():
         assert h.l4_csum_ok.tolist() == [True] * 4 + [False] * 8 + [True, True, False]
         assert h.l4_csum_partial.tolist() == [False] * 4 + [True] * 4 + [False] * 7
         assert h.l4_csum_bad.tolist() == [False] * 8 + [True] * 4 + [False, False, True]
+        assert headers.count_checksums(b) == (2, 4, 4, 5)  # the same states, counted in one pass
         assert replies.finish_partial_checksums(b, h) == 4  # only those four change
         assert [bytes(b.data(i)) for i in range(4)] == frames[:4]
         assert [bytes(b.data(i)) for i in range(8, 15)] == frames[8:]
@@ -128,6 +129,7 @@ def test_agrees_with_scapy_on_any_datagram(payload, v6, tcp, sport, dport, corru
     with xsk.Umem(frame_count=4, hugepages="off") as umem:
         b = _batch(umem, [bytes(good), _with_csum(good, corrupt)])
         h = headers.parse(b, verify_checksums=True)
+        assert headers.count_checksums(b) == tuple(int(np.count_nonzero(h.l4_csum == s)) for s in range(4))
         want = CSUM_OK if corrupt == right or (not tcp and not v6 and corrupt == 0) else None
         assert h.l4_csum[0] == CSUM_OK
         if want is not None:

@@ -240,38 +240,47 @@ static int l4_extent(const uint8_t *f, uint32_t room, const struct xsk_hdr *h, u
 	return XSK_CSUM_OK;
 }
 
+/* The XSK_CSUM_* state of the frame at addr with headers h (see xsk_pkt_l4_csum_check). */
+static int l4_state(const uint8_t *area, uint64_t addr, uint32_t len, const struct xsk_hdr *h,
+		    uint64_t area_size, uint32_t frame_size)
+{
+	uint32_t room, l4len, at;
+	uint64_t pseudo;
+	if (addr >= area_size)
+		return XSK_CSUM_BAD;
+	room = frame_size - (uint32_t)(addr % frame_size);
+	if (len < room)
+		room = len;
+	const uint8_t *f = area + addr;
+	int state = l4_extent(f, room, h, &l4len, &at, &pseudo);
+	if (state != XSK_CSUM_OK)
+		return state;
+	uint16_t field = be16_at(f + at);
+	if (field == 0 && h->proto == 17 && h->ip_version == 4)
+		return XSK_CSUM_NONE;
+	if (fold_be(sum_native(f + h->l4, l4len, pseudo)) == 0xffff)
+		return XSK_CSUM_OK;
+	return field == fold_be(pseudo) ? XSK_CSUM_PARTIAL : XSK_CSUM_BAD;
+}
+
 void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
 			   struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size)
 {
+	for (uint32_t i = 0; i < n; i++)
+		h[i].l4_csum = (uint8_t)l4_state(area, addrs[i], lens[i], &h[i], area_size, frame_size);
+}
+
+void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+			   uint64_t area_size, uint32_t frame_size, uint64_t counts[4])
+{
+	struct xsk_hdr h;
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *out = &h[i].l4_csum;
-		uint32_t room, l4len, at;
-		uint64_t pseudo;
 		if (addrs[i] >= area_size) {
-			*out = XSK_CSUM_BAD;
+			counts[XSK_CSUM_BAD]++;
 			continue;
 		}
-		room = frame_size - (uint32_t)(addrs[i] % frame_size);
-		if (lens[i] < room)
-			room = lens[i];
-		const uint8_t *f = area + addrs[i];
-		int state = l4_extent(f, room, &h[i], &l4len, &at, &pseudo);
-		if (state != XSK_CSUM_OK) {
-			*out = (uint8_t)state;
-			continue;
-		}
-		uint16_t field = be16_at(f + at);
-		if (field == 0 && h[i].proto == 17 && h[i].ip_version == 4) {
-			*out = XSK_CSUM_NONE;
-			continue;
-		}
-		uint16_t all = fold_be(sum_native(f + h[i].l4, l4len, pseudo));
-		if (all == 0xffff)
-			*out = XSK_CSUM_OK;
-		else if (field == fold_be(pseudo))
-			*out = XSK_CSUM_PARTIAL;
-		else
-			*out = XSK_CSUM_BAD;
+		xsk_parse_frame(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] % frame_size), &h);
+		counts[l4_state(area, addrs[i], lens[i], &h, area_size, frame_size)]++;
 	}
 }
 

@@ -70,6 +70,10 @@ void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint
  * that length are XSK_CSUM_BAD; nothing outside a frame's room is read. */
 void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
 			   struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size);
+/* counts[state] += the frames of each XSK_CSUM_* state, parsing each frame's headers on the
+ * way (no header records): what a receiver that only counts needs. */
+void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+			   uint64_t area_size, uint32_t frame_size, uint64_t counts[4]);
 /* Recompute the UDP/TCP checksum of frame i in place where where[i] (NULL: every frame), and
  * h[i].l4_csum == state unless state < 0, and its datagram lies inside the frame (frames
  * without UDP/TCP are left alone). Returns how many were written. */

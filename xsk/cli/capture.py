@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     causes: list[dict[str, object]] = []
     try:
         with pcap.Writer(args.write, pcapng=args.pcapng, snaplen=args.frame_size) as writer:
+            common.quiet_gc()
             t0 = time.monotonic()
             deadline = t0 + args.duration if args.duration else None
             try:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..headers import CSUM_BAD, CSUM_PARTIAL, parse
+from ..headers import count_checksums
 
 if TYPE_CHECKING:
     from ..batch import Batch
@@ -28,9 +26,9 @@ class ChecksumCount:
         self.bad = 0
 
     def add(self, batch: Batch) -> None:
-        state = parse(batch, verify_checksums=True).l4_csum
-        self.partial += int(np.count_nonzero(state == CSUM_PARTIAL))
-        self.bad += int(np.count_nonzero(state == CSUM_BAD))
+        _, _, partial, bad = count_checksums(batch)
+        self.partial += partial
+        self.bad += bad
 
     def summary(self) -> dict[str, Any]:
         return {"l4_checksums": {"partial": self.partial, "bad": self.bad}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -84,6 +85,17 @@ def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: 
 def add_health_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify-ledger", action="store_true",
                    help="check the whole frame ledger's consistency once a second and at the end (soaks)")
+
+
+def quiet_gc() -> None:
+    """Collect once, then freeze every object alive (modules, scapy, set-up) out of the collector.
+
+    Call it right before a data loop. A full collection in a process that imported scapy takes
+    20-90 ms here, a stall no ring absorbs at speed (300k pps fill 4,096 frames in 14 ms);
+    after the freeze, collections only walk what the loop itself made.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def fail(prog: str, message: str, code: int) -> int:

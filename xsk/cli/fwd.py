@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
                                 netns=args.netns2 or args.netns, ring_size=args.ring_size)
             try:
                 reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
+                common.quiet_gc()
                 t0 = time.monotonic()
                 deadline = t0 + args.duration if args.duration else None
                 try:

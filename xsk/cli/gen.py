@@ -236,6 +236,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             health = common.Health(umem, cfg.verify_ledger)
             index = cfg.seq_start
             sent = nbytes = 0
+            common.quiet_gc()
             t0 = time.monotonic()
             deadline = t0 + cfg.duration if cfg.duration else None
             next_report = t0 + 1.0
@@ -321,6 +322,7 @@ def _xdp_send(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: f
         try:
             pacer = Pacer(pps, cfg.burst) if pps else None
             sent = 0
+            common.quiet_gc()
             t0 = time.monotonic()
             deadline = t0 + cfg.duration if cfg.duration else None
             next_report = t0 + 1.0

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
          xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, rx=False, netns=args.netns,
                          ring_size=args.ring_size) as sock:
         reporter = common.Reporter(args.json, total=total)
+        common.quiet_gc()
         t0 = time.perf_counter()
         try:
             while sent < total:

@@ -78,6 +78,7 @@ def receive(args: argparse.Namespace, queue: int, tick: Any = None, shared: Any 
     footprint: dict[str, int] = {}
     count = args.count if shared is None else None  # several queues: the parent counts
     b = None  # one batch, refilled in place every round (into=)
+    common.quiet_gc()
     next_tick = time.monotonic() + 1.0
     t0 = time.monotonic()
     try:

@@ -3,14 +3,18 @@
 Packet ``k`` is due at ``t0 + k / rate``. ``allowance()`` says how many are due now (at
 most ``burst``, the most sent back to back); ``wait()`` sleeps until the next one is due,
 sleeping in the OS when the gap is long and spinning on the clock when it is short.
-Falling behind (a slow kernel, a descheduled process) is made up for by sending the
-backlog in bursts, so the average over any second or more holds.
+Falling behind (a slow kernel, a descheduled process, a garbage collection) is made up for,
+so the average over any second or more holds, but at most at ``catch_up`` times the asked rate
+(a second token bucket, ``burst`` deep): a receiver sized for the asked rate sees the backlog
+as a stretch at twice that rate, not as thousands of frames at line rate that overrun its
+fill ring.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from ..errors import ConfigError
 
@@ -33,23 +37,39 @@ def parse_rate(text: str, frame_len: int) -> float:
     return value
 
 
-class Pacer:
-    """Hands out permission to send at ``pps`` packets per second, ``burst`` at a time."""
+CATCH_UP = 2.0
 
-    def __init__(self, pps: float, burst: int) -> None:
+
+class Pacer:
+    """Hands out permission to send at ``pps`` packets per second, ``burst`` at a time.
+
+    The schedule starts at the first ``allowance`` or ``grant``; ``clock`` (seconds) is
+    ``time.perf_counter`` unless a test gives its own.
+    """
+
+    def __init__(self, pps: float, burst: int, *, catch_up: float = CATCH_UP,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         if pps <= 0 or burst < 1:
             raise ConfigError("rate and burst must be positive")
+        if catch_up <= 1:
+            raise ConfigError("catch_up must exceed 1, or a backlog is never made up")
         self.pps = pps
         self.burst = burst
+        self.catch_up = catch_up
         self.sent = 0
         self.t0: float | None = None
+        self._clock = clock
+        self._tokens = float(burst)  # the catch-up bucket, refilled at catch_up * pps
+        self._refilled = 0.0
 
     def allowance(self) -> int:
-        now = time.perf_counter()
+        now = self._clock()
         if self.t0 is None:
-            self.t0 = now
+            self.t0 = self._refilled = now
+        self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.pps * self.catch_up)
+        self._refilled = now
         due = int((now - self.t0) * self.pps) + 1 - self.sent
-        return max(0, min(due, self.burst))
+        return max(0, min(due, self.burst, int(self._tokens)))
 
     def grant(self, want: int) -> int:
         """How many of ``want`` packets may go now; 0 after waiting for the next one to fall due."""
@@ -61,12 +81,22 @@ class Pacer:
 
     def consumed(self, n: int) -> None:
         self.sent += n
+        self._tokens -= n
+
+    def next_at(self) -> float:
+        """When the next packet may go: its place in the schedule, or later while catching up."""
+        assert self.t0 is not None
+        at = self.t0 + self.sent / self.pps
+        if self._tokens < 1:
+            at = max(at, self._refilled + (1 - self._tokens) / (self.pps * self.catch_up))
+        return at
 
     def wait(self) -> None:
         if self.t0 is None:
             return
-        gap = self.t0 + self.sent / self.pps - time.perf_counter()
+        at = self.next_at()
+        gap = at - self._clock()
         if gap > 0.0005:
             time.sleep(gap - 0.0003)
-        while time.perf_counter() < self.t0 + self.sent / self.pps:
+        while self._clock() < at:
             pass

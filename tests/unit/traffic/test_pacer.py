@@ -3,7 +3,7 @@
 import pytest
 
 from xsk.errors import ConfigError
-from xsk.traffic.pacer import parse_rate
+from xsk.traffic.pacer import Pacer, parse_rate
 
 
 def test_rates():
@@ -13,3 +13,59 @@ def test_rates():
     for bad in ("", "fast", "-1", "0"):
         with pytest.raises(ConfigError):
             parse_rate(bad, 60)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _drive(pacer: Pacer, clock: _Clock, until: float, stall_at: float | None = None, stall: float = 0.0):
+    """Send whatever the pacer allows, jumping the clock to its next instant; (time, n) per send."""
+    sends = []
+    while clock.t < until:
+        if stall_at is not None and clock.t >= stall_at:
+            clock.t += stall  # descheduled: nothing sent for `stall` seconds
+            stall_at = None
+        n = pacer.allowance()
+        if n:
+            pacer.consumed(n)
+            sends.append((clock.t, n))
+        else:
+            clock.t = max(pacer.next_at(), clock.t + 1e-9)
+    return sends
+
+
+def test_the_schedule_holds_and_no_send_exceeds_the_burst():
+    clock = _Clock()
+    pacer = Pacer(10_000, 8, clock=clock)
+    sends = _drive(pacer, clock, 101.0)
+    assert max(n for _, n in sends) <= 8
+    assert abs(pacer.sent - 10_000) <= 1
+
+
+def test_a_backlog_is_made_up_at_the_catch_up_rate_not_at_once():
+    clock = _Clock()
+    pacer = Pacer(10_000, 8, clock=clock)  # 0.1 s stall = 1,000 packets behind
+    sends = _drive(pacer, clock, 101.0, stall_at=100.3, stall=0.1)
+    assert abs(pacer.sent - 10_000) <= 1, "the second's average holds"
+    after = [(t, n) for t, n in sends if t >= 100.4]
+    # in any 10 ms after the stall, at most catch_up x the rate (plus one burst)
+    for t0, _ in after:
+        window = sum(n for t, n in after if t0 <= t < t0 + 0.01)
+        assert window <= 2 * 10_000 * 0.01 + 8, (t0, window)
+    # and the backlog is gone within stall / (catch_up - 1), with a little slack
+    behind = [t for t, _ in after if pacer_backlog(sends, t, 10_000, 100.0) > 8]
+    assert not behind or max(behind) < 100.4 + 0.1 + 0.005
+
+
+def pacer_backlog(sends, at: float, pps: float, t0: float) -> float:
+    return (at - t0) * pps - sum(n for t, n in sends if t <= at)
+
+
+def test_catch_up_must_exceed_one():
+    with pytest.raises(ConfigError, match="catch_up"):
+        Pacer(1000, 1, catch_up=1.0)
