@@ -74,6 +74,9 @@ def test_gen_to_sink_exact_count_no_loss(veth_pair):
     s = last_json(finish(sink)[0])
     assert s["packets"] == 20000 and s["lost"] == 0 and s["duplicates"] == 0 and s["reordered"] == 0
     assert s["latency_us"]["min"] is not None and s["latency_us"]["p50"] <= s["latency_us"]["max"]
+    (only,) = s["per_stream"].values()
+    assert (only["packets"], only["bytes"], only["lost"]) == (20000, s["bytes"], 0)
+    assert only["latency_us"]["p99.9"] <= only["latency_us"]["max"] and only["jitter_us"] is not None
     assert nothing_attached(a, b)
 
 

@@ -110,6 +110,12 @@ def test_sink_queues_runs_a_worker_per_queue_and_adds_them_up(two_queues):
     assert result["packets"] == 20000 and result["queues"] == {"0": 10000, "1": 10000}
     assert (result["lost"], result["duplicates"], result["streams"]) == (0, 0, 2)
     assert result["latency_us"]["p50"] is not None
+    # one stream per generator worker, each merged from the queue it arrived on
+    assert set(result["per_stream"]) == {"0", "1"}
+    for s in result["per_stream"].values():
+        assert (s["packets"], s["lost"], s["duplicates"]) == (10000, 0, 0)
+        assert s["latency_us"]["p50"] <= s["latency_us"]["p99"] <= s["latency_us"]["max"]
+        assert sum(c for _, _, c in s["latency_hist_us"]) == 10000
     assert result["accounting"]["pool"] == result["accounting"]["total"]
     assert not _attached(pair.b)
     bad = subprocess.run([*CLI, "sink", pair.b.ifname, "--netns", pair.b.netns, "--queues", "0-2"],

@@ -491,21 +491,30 @@ static void seq_one(struct xsk_seqwin *w, int64_t c)
 		w->reordered++;
 }
 
-static void add_latency(struct xsk_seqstats *st, double us)
+uint32_t xsk_hist_index(uint64_t v)
 {
-	uint32_t lo = 0, hi = st->nbuckets; /* first bucket edge >= us (numpy searchsorted, left) */
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (st->buckets[mid] < us)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (v < 2 * XSK_HIST_SUB)
+		return (uint32_t)v;
+	uint32_t e = 63 - (uint32_t)__builtin_clzll(v) - 7; /* v >> e is in [128, 256) */
+	uint32_t i = e * XSK_HIST_SUB + (uint32_t)(v >> e);
+	return i < XSK_HIST_BUCKETS ? i : XSK_HIST_BUCKETS - 1;
+}
+
+static void add_latency(struct xsk_seqwin *w, int64_t arrival_ns, int64_t sent_ns)
+{
+	int64_t transit = arrival_ns - sent_ns;
+	if (w->timed) {
+		int64_t d = transit - w->last_transit;
+		w->jitter += ((double)(d < 0 ? -d : d) - w->jitter) / 16.0;
 	}
-	st->hist[lo]++;
-	if (us < st->lat_min)
-		st->lat_min = us;
-	if (us > st->lat_max)
-		st->lat_max = us;
+	w->last_transit = transit;
+	w->hist[xsk_hist_index((uint64_t)transit)]++;
+	if (!w->timed || transit < w->lat_min)
+		w->lat_min = transit;
+	if (!w->timed || transit > w->lat_max)
+		w->lat_max = transit;
+	w->lat_sum += (double)transit;
+	w->timed++;
 }
 
 uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint64_t *addrs,
@@ -534,10 +543,16 @@ uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint6
 			*missing = (int32_t)(seq >> 56);
 			return i;
 		}
+		struct xsk_seqwin *w = st->streams[seq >> 56];
 		st->with_seq++;
-		seq_one(st->streams[seq >> 56], (int64_t)(seq & (((uint64_t)1 << 56) - 1)));
+		if (!w->packets)
+			w->first_ns = now_ns;
+		w->last_ns = now_ns;
+		w->packets++;
+		w->bytes += lens[i];
+		seq_one(w, (int64_t)(seq & (((uint64_t)1 << 56) - 1)));
 		if ((int64_t)sent <= now_ns)
-			add_latency(st, (double)(now_ns - (int64_t)sent) / 1000.0);
+			add_latency(w, now_ns, (int64_t)sent);
 	}
 	return n;
 }

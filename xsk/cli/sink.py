@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     sums.bad = sum(r["checksums"]["bad"] for r in parts)
     out: dict[str, Any] = {"packets": packets, "bytes": sum(r["bytes"] for r in parts),
                            "seconds": round(seconds, 6), "pps": round(packets / seconds, 1) if seconds else 0.0,
-                           **SeqStats.merged([r["seq"] for r in parts])}
+                           **SeqStats.merged([r["seq"] for r in parts], histogram=args.json)}
     if len(queues) > 1:
         out["queues"] = {str(r["queue"]): r["packets"] for r in parts}
     out["kernel"] = common.add_counters([r["kernel"] for r in parts])
@@ -221,8 +221,29 @@ def run(args: argparse.Namespace) -> int:
     out["accounting"] = {k: sum(r["accounting"][k] for r in parts) for k in parts[0]["accounting"]}
     causes = common.merge_causes([r["causes"] for r in parts])
     common.warn("xsk sink", out, common.cause_lines(causes) + sums.warnings())
-    common.summary(out, args.json)
+    if args.json:
+        common.summary(out, True)
+    else:
+        per_stream = out.pop("per_stream")
+        common.summary(out, False)
+        print(stream_table(per_stream))
     return common.EXIT_OK
+
+
+def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
+    """The per-stream results as a plain-text table (one row per stream id)."""
+    def num(v: float | None, digits: int = 1) -> str:
+        return "-" if v is None else f"{v:,.{digits}f}"
+
+    head = ("stream", "packets", "pps", "lost", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us", "jitter us")
+    rows = [head]
+    for k, s in per_stream.items():
+        lat = s["latency_us"]
+        rows.append((k, f"{s['packets']:,}", num(s["pps"], 0), f"{s['lost']:,}", f"{s['duplicates']:,}",
+                     f"{s['reordered']:,}", num(lat["p50"]), num(lat["p99"]), num(lat["p99.9"]), num(lat["max"]),
+                     num(s["jitter_us"], 2)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
