@@ -29,7 +29,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-UNITS = ("ledger", "datapath", "system", "xdplink", "packet", "standin")
+UNITS = ("ledger", "datapath", "system", "xdplink", "packet", "mix", "standin")
 LIBRARIES = ("bpf.cdef", "libs.cdef")
 _CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTALL)
 

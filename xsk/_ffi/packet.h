@@ -35,12 +35,23 @@ struct xsk_patch_plan {
 	uint64_t base_l4;
 	uint32_t random;    /* draw rows at random instead of in order */
 	uint64_t rng;       /* xorshift64 state, never 0 */
+	/* Frames of several lengths from one template (padded with zeros to the largest): with
+	 * ip_len_at >= 0 the base sums leave out the length fields and the pseudo-header length,
+	 * and xsk_pkt_patch_one writes them for each frame's length. */
+	int32_t ip_len_at;  /* IPv4 total length or IPv6 payload length, or -1 */
+	int32_t ip_len_sub; /* that field = frame length - ip_len_sub */
+	int32_t ip_len_summed; /* IPv4: the field is in the header checksum */
+	int32_t udp_len_at; /* UDP length (= frame length - l4_at), or -1 */
+	int32_t l4_at;      /* where the UDP/TCP header starts: pseudo-header length = frame length - l4_at */
 };
 
 /* Write packet index0+i's varying fields, sequence number (stream << 56 | counter) and
  * transmit time into the frame at addrs[i], and fix its checksums. */
 void xsk_pkt_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
 		   uint64_t index0, uint32_t stream, uint64_t ts_ns);
+/* The same for one frame f of length len (used when p->ip_len_at >= 0) as packet `index`. */
+void xsk_pkt_patch_one(struct xsk_patch_plan *p, uint8_t *f, uint32_t len, uint64_t index, uint32_t stream,
+		       uint64_t ts_ns);
 
 /* The header fields of one frame (xsk.headers.Headers holds an array of these). */
 struct xsk_hdr {

@@ -20,8 +20,11 @@ from .. import link, netns, pcap
 from ..errors import ConfigError, UnsupportedError, XskError
 from ..socket import Mode
 from ..traffic import ranges, template
+from ..traffic.mix import StreamPlan, resolve
 from ..traffic.pacer import Pacer, parse_rate
 from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
+from ..traffic.profile import Profile
+from ..traffic.sender import send_streams
 from . import common
 
 PROG = "xsk gen"
@@ -50,6 +53,8 @@ class GenConfig:
     burst: int = 0
     engine: str = "afxdp"
     verify_ledger: bool = False
+    plans: list[StreamPlan] = field(default_factory=list)  # --profile: the streams, resolved
+    queues: list[int] = field(default_factory=list)
 
 
 def build(args: argparse.Namespace) -> GenConfig:
@@ -64,6 +69,10 @@ def build(args: argparse.Namespace) -> GenConfig:
         link.ifindex(args.ifname, args.netns)
         iface_mac = link.mac_address(args.ifname)
         iface_ip = link.ipv4_address(args.ifname)
+    cfg.queues = common.parse_queues(args.queues, args.queue)
+    if args.profile:
+        _build_profile(args, cfg, iface_mac, iface_ip)
+        return cfg
     sources = [bool(args.template), bool(args.pcap)]
     if sum(sources) > 1:
         raise ConfigError("--template and --pcap can't be combined")
@@ -96,6 +105,31 @@ def build(args: argparse.Namespace) -> GenConfig:
         cfg.pps = parse_rate(args.rate, frame_len)
     cfg.burst = args.burst or (max(1, min(args.batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else args.batch)
     return cfg
+
+
+PACKET_OPTIONS = ("template", "pcap", "src_mac", "src_ip", "dst_ip", "src_port", "dst_port", "size", "vlan", "tcp",
+                  "random", "seq")
+
+
+def _build_profile(args: argparse.Namespace, cfg: GenConfig, iface_mac: str, iface_ip: str | None) -> None:
+    """--profile FILE: its streams resolved here (errors before any worker starts)."""
+    given = [f"--{o.replace('_', '-')}" for o in PACKET_OPTIONS if getattr(args, o) not in (None, False)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} can't be combined with --profile: its streams give their packets")
+    if args.engine == "xdp":
+        raise ConfigError("--engine xdp sends one template; a profile's streams need --engine afxdp")
+    profile = Profile.load(args.profile)
+    if args.rate:
+        if not any(s.percent is not None for s in profile.streams):
+            raise ConfigError(f"--rate with --profile sets the total that percent streams share; {args.profile} "
+                              "has none (set each stream's rate in the file)")
+        profile = Profile(profile.streams, rate=args.rate, source=profile.source)
+    cfg.plans = resolve(profile, src_mac=iface_mac, dst_mac=args.dst_mac or "ff:ff:ff:ff:ff:ff",
+                        src_ip=iface_ip, frame_size=args.frame_size)
+    if len(cfg.plans) * len(cfg.queues) > 256:
+        raise ConfigError(f"{len(cfg.plans)} streams on {len(cfg.queues)} queues need more than 256 stream ids")
+    cfg.engine = "afxdp"
+    cfg.burst = args.batch
 
 
 def _xdp_engine_unfit(cfg: GenConfig) -> str | None:
@@ -293,6 +327,58 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     return result
 
 
+def profile_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
+                   report: Any, stop: Any = None) -> dict[str, Any]:
+    """Send a profile's streams on one queue (``cfg.plans``); the totals and ``streams`` per stream."""
+    import xsk
+
+    q = cfg.queues.index(queue) if queue in cfg.queues else 0
+    with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
+        with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
+                        ring_size=cfg.ring_size) as sock:
+            health = common.Health(umem, cfg.verify_ledger)
+            next_report = time.monotonic() + 1.0
+
+            def tick(progress: dict[str, Any]) -> None:
+                nonlocal next_report
+                if health.due():
+                    health.check()
+                now = time.monotonic()
+                if now >= next_report:
+                    streams = progress["mix"].results()
+                    report({"queue": queue, "packets": progress["packets"],
+                            "bytes": sum(r["bytes"] for r in streams), "kernel": sock.statistics()})
+                    next_report = now + 1.0
+
+            common.quiet_gc()
+            out = send_streams(cfg.plans, umem, sock, batch=cfg.batch, q=q, nqueues=len(cfg.queues) or 1,
+                               count=count, duration=cfg.duration,
+                               stop=(lambda: stop.is_set()) if stop is not None else None, tick=tick)
+            result = {"queue": queue, **out, "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
+                      "causes": common.cause_dicts(sock.diagnose())}
+        result["accounting"] = umem.accounting()._asdict()
+    return result
+
+
+def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each stream's results over every queue's worker, by name: the ids it was sent with, packets,
+    bytes, the rate achieved and the rate asked (None: unpaced)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for st in r["streams"]:
+            m = out.setdefault(st["name"], {"ids": [], "packets": 0, "bytes": 0, "pps": 0.0, "asked_pps": None})
+            m["ids"].append(st["id"])
+            m["packets"] += st["packets"]
+            m["bytes"] += st["bytes"]
+            m["pps"] += st["pps"] or 0.0
+            if st["asked_pps"] is not None:
+                m["asked_pps"] = (m["asked_pps"] or 0.0) + st["asked_pps"]
+    for m in out.values():
+        m["pps"] = round(m["pps"], 1) if m["packets"] > 1 else None
+        m["asked_pps"] = None if m["asked_pps"] is None else round(m["asked_pps"], 1)
+    return out
+
+
 def xdp_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
                report: Any, stop: Any = None) -> dict[str, Any]:
     """Send with BPF_PROG_RUN live frames (the kernel transmits copies of the template)."""
@@ -382,7 +468,7 @@ def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     try:
         if cpu is not None:  # one core per queue: the kernel's copy-mode TX work runs on it too
             os.sched_setaffinity(0, {cpu})
-        run_one = xdp_worker if cfg.engine == "xdp" else worker
+        run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else worker
         result = run_one(cfg, queue, stream, count, pps, lambda r: reports.put(("tick", r)), stop)
         reports.put(("done", result))
     except XskError as exc:
@@ -403,7 +489,7 @@ def run(args: argparse.Namespace) -> int:
         def report(r: dict[str, Any]) -> None:
             reporter.tick(r["packets"], r["bytes"], {"kernel": r["kernel"]})
 
-        run_one = xdp_worker if cfg.engine == "xdp" else worker
+        run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else worker
         results.append(run_one(cfg, queues[0], queues[0], per_count[0], per_pps, report))
     else:
         ctx = mp.get_context("spawn")
@@ -453,6 +539,8 @@ def run(args: argparse.Namespace) -> int:
            "pps": round(packets / seconds, 1) if seconds else 0.0,
            "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0,
            "mode": results[0]["mode"], "queues": queues, "kernel": kernel}
+    if cfg.plans:
+        out["per_stream"] = merge_streams(results)
     if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
         footprint_keys = ("ledger_checks", "ledger_missed", "rss_kib", "rss_growth_kib", "rss_peak_growth_kib",
                           "rss_slope_kib_per_min")
@@ -466,12 +554,40 @@ def run(args: argparse.Namespace) -> int:
     short = _rate_shortfall(cfg, out["pps"], seconds, len(queues))
     if short:
         lines.append(short)
+    lines += _stream_shortfalls(out.get("per_stream", {}), seconds)
     common.warn("xsk gen", out, lines)
-    common.summary(out, args.json)
+    if "per_stream" in out and not args.json:
+        per_stream = out.pop("per_stream")
+        common.summary(out, False)
+        print(_stream_table(per_stream))
+    else:
+        common.summary(out, args.json)
     if refused and not packets:
         return common.fail("xsk gen", "no frame left the interface: every one was refused (see the warning)",
                            common.EXIT_FAILURE)
     return common.EXIT_OK
+
+
+def _stream_shortfalls(per_stream: dict[str, dict[str, Any]], seconds: float) -> list[str]:
+    """A sentence for each paced stream that fell more than 1% short of its rate (runs of 1 s or more)."""
+    if seconds < 1.0:
+        return []
+    return [f"stream {name!r}: asked for {s['asked_pps']:,.0f} pps, sent {s['pps']:,.0f} "
+            f"({s['pps'] / s['asked_pps']:.0%}): the path could not carry the profile's sum; lower the rates or "
+            "spread them over more queues (--queues)"
+            for name, s in per_stream.items()
+            if s["asked_pps"] and s["pps"] is not None and s["packets"] > s["asked_pps"]
+            and s["pps"] < 0.99 * s["asked_pps"]]
+
+
+def _stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
+    head = ("stream", "ids", "packets", "bytes", "pps", "asked pps")
+    rows = [head] + [(name, ",".join(map(str, s["ids"])), f"{s['packets']:,}", f"{s['bytes']:,}",
+                      "-" if s["pps"] is None else f"{s['pps']:,.0f}",
+                      "-" if s["asked_pps"] is None else f"{s['asked_pps']:,.0f}")
+                     for name, s in per_stream.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
 def _refused_line(cfg: GenConfig, refused: int, attempted: int) -> str:
@@ -517,6 +633,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tcp", action="store_true", help="TCP instead of UDP")
     g.add_argument("--template", help="scapy expression, e.g. \"Ether()/IP(dst='10.0.0.2')/UDP(dport=9000)\"")
     g.add_argument("--pcap", help="send the frames of this pcap/pcapng in a cycle")
+    g.add_argument("--profile", metavar="FILE",
+                   help="send the streams of a traffic profile (TOML, or a Python file defining `profile`); "
+                   "--rate then sets the total its percent streams share")
     g.add_argument("--random", action="store_true", help="draw range values at random instead of in order")
     g.add_argument("--seq", dest="seq", action="store_true", default=None,
                    help="sequence number + timestamp payload (default on for UDP)")

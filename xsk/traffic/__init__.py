@@ -6,12 +6,18 @@
 * ``template``: scapy packets from a template string, built from its syntax tree, never run.
 * ``pacer``: rates (``100k``, ``2Gbit``) and sending on an absolute schedule.
 * ``xdpgen``: the in-kernel engine (BPF_PROG_RUN with live frames).
-* ``seqstats``: loss, duplicates, reordering and latency of received sequence payloads.
+* ``seqstats``: per-stream loss, duplicates, reordering, latency histograms and jitter of
+  received sequence payloads.
+* ``profile``: ``Stream`` and ``Profile``, the streams of a run as a user writes them (TOML
+  or Python files).
+* ``mix``: a profile's streams resolved into frames and scheduled frame by frame in C.
 """
 
 from .pacer import Pacer, parse_rate
 from .packet import SEQ_LEN, PacketPlan, layout, varying_fields
-from .seqstats import SeqStats
+from .profile import IMIX, Profile, Stream
+from .seqstats import LatencyHistogram, SeqStats
 from .xdpgen import XdpGenerator
 
-__all__ = ["SEQ_LEN", "Pacer", "PacketPlan", "SeqStats", "XdpGenerator", "layout", "parse_rate", "varying_fields"]
+__all__ = ["IMIX", "SEQ_LEN", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Stream",
+           "XdpGenerator", "layout", "parse_rate", "varying_fields"]

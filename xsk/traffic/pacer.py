@@ -21,20 +21,25 @@ from ..errors import ConfigError
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
 
 
-def parse_rate(text: str, frame_len: int) -> float:
-    """``100k``, ``1.5M`` (packets/s) or ``2Gbit``, ``500Mbit`` (bits/s of frames) -> packets/s.
-
-    Bit rates count the frame's bytes (without FCS, preamble or gap), as the statistics do.
-    """
+def rate_value(text: str) -> tuple[float, bool]:
+    """``100k`` -> (100000.0, False) packets/s; ``2Gbit`` -> (2e9, True) bits/s."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgG]?)\s*(bit|bps|b|pps)?\s*", text)
     if not m:
         raise ConfigError(f"bad rate {text!r}: e.g. 100k, 1.5M (packets/s) or 2Gbit (bits/s)")
     value = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    if m.group(3) in ("bit", "bps", "b"):
-        value /= frame_len * 8
     if value <= 0:
         raise ConfigError(f"rate {text!r} must be positive")
-    return value
+    return value, m.group(3) in ("bit", "bps", "b")
+
+
+def parse_rate(text: str, frame_len: float) -> float:
+    """``100k``, ``1.5M`` (packets/s) or ``2Gbit``, ``500Mbit`` (bits/s of frames) -> packets/s.
+
+    Bit rates count the frame's bytes (without FCS, preamble or gap), as the statistics do;
+    ``frame_len`` is the mean length when frames differ.
+    """
+    value, bits = rate_value(text)
+    return value / (frame_len * 8) if bits else value
 
 
 CATCH_UP = 2.0

@@ -99,6 +99,7 @@ class PacketPlan:
     seq: bool = False
     random: bool = False
     seed: int | None = None
+    varying_length: bool = False  # frames of several lengths from this template (zero-padded to the largest)
 
     def __post_init__(self) -> None:
         self.layout = layout(self.frame)
@@ -118,11 +119,13 @@ class PacketPlan:
         if self._seq_at is not None:
             base[self._seq_at - len(SEQ_MAGIC) : self._seq_at] = SEQ_MAGIC
         self.frame = bytes(base)
-        self._ip_csum = lay.ip_version == 4 and any(f.in_ip_header for f in self.fields)
+        sized = self.varying_length and lay.ip_version in (4, 6)
+        self._len_fields = self._length_fields() if sized else []
+        self._ip_csum = lay.ip_version == 4 and (sized or any(f.in_ip_header for f in self.fields))
         csum_at = self.l4_csum_offset()
         udp_without_sum = (csum_at is not None and lay.l4_proto == IPPROTO_UDP and lay.ip_version == 4
                            and self.frame[csum_at : csum_at + 2] == b"\0\0")
-        varies_l4 = self.seq or any(f.in_l4_sum for f in self.fields)
+        varies_l4 = self.seq or sized or any(f.in_l4_sum for f in self.fields)
         # where the UDP/TCP checksum is recomputed per frame, if it is
         self._l4_csum_at = csum_at if varies_l4 and not udp_without_sum else None
         self._l4_csum = self._l4_csum_at is not None
@@ -137,9 +140,19 @@ class PacketPlan:
             return None
         return lay.l4 + _L4_CSUM_OFFSET[lay.l4_proto]
 
+    def _length_fields(self) -> list[int]:
+        """Offsets of the 16-bit length fields that follow the frame's length."""
+        lay = self.layout
+        at = [lay.l3 + (2 if lay.ip_version == 4 else 4)]
+        if lay.l4 is not None and lay.l4_proto == IPPROTO_UDP:
+            at.append(lay.l4 + 4)
+        return at
+
     # --- base sums: the template with every varying field and the checksum zeroed ------------
     def _zeroed(self) -> bytearray:
         frame = bytearray(self.frame)
+        for at in self._len_fields:
+            frame[at : at + 2] = b"\0\0"
         for f in self.fields:
             frame[f.offset : f.offset + f.rows.shape[1]] = bytes(f.rows.shape[1])
         if self._seq_at is not None:
@@ -157,6 +170,9 @@ class PacketPlan:
         l4, proto, csum_at = lay.l4, lay.l4_proto, self._l4_csum_at
         assert l4 is not None and proto is not None and csum_at is not None  # as _l4_csum says
         frame[csum_at : csum_at + 2] = b"\0\0"
+        if self._len_fields:  # the length goes in per frame: the pseudo-header's too
+            pseudo = bytes(frame[lay.l3 + 12 : lay.l3 + 20] if lay.ip_version == 4 else frame[lay.l3 + 8 : lay.l3 + 40])
+            return checksum.ones_sum(pseudo + struct.pack("!BB", 0, proto)) + checksum.ones_sum(bytes(frame[l4:]))
         if lay.ip_version == 4:
             total_len = struct.unpack_from("!H", frame, lay.l3 + 2)[0]
             seg_len = total_len - (l4 - lay.l3)
@@ -300,6 +316,13 @@ class CPatcher:
         c.base_ip, c.base_l4 = plan._base_ip, plan._base_l4
         c.random = 1 if plan.random else 0
         c.rng = ((seed or 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF) | 1
+        c.ip_len_at = c.udp_len_at = -1
+        if plan._len_fields:
+            c.ip_len_at = plan._len_fields[0]
+            c.ip_len_sub = lay.l3 if lay.ip_version == 4 else lay.l3 + 40
+            c.ip_len_summed = 1 if lay.ip_version == 4 else 0
+            c.l4_at = lay.l4 if lay.l4 is not None else 0
+            c.udp_len_at = plan._len_fields[1] if len(plan._len_fields) > 1 else -1
         self.c = c
 
     def patch(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:

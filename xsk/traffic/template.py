@@ -79,6 +79,21 @@ def _build(node: ast.AST, layers: dict[str, Any], text: str) -> Any:
     )
 
 
+def _unresolved(packet: Any) -> Any:
+    """A copy of the packet whose Ethernet layers without a destination have the broadcast one:
+    building it then never asks scapy to resolve an address, which would send ARP or neighbour
+    solicitations from this host (to its gateway, for an address off-link) and wait 2 s for each."""
+    from scapy.layers.l2 import Ether
+
+    probe = packet.copy()
+    layer = probe.getlayer(Ether)
+    while layer is not None:
+        if "dst" not in layer.fields:
+            layer.dst = "ff:ff:ff:ff:ff:ff"
+        layer = layer.payload.getlayer(Ether) if layer.payload else None
+    return probe
+
+
 def parse(text: str) -> Any:
     """The scapy packet described by ``text``; ConfigError for anything else."""
     if len(text) > MAX_TEMPLATE_CHARS:
@@ -94,7 +109,7 @@ def parse(text: str) -> Any:
     except RecursionError:
         raise ConfigError(f"bad template {text!r}: nested too deeply") from None
     try:
-        bytes(packet)  # found by tools/fuzz: UDP(-0,0) is accepted by scapy but fails when built
+        bytes(_unresolved(packet))  # found by tools/fuzz: UDP(-0,0) is accepted by scapy but fails when built
     except Exception as exc:  # scapy raises many kinds for fields it cannot encode
         raise ConfigError(f"bad template {text!r}: scapy cannot build it: {exc}") from None
     return packet

@@ -1,0 +1,113 @@
+"""Traffic profiles over veth: several streams from one `xsk gen --profile`, counted per stream
+by `xsk sink` or by the kernel's own UDP socket (which drops any datagram whose lengths or
+checksums are wrong)."""
+
+from __future__ import annotations
+
+import collections
+
+from .test_cli import _udp_server, finish, last_json, start, wait_attached, xsk
+
+TWO_STREAMS = """
+[[stream]]
+name = "slow"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(sport=7, dport=9000)"
+rate = "10k"
+count = 20000
+fields = { src_port = "1000-1999" }
+
+[[stream]]
+name = "fast"
+packet = "Ether()/IPv6(src='fd00::1', dst='fd00::2')/UDP(sport=8, dport=9000)"
+rate = "30k"
+count = 60000
+size = "80-144"
+"""
+
+
+def test_two_streams_each_counted_exactly_at_its_own_rate(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    profile = tmp_path / "two.toml"
+    profile.write_text(TWO_STREAMS)
+    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "80000", "--json")
+    wait_attached(b)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json",
+              timeout=60)
+    assert gen.returncode == 0, gen.stderr
+    g = last_json(gen.stdout)
+    s = last_json(finish(sink)[0])
+    assert g["packets"] == 80000 and s["packets"] == 80000 and s["lost"] == 0
+    assert set(g["per_stream"]) == {"slow", "fast"}
+    for name, want_pps, want in (("slow", 10_000, 20_000), ("fast", 30_000, 60_000)):
+        sent = g["per_stream"][name]
+        assert sent["packets"] == want and sent["asked_pps"] == want_pps
+        assert abs(sent["pps"] - want_pps) <= 0.03 * want_pps, sent
+        got = s["per_stream"][str(sent["ids"][0])]
+        assert (got["packets"], got["lost"], got["duplicates"]) == (want, 0, 0)
+        assert abs(got["pps"] - want_pps) <= 0.05 * want_pps, got  # as the sink saw them arrive
+        assert got["bytes"] == sent["bytes"]
+    assert s["per_stream"]["1"]["bytes"] == sum(80 + i % 65 for i in range(60000))  # every size of 80-144, in turn
+
+
+def test_imix_reaches_the_kernel_udp_socket_whole_in_its_ratio(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    profile = tmp_path / "imix.toml"
+    profile.write_text(f"""
+[[stream]]
+name = "imix"
+packet = "Ether()/IP(src='{a.ip}', dst='{b.ip}')/UDP(sport=4000, dport=9000)"
+size = "imix"
+rate = "20k"
+count = 1200
+""")
+    got: list[bytes] = []
+    server = _udp_server(b.netns, b.ip, 9000, 1200, got)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json")
+    assert gen.returncode == 0, gen.stderr
+    server.join(10)
+    assert len(got) == 1200, "every datagram passed the kernel's length and checksum checks"
+    sizes = collections.Counter(len(d) + 42 for d in got)  # frame = Ethernet 14 + IP 20 + UDP 8 + payload
+    assert sizes == {60: 700, 590: 400, 1514: 100}
+
+
+def test_a_late_stream_with_a_count_arrives_after_the_others_began(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    profile = tmp_path / "late.toml"
+    profile.write_text("""
+[[stream]]
+name = "steady"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9000)"
+rate = "5k"
+duration = 1.5
+
+[[stream]]
+name = "late"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9001)"
+start = 1.0
+count = 500
+""")
+    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "8000", "--json")
+    wait_attached(b)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json")
+    assert gen.returncode == 0, gen.stderr
+    s = last_json(finish(sink)[0])
+    steady, late = s["per_stream"]["0"], s["per_stream"]["1"]
+    assert late["packets"] == 500 and late["lost"] == 0 and steady["lost"] == 0
+    assert abs(steady["packets"] - 7500) <= 10
+    # unpaced: the 500 went as one burst, well after the steady stream's first frame
+    assert late["pps"] is None or late["pps"] > 50_000
+
+
+def test_profile_mistakes_exit_2_naming_the_file_stream_and_key(veth_pair, tmp_path):
+    a = veth_pair.a
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[stream]]\nname = "x"\npacket = "Ether()/IP()/UDP()"\nrate = "fast"\n')
+    r = xsk("gen", a.ifname, "--netns", a.netns, "--profile", str(bad))
+    assert r.returncode == 2 and f"{bad}: stream 0 ('x'): rate: bad rate 'fast'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    r = xsk("gen", a.ifname, "--netns", a.netns, "--profile", str(bad), "--template", "Ether()")
+    assert r.returncode == 2 and "--template can't be combined with --profile" in r.stderr
+    big = tmp_path / "big.toml"
+    big.write_text('[[stream]]\npacket = "Ether()/IP()/UDP()"\nsize = 4000\n')
+    r = xsk("gen", a.ifname, "--netns", a.netns, "--profile", str(big))
+    assert r.returncode == 2 and "size 4000 does not fit a 2048-byte UMEM frame" in r.stderr, r.stderr

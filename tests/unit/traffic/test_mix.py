@@ -1,0 +1,161 @@
+"""The multi-stream scheduler in memory: frames made right (lengths, checksums, sequence
+numbers), interleaved by rate, sizes in their ratio, unsent packets given back. scapy is the
+oracle for every header; no kernel here (tests/kernel/test_profiles.py sends them over veth)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+
+import xsk
+from xsk.traffic.mix import Mix, resolve
+from xsk.traffic.profile import Profile, Stream
+
+MS = 1_000_000
+
+
+def _profile():
+    udp = Stream(Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(sport=1, dport=9), name="imix",
+                 rate=30_000, size="imix", fields={"src_port": "1000-1009", "dst_ip": "192.0.2.2-192.0.2.9"})
+    tcp6 = Stream("Ether(dst='02:00:00:00:00:0b')/IPv6(src='fd00::1', dst='fd00::2')/TCP(dport=80)/Raw(b'x'*30)",
+                  name="tcp6", rate=10_000, size="110-125", seq=True)
+    return Profile([udp, tcp6])
+
+
+def _plans():
+    return resolve(_profile(), src_mac="02:00:00:00:00:0a", src_ip="192.0.2.1")
+
+
+def _rebuilt(frame: bytes) -> bytes:
+    """The frame as scapy builds it with every length and checksum recomputed."""
+    p = Ether(frame)
+    for layer in (IP, IPv6, UDP, TCP):
+        if layer in p:
+            for name in ("len", "plen", "chksum"):
+                if name in p[layer].fields:
+                    delattr(p[layer], name)
+    return bytes(p)
+
+
+def _run(mix, umem, until_ns, step_ns=MS, batch=64):
+    frames, which = [], []
+    b = umem.take(0)
+    for now in range(0, until_ns, step_ns):
+        while True:
+            n = mix.due(now)
+            if not n:
+                break
+            b = umem.take(min(n, batch), into=b)
+            assert mix.fill(b, now) == len(b)
+            frames += [bytes(b.data(i)) for i in range(len(b))]
+            which += mix._which[:len(b)].tolist()
+            b.release()
+    return frames, which
+
+
+def test_frames_are_whole_packets_interleaved_by_rate_with_dense_sequence_numbers():
+    plans = _plans()
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        mix = Mix(plans, umem, 64)
+        frames, which = _run(mix, umem, 100 * MS)
+    which = np.array(which)
+    # the last instant is 99 ms: packets 0..2970 of the 30k pps stream, 0..990 of the 10k one
+    assert abs(int((which == 0).sum()) - 2971) <= 2 and abs(int((which == 1).sum()) - 991) <= 2
+    # frame by frame: in any 40 consecutive frames, about 3 of the imix stream for each tcp6 one
+    for at in range(0, len(which) - 40, 40):
+        assert 26 <= int((which[at:at + 40] == 0).sum()) <= 34
+    seqs: dict[int, list[int]] = {0: [], 1: []}
+    sizes = []
+    for f, w in zip(frames, which, strict=True):
+        assert _rebuilt(f) == f, "lengths and checksums as scapy computes them"
+        p = Ether(f)
+        payload = bytes((p[UDP] if UDP in p else p[TCP]).payload)
+        assert payload[:2] == b"XK"
+        seq = struct.unpack(">Q", payload[2:10])[0]
+        assert seq >> 56 == w
+        seqs[w].append(seq & ((1 << 56) - 1))
+        if w == 0:
+            sizes.append(len(f))
+    assert all(v == list(range(len(v))) for v in seqs.values())
+    cycles = len(sizes) // 12
+    whole = sizes[:cycles * 12]  # every 12 frames: 7 of 60, 4 of 590, 1 of 1514 bytes
+    assert {s: whole.count(s) for s in (60, 590, 1514)} == {60: 7 * cycles, 590: 4 * cycles, 1514: cycles}
+    big = [i for i, s in enumerate(whole) if s == 1514]
+    assert set(np.diff(big)) == {12}, "spread out, not bunched"
+
+
+def test_fields_walk_their_ranges_per_stream():
+    plans = _plans()
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        frames, which = _run(Mix(plans, umem, 64), umem, 5 * MS)
+    udp = [Ether(f) for f, w in zip(frames, which, strict=True) if w == 0]
+    assert [p[UDP].sport for p in udp[:12]] == [1000 + i % 10 for i in range(12)]
+    assert [p[IP].dst for p in udp[:9]] == [f"192.0.2.{2 + i % 8}" for i in range(9)]
+
+
+def test_unsent_packets_are_given_back_and_sent_again_with_the_same_numbers():
+    plans = _plans()
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        mix = Mix(plans, umem, 64)
+        b = umem.take(mix.due(10 * MS))
+        n = mix.fill(b, 10 * MS)
+        first = [bytes(b.data(i))[42:60] for i in range(n)]
+        mix.unsend(5, n)  # only five left
+        b.release()
+        again = umem.take(mix.due(10 * MS))
+        assert mix.fill(again, 10 * MS) == n - 5
+        # the same packets, but the transmit time (last 8 bytes of the header) is taken anew
+        assert [bytes(again.data(i))[42:52] for i in range(n - 5)] == [f[:10] for f in first[5:]]
+        again.release()
+        assert sum(r["packets"] for r in mix.results()) == n
+
+
+def test_start_count_and_duration_bound_each_stream():
+    s = [Stream(Ether() / IP() / UDP(), name="late", rate=1000, start=0.05, count=20),
+         Stream(Ether() / IP() / UDP(), name="short", rate=1000, duration=0.03)]
+    plans = resolve(Profile(s), src_mac="02:00:00:00:00:0a")
+    with xsk.Umem(frame_count=64, hugepages="off") as umem:
+        mix = Mix(plans, umem, 16)
+        assert mix.next_ns(0) == 0
+        _run(mix, umem, 200 * MS, batch=16)
+        late, short = mix.results()
+        assert late["packets"] == 20 and late["first_s"] == pytest.approx(0.05, abs=0.0011)
+        assert short["packets"] == 30 and short["last_s"] < 0.03
+        assert mix.next_ns(200 * MS) == -1  # both finished
+
+
+def test_a_stream_behind_its_schedule_catches_up_at_twice_its_rate():
+    plans = resolve(Profile([Stream(Ether() / IP() / UDP(), rate=10_000, burst=8)]), src_mac="02:00:00:00:00:0a")
+    with xsk.Umem(frame_count=64, hugepages="off") as umem:
+        mix = Mix(plans, umem, 64)
+        _run(mix, umem, 10 * MS, step_ns=MS // 10)
+        assert mix.results()[0]["packets"] == 100
+        # nothing sent from 10 ms to 60 ms: 500 packets behind
+        assert mix.due(60 * MS) == 8, "one burst at once, not the backlog"
+        counts = []
+        b = umem.take(0)
+        for now in range(60 * MS, 160 * MS, MS // 10):
+            n = mix.due(now)
+            if n:
+                b = umem.take(n, into=b)
+                mix.fill(b, now)
+                b.release()
+            counts.append(mix.results()[0]["packets"])
+        per_ms = np.diff(counts[::10])
+        assert per_ms.max() <= 20 + 1, "caught up at most at 2 x 10k pps"
+        assert per_ms[:40].min() >= 19, "and at that rate while behind"
+        assert abs(counts[-1] - 1600) <= 1, "then back on the schedule"
+
+
+def test_sizes_below_the_packet_or_beyond_the_frame_are_refused_naming_the_stream():
+    big = Stream(Ether() / IP() / UDP() / (b"x" * 100), name="big", size=64)
+    with pytest.raises(xsk.ConfigError, match=r"stream 0 \('big'\): size: size 64 is smaller than the stream's 142"):
+        resolve(Profile([big]), src_mac="02:00:00:00:00:0a")
+    jumbo = Stream(Ether() / IP() / UDP(), name="jumbo", size=3000)
+    with pytest.raises(xsk.ConfigError, match=r"'jumbo'\): size: size 3000 does not fit a 2048-byte UMEM frame"):
+        resolve(Profile([jumbo]), src_mac="02:00:00:00:00:0a")

@@ -1,0 +1,102 @@
+"""Profiles as users write them: TOML and Python files, sizes, rates, and one clear error per mistake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xsk.errors import ConfigError
+from xsk.traffic.profile import IMIX, Profile, Stream, size_table
+
+GOOD = """
+rate = "1M"
+
+[[stream]]
+name = "voice"
+packet = "Ether(dst='02:00:00:00:00:0b')/IP(dst='192.0.2.2')/UDP(dport=5060)"
+rate = "10k"
+size = 200
+fields = { src_port = "1000-1999" }
+
+[[stream]]
+name = "bulk"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9)"
+percent = 50
+size = "imix"
+
+[[stream]]
+name = "weighted"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9)"
+size = [[64, 3], [1500, 1]]
+start = 1.0
+count = 500
+"""
+
+
+def _write(tmp_path, text, name="p.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_toml_profile_loads_every_feature(tmp_path):
+    p = Profile.load(_write(tmp_path, GOOD))
+    assert [s.name for s in p.streams] == ["voice", "bulk", "weighted"]
+    voice, bulk, weighted = p.streams
+    assert voice.pps(200, p.rate) == 10_000
+    assert bulk.pps(340, p.rate) == 500_000  # half of 1M pps
+    assert weighted.pps(370, p.rate) is None and weighted.start == 1.0 and weighted.count == 500
+    assert size_table(weighted.size, 60).tolist() == [64, 64, 1500, 64]
+
+
+def test_a_python_profile_runs_only_its_own_file(tmp_path):
+    path = _write(tmp_path, "from xsk.traffic import Stream\n"
+                            "profile = [Stream(b'\\x02' * 60, name='raw', rate='1k')]\n", "p.py")
+    p = Profile.load(path)
+    assert p.streams[0].name == "raw" and p.source == str(path)
+    with pytest.raises(ConfigError, match="defines no `profile`"):
+        Profile.load(_write(tmp_path, "x = 1\n", "none.py"))
+    with pytest.raises(ConfigError, match="the profile file raised ZeroDivisionError"):
+        Profile.load(_write(tmp_path, "profile = 1 / 0\n", "bad.py"))
+
+
+def test_bit_rates_and_percents_of_a_bit_rate_use_the_mean_frame_size():
+    p = Profile([Stream(b"x" * 60, rate="1Gbit"), Stream(b"x" * 60, percent=25)], rate="8Mbit")
+    assert p.streams[0].pps(1000, p.rate) == pytest.approx(125_000)
+    assert p.streams[1].pps(100, p.rate) == pytest.approx(2_500)  # 2 Mbit/s of 100-byte frames
+
+
+def test_imix_and_ranges():
+    assert sorted(set(size_table("imix", 60).tolist())) == [s for s, _ in IMIX]
+    assert size_table("64-67", 60).tolist() == [64, 65, 66, 67]
+    assert size_table(None, 99).tolist() == [99]
+    assert np.bincount(size_table([(60, 7), (590, 4), (1514, 1)], 60))[[60, 590, 1514]].tolist() == [7, 4, 1]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[stream]]\npacket = "Ether()"\nspeed = "1k"\n', r"p.toml: stream 0: unknown key 'speed' \(known:"),
+    ('[[stream]]\nname = "a"\npacket = "Ether()"\nrate = "fast"\n', r"stream 0 \('a'\): rate: bad rate 'fast'"),
+    ('[[stream]]\npacket = "Ether()"\nsize = 20000\n', r"stream 0 \('stream0'\): size: sizes run from 20000"),
+    ('[[stream]]\npacket = "Ether()"\nsize = "big"\n', r"size: bad size 'big'"),
+    ('rate = "1M"\n[[stream]]\npacket = "Ether()"\npercent = 70\n[[stream]]\npacket = "Ether()"\npercent = 40\n',
+     r"percent: the streams' percents add up to 110, over 100"),
+    ('[[stream]]\npacket = "Ether()"\npercent = 10\n', r"a percent needs the profile's total rate"),
+    ('[[stream]]\npacket = "Ether()"\ncount = -5\n', r"count: must be positive"),
+    ('[[stream]]\npacket = "Ether()"\nfields = { ttl = "1-5" }\n', r"fields: unknown field 'ttl'"),
+    ('[[stream]]\npacket = "Ether()"\nfields = { src_port = "9-1" }\n', r"range '9-1' is empty"),
+    ('[[stream]]\nname = "x"\npacket = "Ether()"\n[[stream]]\nname = "x"\npacket = "Ether()"\n',
+     r"stream 1 \('x'\): name: 'x' names two streams"),
+    ('title = "t"\n[[stream]]\npacket = "Ether()"\n', r"unknown key 'title' at the top"),
+    ('rate = "1M"\n', r"no streams: add at least one \[\[stream\]\] table"),
+    ('[[stream]]\nname = "n"\n', r"stream 0 \('n'\): packet: every stream needs one"),
+    ('[[stream\n', r"not a TOML profile"),
+])
+def test_each_mistake_gets_one_error_naming_file_stream_and_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        Profile.load(_write(tmp_path, text))
+    assert str(info.value).startswith(str(tmp_path / "p.toml"))
+
+
+def test_a_missing_file_is_named():
+    with pytest.raises(ConfigError, match="can't read the profile"):
+        Profile.load("/nonexistent/profile.toml")

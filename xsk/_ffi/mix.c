@@ -1,0 +1,153 @@
+/* The multi-stream generator's scheduler: see mix.h. */
+#include "mix.h"
+
+#include <string.h>
+
+static int finished(const struct xsk_mix_stream *s, int64_t now_ns)
+{
+	return s->sent >= s->limit || now_ns >= s->stop_ns;
+}
+
+static void refill(struct xsk_mix_stream *s, int64_t now_ns)
+{
+	if (s->interval_ns <= 0)
+		return;
+	s->tokens += (double)(now_ns - s->refilled_ns) * s->catch_up / s->interval_ns;
+	if (s->tokens > s->depth)
+		s->tokens = s->depth;
+	s->refilled_ns = now_ns;
+}
+
+/* The stream whose packet goes next at now_ns, or -1: the earliest due paced stream with a
+ * token, else the unpaced stream that has sent least. */
+static int pick(struct xsk_mix *m, int64_t now_ns)
+{
+	int best = -1, best_unpaced = -1;
+	double best_due = 0;
+	uint64_t least = 0;
+	for (uint32_t i = 0; i < m->nstreams; i++) {
+		const struct xsk_mix_stream *s = &m->streams[i];
+		if (finished(s, now_ns) || now_ns < s->start_ns)
+			continue;
+		if (s->interval_ns <= 0) {
+			if (best_unpaced < 0 || s->sent < least) {
+				best_unpaced = (int)i;
+				least = s->sent;
+			}
+			continue;
+		}
+		/* the same test as xsk_mix_due's count, so fill fills what due promised */
+		if ((double)(now_ns - s->start_ns) / s->interval_ns < (double)s->sent || s->tokens < 1.0)
+			continue;
+		double due = (double)s->start_ns + (double)s->sent * s->interval_ns;
+		if (best < 0 || due < best_due) {
+			best = (int)i;
+			best_due = due;
+		}
+	}
+	return best >= 0 ? best : best_unpaced;
+}
+
+uint32_t xsk_mix_due(struct xsk_mix *m, int64_t now_ns, uint32_t n)
+{
+	uint64_t due = 0;
+	for (uint32_t i = 0; i < m->nstreams && due < n; i++) {
+		struct xsk_mix_stream *s = &m->streams[i];
+		refill(s, now_ns);
+		if (finished(s, now_ns) || now_ns < s->start_ns)
+			continue;
+		uint64_t left = s->limit - s->sent;
+		if (s->interval_ns > 0) {
+			/* packets k with start + k * interval <= now, less those sent, at most the tokens */
+			double k = (double)(now_ns - s->start_ns) / s->interval_ns - (double)s->sent + 1.0;
+			if (k > s->tokens)
+				k = s->tokens;
+			if (k < 1.0)
+				continue;
+			if ((double)left > k)
+				left = (uint64_t)k;
+		}
+		due += left;
+	}
+	return due < n ? (uint32_t)due : n;
+}
+
+uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, uint32_t *lens, uint32_t n,
+		      int64_t now_ns, uint64_t ts_ns)
+{
+	if (n > m->cap)
+		n = m->cap;
+	for (uint32_t i = 0; i < m->nstreams; i++)
+		refill(&m->streams[i], now_ns);
+	for (uint32_t i = 0; i < n; i++) {
+		int k = pick(m, now_ns);
+		if (k < 0)
+			return i;
+		struct xsk_mix_stream *s = &m->streams[k];
+		uint64_t frame = addrs[i] / m->frame_size;
+		uint8_t *f = area + addrs[i];
+		if (frame < m->nframes && m->tags[frame] != (uint16_t)(k + 1)) {
+			memcpy(f, s->frame, s->frame_len);
+			m->tags[frame] = (uint16_t)(k + 1);
+		}
+		uint32_t at;
+		if (s->sizes_random) {
+			s->rng ^= s->rng << 13;
+			s->rng ^= s->rng >> 7;
+			s->rng ^= s->rng << 17;
+			at = (uint32_t)(s->rng % s->nsizes);
+		} else {
+			at = (uint32_t)(s->sent % s->nsizes);
+		}
+		uint32_t len = s->sizes[at];
+		xsk_pkt_patch_one(s->plan, f, len, s->sent, s->id, ts_ns);
+		if (!s->sent)
+			s->first_ns = now_ns;
+		s->last_ns = now_ns;
+		lens[i] = m->lens[i] = len;
+		m->which[i] = (uint8_t)k;
+		s->sent++;
+		s->bytes += len;
+		if (s->interval_ns > 0)
+			s->tokens -= 1.0;
+	}
+	return n;
+}
+
+void xsk_mix_unsend(struct xsk_mix *m, uint32_t from, uint32_t n)
+{
+	for (uint32_t i = n; i > from; i--) {
+		struct xsk_mix_stream *s = &m->streams[m->which[i - 1]];
+		s->sent--;
+		s->bytes -= m->lens[i - 1];
+		if (s->interval_ns > 0)
+			s->tokens += 1.0;
+	}
+}
+
+int64_t xsk_mix_next_ns(const struct xsk_mix *m, int64_t now_ns)
+{
+	int64_t next = -1;
+	for (uint32_t i = 0; i < m->nstreams; i++) {
+		const struct xsk_mix_stream *s = &m->streams[i];
+		if (finished(s, now_ns))
+			continue;
+		int64_t at = now_ns;
+		if (now_ns < s->start_ns) {
+			at = s->start_ns;
+		} else if (s->interval_ns > 0) {
+			double due = (double)s->start_ns + (double)s->sent * s->interval_ns;
+			if (s->tokens < 1.0) {
+				double ready = (double)s->refilled_ns + (1.0 - s->tokens) * s->interval_ns / s->catch_up;
+				if (ready > due)
+					due = ready;
+			}
+			at = due > (double)now_ns ? (int64_t)due : now_ns;
+		}
+		if (at >= s->stop_ns)
+			continue;
+		if (next < 0 || at < next)
+			next = at;
+	}
+	return next;
+}
