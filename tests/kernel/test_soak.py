@@ -38,7 +38,7 @@ def test_soak_ten_million_packets_paced(veth_pair):
     for report in (g, s):
         acc = report["accounting"]
         assert acc["pool"] == acc["total"] and acc["user"] == acc["fill"] == acc["tx"] == 0, report
-        # every scheduled second had its verification (the schedule is fixed, see xsk/cli/health.py);
+        # every scheduled second had its verification (the schedule is fixed, see xsk/traffic/health.py);
         # the count is cross-checked against the run's length by the command's own clock
         assert report["ledger_missed"] == 0, report
         assert report["ledger_checks"] >= int(report["seconds"]), report

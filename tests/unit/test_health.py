@@ -1,11 +1,11 @@
-"""xsk.cli.health: the fixed verification schedule, missed seconds counted, the RSS figures."""
+"""xsk.traffic.health: the fixed verification schedule, missed seconds counted, the RSS figures."""
 
 from __future__ import annotations
 
 import pytest
 
-from xsk.cli import health as health_mod
-from xsk.cli.health import Health, slope_per_minute
+from xsk.traffic import health as health_mod
+from xsk.traffic.health import Health, slope_per_minute
 
 
 class FakeUmem:

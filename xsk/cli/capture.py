@@ -12,8 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import pcap
+from ..traffic.checksums import ChecksumCount
 from . import common
-from .checksums import ChecksumCount
 from .sink import add_receive_options, open_receiver, pinned_program
 
 if TYPE_CHECKING:

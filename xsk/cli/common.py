@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -17,8 +16,13 @@ from ..errors import (
     QueueRangeError,
     XskError,
 )
-from .health import Health as Health
-from .health import rss_kib as rss_kib
+from ..traffic.health import Health as Health
+from ..traffic.health import quiet_gc as quiet_gc
+from ..traffic.health import rss_kib as rss_kib
+from ..traffic.results import add_counters as add_counters
+from ..traffic.results import cause_dicts as cause_dicts
+from ..traffic.results import merge_causes as merge_causes
+from ..traffic.results import merge_footprints as merge_footprints
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 # What the user typed names nothing on this host (found by a look-up, not said by the kernel
@@ -87,17 +91,6 @@ def add_health_options(p: argparse.ArgumentParser) -> None:
                    help="check the whole frame ledger's consistency once a second and at the end (soaks)")
 
 
-def quiet_gc() -> None:
-    """Collect once, then freeze every object alive (modules, scapy, set-up) out of the collector.
-
-    Call it right before a data loop. A full collection in a process that imported scapy takes
-    20-90 ms here, a stall no ring absorbs at speed (300k pps fill 4,096 frames in 14 ms);
-    after the freeze, collections only walk what the loop itself made.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def fail(prog: str, message: str, code: int) -> int:
     sys.stderr.write(f"{prog}: error: {message}\n")
     return code
@@ -114,24 +107,6 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     except OSError as exc:
         return fail(prog, f"{exc.strerror or exc}", EXIT_FAILURE)
-
-
-def cause_dicts(causes: list[Any]) -> list[dict[str, Any]]:
-    """``xsk.diagnose.Cause`` objects as plain data (for worker processes and --json)."""
-    return [{"counter": c.counter, "count": c.count, "reason": c.reason, "fix": c.fix} for c in causes]
-
-
-def merge_causes(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Causes from several sockets, one per counter and reason with the counts added up."""
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
-    for part in parts:
-        for c in part:
-            key = (c["counter"], c["reason"])
-            if key in merged:
-                merged[key]["count"] += c["count"]
-            else:
-                merged[key] = dict(c)
-    return list(merged.values())
 
 
 def warn(prog: str, out: dict[str, Any], lines: list[str]) -> None:
@@ -159,24 +134,6 @@ def parse_queues(text: str | None, default: int) -> list[int]:
     if not 0 <= first <= last < 256:
         raise ConfigError(f"bad --queues {text!r}: 0 <= Q1 <= Q2 < 256")
     return list(range(first, last + 1))
-
-
-def add_counters(parts: list[dict[str, int]]) -> dict[str, int]:
-    """Kernel counters of several sockets, added up by name."""
-    total: dict[str, int] = {}
-    for part in parts:
-        for key, value in part.items():
-            total[key] = total.get(key, 0) + value
-    return total
-
-
-def merge_footprints(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Health summaries of several workers: ledger checks added up, memory figures the worst one's."""
-    out: dict[str, Any] = {}
-    for key in parts[0]:
-        values = [p[key] for p in parts if key in p]
-        out[key] = sum(values) if key.startswith("ledger_") else max(values)
-    return out
 
 
 def check_positive(name: str, value: float | None, allow_zero: bool = False) -> None:

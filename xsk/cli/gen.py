@@ -20,11 +20,11 @@ from .. import link, netns, pcap
 from ..errors import ConfigError, UnsupportedError, XskError
 from ..socket import Mode
 from ..traffic import ranges, template
+from ..traffic.generator import SendConfig, merge_streams, send_profile
 from ..traffic.mix import StreamPlan, resolve
 from ..traffic.pacer import Pacer, parse_rate
 from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
 from ..traffic.profile import Profile
-from ..traffic.sender import send_streams
 from . import common
 
 PROG = "xsk gen"
@@ -329,54 +329,20 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
 
 def profile_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
                    report: Any, stop: Any = None) -> dict[str, Any]:
-    """Send a profile's streams on one queue (``cfg.plans``); the totals and ``streams`` per stream."""
-    import xsk
-
+    """Send a profile's streams on one queue (``cfg.plans``): xsk.traffic.generator's worker."""
     q = cfg.queues.index(queue) if queue in cfg.queues else 0
-    with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
-        with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
-                        ring_size=cfg.ring_size) as sock:
-            health = common.Health(umem, cfg.verify_ledger)
-            next_report = time.monotonic() + 1.0
+    send = SendConfig(cfg.ifname, netns=cfg.netns, mode=cfg.mode, batch=cfg.batch, frames=cfg.frames,
+                      frame_size=cfg.frame_size, ring_size=cfg.ring_size, verify_ledger=cfg.verify_ledger)
+    kernel: dict[str, int] = {}
 
-            def tick(progress: dict[str, Any]) -> None:
-                nonlocal next_report
-                if health.due():
-                    health.check()
-                now = time.monotonic()
-                if now >= next_report:
-                    streams = progress["mix"].results()
-                    report({"queue": queue, "packets": progress["packets"],
-                            "bytes": sum(r["bytes"] for r in streams), "kernel": sock.statistics()})
-                    next_report = now + 1.0
+    def tick(mix: Any, packets: int, counters: dict[str, int] | None) -> None:
+        if counters is not None:
+            kernel.update(counters)
+            report({"queue": queue, "packets": packets, "bytes": sum(r["bytes"] for r in mix.results()),
+                    "kernel": dict(kernel)})
 
-            common.quiet_gc()
-            out = send_streams(cfg.plans, umem, sock, batch=cfg.batch, q=q, nqueues=len(cfg.queues) or 1,
-                               count=count, duration=cfg.duration,
-                               stop=(lambda: stop.is_set()) if stop is not None else None, tick=tick)
-            result = {"queue": queue, **out, "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
-                      "causes": common.cause_dicts(sock.diagnose())}
-        result["accounting"] = umem.accounting()._asdict()
-    return result
-
-
-def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each stream's results over every queue's worker, by name: the ids it was sent with, packets,
-    bytes, the rate achieved and the rate asked (None: unpaced)."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in results:
-        for st in r["streams"]:
-            m = out.setdefault(st["name"], {"ids": [], "packets": 0, "bytes": 0, "pps": 0.0, "asked_pps": None})
-            m["ids"].append(st["id"])
-            m["packets"] += st["packets"]
-            m["bytes"] += st["bytes"]
-            m["pps"] += st["pps"] or 0.0
-            if st["asked_pps"] is not None:
-                m["asked_pps"] = (m["asked_pps"] or 0.0) + st["asked_pps"]
-    for m in out.values():
-        m["pps"] = round(m["pps"], 1) if m["packets"] > 1 else None
-        m["asked_pps"] = None if m["asked_pps"] is None else round(m["asked_pps"], 1)
-    return out
+    return send_profile(send, cfg.plans, queue, q, len(cfg.queues) or 1, count=count, duration=cfg.duration,
+                        stop=(lambda: stop.is_set()) if stop is not None else None, tick=tick)
 
 
 def xdp_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,

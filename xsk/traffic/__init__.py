@@ -11,13 +11,17 @@
 * ``profile``: ``Stream`` and ``Profile``, the streams of a run as a user writes them (TOML
   or Python files).
 * ``mix``: a profile's streams resolved into frames and scheduled frame by frame in C.
+* ``generator`` / ``receiver``: ``Generator`` and ``Sink``, worker processes per queue that
+  send a profile and count what arrives, per stream (the loops under ``xsk gen``/``xsk sink``).
 """
 
+from .generator import Generator
 from .pacer import Pacer, parse_rate
 from .packet import SEQ_LEN, PacketPlan, layout, varying_fields
 from .profile import IMIX, Profile, Stream
+from .receiver import Sink
 from .seqstats import LatencyHistogram, SeqStats
 from .xdpgen import XdpGenerator
 
-__all__ = ["IMIX", "SEQ_LEN", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Stream",
-           "XdpGenerator", "layout", "parse_rate", "varying_fields"]
+__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Sink",
+           "Stream", "XdpGenerator", "layout", "parse_rate", "varying_fields"]

@@ -10,6 +10,7 @@ not one second after the last check), so a loop that stalls past an instant is c
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from typing import Any
@@ -86,3 +87,14 @@ class Health:
             "ledger_missed": self.missed,
         }
         return out
+
+
+def quiet_gc() -> None:
+    """Collect once, then freeze every object alive (modules, scapy, set-up) out of the collector.
+
+    Call it right before a data loop. A full collection in a process that imported scapy takes
+    20-90 ms here, a stall no ring absorbs at speed (300k pps fill 4,096 frames in 14 ms);
+    after the freeze, collections only walk what the loop itself made.
+    """
+    gc.collect()
+    gc.freeze()

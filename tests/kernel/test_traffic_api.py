@@ -1,0 +1,66 @@
+"""xsk.traffic.Generator and Sink from Python, as a test of someone's own code would use them:
+per-stream results, live stats, and nothing left behind when the test body raises."""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+
+from xsk.errors import ConfigError, XskError
+from xsk.traffic import Generator, Profile, Sink, Stream
+
+from .test_cli import nothing_attached
+
+
+def _profile(b):
+    return Profile([
+        Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), name="small", rate="20k", count=20_000),
+        Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9001), name="imix", rate="10k", count=6_000,
+               size="imix"),
+    ])
+
+
+def test_two_streams_per_stream_loss_and_latency(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    with Sink(b.ifname, netns=b.netns, count=26_000) as sink, Generator(a.ifname, netns=a.netns) as gen:
+        gen.start(_profile(b))
+        live = [gen.stats()["packets"]]
+        sent = gen.wait(timeout=60)
+        live.append(gen.stats()["packets"])
+        got = sink.wait(timeout=30)
+    assert sent["per_stream"]["small"]["packets"] == 20_000 and sent["per_stream"]["imix"]["packets"] == 6_000
+    assert live[-1] == 26_000 and live[0] < live[-1]
+    for name, n in (("small", 20_000), ("imix", 6_000)):
+        (sid,) = sent["per_stream"][name]["ids"]
+        r = got["per_stream"][str(sid)]
+        assert (r["packets"], r["lost"], r["duplicates"]) == (n, 0, 0)
+        assert r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["max"]
+        assert r["bytes"] == sent["per_stream"][name]["bytes"]
+    assert nothing_attached(a, b)
+
+
+def test_nothing_is_left_behind_when_the_test_body_raises(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    endless = Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), rate="5k")
+    with pytest.raises(RuntimeError, match="the test failed"), Sink(b.ifname, netns=b.netns) as sink, \
+            Generator(a.ifname, netns=a.netns) as gen:
+        gen.start(endless)
+        procs = gen._procs + sink._procs
+        assert procs and all(p.is_alive() for p in procs)
+        raise RuntimeError("the test failed")
+    assert not any(p.is_alive() for p in procs)
+    assert nothing_attached(a, b)
+    assert sink.results is not None and gen.results is not None
+
+
+def test_bad_input_is_refused_before_any_worker_starts(veth_pair):
+    a = veth_pair.a
+    gen = Generator(a.ifname, netns=a.netns)
+    with pytest.raises(ConfigError, match=r"stream 0 \('big'\): size: size 5000 does not fit"):
+        gen.start(Stream(Ether() / IP() / UDP(), name="big", size=5000))
+    assert gen._procs == []
+    with pytest.raises(ConfigError, match="engine 'xdp'"):
+        Generator(a.ifname, netns=a.netns, engine="xdp")
+    with pytest.raises(XskError, match=r"nonexistent0"):
+        Generator("nonexistent0", netns=a.netns).start(Stream(Ether() / IP() / UDP()))

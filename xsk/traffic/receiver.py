@@ -1,0 +1,338 @@
+"""Receiving and counting `xsk gen` traffic: the loop under ``xsk sink`` and the ``Sink`` API.
+
+``receive`` is one queue's loop: it opens its UMEM and socket (``ReceiveConfig`` says how),
+reads batches until told to stop, counts every frame per stream (``SeqStats``) and L4
+checksum state, and returns plain data; the UMEM and socket are closed, every frame back in
+the pool, before it returns. ``Sink`` runs a worker process per queue, so ``start()``
+returns at once and a test goes on while it receives; ``stats()`` reads live counts, and
+``stop()`` collects each worker's results into one ``summarize`` (per stream, per queue,
+kernel counters and the causes of any loss). Used as a context manager, a ``Sink`` stops and
+reaps its workers whatever happens in the body, so no process, socket or XDP program outlives it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import XskError
+from ..program import XdpMode
+from ..socket import Mode
+from .checksums import ChecksumCount
+from .health import Health, quiet_gc
+from .results import add_counters, cause_dicts, merge_causes, merge_footprints
+from .seqstats import SeqStats
+
+if TYPE_CHECKING:
+    from ..socket import Socket
+    from ..umem import Umem
+
+STREAM_SLOTS = 256
+
+
+@dataclass
+class ReceiveConfig:
+    """How a receiver opens its socket and when it stops (picklable: workers get a copy)."""
+
+    ifname: str
+    netns: str | None = None
+    queue: int = 0
+    filter: str | None = None
+    mode: Mode = "auto"
+    xdp_mode: XdpMode = "auto"
+    batch: int = 256
+    frames: int = 4096
+    frame_size: int = 2048
+    ring_size: int = 4096  # veth has no backpressure: a deep RX ring absorbs a sender's bursts
+    count: int | None = None
+    duration: float | None = None
+    verify_ledger: bool = False
+    pin: str | None = None
+    histogram: bool = False  # results carry each stream's latency buckets
+
+
+def open_receiver(cfg: ReceiveConfig, queue: int | None = None) -> tuple[Umem, Socket]:
+    """The UMEM and receiving socket the config describes (closing the UMEM if the socket fails)."""
+    import xsk
+
+    program = None
+    if cfg.pin:
+        from ..pinned import PinnedProgram
+
+        program = PinnedProgram(cfg.pin)
+    umem = xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size)
+    try:
+        # the UMEM is ours alone: every frame can wait on the fill ring, the deepest buffer for bursts
+        sock = xsk.Socket(umem, cfg.ifname, queue=cfg.queue if queue is None else queue, mode=cfg.mode,
+                          tx=False, netns=cfg.netns, xdp_mode=cfg.xdp_mode, filter=cfg.filter,
+                          fill_frames=cfg.frames, ring_size=cfg.ring_size, program=program)
+    except BaseException:
+        umem.close()
+        raise
+    return umem, sock
+
+
+def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, int]], None] | None = None,
+            shared: Any = None, slot: int = 0, stop: Any = None, streams: Any = None,
+            ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """One queue's loop, until ``cfg.count``, ``cfg.duration`` or ``stop`` (an Event); its results.
+
+    ``tick(packets, bytes, kernel)`` is called once a second. ``shared[2*slot]`` and
+    ``shared[2*slot+1]`` (a shared array) follow packets and bytes batch by batch, so a parent
+    can stop every worker when their sum reaches the count; ``streams[slot*256 + id]`` follows
+    each stream's packets four times a second. ``ready()`` is called once the socket is bound.
+    """
+    umem, sock = open_receiver(cfg, queue)
+    if ready is not None:
+        ready()
+    stats = SeqStats()
+    sums = ChecksumCount()
+    packets = nbytes = 0
+    first = last = None
+    health = Health(umem, cfg.verify_ledger)
+    footprint: dict[str, int] = {}
+    count = cfg.count if shared is None else None  # several queues: the parent counts
+    b = None  # one batch, refilled in place every round (into=)
+    next_tick = time.monotonic() + 1.0
+    next_publish = time.monotonic() + 0.25
+    quiet_gc()
+    t0 = time.monotonic()
+    try:
+        with umem, sock:
+            deadline = t0 + cfg.duration if cfg.duration else None
+            while (count is None or packets < count) and (deadline is None or time.monotonic() < deadline):
+                if stop is not None and stop.is_set():
+                    break
+                want = cfg.batch if count is None else min(cfg.batch, count - packets)
+                b = sock.recv(want, timeout=0.05, into=b)
+                if len(b):
+                    now = time.time_ns()
+                    first = first or time.monotonic()
+                    last = time.monotonic()
+                    stats.add_frames(b, now)
+                    sums.add(b)
+                    packets += len(b)
+                    nbytes += int(b.lens.sum())
+                    b.release()
+                    if shared is not None:
+                        shared[2 * slot], shared[2 * slot + 1] = packets, nbytes
+                if health.due():
+                    health.check()
+                now_m = time.monotonic()
+                if streams is not None and now_m >= next_publish:
+                    next_publish = now_m + 0.25
+                    for k, s in stats.streams.items():
+                        streams[slot * STREAM_SLOTS + k] = s.packets
+                if tick is not None and now_m >= next_tick:
+                    next_tick += 1.0
+                    tick(packets, nbytes, sock.statistics())
+            if streams is not None:
+                for k, s in stats.streams.items():
+                    streams[slot * STREAM_SLOTS + k] = s.packets
+            kernel = sock.statistics()
+            causes = cause_dicts(sock.diagnose())
+            footprint = health.summary()
+    except KeyboardInterrupt:
+        kernel, causes = {}, []
+    return {"queue": queue, "packets": packets, "bytes": nbytes, "first": first, "last": last, "t0": t0,
+            "seq": stats.export(), "kernel": kernel, "footprint": footprint,
+            "checksums": {"partial": sums.partial, "bad": sums.bad}, "causes": causes,
+            "accounting": umem.accounting()._asdict()}  # after close: all in the pool
+
+
+def summarize(parts: list[dict[str, Any]], histogram: bool = False) -> dict[str, Any]:
+    """The results of one or more ``receive`` loops as one summary (``xsk sink --json``'s form)."""
+    packets = sum(r["packets"] for r in parts)
+    firsts = [r["first"] for r in parts if r["first"]]
+    lasts = [r["last"] for r in parts if r["last"]]
+    if firsts and lasts and max(lasts) > min(firsts):
+        seconds = max(lasts) - min(firsts)
+    else:
+        seconds = time.monotonic() - min(r["t0"] for r in parts)
+    sums = ChecksumCount()
+    sums.partial = sum(r["checksums"]["partial"] for r in parts)
+    sums.bad = sum(r["checksums"]["bad"] for r in parts)
+    out: dict[str, Any] = {"packets": packets, "bytes": sum(r["bytes"] for r in parts),
+                           "seconds": round(seconds, 6), "pps": round(packets / seconds, 1) if seconds else 0.0,
+                           **SeqStats.merged([r["seq"] for r in parts], histogram=histogram)}
+    if len(parts) > 1:
+        out["queues"] = {str(r["queue"]): r["packets"] for r in parts}
+    out["kernel"] = add_counters([r["kernel"] for r in parts])
+    out.update(sums.summary())
+    footprints = [r["footprint"] for r in parts if r["footprint"]]
+    if footprints:
+        out.update(merge_footprints(footprints))
+    out["accounting"] = {k: sum(r["accounting"][k] for r in parts) for k in parts[0]["accounting"]}
+    out["causes"] = merge_causes([r["causes"] for r in parts])
+    out["checksum_warnings"] = sums.warnings()
+    return out
+
+
+def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, results: Any, stop: Any) -> None:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    try:
+        results.put(("done", receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
+                                     ready=lambda: results.put(("ready", queue)))))
+    except XskError as exc:
+        results.put(("error", exc))
+    except KeyboardInterrupt:
+        results.put(("error", XskError("interrupted")))
+    except BaseException as exc:  # a worker must always answer, or the parent waits for nothing
+        results.put(("error", XskError(f"{type(exc).__name__}: {exc}")))
+
+
+class Sink:
+    """Receives on one or more queues of an interface in worker processes (one per queue).
+
+    ``start()`` returns once every worker's socket is bound and receiving; ``stats()`` gives
+    live counts; ``wait()`` returns when ``count`` packets arrived in all or ``duration``
+    passed; ``stop()`` stops the workers and returns ``summarize``'s result (also what
+    ``results`` holds afterwards). A worker's failure is raised as its XskError by
+    ``start``, ``wait`` or ``stop``.
+
+    Ownership: each worker owns its UMEM and socket and closes them before it reports; the
+    Sink owns the processes and reaps them in ``stop()`` (also from ``__exit__`` and when
+    garbage collected), killing one that does not exit within 10 s.
+    """
+
+    def __init__(self, ifname: str, *, netns: str | None = None, filter: str | None = None,
+                 queues: list[int] | None = None, count: int | None = None, duration: float | None = None,
+                 histogram: bool = True, **options: Any) -> None:
+        self.config = ReceiveConfig(ifname, netns=netns, filter=filter, count=count, duration=duration,
+                                    histogram=histogram, **options)
+        self.queues = list(queues) if queues else [self.config.queue]
+        self.results: dict[str, Any] | None = None
+        self._procs: list[Any] = []
+        self._ctx = mp.get_context("spawn")
+        self._ready: list[int] = []
+        self._done: list[dict[str, Any]] = []
+        self._errors: list[BaseException] = []
+
+    def start(self, timeout: float = 30.0) -> Sink:
+        """Start a worker per queue and return once each receives (its program attached)."""
+        if self._procs:
+            raise XskError("this Sink was started already")
+        ctx = self._ctx
+        n = len(self.queues)
+        self._shared = ctx.RawArray("q", 2 * n)
+        self._streams = ctx.RawArray("q", STREAM_SLOTS * n)
+        self._results, self._stop = ctx.Queue(), ctx.Event()
+        cfg = replace(self.config, count=None)  # the parent counts, over every queue
+        self._procs = [ctx.Process(target=_worker, args=(cfg, q, i, self._shared, self._streams, self._results,
+                                                         self._stop), daemon=True)
+                       for i, q in enumerate(self.queues)]
+        for p in self._procs:
+            p.start()
+        self._t0 = time.monotonic()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self._ready) < len(self._procs) and time.monotonic() < deadline:
+            self._collect(0.05)
+            if self._errors:
+                self.stop()  # raises the worker's error
+        if len(self._ready) < len(self._procs):
+            self.stop()
+            raise XskError(f"the sink's workers did not start receiving on {self.config.ifname} "
+                           f"within {timeout:g} s")
+
+    def _collect(self, timeout: float) -> None:
+        try:
+            kind, payload = self._results.get(timeout=timeout)
+        except queue_mod.Empty:
+            if self._procs and not any(p.is_alive() for p in self._procs) and \
+                    len(self._done) + len(self._errors) < len(self._procs):
+                self._errors.append(XskError("a sink worker exited without reporting"))
+            return
+        if kind == "ready":
+            self._ready.append(payload)
+        elif kind == "done":
+            self._done.append(payload)
+        else:
+            self._errors.append(payload)
+
+    def finished(self) -> bool:
+        """True once every worker has reported (its duration ended) or failed."""
+        self._collect(0.0)
+        return len(self._done) + len(self._errors) >= len(self._procs)
+
+    def stats(self) -> dict[str, Any]:
+        """Live: packets and bytes in all, per queue, and packets per stream id so far."""
+        n = len(self.queues)
+        per_stream: dict[str, int] = {}
+        for slot in range(n):
+            for k in range(STREAM_SLOTS):
+                v = self._streams[slot * STREAM_SLOTS + k]
+                if v:
+                    per_stream[str(k)] = per_stream.get(str(k), 0) + v
+        return {"packets": sum(self._shared[0::2]), "bytes": sum(self._shared[1::2]),
+                "queues": {str(q): self._shared[2 * i] for i, q in enumerate(self.queues)},
+                "per_stream": per_stream, "seconds": time.monotonic() - self._t0}
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        """Until ``count`` packets arrived or ``duration`` passed (or ``timeout``); then ``stop()``."""
+        cfg = self.config
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._errors:
+            if cfg.count is not None and sum(self._shared[0::2]) >= cfg.count:
+                break
+            if cfg.duration is not None and time.monotonic() - self._t0 >= cfg.duration:
+                break
+            if end is not None and time.monotonic() >= end:
+                break
+            if cfg.count is None and cfg.duration is None and end is None:
+                raise XskError("wait() needs count, duration or a timeout, or it would wait forever")
+            time.sleep(0.01)
+        return self.stop()
+
+    def stop(self) -> dict[str, Any]:
+        """Stop every worker, reap it, and return the summary of what they received."""
+        if self.results is not None:
+            return self.results
+        if not self._procs:
+            raise XskError("this Sink was not started")
+        self._stop.set()
+        deadline = time.monotonic() + 30
+        while len(self._done) + len(self._errors) < len(self._procs) and time.monotonic() < deadline:
+            self._collect(0.05)
+        for p in self._procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        if self._errors:
+            self.results = {}
+            raise self._errors[0]
+        if len(self._done) < len(self._procs):
+            self.results = {}
+            raise XskError("a sink worker did not report within 30 s of stop()")
+        self.results = summarize(sorted(self._done, key=lambda r: r["queue"]), histogram=self.config.histogram)
+        return self.results
+
+    def __enter__(self) -> Sink:
+        return self if self._procs else self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._procs and self.results is None:
+            try:
+                self.stop()
+            except XskError:
+                if exc_type is None:
+                    raise
+
+    def __del__(self) -> None:
+        for p in getattr(self, "_procs", []):
+            if p.is_alive():
+                p.kill()
+
+
+__all__ = ["ReceiveConfig", "Sink", "open_receiver", "receive", "summarize"]
