@@ -5,8 +5,32 @@ checksums are wrong)."""
 from __future__ import annotations
 
 import collections
+import json
+from html.parser import HTMLParser
 
 from .test_cli import _udp_server, finish, last_json, start, wait_attached, xsk
+
+
+class _Page(HTMLParser):
+    """The report's images, table cells and text, as a browser would parse them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.cells: list[str] = []
+        self.text = ""
+        self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self._in_cell = tag == "td"
+
+    def handle_data(self, data):
+        self.text += data
+        if self._in_cell:
+            self.cells.append(data)
+
 
 TWO_STREAMS = """
 [[stream]]
@@ -29,13 +53,19 @@ def test_two_streams_each_counted_exactly_at_its_own_rate(veth_pair, tmp_path):
     a, b = veth_pair.a, veth_pair.b
     profile = tmp_path / "two.toml"
     profile.write_text(TWO_STREAMS)
-    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "80000", "--json")
+    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "80000", "--json", "--profile", str(profile))
     wait_attached(b)
     gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json",
               timeout=60)
     assert gen.returncode == 0, gen.stderr
     g = last_json(gen.stdout)
-    s = last_json(finish(sink)[0])
+    out = finish(sink)[0]
+    s = last_json(out)
+    seconds = [json.loads(line) for line in out.strip().splitlines()[:-1]]
+    # a line a second, with each stream's packets so far and the last second's latency
+    assert seconds and all(set(line["per_stream"]) <= {"0", "1"} for line in seconds)
+    assert any(v["p50_us"] is not None for line in seconds for v in line["per_stream"].values())
+    assert s["receive_mode"] == "poll" and s["per_stream"]["0"]["name"] == "slow"
     assert g["packets"] == 80000 and s["packets"] == 80000 and s["lost"] == 0
     assert set(g["per_stream"]) == {"slow", "fast"}
     for name, want_pps, want in (("slow", 10_000, 20_000), ("fast", 30_000, 60_000)):
@@ -47,6 +77,15 @@ def test_two_streams_each_counted_exactly_at_its_own_rate(veth_pair, tmp_path):
         assert abs(got["pps"] - want_pps) <= 0.05 * want_pps, got  # as the sink saw them arrive
         assert got["bytes"] == sent["bytes"]
     assert s["per_stream"]["1"]["bytes"] == sum(80 + i % 65 for i in range(60000))  # every size of 80-144, in turn
+    # the report of this very run: one HTML file, its charts embedded, every stream named
+    (tmp_path / "gen.jsonl").write_text(gen.stdout)
+    (tmp_path / "sink.jsonl").write_text(out)
+    report = xsk("report", str(tmp_path / "gen.jsonl"), str(tmp_path / "sink.jsonl"), "-o", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    page = _Page()
+    page.feed((tmp_path / "r.html").read_text())
+    assert len(page.images) == 3 and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert {"slow", "fast"} <= set(page.cells) and "poll" in page.text
 
 
 def test_imix_reaches_the_kernel_udp_socket_whole_in_its_ratio(veth_pair, tmp_path):
@@ -111,3 +150,13 @@ def test_profile_mistakes_exit_2_naming_the_file_stream_and_key(veth_pair, tmp_p
     big.write_text('[[stream]]\npacket = "Ether()/IP()/UDP()"\nsize = 4000\n')
     r = xsk("gen", a.ifname, "--netns", a.netns, "--profile", str(big))
     assert r.returncode == 2 and "size 4000 does not fit a 2048-byte UMEM frame" in r.stderr, r.stderr
+
+
+def test_report_refuses_what_is_not_a_run(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"t": 1.0, "packets": 3}\nnot json\n')
+    r = xsk("report", str(bad), "-o", str(tmp_path / "r.html"))
+    assert r.returncode == 2 and f"{bad}:2: not a JSON line" in r.stderr, r.stderr
+    bad.write_text('{"t": 1.0, "packets": 3}\n')
+    r = xsk("report", str(bad), "-o", str(tmp_path / "r.html"))
+    assert r.returncode == 2 and "no summary line" in r.stderr

@@ -17,14 +17,16 @@ def _profile(b):
     return Profile([
         Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), name="small", rate="20k", count=20_000),
         Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9001), name="imix", rate="10k", count=6_000,
-               size="imix"),
+               size="imix", latency=True),
     ])
 
 
 def test_two_streams_per_stream_loss_and_latency(veth_pair):
     a, b = veth_pair.a, veth_pair.b
-    with Sink(b.ifname, netns=b.netns, count=26_000) as sink, Generator(a.ifname, netns=a.netns) as gen:
-        gen.start(_profile(b))
+    profile = _profile(b)
+    with Sink(b.ifname, netns=b.netns, count=26_000, profile=profile) as sink, \
+            Generator(a.ifname, netns=a.netns) as gen:
+        gen.start(profile)
         live = [gen.stats()["packets"]]
         sent = gen.wait(timeout=60)
         live.append(gen.stats()["packets"])
@@ -36,7 +38,8 @@ def test_two_streams_per_stream_loss_and_latency(veth_pair):
         r = got["per_stream"][str(sid)]
         assert (r["packets"], r["lost"], r["duplicates"]) == (n, 0, 0)
         assert r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["max"]
-        assert r["bytes"] == sent["per_stream"][name]["bytes"]
+        assert r["bytes"] == sent["per_stream"][name]["bytes"] and r["name"] == name
+    assert got["receive_mode"] == "spin", "a latency stream in the profile: the sink spins on its ring"
     assert nothing_attached(a, b)
 
 
@@ -52,6 +55,7 @@ def test_nothing_is_left_behind_when_the_test_body_raises(veth_pair):
     assert not any(p.is_alive() for p in procs)
     assert nothing_attached(a, b)
     assert sink.results is not None and gen.results is not None
+    assert sink.results["receive_mode"] == "poll"
 
 
 def test_bad_input_is_refused_before_any_worker_starts(veth_pair):

@@ -16,6 +16,7 @@ COMMANDS = {
     "capture": ("capture", "receive into a pcap/pcapng file"),
     "prog": ("prog", "attach and pin xsk's program so that workers without root can receive"),
     "veth": ("veth", "make, list and remove veth pairs in namespaces for trying the tools"),
+    "report": ("report", "an HTML report (rates, latency over time, histograms) of gen/sink --json outputs"),
     "demo": ("demo", "send sequence-numbered UDP frames across a throwaway veth pair and verify them"),
 }
 

@@ -169,7 +169,8 @@ class Reporter:
         self.next_at = now + 1.0
         elapsed = now - self.t0
         if self.as_json:
-            record = {"t": round(elapsed, 3), "packets": packets, "bytes": nbytes, "pps": round(pps, 1),
+            record = {"t": round(elapsed, 3), "time": round(time.time(), 3), "packets": packets, "bytes": nbytes,
+                      "pps": round(pps, 1),
                       "bps": round(bps, 1), **(extra or {})}
             self.out.write(json.dumps(record) + "\n")
             self.out.flush()

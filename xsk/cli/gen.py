@@ -338,8 +338,9 @@ def profile_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, p
     def tick(mix: Any, packets: int, counters: dict[str, int] | None) -> None:
         if counters is not None:
             kernel.update(counters)
-            report({"queue": queue, "packets": packets, "bytes": sum(r["bytes"] for r in mix.results()),
-                    "kernel": dict(kernel)})
+            streams = mix.results()
+            report({"queue": queue, "packets": packets, "bytes": sum(r["bytes"] for r in streams),
+                    "kernel": dict(kernel), "per_stream": {r["name"]: r["packets"] for r in streams}})
 
     return send_profile(send, cfg.plans, queue, q, len(cfg.queues) or 1, count=count, duration=cfg.duration,
                         stop=(lambda: stop.is_set()) if stop is not None else None, tick=tick)
@@ -453,7 +454,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     if len(queues) == 1:
         def report(r: dict[str, Any]) -> None:
-            reporter.tick(r["packets"], r["bytes"], {"kernel": r["kernel"]})
+            reporter.tick(r["packets"], r["bytes"], {k: r[k] for k in ("kernel", "per_stream") if k in r})
 
         run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else worker
         results.append(run_one(cfg, queues[0], queues[0], per_count[0], per_pps, report))
@@ -480,8 +481,13 @@ def run(args: argparse.Namespace) -> int:
                 if kind == "tick":
                     latest[payload["queue"]] = payload
                     if reporter.due():
+                        live: dict[str, int] = {}
+                        for r in latest.values():
+                            for name, n in r.get("per_stream", {}).items():
+                                live[name] = live.get(name, 0) + n
                         reporter.tick(sum(r["packets"] for r in latest.values()),
-                                      sum(r["bytes"] for r in latest.values()))
+                                      sum(r["bytes"] for r in latest.values()),
+                                      {"per_stream": live} if live else None)
                 elif kind == "done":
                     results.append(payload)
                 else:

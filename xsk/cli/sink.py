@@ -12,7 +12,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..traffic import receiver
-from ..traffic.receiver import ReceiveConfig, Sink, summarize
+from ..traffic.profile import Profile
+from ..traffic.receiver import ReceiveConfig, Sink, name_streams, summarize
 from . import common
 
 if TYPE_CHECKING:
@@ -47,7 +48,19 @@ def receive_config(args: argparse.Namespace) -> ReceiveConfig:
                          xdp_mode=args.xdp_mode, batch=args.batch, frames=args.frames, frame_size=args.frame_size,
                          ring_size=args.ring_size, count=args.count, duration=args.duration,
                          verify_ledger=getattr(args, "verify_ledger", False), pin=getattr(args, "pin", None),
-                         histogram=getattr(args, "json", False))
+                         histogram=getattr(args, "json", False), spin=_spin(args))
+
+
+def _profile(args: argparse.Namespace) -> Profile | None:
+    return Profile.load(args.profile) if getattr(args, "profile", None) else None
+
+
+def _spin(args: argparse.Namespace) -> bool:
+    """--spin / --no-spin, else spin when the --profile has a latency stream."""
+    if getattr(args, "spin", None) is not None:
+        return bool(args.spin)
+    profile = _profile(args)
+    return profile is not None and any(s.latency for s in profile.streams)
 
 
 def open_receiver(args: argparse.Namespace, queue: int | None = None) -> tuple[Umem, Socket]:
@@ -93,12 +106,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = receive_config(args)
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
     if len(queues) == 1:
-        part = receiver.receive(cfg, queues[0], tick=lambda p, b, k: reporter.tick(p, b, {"kernel": k}))
+        part = receiver.receive(cfg, queues[0], tick=reporter.tick)
         out = summarize([part], histogram=args.json)
     else:
         _check_here(args, queues)
         out = _several(args, queues, reporter)
     reporter.finish()
+    profile = _profile(args)
+    if profile is not None:
+        name_streams(out, profile, len(queues))
     lines = common.cause_lines(out.pop("causes")) + out.pop("checksum_warnings")
     common.warn("xsk sink", out, lines)
     if args.json:
@@ -115,13 +131,14 @@ def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
     def num(v: float | None, digits: int = 1) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
-    head = ("stream", "packets", "pps", "lost", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us", "jitter us")
+    head = ("stream", "name", "packets", "pps", "lost", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us",
+            "jitter us")
     rows = [head]
     for k, s in per_stream.items():
         lat = s["latency_us"]
-        rows.append((k, f"{s['packets']:,}", num(s["pps"], 0), f"{s['lost']:,}", f"{s['duplicates']:,}",
-                     f"{s['reordered']:,}", num(lat["p50"]), num(lat["p99"]), num(lat["p99.9"]), num(lat["max"]),
-                     num(s["jitter_us"], 2)))
+        rows.append((k, s.get("name", ""), f"{s['packets']:,}", num(s["pps"], 0), f"{s['lost']:,}",
+                     f"{s['duplicates']:,}", f"{s['reordered']:,}", num(lat["p50"]), num(lat["p99"]),
+                     num(lat["p99.9"]), num(lat["max"]), num(s["jitter_us"], 2)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
@@ -133,4 +150,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queues", metavar="Q1-Q2", help="several queues, one worker process each, e.g. 0-3")
     common.add_health_options(p)
     add_receive_options(p)
+    p.add_argument("--profile", metavar="FILE", help="the profile gen sends: its stream names label the results, "
+                   "and a latency stream in it makes --spin the default")
+    p.add_argument("--spin", dest="spin", action="store_true", default=None,
+                   help="re-read the RX ring instead of sleeping in poll(): latency without the sink's own "
+                   "wake-up, at the cost of a whole core")
+    p.add_argument("--no-spin", dest="spin", action="store_false")
     p.set_defaults(func=run)

@@ -122,6 +122,8 @@ class Stream:
     rate; neither: as fast as the path takes it (sharing with the other unpaced streams).
     ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start).
     ``burst``: most frames of this stream back to back when paced.
+    ``latency``: a latency stream: a sink given the profile spins on its RX ring instead of
+    sleeping in poll(), so the figures measure the path and not the sink's wake-up.
     """
 
     packet: Any
@@ -136,6 +138,7 @@ class Stream:
     seq: bool = True
     start: float = 0.0
     burst: int | None = None
+    latency: bool = False
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""

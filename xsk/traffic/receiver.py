@@ -26,6 +26,7 @@ from ..program import XdpMode
 from ..socket import Mode
 from .checksums import ChecksumCount
 from .health import Health, quiet_gc
+from .profile import Profile
 from .results import add_counters, cause_dicts, merge_causes, merge_footprints
 from .seqstats import SeqStats
 
@@ -55,6 +56,7 @@ class ReceiveConfig:
     verify_ledger: bool = False
     pin: str | None = None
     histogram: bool = False  # results carry each stream's latency buckets
+    spin: bool = False  # re-read the RX ring without sleeping (a whole core): latency without wake-ups
 
 
 def open_receiver(cfg: ReceiveConfig, queue: int | None = None) -> tuple[Umem, Socket]:
@@ -78,12 +80,14 @@ def open_receiver(cfg: ReceiveConfig, queue: int | None = None) -> tuple[Umem, S
     return umem, sock
 
 
-def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, int]], None] | None = None,
+def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, Any]], None] | None = None,
             shared: Any = None, slot: int = 0, stop: Any = None, streams: Any = None,
             ready: Callable[[], None] | None = None) -> dict[str, Any]:
     """One queue's loop, until ``cfg.count``, ``cfg.duration`` or ``stop`` (an Event); its results.
 
-    ``tick(packets, bytes, kernel)`` is called once a second. ``shared[2*slot]`` and
+    ``tick(packets, bytes, extra)`` is called once a second, ``extra`` holding the socket's
+    ``kernel`` counters and ``per_stream``: each stream's packets so far and the latency
+    percentiles of the last second (``SeqStats.interval``). ``shared[2*slot]`` and
     ``shared[2*slot+1]`` (a shared array) follow packets and bytes batch by batch, so a parent
     can stop every worker when their sum reaches the count; ``streams[slot*256 + id]`` follows
     each stream's packets four times a second. ``ready()`` is called once the socket is bound.
@@ -101,6 +105,7 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
     b = None  # one batch, refilled in place every round (into=)
     next_tick = time.monotonic() + 1.0
     next_publish = time.monotonic() + 0.25
+    wait = 0 if cfg.spin else 0.05  # 0: re-read the ring and come back, never sleep in poll()
     quiet_gc()
     t0 = time.monotonic()
     try:
@@ -110,7 +115,7 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
                 if stop is not None and stop.is_set():
                     break
                 want = cfg.batch if count is None else min(cfg.batch, count - packets)
-                b = sock.recv(want, timeout=0.05, into=b)
+                b = sock.recv(want, timeout=wait, into=b)
                 if len(b):
                     now = time.time_ns()
                     first = first or time.monotonic()
@@ -131,7 +136,7 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
                         streams[slot * STREAM_SLOTS + k] = s.packets
                 if tick is not None and now_m >= next_tick:
                     next_tick += 1.0
-                    tick(packets, nbytes, sock.statistics())
+                    tick(packets, nbytes, {"kernel": sock.statistics(), "per_stream": stats.interval()})
             if streams is not None:
                 for k, s in stats.streams.items():
                     streams[slot * STREAM_SLOTS + k] = s.packets
@@ -143,6 +148,7 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
     return {"queue": queue, "packets": packets, "bytes": nbytes, "first": first, "last": last, "t0": t0,
             "seq": stats.export(), "kernel": kernel, "footprint": footprint,
             "checksums": {"partial": sums.partial, "bad": sums.bad}, "causes": causes,
+            "receive_mode": "spin" if cfg.spin else "poll",
             "accounting": umem.accounting()._asdict()}  # after close: all in the pool
 
 
@@ -169,9 +175,19 @@ def summarize(parts: list[dict[str, Any]], histogram: bool = False) -> dict[str,
     if footprints:
         out.update(merge_footprints(footprints))
     out["accounting"] = {k: sum(r["accounting"][k] for r in parts) for k in parts[0]["accounting"]}
+    out["receive_mode"] = parts[0]["receive_mode"]
     out["causes"] = merge_causes([r["causes"] for r in parts])
     out["checksum_warnings"] = sums.warnings()
     return out
+
+
+def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) -> None:
+    """Label each stream id of a summary with its profile stream's name (id = index + N * queue index)."""
+    n = len(profile.streams)
+    for key, s in summary.get("per_stream", {}).items():
+        i = int(key) % n
+        if int(key) < n * nqueues:
+            s["name"] = profile.streams[i].name
 
 
 def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, results: Any, stop: Any) -> None:
@@ -196,6 +212,10 @@ class Sink:
     ``results`` holds afterwards). A worker's failure is raised as its XskError by
     ``start``, ``wait`` or ``stop``.
 
+    ``profile``: the profile being received; its stream names label the results, and a
+    ``latency`` stream in it makes ``spin`` (re-read the RX ring instead of sleeping) the
+    default. ``results["receive_mode"]`` says which measured the latency.
+
     Ownership: each worker owns its UMEM and socket and closes them before it reports; the
     Sink owns the processes and reaps them in ``stop()`` (also from ``__exit__`` and when
     garbage collected), killing one that does not exit within 10 s.
@@ -203,9 +223,13 @@ class Sink:
 
     def __init__(self, ifname: str, *, netns: str | None = None, filter: str | None = None,
                  queues: list[int] | None = None, count: int | None = None, duration: float | None = None,
-                 histogram: bool = True, **options: Any) -> None:
+                 histogram: bool = True, profile: Profile | None = None, spin: bool | None = None,
+                 **options: Any) -> None:
+        if spin is None:
+            spin = profile is not None and any(s.latency for s in profile.streams)
         self.config = ReceiveConfig(ifname, netns=netns, filter=filter, count=count, duration=duration,
-                                    histogram=histogram, **options)
+                                    histogram=histogram, spin=spin, **options)
+        self.profile = profile
         self.queues = list(queues) if queues else [self.config.queue]
         self.results: dict[str, Any] | None = None
         self._procs: list[Any] = []
@@ -315,6 +339,8 @@ class Sink:
             self.results = {}
             raise XskError("a sink worker did not report within 30 s of stop()")
         self.results = summarize(sorted(self._done, key=lambda r: r["queue"]), histogram=self.config.histogram)
+        if self.profile is not None:
+            name_streams(self.results, self.profile, len(self.queues))
         return self.results
 
     def __enter__(self) -> Sink:

@@ -186,6 +186,24 @@ class SeqStats:
         self.streams: dict[int, StreamStats] = {}
         self._c = ffi.new("struct xsk_seqstats *")
         self._missing = ffi.new("int32_t *")
+        self._last: dict[int, np.ndarray] = {}  # each stream's histogram at the last interval()
+
+    def interval(self) -> dict[str, dict[str, Any]]:
+        """Per stream: packets and lost so far, and p50/p99 (µs) of the latencies since the last call."""
+        out = {}
+        for k, s in self.streams.items():
+            now = s.hist.copy()
+            delta = now - self._last.get(k, 0)
+            self._last[k] = now
+            lat = LatencyHistogram(delta, int(delta.sum()))
+            if lat.count:
+                nonzero = np.flatnonzero(delta)
+                lat.min_ns, lat.max_ns = (int(v) for v in (bucket_bounds(nonzero[0])[0], bucket_bounds(nonzero[-1])[1]))
+            p50, p99 = lat.percentile_ns(50), lat.percentile_ns(99)
+            out[str(k)] = {"packets": s.packets, "lost": s.lost,
+                           "p50_us": None if p50 is None else round(p50 / 1000, 2),
+                           "p99_us": None if p99 is None else round(p99 / 1000, 2)}
+        return out
 
     @property
     def with_seq(self) -> int:

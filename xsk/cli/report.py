@@ -1,0 +1,22 @@
+"""``xsk report RUN.jsonl [MORE.jsonl ...] -o report.html``: one HTML file from gen/sink --json outputs."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import common
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..traffic.report import render
+
+    path = render(args.inputs, args.output, title=args.title)
+    print(f"report: {path}")
+    return common.EXIT_OK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="RUN.jsonl", help="what `xsk gen --json` and `xsk sink --json` printed")
+    p.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    p.add_argument("--title", help="the report's title")
+    p.set_defaults(func=run)

@@ -1,0 +1,237 @@
+"""One self-contained HTML report of a run from what ``xsk gen --json`` and ``xsk sink --json`` print.
+
+``render([gen.jsonl, sink.jsonl], "report.html")`` reads each file's lines (one JSON object a
+second, then the summary), recognises the generator's (``per_stream`` with ``asked_pps``) and
+the sink's (``per_stream`` with ``latency_us``), and writes, per stream: the sent and received
+rate over time, the latency p50/p99 over time, the latency histogram and its CDF, and a table
+of counts, loss, rates and percentiles, with each file's own summary as the run's parameters.
+
+Charts are matplotlib PNGs embedded as base64 ``<img>``: the file opens offline in any
+browser, weighs tens of kilobytes, and needs no JavaScript (plotly embeds ~3.5 MB of it per
+file). matplotlib is the ``report`` extra (``pip install xsk[report]``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+class Run:
+    """What one --json output held: the per-second lines and the summary."""
+
+    def __init__(self, path: Path, lines: list[dict[str, Any]]) -> None:
+        self.path = path
+        self.seconds = [line for line in lines if "t" in line]
+        summaries = [line for line in lines if "t" not in line]
+        if not summaries:
+            raise ConfigError(f"{path}: no summary line: is it the whole output of `xsk gen/sink --json`?")
+        self.summary = summaries[-1]
+        streams = self.summary.get("per_stream") or {}
+        first: dict[str, Any] = next(iter(streams.values()), {})
+        self.kind = "gen" if "asked_pps" in first else "sink" if "latency_us" in first else "other"
+
+
+def load(path: str | Path) -> Run:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{p}: can't read it: {exc.strerror or exc}") from None
+    lines = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}:{n}: not a JSON line ({exc.msg}): give the output of `xsk gen/sink --json`") \
+                from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{p}:{n}: a JSON object per line was expected")
+        lines.append(value)
+    return Run(p, lines)
+
+
+def _names(runs: list[Run]) -> dict[str, str]:
+    """Stream id -> name: the sink's own labels, else the generator's ids."""
+    out: dict[str, str] = {}
+    for r in runs:
+        if r.kind == "gen":
+            for name, s in r.summary["per_stream"].items():
+                for i in s.get("ids", []):
+                    out.setdefault(str(i), name)
+    for r in runs:
+        if r.kind == "sink":
+            for k, s in r.summary["per_stream"].items():
+                if "name" in s:
+                    out[k] = s["name"]
+    return out
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _rates(seconds: list[dict[str, Any]], key: str, zero: float) -> tuple[list[float], list[float]]:
+    """Times (from ``zero``) and packets/s of one stream from per-second cumulative counts."""
+    ts, rates = [], []
+    last_t, last_n = 0.0, 0
+    for line in seconds:
+        v = (line.get("per_stream") or {}).get(key)
+        n = v["packets"] if isinstance(v, dict) else v
+        if n is None:
+            continue
+        dt = line["t"] - last_t
+        if dt > 0:
+            ts.append(_at(line, zero))
+            rates.append((n - last_n) / dt)
+        last_t, last_n = line["t"], n
+    return ts, rates
+
+
+def _at(line: dict[str, Any], zero: float) -> float:
+    """A per-second line's time on the report's axis: wall clock from the earliest run's start
+    when the lines carry it (runs started apart line up), else the run's own seconds."""
+    return float(line["time"] - zero if "time" in line and zero else line["t"])
+
+
+def _zero(runs: list[Run]) -> float:
+    starts = [line["time"] - line["t"] for r in runs for line in r.seconds[:1] if "time" in line]
+    return min(starts) if starts else 0.0
+
+
+def render(inputs: list[str | Path], output: str | Path, title: str | None = None) -> Path:
+    """Write the report of the runs in ``inputs`` to ``output``; returns its path."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ConfigError("the report needs matplotlib: pip install 'xsk[report]' (or matplotlib)") from None
+    runs = [load(p) for p in inputs]
+    gens = [r for r in runs if r.kind == "gen"]
+    sinks = [r for r in runs if r.kind == "sink"]
+    if not gens and not sinks:
+        raise ConfigError("none of the files holds per-stream results: give `xsk gen --profile ... --json` and "
+                          "`xsk sink --json` outputs")
+    names = _names(runs)
+    zero = _zero(runs)
+    charts: list[tuple[str, str]] = []
+    # rate over time: sent (by name, from gen) and received (by id, from the sink)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for g in gens:
+        for name in g.summary["per_stream"]:
+            ts, rs = _rates(g.seconds, name, zero)
+            ax.plot(ts, rs, linestyle="--", label=f"{name} sent")
+    for s in sinks:
+        for key in s.summary["per_stream"]:
+            ts, rs = _rates(s.seconds, key, zero)
+            ax.plot(ts, rs, label=f"{names.get(key, 'stream ' + key)} received")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("packets/s")
+    ax.set_title("Rate over time")
+    ax.legend(fontsize="small")
+    charts.append(("Rate over time", _png(fig)))
+    for s in sinks:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        for key in s.summary["per_stream"]:
+            for q, style in (("p50_us", "-"), ("p99_us", ":")):
+                pts = [(_at(line, zero), line["per_stream"][key][q]) for line in s.seconds
+                       if isinstance((line.get("per_stream") or {}).get(key), dict)
+                       and line["per_stream"][key].get(q) is not None]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), linestyle=style,
+                            label=f"{names.get(key, 'stream ' + key)} {q[:-3]}")
+        ax.set_yscale("log")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("one-way latency, µs")
+        ax.set_title("Latency percentiles over time (each second's)")
+        ax.legend(fontsize="small")
+        charts.append(("Latency over time", _png(fig)))
+        fig, (hist_ax, cdf_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
+        for key, st in s.summary["per_stream"].items():
+            rows = st.get("latency_hist_us") or []
+            if not rows:
+                continue
+            label = names.get(key, "stream " + key)
+            lows = [r[0] for r in rows]
+            counts = [r[2] for r in rows]
+            hist_ax.step(lows, counts, where="post", label=label)
+            total = sum(counts)
+            acc, cdf = 0, []
+            for c in counts:
+                acc += c
+                cdf.append(acc / total)
+            cdf_ax.step([r[1] for r in rows], cdf, where="post", label=label)
+        for a, t in ((hist_ax, "Latency histogram"), (cdf_ax, "Latency CDF")):
+            a.set_xscale("log")
+            a.set_xlabel("one-way latency, µs")
+            a.set_title(t)
+            a.legend(fontsize="small")
+        hist_ax.set_ylabel("packets per bucket")
+        cdf_ax.set_ylabel("fraction of packets")
+        charts.append(("Latency histogram and CDF", _png(fig)))
+    return _write(Path(output), title or "xsk traffic report", runs, names, charts)
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.2f}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return html.escape("-" if v is None else str(v))
+
+    out = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+    for r in rows:
+        out += "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>"
+    return out + "</table>"
+
+
+def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], charts: list[tuple[str, str]]) -> Path:
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
+             "margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
+             "th{background:#f4f4f4}img{max-width:100%}pre{background:#f8f8f8;padding:1em;overflow:auto}</style>",
+             f"</head><body><h1>{html.escape(title)}</h1>"]
+    for r in runs:
+        per = r.summary.get("per_stream") or {}
+        if r.kind == "gen":
+            parts.append(f"<h2>Sent: {html.escape(r.path.name)}</h2>")
+            parts.append(_table(["stream", "ids", "packets", "bytes", "pps", "asked pps"],
+                                [[n, ",".join(map(str, s["ids"])), s["packets"], s["bytes"], s["pps"], s["asked_pps"]]
+                                 for n, s in per.items()]))
+        elif r.kind == "sink":
+            parts.append(f"<h2>Received: {html.escape(r.path.name)} (latency measured in "
+                         f"{html.escape(str(r.summary.get('receive_mode', 'poll')))} mode)</h2>")
+            parts.append(_table(
+                ["stream", "name", "packets", "lost", "duplicates", "reordered", "pps", "p50 µs", "p90 µs", "p99 µs",
+                 "p99.9 µs", "max µs", "jitter µs"],
+                [[k, names.get(k, ""), s["packets"], s["lost"], s["duplicates"], s["reordered"], s["pps"],
+                  s["latency_us"]["p50"], s["latency_us"]["p90"], s["latency_us"]["p99"], s["latency_us"]["p99.9"],
+                  s["latency_us"]["max"], s["jitter_us"]] for k, s in per.items()]))
+    for caption, src in charts:
+        parts.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='{src}'>")
+    parts.append("<h2>The runs' summaries</h2>")
+    for r in runs:
+        brief = {k: v for k, v in r.summary.items() if k != "per_stream"}
+        parts.append(f"<h3>{html.escape(str(r.path))}</h3><pre>{html.escape(json.dumps(brief, indent=1))}</pre>")
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts))
+    return path
+
+
+__all__ = ["Run", "load", "render"]
