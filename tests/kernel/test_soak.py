@@ -11,6 +11,8 @@ XSK_SOAK_PACKETS overrides the count (e.g. for a quick local run); the suite run
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 
 from .test_cli import finish, last_json, start, wait_attached, xsk
 
@@ -31,7 +33,14 @@ def test_soak_ten_million_packets_paced(veth_pair):
               "--src-port", "1000-1999", "--json", "--verify-ledger", timeout=timeout)
     assert gen.returncode == 0, gen.stderr
     g = last_json(gen.stdout)
-    s = last_json(finish(sink, timeout=30)[0])
+    try:
+        s = last_json(finish(sink, timeout=30)[0])
+    except subprocess.TimeoutExpired:  # it never got them all: say what it saw, not just that it waited
+        sink.send_signal(signal.SIGINT)
+        out, err = sink.communicate(timeout=30)
+        raise AssertionError(f"the sink never reached {PACKETS} packets; gen: {g}\nsink's last lines:\n"
+                             + "\n".join(line[:600] for line in out.strip().splitlines()[-4:])
+                             + f"\nstderr: {err[-2000:]}") from None
     assert g["packets"] == PACKETS
     assert s["packets"] == PACKETS and s["lost"] == 0 and s["duplicates"] == 0 and s["reordered"] == 0
     assert 0.9 * RATE <= s["pps"] <= 1.1 * RATE, s

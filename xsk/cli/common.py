@@ -73,7 +73,8 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(EXIT_BAD_INPUT)
 
 
-def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: int = 2048) -> None:
+def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: int = 2048,
+                       frames: int = 4096) -> None:
     p.add_argument("--netns", metavar="NS", help="network namespace of the interface (no `ip netns exec` needed)")
     p.add_argument("--queue", type=int, default=0, metavar="Q", help="queue to bind (default 0)")
     p.add_argument("--mode", default="auto", choices=("auto", "copy", "zerocopy"), help="AF_XDP bind mode")
@@ -81,7 +82,7 @@ def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: 
     p.add_argument("--batch", type=positive_int, default=batch, metavar="B",
                    help=f"frames per ring operation ({batch})")
     p.add_argument("--frame-size", type=int, default=2048, choices=(2048, 4096))
-    p.add_argument("--frames", type=positive_int, default=4096, help="UMEM frames (default 4096)")
+    p.add_argument("--frames", type=positive_int, default=frames, help=f"UMEM frames (default {frames})")
     p.add_argument("--ring-size", type=int, default=ring_size, help=f"RX/TX ring entries (default {ring_size})")
     p.add_argument("--json", action="store_true", help="JSON output: a line per second and a final summary")
 
@@ -156,6 +157,7 @@ class Reporter:
         self.last_packets = 0
         self.last_bytes = 0
         self.next_at = self.t0 + 1.0
+        self.streams = StreamTable(self.out) if self.tty else None
 
     def due(self) -> bool:
         return time.monotonic() >= self.next_at
@@ -184,6 +186,9 @@ class Reporter:
         if fraction is not None:
             filled = int(min(fraction, 1.0) * 20)
             progress = f" [{'#' * filled}{'.' * (20 - filled)}] {min(fraction, 1.0) * 100:5.1f}%"
+        if self.streams is not None and extra and extra.get("per_stream"):
+            self.streams.show(elapsed, packets, pps, bps, extra["per_stream"], progress)
+            return
         kernel = ""
         if extra and extra.get("kernel"):
             nonzero = {k: v for k, v in extra["kernel"].items() if v}
@@ -197,8 +202,51 @@ class Reporter:
         self.out.flush()
 
     def finish(self) -> None:
-        if self.tty:
+        if self.streams is not None and self.streams.live is not None:
+            self.streams.stop()
+        elif self.tty:
             self.out.write("\n")
+
+
+class StreamTable:
+    """The live per-stream table on a terminal (rich), redrawn in place once a second."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.live: Any = None
+        self.last: dict[str, int] = {}
+        self.last_t = 0.0
+
+    def show(self, elapsed: float, packets: int, pps: float, bps: float, per_stream: dict[str, Any],
+             progress: str) -> None:
+        from rich.live import Live
+        from rich.table import Table
+
+        dt = max(elapsed - self.last_t, 1e-9)
+        table = Table(title=f"{elapsed:.1f}s  {packets:,} pkts  {human(pps)}pps  {human(bps)}bit/s{progress}",
+                      title_justify="left")
+        sink = any(isinstance(v, dict) for v in per_stream.values())
+        for col in ("stream", "packets", "pps") + (("lost", "p50 us", "p99 us") if sink else ()):
+            table.add_column(col, justify="right")
+        for key, v in per_stream.items():
+            n = v["packets"] if isinstance(v, dict) else v
+            row = [key, f"{n:,}", human((n - self.last.get(key, 0)) / dt)]
+            if isinstance(v, dict):
+                row += [f"{v['lost']:,}", "-" if v["p50_us"] is None else f"{v['p50_us']:.1f}",
+                        "-" if v["p99_us"] is None else f"{v['p99_us']:.1f}"]
+            table.add_row(*row)
+            self.last[key] = n
+        self.last_t = elapsed
+        if self.live is None:
+            from rich.console import Console
+
+            self.live = Live(table, console=Console(file=self.out, force_terminal=True), auto_refresh=False)
+            self.live.start()
+        self.live.update(table, refresh=True)
+
+    def stop(self) -> None:
+        self.live.stop()
+        self.live = None
 
 
 def human(value: float) -> str:

@@ -145,8 +145,10 @@ def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ifname", metavar="IFACE")
-    # veth has no backpressure: a deep RX ring absorbs a sender's bursts while the receiver is descheduled
-    common.add_socket_options(p, ring_size=4096)
+    # veth has no backpressure: every frame waits on the fill ring and the RX ring holds them all, so
+    # 16,384 absorb a 50 ms stall of the receiver at 300k pps (a 2-core machine deschedules it for
+    # 15 ms now and then: with 4,096 the soak lost 602 frames to an empty fill ring)
+    common.add_socket_options(p, ring_size=16384, frames=16384)
     p.add_argument("--queues", metavar="Q1-Q2", help="several queues, one worker process each, e.g. 0-3")
     common.add_health_options(p)
     add_receive_options(p)

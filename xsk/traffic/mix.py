@@ -96,7 +96,8 @@ def _with_seq_room(raw: bytes, packet: Any, want_seq: bool | None) -> tuple[byte
     default = lay.l4_proto == IPPROTO_UDP
     if want_seq is False or (want_seq is None and not default) or lay.payload is None:
         if want_seq:
-            raise ConfigError("a sequence header goes in a UDP or TCP payload; this packet has none", argument="seq")
+            raise ConfigError("a sequence header goes in a UDP or TCP payload, and this packet has none: "
+                              "seq = false sends it as it is", argument="seq")
         return raw, False
     short = lay.payload + SEQ_LEN - len(raw)
     if short <= 0:

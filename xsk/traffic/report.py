@@ -31,7 +31,7 @@ class Run:
         self.seconds = [line for line in lines if "t" in line]
         summaries = [line for line in lines if "t" not in line]
         if not summaries:
-            raise ConfigError(f"{path}: no summary line: is it the whole output of `xsk gen/sink --json`?")
+            raise ConfigError(f"{path}: no summary line: is it the whole JSON output of a gen or sink run?")
         self.summary = summaries[-1]
         streams = self.summary.get("per_stream") or {}
         first: dict[str, Any] = next(iter(streams.values()), {})
@@ -51,7 +51,7 @@ def load(path: str | Path) -> Run:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{p}:{n}: not a JSON line ({exc.msg}): give the output of `xsk gen/sink --json`") \
+            raise ConfigError(f"{p}:{n}: not a JSON line ({exc.msg}): give the JSON output of a gen or sink run") \
                 from None
         if not isinstance(value, dict):
             raise ConfigError(f"{p}:{n}: a JSON object per line was expected")
@@ -125,8 +125,8 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
     gens = [r for r in runs if r.kind == "gen"]
     sinks = [r for r in runs if r.kind == "sink"]
     if not gens and not sinks:
-        raise ConfigError("none of the files holds per-stream results: give `xsk gen --profile ... --json` and "
-                          "`xsk sink --json` outputs")
+        raise ConfigError("none of the files holds per-stream results: give the JSON output of a gen run with "
+                          "a profile, or of a sink run")
     names = _names(runs)
     zero = _zero(runs)
     charts: list[tuple[str, str]] = []

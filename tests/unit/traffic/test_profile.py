@@ -100,3 +100,24 @@ def test_each_mistake_gets_one_error_naming_file_stream_and_key(tmp_path, text, 
 def test_a_missing_file_is_named():
     with pytest.raises(ConfigError, match="can't read the profile"):
         Profile.load("/nonexistent/profile.toml")
+
+
+def test_a_terminal_gets_a_live_per_stream_table_and_a_pipe_plain_lines():
+    import io
+
+    from xsk.cli.common import Reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    per_stream = {"0": {"packets": 30, "lost": 1, "p50_us": 5.4, "p99_us": 100.2},
+                  "1": {"packets": 20, "lost": 0, "p50_us": None, "p99_us": None}}
+    tty, pipe = Terminal(), io.StringIO()
+    for out in (tty, pipe):
+        r = Reporter(False, total=100, stream=out)
+        r.tick(50, 5000, {"per_stream": per_stream})
+        r.finish()
+    table = tty.getvalue()
+    assert "stream" in table and "p99 us" in table and "100.2" in table and "│      1 │" in table
+    assert "100.2" not in pipe.getvalue() and "50 pkts" in pipe.getvalue()
