@@ -116,6 +116,10 @@ class StreamStats:
     def __init__(self) -> None:
         self.bits = np.zeros(WINDOW, dtype=np.uint8)
         self.hist = np.zeros(BUCKETS, dtype=np.uint64)
+        # written once now, so the stream's whole footprint is resident from its first frame
+        # (calloc'd pages would otherwise fault in over its first 2^18 numbers and look like growth)
+        self.bits.fill(0)
+        self.hist.fill(0)
         self.c = ffi.new("struct xsk_seqwin *")
         self.c.bits = ffi.from_buffer("uint8_t[]", self.bits)
         self.c.hist = ffi.from_buffer("uint64_t[]", self.hist)
