@@ -15,7 +15,8 @@ def test_every_fuzz_target_survives_a_short_run():
     done = subprocess.run([sys.executable, str(TOOL), "--runs", "300", "--json"], capture_output=True, text=True,
                           timeout=600)
     results = json.loads(done.stdout)
-    assert [r["target"] for r in results] == ["pcap", "template", "filter", "ranges", "rate", "headers", "checksum"]
+    assert [r["target"] for r in results] == ["pcap", "template", "filter", "ranges", "rate", "profile", "headers",
+                                             "checksum"]
     for r in results:
         assert r["crashes"] == 0, r.get("log")
         assert r["executions"] and r["executions"] >= 300, r

@@ -151,6 +151,17 @@ class Stream:
             if not value > 0 or (kind is float and not math.isfinite(value)):
                 raise ConfigError(f"must be positive, got {value!r}", argument=key)
 
+        if self.name is not None and not isinstance(self.name, str):
+            raise ConfigError(f"must be text, got {self.name!r}", argument="name")
+        for key in ("random", "latency", "seq"):
+            value = getattr(self, key)
+            if not isinstance(value, bool) and not (key == "seq" and value is None):
+                raise ConfigError(f"must be true or false, got {value!r}", argument=key)
+        if self.fields is not None and not isinstance(self.fields, Mapping):
+            raise ConfigError(f"a table of ranges by field name, got {self.fields!r}", argument="fields")
+        if not isinstance(self.packet, (str, bytes, bytearray, memoryview)) and not hasattr(self.packet, "build"):
+            raise ConfigError(f"a scapy packet, bytes or a template string, not {type(self.packet).__name__}",
+                              argument="packet")
         if self.packet is None or (isinstance(self.packet, (str, bytes)) and not self.packet):
             raise ConfigError("every stream needs a packet (scapy, bytes or a template string)", argument="packet")
         positive("count", self.count, int)
@@ -258,10 +269,10 @@ class Profile:
         if p.suffix == ".py":
             return cls._from_python(p)
         try:
-            doc = tomllib.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise ConfigError(f"{p}: not a TOML profile: {exc}") from None
-        return cls.from_dict(doc, source=str(p))
+        return cls.from_toml(text, source=str(p))
 
     @classmethod
     def _from_python(cls, p: Path) -> Profile:
@@ -279,6 +290,15 @@ class Profile:
         if isinstance(value, (Stream, list, tuple)):
             return cls([value] if isinstance(value, Stream) else list(value), source=str(p))
         raise ConfigError(f"{p}: `profile` is a {type(value).__name__}; make it a Profile, a Stream or a list")
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<profile>") -> Profile:
+        """A profile from TOML text (``source`` names it in errors)."""
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not a TOML profile: {exc}") from None
+        return cls.from_dict(doc, source=source)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
