@@ -90,6 +90,9 @@ def test_imix_and_ranges():
     ('rate = "1M"\n', r"no streams: add at least one \[\[stream\]\] table"),
     ('[[stream]]\nname = "n"\n', r"stream 0 \('n'\): packet: every stream needs one"),
     ('[[stream\n', r"not a TOML profile"),
+    ('[[stream]]\npacket = "Ether()"\nfields = 5\n', r"fields: a table of ranges by field name, got 5"),
+    ('[[stream]]\npacket = "Ether()"\nrandom = "yes"\n', r"random: must be true or false, got 'yes'"),
+    ('[[stream]]\npacket = 7\n', r"packet: a scapy packet, bytes or a template string, not int"),
 ])
 def test_each_mistake_gets_one_error_naming_file_stream_and_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as info:
