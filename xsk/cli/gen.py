@@ -201,16 +201,8 @@ def _frame(args: argparse.Namespace, iface_mac: str, iface_ip: str | None) -> tu
         return str(ipaddress.ip_address(bytes(ips[name][1][0])))
 
     if args.template:
-        pkt = template.parse(args.template)
-        if not isinstance(pkt, Ether):
-            pkt = Ether() / pkt
-        if "dst" not in pkt[Ether].fields:
-            pkt[Ether].dst = dst_mac  # never let scapy resolve it (that would send ARP)
-        if "src" not in pkt[Ether].fields:
-            pkt[Ether].src = src_mac
-        for cls in (IP, IPv6):
-            if cls in pkt and "src" not in pkt[cls].fields:
-                pkt[cls].src = first_ip("src_ip", iface_ip or "192.0.2.1") if cls is IP else "fd00::1"
+        pkt = template.addressed(template.parse(args.template), src_mac=src_mac, dst_mac=dst_mac,
+                                 src_ip=first_ip("src_ip", iface_ip or "192.0.2.1"))
         frame = bytes(pkt)
         if args.size and args.size > len(frame):
             frame = bytes(pkt / Raw(bytes(args.size - len(frame))))

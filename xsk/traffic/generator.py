@@ -13,13 +13,10 @@ whatever the body does, so no process, socket or XDP program outlives it.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue as queue_mod
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, XskError
@@ -29,6 +26,7 @@ from .mix import StreamPlan, resolve
 from .profile import Profile, Stream
 from .results import add_counters, cause_dicts, merge_causes
 from .sender import send_streams
+from .workers import Workers
 
 if TYPE_CHECKING:
     from .mix import Mix
@@ -143,7 +141,7 @@ def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueue
         results.put(("error", XskError(f"{type(exc).__name__}: {exc}")))
 
 
-class Generator:
+class Generator(Workers):
     """Sends a profile's streams from an interface's queues, a worker process per queue.
 
     ``engine``: "afxdp" or "auto" (the same here: a profile's streams need the AF_XDP engine).
@@ -155,20 +153,18 @@ class Generator:
     ``__exit__``), killing one that does not exit within 10 s.
     """
 
+    what = "generator worker"
+
     def __init__(self, ifname: str, *, netns: str | None = None, queues: Sequence[int] | None = None,
                  mode: Mode = "auto", engine: str = "auto", dst_mac: str | None = None, **options: Any) -> None:
         if engine not in ("auto", "afxdp"):
             raise ConfigError(f"engine {engine!r}: a profile's streams need the AF_XDP engine ('afxdp' or 'auto')",
                               argument="engine")
+        super().__init__()
         self.config = SendConfig(ifname, netns=netns, mode=mode, **options)
         self.queues = list(queues) if queues else [0]
         self.dst_mac = dst_mac
-        self.results: dict[str, Any] | None = None
         self.plans: list[StreamPlan] = []
-        self._procs: list[Any] = []
-        self._ready: list[int] = []
-        self._done: list[dict[str, Any]] = []
-        self._errors: list[BaseException] = []
         self._bounded = False
 
     def start(self, profile: Profile | Stream | Sequence[Stream], *, count: int | None = None,
@@ -195,45 +191,11 @@ class Generator:
             p.count is not None or p.duration is not None for p in self.plans)
         if len(self.plans) * nq > 256:
             raise ConfigError(f"{len(self.plans)} streams on {nq} queues need more than 256 stream ids")
-        ctx = mp.get_context("spawn")
-        self._shared = ctx.RawArray("q", 2 * len(self.plans) * nq)
-        self._results, self._stop = ctx.Queue(), ctx.Event()
+        self._shared = self._ctx.RawArray("q", 2 * len(self.plans) * nq)
         shares = [None if count is None else count // nq + (1 if i < count % nq else 0) for i in range(nq)]
-        self._procs = [ctx.Process(target=_worker, args=(cfg, self.plans, queue, q, nq, shares[q], duration,
-                                                         self._shared, self._results, self._stop), daemon=True)
-                       for q, queue in enumerate(self.queues)]
-        for p in self._procs:
-            p.start()
-        self._t0 = time.monotonic()
-        deadline = time.monotonic() + timeout
-        while len(self._ready) + len(self._done) < len(self._procs) and time.monotonic() < deadline:
-            self._collect(0.05)
-            if self._errors:
-                self.stop()  # raises the worker's error
-        if len(self._ready) + len(self._done) < len(self._procs):
-            self.stop()
-            raise XskError(f"the generator's workers did not start sending on {cfg.ifname} within {timeout:g} s")
+        self._spawn(_worker, [(cfg, self.plans, queue, q, nq, shares[q], duration, self._shared)
+                              for q, queue in enumerate(self.queues)], cfg.ifname, timeout)
         return self
-
-    def _collect(self, timeout: float) -> None:
-        try:
-            kind, payload = self._results.get(timeout=timeout)
-        except queue_mod.Empty:
-            if self._procs and not any(p.is_alive() for p in self._procs) and \
-                    len(self._done) + len(self._errors) < len(self._procs):
-                self._errors.append(XskError("a generator worker exited without reporting"))
-            return
-        if kind == "ready":
-            self._ready.append(payload)
-        elif kind == "done":
-            self._done.append(payload)
-        else:
-            self._errors.append(payload)
-
-    def finished(self) -> bool:
-        """True once every worker has finished (every stream done, or its bound reached) or failed."""
-        self._collect(0.0)
-        return len(self._done) + len(self._errors) >= len(self._procs)
 
     def stats(self) -> dict[str, Any]:
         """Live: packets and bytes in all and per stream (by name), and the seconds since start."""
@@ -258,46 +220,11 @@ class Generator:
             time.sleep(0.01)
         return self.stop()
 
-    def stop(self) -> dict[str, Any]:
-        """Stop every worker, reap it, and return the summary (``summarize``) of what was sent."""
-        if self.results is not None:
-            return self.results
-        if not self._procs:
-            raise XskError("this Generator was not started")
-        self._stop.set()
-        deadline = time.monotonic() + 30
-        while len(self._done) + len(self._errors) < len(self._procs) and time.monotonic() < deadline:
-            self._collect(0.05)
-        for p in self._procs:
-            p.join(10)
-            if p.is_alive():
-                p.kill()
-                p.join()
-        if self._errors:
-            self.results = {}
-            raise self._errors[0]
-        if len(self._done) < len(self._procs):
-            self.results = {}
-            raise XskError("a generator worker did not report within 30 s of stop()")
-        self.results = summarize(sorted(self._done, key=lambda r: r["queue"]))
-        return self.results
-
     def __enter__(self) -> Generator:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._procs and self.results is None:
-            try:
-                self.stop()
-            except XskError:
-                if exc_type is None:
-                    raise
-
-    def __del__(self) -> None:
-        for p in getattr(self, "_procs", []):
-            if p.is_alive():
-                p.kill()
+    def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        return summarize(results)
 
 
 __all__ = ["Generator", "SendConfig", "merge_streams", "send_profile", "summarize"]

@@ -64,8 +64,6 @@ def _packet_bytes(stream: Stream, src_mac: str, dst_mac: str, src_ip: str | None
     packet = stream.packet
     if isinstance(packet, (bytes, bytearray, memoryview)):
         return bytes(packet), None
-    from scapy.layers.inet import IP
-    from scapy.layers.l2 import Ether
     from scapy.packet import Packet
 
     from . import template
@@ -75,15 +73,7 @@ def _packet_bytes(stream: Stream, src_mac: str, dst_mac: str, src_ip: str | None
     if not isinstance(packet, Packet):
         raise ConfigError(f"a scapy packet, bytes or a template string, not {type(packet).__name__}",
                           argument="packet")
-    pkt: Any = packet.copy()
-    if not isinstance(pkt, Ether):
-        pkt = Ether() / pkt
-    if "dst" not in pkt[Ether].fields:
-        pkt[Ether].dst = dst_mac  # never let scapy resolve it (that would send ARP)
-    if "src" not in pkt[Ether].fields:
-        pkt[Ether].src = src_mac
-    if IP in pkt and "src" not in pkt[IP].fields:
-        pkt[IP].src = src_ip or "192.0.2.1"
+    pkt: Any = template.addressed(packet.copy(), src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip or "192.0.2.1")
     try:
         return bytes(pkt), pkt
     except Exception as exc:  # scapy raises many kinds for fields it cannot encode

@@ -12,13 +12,10 @@ reaps its workers whatever happens in the body, so no process, socket or XDP pro
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue as queue_mod
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import XskError
@@ -29,6 +26,7 @@ from .health import Health, quiet_gc
 from .profile import Profile
 from .results import add_counters, cause_dicts, merge_causes, merge_footprints
 from .seqstats import SeqStats
+from .workers import Workers
 
 if TYPE_CHECKING:
     from ..socket import Socket
@@ -203,7 +201,7 @@ def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any
         results.put(("error", XskError(f"{type(exc).__name__}: {exc}")))
 
 
-class Sink:
+class Sink(Workers):
     """Receives on one or more queues of an interface in worker processes (one per queue).
 
     ``start()`` returns once every worker's socket is bound and receiving; ``stats()`` gives
@@ -221,72 +219,29 @@ class Sink:
     garbage collected), killing one that does not exit within 10 s.
     """
 
+    what = "sink worker"
+
     def __init__(self, ifname: str, *, netns: str | None = None, filter: str | None = None,
                  queues: list[int] | None = None, count: int | None = None, duration: float | None = None,
                  histogram: bool = True, profile: Profile | None = None, spin: bool | None = None,
                  **options: Any) -> None:
         if spin is None:
             spin = profile is not None and any(s.latency for s in profile.streams)
+        super().__init__()
         self.config = ReceiveConfig(ifname, netns=netns, filter=filter, count=count, duration=duration,
                                     histogram=histogram, spin=spin, **options)
         self.profile = profile
         self.queues = list(queues) if queues else [self.config.queue]
-        self.results: dict[str, Any] | None = None
-        self._procs: list[Any] = []
-        self._ctx = mp.get_context("spawn")
-        self._ready: list[int] = []
-        self._done: list[dict[str, Any]] = []
-        self._errors: list[BaseException] = []
 
     def start(self, timeout: float = 30.0) -> Sink:
         """Start a worker per queue and return once each receives (its program attached)."""
-        if self._procs:
-            raise XskError("this Sink was started already")
-        ctx = self._ctx
         n = len(self.queues)
-        self._shared = ctx.RawArray("q", 2 * n)
-        self._streams = ctx.RawArray("q", STREAM_SLOTS * n)
-        self._results, self._stop = ctx.Queue(), ctx.Event()
+        self._shared = self._ctx.RawArray("q", 2 * n)
+        self._streams = self._ctx.RawArray("q", STREAM_SLOTS * n)
         cfg = replace(self.config, count=None)  # the parent counts, over every queue
-        self._procs = [ctx.Process(target=_worker, args=(cfg, q, i, self._shared, self._streams, self._results,
-                                                         self._stop), daemon=True)
-                       for i, q in enumerate(self.queues)]
-        for p in self._procs:
-            p.start()
-        self._t0 = time.monotonic()
-        self._wait_ready(timeout)
+        self._spawn(_worker, [(cfg, q, i, self._shared, self._streams) for i, q in enumerate(self.queues)],
+                    self.config.ifname, timeout)
         return self
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self._ready) < len(self._procs) and time.monotonic() < deadline:
-            self._collect(0.05)
-            if self._errors:
-                self.stop()  # raises the worker's error
-        if len(self._ready) < len(self._procs):
-            self.stop()
-            raise XskError(f"the sink's workers did not start receiving on {self.config.ifname} "
-                           f"within {timeout:g} s")
-
-    def _collect(self, timeout: float) -> None:
-        try:
-            kind, payload = self._results.get(timeout=timeout)
-        except queue_mod.Empty:
-            if self._procs and not any(p.is_alive() for p in self._procs) and \
-                    len(self._done) + len(self._errors) < len(self._procs):
-                self._errors.append(XskError("a sink worker exited without reporting"))
-            return
-        if kind == "ready":
-            self._ready.append(payload)
-        elif kind == "done":
-            self._done.append(payload)
-        else:
-            self._errors.append(payload)
-
-    def finished(self) -> bool:
-        """True once every worker has reported (its duration ended) or failed."""
-        self._collect(0.0)
-        return len(self._done) + len(self._errors) >= len(self._procs)
 
     def stats(self) -> dict[str, Any]:
         """Live: packets and bytes in all, per queue, and packets per stream id so far."""
@@ -317,48 +272,14 @@ class Sink:
             time.sleep(0.01)
         return self.stop()
 
-    def stop(self) -> dict[str, Any]:
-        """Stop every worker, reap it, and return the summary of what they received."""
-        if self.results is not None:
-            return self.results
-        if not self._procs:
-            raise XskError("this Sink was not started")
-        self._stop.set()
-        deadline = time.monotonic() + 30
-        while len(self._done) + len(self._errors) < len(self._procs) and time.monotonic() < deadline:
-            self._collect(0.05)
-        for p in self._procs:
-            p.join(10)
-            if p.is_alive():
-                p.kill()
-                p.join()
-        if self._errors:
-            self.results = {}
-            raise self._errors[0]
-        if len(self._done) < len(self._procs):
-            self.results = {}
-            raise XskError("a sink worker did not report within 30 s of stop()")
-        self.results = summarize(sorted(self._done, key=lambda r: r["queue"]), histogram=self.config.histogram)
+    def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        out = summarize(results, histogram=self.config.histogram)
         if self.profile is not None:
-            name_streams(self.results, self.profile, len(self.queues))
-        return self.results
+            name_streams(out, self.profile, len(self.queues))
+        return out
 
     def __enter__(self) -> Sink:
         return self if self._procs else self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._procs and self.results is None:
-            try:
-                self.stop()
-            except XskError:
-                if exc_type is None:
-                    raise
-
-    def __del__(self) -> None:
-        for p in getattr(self, "_procs", []):
-            if p.is_alive():
-                p.kill()
 
 
 __all__ = ["ReceiveConfig", "Sink", "open_receiver", "receive", "summarize"]

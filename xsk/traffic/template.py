@@ -94,6 +94,25 @@ def _unresolved(packet: Any) -> Any:
     return probe
 
 
+def addressed(packet: Any, *, src_mac: str, dst_mac: str, src_ip: str, src_ip6: str = "fd00::1") -> Any:
+    """The packet over Ethernet with the addresses it leaves out filled in (never by scapy,
+    whose resolution would send ARP): Ethernet destination and source, IPv4/IPv6 source."""
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    if not isinstance(packet, Ether):
+        packet = Ether() / packet
+    if "dst" not in packet[Ether].fields:
+        packet[Ether].dst = dst_mac
+    if "src" not in packet[Ether].fields:
+        packet[Ether].src = src_mac
+    for cls, src in ((IP, src_ip), (IPv6, src_ip6)):
+        if cls in packet and "src" not in packet[cls].fields:
+            packet[cls].src = src
+    return packet
+
+
 def parse(text: str) -> Any:
     """The scapy packet described by ``text``; ConfigError for anything else."""
     if len(text) > MAX_TEMPLATE_CHARS:

@@ -1,0 +1,116 @@
+"""Worker processes, one per queue, as ``Generator`` and ``Sink`` run them.
+
+A ``Workers`` owns its processes from ``_spawn`` until ``stop()`` has reaped them (also from
+``__exit__``, and killed from ``__del__`` if it never was). Each worker answers on a queue:
+``("ready", queue)`` once its socket is bound, then ``("done", result)`` or ``("error",
+XskError)``; a worker that dies without answering is counted as an error. ``_summarize``
+turns the workers' results, in queue order, into the caller's summary.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import time
+from types import TracebackType
+from typing import Any
+
+from ..errors import XskError
+
+
+class Workers:
+    """The process bookkeeping shared by Generator and Sink (see the module's docstring)."""
+
+    what = "worker"  # how errors name one: "generator worker", "sink worker"
+
+    def __init__(self) -> None:
+        self.results: dict[str, Any] | None = None
+        self._ctx = mp.get_context("spawn")
+        self._procs: list[Any] = []
+        self._ready: list[int] = []
+        self._done: list[dict[str, Any]] = []
+        self._errors: list[BaseException] = []
+
+    def _spawn(self, target: Any, args: list[tuple[Any, ...]], ifname: str, timeout: float) -> None:
+        """Start a process per argument tuple (each followed by the answer queue and the stop
+        event) and return once each is ready; stop them all and raise if one fails or is late."""
+        if self._procs:
+            raise XskError(f"this {type(self).__name__} was started already")
+        self._results, self._stop = self._ctx.Queue(), self._ctx.Event()
+        self._procs = [self._ctx.Process(target=target, args=(*a, self._results, self._stop), daemon=True)
+                       for a in args]
+        for p in self._procs:
+            p.start()
+        self._t0 = time.monotonic()
+        deadline = time.monotonic() + timeout
+        while len(self._ready) + len(self._done) < len(self._procs) and time.monotonic() < deadline:
+            self._collect(0.05)
+            if self._errors:
+                self.stop()  # raises the worker's error
+        if len(self._ready) + len(self._done) < len(self._procs):
+            self.stop()
+            raise XskError(f"the {self.what}s did not start on {ifname} within {timeout:g} s")
+
+    def _collect(self, timeout: float) -> None:
+        try:
+            kind, payload = self._results.get(timeout=timeout)
+        except queue_mod.Empty:
+            if self._procs and not any(p.is_alive() for p in self._procs) and \
+                    len(self._done) + len(self._errors) < len(self._procs):
+                self._errors.append(XskError(f"a {self.what} exited without reporting"))
+            return
+        if kind == "ready":
+            self._ready.append(payload)
+        elif kind == "done":
+            self._done.append(payload)
+        else:
+            self._errors.append(payload)
+
+    def finished(self) -> bool:
+        """True once every worker has reported (its work ended) or failed."""
+        self._collect(0.0)
+        return len(self._done) + len(self._errors) >= len(self._procs)
+
+    def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stop(self) -> dict[str, Any]:
+        """Stop every worker, reap it, and return the summary of their results."""
+        if self.results is not None:
+            return self.results
+        if not self._procs:
+            raise XskError(f"this {type(self).__name__} was not started")
+        self._stop.set()
+        deadline = time.monotonic() + 30
+        while len(self._done) + len(self._errors) < len(self._procs) and time.monotonic() < deadline:
+            self._collect(0.05)
+        for p in self._procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        if self._errors:
+            self.results = {}
+            raise self._errors[0]
+        if len(self._done) < len(self._procs):
+            self.results = {}
+            raise XskError(f"a {self.what} did not report within 30 s of stop()")
+        self.results = self._summarize(sorted(self._done, key=lambda r: r["queue"]))
+        return self.results
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._procs and self.results is None:
+            try:
+                self.stop()
+            except XskError:
+                if exc_type is None:
+                    raise
+
+    def __del__(self) -> None:
+        for p in getattr(self, "_procs", []):
+            if p.is_alive():
+                p.kill()
+
+
+__all__ = ["Workers"]
