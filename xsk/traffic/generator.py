@@ -13,7 +13,6 @@ whatever the body does, so no process, socket or XDP program outlives it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from .mix import StreamPlan, resolve
 from .profile import Profile, Stream
 from .results import add_counters, cause_dicts, merge_causes
 from .sender import send_streams
-from .workers import Workers
+from .workers import Workers, answer
 
 if TYPE_CHECKING:
     from .mix import Mix
@@ -120,25 +119,20 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
             duration: float | None, shared: Any, results: Any, stop: Any) -> None:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     n = len(plans)
 
-    def publish(mix: Mix, packets: int, kernel: dict[str, int] | None) -> None:
-        for i, r in enumerate(mix.results()):
+    def publish(streams: list[dict[str, Any]]) -> None:
+        for i, r in enumerate(streams):
             shared[(q * n + i) * 2], shared[(q * n + i) * 2 + 1] = r["packets"], r["bytes"]
 
-    try:
+    def work() -> dict[str, Any]:
         out = send_profile(cfg, plans, queue, q, nqueues, count=count, duration=duration, stop=stop.is_set,
-                           tick=publish, ready=lambda: results.put(("ready", queue)))
-        for i, r in enumerate(out["streams"]):
-            shared[(q * n + i) * 2], shared[(q * n + i) * 2 + 1] = r["packets"], r["bytes"]
-        results.put(("done", out))
-    except XskError as exc:
-        results.put(("error", exc))
-    except KeyboardInterrupt:
-        results.put(("error", XskError("interrupted")))
-    except BaseException as exc:  # a worker must always answer, or the parent waits for nothing
-        results.put(("error", XskError(f"{type(exc).__name__}: {exc}")))
+                           tick=lambda mix, packets, kernel: publish(mix.results()),
+                           ready=lambda: results.put(("ready", queue)))
+        publish(out["streams"])
+        return out
+
+    answer(results, work)
 
 
 class Generator(Workers):

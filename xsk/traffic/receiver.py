@@ -12,7 +12,6 @@ reaps its workers whatever happens in the body, so no process, socket or XDP pro
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +25,7 @@ from .health import Health, quiet_gc
 from .profile import Profile
 from .results import add_counters, cause_dicts, merge_causes, merge_footprints
 from .seqstats import SeqStats
-from .workers import Workers
+from .workers import Workers, answer
 
 if TYPE_CHECKING:
     from ..socket import Socket
@@ -189,16 +188,8 @@ def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) ->
 
 
 def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, results: Any, stop: Any) -> None:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    try:
-        results.put(("done", receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
-                                     ready=lambda: results.put(("ready", queue)))))
-    except XskError as exc:
-        results.put(("error", exc))
-    except KeyboardInterrupt:
-        results.put(("error", XskError("interrupted")))
-    except BaseException as exc:  # a worker must always answer, or the parent waits for nothing
-        results.put(("error", XskError(f"{type(exc).__name__}: {exc}")))
+    answer(results, lambda: receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
+                                    ready=lambda: results.put(("ready", queue))))
 
 
 class Sink(Workers):

@@ -10,12 +10,29 @@ turns the workers' results, in queue order, into the caller's summary.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from ..errors import XskError
+
+
+def answer(results: Any, work: Callable[[], dict[str, Any]]) -> None:
+    """In a worker process: run ``work`` and put ``("done", result)`` on ``results``, or
+    ``("error", XskError)`` whatever it raised: a worker always answers, or its parent would
+    wait for nothing."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    try:
+        results.put(("done", work()))
+    except XskError as exc:
+        results.put(("error", exc))
+    except KeyboardInterrupt:
+        results.put(("error", XskError("interrupted")))
+    except BaseException as exc:
+        results.put(("error", XskError(f"{type(exc).__name__}: {exc}")))
 
 
 class Workers:
@@ -113,4 +130,4 @@ class Workers:
                 p.kill()
 
 
-__all__ = ["Workers"]
+__all__ = ["Workers", "answer"]
