@@ -70,3 +70,37 @@ def test_rss_growth_peak_and_slope(clock):
 def test_slope_of_a_flat_footprint_is_zero():
     assert slope_per_minute([(float(t), 1000) for t in range(10)]) == 0.0
     assert slope_per_minute([(0.0, 1), (1.0, 2)]) == 0.0  # too few samples to say
+
+
+def test_growth_counts_from_a_second_after_traffic_began(clock):
+    """A receiver idles before its first frame; what that frame faults in (ring pages, a
+    stream's window) is warm-up, and only what grows after it counts."""
+    now, rss = clock
+    h = Health(FakeUmem(), verify=False)
+    for second in range(1, 4):  # idle: no traffic yet
+        now[0] = 100.0 + second
+        h.check()
+    now[0] = 103.4
+    h.traffic_started()
+    rss[0] = 50_512  # the first frames' one-time step
+    now[0] = 104.0
+    h.check()  # inside the warm-up second: not the baseline
+    for second in range(5, 11):
+        now[0] = 100.0 + second
+        rss[0] += 10
+        h.check()
+    h.traffic_started()  # only the first call counts
+    out = h.summary()
+    assert out["rss_start_kib"] == 50_522  # the sample at 105
+    assert out["rss_growth_kib"] == out["rss_peak_growth_kib"] == 50
+    assert out["rss_slope_kib_per_min"] == pytest.approx(600, rel=0.02)
+
+
+def test_a_run_shorter_than_its_warm_up_reports_its_last_sample(clock):
+    now, rss = clock
+    h = Health(FakeUmem(), verify=False)
+    now[0] = 100.2
+    h.traffic_started()
+    rss[0] = 51_000
+    out = h.summary()
+    assert out["rss_start_kib"] == out["rss_kib"] == 51_000 and out["rss_growth_kib"] == 0

@@ -21,6 +21,7 @@ from ..errors import ConfigError, UnsupportedError, XskError
 from ..socket import Mode
 from ..traffic import ranges, template
 from ..traffic.generator import SendConfig, merge_streams, send_profile
+from ..traffic.health import FOOTPRINT_KEYS
 from ..traffic.mix import StreamPlan, resolve
 from ..traffic.pacer import Pacer, parse_rate
 from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
@@ -506,9 +507,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg.plans:
         out["per_stream"] = merge_streams(results)
     if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
-        footprint_keys = ("ledger_checks", "ledger_missed", "rss_kib", "rss_growth_kib", "rss_peak_growth_kib",
-                          "rss_slope_kib_per_min")
-        out.update(common.merge_footprints([{k: r[k] for k in footprint_keys} for r in results]))
+        out.update(common.merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results]))
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
     lines = common.cause_lines(common.merge_causes([r.get("causes", []) for r in results]))
     refused = sum(r.get("refused", 0) for r in results)

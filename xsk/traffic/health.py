@@ -36,14 +36,22 @@ def slope_per_minute(samples: list[tuple[float, int]]) -> float:
     return cov / var * 60.0
 
 
+FOOTPRINT_KEYS = ("ledger_checks", "ledger_missed", "rss_kib", "rss_start_kib", "rss_growth_kib",
+                  "rss_peak_growth_kib", "rss_slope_kib_per_min")
+"""The keys of :meth:`Health.summary`, which a worker's result carries beside its own."""
+
+
 class Health:
     """Once a second: the ledger's full check (if asked for) and the memory footprint.
 
-    The first sample is taken at the first check (after a second of warm-up), so start-up
-    allocations don't count. :meth:`summary` reports ``rss_growth_kib`` (last minus first),
-    ``rss_peak_growth_kib`` (highest minus first) and ``rss_slope_kib_per_min`` (least squares
-    over every sample): a leak of a byte per packet shows in all three, allocator noise only
-    as a bounded step. ``ledger_checks`` counts full verifications (0 unless asked for; the
+    The footprint's baseline is the first sample taken a second or more after traffic began
+    (:meth:`traffic_started`; without that call, a second after construction), so start-up
+    allocations don't count: a receiver's first frames fault in the RX ring's pages and each
+    stream's window, half a MiB before any leak could start. :meth:`summary` reports
+    ``rss_start_kib`` (the baseline), ``rss_growth_kib`` (last minus baseline),
+    ``rss_peak_growth_kib`` (highest minus baseline) and ``rss_slope_kib_per_min`` (least
+    squares from the baseline on): a leak of a byte per packet shows in all three, allocator
+    noise only as a bounded step. ``ledger_checks`` counts full verifications (0 unless asked for; the
     final one included) and ``ledger_missed`` the scheduled seconds that passed without a check.
     """
 
@@ -57,6 +65,15 @@ class Health:
         self.t0 = time.monotonic()
         self.next_at = self.t0 + self.INTERVAL
         self.samples: list[tuple[float, int]] = []
+        self.warm_until = self.t0 + self.INTERVAL
+        self._started = False
+
+    def traffic_started(self) -> None:
+        """Note the first frame sent or received (only the first call counts): samples taken in
+        the second after it are warm-up, not growth."""
+        if not self._started:
+            self._started = True
+            self.warm_until = time.monotonic() + self.INTERVAL
 
     def due(self) -> bool:
         """True when a scheduled instant has passed since the last check."""
@@ -77,12 +94,14 @@ class Health:
     def summary(self) -> dict[str, Any]:
         """The final check, then the figures above (``rss_kib`` is the last sample)."""
         self.check()
-        first, last = self.samples[0][1], self.samples[-1][1]
+        warm = [(t, v) for t, v in self.samples if self.t0 + t >= self.warm_until] or self.samples[-1:]
+        first, last = warm[0][1], warm[-1][1]
         out: dict[str, Any] = {
             "rss_kib": last,
+            "rss_start_kib": first,
             "rss_growth_kib": last - first,
-            "rss_peak_growth_kib": max(v for _, v in self.samples) - first,
-            "rss_slope_kib_per_min": round(slope_per_minute(self.samples), 1),
+            "rss_peak_growth_kib": max(v for _, v in warm) - first,
+            "rss_slope_kib_per_min": round(slope_per_minute(warm), 1),
             "ledger_checks": self.checks,
             "ledger_missed": self.missed,
         }

@@ -115,7 +115,9 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
                 b = sock.recv(want, timeout=wait, into=b)
                 if len(b):
                     now = time.time_ns()
-                    first = first or time.monotonic()
+                    if first is None:
+                        first = time.monotonic()
+                        health.traffic_started()
                     last = time.monotonic()
                     stats.add_frames(b, now)
                     sums.add(b)
