@@ -5,7 +5,8 @@ in place and the same frames are put on the TX ring, a batch in one C call
 (``Socket.forward``); after their TX completes they go back to the fill ring. Nothing is
 dropped here: a full TX ring leaves frames on the RX ring (the kernel counts what that
 ring had no room for in ``rx_dropped``). With IFACE2 both sockets share one UMEM
-(XDP_SHARED_UMEM).
+(XDP_SHARED_UMEM). ``--verify-ledger`` checks the whole frame ledger once a second, as gen
+and sink do, and the summary carries the memory footprint and where every frame ended.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
                                 netns=args.netns2 or args.netns, ring_size=args.ring_size)
             try:
                 reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
+                health = common.Health(umem, args.verify_ledger)
                 common.quiet_gc()
                 t0 = time.monotonic()
                 deadline = t0 + args.duration if args.duration else None
@@ -45,11 +47,16 @@ def run(args: argparse.Namespace) -> int:
                         want = args.batch if args.count is None else min(args.batch, args.count - forwarded)
                         forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True,
                                                 swap_ips=args.swap_ip, swap_ports=args.swap_ports)
+                        if forwarded:
+                            health.traffic_started()
+                        if health.due():
+                            health.check()
                         if reporter.due():
                             reporter.tick(forwarded, 0, {"kernel": rx.statistics()})
                 except KeyboardInterrupt:
                     pass
                 tx.flush(timeout=1)
+                footprint = health.summary()
                 kernel = rx.statistics()
                 causes = common.merge_causes([common.cause_dicts(rx.diagnose())] + (
                     [common.cause_dicts(tx.diagnose())] if tx is not rx else []))
@@ -58,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                     tx.close()
         seconds = time.monotonic() - t0
     out = {"forwarded": forwarded, "seconds": round(seconds, 6),
-           "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel}
+           "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel, **footprint,
+           "accounting": umem.accounting()._asdict()}  # after close: every frame back in the pool
     common.warn("xsk fwd", out, common.cause_lines(causes))
     common.summary(out, args.json)
     return common.EXIT_OK
@@ -68,6 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ifname", metavar="IFACE")
     p.add_argument("ifname2", metavar="IFACE2", nargs="?", help="send out of this interface instead")
     common.add_socket_options(p)
+    common.add_health_options(p)
     p.add_argument("--netns2", metavar="NS", help="namespace of IFACE2 (default: --netns)")
     p.add_argument("--filter", help="forward only these frames (the rest go to the kernel stack)")
     p.add_argument("--swap-ip", action="store_true", help="also swap source and destination IP")

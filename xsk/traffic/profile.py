@@ -199,7 +199,9 @@ class Stream:
     def pps(self, mean_len: float, profile_rate: str | float | None) -> float | None:
         """Packets per second this stream asks for (None: unpaced), given its mean frame length."""
         if self.percent is not None:
-            assert profile_rate is not None  # Profile checks it
+            if profile_rate is None:
+                raise ConfigError("a percent needs the profile's total rate (rate = ... at the top of the file, "
+                                  "or a total rate given where the profile is sent)", argument="percent")
             total, bits = (float(profile_rate), False) if not isinstance(profile_rate, str) else rate_value(
                 profile_rate)
             share = total * self.percent / 100
@@ -243,8 +245,6 @@ class Profile:
             if s.name in names:
                 raise self.error(i, "name", f"{s.name!r} names two streams")
             names.add(s.name)
-            if s.percent is not None and self.rate is None:
-                raise self.error(i, "percent", "a percent needs the profile's total rate (rate = ... at the top)")
         share = sum(s.percent or 0 for s in self.streams)
         if share > 100 + 1e-9:
             raise ConfigError(f"{self.source}: percent: the streams' percents add up to {share:g}, over 100")

@@ -108,41 +108,45 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
     try:
         with umem, sock:
             deadline = t0 + cfg.duration if cfg.duration else None
-            while (count is None or packets < count) and (deadline is None or time.monotonic() < deadline):
-                if stop is not None and stop.is_set():
-                    break
-                want = cfg.batch if count is None else min(cfg.batch, count - packets)
-                b = sock.recv(want, timeout=wait, into=b)
-                if len(b):
-                    now = time.time_ns()
-                    if first is None:
-                        first = time.monotonic()
-                        health.traffic_started()
-                    last = time.monotonic()
-                    stats.add_frames(b, now)
-                    sums.add(b)
-                    packets += len(b)
-                    nbytes += int(b.lens.sum())
+            try:
+                while (count is None or packets < count) and (deadline is None or time.monotonic() < deadline):
+                    if stop is not None and stop.is_set():
+                        break
+                    want = cfg.batch if count is None else min(cfg.batch, count - packets)
+                    b = sock.recv(want, timeout=wait, into=b)
+                    if len(b):
+                        now = time.time_ns()
+                        if first is None:
+                            first = time.monotonic()
+                            health.traffic_started()
+                        last = time.monotonic()
+                        stats.add_frames(b, now)
+                        sums.add(b)
+                        packets += len(b)
+                        nbytes += int(b.lens.sum())
+                        b.release()
+                        if shared is not None:
+                            shared[2 * slot], shared[2 * slot + 1] = packets, nbytes
+                    if health.due():
+                        health.check()
+                    now_m = time.monotonic()
+                    if streams is not None and now_m >= next_publish:
+                        next_publish = now_m + 0.25
+                        for k, s in stats.streams.items():
+                            streams[slot * STREAM_SLOTS + k] = s.packets
+                    if tick is not None and now_m >= next_tick:
+                        next_tick += 1.0
+                        tick(packets, nbytes, {"kernel": sock.statistics(), "per_stream": stats.interval()})
+            except KeyboardInterrupt:  # Ctrl-C ends the run as a count would: the summary still comes
+                if b is not None and len(b):
                     b.release()
-                    if shared is not None:
-                        shared[2 * slot], shared[2 * slot + 1] = packets, nbytes
-                if health.due():
-                    health.check()
-                now_m = time.monotonic()
-                if streams is not None and now_m >= next_publish:
-                    next_publish = now_m + 0.25
-                    for k, s in stats.streams.items():
-                        streams[slot * STREAM_SLOTS + k] = s.packets
-                if tick is not None and now_m >= next_tick:
-                    next_tick += 1.0
-                    tick(packets, nbytes, {"kernel": sock.statistics(), "per_stream": stats.interval()})
             if streams is not None:
                 for k, s in stats.streams.items():
                     streams[slot * STREAM_SLOTS + k] = s.packets
             kernel = sock.statistics()
             causes = cause_dicts(sock.diagnose())
             footprint = health.summary()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second one, while the summary was being made
         kernel, causes = {}, []
     return {"queue": queue, "packets": packets, "bytes": nbytes, "first": first, "last": last, "t0": t0,
             "seq": stats.export(), "kernel": kernel, "footprint": footprint,

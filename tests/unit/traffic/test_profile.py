@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from xsk.errors import ConfigError
+from xsk.traffic.mix import resolve
 from xsk.traffic.profile import IMIX, Profile, Stream, size_table
 
 GOOD = """
@@ -80,7 +81,6 @@ def test_imix_and_ranges():
     ('[[stream]]\npacket = "Ether()"\nsize = "big"\n', r"size: bad size 'big'"),
     ('rate = "1M"\n[[stream]]\npacket = "Ether()"\npercent = 70\n[[stream]]\npacket = "Ether()"\npercent = 40\n',
      r"percent: the streams' percents add up to 110, over 100"),
-    ('[[stream]]\npacket = "Ether()"\npercent = 10\n', r"a percent needs the profile's total rate"),
     ('[[stream]]\npacket = "Ether()"\ncount = -5\n', r"count: must be positive"),
     ('[[stream]]\npacket = "Ether()"\nfields = { ttl = "1-5" }\n', r"fields: unknown field 'ttl'"),
     ('[[stream]]\npacket = "Ether()"\nfields = { src_port = "9-1" }\n', r"range '9-1' is empty"),
@@ -124,3 +124,14 @@ def test_a_terminal_gets_a_live_per_stream_table_and_a_pipe_plain_lines():
     table = tty.getvalue()
     assert "stream" in table and "p99 us" in table and "100.2" in table and "│      1 │" in table
     assert "100.2" not in pipe.getvalue() and "50 pkts" in pipe.getvalue()
+
+
+def test_a_percent_needs_a_total_rate_only_when_the_profile_is_sent(tmp_path):
+    """A receiver loads a profile for its stream names; the total rate is the sender's business
+    (in the file, or given where it is sent), so only resolving it without one is an error."""
+    path = _write(tmp_path, '[[stream]]\nname = "a"\npacket = "Ether()/IP()/UDP()"\npercent = 10\n')
+    profile = Profile.load(path)
+    with pytest.raises(ConfigError, match=r"p.toml: stream 0 \('a'\): percent: a percent needs the profile's total"):
+        resolve(profile, src_mac="02:00:00:00:00:01")
+    plans = resolve(Profile(profile.streams, rate="50k", source=profile.source), src_mac="02:00:00:00:00:01")
+    assert plans[0].pps == 5000
