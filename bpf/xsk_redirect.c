@@ -12,6 +12,12 @@
  * + i] for i < xsk_config[q].nrules, changed from user space at any time without
  * re-attaching. xsk_hits[q * XSK_HITS + i] counts matches per rule, and slot XSK_MAX_RULES
  * of the queue the frames passed to the stack.
+ *
+ * Built a second time as xsk_redirect_md (xsk_redirect_md.c defines XSK_RX_META): before a
+ * frame goes to its socket, the driver's RX hints (hash, hardware timestamp, VLAN tag) are
+ * read with the metadata kfuncs and written into the metadata area just before the frame's
+ * data, which AF_XDP copies into the UMEM with it (struct xsk_rx_meta, read by xsk.rxmeta).
+ * Such a program calls kfuncs of one driver, so it is loaded device-bound and attached natively.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -70,6 +76,65 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } xsk_hits SEC(".maps");
+
+#ifdef XSK_RX_META
+#define XSK_META_TIMESTAMP (1 << 0)
+#define XSK_META_HASH (1 << 1)
+#define XSK_META_VLAN (1 << 2)
+#define XSK_META_MAGIC 0x5848 /* "XH": this program wrote the area, not a stale frame's */
+
+struct xsk_rx_meta { /* 24 bytes right before the frame's data; the layout xsk.rxmeta reads */
+	__u64 timestamp;  /* the device's RX timestamp, ns (valid: XSK_META_TIMESTAMP) */
+	__u32 hash;       /* the RX hash (valid: XSK_META_HASH) */
+	__u32 hash_type;  /* enum xdp_rss_hash_type: which headers the hash covered */
+	__u16 vlan_proto; /* network order, as the kfunc gives it (valid: XSK_META_VLAN) */
+	__u16 vlan_tci;   /* host order */
+	__u16 valid;
+	__u16 magic;
+};
+
+enum xdp_rss_hash_type { XDP_RSS_TYPE_NONE = 0 }; /* the kernel's enum; only the name must agree */
+
+extern int bpf_xdp_metadata_rx_timestamp(const struct xdp_md *ctx, __u64 *timestamp) __ksym;
+extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, __u32 *hash,
+				    enum xdp_rss_hash_type *rss_type) __ksym;
+/* Linux 6.8+: weak, so the program still loads on 6.3-6.7 and reports no VLAN tags there */
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
+					__u16 *vlan_tci) __ksym __weak;
+
+static __always_inline void write_meta(struct xdp_md *ctx)
+{
+	struct xsk_rx_meta *m;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return; /* no room or no metadata support: the socket sees no magic */
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > (void *)(long)ctx->data)
+		return;
+	m->valid = 0;
+	m->timestamp = 0;
+	m->hash = 0;
+	m->hash_type = 0;
+	m->vlan_proto = 0;
+	m->vlan_tci = 0;
+	if (!bpf_xdp_metadata_rx_timestamp(ctx, &m->timestamp))
+		m->valid |= XSK_META_TIMESTAMP;
+	if (!bpf_xdp_metadata_rx_hash(ctx, &m->hash, (enum xdp_rss_hash_type *)&m->hash_type))
+		m->valid |= XSK_META_HASH;
+	if (bpf_xdp_metadata_rx_vlan_tag &&
+	    !bpf_xdp_metadata_rx_vlan_tag(ctx, (__be16 *)&m->vlan_proto, &m->vlan_tci))
+		m->valid |= XSK_META_VLAN;
+	m->magic = XSK_META_MAGIC;
+}
+#endif
+
+static __always_inline int to_socket(struct xdp_md *ctx, __u32 queue)
+{
+#ifdef XSK_RX_META
+	write_meta(ctx);
+#endif
+	return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
+}
 
 struct headers {
 	__u16 ethertype;
@@ -170,8 +235,12 @@ static __always_inline int matches(const struct xsk_rule *r, const struct header
 
 /* xdp.frags: the program copes with multi-buffer frames (it reads only the headers, which
  * are in the first buffer), so jumbo MTUs and multi-buffer sockets work in native mode too. */
+#ifndef XSK_PROG_NAME
+#define XSK_PROG_NAME xsk_redirect
+#endif
+
 SEC("xdp.frags")
-int xsk_redirect(struct xdp_md *ctx)
+int XSK_PROG_NAME(struct xdp_md *ctx)
 {
 	__u32 queue = ctx->rx_queue_index;
 	struct xsk_config *cfg = bpf_map_lookup_elem(&xsk_config, &queue);
@@ -180,7 +249,7 @@ int xsk_redirect(struct xdp_md *ctx)
 	if (!cfg) /* a queue beyond XSK_MAX_QUEUES: no socket can be there */
 		return XDP_PASS;
 	if (cfg->nrules == 0)
-		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
+		return to_socket(ctx, queue);
 
 	__u32 nrules = cfg->nrules;
 	int hit = -1;
@@ -197,7 +266,7 @@ int xsk_redirect(struct xdp_md *ctx)
 	}
 	if (hit >= 0) {
 		count(queue * XSK_HITS + hit);
-		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
+		return to_socket(ctx, queue);
 	}
 	count(queue * XSK_HITS + XSK_MAX_RULES);
 	return XDP_PASS;

@@ -33,6 +33,7 @@ from .errors import (
 from .ledger import Accounting
 from .pinned import PinnedProgram
 from .program import CustomProgram
+from .rxmeta import RxMetadata
 from .socket import STATISTICS, Readiness, Socket
 from .umem import Umem
 
@@ -62,6 +63,7 @@ __all__ = [
     "QueueRangeError",
     "Readiness",
     "ResourceBusyError",
+    "RxMetadata",
     "Socket",
     "StillInUseError",
     "Umem",

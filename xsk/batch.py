@@ -34,6 +34,7 @@ XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descrip
 if TYPE_CHECKING:
     from scapy.packet import Packet
 
+    from .rxmeta import RxMetadata
     from .socket import Socket
     from .umem import Umem
 
@@ -274,6 +275,32 @@ class Batch:
             raise FrameTooLargeError(f"{width} bytes of metadata would start before a frame's beginning")
         rows: np.ndarray = self._umem.array[(self._addrs.astype(np.int64) - width)[:, None] + np.arange(width)]
         return rows
+
+    def rx_metadata(self) -> RxMetadata:
+        """The driver's RX hints for every frame (hash, timestamp, VLAN tag, each with a mask of
+        the frames it was given for), from a socket opened with ``rx_metadata``; see :mod:`xsk.rxmeta`."""
+        from . import rxmeta
+
+        return rxmeta.read(self)
+
+    @property
+    def rx_hash(self) -> np.ma.MaskedArray:
+        """Each frame's RX hash (uint32), masked where the driver gave none (see :meth:`rx_metadata`)."""
+        m = self.rx_metadata()
+        return np.ma.MaskedArray(m.hash, mask=~m.has_hash)
+
+    @property
+    def rx_timestamp(self) -> np.ma.MaskedArray:
+        """Each frame's hardware RX timestamp (uint64 ns), masked where the driver gave none."""
+        m = self.rx_metadata()
+        return np.ma.MaskedArray(m.timestamp, mask=~m.has_timestamp)
+
+    @property
+    def rx_vlan(self) -> np.ma.MaskedArray:
+        """Each frame's VLAN id (uint16, the TCI's low 12 bits), masked where it had no tag the
+        driver took out (see :meth:`rx_metadata` for the protocol and priority)."""
+        m = self.rx_metadata()
+        return np.ma.MaskedArray(m.vlan_id, mask=~m.has_vlan)
 
     def room(self, i: int) -> int:
         """Bytes available from frame ``i``'s data start to the end of its UMEM frame."""

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
 PROGRAM_NAME = "xsk_redirect"
+META_PROGRAM_NAME = "xsk_redirect_md"  # the same, also writing the driver's RX hints (bpf/xsk_redirect_md.c)
+_OURS = (PROGRAM_NAME, META_PROGRAM_NAME)
+BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6  # uapi linux/bpf.h, Linux 6.3+ (libbpf 1.1.2's headers lack it)
 log = logging.getLogger("xsk.program")
 _MAPS = ("xsks_map", "xsk_rules", "xsk_config", "xsk_hits")
 _HITS = MAX_RULES + 1  # counters per queue: one per rule, then the frames passed on
@@ -58,8 +61,8 @@ _LINK_FLAGS = {"native": lib.XDP_FLAGS_DRV_MODE, "skb": lib.XDP_FLAGS_SKB_MODE}
 _ATTACH_RACES = 5  # attach/join attempts while other processes attach or detach at once
 
 
-def object_path() -> str:
-    path = resources.files("xsk") / "_bpf" / f"{PROGRAM_NAME}.o"
+def object_path(name: str = PROGRAM_NAME) -> str:
+    path = resources.files("xsk") / "_bpf" / f"{name}.o"
     if not path.is_file():
         raise NotBuiltError(
             f"the XDP program object {path} is missing: build it with `make` "
@@ -213,10 +216,11 @@ class RedirectProgram:
     _attached: ClassVar[dict[tuple[int, int], RedirectProgram]] = {}
     multiprog = False  # a bpf_link attachment never goes through libxdp's dispatcher
 
-    def __init__(self, ifindex: int, ifname: str, mode: XdpMode) -> None:
+    def __init__(self, ifindex: int, ifname: str, mode: XdpMode, rx_metadata: bool = False) -> None:
         self.ifindex = ifindex
         self.ifname = ifname
-        self.name = PROGRAM_NAME
+        self.name = META_PROGRAM_NAME if rx_metadata else PROGRAM_NAME
+        self.rx_metadata = rx_metadata  # the attached program writes RX hints (whoever attached it)
         self.ns_id = netns_mod.current_id()
         self._pid = current_pid()
         self._users = 0
@@ -227,14 +231,14 @@ class RedirectProgram:
         self.keep_rules = False  # pinned (from_pins): the queues' rules are the admin's, left in place
         self.rules: dict[int, list[Rule]] = {}
         for _ in range(_ATTACH_RACES):
-            if self._join(mode) or self._attach_new(mode):
+            if self._join(mode, rx_metadata) or self._attach_new(mode, rx_metadata):
                 break
         else:
             raise ResourceBusyError(f"attaching the XDP program to {ifname} kept racing with other processes",
                                     errno=errno.EBUSY)
 
     # --- attaching or joining -------------------------------------------------------------
-    def _join(self, mode: XdpMode) -> bool:
+    def _join(self, mode: XdpMode, rx_metadata: bool) -> bool:
         """Share the program another process attached; False when the interface has none."""
         prog_id, attached = ffi.new("uint32_t *"), ffi.new("uint32_t *")
         check(lib.xsk_xdplink_query(self.ifindex, prog_id, attached), f"reading {self.ifname}'s XDP program")
@@ -244,7 +248,7 @@ class RedirectProgram:
         if lib.xsk_xdplink_prog_name(prog_id[0], name, 32) < 0:
             return False  # detached while we looked: attach it ourselves
         found = ffi.string(name).decode()
-        if found != PROGRAM_NAME:
+        if found not in _OURS:
             raise ResourceBusyError(
                 f"{self.ifname} already has an XDP program {found!r} (id {prog_id[0]}) that is not ours; "
                 f"remove it with `xdp-loader unload {self.ifname} --all` or "
@@ -257,8 +261,14 @@ class RedirectProgram:
                     f"{self.ifname} carries our XDP program attached the old way (netlink) by "
                     f"{_describe(holders)}: stop that process, or run the same xsk version there",
                     errno=errno.EBUSY)
-            _remove_stale_program(self.ifindex, self.ifname, PROGRAM_NAME)
+            _remove_stale_program(self.ifindex, self.ifname, found)
             return False
+        if rx_metadata and found != META_PROGRAM_NAME:
+            holders = _holders_of_program(int(prog_id[0]))
+            raise ResourceBusyError(
+                f"{self.ifname} carries xsk's redirect program without RX metadata, shared by "
+                f"{_describe(holders) if holders else 'other processes'}: sockets of one interface share one "
+                "program, so open them all with rx_metadata, or none", errno=errno.EBUSY)
         if link_fd < 0:
             check(link_fd, f"opening the bpf_link of {self.ifname}'s XDP program")
         self._fds.append(link_fd)
@@ -284,23 +294,39 @@ class RedirectProgram:
                 f"{self.ifname} already carries our XDP program in {self.mode} mode (shared with other "
                 f"processes); ask for xdp_mode={self.mode!r} or 'auto'", argument="xdp_mode")
         self.joined = True
+        self.name = found
+        self.rx_metadata = found == META_PROGRAM_NAME
         log.debug("joined the XDP program on %s (id %d, %s mode)", self.ifname, prog_id[0], self.mode)
         return True
 
-    def _attach_new(self, mode: XdpMode) -> bool:
-        """Load and attach the program by a new bpf_link; False when another process was first."""
-        path = object_path()
+    def _attach_new(self, mode: XdpMode, rx_metadata: bool) -> bool:
+        """Load and attach the program by a new bpf_link; False when another process was first.
+
+        With ``rx_metadata`` the program calls the driver's metadata kfuncs, so it is loaded
+        bound to this device and can only be attached natively."""
+        path = object_path(self.name)
         obj = lib.bpf_object__open_file(path.encode(), ffi.NULL)
         err = lib.libbpf_get_error(obj)
         if err:
             raise error_for(-err, f"opening the XDP program {path}", "rebuild it with `make`")
         try:
-            check(lib.bpf_object__load(obj), f"loading the XDP program {path}")
-            prog = lib.bpf_object__find_program_by_name(obj, PROGRAM_NAME.encode())
-            fds = [int(lib.bpf_object__find_map_fd_by_name(obj, n.encode())) for n in _MAPS]
-            if prog == ffi.NULL or min(fds) < 0:
+            prog = lib.bpf_object__find_program_by_name(obj, self.name.encode())
+            if prog == ffi.NULL:
                 raise NotBuiltError(f"{path} is not the redirect program this xsk expects: rebuild it with `make`")
-            tries = ["native", "skb"] if mode == "auto" else [mode]
+            if rx_metadata:
+                lib.bpf_program__set_ifindex(prog, self.ifindex)
+                lib.bpf_program__set_flags(prog, lib.bpf_program__flags(prog) | BPF_F_XDP_DEV_BOUND_ONLY)
+            rc = int(lib.bpf_object__load(obj))
+            if rc < 0 and rx_metadata:
+                raise UnsupportedError.from_errno(
+                    -rc, f"loading the XDP program that reads {self.ifname}'s RX metadata (bound to that device)",
+                    "it needs Linux 6.3+ (VLAN tags 6.8+) and native XDP on the device; open the socket "
+                    "without rx_metadata")
+            check(rc, f"loading the XDP program {path}")
+            fds = [int(lib.bpf_object__find_map_fd_by_name(obj, n.encode())) for n in _MAPS]
+            if min(fds) < 0:
+                raise NotBuiltError(f"{path} is not the redirect program this xsk expects: rebuild it with `make`")
+            tries = ["native"] if rx_metadata else ["native", "skb"] if mode == "auto" else [mode]
             rc = 0
             for name in tries:
                 rc = int(lib.xsk_xdplink_create(lib.bpf_program__fd(prog), self.ifindex, _LINK_FLAGS[name]))
@@ -393,14 +419,20 @@ class RedirectProgram:
 
     # --- sharing within the process --------------------------------------------------------
     @classmethod
-    def acquire(cls, ifindex: int, ifname: str, mode: XdpMode) -> RedirectProgram:
-        """The program on this interface (in the calling thread's namespace), attaching it if needed."""
+    def acquire(cls, ifindex: int, ifname: str, mode: XdpMode, rx_metadata: bool = False) -> RedirectProgram:
+        """The program on this interface (in the calling thread's namespace), attaching it if
+        needed; with ``rx_metadata``, the one that also writes the driver's RX hints."""
         _privileges.require_program()
         key = (netns_mod.current_id(), ifindex)
         prog = cls._attached.get(key)
         if prog is None or prog._pid != current_pid():
-            prog = cls(ifindex, ifname, mode)
+            prog = cls(ifindex, ifname, mode, rx_metadata)
             cls._attached[key] = prog
+        elif rx_metadata and not prog.rx_metadata:
+            raise ConfigError(
+                f"{ifname} already carries xsk's redirect program without RX metadata (another socket of this "
+                "process): sockets of one interface share one program, so open them all with rx_metadata, or none",
+                argument="rx_metadata")
         elif mode != "auto" and mode != prog.mode:
             raise ConfigError(
                 f"{ifname} already carries our XDP program in {prog.mode} mode; "

@@ -24,12 +24,12 @@ import os
 import select
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Literal, NamedTuple
 
 import numpy as np
 
-from . import _privileges, _procfork, link
+from . import _privileges, _procfork, link, rxmeta
 from . import diagnose as diagnose_mod
 from . import filter as filter_mod
 from . import netns as netns_mod
@@ -179,6 +179,13 @@ class Socket:
     ``Batch.options`` (XDP_PKT_CONTD on all but the last; ``Batch.packet_starts()``), and
     ``send`` takes fragments chained the same way. Without it a packet larger than a frame
     is dropped by the kernel (``rx_dropped``).
+
+    ``rx_metadata``: the driver's RX hints to hand over with each frame, any of ``"hash"``,
+    ``"timestamp"``, ``"vlan"`` (or True for all): xsk's redirect program is then loaded bound
+    to the device and attached natively (Linux 6.3+, else UnsupportedError; a driver without
+    the metadata kfuncs gives no hints, every mask False), and ``Batch.rx_metadata()`` /
+    ``rx_hash`` / ``rx_timestamp`` / ``rx_vlan`` read them (see :mod:`xsk.rxmeta`). All sockets
+    of an interface share its program, so they all ask for hints or none do.
     """
 
     _group: _FillRings  # the fill and completion rings of its queue, from the moment they exist
@@ -205,6 +212,7 @@ class Socket:
         busy_poll: int = 0,
         busy_poll_budget: int = 64,
         multi_buffer: bool = False,
+        rx_metadata: Iterable[str] | bool = (),
     ) -> None:
         if mode not in ("auto", "copy", "zerocopy"):
             raise ConfigError(f"must be 'auto', 'copy' or 'zerocopy', got {mode!r}", argument="mode")
@@ -240,6 +248,16 @@ class Socket:
             raise ConfigError(f"must be 1..65535 frames, got {busy_poll_budget!r}", argument="busy_poll_budget")
         if xskmap_key is not None and program is None:
             raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
+        hints = rxmeta.check_fields(rx_metadata)
+        if hints:
+            if not rx:
+                raise ConfigError("RX hints come with received frames: it needs rx=True", argument="rx_metadata")
+            if program is not None or pinned is not None:
+                raise ConfigError("xsk's redirect program writes the RX hints; with program= your program would "
+                                  "(bpf_xdp_adjust_meta, as bpf/xsk_redirect.c does)", argument="rx_metadata")
+            if xdp_mode == "skb":
+                raise ConfigError("a program that reads the driver's RX hints runs in the driver: it needs "
+                                  "xdp_mode='native' or 'auto'", argument="rx_metadata")
         umem._usable()
         _privileges.require_socket()
         if rx and pinned is None:  # a pinned program is already attached: the socket only joins it
@@ -247,6 +265,7 @@ class Socket:
         self._setup(umem, ifname, queue, netns=netns, ring_size=ring_size, rx=rx, tx=tx, need_wakeup=need_wakeup,
                     busy_poll=busy_poll, busy_poll_budget=busy_poll_budget, multi_buffer=multi_buffer,
                     fill_frames=fill_frames)
+        self.rx_metadata = hints
         self._custom = program
         self._pinned: PinnedProgram | None = pinned
         self._xskmap_key = queue if xskmap_key is None else xskmap_key
@@ -276,6 +295,7 @@ class Socket:
         self.busy_poll = busy_poll
         self.busy_poll_budget = busy_poll_budget
         self.multi_buffer = bool(multi_buffer)
+        self.rx_metadata = frozenset[str]()
         self._pid = current_pid()
         self._closed = True
         self._gone = False  # the interface was deleted under the socket
@@ -342,7 +362,7 @@ class Socket:
             if rx and self._pinned is not None:
                 self._program = self._pinned._acquire(self.ifindex, ifname)
             elif rx and custom is None:
-                self._program = RedirectProgram.acquire(self.ifindex, ifname, xdp_mode)
+                self._program = RedirectProgram.acquire(self.ifindex, ifname, xdp_mode, bool(self.rx_metadata))
             self._create(mode, peer)
             if self._program is not None:
                 # only once the queue is ours: a bind refused (EBUSY) leaves its holder's rules alone

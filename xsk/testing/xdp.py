@@ -51,6 +51,7 @@ from ..errors import (
     error_for,
 )
 from ..maps import Globals, Maps
+from ..program import BPF_F_XDP_DEV_BOUND_ONLY
 from .compile import compile_bpf
 from .packets import as_frame, assert_packet_equal, packet_diff
 
@@ -59,7 +60,6 @@ __all__ = ["ACTIONS", "XdpProgram", "XdpResult", "assert_packet_equal", "compile
 ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
 ETH_HLEN = 14
 META_PORTABLE = 32  # metadata every kernel takes; 6.x takes up to its headroom less struct xdp_frame (216)
-BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6  # uapi linux/bpf.h, Linux 6.3+ (older headers lack it)
 # What a test run takes in its linear part on x86-64 with 4 KiB pages: a page less XDP's
 # headroom (256) and the aligned skb_shared_info (320); larger packets go into fragments.
 LINEAR_MAX = 4096 - 256 - 320
