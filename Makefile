@@ -49,7 +49,7 @@ docs: setup
 
 # ruff over everything; mypy --strict over xsk/ (configured in pyproject.toml)
 lint: setup
-	$(VENV)/bin/ruff check . tools/bench tools/instructions tools/latency tools/fuzz tools/soak
+	$(VENV)/bin/ruff check . tools/bench tools/instructions tools/latency tools/fuzz tools/soak tools/chaos
 	$(VENV)/bin/mypy
 
 clean:

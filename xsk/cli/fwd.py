@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..errors import HostError
+from ..traffic import linkdown
 from . import common
 from .sink import pinned_program
 
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
                 health = common.Health(umem, args.verify_ledger)
+                link_down = 0.0
                 common.quiet_gc()
                 t0 = time.monotonic()
                 deadline = t0 + args.duration if args.duration else None
@@ -45,8 +48,14 @@ def run(args: argparse.Namespace) -> int:
                         deadline is None or time.monotonic() < deadline
                     ):
                         want = args.batch if args.count is None else min(args.batch, args.count - forwarded)
-                        forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True,
-                                                swap_ips=args.swap_ip, swap_ports=args.swap_ports)
+                        try:
+                            forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True,
+                                                    swap_ips=args.swap_ip, swap_ports=args.swap_ports)
+                        except HostError as exc:  # the outgoing link went down: wait for it
+                            if not linkdown.is_link_down(exc):
+                                raise
+                            forwarded += exc.accepted or 0
+                            link_down += linkdown.wait_until_up(tx, None, deadline)
                         if forwarded:
                             health.traffic_started()
                         if health.due():
@@ -55,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
                             reporter.tick(forwarded, 0, {"kernel": rx.statistics()})
                 except KeyboardInterrupt:
                     pass
-                tx.flush(timeout=1)
+                try:
+                    tx.flush(timeout=1)
+                except HostError as exc:
+                    if not linkdown.is_link_down(exc):
+                        raise
                 footprint = health.summary()
                 kernel = rx.statistics()
                 causes = common.merge_causes([common.cause_dicts(rx.diagnose())] + (
@@ -67,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
     out = {"forwarded": forwarded, "seconds": round(seconds, 6),
            "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel, **footprint,
            "accounting": umem.accounting()._asdict()}  # after close: every frame back in the pool
-    common.warn("xsk fwd", out, common.cause_lines(causes))
+    lines = common.cause_lines(causes)
+    if link_down:
+        out["link_down_seconds"] = round(link_down, 3)
+        lines.append(linkdown.down_line("xsk fwd", args.ifname2 or args.ifname, link_down))
+    common.warn("xsk fwd", out, lines)
     common.summary(out, args.json)
     return common.EXIT_OK
 

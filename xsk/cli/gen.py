@@ -7,19 +7,23 @@ UMEM frame, and each batch only gets its varying fields and checksums patched.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import link, netns, pcap
-from ..errors import ConfigError, UnsupportedError, XskError
+from ..errors import ConfigError, HostError, UnsupportedError, XskError
 from ..socket import Mode
-from ..traffic import ranges, template
+from ..traffic import linkdown, ranges, template
 from ..traffic.generator import SendConfig, merge_streams, send_profile
 from ..traffic.health import FOOTPRINT_KEYS
 from ..traffic.mix import StreamPlan, resolve
@@ -263,6 +267,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             health = common.Health(umem, cfg.verify_ledger)
             index = cfg.seq_start
             sent = nbytes = 0
+            link_down = 0.0  # seconds the interface was down under the loop (linkdown)
             common.quiet_gc()
             t0 = time.monotonic()
             deadline = t0 + cfg.duration if cfg.duration else None
@@ -300,7 +305,13 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                     sock.complete()
                     sock.poll(0.001, rx=False, tx=True)
                     continue
-                k = sock.send(b)
+                try:
+                    k = sock.send(b)
+                except HostError as exc:
+                    if not linkdown.is_link_down(exc):
+                        raise
+                    k = exc.accepted or 0
+                    link_down += linkdown.wait_until_up(sock, None if stop is None else stop.is_set, deadline)
                 if store is not None:
                     nbytes += int(lens[(index + np.arange(k)) % len(store)].sum()) if k else 0
                 else:
@@ -311,9 +322,14 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                 index += k
                 if pacer is not None:
                     pacer.consumed(k)
-            sock.flush(timeout=2)
+            try:
+                sock.flush(timeout=2)
+            except HostError as exc:
+                if not linkdown.is_link_down(exc):
+                    raise
             seconds = time.monotonic() - t0
             result = {"queue": queue, "packets": sent, "bytes": nbytes, "seconds": seconds,
+                      "link_down_seconds": round(link_down, 3),
                       "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
                       "causes": common.cause_dicts(sock.diagnose())}
         result["accounting"] = umem.accounting()._asdict()
@@ -437,6 +453,28 @@ def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
         reports.put(("error", "interrupted"))
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops() -> Iterator[threading.Event]:
+    """An Event that the first Ctrl-C (SIGINT) sets, so the send loop ends as a count would and
+    the summary still comes; a second one interrupts as usual. Only the main thread can catch
+    signals: elsewhere the Event is never set by one."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = build(args)
     queues = common.parse_queues(args.queues, args.queue)
@@ -450,7 +488,8 @@ def run(args: argparse.Namespace) -> int:
             reporter.tick(r["packets"], r["bytes"], {k: r[k] for k in ("kernel", "per_stream") if k in r})
 
         run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else worker
-        results.append(run_one(cfg, queues[0], queues[0], per_count[0], per_pps, report))
+        with _ctrl_c_stops() as stop_now:
+            results.append(run_one(cfg, queues[0], queues[0], per_count[0], per_pps, report, stop_now))
     else:
         ctx = mp.get_context("spawn")
         reports, stop = ctx.Queue(), ctx.Event()
@@ -510,6 +549,10 @@ def run(args: argparse.Namespace) -> int:
         out.update(common.merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results]))
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
     lines = common.cause_lines(common.merge_causes([r.get("causes", []) for r in results]))
+    down = max(r.get("link_down_seconds", 0.0) for r in results)
+    if down:
+        out["link_down_seconds"] = down
+        lines.append(linkdown.down_line("xsk gen", cfg.ifname, down))
     refused = sum(r.get("refused", 0) for r in results)
     if refused:
         out["refused"] = refused

@@ -7,9 +7,12 @@ it takes, and every one is back in the pool or on the completion path when it re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import HostError
+from .linkdown import is_link_down, wait_until_up
 from .mix import Mix, StreamPlan
 
 if TYPE_CHECKING:
@@ -25,10 +28,12 @@ def send_streams(plans: list[StreamPlan], umem: Umem, sock: Socket, *, batch: in
 
     ``tick(progress)`` is called between batches with ``{"packets", "mix"}`` (the ``Mix``, for
     per-stream counts; the caller decides how often to look). Returns the totals,
-    the seconds taken and ``streams``: per stream its id, packets, bytes and rates.
+    the seconds taken, ``streams`` (per stream its id, packets, bytes and rates) and
+    ``link_down_seconds`` (how long the interface was down under it: see ``linkdown``).
     """
     mix = Mix(plans, umem, batch, q=q, nqueues=nqueues)
     sent = 0
+    link_down = 0.0  # seconds spent waiting for the interface to come back up (linkdown)
     deadline_ns = None if duration is None else int(duration * 1e9)
     b = umem.take(0)  # one batch, refilled in place every round (into=)
     now = mix.now()
@@ -53,18 +58,30 @@ def send_streams(plans: list[StreamPlan], umem: Umem, sock: Socket, *, batch: in
             sock.poll(0.001, rx=False, tx=True)
             continue
         filled = mix.fill(b, now)
-        k = sock.send(b)
+        try:
+            k = sock.send(b)
+        except HostError as exc:
+            if not is_link_down(exc):
+                raise
+            k = exc.accepted or 0
+            deadline = None if deadline_ns is None else time.monotonic() + (deadline_ns - mix.now()) / 1e9
+            link_down += wait_until_up(sock, stop, deadline)
         if len(b):  # the socket took k: the rest go back, their packets sent again next round
             mix.unsend(k, filled)
             umem.release(b)
         sent += k
-    sock.flush(timeout=2)
+    try:
+        sock.flush(timeout=2)
+    except HostError as exc:  # down at the very end: the frames left wait for it, or the socket's close
+        if not is_link_down(exc):
+            raise
     seconds = mix.now() / 1e9
     streams = mix.results()
     for r in streams:
         span = (r["last_s"] - r["first_s"]) if r["packets"] > 1 else 0.0
         r["pps"] = round((r["packets"] - 1) / span, 1) if span > 0 else None
-    return {"packets": sent, "bytes": sum(r["bytes"] for r in streams), "seconds": seconds, "streams": streams}
+    return {"packets": sent, "bytes": sum(r["bytes"] for r in streams), "seconds": seconds, "streams": streams,
+            "link_down_seconds": round(link_down, 3)}
 
 
 __all__ = ["send_streams"]
