@@ -1,0 +1,45 @@
+"""xsk gen under what interrupts a run: its link going down (it waits, and says for how long)
+and Ctrl-C (the run ends as a count would, with the whole summary)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+from .test_cli import last_json, start
+
+
+def test_gen_waits_for_its_link_and_says_how_long_it_was_down(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    gen = start("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--rate", "20k", "--duration", "4",
+                "--json")
+    time.sleep(1.5)
+    subprocess.run(["ip", "-n", a.netns, "link", "set", a.ifname, "down"], check=True)
+    time.sleep(0.8)
+    subprocess.run(["ip", "-n", a.netns, "link", "set", a.ifname, "up"], check=True)
+    out, err = gen.communicate(timeout=60)
+    assert gen.returncode == 0, err
+    summary = last_json(out)
+    assert 0.5 <= summary["link_down_seconds"] <= 4, summary
+    assert f"{a.ifname} was down for" in err and "went when it came back" in err
+    acc = summary["accounting"]
+    assert acc["pool"] == acc["total"], acc  # what waited on the TX ring left, or came back at close
+
+
+def test_ctrl_c_ends_a_profile_run_with_its_summary(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    profile = tmp_path / "p.toml"
+    profile.write_text(f"""[[stream]]
+name = "only"
+packet = "Ether()/IP(src='{a.ip}', dst='{b.ip}')/UDP(sport=1, dport=9000)"
+rate = "10k"
+""")
+    gen = start("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json")
+    time.sleep(2.5)
+    gen.send_signal(signal.SIGINT)
+    out, err = gen.communicate(timeout=30)
+    assert gen.returncode == 0, err
+    summary = last_json(out)
+    assert summary["per_stream"]["only"]["packets"] == summary["packets"] > 0
+    assert summary["accounting"]["pool"] == summary["accounting"]["total"]
