@@ -16,7 +16,7 @@ def test_every_fuzz_target_survives_a_short_run():
                           timeout=600)
     results = json.loads(done.stdout)
     assert [r["target"] for r in results] == ["pcap", "template", "filter", "ranges", "rate", "profile", "headers",
-                                             "checksum"]
+                                             "checksum", "ledger"]
     for r in results:
         assert r["crashes"] == 0, r.get("log")
         assert r["executions"] and r["executions"] >= 300, r
