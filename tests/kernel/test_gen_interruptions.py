@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from .test_cli import last_json, start
+from .test_cli import last_json, start, wait_attached
 
 
 def test_gen_waits_for_its_link_and_says_how_long_it_was_down(veth_pair):
@@ -42,4 +42,23 @@ rate = "10k"
     assert gen.returncode == 0, err
     summary = last_json(out)
     assert summary["per_stream"]["only"]["packets"] == summary["packets"] > 0
+    assert summary["accounting"]["pool"] == summary["accounting"]["total"]
+
+
+def test_fwd_waits_for_its_outgoing_link(veth_pair_factory):
+    p1, p2 = veth_pair_factory(), veth_pair_factory()
+    fwd = start("fwd", p1.b.ifname, p2.b.ifname, "--netns", p1.b.netns, "--netns2", p2.b.netns, "--duration", "5",
+                "--json")
+    wait_attached(p1.b)
+    gen = start("gen", p1.a.ifname, "--netns", p1.a.netns, "--dst-mac", p1.b.mac, "--rate", "20k", "--duration", "3")
+    time.sleep(1.5)
+    subprocess.run(["ip", "-n", p2.b.netns, "link", "set", p2.b.ifname, "down"], check=True)
+    time.sleep(0.8)
+    subprocess.run(["ip", "-n", p2.b.netns, "link", "set", p2.b.ifname, "up"], check=True)
+    gen.communicate(timeout=60)
+    out, err = fwd.communicate(timeout=60)
+    assert fwd.returncode == 0, err
+    summary = last_json(out)
+    assert summary["link_down_seconds"] >= 0.3 and summary["forwarded"] > 0, summary
+    assert f"{p2.b.ifname} was down for" in err
     assert summary["accounting"]["pool"] == summary["accounting"]["total"]

@@ -52,10 +52,9 @@ def run(args: argparse.Namespace) -> int:
                             forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True,
                                                     swap_ips=args.swap_ip, swap_ports=args.swap_ports)
                         except HostError as exc:  # the outgoing link went down: wait for it
-                            if not linkdown.is_link_down(exc):
-                                raise
-                            forwarded += exc.accepted or 0
-                            link_down += linkdown.wait_until_up(tx, None, deadline)
+                            accepted, waited = linkdown.ride_out(exc, tx, None, deadline)
+                            forwarded += accepted
+                            link_down += waited
                         if forwarded:
                             health.traffic_started()
                         if health.due():
@@ -64,11 +63,7 @@ def run(args: argparse.Namespace) -> int:
                             reporter.tick(forwarded, 0, {"kernel": rx.statistics()})
                 except KeyboardInterrupt:
                     pass
-                try:
-                    tx.flush(timeout=1)
-                except HostError as exc:
-                    if not linkdown.is_link_down(exc):
-                        raise
+                linkdown.flush(tx, timeout=1)
                 footprint = health.summary()
                 kernel = rx.statistics()
                 causes = common.merge_causes([common.cause_dicts(rx.diagnose())] + (

@@ -308,10 +308,8 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                 try:
                     k = sock.send(b)
                 except HostError as exc:
-                    if not linkdown.is_link_down(exc):
-                        raise
-                    k = exc.accepted or 0
-                    link_down += linkdown.wait_until_up(sock, None if stop is None else stop.is_set, deadline)
+                    k, waited = linkdown.ride_out(exc, sock, None if stop is None else stop.is_set, deadline)
+                    link_down += waited
                 if store is not None:
                     nbytes += int(lens[(index + np.arange(k)) % len(store)].sum()) if k else 0
                 else:
@@ -322,11 +320,7 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                 index += k
                 if pacer is not None:
                     pacer.consumed(k)
-            try:
-                sock.flush(timeout=2)
-            except HostError as exc:
-                if not linkdown.is_link_down(exc):
-                    raise
+            linkdown.flush(sock, timeout=2)
             seconds = time.monotonic() - t0
             result = {"queue": queue, "packets": sent, "bytes": nbytes, "seconds": seconds,
                       "link_down_seconds": round(link_down, 3),

@@ -43,6 +43,27 @@ def wait_until_up(sock: Socket, stop: Callable[[], bool] | None = None, deadline
     return time.monotonic() - t0
 
 
+def ride_out(exc: HostError, sock: Socket, stop: Callable[[], bool] | None = None,
+             deadline: float | None = None) -> tuple[int, float]:
+    """For ``sock.send`` or ``forward`` having raised ``exc``: re-raise it unless the link is
+    down, else wait until it is up; returns (frames the call put on the TX ring all the same,
+    seconds waited). Called from the ``except`` of a send loop, so the loop itself pays nothing."""
+    if not is_link_down(exc):
+        raise exc
+    return exc.accepted or 0, wait_until_up(sock, stop, deadline)
+
+
+def flush(sock: Socket, timeout: float) -> bool:
+    """``sock.flush(timeout)`` at the end of a run; False, not an error, when the link is down
+    (what is left on the TX ring goes when it is up, or back to the pool at close)."""
+    try:
+        return sock.flush(timeout=timeout)
+    except HostError as exc:
+        if not is_link_down(exc):
+            raise
+        return False
+
+
 def down_line(prog: str, ifname: str, seconds: float) -> str:
     """The summary's words for the time a sender waited for its link."""
     return (f"{prog}: {ifname} was down for {seconds:.1f} s during the run; frames waited on the TX ring "

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HostError
-from .linkdown import is_link_down, wait_until_up
+from . import linkdown
 from .mix import Mix, StreamPlan
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def send_streams(plans: list[StreamPlan], umem: Umem, sock: Socket, *, batch: in
     sent = 0
     link_down = 0.0  # seconds spent waiting for the interface to come back up (linkdown)
     deadline_ns = None if duration is None else int(duration * 1e9)
+    deadline = None if duration is None else time.monotonic() + duration  # the same, for linkdown
     b = umem.take(0)  # one batch, refilled in place every round (into=)
     now = mix.now()
     while True:
@@ -61,20 +62,13 @@ def send_streams(plans: list[StreamPlan], umem: Umem, sock: Socket, *, batch: in
         try:
             k = sock.send(b)
         except HostError as exc:
-            if not is_link_down(exc):
-                raise
-            k = exc.accepted or 0
-            deadline = None if deadline_ns is None else time.monotonic() + (deadline_ns - mix.now()) / 1e9
-            link_down += wait_until_up(sock, stop, deadline)
+            k, waited = linkdown.ride_out(exc, sock, stop, deadline)
+            link_down += waited
         if len(b):  # the socket took k: the rest go back, their packets sent again next round
             mix.unsend(k, filled)
             umem.release(b)
         sent += k
-    try:
-        sock.flush(timeout=2)
-    except HostError as exc:  # down at the very end: the frames left wait for it, or the socket's close
-        if not is_link_down(exc):
-            raise
+    linkdown.flush(sock, timeout=2)
     seconds = mix.now() / 1e9
     streams = mix.results()
     for r in streams:
