@@ -25,9 +25,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._binding import CData, ffi
+from ._binding import CData, ffi, lib
 from ._procfork import forked_away
 from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
+
+_from_buffer = ffi.from_buffer  # bound once: select() makes up to five buffers per call
+_NULL = ffi.NULL
+_select = lib.xsk_ledger_select
+_NO_ADDRS = np.empty(0, np.uint64)  # what a batch holds once select() took all of its frames
+_NO_LENS = np.empty(0, np.uint32)
 
 XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
 
@@ -169,20 +175,51 @@ class Batch:
         """Move the frames where ``mask`` is true into a new batch (in order) and return it.
 
         The new batch has a token of its own, so each frame stays reachable through exactly
-        one batch; the frames where ``mask`` is false stay in this one.
+        one batch; the frames where ``mask`` is false stay in this one, moved to the front of
+        its arrays in order (an ``addrs``/``lens`` array read before shows them so).
         """
         self._live()
         mask = np.ascontiguousarray(mask, dtype=np.bool_)
-        if mask.shape != self._addrs.shape:
-            raise ValueError(f"mask of shape {mask.shape} for a batch of {len(self._addrs)}")
-        ledger = self._umem.ledger
-        token = ledger.new_token()
-        sel_a, sel_l, sel_o, rest_a, rest_l, rest_o = ledger.split(
-            self._addrs, self._lens, self._opts, mask, self._token, token, self._c_addrs(), self._c_lens())
-        self._release_views()
-        self._addrs, self._lens, self._opts = rest_a, rest_l, rest_o
-        self._addrs_c = self._lens_c = None
-        return Batch(self._umem, sel_a, sel_l, token, self._source, sel_o)
+        n = len(self._addrs)
+        if len(mask) != n or mask.ndim != 1:
+            raise ValueError(f"mask of shape {mask.shape} for a batch of {n}")
+        umem = self._umem
+        ledger = umem.ledger
+        token = next(ledger._tokens)
+        sel_a = np.empty(n, np.uint64)
+        sel_l = np.empty(n, np.uint32)
+        sel_ac = _from_buffer("uint64_t[]", sel_a)
+        sel_lc = _from_buffer("uint32_t[]", sel_l)
+        opts = self._opts
+        if opts is None:
+            sel_o = None
+            k = _select(ledger.c, self._c_addrs(), self._c_lens(), _NULL, _from_buffer("uint8_t[]", mask), n,
+                        self._token, token, sel_ac, sel_lc, _NULL, ledger.bad_unread)
+        else:
+            sel_o = np.empty(n, np.uint32)
+            k = _select(ledger.c, self._c_addrs(), self._c_lens(), _from_buffer("uint32_t[]", opts),
+                        _from_buffer("uint8_t[]", mask), n, self._token, token, sel_ac, sel_lc,
+                        _from_buffer("uint32_t[]", sel_o), ledger.bad_unread)
+        if k < 0:
+            ledger.raise_refused(k, self._c_addrs(), n, self._token, "split")
+        if self._views:
+            self._release_views()
+        if k == n:
+            self._addrs, self._lens = _NO_ADDRS, _NO_LENS
+            if opts is not None:
+                self._opts = _NO_LENS
+        elif k:  # the rest stay, in order, at the front of this batch's arrays (their pointers stay valid)
+            self._addrs = self._addrs[:n - k]
+            self._lens = self._lens[:n - k]
+            if opts is not None:
+                self._opts = opts[:n - k]
+        if k < n:
+            sel_a, sel_l = sel_a[:k], sel_l[:k]
+            if sel_o is not None:
+                sel_o = sel_o[:k]
+        selected = Batch(umem, sel_a, sel_l, token, self._source, sel_o)
+        selected._addrs_c, selected._lens_c = sel_ac, sel_lc
+        return selected
 
     def __del__(self) -> None:
         """A batch dropped while it still owns frames gives them back to the pool, with a warning:

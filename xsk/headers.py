@@ -156,7 +156,9 @@ class Headers:
         if not self._verified:
             raise ConfigError("checksums were not verified: parse the batch with verify_checksums=True",
                               argument="verify_checksums")
-        state: np.ndarray = self.records()["l4_csum"]
+        state = self._arrays.get("l4_csum")
+        if state is None:
+            state = self._arrays["l4_csum"] = self.records()["l4_csum"]
         return state
 
     @property

@@ -28,7 +28,7 @@ import itertools
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import numpy as np
 
@@ -164,6 +164,7 @@ class Ledger:
         self._tokens = itertools.chain.from_iterable(itertools.repeat(range(1, _TOKEN_LIMIT + 1)))
         self._ring_owners = itertools.count(1)
         self._slots = threading.local()  # a thread's "index of the bad frame" out-slot, made once
+        self.bad_unread = ffi.new("uint32_t *")  # the out-slot of calls that find the bad frame with raise_refused
 
     def new_token(self) -> int:
         """A fresh batch token (never 0, which names no batch)."""
@@ -219,33 +220,15 @@ class Ledger:
             lib.xsk_ledger_check(self.c, addrs_c, len(addrs), token, own)
             self.raise_for(rc, addrs, own[0], "release")
 
-    def split(self, addrs: np.ndarray, lens: np.ndarray, opts: np.ndarray | None, mask: np.ndarray, token: int,
-              new_token: int, addrs_c: CData | None = None,
-              lens_c: CData | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray,
-                                                    np.ndarray, np.ndarray | None]:
-        """USER (token) -> USER (new_token) for the frames where ``mask``: (selected addrs, lens,
-        opts, remaining addrs, lens, opts), each in order, in one C call. ``addrs_c``/``lens_c``:
-        cdata pointers to ``addrs``/``lens`` when the caller has them."""
-        n = len(addrs)
-        out_a = np.empty(2 * n, np.uint64)  # selected in [0, n), the rest in [n, 2n): one allocation each
-        out_l = np.empty(2 * n, np.uint32)
-        a_c, l_c = ffi.from_buffer("uint64_t[]", out_a), ffi.from_buffer("uint32_t[]", out_l)
-        out_o = None
-        opts_c = sel_oc = rest_oc = ffi.NULL
-        if opts is not None:
-            out_o = np.empty(2 * n, np.uint32)
-            opts_c = ffi.from_buffer("uint32_t[]", opts)
-            sel_oc = ffi.from_buffer("uint32_t[]", out_o)
-            rest_oc = sel_oc + n
-        bad = ffi.new("uint32_t *")  # this call's own: a Batch.__del__ in between may use another
-        k = _split(self.c, _u64(addrs) if addrs_c is None else addrs_c,
-                   ffi.from_buffer("uint32_t[]", lens) if lens_c is None else lens_c, opts_c,
-                   ffi.from_buffer("uint8_t[]", mask), n, token, new_token, a_c, l_c, sel_oc, a_c + n, l_c + n,
-                   rest_oc, bad)
-        if k < 0:
-            self.raise_for(k, addrs, bad[0], "split")
-        return (out_a[:k], out_l[:k], None if out_o is None else out_o[:k],
-                out_a[n:2 * n - k], out_l[n:2 * n - k], None if out_o is None else out_o[n:2 * n - k])
+    def raise_refused(self, rc: int, addrs_c: CData, n: int, token: int, what: str) -> NoReturn:
+        """A call on the batch with ``token`` returned ``rc`` < 0 and changed nothing: raise,
+        naming the frame. The call's own out-slot is not read (threads and a Batch.__del__ run
+        by the garbage collector may share it): the same check fails again at the same frame,
+        found here with a slot of this call's own."""
+        own = ffi.new("uint32_t *")
+        lib.xsk_ledger_check(self.c, addrs_c, n, token, own)
+        self.raise_for(rc, np.frombuffer(ffi.buffer(addrs_c, 8 * n), np.uint64), own[0], what)
+        raise AssertionError("unreachable: raise_for raises for rc < 0")
 
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:
         bad = ffi.new("uint32_t *")
@@ -296,7 +279,6 @@ class Ledger:
         raise FrameOwnershipError(f"{what}: {msg}; nothing was changed")
 
 
-_split = lib.xsk_ledger_split  # bound once: a lookup on lib costs as much as a short call
 
 
 def _u64(addrs: np.ndarray) -> CData:

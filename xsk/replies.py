@@ -98,7 +98,8 @@ def finish_partial_checksums(batch: Batch, h: Headers) -> int:
     container runtimes make them so) sends only the pseudo-header sum; a reply that keeps it
     is dropped by the client's kernel. Call this after the swaps, before sending.
     """
-    h.l4_csum  # noqa: B018 -- raises ConfigError unless the checksums were verified
+    if not h._verified:
+        h.l4_csum  # noqa: B018 -- raises the ConfigError that says so
     return _fix(batch, h, None, CSUM_PARTIAL)
 
 

@@ -120,6 +120,46 @@ def test_no_frame_goes_back_by_address_alone(umem):
     assert umem.accounting().pool == FRAMES
 
 
+def test_select_keeps_both_sides_in_order_with_their_lengths_and_options(umem):
+    b = umem.take(6)
+    addrs = b.addrs.copy()
+    b.lens[:] = [60, 61, 62, 63, 64, 65]
+    b.options[:] = [1, 0, 1, 0, 1, 0]
+    mask = np.array([True, False, True, False, False, True])
+    sel = b.select(mask)
+    assert list(sel.addrs) == list(addrs[mask]) and list(sel.lens) == [60, 62, 65]
+    assert list(sel.options) == [1, 1, 0]
+    assert list(b.addrs) == list(addrs[~mask]) and list(b.lens) == [61, 63, 64]
+    assert list(b.options) == [0, 0, 1]
+    assert sel._token != b._token and umem.accounting().user == 6
+    umem.verify()
+    rest_all = b.select(np.ones(3, bool))  # everything: this batch keeps nothing, and owns nothing
+    assert len(b) == 0 and list(rest_all.lens) == [61, 63, 64]
+    none = sel.select(np.zeros(3, bool))
+    assert len(none) == 0 and list(sel.lens) == [60, 62, 65]
+    for batch in (sel, rest_all, none, b):
+        batch.release()
+    assert umem.accounting().pool == FRAMES
+    umem.verify()
+
+
+def test_a_refused_select_names_the_frame_and_changes_nothing(umem):
+    b = umem.take(4)
+    other = umem.take(1)
+    forged = xsk.Batch(umem, np.array([*b.addrs[:2], other.addrs[0]], np.uint64), np.full(3, 60, np.uint32),
+                       b._token, None)
+    before = snapshot(umem)
+    arrays = forged._addrs.copy(), forged._lens.copy()
+    with pytest.raises(xsk.FrameOwnershipError, match=f"split: frame at {int(other.addrs[0]):#x} belongs to another"):
+        forged.select(np.array([True, False, True]))
+    assert_unchanged(umem, before)
+    assert np.array_equal(forged._addrs, arrays[0]) and np.array_equal(forged._lens, arrays[1])
+    forged._spent = True
+    b.release()
+    other.release()
+    assert umem.accounting().pool == FRAMES
+
+
 def test_a_frame_moved_to_another_batch_is_not_usable_through_the_first(umem):
     b = umem.take(4)
     head = b.split(2)
