@@ -71,6 +71,9 @@ def test_gen_to_sink_exact_count_no_loss(veth_pair):
     g = last_json(gen.stdout)
     assert g["packets"] == 20000 and g["mode"] == "copy"
     assert {"packets", "bytes", "seconds", "pps", "bps", "mode", "kernel"} <= set(g)
+    # the options make a one-stream profile, sent as --profile's streams are
+    assert g["per_stream"] == {"stream0": {"ids": [0], "packets": 20000, "bytes": g["bytes"], "pps": g["per_stream"][
+        "stream0"]["pps"], "asked_pps": 50000.0}}
     s = last_json(finish(sink)[0])
     assert s["packets"] == 20000 and s["lost"] == 0 and s["duplicates"] == 0 and s["reordered"] == 0
     assert s["latency_us"]["min"] is not None and s["latency_us"]["p50"] <= s["latency_us"]["max"]
@@ -78,6 +81,20 @@ def test_gen_to_sink_exact_count_no_loss(veth_pair):
     assert (only["packets"], only["bytes"], only["lost"]) == (20000, s["bytes"], 0)
     assert only["latency_us"]["p99.9"] <= only["latency_us"]["max"] and only["jitter_us"] is not None
     assert nothing_attached(a, b)
+
+
+def test_gen_ipv6_over_vlan_needs_no_size(veth_pair):
+    """The default frame grows to what the headers and the sequence header need (IPv6 + 802.1Q:
+    84 bytes), where 60 used to be refused with an error about a --size nobody gave."""
+    a, b = veth_pair.a, veth_pair.b
+    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "5000", "--json")
+    wait_attached(b)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--count", "5000", "--vlan", "5",
+              "--src-ip", "fd00::1-fd00::10", "--dst-ip", "fd00::2", "--json")
+    assert gen.returncode == 0, gen.stderr
+    assert last_json(gen.stdout)["bytes"] == 5000 * 84
+    s = last_json(finish(sink)[0])
+    assert (s["packets"], s["lost"], s["bytes"]) == (5000, 0, 5000 * 84)
 
 
 def test_sink_counts_loss_and_duplicates(veth_pair):

@@ -100,7 +100,7 @@ uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, u
 			at = (uint32_t)(s->sent % s->nsizes);
 		}
 		uint32_t len = s->sizes[at];
-		xsk_pkt_patch_one(s->plan, f, len, s->sent, s->id, ts_ns);
+		xsk_pkt_patch_one(s->plan, f, len, s->seq0 + s->sent, s->id, ts_ns);
 		if (!s->sent)
 			s->first_ns = now_ns;
 		s->last_ns = now_ns;

@@ -26,7 +26,9 @@ struct xsk_mix_stream {
 	uint32_t nsizes;
 	uint32_t sizes_random;
 	uint32_t id;               /* the sequence header's stream byte */
-	uint64_t sent;             /* packets given out: the next one's sequence number */
+	uint64_t sent;             /* packets given out */
+	uint64_t seq0;             /* the first packet's number: packet k has sequence number (and
+				    * field values of) seq0 + k */
 	uint64_t limit;            /* most packets to give out (UINT64_MAX: no limit) */
 	uint64_t bytes;            /* bytes of the frames given out */
 	int64_t start_ns, stop_ns; /* the stream sends in [start_ns, stop_ns) */

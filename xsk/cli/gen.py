@@ -109,7 +109,17 @@ def build(args: argparse.Namespace) -> GenConfig:
     if args.rate:
         cfg.pps = parse_rate(args.rate, frame_len)
     cfg.burst = args.burst or (max(1, min(args.batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else args.batch)
+    if cfg.engine == "afxdp" and not cfg.pcap_frames:
+        cfg.plans = [_one_stream(cfg)]
     return cfg
+
+
+def _one_stream(cfg: GenConfig) -> StreamPlan:
+    """The packet options as a one-stream profile: sent by the same scheduler, pacer and
+    patcher as ``--profile`` (one code path), as stream ``stream0``."""
+    return StreamPlan(0, "stream0", cfg.frame, cfg.frame, np.array([len(cfg.frame)], dtype=np.uint32),
+                      sizes_random=False, fields=dict(cfg.fields), random=cfg.random, seq=cfg.seq, pps=cfg.pps,
+                      burst=cfg.burst, seq_start=cfg.seq_start)
 
 
 PACKET_OPTIONS = ("template", "pcap", "src_mac", "src_ip", "dst_ip", "src_port", "dst_port", "size", "vlan", "tcp",
@@ -228,7 +238,9 @@ def _frame(args: argparse.Namespace, iface_mac: str, iface_ip: str | None) -> tu
         l3 = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
         l4 = TCP(sport=sport, dport=dport) if args.tcp else UDP(sport=sport, dport=dport)
         headers = l2 / l3 / l4
-        size = args.size or 60
+        # the default: 60 bytes, or just enough for the headers and the sequence header (IPv6, VLAN)
+        size = args.size or max(60, len(headers) + (SEQ_LEN if args.seq is not False and (args.seq or not args.tcp)
+                                                    else 0))
         if size < 60:
             raise ConfigError(f"--size {size}: Ethernet frames are at least 60 bytes (without FCS)")
         pad = size - len(headers)
@@ -244,25 +256,16 @@ def _fields(cfg: GenConfig) -> list[Field]:
     return varying_fields(cfg.frame, **cfg.fields)
 
 
-def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
-           report: Any, stop: Any = None) -> dict[str, Any]:
-    """Send on one queue; call ``report(dict)`` about once a second; return the final totals."""
+def pcap_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: float | None,
+                report: Any, stop: Any = None) -> dict[str, Any]:
+    """Send a capture's frames in a cycle on one queue; call ``report(dict)`` about once a second;
+    return the final totals. (Templates and profiles go through ``profile_worker``.)"""
     import xsk
 
-    # the frames: one template patched per batch, or a capture's frames in a cycle
-    plan: PacketPlan | None = None
-    store: np.ndarray | None = None
-    if cfg.pcap_frames:
-        store, lens = pcap.Capture(cfg.pcap_frames, np.zeros(len(cfg.pcap_frames), dtype=np.int64)).rows()
-    else:
-        plan = PacketPlan(cfg.frame, _fields(cfg), seq=cfg.seq, random=cfg.random)
+    store, lens = pcap.Capture(cfg.pcap_frames, np.zeros(len(cfg.pcap_frames), dtype=np.int64)).rows()
     with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
         with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
                         ring_size=cfg.ring_size) as sock:
-            if plan is not None:
-                everything = umem.take(umem.frame_count)
-                plan.write_template(umem, everything.addrs)
-                umem.release(everything)
             pacer = Pacer(pps, cfg.burst) if pps else None
             health = common.Health(umem, cfg.verify_ledger)
             index = cfg.seq_start
@@ -272,7 +275,6 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
             t0 = time.monotonic()
             deadline = t0 + cfg.duration if cfg.duration else None
             next_report = t0 + 1.0
-            frame_len = len(cfg.frame)
             b = umem.take(0)  # one batch, refilled in place every round (into=)
             while True:
                 now = time.monotonic()
@@ -290,32 +292,22 @@ def worker(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
                     want = pacer.grant(want)
                     if not want:
                         continue
-                if store is not None:
-                    b = umem.take(want, into=b)
-                    if len(b):
-                        idx = (index + np.arange(len(b))) % len(store)
-                        b.lens[:] = lens[idx]
-                        umem.write_rows(b.addrs, store[idx])
-                else:
-                    assert plan is not None  # no capture: a template
-                    b = umem.take(want, frame_len, into=b)
-                    if len(b):
-                        plan.patch(umem, b.addrs, index, stream, time.time_ns())
+                b = umem.take(want, into=b)
                 if not len(b):
                     sock.complete()
                     sock.poll(0.001, rx=False, tx=True)
                     continue
+                idx = (index + np.arange(len(b))) % len(store)
+                b.lens[:] = lens[idx]
+                umem.write_rows(b.addrs, store[idx])
                 try:
                     k = sock.send(b)
                 except HostError as exc:
                     k, waited = linkdown.ride_out(exc, sock, None if stop is None else stop.is_set, deadline)
                     link_down += waited
-                if store is not None:
-                    nbytes += int(lens[(index + np.arange(k)) % len(store)].sum()) if k else 0
-                else:
-                    nbytes += k * frame_len
+                nbytes += int(lens[idx[:k]].sum()) if k else 0
                 if len(b):
-                    umem.release(b)  # backpressure: they go again, re-patched, next round
+                    umem.release(b)  # backpressure: they go again next round
                 sent += k
                 index += k
                 if pacer is not None:
@@ -438,7 +430,7 @@ def _child(cfg: GenConfig, queue: int, stream: int, count: int | None, pps: floa
     try:
         if cpu is not None:  # one core per queue: the kernel's copy-mode TX work runs on it too
             os.sched_setaffinity(0, {cpu})
-        run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else worker
+        run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else pcap_worker
         result = run_one(cfg, queue, stream, count, pps, lambda r: reports.put(("tick", r)), stop)
         reports.put(("done", result))
     except XskError as exc:
@@ -477,11 +469,12 @@ def run(args: argparse.Namespace) -> int:
         cfg.count // len(queues) + (1 if i < cfg.count % len(queues) else 0) for i in range(len(queues))]
     per_pps = cfg.pps / len(queues) if cfg.pps else None
     results: list[dict[str, Any]] = []
+    live_keys = ("kernel", "per_stream") if args.profile else ("kernel",)  # options: one stream, the totals
     if len(queues) == 1:
         def report(r: dict[str, Any]) -> None:
-            reporter.tick(r["packets"], r["bytes"], {k: r[k] for k in ("kernel", "per_stream") if k in r})
+            reporter.tick(r["packets"], r["bytes"], {k: r[k] for k in live_keys if k in r})
 
-        run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else worker
+        run_one = profile_worker if cfg.plans else xdp_worker if cfg.engine == "xdp" else pcap_worker
         with _ctrl_c_stops() as stop_now:
             results.append(run_one(cfg, queues[0], queues[0], per_count[0], per_pps, report, stop_now))
     else:
@@ -508,7 +501,7 @@ def run(args: argparse.Namespace) -> int:
                     latest[payload["queue"]] = payload
                     if reporter.due():
                         live: dict[str, int] = {}
-                        for r in latest.values():
+                        for r in latest.values() if args.profile else ():
                             for name, n in r.get("per_stream", {}).items():
                                 live[name] = live.get(name, 0) + n
                         reporter.tick(sum(r["packets"] for r in latest.values()),
@@ -554,12 +547,14 @@ def run(args: argparse.Namespace) -> int:
     short = _rate_shortfall(cfg, out["pps"], seconds, len(queues))
     if short:
         lines.append(short)
-    lines += _stream_shortfalls(out.get("per_stream", {}), seconds)
+    if args.profile:  # a one-stream run made from options has the line above
+        lines += _stream_shortfalls(out.get("per_stream", {}), seconds)
     common.warn("xsk gen", out, lines)
     if "per_stream" in out and not args.json:
         per_stream = out.pop("per_stream")
         common.summary(out, False)
-        print(_stream_table(per_stream))
+        if args.profile:
+            print(_stream_table(per_stream))
     else:
         common.summary(out, args.json)
     if refused and not packets:
@@ -628,7 +623,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dst-ip", help="destination address or range (default 192.0.2.2)")
     g.add_argument("--src-port", help="source port or range (default 1234)")
     g.add_argument("--dst-port", help="destination port or range (default 9000)")
-    g.add_argument("--size", type=int, help="frame length without FCS, 60..frame size (default 60)")
+    g.add_argument("--size", type=int, help="frame length without FCS, 60..frame size (default 60, or what the "
+                   "headers and the sequence header need)")
     g.add_argument("--vlan", type=int, help="802.1Q VLAN id")
     g.add_argument("--tcp", action="store_true", help="TCP instead of UDP")
     g.add_argument("--template", help="scapy expression, e.g. \"Ether()/IP(dst='10.0.0.2')/UDP(dport=9000)\"")

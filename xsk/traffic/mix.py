@@ -53,6 +53,7 @@ class StreamPlan:
     duration: float | None = None
     start: float = 0.0
     burst: int = 1
+    seq_start: int = 0      # the first packet's sequence number (and index into the field values)
 
     @property
     def mean_size(self) -> float:
@@ -175,6 +176,7 @@ class Mix:
             c.nsizes = len(sizes)
             c.sizes_random = 1 if p.sizes_random else 0
             c.id = i + len(plans) * q
+            c.seq0 = p.seq_start
             share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
             c.limit = NO_LIMIT if share is None else share
             c.start_ns = int(p.start * 1e9)
