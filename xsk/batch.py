@@ -32,8 +32,7 @@ from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
 _from_buffer = ffi.from_buffer  # bound once: select() makes up to five buffers per call
 _NULL = ffi.NULL
 _select = lib.xsk_ledger_select
-_NO_ADDRS = np.empty(0, np.uint64)  # what a batch holds once select() took all of its frames
-_NO_LENS = np.empty(0, np.uint32)
+_BOOL = np.dtype(np.bool_)
 
 XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
 
@@ -175,50 +174,49 @@ class Batch:
         """Move the frames where ``mask`` is true into a new batch (in order) and return it.
 
         The new batch has a token of its own, so each frame stays reachable through exactly
-        one batch; the frames where ``mask`` is false stay in this one, moved to the front of
-        its arrays in order (an ``addrs``/``lens`` array read before shows them so).
+        one batch; the frames where ``mask`` is false stay in this one, in order. Their
+        addresses and options move to the front of this batch's arrays (an ``addrs`` view or
+        ``options`` array read before shows them so); lengths get a new array, so a
+        ``Headers`` parsed before keeps the lengths it was parsed with.
         """
         self._live()
-        mask = np.ascontiguousarray(mask, dtype=np.bool_)
+        if mask.__class__ is not np.ndarray or mask.dtype is not _BOOL or not mask.flags.c_contiguous:
+            mask = np.ascontiguousarray(mask, dtype=np.bool_)
         n = len(self._addrs)
-        if len(mask) != n or mask.ndim != 1:
+        if mask.shape != (n,):
             raise ValueError(f"mask of shape {mask.shape} for a batch of {n}")
         umem = self._umem
         ledger = umem.ledger
         token = next(ledger._tokens)
         sel_a = np.empty(n, np.uint64)
-        sel_l = np.empty(n, np.uint32)
+        lens = np.empty(2 * n, np.uint32)  # the selected ones' in [0, n), the rest's from n: one allocation
         sel_ac = _from_buffer("uint64_t[]", sel_a)
-        sel_lc = _from_buffer("uint32_t[]", sel_l)
+        lens_c = _from_buffer("uint32_t[]", lens)
         opts = self._opts
         if opts is None:
             sel_o = None
             k = _select(ledger.c, self._c_addrs(), self._c_lens(), _NULL, _from_buffer("uint8_t[]", mask), n,
-                        self._token, token, sel_ac, sel_lc, _NULL, ledger.bad_unread)
+                        self._token, token, sel_ac, lens_c, _NULL, lens_c + n, ledger.bad_unread)
         else:
             sel_o = np.empty(n, np.uint32)
             k = _select(ledger.c, self._c_addrs(), self._c_lens(), _from_buffer("uint32_t[]", opts),
-                        _from_buffer("uint8_t[]", mask), n, self._token, token, sel_ac, sel_lc,
-                        _from_buffer("uint32_t[]", sel_o), ledger.bad_unread)
+                        _from_buffer("uint8_t[]", mask), n, self._token, token, sel_ac, lens_c,
+                        _from_buffer("uint32_t[]", sel_o), lens_c + n, ledger.bad_unread)
         if k < 0:
             ledger.raise_refused(k, self._c_addrs(), n, self._token, "split")
         if self._views:
             self._release_views()
-        if k == n:
-            self._addrs, self._lens = _NO_ADDRS, _NO_LENS
-            if opts is not None:
-                self._opts = _NO_LENS
-        elif k:  # the rest stay, in order, at the front of this batch's arrays (their pointers stay valid)
-            self._addrs = self._addrs[:n - k]
-            self._lens = self._lens[:n - k]
-            if opts is not None:
-                self._opts = opts[:n - k]
-        if k < n:
-            sel_a, sel_l = sel_a[:k], sel_l[:k]
-            if sel_o is not None:
-                sel_o = sel_o[:k]
-        selected = Batch(umem, sel_a, sel_l, token, self._source, sel_o)
-        selected._addrs_c, selected._lens_c = sel_ac, sel_lc
+        r = n - k
+        # the rest: addresses at the front of this batch's array (its pointer stays valid, and the
+        # view keeps the array alive), lengths in the new array, whose view keeps it alive
+        self._addrs = self._addrs[:r]
+        self._lens = lens[n:n + r]
+        self._lens_c = lens_c + n if r else None
+        if opts is not None:
+            self._opts = opts[:r]
+        selected = Batch(umem, sel_a[:k] if r else sel_a, lens[:k], token, self._source,
+                         sel_o if sel_o is None or not r else sel_o[:k])
+        selected._addrs_c, selected._lens_c = sel_ac, lens_c
         return selected
 
     def __del__(self) -> None:

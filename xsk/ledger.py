@@ -226,8 +226,11 @@ class Ledger:
         by the garbage collector may share it): the same check fails again at the same frame,
         found here with a slot of this call's own."""
         own = ffi.new("uint32_t *")
-        lib.xsk_ledger_check(self.c, addrs_c, n, token, own)
-        self.raise_for(rc, np.frombuffer(ffi.buffer(addrs_c, 8 * n), np.uint64), own[0], what)
+        again = lib.xsk_ledger_check(self.c, addrs_c, n, token, own)
+        if again == 0:  # another thread changed the ledger in between: the frame can't be named
+            raise FrameOwnershipError(f"{what}: refused ({rc}), but the batch's frames changed while it ran "
+                                      "(a batch used from two threads at once?); nothing was changed")
+        self.raise_for(again, np.frombuffer(ffi.buffer(addrs_c, 8 * n), np.uint64), own[0], what)
         raise AssertionError("unreachable: raise_for raises for rc < 0")
 
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:

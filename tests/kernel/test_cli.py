@@ -267,8 +267,15 @@ def test_two_queues_one_worker_each(veth_pair_factory, test_program):
         r = xsk("gen", pair.a.ifname, "--netns", pair.a.netns, "--dst-mac", pair.b.mac, "--queues", "0-1",
                 "--count", "4000", "--json")
         assert r.returncode == 0, r.stderr
-        assert last_json(r.stdout)["packets"] == 4000
+        g = last_json(r.stdout)
+        assert g["packets"] == 4000
         assert _arrived_per_queue(prog, 2) == [2000, 2000]
+        # each queue's worker sends its own stream id, the queue number (as the XDP engine does)
+        assert g["per_stream"]["stream0"]["ids"] == [0, 1] or g["per_stream"]["stream0"]["ids"] == [1, 0]
+        r = xsk("gen", pair.a.ifname, "--netns", pair.a.netns, "--dst-mac", pair.b.mac, "--queue", "1",
+                "--count", "10", "--json")
+        assert r.returncode == 0, r.stderr
+        assert last_json(r.stdout)["per_stream"]["stream0"]["ids"] == [1]
 
 
 def _bad(args, match, *ends):
@@ -291,6 +298,7 @@ def test_bad_input_is_one_line_and_exit_2(veth_pair, tmp_path):
     _bad(["gen", a.ifname, *base, "--src-port", "2000-1000"], "is empty", a)
     _bad(["gen", a.ifname, *base, "--dst-ip", "10.0.0.300"], "bad address range", a)
     _bad(["gen", a.ifname, *base, "--rate", "fast"], "bad rate", a)
+    _bad(["gen", a.ifname, *base, "--seq-start", "-1"], "sequence numbers are 0..2^56-1", a)
     _bad(["sink", a.ifname, *base, "--filter", "udp:99999"], "port range", a)
     garbage = tmp_path / "garbage.pcap"
     garbage.write_bytes(b"this is not a capture")

@@ -143,6 +143,34 @@ def test_select_keeps_both_sides_in_order_with_their_lengths_and_options(umem):
     umem.verify()
 
 
+def test_select_after_a_partial_send_and_on_a_reused_batch(umem):
+    """The batch's arrays and pointers after _consume (a partial send moves the pointers) and
+    after into= reuse: select must read the frames the batch holds now, and leave lengths that
+    a Headers parsed before still reads as they were."""
+    path = RingPath(umem, size=4)
+    b = umem.take(6)
+    b.lens[:] = [60, 61, 62, 63, 64, 65]
+    held = b.lens
+    b._c_addrs(), b._c_lens()  # the data path's pointers, which a partial send moves
+    assert send(path, b) == 4  # four fit the TX ring: the batch keeps the last two
+    assert list(b.lens) == [64, 65]
+    sel = b.select(np.array([False, True]))
+    assert list(sel.lens) == [65] and list(b.lens) == [64]
+    assert list(held) == [60, 61, 62, 63, 64, 65]  # the old array is left as it was
+    path.cq.kernel_produce(path.tx.kernel_consume(4)["addr"])
+    assert path.complete() == 4
+    sel.release()
+    b.release()
+    again = umem.take(3, into=sel)
+    again.lens[:] = [70, 71, 72]
+    picked = again.select(np.array([True, False, True]))
+    assert list(picked.lens) == [70, 72] and list(again.lens) == [71]
+    picked.release()
+    again.release()
+    umem.verify()
+    assert umem.accounting().pool == FRAMES
+
+
 def test_a_refused_select_names_the_frame_and_changes_nothing(umem):
     b = umem.take(4)
     other = umem.take(1)

@@ -72,9 +72,9 @@ static int retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint
 	return XSK_OK;
 }
 
-static int select_frames(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t *opts,
+static int select_frames(struct xsk_ledger *l, uint64_t *addrs, const uint32_t *lens, uint32_t *opts,
 			 const uint8_t *mask, uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs,
-			 uint32_t *sel_lens, uint32_t *sel_opts, uint32_t *bad)
+			 uint32_t *sel_lens, uint32_t *sel_opts, uint32_t *rest_lens, uint32_t *bad)
 {
 	uint32_t k = 0, r = 0;
 	int err = xsk_ledger_check_batch(l, addrs, NULL, n, token, bad);
@@ -93,7 +93,7 @@ static int select_frames(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, 
 		} else {
 			l->word[f] &= ~XSK_WORD_SEEN; /* stays the batch's: only the check's mark goes */
 			addrs[r] = addr; /* r <= i: entry r was read in an earlier (or this) iteration */
-			lens[r] = lens[i];
+			rest_lens[r] = lens[i];
 			if (opts)
 				opts[r] = opts[i];
 			r++;
@@ -195,12 +195,12 @@ int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, 
 	return XSK_LOCKED(l, retoken(l, addrs, n, token, new_token, bad));
 }
 
-int xsk_ledger_select(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t *opts, const uint8_t *mask,
-		      uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs, uint32_t *sel_lens,
-		      uint32_t *sel_opts, uint32_t *bad)
+int xsk_ledger_select(struct xsk_ledger *l, uint64_t *addrs, const uint32_t *lens, uint32_t *opts,
+		      const uint8_t *mask, uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs,
+		      uint32_t *sel_lens, uint32_t *sel_opts, uint32_t *rest_lens, uint32_t *bad)
 {
 	return XSK_LOCKED(l, select_frames(l, addrs, lens, opts, mask, n, token, new_token, sel_addrs, sel_lens,
-					   sel_opts, bad));
+					   sel_opts, rest_lens, bad));
 }
 
 uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner)

@@ -58,13 +58,14 @@ int xsk_ledger_release(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, 
 int xsk_ledger_retoken(struct xsk_ledger *l, const uint64_t *addrs, uint32_t n, uint32_t token,
 		       uint32_t new_token, uint32_t *bad);
 /* Split a batch: USER (token) -> USER (new_token) for the frames where mask[i], copied in order
- * to sel_*; the others are moved, in order, to the front of addrs/lens/opts (in place: the
- * batch keeps its arrays). opts and sel_opts may be NULL. Returns how many were selected, or an
- * XSK_ERR_* code with *bad the index of the first address the batch does not hold, and nothing
- * changed (the arrays included). */
-int xsk_ledger_select(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t *opts, const uint8_t *mask,
-		      uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs, uint32_t *sel_lens,
-		      uint32_t *sel_opts, uint32_t *bad);
+ * to sel_*; the others' addresses and options move, in order, to the front of addrs/opts (in
+ * place: the batch keeps those arrays), their lengths go to rest_lens (which may be lens).
+ * opts may be NULL; sel_opts NULL drops the selected frames' options. Returns how many were
+ * selected, or an XSK_ERR_* code with *bad the index of the first address the batch does not
+ * hold, and nothing changed (the arrays included). */
+int xsk_ledger_select(struct xsk_ledger *l, uint64_t *addrs, const uint32_t *lens, uint32_t *opts,
+		      const uint8_t *mask, uint32_t n, uint32_t token, uint32_t new_token, uint64_t *sel_addrs,
+		      uint32_t *sel_lens, uint32_t *sel_opts, uint32_t *rest_lens, uint32_t *bad);
 /* FILL/TX -> POOL for every frame held by ring_owner, a socket the kernel no longer has. */
 uint32_t xsk_ledger_reclaim(struct xsk_ledger *l, uint32_t ring_owner);
 /* 0, or the enum xsk_verify_err of the first inconsistency, with *frame naming where. */

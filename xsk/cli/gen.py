@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import queue as queue_mod
@@ -59,6 +60,7 @@ class GenConfig:
     engine: str = "afxdp"
     verify_ledger: bool = False
     plans: list[StreamPlan] = field(default_factory=list)  # --profile: the streams, resolved
+    one_stream: bool = False  # plans is the packet options' one stream (its id: the queue number)
     queues: list[int] = field(default_factory=list)
 
 
@@ -67,6 +69,8 @@ def build(args: argparse.Namespace) -> GenConfig:
     common.check_positive("--count", args.count)
     common.check_positive("--duration", args.duration)
     common.check_positive("--batch", args.batch)
+    if not 0 <= args.seq_start < 1 << 56:
+        raise ConfigError(f"--seq-start {args.seq_start}: sequence numbers are 0..2^56-1")
     cfg = GenConfig(args.ifname, args.netns, args.mode, args.batch, args.frame_size, args.frames,
                     ring_size=args.ring_size, random=args.random, count=args.count, duration=args.duration,
                     seq_start=args.seq_start, verify_ledger=args.verify_ledger)
@@ -111,6 +115,7 @@ def build(args: argparse.Namespace) -> GenConfig:
     cfg.burst = args.burst or (max(1, min(args.batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else args.batch)
     if cfg.engine == "afxdp" and not cfg.pcap_frames:
         cfg.plans = [_one_stream(cfg)]
+        cfg.one_stream = True
     return cfg
 
 
@@ -337,7 +342,8 @@ def profile_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, p
             report({"queue": queue, "packets": packets, "bytes": sum(r["bytes"] for r in streams),
                     "kernel": dict(kernel), "per_stream": {r["name"]: r["packets"] for r in streams}})
 
-    return send_profile(send, cfg.plans, queue, q, len(cfg.queues) or 1, count=count, duration=cfg.duration,
+    plans = [dataclasses.replace(cfg.plans[0], stream_id=stream)] if cfg.one_stream else cfg.plans
+    return send_profile(send, plans, queue, q, len(cfg.queues) or 1, count=count, duration=cfg.duration,
                         stop=(lambda: stop.is_set()) if stop is not None else None, tick=tick)
 
 

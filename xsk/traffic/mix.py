@@ -54,6 +54,7 @@ class StreamPlan:
     start: float = 0.0
     burst: int = 1
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
+    stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
 
     @property
     def mean_size(self) -> float:
@@ -175,7 +176,7 @@ class Mix:
             c.sizes = ffi.from_buffer("uint32_t[]", sizes)
             c.nsizes = len(sizes)
             c.sizes_random = 1 if p.sizes_random else 0
-            c.id = i + len(plans) * q
+            c.id = i + len(plans) * q if p.stream_id is None else p.stream_id
             c.seq0 = p.seq_start
             share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
             c.limit = NO_LIMIT if share is None else share
