@@ -13,6 +13,7 @@ ConfigError and leaves the batch as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,10 +117,12 @@ def _fix(batch: Batch, h: Headers, where: np.ndarray | None, state: int) -> int:
                          umem.frame_size))
 
 
-def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray | memoryview],
+def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray | memoryview] | np.ndarray,
                  where: np.ndarray | None = None) -> None:
     """Give each frame (or each frame where ``where`` is true, in order) a UDP/TCP payload of its
-    own length, in one C call: ``payloads[k]`` goes to the k-th such frame.
+    own length, in one C call: ``payloads[k]`` goes to the k-th such frame. ``payloads`` is a
+    sequence of bytes-like objects, or a 2-D uint8 array with one row per payload (all of one
+    length: no Python work per frame).
 
     The frame is made whole again: its length, the IPv4 total length and header checksum or the
     IPv6 payload length, the UDP length, and the UDP/TCP checksum (recomputed over the datagram,
@@ -133,19 +136,43 @@ def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray 
     if len(h) != n:
         raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
     mask_c, mask = _where(where, n)
-    selected = n if mask is None else int(np.count_nonzero(mask))
+    _set_payloads(batch, h, payloads, mask_c, mask, n if mask is None else int(np.count_nonzero(mask)))
+
+
+def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray | memoryview] | np.ndarray,
+                  mask_c: CData, mask: np.ndarray | None, selected: int) -> None:
+    """set_payloads once the frames are chosen: ``selected`` of them (where ``mask``, or all)."""
+    n = len(batch)
+    if isinstance(payloads, np.ndarray) and payloads.ndim != 2:
+        raise ConfigError(f"an array of payloads has one row per payload, not shape {payloads.shape}",
+                          argument="payloads")
     if len(payloads) != selected:
         raise ConfigError(f"{len(payloads)} payloads for {selected} frames", argument="payloads")
     if not selected:
         return
-    sizes = np.fromiter((len(p) for p in payloads), dtype=np.uint32, count=selected)
-    starts = np.zeros(selected, dtype=np.uint64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    data = b"".join(payloads)
+    data: Any
+    sizes: Sequence[int] | np.ndarray
+    if isinstance(payloads, np.ndarray):
+        rows = np.ascontiguousarray(payloads, dtype=np.uint8)
+        width = rows.shape[1]
+        sizes = np.full(selected, width, dtype=np.uint32)
+        starts = np.arange(0, selected * width, width or 1, dtype=np.uint64)[:selected]
+        data = ffi.from_buffer("uint8_t[]", rows) if rows.size else b"\0"
+        sizes_c, starts_c = ffi.from_buffer("uint32_t[]", sizes), ffi.from_buffer("uint64_t[]", starts)
+    elif selected == 1:
+        data = payloads[0]
+        data = data if isinstance(data, bytes) else bytes(data)
+        sizes = [len(data)]
+        sizes_c, starts_c = ffi.new("uint32_t[1]", sizes), _FIRST_START
+    else:
+        sizes = np.fromiter((len(p) for p in payloads), dtype=np.uint32, count=selected)
+        starts = np.zeros(selected, dtype=np.uint64)
+        np.cumsum(sizes[:-1], out=starts[1:])
+        data = b"".join(payloads)
+        sizes_c, starts_c = ffi.from_buffer("uint32_t[]", sizes), ffi.from_buffer("uint64_t[]", starts)
     umem = batch._umem
     rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data or b"\0",
-                      ffi.from_buffer("uint64_t[]", starts), ffi.from_buffer("uint32_t[]", sizes), umem.size,
-                      umem.frame_size)
+                      starts_c, sizes_c, umem.size, umem.frame_size)
     if rc < 0:
         i = -1 - rc
         k = i if mask is None else int(np.count_nonzero(mask[:i]))
@@ -159,14 +186,21 @@ def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray 
             "nothing was changed")
 
 
+_FIRST_START = ffi.new("uint64_t[1]")  # a single payload starts at 0 (never written)
+
+
 def set_payload(batch: Batch, h: Headers, i: int, payload: bytes | bytearray | memoryview) -> None:
     """Frame ``i``'s UDP/TCP payload becomes ``payload`` (any length that fits), headers and
     checksums made whole again: :func:`set_payloads` for one frame."""
     if not 0 <= i < len(batch):
         raise ConfigError(f"no frame {i} in a batch of {len(batch)}", argument="i")
-    where = np.zeros(len(batch), dtype=np.bool_)
-    where[i] = True
-    set_payloads(batch, h, [payload], where)
+    n = len(batch)
+    batch._live()
+    if len(h) != n:
+        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    where = np.zeros(n, dtype=np.uint8)
+    where[i] = 1
+    _set_payloads(batch, h, (payload,), ffi.from_buffer("uint8_t[]", where), where, 1)
 
 
 def _per_frame(values: np.ndarray | int, n: int, argument: str) -> np.ndarray:

@@ -131,3 +131,27 @@ def test_scapy_in_and_out_without_a_loop():
         with pytest.raises(xsk.ConfigError, match="9 packets but only 8 free frames"):
             umem.take_packets([b"z" * 60] * 9)
         assert umem.accounting().pool == 8  # all or nothing: no frame kept by a refused call
+
+
+def test_an_array_of_payloads_gives_the_same_frames_as_a_list():
+    """One row per payload (no Python per frame): frame for frame what the list form writes; a
+    wrong shape or count is refused with the batch unchanged."""
+    rows = np.arange(4 * 24, dtype=np.uint8).reshape(4, 24)
+    with xsk.Umem(frame_count=16, hugepages="off") as umem:
+        by_list, by_rows = (_batch(umem, [bytes(p) for p in REQUESTS]) for _ in range(2))
+        replies.set_payloads(by_list, headers.parse(by_list), [bytes(r) for r in rows])
+        before = [bytes(by_rows.data(i)) for i in range(4)]
+        h = headers.parse(by_rows)
+        with pytest.raises(xsk.ConfigError, match="one row per payload"):
+            replies.set_payloads(by_rows, h, rows.reshape(-1))
+        with pytest.raises(xsk.ConfigError, match="3 payloads for 4 frames"):
+            replies.set_payloads(by_rows, h, rows[:3])
+        assert [bytes(by_rows.data(i)) for i in range(4)] == before
+        replies.set_payloads(by_rows, h, rows)
+        assert [bytes(by_rows.data(i)) for i in range(4)] == [bytes(by_list.data(i)) for i in range(4)]
+        assert all(bytes(by_rows.data(i)).endswith(bytes(rows[i])) for i in range(4))
+        one = np.array([False, True, False, False])
+        replies.set_payloads(by_rows, headers.parse(by_rows), rows[:1] + 1, where=one)
+        assert bytes(by_rows.data(1)).endswith(bytes(rows[0] + 1)) and bytes(by_rows.data(0)).endswith(bytes(rows[0]))
+        by_list.release()
+        by_rows.release()
