@@ -119,3 +119,13 @@ def test_latency_percentiles_and_medians(latency) -> None:  # type: ignore[no-un
     assert latency._percentile(values, 0.99) == 991.0
     assert latency._percentile(values, 0.999) == 1000.0
     assert latency._median([3.0, 1.0, 2.0, 10.0]) == 2.5
+
+
+def test_helper_costs_time_every_helper_on_both_batch_sizes(latency) -> None:  # type: ignore[no-untyped-def]
+    """`tools/latency --helpers` runs each helper on frames it can act on (a helper that raised
+    would end the tool), and reports both figures for each; no timing is asserted."""
+    rows = latency.helper_costs(number=8)
+    names = [r["helper"] for r in rows]
+    assert {"headers.parse", "replies.reflect", "replies.set_payloads (array)", "Batch.select (every frame)"} <= set(
+        names) and len(names) == len(set(names)) == 13
+    assert all(r["us_one_frame"] > 0 and r["ns_per_frame_256"] > 0 for r in rows)
