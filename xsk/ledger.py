@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple, NoReturn
@@ -163,7 +162,6 @@ class Ledger:
         # next(ledger._tokens) inline; new_token() is the same for everyone else.
         self._tokens = itertools.chain.from_iterable(itertools.repeat(range(1, _TOKEN_LIMIT + 1)))
         self._ring_owners = itertools.count(1)
-        self._slots = threading.local()  # a thread's "index of the bad frame" out-slot, made once
         self.bad_unread = ffi.new("uint32_t *")  # the out-slot of calls that find the bad frame with raise_refused
 
     def new_token(self) -> int:
@@ -207,18 +205,10 @@ class Ledger:
         There is no release by address alone: a frame goes back only through the batch that holds
         it (token 0 names no batch, so it is refused for every frame).
         ``addrs_c``: a cdata pointer to ``addrs`` (uint64), when the caller already has one."""
-        bad = getattr(self._slots, "bad", None)  # per thread: threads share the ledger
-        if bad is None:
-            bad = self._slots.bad = ffi.new("uint32_t *")
         addrs_c = _u64(addrs) if addrs_c is None else addrs_c
-        rc = lib.xsk_ledger_release(self.c, addrs_c, len(addrs), token, bad)
+        rc = lib.xsk_ledger_release(self.c, addrs_c, len(addrs), token, self.bad_unread)
         if rc < 0:
-            # Find the frame again with a slot of this call's own: a Batch.__del__ run by the
-            # garbage collector since may have released (and written the slot) on this thread.
-            # The failed release changed nothing, so the same check fails at the same frame.
-            own = ffi.new("uint32_t *")
-            lib.xsk_ledger_check(self.c, addrs_c, len(addrs), token, own)
-            self.raise_for(rc, addrs, own[0], "release")
+            self.raise_refused(rc, addrs_c, len(addrs), token, "release")
 
     def raise_refused(self, rc: int, addrs_c: CData, n: int, token: int, what: str) -> NoReturn:
         """A call on the batch with ``token`` returned ``rc`` < 0 and changed nothing: raise,
