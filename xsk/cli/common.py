@@ -191,7 +191,8 @@ class Reporter:
             return
         kernel = ""
         if extra and extra.get("kernel"):
-            nonzero = {k: v for k, v in extra["kernel"].items() if v}
+            # what lost or refused frames (an empty TX ring is how every paced send ends: not news)
+            nonzero = {k: v for k, v in extra["kernel"].items() if v and k != "tx_ring_empty_descs"}
             kernel = f" kernel {nonzero}" if nonzero else ""
         line = (f"{elapsed:7.1f}s {packets:>13,} pkts {human(pps)}pps {human(bps)}bit/s"
                 f"{progress}{kernel}")
