@@ -38,13 +38,19 @@ def _where(where: np.ndarray | None, n: int) -> tuple[CData, np.ndarray | None]:
     return ffi.from_buffer("uint8_t[]", mask), mask
 
 
-def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: int) -> None:
+def _usable(batch: Batch, h: Headers | None) -> int:
+    """The batch's length, once it is live and ``h`` (if given) describes as many frames."""
     n = len(batch)
-    if not n:
-        return
     batch._live()
     if h is not None and len(h) != n:
         raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    return n
+
+
+def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: int) -> None:
+    if not len(batch):
+        return
+    n = _usable(batch, h)
     mask_c, _keep = _where(where, n)
     records = ffi.NULL if h is None else h._c()
     umem = batch._umem
@@ -105,12 +111,9 @@ def finish_partial_checksums(batch: Batch, h: Headers) -> int:
 
 
 def _fix(batch: Batch, h: Headers, where: np.ndarray | None, state: int) -> int:
-    n = len(batch)
-    if not n:
+    if not len(batch):
         return 0
-    batch._live()
-    if len(h) != n:
-        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    n = _usable(batch, h)
     mask_c, _keep = _where(where, n)
     umem = batch._umem
     return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, state, n, umem.size,
@@ -131,10 +134,7 @@ def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray 
     UDP/TCP over IPv4/IPv6 (without IPv6 extension headers), or whose new length does not fit its
     room in the UMEM, raises ConfigError (FrameTooLargeError) naming its index, and nothing changed.
     """
-    n = len(batch)
-    batch._live()
-    if len(h) != n:
-        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    n = _usable(batch, h)
     mask_c, mask = _where(where, n)
     _set_payloads(batch, h, payloads, mask_c, mask, n if mask is None else int(np.count_nonzero(mask)))
 
@@ -194,10 +194,7 @@ def set_payload(batch: Batch, h: Headers, i: int, payload: bytes | bytearray | m
     checksums made whole again: :func:`set_payloads` for one frame."""
     if not 0 <= i < len(batch):
         raise ConfigError(f"no frame {i} in a batch of {len(batch)}", argument="i")
-    n = len(batch)
-    batch._live()
-    if len(h) != n:
-        raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
+    n = _usable(batch, h)
     where = np.zeros(n, dtype=np.uint8)
     where[i] = 1
     _set_payloads(batch, h, (payload,), ffi.from_buffer("uint8_t[]", where), where, 1)

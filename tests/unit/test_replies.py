@@ -134,8 +134,14 @@ def test_helpers_check_every_frame_before_changing_any():
         with pytest.raises(xsk.ConfigError, match="outside its frame"):
             replies.update_word(b, h.l4, h.l4 + 6, 7)
         assert np.array_equal(b.gather(60), before)
-        with pytest.raises(xsk.ConfigError, match="headers of 2 frames for a batch of 1"):
-            replies.swap_ips(b.select(np.array([True, False])), h)
+        one = b.select(np.array([True, False]))
+        for helper in (lambda: replies.swap_ips(one, h), lambda: replies.fix_l4_checksums(one, h),
+                       lambda: replies.set_payloads(one, h, [b"x"]), lambda: replies.set_payload(one, h, 0, b"x")):
+            with pytest.raises(xsk.ConfigError, match="headers of 2 frames for a batch of 1"):
+                helper()
+        one.release()
+        with pytest.raises(xsk.FrameOwnershipError, match="already handed over"):
+            replies.set_payloads(one, h, [b"x"])
         b.release()
 
 
