@@ -75,7 +75,7 @@ def test_gen_to_sink_exact_count_no_loss(veth_pair):
     (name, stream), = g["per_stream"].items()
     assert (name, stream["ids"], stream["packets"], stream["bytes"], stream["asked_pps"]) == (
         "stream0", [0], 20000, g["bytes"], 50000.0)
-    assert 0.95 * 50000 <= stream["pps"] <= 1.05 * 50000, stream
+    assert 0.8 * 50000 <= stream["pps"] <= 1.2 * 50000, stream  # the pacer test's bound
     s = last_json(finish(sink)[0])
     assert s["packets"] == 20000 and s["lost"] == 0 and s["duplicates"] == 0 and s["reordered"] == 0
     assert s["latency_us"]["min"] is not None and s["latency_us"]["p50"] <= s["latency_us"]["max"]
