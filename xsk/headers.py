@@ -248,9 +248,10 @@ def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
     if n:
         umem = batch._umem
         area, addrs, lens = umem._area_ptr(), batch._c_addrs(), batch._c_lens()
-        _parse(area, addrs, lens, n, umem.frame_size, out_c)
         if verify_checksums:
-            _csum_check(area, addrs, lens, out_c, n, umem.size, umem.frame_size)
+            _parse_verified(area, addrs, lens, n, umem.size, umem.frame_size, out_c)
+        else:
+            _parse(area, addrs, lens, n, umem.frame_size, out_c)
     h._verified = verify_checksums
     return h
 
@@ -273,5 +274,5 @@ def count_checksums(batch: Batch) -> tuple[int, int, int, int]:
 
 _parse = lib.xsk_pkt_parse  # bound once: a lookup on lib costs as much as a short call
 _proto_mask = lib.xsk_pkt_proto_mask
-_csum_check = lib.xsk_pkt_l4_csum_check
+_parse_verified = lib.xsk_pkt_parse_verified
 _csum_count = lib.xsk_pkt_l4_csum_count

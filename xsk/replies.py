@@ -12,6 +12,7 @@ ConfigError and leaves the batch as it was.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,13 +137,12 @@ def set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray 
     """
     n = _usable(batch, h)
     mask_c, mask = _where(where, n)
-    _set_payloads(batch, h, payloads, mask_c, mask, n if mask is None else int(np.count_nonzero(mask)))
+    _set_payloads(batch, h, payloads, n, mask_c, mask, n if mask is None else int(np.count_nonzero(mask)))
 
 
 def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray | memoryview] | np.ndarray,
-                  mask_c: CData, mask: np.ndarray | None, selected: int) -> None:
-    """set_payloads once the frames are chosen: ``selected`` of them (where ``mask``, or all)."""
-    n = len(batch)
+                  n: int, mask_c: CData, mask: np.ndarray | None, selected: int) -> None:
+    """set_payloads once the frames are chosen: ``selected`` of the batch's ``n`` (where ``mask``, or all)."""
     if isinstance(payloads, np.ndarray) and payloads.ndim != 2:
         raise ConfigError(f"an array of payloads has one row per payload, not shape {payloads.shape}",
                           argument="payloads")
@@ -151,28 +151,24 @@ def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray
     if not selected:
         return
     data: Any
-    sizes: Sequence[int] | np.ndarray
-    if isinstance(payloads, np.ndarray):
+    sizes: Sequence[int] = ()
+    sizes_c = ffi.NULL
+    if isinstance(payloads, np.ndarray):  # rows of one width: no work per payload here
         rows = np.ascontiguousarray(payloads, dtype=np.uint8)
         width = rows.shape[1]
-        sizes = np.full(selected, width, dtype=np.uint32)
-        starts = np.arange(0, selected * width, width or 1, dtype=np.uint64)[:selected]
-        data = ffi.from_buffer("uint8_t[]", rows) if rows.size else b"\0"
-        sizes_c, starts_c = ffi.from_buffer("uint32_t[]", sizes), ffi.from_buffer("uint64_t[]", starts)
+        data = ffi.from_buffer("uint8_t[]", rows) if width else b"\0"
     elif selected == 1:
-        data = payloads[0]
-        data = data if isinstance(data, bytes) else bytes(data)
-        sizes = [len(data)]
-        sizes_c, starts_c = ffi.new("uint32_t[1]", sizes), _FIRST_START
-    else:
-        sizes = np.fromiter((len(p) for p in payloads), dtype=np.uint32, count=selected)
-        starts = np.zeros(selected, dtype=np.uint64)
-        np.cumsum(sizes[:-1], out=starts[1:])
-        data = b"".join(payloads)
-        sizes_c, starts_c = ffi.from_buffer("uint32_t[]", sizes), ffi.from_buffer("uint64_t[]", starts)
+        one = payloads[0]
+        data = (one if isinstance(one, bytes) else bytes(one)) or b"\0"
+        width = len(one)
+    else:  # the payloads back to back, and their sizes: two passes over the list, both in C
+        sizes = array("I", map(len, payloads))
+        data = b"".join(payloads) or b"\0"
+        sizes_c = ffi.from_buffer("uint32_t[]", sizes)
+        width = 0
     umem = batch._umem
-    rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data or b"\0",
-                      starts_c, sizes_c, umem.size, umem.frame_size)
+    rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data, sizes_c,
+                      width, umem.size, umem.frame_size)
     if rc < 0:
         i = -1 - rc
         k = i if mask is None else int(np.count_nonzero(mask[:i]))
@@ -180,13 +176,14 @@ def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray
         if int(rec["payload"]) < 0 or int(rec["proto"]) not in (6, 17) or int(rec["ip_version"]) not in (4, 6):
             raise ConfigError(f"frame {i} has no UDP/TCP payload over IPv4/IPv6 to replace; nothing was changed",
                               argument="payloads")
+        if int(rec["proto"]) == 6 and int(rec["payload"]) - int(rec["l4"]) < 20:
+            raise ConfigError(f"frame {i}'s TCP header is malformed (data offset below 5), so its payload is not "
+                              "replaced; nothing was changed", argument="payloads")
+        size = int(sizes[k]) if len(sizes) else width
         raise FrameTooLargeError(
-            f"frame {i}: a {int(sizes[k])}-byte payload at offset {int(rec['payload'])} does not fit its "
+            f"frame {i}: a {size}-byte payload at offset {int(rec['payload'])} does not fit its "
             f"{batch.room(i)} bytes of room (or the IP length limit, or IPv6 extension headers are in the way); "
             "nothing was changed")
-
-
-_FIRST_START = ffi.new("uint64_t[1]")  # a single payload starts at 0 (never written)
 
 
 def set_payload(batch: Batch, h: Headers, i: int, payload: bytes | bytearray | memoryview) -> None:
@@ -197,7 +194,7 @@ def set_payload(batch: Batch, h: Headers, i: int, payload: bytes | bytearray | m
     n = _usable(batch, h)
     where = np.zeros(n, dtype=np.uint8)
     where[i] = 1
-    _set_payloads(batch, h, (payload,), ffi.from_buffer("uint8_t[]", where), where, 1)
+    _set_payloads(batch, h, (payload,), n, ffi.from_buffer("uint8_t[]", where), where, 1)
 
 
 def _per_frame(values: np.ndarray | int, n: int, argument: str) -> np.ndarray:

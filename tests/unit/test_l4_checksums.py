@@ -140,4 +140,5 @@ def test_agrees_with_scapy_on_any_datagram(payload, v6, tcp, sport, dport, corru
             assert h.l4_csum[1] in (CSUM_BAD, CSUM_OK)  # 0x0000 and 0xffff are the same sum
         replies.fix_l4_checksums(b, h)
         assert bytes(b.data(0)) == bytes(good)
+        assert bytes(b.data(1)) == bytes(good)  # whatever the field held before
         b.release()

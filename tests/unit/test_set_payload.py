@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import IP, TCP, UDP, IPOption_NOP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 
@@ -105,17 +105,63 @@ def test_pseudo_header_sum_is_what_offload_leaves_and_l4_checksum_matches_scapy(
         b.release()
 
 
-@settings(max_examples=100, deadline=None)
-@given(request=st.binary(max_size=200), answer=st.binary(max_size=1400), v6=st.booleans(), tcp=st.booleans())
-def test_any_lengths_agree_with_scapy(request, answer, v6, tcp):
-    ip = IPv6(src="2001:db8::7", dst="2001:db8::8") if v6 else IP(src="198.51.100.7", dst="198.51.100.8")
-    l4 = TCP(sport=1, dport=2) if tcp else UDP(sport=1, dport=2)
+def _garbled(frame: bytes, v6: bool, tcp: bool, ip_csum: int, l4_csum: int) -> bytes:
+    """The frame with whatever its IPv4 header checksum and L4 checksum fields may hold."""
+    raw = bytearray(frame)
+    l3 = 14
+    l4 = l3 + (40 if v6 else (raw[l3] & 0x0F) * 4)
+    if not v6:
+        raw[l3 + 10:l3 + 12] = ip_csum.to_bytes(2, "big")
+    at = l4 + (16 if tcp else 6)
+    raw[at:at + 2] = l4_csum.to_bytes(2, "big")
+    return bytes(raw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(request=st.binary(max_size=200), answer=st.binary(max_size=1400), v6=st.booleans(), tcp=st.booleans(),
+       ip_options=st.integers(0, 10), tcp_options=st.integers(0, 10), ip_csum=st.integers(0, 0xFFFF),
+       l4_csum=st.integers(0, 0xFFFF))
+def test_any_lengths_agree_with_scapy(request, answer, v6, tcp, ip_options, tcp_options, ip_csum, l4_csum):
+    """Any request (IPv4 options, TCP options, any value in the old checksum fields) and any
+    answer: the reply is what scapy builds from its fields."""
+    ip = (IPv6(src="2001:db8::7", dst="2001:db8::8") if v6 else
+          IP(src="198.51.100.7", dst="198.51.100.8", options=[IPOption_NOP()] * (4 * ip_options)))
+    l4 = TCP(sport=1, dport=2, options=[("NOP", None)] * (4 * tcp_options)) if tcp else UDP(sport=1, dport=2)
+    frame = _garbled(bytes(ETH / ip / l4 / request), v6, tcp, ip_csum, l4_csum)
     with xsk.Umem(frame_count=2, hugepages="off") as umem:
-        b = _batch(umem, [bytes(ETH / ip / l4 / request)])
+        b = _batch(umem, [frame])
         h = headers.parse(b)
         replies.set_payloads(b, h, [answer])
         got = bytes(b.data(0))
         assert got == _rebuilt(got) and got.endswith(answer)
+        b.release()
+
+
+def test_a_payload_taken_from_the_frame_itself_is_moved_not_smeared():
+    """Rows that are a view of the UMEM, overlapping the payload they replace (a shift by two
+    bytes either way): the reply holds the bytes as they were before the call."""
+    request = bytes(ETH / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5, dport=7) / bytes(range(40)))
+    for shift in (2, -2):
+        with xsk.Umem(frame_count=2, hugepages="off") as umem:
+            b = _batch(umem, [request])
+            h = headers.parse(b)
+            start = int(b.addrs[0]) + int(h.payload[0]) + shift
+            rows = umem.array[start:start + 30].reshape(1, 30)
+            want = bytes(rows[0])
+            replies.set_payloads(b, h, rows)
+            got = bytes(b.data(0))
+            assert got == _rebuilt(got) and got.endswith(want) and len(got) == 42 + 30
+            b.release()
+
+
+def test_a_tcp_header_shorter_than_its_fixed_part_is_refused():
+    frame = bytearray(bytes(ETH / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=1, dport=2) / b"data!"))
+    frame[14 + 20 + 12] = 0x40  # data offset 4: 16 bytes, the checksum field would be payload
+    with xsk.Umem(frame_count=2, hugepages="off") as umem:
+        b = _batch(umem, [bytes(frame)])
+        with pytest.raises(xsk.ConfigError, match="frame 0's TCP header is malformed"):
+            replies.set_payloads(b, headers.parse(b), [b"reply"])
+        assert bytes(b.data(0)) == bytes(frame)
         b.release()
 
 

@@ -1,6 +1,15 @@
 /* Packet work on UMEM frames (see packet.h): patching, parsing, MAC swaps, sequence statistics. */
 #include "packet.h"
 
+/* addr's offset in its UMEM frame: a mask for the power-of-two sizes of aligned mode, where a
+ * 64-bit division per frame would cost more than the frame's parse. */
+static inline uint32_t frame_offset(uint64_t addr, uint32_t frame_size)
+{
+	if (!(frame_size & (frame_size - 1)))
+		return (uint32_t)(addr & (frame_size - 1));
+	return frame_offset(addr, frame_size);
+}
+
 /* --- the generator's patcher ------------------------------------------------------------------ */
 
 static uint64_t sum_words(const uint8_t *b, uint32_t width)
@@ -161,7 +170,7 @@ void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *l
 		   uint32_t frame_size, struct xsk_hdr *out)
 {
 	for (uint32_t i = 0; i < n; i++)
-		xsk_parse_frame(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] % frame_size), &out[i]);
+		xsk_parse_frame(area + addrs[i], lens[i], frame_size - frame_offset(addrs[i], frame_size), &out[i]);
 }
 
 void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint8_t *out)
@@ -206,6 +215,47 @@ static uint64_t sum_native(const uint8_t *p, uint32_t len, uint64_t acc)
 	return acc;
 }
 
+/* sum_native of len bytes at src, copied to dst on the way (the kernel's csum_and_copy): one
+ * pass over the payload instead of a copy and a sum. dst and src must not overlap. */
+static uint64_t copy_and_sum(uint8_t *dst, const uint8_t *src, uint32_t len, uint64_t acc)
+{
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, src, 8);
+		memcpy(dst, &w, 8);
+		acc += (w & 0xffffffffu) + (w >> 32);
+		src += 8;
+		dst += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+		memcpy(&w, src, 4);
+		memcpy(dst, &w, 4);
+		acc += w;
+		src += 4;
+		dst += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+		memcpy(&w, src, 2);
+		memcpy(dst, &w, 2);
+		acc += w;
+		src += 2;
+		dst += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint8_t last[2] = {src[0], 0};
+		uint16_t w;
+		dst[0] = src[0];
+		memcpy(&w, last, 2);
+		acc += w;
+	}
+	return acc;
+}
+
 /* acc folded to 16 bits, as a big-endian (network order) value. */
 static uint16_t fold_be(uint64_t acc)
 {
@@ -223,16 +273,34 @@ static inline uint16_t be16_at(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* A big-endian 16-bit word of value v as sum_native would read it from memory. */
+static inline uint64_t native16(uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (uint16_t)(v << 8 | (v & 0xffff) >> 8);
+#else
+	return v & 0xffff;
+#endif
+}
+
+static inline void put_be16(uint8_t *p, uint32_t v)
+{
+	uint16_t w = (uint16_t)native16(v);
+	memcpy(p, &w, 2);
+}
+
 /* Where frame i's L4 checksum lives: 0 and *l4len, *csum_at (offset in the frame) and *pseudo
- * (native sum of the pseudo-header), or XSK_CSUM_NONE / XSK_CSUM_BAD. */
+ * (native sum of the pseudo-header), or XSK_CSUM_NONE / XSK_CSUM_BAD. The pseudo-header is
+ * summed from the frame's own address fields: copying it to a buffer first costs a stalled
+ * store-to-load forward per frame. */
 static int l4_extent(const uint8_t *f, uint32_t room, const struct xsk_hdr *h, uint32_t *l4len,
 		     uint32_t *csum_at, uint64_t *pseudo)
 {
 	if (h->l4 < 0 || h->l3 < 0 || (h->proto != 17 && h->proto != 6))
 		return XSK_CSUM_NONE;
 	uint32_t l3 = (uint32_t)h->l3, l4 = (uint32_t)h->l4;
-	uint8_t ph[40];
-	uint32_t len, phlen;
+	uint32_t len;
+	uint64_t ph;
 	if (h->ip_version == 4) {
 		if (l3 + 20 > room)
 			return XSK_CSUM_BAD;
@@ -240,24 +308,12 @@ static int l4_extent(const uint8_t *f, uint32_t room, const struct xsk_hdr *h, u
 		if (total < l4 - l3)
 			return XSK_CSUM_BAD;
 		len = total - (l4 - l3);
-		memcpy(ph, f + l3 + 12, 8);
-		ph[8] = 0;
-		ph[9] = h->proto;
-		ph[10] = (uint8_t)(len >> 8);
-		ph[11] = (uint8_t)len;
-		phlen = 12;
+		ph = sum_native(f + l3 + 12, 8, native16(h->proto) + native16(len));
 	} else if (h->ip_version == 6) {
 		if (l3 + 40 > room)
 			return XSK_CSUM_BAD;
 		len = be16_at(f + l3 + 4);
-		memcpy(ph, f + l3 + 8, 32);
-		ph[32] = (uint8_t)(len >> 24);
-		ph[33] = (uint8_t)(len >> 16);
-		ph[34] = (uint8_t)(len >> 8);
-		ph[35] = (uint8_t)len;
-		ph[36] = ph[37] = ph[38] = 0;
-		ph[39] = h->proto;
-		phlen = 40;
+		ph = sum_native(f + l3 + 8, 32, native16(h->proto) + native16(len));
 	} else {
 		return XSK_CSUM_NONE;
 	}
@@ -266,11 +322,11 @@ static int l4_extent(const uint8_t *f, uint32_t room, const struct xsk_hdr *h, u
 		return XSK_CSUM_BAD;
 	*l4len = len;
 	*csum_at = at;
-	*pseudo = sum_native(ph, phlen, 0);
+	*pseudo = ph;
 	return XSK_CSUM_OK;
 }
 
-/* The XSK_CSUM_* state of the frame at addr with headers h (see xsk_pkt_l4_csum_check). */
+/* The XSK_CSUM_* state of the frame at addr with headers h (see xsk_pkt_parse_verified). */
 static int l4_state(const uint8_t *area, uint64_t addr, uint32_t len, const struct xsk_hdr *h,
 		    uint64_t area_size, uint32_t frame_size)
 {
@@ -278,7 +334,7 @@ static int l4_state(const uint8_t *area, uint64_t addr, uint32_t len, const stru
 	uint64_t pseudo;
 	if (addr >= area_size)
 		return XSK_CSUM_BAD;
-	room = frame_size - (uint32_t)(addr % frame_size);
+	room = frame_size - frame_offset(addr, frame_size);
 	if (len < room)
 		room = len;
 	const uint8_t *f = area + addr;
@@ -293,11 +349,13 @@ static int l4_state(const uint8_t *area, uint64_t addr, uint32_t len, const stru
 	return field == fold_be(pseudo) ? XSK_CSUM_PARTIAL : XSK_CSUM_BAD;
 }
 
-void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
-			   struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size)
+void xsk_pkt_parse_verified(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+			    uint64_t area_size, uint32_t frame_size, struct xsk_hdr *out)
 {
-	for (uint32_t i = 0; i < n; i++)
-		h[i].l4_csum = (uint8_t)l4_state(area, addrs[i], lens[i], &h[i], area_size, frame_size);
+	for (uint32_t i = 0; i < n; i++) {
+		xsk_parse_frame(area + addrs[i], lens[i], frame_size - frame_offset(addrs[i], frame_size), &out[i]);
+		out[i].l4_csum = (uint8_t)l4_state(area, addrs[i], lens[i], &out[i], area_size, frame_size);
+	}
 }
 
 void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
@@ -309,7 +367,7 @@ void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uin
 			counts[XSK_CSUM_BAD]++;
 			continue;
 		}
-		xsk_parse_frame(area + addrs[i], lens[i], frame_size - (uint32_t)(addrs[i] % frame_size), &h);
+		xsk_parse_frame(area + addrs[i], lens[i], frame_size - frame_offset(addrs[i], frame_size), &h);
 		counts[l4_state(area, addrs[i], lens[i], &h, area_size, frame_size)]++;
 	}
 }
@@ -323,14 +381,17 @@ int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *le
 		uint64_t pseudo;
 		if ((where && !where[i]) || (state >= 0 && h[i].l4_csum != state) || addrs[i] >= area_size)
 			continue;
-		room = frame_size - (uint32_t)(addrs[i] % frame_size);
+		room = frame_size - frame_offset(addrs[i], frame_size);
 		if (lens[i] < room)
 			room = lens[i];
 		uint8_t *f = area + addrs[i];
 		if (l4_extent(f, room, &h[i], &l4len, &at, &pseudo) != XSK_CSUM_OK)
 			continue;
-		f[at] = f[at + 1] = 0;
-		uint16_t sum = (uint16_t)~fold_be(sum_native(f + h[i].l4, l4len, pseudo));
+		/* The sum over the datagram as it is, less its old checksum field (+ its complement):
+		 * zeroing the field first would make the sum's load wait on that store. */
+		uint16_t old;
+		memcpy(&old, f + at, 2);
+		uint16_t sum = (uint16_t)~fold_be(sum_native(f + h[i].l4, l4len, pseudo + (uint16_t)~old));
 		if (sum == 0 && h[i].proto == 17)
 			sum = 0xffff; /* UDP: 0 means "no checksum" */
 		f[at] = (uint8_t)(sum >> 8);
@@ -351,19 +412,22 @@ static int payload_fits(uint64_t addr, const struct xsk_hdr *h, uint32_t size, u
 	} else if (h->ip_version != 6 || h->l4 - h->l3 != 40) {
 		return 0; /* IPv6 extension headers: not rewritten */
 	}
-	uint64_t room = frame_size - addr % frame_size;
+	if (h->payload - h->l4 < (h->proto == 17 ? 8 : 20))
+		return 0; /* a TCP data offset below 5: the checksum field would be payload */
+	uint64_t room = frame_size - frame_offset(addr, frame_size);
 	return (uint64_t)h->payload + size <= room && (uint64_t)h->payload - h->l3 + size <= 0xffff;
 }
 
-int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
-			const uint8_t *where, uint32_t n, const uint8_t *data, const uint64_t *starts,
-			const uint32_t *sizes, uint64_t area_size, uint32_t frame_size)
+static inline __attribute__((always_inline)) int
+set_payloads(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h, const uint8_t *where,
+	     uint32_t n, const uint8_t *data, const uint32_t *sizes, uint32_t width, uint64_t area_size,
+	     uint32_t frame_size)
 {
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < n; i++) { /* all checked before any frame changes */
 		if (where && !where[i])
 			continue;
-		if (!payload_fits(addrs[i], &h[i], sizes[k], area_size, frame_size))
+		if (!payload_fits(addrs[i], &h[i], sizes ? sizes[k] : width, area_size, frame_size))
 			return -1 - (int)i;
 		k++;
 	}
@@ -371,34 +435,69 @@ int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, st
 	for (uint32_t i = 0; i < n; i++) {
 		if (where && !where[i])
 			continue;
+		/* Every sum is taken before any write to the frame, from the fields as they are less
+		 * the ones that change, and the payload's from its source: a sum that loads bytes just
+		 * stored waits for each store to drain. */
 		uint8_t *f = area + addrs[i];
 		uint32_t l3 = (uint32_t)h[i].l3, l4 = (uint32_t)h[i].l4, pay = (uint32_t)h[i].payload;
-		uint32_t size = sizes[k];
-		memmove(f + pay, data + starts[k], size);
+		uint32_t size = sizes ? sizes[k] : width;
+		const uint8_t *src = data;
+		data += size;
 		k++;
-		uint32_t l4len = pay - l4 + size;
-		if (h[i].ip_version == 4) {
-			uint32_t total = pay - l3 + size, ihl = l4 - l3;
-			f[l3 + 2] = (uint8_t)(total >> 8);
-			f[l3 + 3] = (uint8_t)total;
-			f[l3 + 10] = f[l3 + 11] = 0;
-			uint16_t sum = (uint16_t)~fold_be(sum_native(f + l3, ihl, 0));
-			f[l3 + 10] = (uint8_t)(sum >> 8);
-			f[l3 + 11] = (uint8_t)sum;
+		uint32_t l4len = pay - l4 + size, total = pay - l3 + size, udp = h[i].proto == 17;
+		uint32_t csum_at = l4 + (udp ? 6 : 16);
+		int v4 = h[i].ip_version == 4;
+		/* The addresses are summed once, for the pseudo-header and the IPv4 header alike. */
+		uint64_t addrs_sum = v4 ? sum_native(f + l3 + 12, 8, 0) : sum_native(f + l3 + 8, 32, 0);
+		uint64_t l4sum = addrs_sum + native16(h[i].proto) + native16(l4len), ipsum = 0;
+		uint16_t old_csum, ports_lo, ports_hi, old_total, old_ip_csum;
+		if (udp) { /* ports, then the new length twice (UDP header and pseudo-header) */
+			memcpy(&ports_lo, f + l4, 2);
+			memcpy(&ports_hi, f + l4 + 2, 2);
+			l4sum += (uint64_t)ports_lo + ports_hi + native16(l4len);
+		} else { /* the TCP header as it is, less its old checksum */
+			memcpy(&old_csum, f + csum_at, 2);
+			l4sum = sum_native(f + l4, pay - l4, l4sum + (uint16_t)~old_csum);
+		}
+		if (v4) { /* the header as it is, less its old total length and checksum */
+			memcpy(&old_total, f + l3 + 2, 2);
+			memcpy(&old_ip_csum, f + l3 + 10, 2);
+			ipsum = sum_native(f + l3, 12, addrs_sum + (uint16_t)~old_total + (uint16_t)~old_ip_csum
+							   + native16(total));
+			if (l4 - l3 > 20)
+				ipsum = sum_native(f + l3 + 20, l4 - l3 - 20, ipsum);
+		}
+		if (src + size <= f + pay || f + pay + size <= src) {
+			l4sum = copy_and_sum(f + pay, src, size, l4sum);
+		} else { /* a payload taken from this very frame */
+			l4sum = sum_native(src, size, l4sum);
+			memmove(f + pay, src, size);
+		}
+		uint16_t l4c = (uint16_t)~fold_be(l4sum);
+		if (l4c == 0 && udp)
+			l4c = 0xffff; /* UDP: 0 means "no checksum" */
+		if (v4) {
+			put_be16(f + l3 + 2, total);
+			put_be16(f + l3 + 10, (uint16_t)~fold_be(ipsum));
 		} else {
-			f[l3 + 4] = (uint8_t)(l4len >> 8);
-			f[l3 + 5] = (uint8_t)l4len;
+			put_be16(f + l3 + 4, l4len);
 		}
-		if (h[i].proto == 17) {
-			f[l4 + 4] = (uint8_t)(l4len >> 8);
-			f[l4 + 5] = (uint8_t)l4len;
-		}
+		if (udp)
+			put_be16(f + l4 + 4, l4len);
+		put_be16(f + csum_at, l4c);
 		lens[i] = pay + size;
-		h[i].l4_csum = XSK_CSUM_NONE; /* recomputed below, whatever it was */
-		xsk_pkt_l4_csum_fix(area, &addrs[i], &lens[i], &h[i], NULL, -1, 1, area_size, frame_size);
 		h[i].l4_csum = XSK_CSUM_OK;
 	}
 	return 0;
+}
+
+int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
+			const uint8_t *where, uint32_t n, const uint8_t *data, const uint32_t *sizes,
+			uint32_t width, uint64_t area_size, uint32_t frame_size)
+{
+	if (!where && !sizes) /* every frame, rows of one width: a loop with neither test in it */
+		return set_payloads(area, addrs, lens, h, NULL, n, data, NULL, width, area_size, frame_size);
+	return set_payloads(area, addrs, lens, h, where, n, data, sizes, width, area_size, frame_size);
 }
 
 /* --- in-place rewrites -------------------------------------------------------------------------- */
@@ -407,7 +506,7 @@ int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t
 		      uint32_t frame_size)
 {
 	for (uint32_t i = 0; i < n; i++) /* all checked before any frame changes */
-		if (addrs[i] >= area_size || addrs[i] % frame_size + 12 > frame_size)
+		if (addrs[i] >= area_size || frame_offset(addrs[i], frame_size) + 12 > frame_size)
 			return -1;
 	for (uint32_t i = 0; i < n; i++)
 		xsk_swap_halves(area + addrs[i], 6);
@@ -417,7 +516,7 @@ int xsk_pkt_swap_macs(uint8_t *area, const uint64_t *addrs, uint32_t n, uint64_t
 /* Does [off, off + width) lie inside the room of the frame at addr (from it to its UMEM frame's end)? */
 static int fits(uint64_t addr, int64_t off, uint32_t width, uint64_t area_size, uint32_t frame_size)
 {
-	return addr < area_size && off >= 0 && (uint64_t)off + width <= frame_size - addr % frame_size;
+	return addr < area_size && off >= 0 && (uint64_t)off + width <= frame_size - frame_offset(addr, frame_size);
 }
 
 static int swap_fits(uint64_t addr, const struct xsk_hdr *h, uint64_t area_size, uint32_t frame_size,
@@ -555,7 +654,7 @@ uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint6
 	for (uint32_t i = start; i < n; i++) {
 		struct xsk_hdr h;
 		const uint8_t *p = area + addrs[i];
-		uint32_t room = frame_size - (uint32_t)(addrs[i] % frame_size);
+		uint32_t room = frame_size - frame_offset(addrs[i], frame_size);
 		uint32_t lim = lens[i] < room ? lens[i] : room;
 		uint64_t seq = 0, sent = 0;
 

@@ -60,7 +60,7 @@ struct xsk_hdr {
 	uint32_t src_ip4, dst_ip4; /* host order; 0 unless IPv4 */
 	uint16_t ethertype, src_port, dst_port;
 	uint8_t ip_version, proto;
-	uint8_t l4_csum;         /* XSK_CSUM_* once xsk_pkt_l4_csum_check ran, else XSK_CSUM_NONE */
+	uint8_t l4_csum;         /* XSK_CSUM_* from xsk_pkt_parse_verified, else XSK_CSUM_NONE */
 	uint8_t src_ip6[16], dst_ip6[16];
 };
 /* out[i] = the headers of the frame at addrs[i] of length lens[i]; reads at most
@@ -71,16 +71,17 @@ void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *l
 /* out[i] = 1 where frame i's IP protocol is proto and its L4 header is in place (h[i].l4 >= 0). */
 void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint8_t *out);
 
-/* L4 checksum states (xsk_pkt_l4_csum_check). */
+/* L4 checksum states (xsk_pkt_parse_verified). */
 #define XSK_CSUM_NONE 0    /* no UDP/TCP header, or UDP over IPv4 sent without a checksum (0) */
 #define XSK_CSUM_OK 1      /* valid */
 #define XSK_CSUM_PARTIAL 2 /* only the pseudo-header sum: the sender left the rest to checksum offload */
 #define XSK_CSUM_BAD 3     /* wrong, or the datagram runs past the frame */
-/* h[i].l4_csum = the XSK_CSUM_* state of frame i's UDP or TCP checksum over IPv4 or IPv6,
- * summed over the length the IP header gives. Frames whose room in the UMEM does not hold
- * that length are XSK_CSUM_BAD; nothing outside a frame's room is read. */
-void xsk_pkt_l4_csum_check(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens,
-			   struct xsk_hdr *h, uint32_t n, uint64_t area_size, uint32_t frame_size);
+/* out[i] = xsk_pkt_parse's record of frame i, with out[i].l4_csum = the XSK_CSUM_* state of its
+ * UDP or TCP checksum over IPv4 or IPv6, summed over the length the IP header gives. Frames
+ * whose room in the UMEM does not hold that length are XSK_CSUM_BAD; nothing outside a frame's
+ * room is read. One pass: each frame is summed while its header is still in cache. */
+void xsk_pkt_parse_verified(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
+			    uint64_t area_size, uint32_t frame_size, struct xsk_hdr *out);
 /* counts[state] += the frames of each XSK_CSUM_* state, parsing each frame's headers on the
  * way (no header records): what a receiver that only counts needs. */
 void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
@@ -91,15 +92,16 @@ void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uin
 int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
 			const uint8_t *where, int state, uint32_t n, uint64_t area_size, uint32_t frame_size);
 
-/* Replace the UDP/TCP payload of the k-th frame where where[i] (NULL: every frame) with
- * sizes[k] bytes at data + starts[k], and make the frame whole again: lens[i], the IPv4
+/* Replace the UDP/TCP payload of the k-th frame where where[i] (NULL: every frame) with the
+ * k-th of the payloads that lie back to back at data: sizes[k] bytes each, or width bytes each
+ * when sizes is NULL (the rows of one array). Make the frame whole again: lens[i], the IPv4
  * total length and header checksum or the IPv6 payload length, the UDP length, and the
  * UDP/TCP checksum recomputed (h[i].l4_csum becomes XSK_CSUM_OK). Everything is checked
  * first: on failure nothing changed and the result is -1 - i for the first frame that has
  * no UDP/TCP payload, is not IPv4/IPv6, or whose new length does not fit its room. Else 0. */
 int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
-			const uint8_t *where, uint32_t n, const uint8_t *data, const uint64_t *starts,
-			const uint32_t *sizes, uint64_t area_size, uint32_t frame_size);
+			const uint8_t *where, uint32_t n, const uint8_t *data, const uint32_t *sizes,
+			uint32_t width, uint64_t area_size, uint32_t frame_size);
 
 /* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
  * area or within 12 bytes of its frame's end. */
