@@ -85,7 +85,7 @@ def check(rc: int, what: str, hint: str = "") -> int:
 _SCALARS = {
     "int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "uint16_t": np.uint16,
     "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64, "uint64_t": np.uint64,
-    "double": np.float64,
+    "double": np.float64, "_Bool": np.bool_,
 }
 
 

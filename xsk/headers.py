@@ -48,6 +48,8 @@ HEAD = int(lib.XSK_PKT_HEAD)  # bytes read of each frame: Ethernet, 2 VLAN tags,
 ETH_P_IP, ETH_P_IPV6, ETH_P_ARP = 0x0800, 0x86DD, 0x0806
 CSUM_NONE, CSUM_OK, CSUM_PARTIAL, CSUM_BAD = (int(lib.XSK_CSUM_NONE), int(lib.XSK_CSUM_OK),
                                              int(lib.XSK_CSUM_PARTIAL), int(lib.XSK_CSUM_BAD))
+# The states as uint8 scalars: comparing the uint8 column with these skips a Python int's conversion.
+_OK, _PARTIAL, _BAD = np.uint8(CSUM_OK), np.uint8(CSUM_PARTIAL), np.uint8(CSUM_BAD)
 
 
 _FIELDS = ("ethertype", "vlan", "l3", "ip_version", "proto", "src_ip4", "dst_ip4", "src_ip6", "dst_ip6", "l4",
@@ -116,6 +118,8 @@ class Headers:
             rec = np.zeros(len(self.lens), dtype=_HDR)
             for name in _FIELDS:
                 rec[name] = self._arrays[name]
+            rec["udp"] = (rec["proto"] == 17) & (rec["l4"] >= 0)  # as the C parser sets them
+            rec["tcp"] = (rec["proto"] == 6) & (rec["l4"] >= 0)
             self._records = rec
         return self._records
 
@@ -125,12 +129,10 @@ class Headers:
             self._records_c = ffi.from_buffer("struct xsk_hdr[]", self.records())
         return self._records_c
 
-    def _proto_mask(self, proto: int, key: str) -> np.ndarray:
+    def _proto_mask(self, key: str) -> np.ndarray:
         mask = self._arrays.get(key)
         if mask is None:
-            mask = np.empty(len(self.lens), dtype=np.bool_)
-            if len(mask):
-                _proto_mask(self._c(), len(mask), proto, ffi.from_buffer("uint8_t[]", mask))
+            mask = self.records()[key]  # written by the parse (records() of separate arrays: computed)
             mask.flags.writeable = False  # shared by every reader of this property: combine, don't modify
             self._arrays[key] = mask
         return mask
@@ -141,12 +143,12 @@ class Headers:
     @property
     def udp(self) -> np.ndarray:
         """Which frames are UDP with their header in place (computed once per Headers, read-only)."""
-        return self._proto_mask(17, " udp")
+        return self._proto_mask("udp")
 
     @property
     def tcp(self) -> np.ndarray:
         """Which frames are TCP with their header in place (computed once per Headers, read-only)."""
-        return self._proto_mask(6, " tcp")
+        return self._proto_mask("tcp")
 
     @property
     def l4_csum(self) -> np.ndarray:
@@ -164,7 +166,7 @@ class Headers:
     @property
     def l4_csum_ok(self) -> np.ndarray:
         """Frames whose UDP/TCP checksum is valid, or that carry none (CSUM_OK or CSUM_NONE)."""
-        ok: np.ndarray = self.l4_csum <= CSUM_OK
+        ok: np.ndarray = self.l4_csum <= _OK
         return ok
 
     @property
@@ -172,14 +174,14 @@ class Headers:
         """Frames whose UDP/TCP checksum holds only the pseudo-header sum (CSUM_PARTIAL): sent by a
         local socket over a link with TX checksum offload on (a veth made by ``ip link``, as
         containers have). Valid once the sum is finished: ``replies.finish_partial_checksums``."""
-        partial: np.ndarray = self.l4_csum == CSUM_PARTIAL
+        partial: np.ndarray = self.l4_csum == _PARTIAL
         return partial
 
     @property
     def l4_csum_bad(self) -> np.ndarray:
         """Frames whose UDP/TCP checksum is wrong or whose datagram runs past the frame (CSUM_BAD):
         corrupted or truncated, what the kernel would drop."""
-        bad: np.ndarray = self.l4_csum == CSUM_BAD
+        bad: np.ndarray = self.l4_csum == _BAD
         return bad
 
 
@@ -273,6 +275,5 @@ def count_checksums(batch: Batch) -> tuple[int, int, int, int]:
 
 
 _parse = lib.xsk_pkt_parse  # bound once: a lookup on lib costs as much as a short call
-_proto_mask = lib.xsk_pkt_proto_mask
 _parse_verified = lib.xsk_pkt_parse_verified
 _csum_count = lib.xsk_pkt_l4_csum_count

@@ -41,17 +41,17 @@ def _where(where: np.ndarray | None, n: int) -> tuple[CData, np.ndarray | None]:
 
 def _usable(batch: Batch, h: Headers | None) -> int:
     """The batch's length, once it is live and ``h`` (if given) describes as many frames."""
-    n = len(batch)
     batch._live()
-    if h is not None and len(h) != n:
+    n = len(batch._addrs)  # len(batch) of a live batch, without the call
+    if h is not None and len(h.lens) != n:
         raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
     return n
 
 
 def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: int) -> None:
-    if not len(batch):
-        return
     n = _usable(batch, h)
+    if not n:
+        return
     mask_c, _keep = _where(where, n)
     records = ffi.NULL if h is None else h._c()
     umem = batch._umem
@@ -67,10 +67,9 @@ def reflect(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
 
 def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
     """Exchange destination and source MAC of every frame (or those where ``where`` is true)."""
-    if not len(batch):
+    if not _usable(batch, None):
         return
     if where is None:
-        batch._live()
         batch._umem.swap_macs(batch._addrs, batch._c_addrs())
         return
     _swap_in(batch, None, where, MACS)
@@ -112,9 +111,9 @@ def finish_partial_checksums(batch: Batch, h: Headers) -> int:
 
 
 def _fix(batch: Batch, h: Headers, where: np.ndarray | None, state: int) -> int:
-    if not len(batch):
-        return 0
     n = _usable(batch, h)
+    if not n:
+        return 0
     mask_c, _keep = _where(where, n)
     umem = batch._umem
     return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, state, n, umem.size,
@@ -215,10 +214,9 @@ def update_word(batch: Batch, offsets: np.ndarray, csum_offsets: np.ndarray, new
 
     Incremental update (RFC 1624 eqn. 3): HC' = ~(~HC + ~m + m').
     """
-    n = len(batch)
+    n = _usable(batch, None)
     if not n:
         return
-    batch._live()
     offs = _per_frame(offsets, n, "offsets")
     coffs = _per_frame(csum_offsets, n, "csum_offsets")
     words_c, word, words = ffi.NULL, 0, None

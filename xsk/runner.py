@@ -87,12 +87,13 @@ class Runner:
                     break
                 want = self.batch if count is None else min(self.batch, count - stats.received)
                 b = recv(want, timeout=0.05, into=b if b is not None and b._spent else None)
-                if not len(b):
+                n = len(b)
+                if not n:
                     if self.tx is not self.sock:
                         self.tx.complete()
                     continue
                 started = clock()
-                stats.received += len(b)
+                stats.received += n
                 handle(b)
                 stats.busy_seconds += clock() - started
                 stats.batches += 1
@@ -123,12 +124,13 @@ class Runner:
                 want = self.batch if count is None else min(self.batch, count - stats.received)
                 wait = 0.1 if deadline is None else min(0.1, deadline - now)
                 b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b._spent else None)
-                if not len(b):
+                n = len(b)
+                if not n:
                     if self.tx is not self.sock:
                         self.tx.complete()
                     continue
                 started = clock()
-                stats.received += len(b)
+                stats.received += n
                 self._handle(b)
                 stats.busy_seconds += clock() - started
                 stats.batches += 1
@@ -145,12 +147,13 @@ class Runner:
             if not b.spent:
                 self.sock.release(b)
             raise
-        if b.spent:  # the handler took care of the frames itself
+        if b._spent:  # the handler took care of the frames itself
             return
+        stats = self.stats
         if selected is None or selected is True:
             out = b  # the whole batch answers: no split
         elif selected is False:
-            self.stats.returned += len(b)
+            stats.returned += len(b)
             self.sock.release(b)
             return
         else:
@@ -160,12 +163,14 @@ class Runner:
             else:
                 out = b.select(mask)
                 if len(b):
-                    self.stats.returned += len(b)
+                    stats.returned += len(b)
                     self.sock.release(b)
-        tries = 0
-        while len(out) and tries < self.send_retries:
-            self.stats.replied += self.tx.send(out)
+        send, tries = self.tx.send, 0
+        while tries < self.send_retries and len(out):
+            stats.replied += send(out)
+            if out._spent:  # all of it went: the usual case, one send
+                return
             tries += 1
         if len(out):
-            self.stats.tx_dropped += len(out)
+            stats.tx_dropped += len(out)
             self.sock.release(out)

@@ -9,7 +9,7 @@ import xsk
 from xsk import headers
 
 FIELDS = ("ethertype", "vlan", "l3", "ip_version", "proto", "src_ip4", "dst_ip4", "src_ip6", "dst_ip6",
-          "l4", "src_port", "dst_port", "payload")
+          "l4", "src_port", "dst_port", "payload", "udp", "tcp")
 
 
 @st.composite
@@ -52,4 +52,7 @@ def test_c_parser_matches_the_numpy_reference(batch_frames):
         for name in FIELDS:
             assert np.array_equal(np.asarray(getattr(got, name), dtype=np.int64),
                                   np.asarray(getattr(want, name), dtype=np.int64)), name
+        for mask, proto in ((got.udp, 17), (got.tcp, 6)):  # the masks' meaning, from the fields
+            assert np.array_equal(mask, (np.asarray(want.proto) == proto) & (np.asarray(want.l4) >= 0))
+            assert not mask.flags.writeable
         b.release()

@@ -140,8 +140,11 @@ def test_helpers_check_every_frame_before_changing_any():
             with pytest.raises(xsk.ConfigError, match="headers of 2 frames for a batch of 1"):
                 helper()
         one.release()
-        with pytest.raises(xsk.FrameOwnershipError, match="already handed over"):
-            replies.set_payloads(one, h, [b"x"])
+        for helper in (lambda: replies.set_payloads(one, h, [b"x"]), lambda: replies.reflect(one, h),
+                       lambda: replies.swap_macs(one), lambda: replies.fix_l4_checksums(one, h),
+                       lambda: replies.update_word(one, h.l4, h.l4 + 6, 7)):
+            with pytest.raises(xsk.FrameOwnershipError, match="already handed over"):
+                helper()  # a spent batch's frames are someone else's: no helper touches them
         b.release()
 
 

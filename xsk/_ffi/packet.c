@@ -164,6 +164,8 @@ void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_h
 		if ((uint32_t)h->payload > len)
 			h->payload = -1;
 	}
+	h->udp = h->proto == 17 && h->l4 >= 0;
+	h->tcp = h->proto == 6 && h->l4 >= 0;
 }
 
 void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
@@ -171,12 +173,6 @@ void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *l
 {
 	for (uint32_t i = 0; i < n; i++)
 		xsk_parse_frame(area + addrs[i], lens[i], frame_size - frame_offset(addrs[i], frame_size), &out[i]);
-}
-
-void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint8_t *out)
-{
-	for (uint32_t i = 0; i < n; i++)
-		out[i] = h[i].proto == proto && h[i].l4 >= 0;
 }
 
 /* --- L4 checksums ----------------------------------------------------------------------------- */

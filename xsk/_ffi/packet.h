@@ -62,14 +62,13 @@ struct xsk_hdr {
 	uint8_t ip_version, proto;
 	uint8_t l4_csum;         /* XSK_CSUM_* from xsk_pkt_parse_verified, else XSK_CSUM_NONE */
 	uint8_t src_ip6[16], dst_ip6[16];
+	_Bool udp, tcp;          /* proto is UDP (TCP) and l4 >= 0: the masks Python reads as columns */
 };
 /* out[i] = the headers of the frame at addrs[i] of length lens[i]; reads at most
  * XSK_PKT_HEAD bytes of each frame and nothing past its length or its UMEM frame. */
 void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
 		   uint32_t frame_size, struct xsk_hdr *out);
 #define XSK_PKT_HEAD 160
-/* out[i] = 1 where frame i's IP protocol is proto and its L4 header is in place (h[i].l4 >= 0). */
-void xsk_pkt_proto_mask(const struct xsk_hdr *h, uint32_t n, uint8_t proto, uint8_t *out);
 
 /* L4 checksum states (xsk_pkt_parse_verified). */
 #define XSK_CSUM_NONE 0    /* no UDP/TCP header, or UDP over IPv4 sent without a checksum (0) */
