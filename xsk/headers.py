@@ -232,6 +232,7 @@ def parse_rows(rows: np.ndarray, lens: np.ndarray) -> Headers:
 
 
 _HDR = struct_dtype("struct xsk_hdr")  # one record per frame, as xsk_pkt_parse writes them
+_HDR_SIZE = _HDR.itemsize
 
 
 def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
@@ -243,8 +244,9 @@ def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
     every byte of the datagrams read): ``h.l4_csum``, ``h.l4_csum_ok``, ``h.l4_csum_partial``.
     """
     batch._live()
-    n = len(batch)
-    out = np.empty(n, dtype=_HDR)
+    n = len(batch._addrs)  # len(batch) of a live batch, without the call
+    # np.empty(n, _HDR) would look up a zero-fill loop field by field (0.75 us); over a buffer, 0.25
+    out = np.ndarray((n,), _HDR, bytearray(n * _HDR_SIZE))
     out_c = ffi.from_buffer("struct xsk_hdr[]", out)
     h = Headers._of_records(out, batch._lens, out_c)
     if n:
