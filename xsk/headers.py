@@ -132,7 +132,9 @@ class Headers:
     def _proto_mask(self, key: str) -> np.ndarray:
         mask = self._arrays.get(key)
         if mask is None:
-            mask = self.records()[key]  # written by the parse (records() of separate arrays: computed)
+            # written by the parse (records() of separate arrays: computed); copied out of the
+            # records once, so the mask is a contiguous array of its own, as users pass it on
+            mask = np.ascontiguousarray(self.records()[key])
             mask.flags.writeable = False  # shared by every reader of this property: combine, don't modify
             self._arrays[key] = mask
         return mask

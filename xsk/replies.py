@@ -7,7 +7,8 @@ full UDP/TCP checksum recompute for frames whose checksum a local sender left to
 replies of another length (``set_payload``/``set_payloads``: lengths and checksums made whole).
 ``where`` limits a helper to the frames where it is true. Every offset is checked against its
 frame's room before any frame changes; a frame the headers place outside its room raises
-ConfigError and leaves the batch as it was.
+ConfigError and leaves the batch as it was. A batch already handed over (sent, released or
+filled) is refused by every helper with FrameOwnershipError: its frames are someone else's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _swap = lib.xsk_pkt_swap  # bound once: a lookup on lib costs as much as a short
 _update_word = lib.xsk_pkt_update_word
 _csum_fix = lib.xsk_pkt_l4_csum_fix
 _set_payload = lib.xsk_pkt_set_payload
+_SIZES_WRONG = int(lib.XSK_PAYLOAD_SIZES_WRONG)
 MACS, IPS, PORTS = int(lib.XSK_SWAP_MACS), int(lib.XSK_SWAP_IPS), int(lib.XSK_SWAP_PORTS)
 
 
@@ -156,18 +158,30 @@ def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray
         rows = np.ascontiguousarray(payloads, dtype=np.uint8)
         width = rows.shape[1]
         data = ffi.from_buffer("uint8_t[]", rows) if width else b"\0"
+        data_len = rows.size
     elif selected == 1:
         one = payloads[0]
-        data = (one if isinstance(one, bytes) else bytes(one)) or b"\0"
-        width = len(one)
+        data = one if isinstance(one, bytes) else bytes(one)
+        width = data_len = len(data)
+        data = data or b"\0"
     else:  # the payloads back to back, and their sizes: two passes over the list, both in C
+        data = b"".join(payloads)
+        data_len = len(data)
         sizes = array("I", map(len, payloads))
-        data = b"".join(payloads) or b"\0"
         sizes_c = ffi.from_buffer("uint32_t[]", sizes)
         width = 0
+        data = data or b"\0"
     umem = batch._umem
-    rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data, sizes_c,
-                      width, umem.size, umem.frame_size)
+    rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data, data_len,
+                      sizes_c, width, umem.size, umem.frame_size)
+    if rc == _SIZES_WRONG:  # a memoryview of wider items: len() counts items, the join bytes
+        sizes = array("I", (memoryview(p).nbytes for p in payloads))
+        sizes_c = ffi.from_buffer("uint32_t[]", sizes)
+        rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data, data_len,
+                          sizes_c, width, umem.size, umem.frame_size)
+        if rc == _SIZES_WRONG:
+            raise ConfigError("the payloads' sizes do not add up to their bytes; nothing was changed",
+                              argument="payloads")
     if rc < 0:
         i = -1 - rc
         k = i if mask is None else int(np.count_nonzero(mask[:i]))
@@ -176,8 +190,9 @@ def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray
             raise ConfigError(f"frame {i} has no UDP/TCP payload over IPv4/IPv6 to replace; nothing was changed",
                               argument="payloads")
         if int(rec["proto"]) == 6 and int(rec["payload"]) - int(rec["l4"]) < 20:
-            raise ConfigError(f"frame {i}'s TCP header is malformed (data offset below 5), so its payload is not "
-                              "replaced; nothing was changed", argument="payloads")
+            raise ConfigError(f"frame {i}'s TCP header is malformed or cut short (its data offset is below 5, or "
+                              "the frame ends inside it), so its payload is not replaced; nothing was changed",
+                              argument="payloads")
         size = int(sizes[k]) if len(sizes) else width
         raise FrameTooLargeError(
             f"frame {i}: a {size}-byte payload at offset {int(rec['payload'])} does not fit its "

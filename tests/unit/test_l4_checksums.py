@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
@@ -45,6 +45,15 @@ def _with_csum(pkt, value: int) -> bytes:
     raw = bytearray(bytes(pkt))
     raw[at:at + 2] = value.to_bytes(2, "big")
     return bytes(raw)
+
+
+def _zero_sum_payload(tcp: bool) -> bytes:
+    """A 2-byte payload that makes the datagram's checksum compute to 0 (IPv4, ports 1 and 2):
+    a payload word w lowers the checksum (the complement of the sum) by w."""
+    ip = IP(src="198.51.100.7", dst="198.51.100.8")
+    base = Ether(bytes(ETH / ip / ((TCP if tcp else UDP)(sport=1, dport=2)) / b"\0\0"))
+    csum = (base[TCP] if tcp else base[UDP]).chksum
+    return (csum if csum != 0xFFFF else 0).to_bytes(2, "big")
 
 
 def _batch(umem, frames):
@@ -118,9 +127,16 @@ def test_checksums_need_verify_checksums():
         b.release()
 
 
+_ZERO_SUM_UDP, _ZERO_SUM_TCP = _zero_sum_payload(False), _zero_sum_payload(True)
+
+
 @settings(max_examples=150, deadline=None)
 @given(payload=st.binary(max_size=300), v6=st.booleans(), tcp=st.booleans(),
        sport=st.integers(1, 65535), dport=st.integers(1, 65535), corrupt=st.integers(0, 65535))
+@example(payload=b"", v6=False, tcp=False, sport=1, dport=2, corrupt=0)  # the old field 0 and 0xffff,
+@example(payload=b"\x01", v6=True, tcp=True, sport=65535, dport=65535, corrupt=0xFFFF)  # an odd length
+@example(payload=_ZERO_SUM_UDP, v6=False, tcp=False, sport=1, dport=2, corrupt=0)  # a sum of 0: sent 0xffff
+@example(payload=_ZERO_SUM_TCP, v6=False, tcp=True, sport=1, dport=2, corrupt=0xFFFF)  # TCP keeps 0x0000
 def test_agrees_with_scapy_on_any_datagram(payload, v6, tcp, sport, dport, corrupt):
     ip = IPv6(src="2001:db8::7", dst="2001:db8::8") if v6 else IP(src="198.51.100.7", dst="198.51.100.8")
     l4 = TCP(sport=sport, dport=dport) if tcp else UDP(sport=sport, dport=dport)

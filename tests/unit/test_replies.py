@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
 import xsk
 from xsk import headers, replies
@@ -157,3 +159,29 @@ def test_headers_from_separate_arrays_work_with_the_c_helpers():
         replies.swap_ports(b, h)
         assert bytes(b.data(0)[34:38]) == bytes([0, 2, 0, 1])
         b.release()
+
+
+def test_every_helper_on_a_umem_whose_frames_are_not_a_power_of_two():
+    """Unaligned chunk mode allows 3000-byte frames: each helper finds a frame's room by the
+    remainder, not a mask, and gives what it gives on 2048-byte frames."""
+    frame = bytes(Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") / IP(src="192.0.2.1", dst="192.0.2.2")
+                  / UDP(sport=5, dport=7) / b"question")
+    results = []
+    for size, unaligned in ((3000, True), (2048, False)):
+        with xsk.Umem(frame_count=8, frame_size=size, unaligned=unaligned, hugepages="off") as umem:
+            b = umem.take(3)
+            for i in range(3):
+                b.write(i, frame)
+            h = headers.parse(b, verify_checksums=True)
+            assert h.l4_csum_ok.all() and headers.count_checksums(b) == (0, 3, 0, 0)
+            replies.reflect(b, h)
+            replies.swap_macs(b)
+            replies.update_word(b, h.l4 + 2, h.l4 + 6, 9)
+            replies.fix_l4_checksums(b, h)
+            replies.set_payloads(b, h, [b"a", b"bb", b"answer"])
+            with pytest.raises(xsk.FrameTooLargeError):
+                replies.set_payloads(b, h, [b"x" * (size - 40)] * 3)
+            results.append([bytes(b.data(i)) for i in range(3)])
+            assert headers.parse(b, verify_checksums=True).l4_csum_ok.all()
+            b.release()
+    assert results[0] == results[1]

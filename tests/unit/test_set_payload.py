@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -201,3 +203,17 @@ def test_an_array_of_payloads_gives_the_same_frames_as_a_list():
         assert bytes(by_rows.data(1)).endswith(bytes(rows[0] + 1)) and bytes(by_rows.data(0)).endswith(bytes(rows[0]))
         by_list.release()
         by_rows.release()
+
+
+def test_payloads_of_wider_items_are_counted_in_bytes():
+    """A memoryview of 16-bit items is 6 bytes though its len() is 3: alone or in a list."""
+    wide = memoryview(array("H", [0x4141, 0x4242, 0x4343]))
+    with xsk.Umem(frame_count=8, hugepages="off") as umem:
+        b = _batch(umem, [bytes(REQUESTS[0])] * 3)
+        h = headers.parse(b)
+        replies.set_payload(b, h, 0, wide)
+        replies.set_payloads(b, h, [b"xy", wide], where=np.array([False, True, True]))
+        for i, want in enumerate((wide.tobytes(), b"xy", wide.tobytes())):
+            got = bytes(b.data(i))
+            assert got.endswith(want) and len(got) == 42 + len(want) and got == _rebuilt(got)
+        b.release()

@@ -7,7 +7,7 @@ static inline uint32_t frame_offset(uint64_t addr, uint32_t frame_size)
 {
 	if (!(frame_size & (frame_size - 1)))
 		return (uint32_t)(addr & (frame_size - 1));
-	return frame_offset(addr, frame_size);
+	return (uint32_t)(addr % frame_size);
 }
 
 /* --- the generator's patcher ------------------------------------------------------------------ */
@@ -400,7 +400,7 @@ int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *le
 static int payload_fits(uint64_t addr, const struct xsk_hdr *h, uint32_t size, uint64_t area_size,
 			uint32_t frame_size)
 {
-	if (addr >= area_size || h->payload < 0 || h->l4 < 0 || (h->proto != 17 && h->proto != 6))
+	if (addr >= area_size || h->payload < 0 || h->l4 < 0 || h->l3 < 0 || (h->proto != 17 && h->proto != 6))
 		return 0;
 	if (h->ip_version == 4) {
 		if (h->l4 - h->l3 < 20)
@@ -416,17 +416,25 @@ static int payload_fits(uint64_t addr, const struct xsk_hdr *h, uint32_t size, u
 
 static inline __attribute__((always_inline)) int
 set_payloads(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h, const uint8_t *where,
-	     uint32_t n, const uint8_t *data, const uint32_t *sizes, uint32_t width, uint64_t area_size,
-	     uint32_t frame_size)
+	     uint32_t n, const uint8_t *data, uint64_t data_len, const uint32_t *sizes, uint32_t width,
+	     uint64_t area_size, uint32_t frame_size)
 {
 	uint32_t k = 0;
+	uint64_t total = 0;
+	int64_t bad = -1;
 	for (uint32_t i = 0; i < n; i++) { /* all checked before any frame changes */
 		if (where && !where[i])
 			continue;
-		if (!payload_fits(addrs[i], &h[i], sizes ? sizes[k] : width, area_size, frame_size))
-			return -1 - (int)i;
+		uint32_t size = sizes ? sizes[k] : width;
+		if (bad < 0 && !payload_fits(addrs[i], &h[i], size, area_size, frame_size))
+			bad = i;
+		total += size;
 		k++;
 	}
+	if (total != data_len) /* sizes first: no payload is read from outside data */
+		return XSK_PAYLOAD_SIZES_WRONG;
+	if (bad >= 0)
+		return -1 - (int)bad;
 	k = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (where && !where[i])
@@ -488,12 +496,13 @@ set_payloads(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hd
 }
 
 int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
-			const uint8_t *where, uint32_t n, const uint8_t *data, const uint32_t *sizes,
-			uint32_t width, uint64_t area_size, uint32_t frame_size)
+			const uint8_t *where, uint32_t n, const uint8_t *data, uint64_t data_len,
+			const uint32_t *sizes, uint32_t width, uint64_t area_size, uint32_t frame_size)
 {
 	if (!where && !sizes) /* every frame, rows of one width: a loop with neither test in it */
-		return set_payloads(area, addrs, lens, h, NULL, n, data, NULL, width, area_size, frame_size);
-	return set_payloads(area, addrs, lens, h, where, n, data, sizes, width, area_size, frame_size);
+		return set_payloads(area, addrs, lens, h, NULL, n, data, data_len, NULL, width, area_size,
+				    frame_size);
+	return set_payloads(area, addrs, lens, h, where, n, data, data_len, sizes, width, area_size, frame_size);
 }
 
 /* --- in-place rewrites -------------------------------------------------------------------------- */

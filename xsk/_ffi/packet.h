@@ -92,15 +92,17 @@ int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *le
 			const uint8_t *where, int state, uint32_t n, uint64_t area_size, uint32_t frame_size);
 
 /* Replace the UDP/TCP payload of the k-th frame where where[i] (NULL: every frame) with the
- * k-th of the payloads that lie back to back at data: sizes[k] bytes each, or width bytes each
- * when sizes is NULL (the rows of one array). Make the frame whole again: lens[i], the IPv4
- * total length and header checksum or the IPv6 payload length, the UDP length, and the
- * UDP/TCP checksum recomputed (h[i].l4_csum becomes XSK_CSUM_OK). Everything is checked
- * first: on failure nothing changed and the result is -1 - i for the first frame that has
- * no UDP/TCP payload, is not IPv4/IPv6, or whose new length does not fit its room. Else 0. */
+ * k-th of the payloads that lie back to back in the data_len bytes at data: sizes[k] bytes
+ * each, or width bytes each when sizes is NULL (the rows of one array). Make the frame whole
+ * again: lens[i], the IPv4 total length and header checksum or the IPv6 payload length, the
+ * UDP length, and the UDP/TCP checksum recomputed (h[i].l4_csum becomes XSK_CSUM_OK).
+ * Everything is checked first: on failure nothing changed and the result is -1 - i for the
+ * first frame that has no UDP/TCP payload, is not IPv4/IPv6, or whose new length does not fit
+ * its room, or XSK_PAYLOAD_SIZES_WRONG if the sizes do not add up to data_len. Else 0. */
+#define XSK_PAYLOAD_SIZES_WRONG 1
 int xsk_pkt_set_payload(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hdr *h,
-			const uint8_t *where, uint32_t n, const uint8_t *data, const uint32_t *sizes,
-			uint32_t width, uint64_t area_size, uint32_t frame_size);
+			const uint8_t *where, uint32_t n, const uint8_t *data, uint64_t data_len,
+			const uint32_t *sizes, uint32_t width, uint64_t area_size, uint32_t frame_size);
 
 /* Swap destination and source MAC in place; -1 (nothing changed) if an address is outside the
  * area or within 12 bytes of its frame's end. */
