@@ -223,6 +223,17 @@ class Ledger:
         self.raise_for(again, np.frombuffer(ffi.buffer(addrs_c, 8 * n), np.uint64), own[0], what)
         raise AssertionError("unreachable: raise_for raises for rc < 0")
 
+    def release_token(self, token: int) -> int:
+        """USER -> POOL for every frame held by ``token``; how many. For frames a call moved to
+        the user whose batch never came to be: a signal (Ctrl-C) raised between a ring and the
+        Batch that was to hold them. O(frames); the data path never calls it."""
+        if not token:
+            return 0
+        held = np.flatnonzero(self._word == np.uint64(int(lib.XSK_USER) << 32 | token))
+        if len(held):
+            self.release((held * self.frame_size).astype(np.uint64), token)
+        return len(held)
+
     def retoken(self, addrs: np.ndarray, token: int, new_token: int) -> None:
         bad = ffi.new("uint32_t *")
         rc = lib.xsk_ledger_retoken(self.c, _u64(addrs), len(addrs), token, new_token, bad)

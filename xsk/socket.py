@@ -579,19 +579,26 @@ class Socket:
         deadline = None if not timeout else time.monotonic() + timeout
         # busy polling works in the syscall; _spin (asyncio): re-read the ring, then return empty
         spins = 0 if _spin else _SPINS if timeout == 0 or self.busy_poll else 0
-        while True:
-            n = _path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
-            if n:
-                break
-            if spins < _SPINS and not _fill_needs_wakeup(path):
-                spins += 1  # the next frames are usually microseconds away: don't sleep yet
-                continue
-            if not self._rx_idle(timeout, deadline):
-                break
-        if into is not None:
-            return into._refilled(bufs, n, token, self, self.multi_buffer)
-        return Batch(self.umem, bufs.addrs[:n].copy(), bufs.lens[:n].copy(), token, self,
-                     bufs.opts[:n].copy() if self.multi_buffer and bufs.opts is not None else None)
+        try:  # free in 3.11+: the except below costs only when something is raised
+            while True:
+                n = _path_recv(path, bufs.addrs_c, bufs.lens_c, bufs.opts_c, max, token)
+                if n:
+                    break
+                if spins < _SPINS and not _fill_needs_wakeup(path):
+                    spins += 1  # the next frames are usually microseconds away: don't sleep yet
+                    continue
+                if not self._rx_idle(timeout, deadline):
+                    break
+            if into is not None:
+                return into._refilled(bufs, n, token, self, self.multi_buffer)
+            return Batch(self.umem, bufs.addrs[:n].copy(), bufs.lens[:n].copy(), token, self,
+                         bufs.opts[:n].copy() if self.multi_buffer and bufs.opts is not None else None)
+        except BaseException:
+            # A signal (Ctrl-C) can land right after the C call took frames for ``token`` and
+            # before a batch holds them: nobody could give those back, so they go back here.
+            if into is None or into._spent or into._token != token:
+                self.umem.ledger.release_token(token)
+            raise
 
     def _rx_idle(self, timeout: float | None, deadline: float | None) -> bool:
         """The RX ring stayed empty: wake the kernel if it asks to be, and sleep in poll() until

@@ -296,8 +296,13 @@ class Umem:
         bufs = batch._reusable(self, n, False)
         ledger = self.ledger
         token = next(ledger._tokens)  # Ledger.new_token, inline on the data path
-        got = _ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
-        return batch._refilled(bufs, got, token, None, False)
+        try:  # as in Socket.recv: a signal between the take and the batch must not orphan frames
+            got = _ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
+            return batch._refilled(bufs, got, token, None, False)
+        except BaseException:
+            if batch._spent or batch._token != token:
+                ledger.release_token(token)
+            raise
 
     def take_packets(self, packets: Iterable[Packet | bytes | bytearray | memoryview]) -> Batch:
         """A batch holding ``packets`` (scapy packets or bytes), one per frame, in order: the
