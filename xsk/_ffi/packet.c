@@ -177,79 +177,66 @@ void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *l
 
 /* --- L4 checksums ----------------------------------------------------------------------------- */
 
-/* The one's-complement sum of len bytes in native order, added to acc (RFC 1071: the sum does
- * not depend on byte order, so it is taken in the machine's and swapped once at the end). */
-static uint64_t sum_native(const uint8_t *p, uint32_t len, uint64_t acc)
+/* The one's-complement sum of len bytes at src in native order, added to acc (RFC 1071: the sum
+ * does not depend on byte order, so it is taken in the machine's and swapped once at the end);
+ * with dst, the bytes are copied there on the way (the kernel's csum_and_copy: one pass over a
+ * payload instead of a copy and a sum; dst and src must not overlap). Always inlined, so the
+ * copy disappears where dst is NULL. */
+static inline __attribute__((always_inline)) uint64_t sum_copy(uint8_t *dst, const uint8_t *src, uint32_t len,
+								uint64_t acc)
 {
 	while (len >= 8) { /* two 32-bit words a load; a datagram adds < 2^46 before any fold */
 		uint64_t w;
-		memcpy(&w, p, 8);
+		memcpy(&w, src, 8);
+		if (dst) {
+			memcpy(dst, &w, 8);
+			dst += 8;
+		}
 		acc += (w & 0xffffffffu) + (w >> 32);
-		p += 8;
+		src += 8;
 		len -= 8;
 	}
 	if (len >= 4) {
 		uint32_t w;
-		memcpy(&w, p, 4);
+		memcpy(&w, src, 4);
+		if (dst) {
+			memcpy(dst, &w, 4);
+			dst += 4;
+		}
 		acc += w;
-		p += 4;
+		src += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
 		uint16_t w;
-		memcpy(&w, p, 2);
+		memcpy(&w, src, 2);
+		if (dst) {
+			memcpy(dst, &w, 2);
+			dst += 2;
+		}
 		acc += w;
-		p += 2;
+		src += 2;
 		len -= 2;
 	}
 	if (len) { /* the last odd byte is the high-order byte of a big-endian word */
-		uint8_t last[2] = {p[0], 0};
+		uint8_t last[2] = {src[0], 0};
 		uint16_t w;
+		if (dst)
+			dst[0] = src[0];
 		memcpy(&w, last, 2);
 		acc += w;
 	}
 	return acc;
 }
 
-/* sum_native of len bytes at src, copied to dst on the way (the kernel's csum_and_copy): one
- * pass over the payload instead of a copy and a sum. dst and src must not overlap. */
+static uint64_t sum_native(const uint8_t *p, uint32_t len, uint64_t acc)
+{
+	return sum_copy(NULL, p, len, acc);
+}
+
 static uint64_t copy_and_sum(uint8_t *dst, const uint8_t *src, uint32_t len, uint64_t acc)
 {
-	while (len >= 8) {
-		uint64_t w;
-		memcpy(&w, src, 8);
-		memcpy(dst, &w, 8);
-		acc += (w & 0xffffffffu) + (w >> 32);
-		src += 8;
-		dst += 8;
-		len -= 8;
-	}
-	if (len >= 4) {
-		uint32_t w;
-		memcpy(&w, src, 4);
-		memcpy(dst, &w, 4);
-		acc += w;
-		src += 4;
-		dst += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t w;
-		memcpy(&w, src, 2);
-		memcpy(dst, &w, 2);
-		acc += w;
-		src += 2;
-		dst += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = {src[0], 0};
-		uint16_t w;
-		dst[0] = src[0];
-		memcpy(&w, last, 2);
-		acc += w;
-	}
-	return acc;
+	return sum_copy(dst, src, len, acc);
 }
 
 /* acc folded to 16 bits, as a big-endian (network order) value. */
