@@ -234,11 +234,6 @@ static uint64_t sum_native(const uint8_t *p, uint32_t len, uint64_t acc)
 	return sum_copy(NULL, p, len, acc);
 }
 
-static uint64_t copy_and_sum(uint8_t *dst, const uint8_t *src, uint32_t len, uint64_t acc)
-{
-	return sum_copy(dst, src, len, acc);
-}
-
 /* acc folded to 16 bits, as a big-endian (network order) value. */
 static uint16_t fold_be(uint64_t acc)
 {
@@ -377,8 +372,7 @@ int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *le
 		uint16_t sum = (uint16_t)~fold_be(sum_native(f + h[i].l4, l4len, pseudo + (uint16_t)~old));
 		if (sum == 0 && h[i].proto == 17)
 			sum = 0xffff; /* UDP: 0 means "no checksum" */
-		f[at] = (uint8_t)(sum >> 8);
-		f[at + 1] = (uint8_t)sum;
+		put_be16(f + at, sum);
 		fixed++;
 	}
 	return fixed;
@@ -459,7 +453,7 @@ set_payloads(uint8_t *area, const uint64_t *addrs, uint32_t *lens, struct xsk_hd
 				ipsum = sum_native(f + l3 + 20, l4 - l3 - 20, ipsum);
 		}
 		if (src + size <= f + pay || f + pay + size <= src) {
-			l4sum = copy_and_sum(f + pay, src, size, l4sum);
+			l4sum = sum_copy(f + pay, src, size, l4sum);
 		} else { /* a payload taken from this very frame */
 			l4sum = sum_native(src, size, l4sum);
 			memmove(f + pay, src, size);
