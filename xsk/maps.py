@@ -13,6 +13,25 @@ BTF types (``__uint(key_size, 4)``) has no layout: its keys and values are ints 
 with bytes in and out. Per-CPU maps give a list with one value per possible CPU and take a
 list, or one value for every CPU.
 
+Keys, and their byte order: a key is one of
+
+* an ``int`` (integer and enum keys): written little-endian, as a little-endian host and its
+  BPF programs hold a number (the program's ``__u32 key = 5``);
+* ``bytes`` of exactly the key's size: written as given;
+* an :class:`ipaddress.IPv4Address` for a 4-byte key, an :class:`ipaddress.IPv6Address` for a
+  16-byte key: its bytes in network order (``address.packed``), as they stand in the packet;
+* for a struct key, a ``dict`` of its fields (or the ``Struct`` read back).
+
+An address the program reads from a packet (``ip->saddr``, a ``__be32``, whatever its C type
+says) keeps the packet's byte order: pass the address object, or its ``.packed`` bytes, and it
+matches. ``int(IPv4Address("192.0.2.1"))`` is 0xC0000201 (the address read big-endian), which
+an int key writes little-endian, as the bytes 01 02 00 C0: the address backwards, never matched;
+the int that does match is ``int.from_bytes(address.packed, "little")``. Inside a struct key, give
+an address field its ``.packed`` bytes. Keys read back (iteration, ``items()``) are ints for
+integer keys: ``IPv4Address(key.to_bytes(4, "little"))`` makes the address again, or iterate
+``map.raw`` for the bytes. A key the map lacks raises :class:`MapKeyError`, a ``KeyError`` naming
+the map and the key.
+
 Array maps keep every index: ``del`` is refused and ``clear()`` sets each element to zero.
 An interface index written into a devmap is looked up in the calling thread's network
 namespace: write it inside ``xsk.netns.entered(ns)`` for an interface in namespace ``ns``.
@@ -26,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ipaddress
 import mmap
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Protocol
@@ -60,6 +80,26 @@ def _live(owner: Owner, what: str) -> None:
         raise ClosedError(f"{what}: its program was closed")
 
 
+class MapKeyError(KeyError):
+    """A key a map does not hold (or an array index past its end). Its message names the map,
+    the key and the key's bytes as the kernel saw them. It is a ``KeyError``, so ``except
+    KeyError``, ``map.get`` and ``in`` work as with a dict, and ``args[0]`` is the key, as in a
+    dict's KeyError; ``map_name`` and ``key`` say the same by name."""
+
+    def __init__(self, map_name: str, key: Any, encoded: bytes = b"", reason: str = "") -> None:
+        super().__init__(key)
+        self.map_name = map_name
+        self.key = key
+        self.encoded = encoded
+        self.reason = reason
+
+    def __str__(self) -> str:
+        text = f"map {self.map_name!r} has no key {self.key!r}"
+        if self.encoded and not isinstance(self.key, bytes) and len(self.encoded) <= 16:
+            text += f" (bytes {self.encoded.hex(' ')})"
+        return f"{text}: {self.reason}" if self.reason else text
+
+
 class Map(MutableMapping[Any, Any]):
     """One BPF map of a loaded object (see the module's docstring for keys and values)."""
 
@@ -92,19 +132,32 @@ class Map(MutableMapping[Any, Any]):
         view.value_codec = RawCodec(self.value_size, "the value")
         return view
 
+    def _encode_key(self, key: Any) -> bytes:
+        """The key's bytes (see the module's docstring for what a key may be)."""
+        what = f"map {self.name!r} key"
+        if isinstance(key, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            if len(key.packed) != self.key_size:
+                raise ConfigError(f"{what}: an IPv{key.version} address is {len(key.packed)} bytes, the key "
+                                  f"({self.key_codec.name}) is {self.key_size}")
+            return key.packed
+        return self.key_codec.encode(key, what)
+
     def _key(self, key: Any) -> CData:
         _live(self._owner, f"map {self.name!r}")
-        encoded = self.key_codec.encode(key, f"map {self.name!r} key")
-        if self.is_array and isinstance(key, int) and not 0 <= key < self.max_entries:
-            raise KeyError(key)
+        encoded = self._encode_key(key)
+        if self.is_array and not 0 <= int.from_bytes(encoded, "little") < self.max_entries:
+            raise MapKeyError(self.name, key, encoded, f"an array's indexes are 0..{self.max_entries - 1}")
         return ffi.from_buffer("char[]", encoded)
+
+    def _missing(self, key: Any, k: CData) -> MapKeyError:
+        return MapKeyError(self.name, key, ffi.buffer(k)[:])
 
     def __getitem__(self, key: Any) -> Any:
         k = self._key(key)
         buf = ffi.new("char[]", self._stride * self._cpus)
         rc = lib.bpf_map_lookup_elem(self.fd, k, buf)
         if rc == -2:  # ENOENT
-            raise KeyError(key)
+            raise self._missing(key, k)
         check(rc, f"reading map {self.name!r}")
         data = ffi.buffer(buf)[:]
         if not self.per_cpu:
@@ -139,15 +192,16 @@ class Map(MutableMapping[Any, Any]):
         check(rc, f"writing map {self.name!r}")
 
     def delete(self, key: Any) -> None:
-        """``del map[key]``: KeyError if it is not there; refused for arrays."""
+        """``del map[key]``: :class:`MapKeyError` (a KeyError) if it is not there; refused for arrays."""
         del self[key]
 
     def __delitem__(self, key: Any) -> None:
         if self.is_array:
             raise ConfigError(f"map {self.name!r} is an array: its elements can't be deleted; set them to 0")
-        rc = lib.bpf_map_delete_elem(self.fd, self._key(key))
+        k = self._key(key)
+        rc = lib.bpf_map_delete_elem(self.fd, k)
         if rc == -2:
-            raise KeyError(key)
+            raise self._missing(key, k)
         check(rc, f"deleting from map {self.name!r}")
 
     def keys_list(self) -> list[Any]:

@@ -5,6 +5,7 @@ nothing left loaded."""
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,14 @@ from scapy.packet import Raw
 
 import xsk
 from xsk import link, netns
+from xsk.maps import MapKeyError
 from xsk.testing.xdp import XdpProgram, assert_packet_equal, compile_bpf
 
 ROOT = Path(__file__).resolve().parents[2]
 FIREWALL = ROOT / "examples" / "xdp" / "port_firewall.c"
 ICMP_ECHO = ROOT / "examples" / "xdp" / "icmp_echo.c"
 MAPS = ROOT / "tests" / "bpf" / "xdp_maps.c"
+SYSTEM_HEADERS = ROOT / "tests" / "bpf" / "xdp_system_headers.c"
 A_MAC, B_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
 
 CONTEXT_PROGRAM = """
@@ -204,6 +207,71 @@ def test_every_common_map_kind(xdp_program):
     assert prog.maps["counters"][0] == [0] * cpus
 
 
+def test_address_keys_match_the_packets_byte_order(xdp_program):
+    """An IPv4Address or IPv6Address key is written as the packet holds the address (network
+    order); an int key little-endian, so int(address) is the address backwards."""
+    prog = xdp_program(SYSTEM_HEADERS)
+    v4, v6 = prog.maps["blocked_v4"], prog.maps["blocked_v6"]
+
+    def from_v4(src: str) -> str | int:
+        return prog.run(Ether() / IP(src=src, dst="192.0.2.2") / UDP(dport=53)).action
+
+    v4[IPv4Address("192.0.2.1")] = 0
+    assert from_v4("192.0.2.1") == "XDP_DROP" and from_v4("192.0.2.9") == "XDP_PASS"
+    assert v4[IPv4Address("192.0.2.1")] == 1  # the program counted its hit in the same entry
+    (key,) = v4  # read back: the int whose little-endian bytes are the address
+    assert key == int.from_bytes(bytes([192, 0, 2, 1]), "little")
+    assert IPv4Address(key.to_bytes(4, "little")) == IPv4Address("192.0.2.1")
+    assert list(v4.raw) == [bytes([192, 0, 2, 1])]
+
+    v4[int(IPv4Address("198.51.100.7"))] = 0  # the trap: 0xC6336407 written little-endian
+    assert from_v4("198.51.100.7") == "XDP_PASS"
+    assert IPv4Address("7.100.51.198") in v4  # what that int key really holds
+    v4[IPv4Address("198.51.100.7").packed] = 0  # bytes of the key's size: as given
+    assert from_v4("198.51.100.7") == "XDP_DROP"
+    v4[int.from_bytes(IPv4Address("203.0.113.5").packed, "little")] = 0  # the int that matches
+    assert from_v4("203.0.113.5") == "XDP_DROP"
+
+    v6[IPv6Address("2001:db8::1")] = 0
+    assert prog.run(Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP()).action == "XDP_DROP"
+    assert prog.run(Ether() / IPv6(src="2001:db8::3", dst="2001:db8::2") / UDP()).action == "XDP_PASS"
+    assert v6[IPv6Address("2001:db8::1")] == 1 and list(v6.raw) == [IPv6Address("2001:db8::1").packed]
+
+    with pytest.raises(xsk.ConfigError, match=r"map 'blocked_v4' key: an IPv6 address is 16 bytes, the key "
+                                              r"\(__u32\) is 4"):
+        v4[IPv6Address("2001:db8::1")] = 0
+    with pytest.raises(xsk.ConfigError, match="an IPv4 address is 4 bytes"):
+        v6.get(IPv4Address("192.0.2.1"))
+
+    flows = xdp_program(MAPS).maps["flows"]  # in a struct key, an address field takes its bytes
+    flows[{"saddr": IPv4Address("192.0.2.1").packed, "proto": 17}] = {}
+    (flow,) = flows
+    assert IPv4Address(flow.saddr.to_bytes(4, "little")) == IPv4Address("192.0.2.1") and flow.proto == 17
+
+
+def test_a_missing_key_names_the_map_and_the_key(xdp_program):
+    prog = xdp_program(SYSTEM_HEADERS)
+    v4 = prog.maps["blocked_v4"]
+    with pytest.raises(KeyError, match=r"^map 'blocked_v4' has no key IPv4Address\('203\.0\.113\.9'\) "
+                                       r"\(bytes cb 00 71 09\)$") as info:
+        v4[IPv4Address("203.0.113.9")]
+    assert isinstance(info.value, MapKeyError) and info.value.map_name == "blocked_v4"
+    assert info.value.args == (IPv4Address("203.0.113.9"),)  # as a dict's KeyError: the key
+    with pytest.raises(MapKeyError, match=r"^map 'blocked_v4' has no key 16909060 \(bytes 04 03 02 01\)$"):
+        del v4[0x01020304]
+    with pytest.raises(KeyError, match=r"^map 'blocked_v4' has no key b'\\x01\\x02\\x03\\x04'$"):
+        v4.pop(b"\x01\x02\x03\x04")
+    assert v4.get(IPv4Address("203.0.113.9")) is None and IPv4Address("203.0.113.9") not in v4
+
+    colours = xdp_program(MAPS).maps["colours"]  # an array: every index there, none past its end
+    assert colours[(1).to_bytes(4, "little")] == 0
+    for index in (4, (4).to_bytes(4, "little")):
+        with pytest.raises(KeyError, match=r"^map 'colours' has no key .*: an array's indexes are 0\.\.3$"):
+            colours[index] = 1
+        with pytest.raises(MapKeyError, match="map 'colours'"):
+            colours[index]
+
+
 def test_globals_before_and_after_load(xdp_program):
     prog = xdp_program(MAPS, constants={"limit": 2, "mode": 5})
     assert prog.globals["limit"] == 2 and prog.globals["mode"] == 5 and prog.globals.section_of("mode") == ".data"
@@ -383,6 +451,26 @@ def test_compile_cache_follows_the_source_and_its_headers(tmp_path, monkeypatch)
         assert prog.run(udp(1)).action == "XDP_DROP"  # "verdict.h" next to the source comes first, as with clang
     with pytest.raises(xsk.ConfigError, match="cflags and include_dirs are lists"):
         compile_bpf(src, cflags="-DX=1")
+
+
+def test_system_headers_compile_as_on_a_fresh_machine(xdp_program, tmp_path, monkeypatch):
+    """<linux/if.h>, <linux/icmp.h> and <linux/tcp.h> reach glibc's gnu/stubs.h: without the
+    host's arch macro glibc asks for gnu/stubs-32.h, which only libc6-dev-i386 ships."""
+    monkeypatch.setenv("XSK_BPF_CACHE", str(tmp_path))  # compiled now, never an older object
+    prog = xdp_program(SYSTEM_HEADERS, cflags=("-DTCP_PORT=2222", "-Wall", "-Werror"))
+    echo = Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / ICMP(type=8)
+    assert prog.run(echo).action == "XDP_DROP"
+    assert prog.run(Ether() / IP(src="192.0.2.2", dst="192.0.2.1") / ICMP(type=0)).action == "XDP_PASS"
+
+    def syn(dport: int, flags: str = "S") -> Ether:
+        return Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(sport=40000, dport=dport, flags=flags)
+
+    actions = [prog.run(p).action for p in (syn(2222), syn(22), syn(2222, "SA"), udp(2222))]
+    assert actions == ["XDP_DROP", "XDP_PASS", "XDP_PASS", "XDP_PASS"]  # -DTCP_PORT=2222 took
+    passed = prog.run(syn(22))
+    assert_packet_equal(passed.packet, syn(22))
+    assert prog.globals["echoes"] == 1 and prog.globals["syns"] == 1
+    assert prog.globals["ifname"] == b"harness".ljust(16, b"\0")  # IFNAMSIZ, from <linux/if.h>
 
 
 def test_a_compile_error_carries_clangs_message(tmp_path, monkeypatch):
