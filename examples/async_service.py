@@ -42,6 +42,7 @@ class Service:
     def __init__(self, umem: xsk.Umem, sock: xsk.Socket, port: int) -> None:
         self.umem, self.sock, self.port = umem, sock, port
         self.runner = Runner(sock, echo, verify_checksums=True)
+        self.clients: set[asyncio.StreamWriter] = set()  # open control connections, closed on the way out
 
     def stats(self) -> dict:
         s = self.runner.stats
@@ -49,6 +50,7 @@ class Service:
                 "batches": s.batches, "accounting": self.umem.accounting()._asdict()}
 
     async def control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients.add(writer)
         try:
             while line := (await reader.readline()).decode().strip():
                 words = line.split()
@@ -65,7 +67,18 @@ class Service:
                     reply = {"error": f"unknown command {line!r}: stats, port N or quit"}
                 writer.write((json.dumps(reply) + "\n").encode())
                 await writer.drain()
+                if words == ["quit"]:
+                    break
+        except ConnectionError:
+            pass  # the client went away; nothing to answer
         finally:
+            self.clients.discard(writer)
+            writer.close()
+
+    def close_clients(self) -> None:
+        """Close every open control connection: since Python 3.12, leaving ``async with server``
+        waits for them (``Server.wait_closed``), so a client left connected would hold the exit."""
+        for writer in list(self.clients):
             writer.close()
 
 
@@ -94,7 +107,11 @@ async def main(args: argparse.Namespace) -> dict:
         print(json.dumps({"listening": args.port, "control": f"{address}:{args.control}",
                           "loop": type(loop).__module__.split(".")[0]}), flush=True)
         async with server:
-            await service.runner.run_async()
+            try:
+                await service.runner.run_async()
+            finally:
+                server.close()  # no new control connections, then close the open ones
+                service.close_clients()
         summary = service.stats()
     summary["accounting"] = umem.accounting()._asdict()  # after close: every frame in the pool
     return summary

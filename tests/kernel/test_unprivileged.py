@@ -3,15 +3,25 @@
 
 The worker enters the namespace with nsenter --net (not `ip netns exec`, which remounts /sys
 and hides bpffs) and then drops to user nobody with CAP_NET_RAW as its only capability.
+
+The worker runs the xsk of this checkout when user nobody can read it. A checkout in root's home
+(mode 0700) it cannot: then it runs a copy of the same installed files (xsk with its built
+extension and BPF objects, and its runtime dependencies) in a folder nobody can read, as a user
+installs xsk where the worker's user can read it (docs/security.md).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +34,65 @@ NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"
 NET_RAW = ["--inh-caps", "+net_raw", "--ambient-caps", "+net_raw"]
 
 
-def _as_nobody(end, caps: list[str], *args: str, timeout: float = 60) -> subprocess.Popen:
+def _runtime_distributions(name: str, seen: set[str]) -> None:
+    """``name`` and every distribution it needs at run time (extras left out), installed here."""
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    if key in seen:
+        return
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return  # a requirement for another Python (a marker): not installed, not needed
+    seen.add(key)
+    for requirement in dist.requires or []:
+        if "extra ==" not in requirement:
+            _runtime_distributions(re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0], seen)
+
+
+def _copy_readable_install(site: Path) -> None:
+    """Copy xsk (as built in this checkout) and its runtime dependencies' files into ``site``."""
+    import xsk as package
+
+    shutil.copytree(Path(package.__file__).parent, site / "xsk",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    names: set[str] = set()
+    _runtime_distributions("xsk", names)
+    for key in sorted(names - {"xsk"}):
+        dist = importlib.metadata.distribution(key)
+        for file in dist.files or []:
+            source = Path(str(dist.locate_file(file)))
+            if file.parts[0] == ".." or not source.is_file() or "__pycache__" in file.parts:
+                continue  # scripts outside site-packages, bytecode
+            (site / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, site / file)
+
+
+@pytest.fixture(scope="module")
+def worker_env():
+    """The environment a worker running as nobody needs to import xsk: none when nobody can read
+    this checkout, otherwise PYTHONPATH to a readable copy of the installed files (removed after)."""
+    probe = subprocess.run([*NOBODY, sys.executable, "-c", "import xsk.cli"], capture_output=True, text=True,
+                           timeout=60)
+    if probe.returncode == 0:
+        yield dict(os.environ)
+        return
+    root = Path(tempfile.mkdtemp(prefix="xsk-worker-"))  # under /tmp: not in root's home
+    try:
+        root.chmod(0o755)
+        _copy_readable_install(root / "site")
+        env = {**os.environ, "PYTHONPATH": str(root / "site")}
+        again = subprocess.run([*NOBODY, sys.executable, "-c", "import xsk.cli"], capture_output=True, text=True,
+                               timeout=60, env=env)
+        assert again.returncode == 0, f"nobody can't import xsk from a readable copy either: {again.stderr}"
+        yield env
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _as_nobody(env: dict[str, str], end, caps: list[str], *args: str, timeout: float = 60) -> subprocess.Popen:
     return subprocess.Popen(["nsenter", f"--net=/run/netns/{end.netns}", *NOBODY, *caps, sys.executable, "-m",
-                             "xsk.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "xsk.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
 
 
 @pytest.fixture
@@ -44,15 +110,15 @@ def _attached(end) -> bool:
     return "prog/xdp" in out
 
 
-def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin_dir):
+def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin_dir, worker_env):
     a, b = veth_pair.a, veth_pair.b
     r = subprocess.run([sys.executable, "-m", "xsk.cli", "prog", "attach", b.ifname, "--netns", b.netns,
                         "--pin", pin_dir, "--owner", "nobody", "--filter", "udp", "--json"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["pinned"] == pin_dir and _attached(b)  # attached with no process holding it
-    worker = _as_nobody(b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "2000", "--frames", "1024",
-                        "--json")
+    worker = _as_nobody(worker_env, b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "2000",
+                        "--frames", "1024", "--json")
     try:
         wait_attached(b)
         _ = subprocess.run(["sleep", "1"])  # the worker binds after start-up
@@ -74,19 +140,19 @@ def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin
     assert not _attached(b) and not os.path.exists(pin_dir)  # nothing left pinned or attached
 
 
-def test_without_cap_net_raw_the_worker_is_told_which_capability(veth_pair, pin_dir):
+def test_without_cap_net_raw_the_worker_is_told_which_capability(veth_pair, pin_dir, worker_env):
     b = veth_pair.b
     pinned.attach(b.ifname, pin_dir, netns=b.netns, owner="nobody")
-    worker = _as_nobody(b, [], "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", "1024")
+    worker = _as_nobody(worker_env, b, [], "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", "1024")
     _, err = worker.communicate(timeout=30)
     assert worker.returncode != 0
     assert "CAP_NET_RAW" in err and "Traceback" not in err
 
 
-def test_pins_the_user_may_not_open_and_a_umem_over_the_memlock_limit(veth_pair, pin_dir, make_umem):
+def test_pins_the_user_may_not_open_and_a_umem_over_the_memlock_limit(veth_pair, pin_dir, make_umem, worker_env):
     b = veth_pair.b
     pinned.attach(b.ifname, pin_dir, netns=b.netns)  # root's only
-    worker = _as_nobody(b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", "1024")
+    worker = _as_nobody(worker_env, b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "1", "--frames", "1024")
     _, err = worker.communicate(timeout=30)
     assert worker.returncode != 0 and "owner= or group=" in err and "Traceback" not in err
     pinned.detach(pin_dir)
@@ -96,7 +162,7 @@ def test_pins_the_user_may_not_open_and_a_umem_over_the_memlock_limit(veth_pair,
     worker = subprocess.Popen(["prlimit", f"--memlock={limit * 1024}", "nsenter", f"--net=/run/netns/{b.netns}",
                                *NOBODY, *NET_RAW, sys.executable, "-m", "xsk.cli", "sink", b.ifname, "--pin",
                                pin_dir, "--count", "1", "--frames", str(frames)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=worker_env)
     _, err = worker.communicate(timeout=30)
     assert worker.returncode != 0
     assert f"RLIMIT_MEMLOCK is {limit} KiB" in err and f"{frames * 2} KiB UMEM" in err

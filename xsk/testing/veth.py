@@ -1,9 +1,9 @@
 """VethPair: two throwaway network namespaces joined by a veth pair.
 
-Everything is made through netlink (pyroute2) and the namespace switch is per thread
-(setns), so nothing shells out to ``ip``. Names are unique per pair, so parallel runs
-never collide, and ``__exit__`` removes both namespaces (and with them the veth ends
-and any XDP program on them) even when the body raised.
+The namespaces are made by iproute2's ``ip netns add`` (which never forks this process);
+everything else goes through netlink (pyroute2) with a per-thread namespace switch (setns).
+Names are unique per pair, so parallel runs never collide, and ``__exit__`` removes both
+namespaces (and with them the veth ends and any XDP program on them) even when the body raised.
 
 IPv6 is off unless asked for: a fresh namespace would otherwise send DAD and MLD frames
 that land on AF_XDP sockets and disturb exact counts.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
+import subprocess
 
 from pyroute2 import netns as pyroute2_netns
 
@@ -50,11 +51,23 @@ def sysctl(path: str, value: str) -> None:
         f.write(value)
 
 
+def _ip_netns_add(name: str) -> None:
+    """``ip netns add name``: iproute2 creates and pins the namespace in a process of its own.
+    pyroute2's ``netns.create`` forks this (often threaded) process to unshare, which Python 3.12+
+    warns about (DeprecationWarning: fork() in a multi-threaded process may deadlock the child)."""
+    try:
+        done = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise ConfigError("`ip` (iproute2) is not installed: apt-get install iproute2") from None
+    if done.returncode != 0:
+        raise ConfigError(f"ip netns add {name}: {done.stderr.strip() or f'exit {done.returncode}'}")
+
+
 def make_namespace(name: str, ipv6: bool, made: list[str]) -> None:
     """Create network namespace ``name`` (recorded in ``made``), IPv6 off unless asked for."""
     if netns.exists(name):
         raise ConfigError(f"network namespace {name!r} already exists")
-    call_outside_loop(pyroute2_netns.create, name)
+    _ip_netns_add(name)
     made.append(name)
     _made_here.add(name)
     with netns.entered(name):
