@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := libxdp-dev libbpf-dev clang llvm xdp-tools bpftool iproute2 iputils-ping tcpdump \
-                gcc make pkg-config python3 python3-venv python3-dev
+                gcc make pkg-config python3 python3-venv python3-dev stress-ng
 BPF_OBJECTS := $(patsubst bpf/%.c,xsk/_bpf/%.o,$(wildcard bpf/*.c))
 
-.PHONY: all setup apt host demo test lint docs clean
+.PHONY: all setup apt host demo test test-debian13 test-loaded lint docs clean
 
 all: setup
 
@@ -40,7 +40,16 @@ demo: setup host
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/xsk demo
 
 test: setup host
-	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The same `make test`, from a copy of this checkout inside a Debian 13 root (made once, kept).
+test-debian13:
+	bash tools/debian13.sh test $(if $(PYTEST_ARGS),PYTEST_ARGS="$(PYTEST_ARGS)")
+
+# The kernel tests on a machine as busy as a shared CI runner: CPU hogs, another AF_XDP job,
+# half of the free hugepages held by another process.
+test-loaded: setup host
+	OPENBLAS_NUM_THREADS=1 bash tools/loaded.sh $(PYTEST_ARGS)
 
 # The site (README, tutorial, API reference from the docstrings); a warning fails the build.
 docs: setup
