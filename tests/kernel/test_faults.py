@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 
+import numpy as np
 import pytest
 
 import xsk
@@ -21,13 +22,20 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
-def _recv_seqs(sock, want, timeout=2.0):
+def _recv_seqs(sock, want, tpl: bytes, timeout=2.0):
+    """The sequence numbers of the frames that arrived, each frame first compared byte for byte
+    with the template (its sequence field aside)."""
     seqs = []
+    expected = np.frombuffer(tpl, dtype=np.uint8)
     deadline = time.monotonic() + timeout
     while len(seqs) < want and time.monotonic() < deadline:
         b = sock.recv(256, timeout=0.05)
         if len(b):
-            seqs += b.read_at(SEQ_OFFSET, 8).copy().view(">u8").ravel().tolist()
+            assert (b.lens == len(tpl)).all(), b.lens
+            rows = b.gather(len(tpl))
+            seqs += rows[:, SEQ_OFFSET:SEQ_OFFSET + 8].copy().view(">u8").ravel().tolist()
+            rows[:, SEQ_OFFSET:SEQ_OFFSET + 8] = expected[SEQ_OFFSET:SEQ_OFFSET + 8]
+            assert (rows == expected).all(), "a frame arrived with other bytes than were sent"
             b.release()
     return seqs
 
@@ -72,7 +80,7 @@ def test_sender_link_down_then_up(veth_pair, make_umem):
          xsk.Socket(ub, b.ifname, netns=b.netns, tx=False) as rx:
         tpl = template(veth_pair)
         assert send_seq(tx, tpl, 0, 64) == 64
-        assert _recv_seqs(rx, 64) == list(range(64))
+        assert _recv_seqs(rx, 64, tpl) == list(range(64))
         _ip("-n", a.netns, "link", "set", a.ifname, "down")
         batch = ua.take(64)
         batch.fill(tpl)
@@ -86,7 +94,7 @@ def test_sender_link_down_then_up(veth_pair, make_umem):
         while not tx.flush(timeout=0.2) and time.monotonic() < deadline:
             pass
         assert ua.accounting().tx == 0
-        assert _recv_seqs(rx, 64) == list(range(64, 128))
+        assert _recv_seqs(rx, 64, tpl) == list(range(64, 128))
 
 
 def test_receiver_link_down_then_up(veth_pair, make_umem):
@@ -107,12 +115,12 @@ def test_receiver_link_down_then_up(veth_pair, make_umem):
         tx.flush(timeout=0.5)
         assert ua.accounting().pool == 512  # each dropped frame completed
         assert veth_pair.counters()["a"]["tx_dropped"] - before == 64
-        assert _recv_seqs(rx, 1, timeout=0.3) == []
+        assert _recv_seqs(rx, 1, tpl, timeout=0.3) == []
         _ip("-n", b.netns, "link", "set", b.ifname, "up")
         time.sleep(0.2)
         assert send_seq(tx, tpl, 100, 64) == 64
         tx.flush()
-        assert _recv_seqs(rx, 64) == list(range(100, 164))
+        assert _recv_seqs(rx, 64, tpl) == list(range(100, 164))
         assert ub.accounting().balanced
 
 
@@ -201,6 +209,6 @@ def test_fill_ring_starvation_and_recovery(veth_pair, make_umem):
         for first in range(5000, 5500, 100):  # at most 256 frames: no more than the UMEM holds
             assert send_seq(tx, tpl, first, 100) == 100
             tx.flush()
-            seqs += _recv_seqs(rx, 100)
+            seqs += _recv_seqs(rx, 100, tpl)
         assert seqs == list(range(5000, 5500))
         assert rx.statistics()["rx_fill_ring_empty_descs"] == starved

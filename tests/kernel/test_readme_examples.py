@@ -11,9 +11,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _block(marker: str) -> str:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    (found,) = [b for b in blocks if marker in b]
-    return found
+    """The README's python block holding ``marker``, preceded by blank lines so that a traceback
+    names the README's own line numbers."""
+    text = README.read_text()
+    blocks = [(m.group(1), m.start(1)) for m in re.finditer(r"```python\n(.*?)```", text, re.S)]
+    (found,) = [(code, at) for code, at in blocks if marker in code]
+    code, at = found
+    return "\n" * text.count("\n", 0, at) + code
 
 
 def test_the_readme_profile_test_passes(veth_pair):

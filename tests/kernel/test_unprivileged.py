@@ -186,8 +186,8 @@ def test_pinned_program_in_process_keeps_the_admins_filter(veth_pair, pin_dir, m
         tx.flush()
         assert len(rx.recv(64, timeout=0.3)) == 0 and rx.filter_hits() == [0, 100]
         rx.set_filter("udp:9000")  # the worker's own filter for its queue
-        r = Receiver(rx, tpl)
+        r = Receiver(rx, tpl, first=100)
         assert send_seq(tx, tpl, 100, 100) == 100
         tx.flush()
-        assert r.drain(100) == 100
+        assert r.drain(100) == 100 and r.perfect
     assert _attached(b)  # the socket closed; the pin keeps the program

@@ -24,12 +24,13 @@ def seq_rows(first: int, n: int) -> np.ndarray:
 
 
 class Receiver:
-    """Checks every received frame against the template and the next expected sequence number."""
+    """Checks every received frame, byte for byte, against the template and the next expected
+    sequence number (``first`` for the first frame)."""
 
-    def __init__(self, sock: xsk.Socket, tpl: bytes) -> None:
+    def __init__(self, sock: xsk.Socket, tpl: bytes, first: int = 0) -> None:
         self.sock = sock
         self.tpl = np.frombuffer(tpl, dtype=np.uint8).copy()
-        self.next_seq = 0
+        self.next_seq = first
         self.received = 0
         self.corrupt = 0
         self.out_of_order = 0
