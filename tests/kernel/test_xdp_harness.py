@@ -318,10 +318,30 @@ def test_repeat_runs_the_same_buffer_again(xdp_program):
     assert firewall.globals["passed"] == 1000
 
 
+FRAGMENT_PROGRAM = """
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+__u32 whole, linear;
+SEC("xdp.frags")
+int trim(struct xdp_md *ctx)
+{
+	whole = bpf_xdp_get_buff_len(ctx);
+	linear = ctx->data_end - ctx->data;
+	return bpf_xdp_adjust_tail(ctx, -100) ? XDP_ABORTED : XDP_PASS;  /* 100 bytes off the last fragment */
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+
 def test_a_jumbo_packet_runs_in_fragments(xdp_program):
-    prog = xdp_program(FIREWALL)
-    jumbo = udp(9000) / Raw(b"j" * 9000)
-    assert prog.run(jumbo).data == bytes(jumbo)
+    jumbo = udp(9000) / Raw(bytes(range(256)) * 36)
+    assert xdp_program(FIREWALL).run(jumbo).data == bytes(jumbo)  # a frags-aware program passes it whole
+    prog = xdp_program(FRAGMENT_PROGRAM)
+    result = prog.run(jumbo)
+    # the program saw every byte, most of them outside its linear part, and its change to the last
+    # fragment comes back: the test run carried the packet as a multi-buffer frame both ways
+    assert prog.globals["whole"] == len(jumbo) and prog.globals["linear"] < len(jumbo) - 4096
+    assert result.action == "XDP_PASS" and result.data == bytes(jumbo)[:-100]
 
 
 # --- bad input: a clear error, nothing left loaded -------------------------------------------
