@@ -27,7 +27,7 @@ import numpy as np
 
 from ._binding import CData, ffi, lib
 from ._procfork import forked_away
-from .errors import ClosedError, FrameOwnershipError, FrameTooLargeError
+from .errors import ClosedError, ConfigError, FrameOwnershipError, FrameTooLargeError
 
 _from_buffer = ffi.from_buffer  # bound once: select() makes up to five buffers per call
 _NULL = ffi.NULL
@@ -35,6 +35,14 @@ _select = lib.xsk_ledger_select
 _BOOL = np.dtype(np.bool_)
 
 XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
+_request = lib.xsk_txmd_request
+_REQUEST_ERRORS = {
+    lib.XSK_TXMD_ERR_ROOM: "its data starts less than {md} bytes into its frame, where the request goes (Umem.take "
+                           "leaves that room; Batch.set_offsets may have taken it), or runs past the frame",
+    lib.XSK_TXMD_ERR_CSUM: "csum_start + csum_offset + 2 is more than its length",
+    lib.XSK_TXMD_ERR_NO_L4: "it has no UDP or TCP header over IPv4/IPv6 (checksum=True finds the checksum by "
+                            "the headers; give (csum_start, csum_offset) for anything else)",
+}
 
 if TYPE_CHECKING:
     from scapy.packet import Packet
@@ -259,11 +267,74 @@ class Batch:
     @property
     def options(self) -> np.ndarray:
         """Descriptor options of each frame (writable): ``XDP_PKT_CONTD`` marks a fragment that
-        the next frame of the same packet continues (multi-buffer sockets, see ``Socket``)."""
+        the next frame of the same packet continues (multi-buffer sockets, see ``Socket``);
+        ``XDP_TX_METADATA`` a packet with a TX metadata request (set by ``request_tx``)."""
         self._live()
         if self._opts is None:
             self._opts = np.zeros(len(self._addrs), dtype=np.uint32)
         return self._opts
+
+    def request_tx(self, *, checksum: bool | tuple[int | np.ndarray, int | np.ndarray] | None = None,
+                   timestamp: bool = False) -> None:
+        """Ask the kernel (or the device) for TX offloads for every packet of the batch, on its next send.
+
+        For a UMEM made with ``tx_metadata=True`` (see :mod:`xsk.txmeta`): one C call writes a
+        request in the metadata area in front of each packet's first frame and sets
+        ``XDP_TX_METADATA`` in its ``options``. ``timestamp``: a completion timestamp, read
+        with ``Socket.tx_timestamps()`` once the completion is reaped. ``checksum=True``: the
+        frame's UDP/TCP checksum over IPv4/IPv6, found by its headers; its field is set now to
+        the pseudo-header sum, which the device completes. ``checksum=(csum_start,
+        csum_offset)``: the sum from ``csum_start`` bytes into the frame to its end, stored at
+        ``csum_start + csum_offset`` (ints for all frames, or arrays of one per frame); the
+        field is summed as it is, so seed it. Neither: the requests are withdrawn.
+
+        The batch must own its frames, with their final lengths (the checksum's place is
+        checked against them). All or nothing: a frame that can't carry the request raises
+        ConfigError naming it, and nothing is written. The requests go with the frames: a
+        ``split`` or a partial send keeps them with the frames they were made for.
+        """
+        self._live()
+        umem = self._umem
+        md = umem.tx_metadata_len
+        if not md:
+            raise ConfigError("request_tx: TX metadata needs room in front of each frame; make the UMEM with "
+                              "Umem(tx_metadata=True)")
+        n = len(self._addrs)
+        mode, starts, offsets, per_frame = self._checksum_place(checksum, n)
+        opts = self.options  # made on first use: zeros
+        bad = ffi.new("uint32_t *")
+        rc = _request(umem._area_ptr(), umem.size, umem.frame_size, md, self._c_addrs(), self._c_lens(),
+                      _from_buffer("uint32_t[]", opts), n, 1 if timestamp else 0, mode,
+                      _NULL if starts is None else _from_buffer("uint16_t[]", starts),
+                      _NULL if offsets is None else _from_buffer("uint16_t[]", offsets), per_frame, bad)
+        if rc < 0:
+            i = int(bad[0])
+            raise ConfigError(f"request_tx: frame {i} of the batch can't carry a TX metadata request: "
+                              + _REQUEST_ERRORS[rc].format(md=md))
+
+    @staticmethod
+    def _checksum_place(checksum: object, n: int) -> tuple[int, np.ndarray | None, np.ndarray | None, int]:
+        """``checksum=`` as xsk_txmd_request takes it: (mode, csum_start, csum_offset, per frame)."""
+        if checksum is None or checksum is False:
+            return int(lib.XSK_TXMD_CSUM_NONE), None, None, 0
+        if checksum is True:
+            return int(lib.XSK_TXMD_CSUM_L4), None, None, 0
+        if not isinstance(checksum, tuple) or len(checksum) != 2:
+            raise ConfigError(f"True (the UDP/TCP checksum, found by the headers), (csum_start, csum_offset) "
+                              f"or None, got {checksum!r}", argument="checksum")
+        cols = [np.asarray(c) for c in checksum]
+        if any(c.dtype.kind not in "iu" or c.ndim > 1 for c in cols):
+            raise ConfigError(f"(csum_start, csum_offset) must be integers or integer arrays, got {checksum!r}",
+                              argument="checksum")
+        per_frame = any(c.ndim == 1 for c in cols)
+        if per_frame and any(c.ndim == 1 and len(c) != n for c in cols):
+            raise ConfigError(f"one (csum_start, csum_offset) per frame: arrays of {n}", argument="checksum")
+        shaped = [np.broadcast_to(c, (n,)) if per_frame else c.reshape(1) for c in cols]
+        if any(int(c.min(initial=0)) < 0 or int(c.max(initial=0)) > 0xFFFF for c in shaped):
+            raise ConfigError(f"csum_start and csum_offset are 16-bit offsets (0..65535), got {checksum!r}",
+                              argument="checksum")
+        start, offset = (np.ascontiguousarray(c, dtype=np.uint16) for c in shaped)
+        return int(lib.XSK_TXMD_CSUM_GIVEN), start, offset, 1 if per_frame else 0
 
     def packet_starts(self) -> np.ndarray:
         """Index of the first frame of each packet in the batch (each frame is a packet unless
@@ -290,7 +361,8 @@ class Batch:
 
         For frames about to be sent: room in front of the data (to prepend a header later,
         or to test the kernel's descriptor checks). Bytes are not moved; the frames stay the
-        same frames, so ownership is unchanged.
+        same frames, so ownership is unchanged. On a UMEM with TX metadata, an offset below
+        ``Umem.tx_metadata_len`` is refused by ``send`` (the request goes there).
         """
         self._live()
         offs = np.broadcast_to(np.asarray(offsets, dtype=np.int64), (len(self),))

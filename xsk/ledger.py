@@ -199,6 +199,12 @@ class Ledger:
             raise ConfigError(f"only FILL and TX frames are held by a ring, got {state!r}", argument="state")
         return int(np.count_nonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner)))
 
+    def frames_held(self, state: str, ring_owner: int) -> np.ndarray:
+        """Indices of the frames in ``state`` ("FILL" or "TX") on the rings of ``ring_owner`` (a snapshot)."""
+        if state not in ("FILL", "TX"):
+            raise ConfigError(f"only FILL and TX frames are held by a ring, got {state!r}", argument="state")
+        return np.flatnonzero(self._word == np.uint64(STATES.index(state) << 32 | ring_owner))
+
     def release(self, addrs: np.ndarray, token: int, addrs_c: CData | None = None) -> None:
         """USER -> POOL for every address, all held by the batch with ``token``, or raise and change nothing.
 

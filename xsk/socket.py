@@ -7,6 +7,9 @@ Ownership
 * ``send`` moves frames USER -> TX; completions move TX -> POOL when reaped (every
   ``send``, ``recv`` with TX enabled, ``complete`` and ``flush`` reap them).
 * The fill ring is kept topped up from the pool to ``fill_frames`` frames.
+* On a UMEM with TX metadata (see :mod:`xsk.txmeta`), reaping a completion also reads the
+  frame's completion timestamp, if its send asked for one, into the queue's log, before the
+  frame is back in the pool; ``tx_timestamps`` reads the log. The frames move as without it.
 * ``close`` takes the socket out of the XSKMAP, deletes it, lets go of the XDP program
   (the kernel detaches it when no socket of any process holds it, see ``xsk.program``), and
   returns the frames the kernel held to the pool once the kernel has let go of them (see Umem).
@@ -29,14 +32,14 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from . import _privileges, _procfork, link, rxmeta
+from . import _privileges, _procfork, link, rxmeta, txmeta
 from . import diagnose as diagnose_mod
 from . import filter as filter_mod
 from . import netns as netns_mod
 from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
 from ._sockdiag import command_of, queue_holders
-from .batch import Batch, _Buffers
+from .batch import XDP_PKT_CONTD, Batch, _Buffers
 from .diagnose import Cause
 from .errors import (
     ClosedError,
@@ -93,12 +96,40 @@ class _FillRings:
     the fill ring changes only in C, under the ledger's lock, so threads can share a queue.
     """
 
-    __slots__ = ("c", "cq", "fq", "members", "owner", "shares_umem_fd")
+    __slots__ = ("c", "cq", "fq", "members", "owner", "shares_umem_fd", "txmd")
 
     def __init__(self, fq: CData, cq: CData, owner: int, shares_umem_fd: bool) -> None:
         self.fq, self.cq, self.owner, self.shares_umem_fd = fq, cq, owner, shares_umem_fd
         self.c = ffi.new("struct xsk_fillq *", {"fq": fq, "cq": cq, "owner": owner})
         self.members = 0
+        self.txmd: _TxLog | None = None  # a UMEM with TX metadata: its completion timestamps
+
+    def log_tx_metadata(self, umem: Umem) -> None:
+        """The queue's UMEM has TX metadata: reap its completions through a log (once per queue)."""
+        if self.txmd is None:
+            self.txmd = _TxLog(umem)
+            self.c.txmd = self.txmd.c
+
+
+class _TxLog:
+    """One queue's log of completion timestamps (``struct xsk_txmd_log``): C writes it while it
+    reaps completions and copies it out for ``Socket.tx_timestamps``, both under the ledger's lock.
+
+    It keeps the newest ``cap`` entries, at least as many as the UMEM has frames, so a reader
+    that reads after every send never misses one. Its arrays are owned here and lent to C for as
+    long as the queue's rings live; it points into the UMEM, which outlives its sockets.
+    """
+
+    __slots__ = ("_keep", "addrs", "c", "cap", "ns")
+
+    def __init__(self, umem: Umem) -> None:
+        self.cap = 1 << (max(umem.frame_count, umem.comp_size, 64) - 1).bit_length()
+        self.addrs = np.zeros(self.cap, dtype=np.uint64)
+        self.ns = np.zeros(self.cap, dtype=np.uint64)
+        self._keep = (ffi.from_buffer("uint64_t[]", self.addrs), ffi.from_buffer("uint64_t[]", self.ns))
+        self.c = ffi.new("struct xsk_txmd_log *", {
+            "area": umem._area_ptr(), "requested": umem._tx_requested_c, "addrs": self._keep[0],
+            "ns": self._keep[1], "cap": self.cap, "md_len": umem.tx_metadata_len})
 
     @property
     def in_fill(self) -> int:
@@ -329,10 +360,15 @@ class Socket:
             fill_frames = min(umem.frame_count // 2 if tx else umem.frame_count, ring_size)
         self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
         self._max_kicks = max(1, ring_size // 32)
+        # the descriptor options send() may pass on (the kernel rejects a descriptor with others)
+        self._options = (XDP_PKT_CONTD if self.multi_buffer else 0) | (
+            txmeta.XDP_TX_METADATA if umem.tx_metadata_len else 0)
 
     def _use_rings(self, group: _FillRings, rx_ring: CData, tx_ring: CData, fd: int) -> None:
         """The socket's rings exist: make its data path over them, its queue's fill rings and the UMEM's ledger."""
         group.members += 1
+        if self.umem.tx_metadata_len:
+            group.log_tx_metadata(self.umem)
         self._group = group
         self._rx, self._tx = rx_ring, tx_ring
         self.fd = fd
@@ -763,9 +799,11 @@ class Socket:
         rest stay in it, still owned by the caller: a full ring is backpressure, never loss.
         If waking the kernel fails afterwards (the interface went down), the HostError raised
         carries ``accepted``: that many frames are on the TX ring all the same.
-        ``check_bounds=False`` lets descriptors that run past their frame reach the kernel,
-        which rejects them (counted in ``tx_invalid_descs``); their frames return to the pool when
-        the kernel completes them (recent kernels do) or, at the latest, when the socket closes.
+        ``check_bounds=False`` lets descriptors that run past their frame (or, on a UMEM with TX
+        metadata, start inside its metadata area), and options the socket does not use, reach the
+        kernel, which rejects them (counted in ``tx_invalid_descs``); their frames return to the
+        pool when the kernel completes them (recent kernels do) or, at the latest, when the socket
+        closes.
         """
         if self._closed or self._gone or self._pid != _procfork._pid:
             self._usable()  # raises what is wrong
@@ -777,8 +815,8 @@ class Socket:
         if opts is None:
             opts_c = _NULL
         else:
-            if not self.multi_buffer and np.any(opts):
-                raise ConfigError("fragments chained with XDP_PKT_CONTD need Socket(multi_buffer=True)")
+            if len(opts) and int(np.bitwise_or.reduce(opts)) & ~self._options:
+                self._bad_options(opts, check_bounds)
             opts_c = ffi.from_buffer("uint32_t[]", opts)
         path = self._path
         addrs_c, lens_c = batch._addrs_c, batch._lens_c
@@ -812,9 +850,32 @@ class Socket:
             sent += self.send(batch)
         return sent
 
+    def _bad_options(self, opts: np.ndarray, check: bool) -> None:
+        """Raise for descriptor options this socket can't send: the kernel would reject the
+        descriptors, or (XDP_TX_METADATA without a metadata area) refuse to send them and retry
+        them forever. ``check`` False (``send(check_bounds=False)``): only XDP_PKT_CONTD without
+        multi-buffer is refused; the rest is the kernel's to reject."""
+        bits = int(np.bitwise_or.reduce(opts)) & ~self._options
+        if bits & XDP_PKT_CONTD:
+            raise ConfigError("fragments chained with XDP_PKT_CONTD need Socket(multi_buffer=True)")
+        if not check:
+            return
+        if bits & txmeta.XDP_TX_METADATA:
+            raise ConfigError("XDP_TX_METADATA in the batch's options: TX metadata needs a UMEM made with "
+                              "Umem(tx_metadata=True) (and request_tx to write the request)")
+        raise ConfigError(f"unknown descriptor options {bits:#x} in the batch (XDP_PKT_CONTD and XDP_TX_METADATA "
+                          "are the kernel's)")
+
     def _refused(self, batch: Batch, rc: int, i: int) -> None:
         """Raise for a send the data path refused (it changed nothing)."""
         addrs, lens = batch._addrs, batch._lens
+        md = self.umem.tx_metadata_len
+        if rc == lib.XSK_ERR_BOUNDS and md and int(addrs[i]) % self.umem.frame_size < md:
+            raise FrameTooLargeError(
+                f"frame {i} of the batch starts {int(addrs[i]) % self.umem.frame_size} bytes into its frame: on a "
+                f"UMEM with TX metadata the first {md} bytes of every frame hold its request (Umem.take leaves "
+                "them; Batch.set_offsets moved the data into them); nothing was sent"
+            )
         if rc == lib.XSK_ERR_BOUNDS:
             raise FrameTooLargeError(
                 f"frame {i} of the batch: {int(lens[i])} bytes at offset "
@@ -847,6 +908,33 @@ class Socket:
     def complete(self) -> int:
         """Reap completed TX frames into the pool; return how many."""
         return int(lib.xsk_path_complete(self._path))
+
+    def tx_timestamps(self, max: int | None = None) -> txmeta.TxTimestamps:
+        """Completion timestamps of frames sent with ``Batch.request_tx(timestamp=True)`` on this
+        socket's queue whose completions were reaped since the last call: up to ``max`` (None:
+        all there are) of them, oldest first (see :mod:`xsk.txmeta` for the clock and what 0 means).
+
+        Reaping (``send``, ``recv``, ``complete``, ``flush``) read each timestamp before its frame
+        went back to the pool; this only copies them out of the queue's log, which keeps the
+        newest (``lost`` counts the older ones it overwrote unread). Sockets sharing a queue share
+        its log: one of them reads each entry.
+        """
+        self._usable()
+        log = self._group.txmd
+        if log is None:
+            raise ConfigError(f"{self!r}: its UMEM was made without tx_metadata=True, so no send asks for "
+                              "timestamps")
+        if max is not None and (not isinstance(max, int) or max < 0):
+            raise ConfigError(f"must be a count of entries (or None: all), got {max!r}", argument="max")
+        want = min(int(log.c.written - log.c.read), log.cap)  # grows, never shrinks, under this socket's thread
+        if max is not None:
+            want = min(want, max)
+        addrs = np.empty(want, dtype=np.uint64)
+        ns = np.empty(want, dtype=np.uint64)
+        lost = ffi.new("uint64_t *")
+        n = int(lib.xsk_txmd_read(self.umem.ledger.c, log.c, ffi.from_buffer("uint64_t[]", addrs),
+                                  ffi.from_buffer("uint64_t[]", ns), want, lost))
+        return txmeta.TxTimestamps(addrs[:n], ns[:n], int(lost[0]))
 
     def outstanding(self) -> int:
         """TX frames of this socket not yet completed."""

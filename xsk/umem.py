@@ -11,6 +11,8 @@ Lifetime
   Only then do the frames the kernel held (fill ring, TX ring) come back to the pool.
 * ``close()`` with sockets still open raises StillInUseError naming them; after the
   sockets close the mapping is unmapped. Close order: sockets, UMEM, mapping.
+* With ``tx_metadata=True`` the first ``xsk.txmeta.METADATA_LEN`` bytes of every frame are
+  kept for TX requests (see :mod:`xsk.txmeta`): ``take`` gives addresses past them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from . import _privileges, _procfork
+from . import _privileges, _procfork, txmeta
 from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
 from .batch import Batch
@@ -38,6 +40,7 @@ from .errors import (
     HugepagesUnavailableError,
     PrivilegeError,
     StillInUseError,
+    UnsupportedError,
 )
 from .ledger import Accounting, Ledger
 
@@ -111,6 +114,14 @@ class Umem:
     they may straddle 4 KiB pages (hugepages keep them physically contiguous).
     ``hugepages``: "auto" uses 2 MiB pages and falls back to 4 KiB pages with a warning,
     "required" raises HugepagesUnavailableError when none are free, "off" never uses them.
+
+    ``tx_metadata``: register with room for a TX metadata request in front of every packet sent
+    (checksum offload and completion timestamps, see :mod:`xsk.txmeta`; Linux 6.8+ and libxdp
+    1.5+, else UnsupportedError naming what is missing). ``take`` then gives addresses
+    ``xsk.txmeta.METADATA_LEN`` bytes into their frames (``tx_metadata_len``), and sends that
+    start closer to a frame's start are refused. ``tx_sw_checksum``: the kernel computes the
+    requested checksums in copy mode (XDP_UMEM_TX_SW_CSUM) instead of leaving them to the
+    device's offload (which on veth means: to nobody).
     """
 
     def __init__(
@@ -123,7 +134,14 @@ class Umem:
         fill_size: int | None = None,
         comp_size: int | None = None,
         unaligned: bool = False,
+        tx_metadata: bool = False,
+        tx_sw_checksum: bool = False,
     ) -> None:
+        if tx_sw_checksum and not tx_metadata:
+            raise ConfigError("computes the checksums TX metadata requests: it needs tx_metadata=True",
+                              argument="tx_sw_checksum")
+        if tx_metadata:
+            txmeta.require("Umem(tx_metadata=True)")
         if not isinstance(frame_count, int) or frame_count < 1 or frame_count > 1 << 24:
             raise ConfigError(f"must be between 1 and {1 << 24}, got {frame_count!r}", argument="frame_count")
         if unaligned:
@@ -164,6 +182,13 @@ class Umem:
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, frame_size, self.unaligned)
+        self.tx_metadata_len = txmeta.METADATA_LEN if tx_metadata else 0
+        """Bytes kept in front of TX data for its metadata request (0: no TX metadata)."""
+        self.tx_sw_checksum = bool(tx_sw_checksum)
+        self.ledger.c.data_offset = self.tx_metadata_len  # where take()'s addresses start
+        # per frame: 1 while it is on a TX ring with a request (C's, see xsk_txmd_log.requested)
+        self._tx_requested = np.zeros(frame_count if tx_metadata else 0, dtype=np.uint8)
+        self._tx_requested_c = ffi.from_buffer("uint8_t[]", self._tx_requested) if tx_metadata else ffi.NULL
         self._ptr: CData | None = None  # cdata over the area, made on first use
         self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
         self._map_len = len(self._map)
@@ -284,6 +309,7 @@ class Umem:
         """Up to ``n`` free frames for the caller to build packets in (fewer if the pool runs low).
 
         Every frame's length starts at ``length``; ``Batch.write``/``fill`` or ``lens`` change it.
+        Addresses are frame starts, or ``tx_metadata_len`` bytes past them (a UMEM with TX metadata).
         Frames keep the bytes they last held, so a frame filled once can be sent again and again.
         ``into``: a batch that owns nothing (spent or empty) to refill in place and return,
         instead of a new one: no allocation on the data path (see ``Batch``).
@@ -389,14 +415,24 @@ class Umem:
         cfg.comp_size = self.comp_size
         cfg.frame_size = self.frame_size
         cfg.frame_headroom = self.headroom
-        cfg.flags = lib.XDP_UMEM_UNALIGNED_CHUNK_FLAG if self.unaligned else 0
+        cfg.flags = (lib.XDP_UMEM_UNALIGNED_CHUNK_FLAG if self.unaligned else 0) | (
+            lib.XDP_UMEM_TX_SW_CSUM if self.tx_sw_checksum else 0)
         self._area_c = ffi.from_buffer(self._map)
-        rc = lib.xsk_umem__create(pp, self._area_c, self.size, fq, cq, cfg)
+        if self.tx_metadata_len:
+            rc = lib.xsk_txmd_umem_create(pp, self._area_c, self.size, fq, cq, cfg, self.tx_metadata_len)
+        else:
+            rc = lib.xsk_umem__create(pp, self._area_c, self.size, fq, cq, cfg)
         if rc < 0:
             self._area_c = None
             hint = ""
             if -rc in (errno.EPERM, errno.ENOMEM, errno.ENOBUFS):
                 hint = "pinning the UMEM needs CAP_IPC_LOCK or a larger RLIMIT_MEMLOCK (ulimit -l)"
+            if self.tx_metadata_len and -rc in (errno.EINVAL, errno.EOPNOTSUPP):
+                txmeta.require("Umem(tx_metadata=True)")  # raises what is missing, if it knows
+                raise UnsupportedError.from_errno(
+                    -rc, f"registering a UMEM with {self.tx_metadata_len} bytes of TX metadata per frame",
+                    f"this kernel ({os.uname().release}) refused tx_metadata_len; AF_XDP TX metadata needs Linux "
+                    f"{txmeta.MIN_KERNEL[0]}.{txmeta.MIN_KERNEL[1]}+")
             check(rc, "registering the UMEM with the kernel", hint)
         self._kumem = pp[0]
         self._primary_rings = (fq, cq)
@@ -431,15 +467,22 @@ class Umem:
         elif shares_umem_fd:
             self._deferred.append(ring_owner)  # the kernel keeps this socket until deregistration
         else:
-            self.ledger.reclaim(ring_owner)
+            self._reclaim(ring_owner)
         if not self._sockets and self._kumem is not None:
             check(lib.xsk_umem__delete(self._kumem), "deregistering the UMEM")
             self._kumem = None
             self._primary_rings = None
             self._area_c = None
             for owner in self._deferred:
-                self.ledger.reclaim(owner)
+                self._reclaim(owner)
             self._deferred.clear()
+
+    def _reclaim(self, ring_owner: int) -> None:
+        """The frames a gone socket's rings held -> pool. A TX metadata request of a frame that
+        never completed is forgotten with it (the completion side reads only requests it marked)."""
+        if self.tx_metadata_len:
+            self._tx_requested[self.ledger.frames_held("TX", ring_owner)] = 0
+        self.ledger.reclaim(ring_owner)
 
     @property
     def fd(self) -> int:
@@ -490,4 +533,5 @@ class Umem:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._sockets)} sockets"
         pages = "2 MiB pages" if self.hugepages else "4 KiB pages"
-        return f"<xsk.Umem {self.frame_count}x{self.frame_size} on {pages}, {state}>"
+        md = ", TX metadata" if self.tx_metadata_len else ""
+        return f"<xsk.Umem {self.frame_count}x{self.frame_size} on {pages}{md}, {state}>"

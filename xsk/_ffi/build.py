@@ -10,6 +10,8 @@ drifts fails the build instead of corrupting memory.
 The units are separate compilation units, in order of what they depend on:
 
     ledger    the frame-ownership ledger and its inline batch primitives
+    txmd      AF_XDP TX metadata: requests in front of frames, completion timestamps, the
+              UMEM registration that reserves room for them (libxdp 1.5+, probed below)
     datapath  one socket's data path: batch <-> rings, the kernel wakeup, forward
     system    socket options, busy polling, MADV_DONTFORK on rings, the log bridge
     xdplink   the redirect program's bpf_link: attach, find and share it across processes
@@ -18,18 +20,28 @@ The units are separate compilation units, in order of what they depend on:
 
 ledger.h's primitives are inline, so datapath.c's hot loops are specialised by -O3 as they
 would be in one unit with the ledger (``tools/instructions`` counts the result).
+
+What the installed libxdp can do is found here, at build time, so one source builds on
+Debian 12 (libxdp 1.3) and 13 (1.5): a UMEM with TX metadata needs ``xsk_umem__create_opts``
+and ``struct xsk_umem_opts.tx_metadata_len`` (libxdp 1.5). A compile-and-link probe decides;
+without them txmd.c's registration is a stub returning -EOPNOTSUPP, and Python reads
+``lib.XSK_HAVE_TX_METADATA`` (0 or 1) and ``lib.xsk_txmd_libxdp_version()`` to say why.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
+import sysconfig
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-UNITS = ("ledger", "datapath", "system", "xdplink", "packet", "mix", "standin")
+UNITS = ("ledger", "txmd", "datapath", "system", "xdplink", "packet", "mix", "standin")
 LIBRARIES = ("bpf.cdef", "libs.cdef")
 _CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTALL)
 
@@ -48,6 +60,50 @@ def cdef() -> str:
     return "\n".join([*((HERE / f).read_text() for f in LIBRARIES), *(unit_cdef(u) for u in UNITS)])
 
 
+_UMEM_OPTS_PROBE = """
+#include <xdp/xsk.h>
+int main(void)
+{
+	struct xsk_umem_opts opts = {.sz = sizeof(opts), .tx_metadata_len = 24};
+	return xsk_umem__create_opts((void *)0, (void *)0, (void *)0, &opts) != (void *)0;
+}
+"""
+
+
+def libxdp_version() -> str:
+    """The installed libxdp's version as pkg-config gives it, or "unknown"."""
+    try:
+        out = subprocess.run(["pkg-config", "--modversion", "libxdp"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def have_umem_opts() -> bool:
+    """Does the installed libxdp declare and export xsk_umem__create_opts with tx_metadata_len?
+    (Compiled and linked like the extension; a compiler that fails for another reason says no,
+    and the build goes on without TX metadata.)"""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(_UMEM_OPTS_PROBE)
+        try:
+            out = subprocess.run([*cc, str(src), "-o", str(Path(tmp) / "probe"), "-lxdp", "-lbpf"],
+                                 capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return out.returncode == 0
+
+
+def macros() -> list[tuple[str, str | None]]:
+    """What the probes found, for the C units (txmd.h)."""
+    version = libxdp_version().replace('"', "")
+    found: list[tuple[str, str | None]] = [("XSK_LIBXDP_VERSION", f'"{version}"')]
+    if have_umem_opts():
+        found.append(("XSK_HAVE_UMEM_OPTS", "1"))
+    return found
+
+
 ffibuilder = FFI()
 ffibuilder.cdef(cdef())
 ffibuilder.set_source(
@@ -58,6 +114,7 @@ ffibuilder.set_source(
     sources=[os.path.relpath(HERE / f"{u}.c") for u in UNITS],  # setuptools refuses absolute paths
     include_dirs=[str(HERE)],
     libraries=["xdp", "bpf"],
+    define_macros=macros(),
     extra_compile_args=["-O3", "-Wall", "-Wno-unused-function"],
 )
 

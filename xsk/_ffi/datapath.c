@@ -97,13 +97,17 @@ static uint32_t ring_fill_from_pool(struct xsk_ledger *l, struct xsk_ring_prod *
 }
 
 /* USER -> TX for as many of the checked batch as fit (whole packets only with opts, unless
- * the first one alone is longer than the free room); the rest stays the caller's. */
-static int ring_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *restrict addrs,
-		   const uint32_t *restrict lens, const uint32_t *restrict opts, uint32_t n, uint32_t token,
-		   uint32_t ring_owner, int check_bounds, uint32_t *bad)
+ * the first one alone is longer than the free room); the rest stays the caller's. md: the
+ * queue's TX metadata log, or NULL; always inlined, so the NULL copy (every UMEM without TX
+ * metadata) has none of its work: descriptors must then also start md->md_len bytes into their
+ * frames, and the frames of those with XDP_TX_METADATA are marked for the completion side. */
+static inline __attribute__((always_inline)) int
+ring_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_t *restrict addrs,
+	const uint32_t *restrict lens, const uint32_t *restrict opts, uint32_t n, uint32_t token,
+	uint32_t ring_owner, int check_bounds, struct xsk_txmd_log *md, uint32_t *bad)
 {
 	uint32_t idx, k, want = n;
-	int err = xsk_ledger_check_batch(l, addrs, check_bounds ? lens : NULL, n, token, bad);
+	int err = xsk_ledger_check_batch_lo(l, addrs, check_bounds ? lens : NULL, n, token, md ? md->md_len : 0, bad);
 	if (err)
 		return err;
 	if (opts) {
@@ -125,10 +129,14 @@ static int ring_tx(struct xsk_ledger *l, struct xsk_ring_prod *tx, const uint64_
 		for (uint32_t i = 0; i < k; i++) {
 			struct xdp_desc *d = &ring[(idx + i) & mask];
 			uint64_t a = addrs[i];
+			uint32_t f = xsk_frame_at(a, fr.shift, fr.fsize);
 			d->addr = a;
 			d->len = lens[i];
 			d->options = opts ? opts[i] : 0;
-			fr.word[xsk_frame_at(a, fr.shift, fr.fsize)] = theirs;
+			fr.word[f] = theirs;
+			/* only where the metadata lies in the frame (check_bounds=False lets others by) */
+			if (md && opts && (opts[i] & XDP_TX_METADATA) && a - (uint64_t)f * fr.fsize >= md->md_len)
+				md->requested[f] = 1;
 		}
 	}
 	xsk_unmark(l, addrs + k, n - k); /* what did not fit stays the caller's */
@@ -212,6 +220,44 @@ static uint32_t ring_complete(struct xsk_ledger *l, struct xsk_ring_cons *cq, ui
 	return n;
 }
 
+/* ring_complete for a UMEM with TX metadata: also, before a frame that went out with
+ * XDP_TX_METADATA returns to the pool (where it may be taken again), its completion timestamp
+ * goes to the queue's log (see xsk_txmd_completed). */
+static uint32_t ring_complete_md(struct xsk_ledger *l, struct xsk_ring_cons *cq, struct xsk_txmd_log *log,
+				 uint32_t max)
+{
+	uint32_t idx, n = xsk_ring_cons__peek(cq, max, &idx), k = 0;
+	struct xsk_frames fr = xsk_frames_of(l);
+	uint8_t *requested = log->requested;
+	const uint64_t *ring = cq->ring;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a;
+		uint32_t f = kernel_frame(l, &fr, ring[(idx + i) & cq->mask], XSK_TX, &a);
+		if (f == NO_FRAME)
+			continue;
+		if (requested[f]) {
+			requested[f] = 0;
+			if (a - (uint64_t)f * fr.fsize >= log->md_len)
+				xsk_txmd_completed(log, a);
+		}
+		fr.word[f] = XSK_WORD(XSK_POOL, 0);
+		l->pool[l->pool_len++] = f;
+		k++;
+	}
+	l->counts[XSK_TX] -= k;
+	l->counts[XSK_POOL] += k;
+	xsk_ring_cons__release(cq, n);
+	return n;
+}
+
+/* The queue's completions -> pool: the one branch TX metadata costs a UMEM without it, per call. */
+static inline uint32_t reap(struct xsk_ledger *l, struct xsk_fillq *q, uint32_t max)
+{
+	if (__builtin_expect(q->txmd != NULL, 0))
+		return ring_complete_md(l, q->cq, q->txmd, max);
+	return ring_complete(l, q->cq, max);
+}
+
 /* --- the path, lock held ----------------------------------------------------------------------- */
 
 static uint32_t refill(struct xsk_path *p)
@@ -227,9 +273,12 @@ static uint32_t refill(struct xsk_path *p)
 static int send_batch(struct xsk_path *p, const uint64_t *addrs, const uint32_t *lens, const uint32_t *opts,
 		      uint32_t n, uint32_t token, int check_bounds)
 {
-	int k = ring_tx(p->l, p->tx, addrs, lens, opts, n, token, p->q->owner, check_bounds, &p->bad);
+	struct xsk_txmd_log *md = p->q->txmd;
+	int k = __builtin_expect(md != NULL, 0)
+			? ring_tx(p->l, p->tx, addrs, lens, opts, n, token, p->q->owner, check_bounds, md, &p->bad)
+			: ring_tx(p->l, p->tx, addrs, lens, opts, n, token, p->q->owner, check_bounds, NULL, &p->bad);
 	if (k >= 0)
-		ring_complete(p->l, p->q->cq, p->comp_size);
+		reap(p->l, p->q, p->comp_size);
 	return k;
 }
 
@@ -240,7 +289,7 @@ static uint32_t recv_batch(struct xsk_path *p, uint64_t *addrs, uint32_t *lens, 
 	p->q->in_fill -= n;
 	refill(p);
 	if (p->tx)
-		ring_complete(p->l, p->q->cq, p->comp_size);
+		reap(p->l, p->q, p->comp_size);
 	return n;
 }
 
@@ -262,7 +311,7 @@ static int fill_batch(struct xsk_path *p, const uint64_t *addrs, uint32_t n, uin
 
 static uint32_t complete(struct xsk_path *p)
 {
-	return ring_complete(p->l, p->q->cq, p->comp_size);
+	return reap(p->l, p->q, p->comp_size);
 }
 
 static uint32_t drain_rx(struct xsk_path *p)
@@ -334,7 +383,7 @@ static int tx_drain(struct xsk_path *p)
 		if (sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
 		    errno != ENOBUFS)
 			return -errno;
-		XSK_LOCKED(p->l, ring_complete(p->l, p->q->cq, p->q->cq->size));
+		XSK_LOCKED(p->l, reap(p->l, p->q, p->q->cq->size));
 	}
 	return 0;
 }
@@ -421,7 +470,7 @@ static uint32_t forward(struct xsk_path *in, struct xsk_path *out, uint8_t *area
 		xsk_ring_prod__submit(out->tx, k);
 	}
 	refill(in);
-	ring_complete(l, out->q->cq, out->comp_size);
+	reap(l, out->q, out->comp_size);
 	return k;
 }
 

@@ -17,6 +17,7 @@
 #include <xdp/xsk.h>
 
 #include "ledger.h"
+#include "txmd.h"
 
 /* Multi-buffer (Linux 6.6) may be newer than the installed uapi headers. */
 #ifndef XDP_USE_SG
@@ -34,6 +35,9 @@ struct xsk_fillq {
 	struct xsk_ring_cons *cq;
 	uint32_t owner;   /* the ledger's ring owner of the queue's FILL and TX frames */
 	uint32_t in_fill; /* frames this process put on the fill ring that have not come back */
+	/* NULL, or (a UMEM with TX metadata) the log of completion timestamps: TX descriptors must
+	 * then start log->md_len bytes into their frames, and completions are reaped through it. */
+	struct xsk_txmd_log *txmd;
 };
 
 struct xsk_path {

@@ -174,6 +174,10 @@ uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, 
 			 uint32_t length)
 {
 	uint32_t k = XSK_LOCKED(l, take(l, addrs, n, token));
+	const uint32_t off = l->data_offset;
+	if (off) /* a UMEM with TX metadata: the data starts after the area the kernel reads it from */
+		for (uint32_t i = 0; i < k; i++)
+			addrs[i] += off;
 	for (uint32_t i = 0; lens && i < k; i++)
 		lens[i] = length;
 	return k;

@@ -37,6 +37,8 @@ struct xsk_ledger {
 	uint32_t frame_shift; /* log2(frame_size), or 0 when frame_size is not a power of two */
 	uint32_t frame_size;
 	uint32_t unaligned;   /* unaligned chunk mode: RX addresses carry an offset in bits 48+ */
+	uint32_t data_offset; /* where xsk_ledger_take's addresses start in their frames: 0, or the
+			       * UMEM's TX metadata area (txmd.h) */
 	uint32_t counts[4];   /* frames per enum xsk_frame_state */
 	uint64_t kernel_errors; /* descriptors from the kernel that named no frame it held */
 	pthread_mutex_t lock;   /* held by every entry point of ledger.c and datapath.c */
@@ -44,7 +46,8 @@ struct xsk_ledger {
 
 int xsk_ledger_init(struct xsk_ledger *l, uint64_t *word, uint32_t *pool, uint32_t nframes,
 		    uint32_t frame_size, int unaligned);
-/* POOL -> USER for up to n frames of token; lens (if not NULL) gets length for each. */
+/* POOL -> USER for up to n frames of token, addrs[i] data_offset bytes into each; lens (if not
+ * NULL) gets length for each. */
 uint32_t xsk_ledger_take(struct xsk_ledger *l, uint64_t *addrs, uint32_t *lens, uint32_t n, uint32_t token,
 			 uint32_t length);
 /* Are these n addresses distinct frames that the batch with token holds? (No batch has token 0.)
@@ -140,13 +143,16 @@ static inline int xsk_check_error(uint64_t w)
 }
 
 /* Validate that every address names a distinct frame the batch with token holds (and, with
- * lens, that every descriptor is non-empty and fits in its frame). A frame is the caller's only
- * through the batch that holds it: there is no way to name USER frames by address alone.
+ * lens, that every descriptor is non-empty, starts at least lo bytes into its frame and fits in
+ * it). A frame is the caller's only through the batch that holds it: there is no way to name
+ * USER frames by address alone.
  * On success every frame of the batch is marked XSK_WORD_SEEN: the caller commits each (a new
  * word clears the mark) or unmarks it. On failure nothing is marked and *bad is the index of
- * the first bad address. Lock held. */
-static inline int xsk_ledger_check_batch(struct xsk_ledger *l, const uint64_t *restrict addrs,
-					 const uint32_t *restrict lens, uint32_t n, uint32_t token, uint32_t *bad)
+ * the first bad address. Lock held. lo is 0 but for TX on a UMEM with TX metadata (a constant 0
+ * compiles the test away). */
+static inline __attribute__((always_inline)) int
+xsk_ledger_check_batch_lo(struct xsk_ledger *l, const uint64_t *restrict addrs, const uint32_t *restrict lens,
+			  uint32_t n, uint32_t token, uint32_t lo, uint32_t *bad)
 {
 	struct xsk_frames fr = xsk_frames_of(l);
 	const uint64_t mine = XSK_WORD(XSK_USER, token);
@@ -166,7 +172,7 @@ static inline int xsk_ledger_check_batch(struct xsk_ledger *l, const uint64_t *r
 			err = xsk_check_error(w);
 			break;
 		}
-		if (lens && (lens[i] == 0 || a - start + lens[i] > fr.fsize)) {
+		if (lens && (lens[i] == 0 || a - start + lens[i] > fr.fsize || a - start < lo)) {
 			err = XSK_ERR_BOUNDS;
 			break;
 		}
@@ -176,6 +182,12 @@ static inline int xsk_ledger_check_batch(struct xsk_ledger *l, const uint64_t *r
 	if (err)
 		xsk_unmark_frames(&fr, addrs, i);
 	return err;
+}
+
+static inline int xsk_ledger_check_batch(struct xsk_ledger *l, const uint64_t *restrict addrs,
+					 const uint32_t *restrict lens, uint32_t n, uint32_t token, uint32_t *bad)
+{
+	return xsk_ledger_check_batch_lo(l, addrs, lens, n, token, 0, bad);
 }
 
 /* USER -> POOL for n checked frames, in one pass. Lock held. */

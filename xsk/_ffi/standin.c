@@ -66,6 +66,8 @@ uint32_t xsk_standin_run(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, str
 int xsk_standin_wake(struct xsk_path *p)
 {
 	const struct xsk_standin *k = p->wake_ctx;
+	if (p->q->txmd && p->tx) /* a UMEM with TX metadata: serve the requests as copy mode does */
+		xsk_txmd_standin_tx(p->tx, p->q->txmd);
 	xsk_standin_run(p->tx, p->q->cq, p->q->fq, p->rx, UINT32_MAX, k->rx_len, k->headroom);
 	return 0;
 }

@@ -29,7 +29,8 @@ int xsk_standin_ring(void *ring_struct, uint32_t *producer, uint32_t *consumer, 
  * frames on the RX ring as rx_len-byte packets at headroom. Returns descriptors moved. */
 uint32_t xsk_standin_run(struct xsk_ring_prod *tx, struct xsk_ring_cons *cq, struct xsk_ring_prod *fq,
 			 struct xsk_ring_cons *rx, uint32_t max, uint32_t rx_len, uint32_t headroom);
-/* xsk_path.wake for a path over memory rings; wake_ctx is a struct xsk_standin. */
+/* xsk_path.wake for a path over memory rings; wake_ctx is a struct xsk_standin. On a UMEM with
+ * TX metadata it first serves the TX descriptors' requests (xsk_txmd_standin_tx). */
 int xsk_standin_wake(struct xsk_path *p);
 /* The in-memory benchmark's loop written in C, through the same entry points the Python loop
  * calls (take, send, recv, fill back): iterations rounds of batch frames. Returns packets
