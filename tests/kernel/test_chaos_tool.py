@@ -1,4 +1,4 @@
-"""tools/chaos, short: faults of every kind drawn from a fixed seed under four-stream traffic
+"""tools/chaos, short: faults of many kinds drawn from a fixed seed under four-stream traffic
 through gen -> fwd -> sink; frames may be lost only while a part was down, every process that
 ended kept its ledger whole, and nothing of the lab is left (the README has the longer run)."""
 
@@ -12,15 +12,23 @@ from pathlib import Path
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "chaos"
 
 
+SEED_90 = ["close", "mtu", "hugepages", "starve", "kill-fwd", "recreate"]  # the kinds seed 90 draws first, in order
+
+
 def test_short_chaos_run_loses_nothing_while_every_part_is_up():
-    run = subprocess.run([sys.executable, str(TOOL), "--seconds", "50", "--seed", "90", "--rate", "50k", "--json"],
-                         capture_output=True, text=True, timeout=400)
+    run = subprocess.run([sys.executable, str(TOOL), "--seconds", "70", "--seed", "90", "--rate", "50k", "--json"],
+                         capture_output=True, text=True, timeout=500)
     assert run.stdout.strip(), run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["passed"] and run.returncode == 0, result["failures"]
     assert result["lost_while_up"] == 0
-    assert len(result["faults"]) >= 5 and result["restarts"] >= 3, result["faults"]  # seed 90 draws 7 kinds
-    assert result["received"] > 0 and result["process_runs_checked"] >= 3
+    drawn = [e["kind"] for e in result["events"]]
+    # the schedule is the seed's: how many faults fit in 70 s depends on the machine, not which
+    assert len(drawn) >= 5 and drawn[:len(SEED_90)] == SEED_90[:len(drawn)], drawn
+    assert result["restarts"] >= 3 and result["process_runs_checked"] >= 3
+    # most of the run had every part up, and most frames arrived: the verdict judged something
+    assert result["excused_fraction"] <= 0.5, result
+    assert result["received"] >= 0.6 * result["sent"] > 0, result
 
 
 def test_unknown_fault_kinds_are_refused_before_anything_is_made():
