@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import signal
 import sys
@@ -21,13 +22,18 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``xsk`` parser with every subcommand's arguments; the docs' CLI reference is made from it."""
     parser = common.ArgumentParser(prog="xsk", description="AF_XDP packet engine")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=common.ArgumentParser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(f"{__name__}.{module}").add_arguments(p)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so sockets, programs and namespaces are cleaned up on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     return common.run(f"xsk {args.command}", args.func, args)
