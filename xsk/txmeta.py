@@ -12,10 +12,12 @@ Only libxdp 1.5+ can do that (``xsk_umem__create_opts``; Debian 13 has 1.5.4): w
 libxdp (Debian 12: 1.3.1) it raises ``UnsupportedError`` naming the version xsk was built
 against (:data:`LIBXDP_VERSION`; :data:`AVAILABLE` says it up front), as it does on a kernel
 before 6.8. ``tx_sw_checksum=True`` adds ``XDP_UMEM_TX_SW_CSUM``: in copy mode the kernel then
-computes requested checksums itself when it sends. Without it a copy-mode packet leaves as a
-kernel socket's would with checksum offload (``CHECKSUM_PARTIAL``): a NIC fills it in, but a
-veth passes it on unfilled (the receiver sees only the pseudo-header sum). Zero-copy drivers
-do the request themselves where they can (netlink's ``xsk-features`` says which can).
+computes requested checksums itself when it builds the packet. Without it a copy-mode packet
+leaves as a kernel socket's would with checksum offload (``CHECKSUM_PARTIAL``): a device with TX
+checksum offload fills it in, and for one without it the kernel sums it in software on the way
+to the device; but a veth with offload on passes it to its peer unfilled (the receiver sees
+only the pseudo-header sum), so there ``tx_sw_checksum`` is what fills it. Zero-copy drivers do
+the request themselves where they can (netlink's ``xsk-features`` says which can).
 
 Layout and ownership
 --------------------

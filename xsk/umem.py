@@ -121,7 +121,7 @@ class Umem:
     ``xsk.txmeta.METADATA_LEN`` bytes into their frames (``tx_metadata_len``), and sends that
     start closer to a frame's start are refused. ``tx_sw_checksum``: the kernel computes the
     requested checksums in copy mode (XDP_UMEM_TX_SW_CSUM) instead of leaving them to the
-    device's offload (which on veth means: to nobody).
+    device's offload (which on a veth with TX checksum offload on means: to nobody).
     """
 
     def __init__(

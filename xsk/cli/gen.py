@@ -31,6 +31,7 @@ from ..traffic.mix import StreamPlan, resolve
 from ..traffic.pacer import Pacer, parse_rate
 from ..traffic.packet import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
 from ..traffic.profile import Profile
+from ..traffic.sender import merge_tx_stamps
 from . import common
 
 PROG = "xsk gen"
@@ -62,6 +63,7 @@ class GenConfig:
     plans: list[StreamPlan] = field(default_factory=list)  # --profile: the streams, resolved
     one_stream: bool = False  # plans is the packet options' one stream (its id: the queue number)
     queues: list[int] = field(default_factory=list)
+    tx_timestamps: bool = False  # --tx-timestamps: the kernel's completion timestamp of every packet
 
 
 def build(args: argparse.Namespace) -> GenConfig:
@@ -73,7 +75,9 @@ def build(args: argparse.Namespace) -> GenConfig:
         raise ConfigError(f"--seq-start {args.seq_start}: sequence numbers are 0..2^56-1")
     cfg = GenConfig(args.ifname, args.netns, args.mode, args.batch, args.frame_size, args.frames,
                     ring_size=args.ring_size, random=args.random, count=args.count, duration=args.duration,
-                    seq_start=args.seq_start, verify_ledger=args.verify_ledger)
+                    seq_start=args.seq_start, verify_ledger=args.verify_ledger, tx_timestamps=args.tx_timestamps)
+    if cfg.tx_timestamps:
+        _check_tx_timestamps(args)
     with netns.entered(args.netns):
         link.ifindex(args.ifname, args.netns)
         iface_mac = link.mac_address(args.ifname)
@@ -117,6 +121,19 @@ def build(args: argparse.Namespace) -> GenConfig:
         cfg.plans = [_one_stream(cfg)]
         cfg.one_stream = True
     return cfg
+
+
+def _check_tx_timestamps(args: argparse.Namespace) -> None:
+    """--tx-timestamps: what it works with, and whether this build and kernel can (before any worker)."""
+    from .. import txmeta
+
+    if args.pcap:
+        raise ConfigError("--tx-timestamps measures from the transmit time in each packet's sequence header; "
+                          "--pcap frames are sent as they are, without one")
+    if args.engine == "xdp":
+        raise ConfigError("--tx-timestamps asks AF_XDP's TX metadata for each packet's timestamp: it needs "
+                          "--engine afxdp (the XDP engine's frames never pass a socket's completion ring)")
+    txmeta.require("xsk gen --tx-timestamps")
 
 
 def _one_stream(cfg: GenConfig) -> StreamPlan:
@@ -164,7 +181,8 @@ def _xdp_engine_unfit(cfg: GenConfig) -> str | None:
 
 
 def _choose_engine(args: argparse.Namespace, cfg: GenConfig) -> str:
-    """afxdp, xdp, or for auto: zero-copy AF_XDP if the driver has it, else xdp if it fits, else afxdp."""
+    """afxdp, xdp, or for auto: zero-copy AF_XDP if the driver has it, else xdp if it fits, else afxdp
+    (always afxdp with --tx-timestamps)."""
     if args.engine == "xdp":
         unfit = _xdp_engine_unfit(cfg)
         if unfit:
@@ -174,7 +192,7 @@ def _choose_engine(args: argparse.Namespace, cfg: GenConfig) -> str:
         if _zero_copy_available(cfg, args.queue):
             cfg.mode = "zerocopy"
             return "afxdp"
-        return "xdp" if _xdp_engine_unfit(cfg) is None else "afxdp"
+        return "xdp" if _xdp_engine_unfit(cfg) is None and not cfg.tx_timestamps else "afxdp"
     return "afxdp"
 
 
@@ -332,7 +350,8 @@ def profile_worker(cfg: GenConfig, queue: int, stream: int, count: int | None, p
     """Send a profile's streams on one queue (``cfg.plans``): xsk.traffic.generator's worker."""
     q = cfg.queues.index(queue) if queue in cfg.queues else 0
     send = SendConfig(cfg.ifname, netns=cfg.netns, mode=cfg.mode, batch=cfg.batch, frames=cfg.frames,
-                      frame_size=cfg.frame_size, ring_size=cfg.ring_size, verify_ledger=cfg.verify_ledger)
+                      frame_size=cfg.frame_size, ring_size=cfg.ring_size, verify_ledger=cfg.verify_ledger,
+                      tx_timestamps=cfg.tx_timestamps)
     kernel: dict[str, int] = {}
 
     def tick(mix: Any, packets: int, counters: dict[str, int] | None) -> None:
@@ -538,6 +557,9 @@ def run(args: argparse.Namespace) -> int:
            "mode": results[0]["mode"], "queues": queues, "kernel": kernel}
     if cfg.plans:
         out["per_stream"] = merge_streams(results)
+    if cfg.tx_timestamps:
+        out["tx_timestamps"] = merge_tx_stamps([r["tx_timestamps"] for r in results],
+                                               [st["name"] for st in results[0]["streams"]])
     if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
         out.update(common.merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results]))
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
@@ -643,6 +665,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sequence number + timestamp payload (default on for UDP)")
     g.add_argument("--no-seq", dest="seq", action="store_false")
     g.add_argument("--seq-start", type=int, default=0, help="first sequence number (default 0)")
+    g.add_argument("--tx-timestamps", action="store_true",
+                   help="ask the kernel for every packet's completion timestamp (AF_XDP TX metadata: Linux 6.8+, "
+                   "libxdp 1.5+) and report, per stream, how long after its header's transmit time it was sent "
+                   "(tx_timestamps.header_to_kernel_us)")
     r = p.add_argument_group("amount and rate")
     r.add_argument("--count", type=int, help="packets to send")
     r.add_argument("--duration", type=float, help="seconds to send")

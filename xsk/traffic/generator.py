@@ -24,7 +24,7 @@ from .health import Health, quiet_gc
 from .mix import StreamPlan, resolve
 from .profile import Profile, Stream
 from .results import add_counters, cause_dicts, merge_causes
-from .sender import send_streams
+from .sender import merge_tx_stamps, send_streams
 from .workers import Workers, answer
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class SendConfig:
     frame_size: int = 2048
     ring_size: int = 2048
     verify_ledger: bool = False
+    tx_timestamps: bool = False  # each packet's kernel completion timestamp (a UMEM with TX metadata)
 
 
 def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 0, nqueues: int = 1, *,
@@ -53,10 +54,12 @@ def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 
 
     ``tick(mix, packets, kernel)`` is called about four times a second (``kernel``, the
     socket's counters, once a second, else None). ``ready()`` once the socket is bound.
+    ``cfg.tx_timestamps``: the UMEM is made with TX metadata (UnsupportedError where libxdp or
+    the kernel can't) and the result has ``tx_timestamps`` (see ``sender.TxStamps``).
     """
     import xsk
 
-    with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size) as umem:
+    with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size, tx_metadata=cfg.tx_timestamps) as umem:
         with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
                         ring_size=cfg.ring_size) as sock:
             if ready is not None:
@@ -78,7 +81,7 @@ def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 
 
             quiet_gc()
             out = send_streams(plans, umem, sock, batch=cfg.batch, q=q, nqueues=nqueues, count=count,
-                               duration=duration, stop=stop, tick=on_batch)
+                               duration=duration, stop=stop, tick=on_batch, tx_timestamps=cfg.tx_timestamps)
             result = {"queue": queue, **out, "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
                       "causes": cause_dicts(sock.diagnose())}
         result["accounting"] = umem.accounting()._asdict()
@@ -109,12 +112,16 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     packets = sum(r["packets"] for r in results)
     nbytes = sum(r["bytes"] for r in results)
     seconds = max(r["seconds"] for r in results)
-    return {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
-            "pps": round(packets / seconds, 1) if seconds else 0.0,
-            "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0, "mode": results[0]["mode"],
-            "queues": [r["queue"] for r in results], "kernel": add_counters([r["kernel"] for r in results]),
-            "accounting": {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]},
-            "causes": merge_causes([r["causes"] for r in results]), "per_stream": merge_streams(results)}
+    out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
+           "pps": round(packets / seconds, 1) if seconds else 0.0,
+           "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0, "mode": results[0]["mode"],
+           "queues": [r["queue"] for r in results], "kernel": add_counters([r["kernel"] for r in results]),
+           "accounting": {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]},
+           "causes": merge_causes([r["causes"] for r in results]), "per_stream": merge_streams(results)}
+    if "tx_timestamps" in results[0]:
+        out["tx_timestamps"] = merge_tx_stamps([r["tx_timestamps"] for r in results],
+                                               [st["name"] for st in results[0]["streams"]])
+    return out
 
 
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
@@ -140,7 +147,8 @@ class Generator(Workers):
 
     ``engine``: "afxdp" or "auto" (the same here: a profile's streams need the AF_XDP engine).
     ``dst_mac``: the destination of streams whose packets leave it out (default broadcast).
-    Other keyword options are ``SendConfig``'s (batch, frames, frame_size, ring_size, verify_ledger).
+    Other keyword options are ``SendConfig``'s (batch, frames, frame_size, ring_size, verify_ledger,
+    tx_timestamps: each packet's kernel completion timestamp against its header's, see ``sender.TxStamps``).
 
     Ownership: each worker owns its UMEM and socket and closes them before it reports; the
     Generator owns the processes and reaps them in ``stop()``/``wait()`` (also from
@@ -175,6 +183,10 @@ class Generator(Workers):
         if not isinstance(profile, Profile):
             profile = Profile(profile)
         cfg = self.config
+        if cfg.tx_timestamps:
+            from .. import txmeta
+
+            txmeta.require("Generator(tx_timestamps=True)")  # here, not in every worker
         with netns.entered(cfg.netns):
             link.ifindex(cfg.ifname, cfg.netns)
             mac, ip = link.mac_address(cfg.ifname), link.ipv4_address(cfg.ifname)

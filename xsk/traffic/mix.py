@@ -198,6 +198,7 @@ class Mix:
         self.c = m
         self.capacity = capacity
         self.t0_ns: int | None = None
+        self.last_ts_ns = 0  # the transmit time the last fill wrote
 
     def now(self) -> int:
         """The run's clock, ns since the first call (the schedule's zero)."""
@@ -210,10 +211,16 @@ class Mix:
         return int(lib.xsk_mix_due(self.c, now_ns, self.capacity))
 
     def fill(self, batch: Batch, now_ns: int) -> int:
-        """The batch's frames (all due: see ``due``) made into the streams' next packets."""
+        """The batch's frames (all due: see ``due``) made into the streams' next packets; their
+        sequence headers get the transmit time ``last_ts_ns`` (CLOCK_REALTIME, now)."""
         umem = batch._umem
+        self.last_ts_ns = time.time_ns()
         return int(lib.xsk_mix_fill(self.c, umem._area_ptr(), batch._c_addrs(), batch._c_lens(), len(batch),
-                                    now_ns, time.time_ns()))
+                                    now_ns, self.last_ts_ns))
+
+    def last_streams(self, n: int) -> np.ndarray:
+        """The stream (index into ``plans``) of each of the first ``n`` frames of the last fill."""
+        return self._which[:n]
 
     def unsend(self, sent: int, filled: int) -> None:
         lib.xsk_mix_unsend(self.c, sent, filled)
