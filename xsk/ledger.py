@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple, NoReturn
@@ -34,6 +35,15 @@ import numpy as np
 from ._binding import CData, ffi, lib
 from .errors import ConfigError, FrameOwnershipError, IntegrityError
 
+VERIFY_ENV = "XSK_VERIFY_LEDGER"
+
+
+def verify_everywhere() -> bool:
+    """True when the environment asks every process for its ledger checks (``XSK_VERIFY_LEDGER=1``):
+    every UMEM then verifies its whole ledger when it closes, and the commands' loops once a
+    second. A test suite sets it so that each process it starts checks itself, with no option on
+    each command line."""
+    return os.environ.get(VERIFY_ENV, "") == "1"
 
 class State(enum.IntEnum):
     """A frame's state (the values are the C ledger's, ``enum xsk_frame_state``)."""

@@ -42,7 +42,7 @@ from .errors import (
     StillInUseError,
     UnsupportedError,
 )
-from .ledger import Accounting, Ledger
+from .ledger import Accounting, Ledger, verify_everywhere
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -505,6 +505,8 @@ class Umem:
         if self._sockets:
             names = ", ".join(repr(s) for s in self._sockets.values())
             raise StillInUseError(f"close the sockets on this UMEM first: {names}")
+        if verify_everywhere():
+            self.ledger.verify()  # XSK_VERIFY_LEDGER=1: a broken ledger fails the process that had it
         self._closed = True
         # drop every view of the mapping this object holds, so that it can be unmapped now
         self.array = np.empty(0, dtype=np.uint8)

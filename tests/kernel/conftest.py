@@ -5,7 +5,9 @@ AF_XDP. Without them the tests skip, except under CI=true, where they fail loudl
 After every test: no namespace, veth or XDP program of ours is left; every UMEM the test made
 in this process passes the ledger's whole consistency check (``Ledger.verify``: counts, pool
 stack, no stray marks) with no descriptor from the kernel that named a frame it did not hold;
-and every UMEM made through ``make_umem`` is back with all its frames in the pool.
+and every UMEM made through ``make_umem`` is back with all its frames in the pool. Every process
+the tests start verifies its own ledgers too (XSK_VERIFY_LEDGER=1, set below), and the JSON
+summaries the tests read are checked for it (``tests/kernel/traffic.py``'s ``ledger_whole``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ import xsk
 from xsk.testing import leftover_namespaces
 
 AF_XDP = 44
+
+
+@pytest.fixture(autouse=True)
+def every_process_verifies_its_ledger(monkeypatch):
+    """Every process a kernel test starts (xsk commands, Generator/Sink workers, the examples)
+    inherits XSK_VERIFY_LEDGER=1: its loops verify the whole ledger once a second, its summary
+    once more and reports kernel_errors, and every UMEM verifies itself when it closes
+    (xsk.ledger.verify_everywhere). Set per test, so unit tests that break a ledger on purpose
+    in the same session are not affected."""
+    monkeypatch.setenv("XSK_VERIFY_LEDGER", "1")
 
 
 def _missing() -> str | None:

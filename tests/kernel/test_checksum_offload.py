@@ -8,11 +8,9 @@ request, and that sink and capture count such frames and say why.
 
 from __future__ import annotations
 
-import json
-
 from xsk import netns
 
-from .test_cli import finish, start, wait_attached
+from .test_cli import finish, last_json, start, wait_attached
 from .test_examples import start as start_example
 from .test_examples import stop as stop_example
 from .test_examples import udp_socket
@@ -64,7 +62,7 @@ def _kernel_datagrams_into(tool: list[str], pair, count: int) -> tuple[dict, str
         for i in range(count):
             client.sendto(b"datagram %d" % i, (b.ip, 9999))
     out, err = finish(proc)
-    return json.loads(out.splitlines()[-1]), err
+    return last_json(out), err
 
 
 def test_sink_counts_partial_checksums_and_says_why(veth_pair_factory):

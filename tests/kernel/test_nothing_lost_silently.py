@@ -6,7 +6,6 @@ Each cause is made to happen over veth, then read back from the tool's stderr an
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import sys
 import xsk
 from xsk import netns
 
-from .test_cli import finish, start, wait_attached
+from .test_cli import finish, last_json, start, wait_attached
 
 CLI = [sys.executable, "-m", "xsk.cli"]
 
@@ -28,7 +27,7 @@ def test_datagrams_larger_than_a_frame_are_reported_with_the_mtu_and_the_fix(vet
         for _ in range(100):
             client.sendto(bytes(8000), (b.ip, 9100))
     out, err = finish(sink)
-    s = json.loads(out.splitlines()[-1])
+    s = last_json(out)
     assert s["packets"] == 0 and s["kernel"]["rx_dropped"] == 100
     (line,) = [w for w in s["warnings"] if "rx_dropped" in w]
     assert line.startswith("100 frames counted in rx_dropped: the link's MTU (9000)")
@@ -70,7 +69,7 @@ def test_gen_xdp_engine_into_a_peer_without_xdp_says_nothing_left_and_fails(veth
     after = veth_pair.counters()
     assert after["b"]["rx_packets"] == before["b"]["rx_packets"]  # indeed nothing arrived
     assert r.returncode == 1
-    s = json.loads(r.stdout.splitlines()[-1])
+    s = last_json(r.stdout)
     assert s["packets"] == 0 and s["refused"] == 5000
     assert "the veth peer has no XDP program" in s["warnings"][0]
     assert "no frame left the interface" in r.stderr
@@ -82,5 +81,5 @@ def test_gen_xdp_engine_counts_what_left_when_the_peer_takes_it(veth_pair):
     r = subprocess.run([*CLI, "gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--engine", "xdp",
                         "--count", "5000", "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    s = json.loads(r.stdout.splitlines()[-1])
+    s = last_json(r.stdout)
     assert s["packets"] == 5000 and "refused" not in s and "warnings" not in s

@@ -7,7 +7,6 @@ queue. A queue another process holds is refused with that process named.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import xsk
 from xsk import netns
 from xsk.program import queue_owner
 
+from .test_cli import last_json
 from .traffic import Receiver, send_seq, template
 
 CLI = [sys.executable, "-m", "xsk.cli"]
@@ -65,13 +65,13 @@ def _gen(pair, count: int) -> dict:
                           "--queues", "0-1", "--count", str(count), "--rate", "50k", "--json"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.splitlines()[-1])
+    return last_json(out.stdout)
 
 
 def _summary(proc: subprocess.Popen) -> dict:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    return json.loads(out.splitlines()[-1])
+    return last_json(out)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from xsk.errors import ConfigError, XskError
 from xsk.traffic import Generator, Profile, Sink, Stream
 
 from .test_cli import nothing_attached
+from .traffic import ledger_whole
 
 
 def _profile(b):
@@ -40,6 +41,9 @@ def test_two_streams_per_stream_loss_and_latency(veth_pair):
         assert r["latency_us"]["p50"] <= r["latency_us"]["p99"] <= r["latency_us"]["max"]
         assert r["bytes"] == sent["per_stream"][name]["bytes"] and r["name"] == name
     assert got["receive_mode"] == "spin", "a latency stream in the profile: the sink spins on its ring"
+    for result in (sent, got):  # each worker verified its ledger and gave every frame back
+        ledger_whole(result)
+        assert result["accounting"]["pool"] == result["accounting"]["total"], result["accounting"]
     assert nothing_attached(a, b)
 
 
@@ -56,6 +60,9 @@ def test_nothing_is_left_behind_when_the_test_body_raises(veth_pair):
     assert nothing_attached(a, b)
     assert sink.results is not None and gen.results is not None
     assert sink.results["receive_mode"] == "poll"
+    for result in (sink.results, gen.results):  # stopped by the raise, still whole
+        ledger_whole(result)
+        assert result["accounting"]["pool"] == result["accounting"]["total"], result["accounting"]
 
 
 def test_bad_input_is_refused_before_any_worker_starts(veth_pair):

@@ -28,7 +28,7 @@ import pytest
 import xsk
 from xsk import pinned
 
-from .test_cli import wait_attached
+from .test_cli import last_json, wait_attached
 
 NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
 NET_RAW = ["--inh-caps", "+net_raw", "--ambient-caps", "+net_raw"]
@@ -69,30 +69,31 @@ def _copy_readable_install(site: Path) -> None:
 
 @pytest.fixture(scope="module")
 def worker_env():
-    """The environment a worker running as nobody needs to import xsk: none when nobody can read
-    this checkout, otherwise PYTHONPATH to a readable copy of the installed files (removed after)."""
+    """What a worker running as nobody needs in its environment to import xsk: nothing when nobody
+    can read this checkout, otherwise PYTHONPATH to a readable copy of the installed files
+    (removed after). The worker's environment is this process's with these added."""
     probe = subprocess.run([*NOBODY, sys.executable, "-c", "import xsk.cli"], capture_output=True, text=True,
                            timeout=60)
     if probe.returncode == 0:
-        yield dict(os.environ)
+        yield {}
         return
     root = Path(tempfile.mkdtemp(prefix="xsk-worker-"))  # under /tmp: not in root's home
     try:
         root.chmod(0o755)
         _copy_readable_install(root / "site")
-        env = {**os.environ, "PYTHONPATH": str(root / "site")}
+        extra = {"PYTHONPATH": str(root / "site")}
         again = subprocess.run([*NOBODY, sys.executable, "-c", "import xsk.cli"], capture_output=True, text=True,
-                               timeout=60, env=env)
+                               timeout=60, env={**os.environ, **extra})
         assert again.returncode == 0, f"nobody can't import xsk from a readable copy either: {again.stderr}"
-        yield env
+        yield extra
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _as_nobody(env: dict[str, str], end, caps: list[str], *args: str, timeout: float = 60) -> subprocess.Popen:
+def _as_nobody(extra_env: dict[str, str], end, caps: list[str], *args: str) -> subprocess.Popen:
     return subprocess.Popen(["nsenter", f"--net=/run/netns/{end.netns}", *NOBODY, *caps, sys.executable, "-m",
                              "xsk.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+                            env={**os.environ, **extra_env})
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin
     finally:
         worker.kill()
     assert worker.returncode == 0, err
-    s = json.loads(out.splitlines()[-1])
+    s = last_json(out)
     assert s["packets"] == 2000 and s["lost"] == 0
     assert s["accounting"]["pool"] == s["accounting"]["total"]
     listed = subprocess.run([sys.executable, "-m", "xsk.cli", "prog", "list", "--json"], capture_output=True,
@@ -162,7 +163,8 @@ def test_pins_the_user_may_not_open_and_a_umem_over_the_memlock_limit(veth_pair,
     worker = subprocess.Popen(["prlimit", f"--memlock={limit * 1024}", "nsenter", f"--net=/run/netns/{b.netns}",
                                *NOBODY, *NET_RAW, sys.executable, "-m", "xsk.cli", "sink", b.ifname, "--pin",
                                pin_dir, "--count", "1", "--frames", str(frames)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=worker_env)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **worker_env})
     _, err = worker.communicate(timeout=30)
     assert worker.returncode != 0
     assert f"RLIMIT_MEMLOCK is {limit} KiB" in err and f"{frames * 2} KiB UMEM" in err

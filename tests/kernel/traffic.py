@@ -23,6 +23,14 @@ def seq_rows(first: int, n: int) -> np.ndarray:
     return np.arange(first, first + n, dtype=">u8").view(np.uint8).reshape(n, 8)
 
 
+
+def ledger_whole(summary: dict) -> dict:
+    """Check that a command's or worker's summary says its ledger was verified (at least once, the
+    final check) and the kernel returned no descriptor naming a frame it did not hold; return it."""
+    assert summary.get("ledger_checks", 0) >= 1, f"no ledger verification reported: {sorted(summary)}"
+    assert summary.get("kernel_errors") == 0, f"kernel_errors {summary.get('kernel_errors')}"
+    return summary
+
 class Receiver:
     """Checks every received frame, byte for byte, against the template and the next expected
     sequence number (``first`` for the first frame)."""

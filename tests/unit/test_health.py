@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from xsk.traffic import health as health_mod
@@ -11,6 +13,7 @@ from xsk.traffic.health import Health, slope_per_minute
 class FakeUmem:
     def __init__(self) -> None:
         self.verified = 0
+        self.ledger = SimpleNamespace(kernel_errors=0)
 
     def verify(self) -> None:
         self.verified += 1
@@ -46,11 +49,27 @@ def test_schedule_is_fixed_and_a_stall_is_counted(clock):
     assert out["ledger_checks"] == umem.verified == 4  # three in the loop, one final
 
 
-def test_without_verification_nothing_is_verified(clock):
+def test_without_periodic_checks_the_summary_still_verifies_once(clock, monkeypatch):
+    monkeypatch.delenv("XSK_VERIFY_LEDGER", raising=False)
+    now, _ = clock
     umem = FakeUmem()
     h = Health(umem, verify=False)
+    now[0] = 101.5
+    h.check()  # a scheduled instant: only the footprint is sampled
+    assert umem.verified == 0
+    umem.ledger.kernel_errors = 3
     out = h.summary()
-    assert umem.verified == 0 and out["ledger_checks"] == 0
+    assert umem.verified == 1 and out["ledger_checks"] == 1 and out["kernel_errors"] == 3
+
+
+def test_the_environment_turns_the_periodic_checks_on(clock, monkeypatch):
+    monkeypatch.setenv("XSK_VERIFY_LEDGER", "1")
+    now, _ = clock
+    umem = FakeUmem()
+    h = Health(umem, verify=False)
+    now[0] = 101.5
+    h.check()
+    assert umem.verified == 1
 
 
 def test_rss_growth_peak_and_slope(clock):

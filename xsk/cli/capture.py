@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         poller.register(s.fileno(), select.POLLIN)
     kernel: dict[str, int] = {}
     causes: list[dict[str, object]] = []
+    footprint: dict[str, object] = {}
+    health = common.Health(umem, args.verify_ledger)
     try:
         with pcap.Writer(args.write, pcapng=args.pcapng, snaplen=args.frame_size) as writer:
             common.quiet_gc()
@@ -78,21 +80,25 @@ def run(args: argparse.Namespace) -> int:
                             nbytes += int(b.lens.sum())
                             got += len(b)
                             b.release()
+                            health.traffic_started()
                     if not got and len(socks) > 1:
                         poller.poll(50)
+                    if health.due():
+                        health.check()
                     if reporter.due() and args.json:
                         reporter.tick(packets, nbytes, {"kernel": common.add_counters([s.statistics() for s in socks])})
             except KeyboardInterrupt:
                 pass
             kernel = common.add_counters([s.statistics() for s in socks])
             causes = common.merge_causes([common.cause_dicts(s.diagnose()) for s in socks])
+        footprint = health.summary()
     finally:
         for s in reversed(socks):
             s.close()
         umem.close()
     seconds = time.monotonic() - t0
     out = {"packets": packets, "bytes": nbytes, "seconds": round(seconds, 6), "file": args.write,
-           "format": "pcapng" if args.pcapng else "pcap", "kernel": kernel, **sums.summary()}
+           "format": "pcapng" if args.pcapng else "pcap", "kernel": kernel, **sums.summary(), **footprint}
     if len(queues) > 1:
         out["queues"] = queues
     common.warn("xsk capture", out, common.cause_lines(causes) + sums.warnings())
@@ -107,4 +113,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_socket_options(p, ring_size=4096)
     p.add_argument("--queues", metavar="Q1-Q2", help="several queues, one socket each on one UMEM, e.g. 0-3")
     add_receive_options(p)
+    common.add_health_options(p)
     p.set_defaults(func=run)

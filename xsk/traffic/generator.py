@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, XskError
 from ..socket import Mode
-from .health import Health, quiet_gc
+from .health import FOOTPRINT_KEYS, Health, quiet_gc
 from .mix import StreamPlan, resolve
 from .profile import Profile, Stream
-from .results import add_counters, cause_dicts, merge_causes
+from .results import add_counters, cause_dicts, merge_causes, merge_footprints
 from .sender import merge_tx_stamps, send_streams
 from .workers import Workers, answer
 
@@ -117,7 +117,8 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
            "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0, "mode": results[0]["mode"],
            "queues": [r["queue"] for r in results], "kernel": add_counters([r["kernel"] for r in results]),
            "accounting": {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]},
-           "causes": merge_causes([r["causes"] for r in results]), "per_stream": merge_streams(results)}
+           "causes": merge_causes([r["causes"] for r in results]), "per_stream": merge_streams(results),
+           **merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results])}
     if "tx_timestamps" in results[0]:
         out["tx_timestamps"] = merge_tx_stamps([r["tx_timestamps"] for r in results],
                                                [st["name"] for st in results[0]["streams"]])

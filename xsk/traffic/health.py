@@ -15,6 +15,8 @@ import os
 import time
 from typing import Any
 
+from ..ledger import verify_everywhere
+
 
 def rss_kib() -> int:
     """This process's resident set size in KiB (from /proc/self/statm)."""
@@ -36,7 +38,7 @@ def slope_per_minute(samples: list[tuple[float, int]]) -> float:
     return cov / var * 60.0
 
 
-FOOTPRINT_KEYS = ("ledger_checks", "ledger_missed", "rss_kib", "rss_start_kib", "rss_growth_kib",
+FOOTPRINT_KEYS = ("ledger_checks", "ledger_missed", "kernel_errors", "rss_kib", "rss_start_kib", "rss_growth_kib",
                   "rss_peak_growth_kib", "rss_slope_kib_per_min")
 """The keys of :meth:`Health.summary`, which a worker's result carries beside its own."""
 
@@ -51,15 +53,21 @@ class Health:
     ``rss_start_kib`` (the baseline), ``rss_growth_kib`` (last minus baseline),
     ``rss_peak_growth_kib`` (highest minus baseline) and ``rss_slope_kib_per_min`` (least
     squares from the baseline on): a leak of a byte per packet shows in all three, allocator
-    noise only as a bounded step. ``ledger_checks`` counts full verifications (0 unless asked for; the
-    final one included) and ``ledger_missed`` the scheduled seconds that passed without a check.
+    noise only as a bounded step. ``ledger_checks`` counts full verifications (the final one,
+    which :meth:`summary` always makes, included), ``ledger_missed`` the scheduled seconds that
+    passed without a check, and ``kernel_errors`` the descriptors the kernel returned that named
+    no frame it held (a broken ledger raises instead of reporting).
+
+    The once-a-second checks run when ``verify`` is true or the environment has
+    ``XSK_VERIFY_LEDGER=1`` (:func:`xsk.ledger.verify_everywhere`), which a test suite sets so that every
+    process it starts verifies its ledger without an option on each command line.
     """
 
     INTERVAL = 1.0
 
     def __init__(self, umem: Any, verify: bool) -> None:
         self.umem = umem
-        self.verify = verify
+        self.verify = verify or verify_everywhere()
         self.checks = 0
         self.missed = 0
         self.t0 = time.monotonic()
@@ -92,7 +100,9 @@ class Health:
         self.samples.append((now - self.t0, rss_kib()))
 
     def summary(self) -> dict[str, Any]:
-        """The final check, then the figures above (``rss_kib`` is the last sample)."""
+        """The final check, a full verification whether or not the periodic ones were asked for
+        (O(frames), once), then the figures above (``rss_kib`` is the last sample)."""
+        self.verify = True
         self.check()
         warm = [(t, v) for t, v in self.samples if self.t0 + t >= self.warm_until] or self.samples[-1:]
         first, last = warm[0][1], warm[-1][1]
@@ -104,6 +114,7 @@ class Health:
             "rss_slope_kib_per_min": round(slope_per_minute(warm), 1),
             "ledger_checks": self.checks,
             "ledger_missed": self.missed,
+            "kernel_errors": self.umem.ledger.kernel_errors,
         }
         return out
 
