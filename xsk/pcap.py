@@ -103,7 +103,7 @@ def _read_pcap(path: str, data: bytes, endian: str, nanos: bool) -> Capture:
 def _read_pcapng(path: str, data: bytes) -> Capture:
     frames, stamps = [], []
     endian = "<"
-    interfaces: list[tuple[int, int]] = []  # (linktype, ticks per second)
+    interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, snap length; 0: none)
     pos, block = 0, 0
     while pos < len(data):
         if pos + 12 > len(data):
@@ -129,18 +129,21 @@ def _read_pcapng(path: str, data: bytes) -> Capture:
         if btype == PCAPNG_IDB:
             if len(body) < 8:
                 raise PcapError(f"{path}: interface block at byte {pos} is too short")
-            linktype = struct.unpack_from(endian + "H", body)[0]
-            interfaces.append((linktype, _ticks_per_second(body[8:], endian)))
+            linktype, _, snaplen = struct.unpack_from(endian + "HHI", body)
+            interfaces.append((linktype, _ticks_per_second(body[8:], endian), snaplen))
         elif btype == PCAPNG_EPB:
             if len(body) < 20:
                 raise PcapError(f"{path}: packet block at byte {pos} is too short")
             iface, hi, lo, caplen, _orig = struct.unpack_from(endian + "IIIII", body)
             if iface >= len(interfaces):
                 raise PcapError(f"{path}: packet block at byte {pos} names interface {iface}, which is not defined")
-            linktype, tps = interfaces[iface]
+            linktype, tps, snaplen = interfaces[iface]
             if linktype != LINKTYPE_ETHERNET:
                 raise PcapError(f"{path}: interface {iface} has link type {linktype}, not Ethernet (1)")
-            if caplen > MAX_SNAPLEN or 20 + caplen > len(body):
+            limit = min(snaplen or MAX_SNAPLEN, MAX_SNAPLEN)
+            if caplen > limit:
+                raise PcapError(f"{path}: packet block at byte {pos}: {caplen} bytes exceeds the snap length {limit}")
+            if 20 + caplen > len(body):
                 raise PcapError(f"{path}: packet block at byte {pos}: captured length {caplen} overruns the block")
             frames.append(body[20 : 20 + caplen])
             ns = ((hi << 32) | lo) * 1_000_000_000 // tps
@@ -153,7 +156,11 @@ def _read_pcapng(path: str, data: bytes) -> Capture:
             if len(body) < 4:
                 raise PcapError(f"{path}: simple packet block at byte {pos} is too short")
             orig = struct.unpack_from(endian + "I", body)[0]
-            caplen = min(orig, len(body) - 4)
+            caplen = min(orig, interfaces[0][2] or orig)  # the format's rule: the snap length cuts it
+            if caplen > MAX_SNAPLEN:
+                raise PcapError(f"{path}: simple packet block at byte {pos}: {caplen} bytes exceeds the snap length "
+                                f"{MAX_SNAPLEN}")
+            caplen = min(caplen, len(body) - 4)
             frames.append(body[4 : 4 + caplen])
             stamps.append(stamps[-1] if stamps else 0)
         pos += blen
