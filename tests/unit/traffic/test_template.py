@@ -45,3 +45,32 @@ def test_parsing_never_asks_scapy_to_resolve_an_address(monkeypatch):
         pkt = template.parse(text)
         assert "dst" not in pkt.fields  # left for the caller to fill from the interface
     assert asked == []
+
+
+def _raw_template(chars: int) -> str:
+    """A valid template of exactly ``chars`` characters: one Raw layer of x bytes."""
+    return "Raw(b'" + "x" * (chars - 8) + "')"
+
+
+def test_a_template_is_at_most_4096_characters():
+    """docs/security.md: templates of at most 4,096 characters. Exactly 4,096 parse; 4,097 are
+    refused before any parsing, with the limit named."""
+    assert len(_raw_template(4096)) == 4096
+    assert bytes(template.parse(_raw_template(4096))) == b"x" * 4088
+    with pytest.raises(ConfigError, match="template is longer than 4096 characters"):
+        template.parse(_raw_template(4097))
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("b'x' * 65536", 65536), ("65536 * b'x'", 65536), ("b'xy' * 32768", 65536), ("b'x' * 0", 0),
+    ("b'x' * 65537", None), ("65537 * b'x'", None), ("b'xy' * 32769", None),
+    ("b'' * 65537", None),  # the count is bounded on its own too, even when the result is empty
+])
+def test_bytes_times_int_makes_at_most_65536_bytes(text, size):
+    """docs/security.md: ``bytes * int`` of at most 65,536 bytes. The product at the limit is
+    built; one byte (or one repetition) more is refused with the limit named."""
+    if size is None:
+        with pytest.raises(ConfigError, match=r"only bytes \* count \(up to 65536 bytes\) may be multiplied"):
+            template.parse(f"Raw({text})")
+    else:
+        assert len(bytes(template.parse(f"Raw({text})"))) == size
