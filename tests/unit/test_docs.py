@@ -1,4 +1,5 @@
-"""The documentation site builds with Sphinx, warnings as errors, and leaves no public module out."""
+"""The documentation site builds with Sphinx, warnings as errors, and leaves no public module out;
+the README stays a short door into it, with links that resolve."""
 
 import pkgutil
 import re
@@ -36,10 +37,38 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
                           str(ROOT / "docs"), str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     pages = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.html")}
-    assert {"index.html", "tutorial.html", "reference/umem.html", "reference/traffic.packet.html"} <= pages
+    guides = {f"{p.stem}.html" for p in (ROOT / "docs").glob("*.md")}
+    assert guides >= {"index.html", "start.html", "engine.html", "generator.html", "harness.html", "testing-xdp.html",
+                      "protocols.html", "tutorial.html", "performance.html", "tests.html", "developing.html",
+                      "security.html"}
+    assert guides | {"cli.html", "reference/umem.html", "reference/traffic.packet.html"} <= pages
     umem = (tmp_path / "reference" / "umem.html").read_text()
     assert "exactly one owner at all times" in umem  # the docstrings are there
     ledger = (tmp_path / "reference" / "ledger.html").read_text()
     assert "Socket.forward   FILL -&gt; TX, FILL -&gt; POOL, POOL -&gt; FILL" in ledger  # the table, rendered
     home = (tmp_path / "index.html").read_text()
-    assert "Two commands" in home  # the README is the home page
+    for page in (guides - {"index.html"}) | {"cli.html"}:  # a landing page whose toctree reaches every page
+        assert f'href="{page}"' in home, page
+    assert "Two commands" not in home  # not the README any more
+    start = (tmp_path / "start.html").read_text()
+    assert "XSK_DEBIAN13_FRESH=1" in start and "OK: every frame arrived" in start  # the README's section, included
+    cli = (tmp_path / "cli.html").read_text()
+    from xsk.cli import COMMANDS
+    for command in COMMANDS:  # made from the parsers: every subcommand and its options
+        assert f"xsk {command} [-h]" in cli, command
+    assert "--dst-mac" in cli and "--profile" in cli
+
+
+README = ROOT / "README.md"
+
+
+def test_the_readme_is_short():
+    assert len(README.read_text().splitlines()) < 200
+
+
+def test_the_readmes_links_resolve():
+    """Relative links, as GitHub follows them: each names a file of the checkout."""
+    links = re.findall(r"\]\(([^)\s]+)\)", README.read_text())
+    relative = [link for link in links if "://" not in link and not link.startswith("#")]
+    assert relative
+    assert [link for link in relative if not (ROOT / link.split("#")[0]).is_file()] == []
