@@ -815,7 +815,9 @@ class Socket:
         if opts is None:
             opts_c = _NULL
         else:
-            if len(opts) and int(np.bitwise_or.reduce(opts)) & ~self._options:
+            # checked as before without TX metadata (multi-buffer: not at all), so that path costs nothing more
+            if (not self.multi_buffer or self.umem.tx_metadata_len) and len(opts) and int(
+                    np.bitwise_or.reduce(opts)) & ~self._options:
                 self._bad_options(opts, check_bounds)
             opts_c = ffi.from_buffer("uint32_t[]", opts)
         path = self._path

@@ -142,8 +142,10 @@ uint32_t xsk_txmd_standin_tx(struct xsk_ring_prod *tx, struct xsk_txmd_log *log)
  * for a timestamp, log it (0 when the driver gave none: a timestamp can't be below 2^32 ns, while
  * what the request left in that place, csum_start and csum_offset, is). Then forget the request,
  * so the area can't be mistaken for a fresh one. Lock held; a - md_len lies in a's frame (the
- * data path refused descriptors that start closer to the frame's start). A full log overwrites
- * its oldest records (xsk_txmd_read counts them as lost). */
+ * data path refused descriptors that start closer to the frame's start). The kernel wrote the
+ * timestamp before it published the completion (a store-release of the ring's producer index),
+ * and the peek that found the completion read that index with a load-acquire: this read comes
+ * after it. A full log overwrites its oldest records (xsk_txmd_read counts them as lost). */
 static inline void xsk_txmd_completed(struct xsk_txmd_log *log, uint64_t a)
 {
 	struct xsk_txmd *m = (struct xsk_txmd *)(log->area + a - log->md_len);
