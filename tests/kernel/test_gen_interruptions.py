@@ -7,21 +7,40 @@ import signal
 import subprocess
 import time
 
-from .test_cli import last_json, start, wait_attached
+from .test_cli import drain, first_sending, held_off, last_json, line_after, start, start_timed, wait_attached
+
+
+def _link_down_for(end, seconds: float) -> tuple[float, float, float]:
+    """``end``'s link down for ``seconds``. How long it was down at least (from the down command's
+    return to the up command's start) and at most (from the one's start to the other's return),
+    and the time.time() the up command returned at."""
+    t0 = time.monotonic()
+    subprocess.run(["ip", "-n", end.netns, "link", "set", end.ifname, "down"], check=True)
+    t1 = time.monotonic()
+    time.sleep(seconds)
+    t2 = time.monotonic()
+    subprocess.run(["ip", "-n", end.netns, "link", "set", end.ifname, "up"], check=True)
+    return t2 - t1, time.monotonic() - t0, time.time()
 
 
 def test_gen_waits_for_its_link_and_says_how_long_it_was_down(veth_pair):
+    """The link goes down under a running send loop and comes back before gen is stopped (no
+    --duration: a busy machine may start gen late or slow the test down, and a run that ended
+    first would have nothing to wait for)."""
     a, b = veth_pair.a, veth_pair.b
-    gen = start("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--rate", "20k", "--duration", "4",
-                "--json")
-    time.sleep(1.5)
-    subprocess.run(["ip", "-n", a.netns, "link", "set", a.ifname, "down"], check=True)
-    time.sleep(0.8)
-    subprocess.run(["ip", "-n", a.netns, "link", "set", a.ifname, "up"], check=True)
-    out, err = gen.communicate(timeout=60)
+    gen, since = start_timed("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--rate", "20k", "--json")
+    first_sending(gen)
+    least, most, up_at = _link_down_for(a, 0.8)
+    line_after(gen, up_at)  # sending again: the wait is over
+    gen.send_signal(signal.SIGINT)
+    collect = drain(gen)
+    held = held_off(gen, since)
+    out, err = collect()
     assert gen.returncode == 0, err
     summary = last_json(out)
-    assert 0.5 <= summary["link_down_seconds"] <= 4, summary
+    # it sends every millisecond, so it notices at once, and polls every 50 ms for the link to be up:
+    # it measures the time down within that, and within the time the machine kept it off the CPU
+    assert least - held - 0.05 <= summary["link_down_seconds"] <= most + held + 0.1, (least, most, held, summary)
     assert f"{a.ifname} was down for" in err and "went when it came back" in err
     acc = summary["accounting"]
     assert acc["pool"] == acc["total"], acc  # what waited on the TX ring left, or came back at close
@@ -36,29 +55,39 @@ packet = "Ether()/IP(src='{a.ip}', dst='{b.ip}')/UDP(sport=1, dport=9000)"
 rate = "10k"
 """)
     gen = start("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json")
-    time.sleep(2.5)
+    # Ctrl-C once it is sending: a Ctrl-C while it still starts up (on a busy machine that can take
+    # longer than any fixed sleep) is an ordinary KeyboardInterrupt, not what this test is about
+    sending = first_sending(gen)
     gen.send_signal(signal.SIGINT)
-    out, err = gen.communicate(timeout=30)
+    out, err = drain(gen)()
     assert gen.returncode == 0, err
     summary = last_json(out)
-    assert summary["per_stream"]["only"]["packets"] == summary["packets"] > 0
+    assert summary["per_stream"]["only"]["packets"] == summary["packets"] >= sending
     assert summary["accounting"]["pool"] == summary["accounting"]["total"]
 
 
 def test_fwd_waits_for_its_outgoing_link(veth_pair_factory):
+    """As gen's test, for fwd's outgoing link, with traffic from gen through it all along."""
     p1, p2 = veth_pair_factory(), veth_pair_factory()
-    fwd = start("fwd", p1.b.ifname, p2.b.ifname, "--netns", p1.b.netns, "--netns2", p2.b.netns, "--duration", "5",
-                "--json")
+    fwd, fwd_since = start_timed("fwd", p1.b.ifname, p2.b.ifname, "--netns", p1.b.netns, "--netns2", p2.b.netns,
+                                 "--json")
     wait_attached(p1.b)
-    gen = start("gen", p1.a.ifname, "--netns", p1.a.netns, "--dst-mac", p1.b.mac, "--rate", "20k", "--duration", "3")
-    time.sleep(1.5)
-    subprocess.run(["ip", "-n", p2.b.netns, "link", "set", p2.b.ifname, "down"], check=True)
-    time.sleep(0.8)
-    subprocess.run(["ip", "-n", p2.b.netns, "link", "set", p2.b.ifname, "up"], check=True)
-    gen.communicate(timeout=60)
-    out, err = fwd.communicate(timeout=60)
+    gen, gen_since = start_timed("gen", p1.a.ifname, "--netns", p1.a.netns, "--dst-mac", p1.b.mac, "--rate", "20k",
+                                 "--json")
+    first_sending(gen)  # frames are on their way through fwd when its outgoing link goes down
+    least, most, up_at = _link_down_for(p2.b, 0.8)
+    line_after(fwd, up_at)  # forwarding again: the wait is over
+    for proc in (gen, fwd):
+        proc.send_signal(signal.SIGINT)
+    collect_gen, collect_fwd = drain(gen), drain(fwd)
+    gen_held, fwd_held = held_off(gen, gen_since), held_off(fwd, fwd_since)
+    collect_gen()
+    out, err = collect_fwd()
     assert fwd.returncode == 0, err
     summary = last_json(out)
-    assert summary["link_down_seconds"] >= 0.3 and summary["forwarded"] > 0, summary
+    # fwd notices at its next frame, late only by as long as the machine kept gen or fwd off the CPU
+    held = gen_held + fwd_held
+    assert least - held - 0.05 <= summary["link_down_seconds"] <= most + held + 0.1, (least, most, held, summary)
+    assert summary["forwarded"] > 0
     assert f"{p2.b.ifname} was down for" in err
     assert summary["accounting"]["pool"] == summary["accounting"]["total"]
