@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard xsk/_ffi/*.c xsk/_ffi/*.h
 	$(PY) -m pip install -q -e '.[test,docs]'
 	@touch $@
 
-xsk/_bpf/%.o: bpf/%.c bpf/build.py
+xsk/_bpf/%.o: bpf/%.c bpf/build.py xsk/_ffi/redirect.h
 	$(PY) bpf/build.py xsk/_bpf
 
 # bpffs and hugepages: needs root, changes nothing that is already in place.

@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent
+# The header the programs share with Python (map values, RX metadata): declared once, in xsk/_ffi
+SHARED = SRC.parent / "xsk" / "_ffi"
+SHARED_HEADERS = (SHARED / "redirect.h",)
 # glibc's word-size macros per multiarch triplet (see xsk/testing/compile.py; keep in step)
 ARCH_MACROS = {"x86_64-linux-gnu": ("-D__x86_64__",)}
 
@@ -48,12 +51,14 @@ def system_flags() -> tuple[str, ...]:
 
 
 def compile_object(src: Path, obj: Path) -> Path:
-    """Compile one XDP program's C source to a BPF object (if the object is older than the source)."""
+    """Compile one XDP program's C source to a BPF object (if the object is older than the source
+    or a shared header)."""
     clang = shutil.which("clang")
     if clang is None:
         sys.exit("clang not found: install it (apt-get install clang llvm) to build the XDP programs")
-    if not obj.exists() or obj.stat().st_mtime < src.stat().st_mtime:
-        cmd = [clang, "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", *system_flags(),
+    newest = max(p.stat().st_mtime for p in (src, *SHARED_HEADERS))
+    if not obj.exists() or obj.stat().st_mtime < newest:
+        cmd = [clang, "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", *system_flags(), f"-I{SHARED}",
                "-c", str(src), "-o", str(obj)]
         subprocess.run(cmd, check=True)
     return obj

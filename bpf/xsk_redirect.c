@@ -27,27 +27,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#define XSK_MAX_QUEUES 256
-#define XSK_MAX_RULES 16
-#define XSK_HITS (XSK_MAX_RULES + 1)
-
-#define RULE_DST_IP4 (1 << 0)
-#define RULE_DST_IP6 (1 << 1)
-
-struct xsk_rule {
-	__u16 ethertype; /* host order; 0: any */
-	__u8 ip_proto;   /* 0: any */
-	__u8 flags;      /* RULE_DST_IP4 / RULE_DST_IP6: match the destination address */
-	__u16 dport_lo;  /* host order; dport_lo == dport_hi == 0: any port */
-	__u16 dport_hi;
-	__u32 dst_ip4;   /* network order */
-	__u32 dst_ip6[4]; /* network order */
-};
-
-struct xsk_config { /* per queue */
-	__u32 nrules;
-	__u32 owner; /* pid of the xsk process whose socket is bound to the queue (0: none); for messages */
-};
+#include "redirect.h" /* struct xsk_rule, xsk_config, xsk_rx_meta: shared with Python (xsk/_ffi) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -78,21 +58,6 @@ struct {
 } xsk_hits SEC(".maps");
 
 #ifdef XSK_RX_META
-#define XSK_META_TIMESTAMP (1 << 0)
-#define XSK_META_HASH (1 << 1)
-#define XSK_META_VLAN (1 << 2)
-#define XSK_META_MAGIC 0x5848 /* "XH": this program wrote the area, not a stale frame's */
-
-struct xsk_rx_meta { /* 24 bytes right before the frame's data; the layout xsk.rxmeta reads */
-	__u64 timestamp;  /* the device's RX timestamp, ns (valid: XSK_META_TIMESTAMP) */
-	__u32 hash;       /* the RX hash (valid: XSK_META_HASH) */
-	__u32 hash_type;  /* enum xdp_rss_hash_type: which headers the hash covered */
-	__u16 vlan_proto; /* network order, as the kfunc gives it (valid: XSK_META_VLAN) */
-	__u16 vlan_tci;   /* host order */
-	__u16 valid;
-	__u16 magic;
-};
-
 enum xdp_rss_hash_type { XDP_RSS_TYPE_NONE = 0 }; /* the kernel's enum; only the name must agree */
 
 extern int bpf_xdp_metadata_rx_timestamp(const struct xdp_md *ctx, __u64 *timestamp) __ksym;
@@ -220,10 +185,10 @@ static __always_inline int matches(const struct xsk_rule *r, const struct header
 		if (!h->has_ports || h->dport < r->dport_lo || h->dport > r->dport_hi)
 			return 0;
 	}
-	if ((r->flags & RULE_DST_IP4) &&
+	if ((r->flags & XSK_RULE_DST_IP4) &&
 	    ((h->ethertype != ETH_P_IP && h->ethertype != ETH_P_ARP) || r->dst_ip4 != h->dst_ip4))
 		return 0;
-	if (r->flags & RULE_DST_IP6) {
+	if (r->flags & XSK_RULE_DST_IP6) {
 		if (h->ethertype != ETH_P_IPV6)
 			return 0;
 		if ((r->dst_ip6[0] ^ h->dst_ip6[0]) | (r->dst_ip6[1] ^ h->dst_ip6[1]) |

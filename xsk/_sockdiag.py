@@ -12,56 +12,67 @@ import contextlib
 import glob
 import os
 import socket
-import struct
 
-AF_XDP = 44
-NETLINK_SOCK_DIAG = 4
-SOCK_DIAG_BY_FAMILY = 20
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-XDP_SHOW_INFO = 1
-XDP_DIAG_INFO = 1
-_NLMSGHDR = struct.Struct("=IHHII")
-_REQ = struct.Struct("=BBHII8x")  # struct xdp_diag_req (cookie left zero)
-_MSG = struct.Struct("=BBHI8x")  # struct xdp_diag_msg
-_NLATTR = struct.Struct("=HH")
-_INFO = struct.Struct("=II")  # struct xdp_diag_info: ifindex, queue_id
+from ._binding import CData, ffi, lib
+
+# The uapi structs and constants come from the kernel's headers through cffi (sockdiag.cdef)
+_HDR = ffi.sizeof("struct nlmsghdr")
+_MSG = ffi.sizeof("struct xdp_diag_msg")
+_ATTR = ffi.sizeof("struct nlattr")
+_INFO = ffi.sizeof("struct xdp_diag_info")
+
+
+def _align(n: int, to: int) -> int:
+    return (n + to - 1) & ~(to - 1)
+
+
+def _request() -> bytes:
+    """A dump request for every AF_XDP socket of the namespace, with its interface and queue."""
+    req = ffi.new("struct xdp_diag_req *", {"sdiag_family": lib.AF_XDP, "xdiag_show": lib.XDP_SHOW_INFO})
+    hdr = ffi.new("struct nlmsghdr *", {"nlmsg_len": _HDR + ffi.sizeof(req[0]), "nlmsg_type": lib.SOCK_DIAG_BY_FAMILY,
+                                        "nlmsg_flags": lib.NLM_F_REQUEST | lib.NLM_F_DUMP, "nlmsg_seq": 1})
+    return bytes(ffi.buffer(hdr)) + bytes(ffi.buffer(req))
 
 
 def socket_inodes(ifindex: int, queue: int) -> list[int]:
     """Inodes of the AF_XDP sockets bound to ``ifindex``/``queue`` in the calling thread's namespace."""
-    request = _REQ.pack(AF_XDP, 0, 0, 0, XDP_SHOW_INFO)
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY,
-                            NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
     found: list[int] = []
     try:
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as nl:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, lib.NETLINK_SOCK_DIAG) as nl:
             nl.settimeout(1.0)
-            nl.send(header + request)
+            nl.send(_request())
             while True:
                 data = nl.recv(65536)
+                buf = ffi.from_buffer(data)
                 offset = 0
-                while offset + _NLMSGHDR.size <= len(data):
-                    length, kind, _, _, _ = _NLMSGHDR.unpack_from(data, offset)
-                    if kind in (NLMSG_DONE, NLMSG_ERROR) or length < _NLMSGHDR.size:
+                while offset + _HDR <= len(data):
+                    hdr = ffi.cast("struct nlmsghdr *", buf + offset)
+                    length = int(hdr.nlmsg_len)
+                    if hdr.nlmsg_type in (lib.NLMSG_DONE, lib.NLMSG_ERROR) or length < _HDR \
+                            or offset + length > len(data):
                         return found
-                    body = offset + _NLMSGHDR.size
-                    _, _, _, inode = _MSG.unpack_from(data, body)
-                    if _bound_to(data, body + _MSG.size, offset + length, ifindex, queue):
-                        found.append(inode)
-                    offset += (length + 3) & ~3
+                    body = offset + _HDR
+                    if length >= _HDR + _MSG:
+                        msg = ffi.cast("struct xdp_diag_msg *", buf + body)
+                        if _bound_to(buf, body + _MSG, offset + length, ifindex, queue):
+                            found.append(int(msg.xdiag_ino))
+                    offset += _align(length, lib.NLMSG_ALIGNTO)
     except OSError:
         return found
 
 
-def _bound_to(data: bytes, at: int, end: int, ifindex: int, queue: int) -> bool:
-    while at + _NLATTR.size <= end:
-        length, kind = _NLATTR.unpack_from(data, at)
-        if length < _NLATTR.size:
+def _bound_to(buf: CData, at: int, end: int, ifindex: int, queue: int) -> bool:
+    """Does the reply's XDP_DIAG_INFO attribute (in ``buf[at:end]``) name ``ifindex``/``queue``?"""
+    while at + _ATTR <= end:
+        attr = ffi.cast("struct nlattr *", buf + at)
+        length = int(attr.nla_len)
+        if length < _ATTR:
             return False
-        if kind & 0x3FFF == XDP_DIAG_INFO and length >= _NLATTR.size + _INFO.size:
-            return _INFO.unpack_from(data, at + _NLATTR.size) == (ifindex, queue)
-        at += (length + 3) & ~3
+        if attr.nla_type & lib.NLA_TYPE_MASK == lib.XDP_DIAG_INFO and length >= _ATTR + _INFO \
+                and at + _ATTR + _INFO <= end:
+            info = ffi.cast("struct xdp_diag_info *", buf + at + _ATTR)
+            return (int(info.ifindex), int(info.queue_id)) == (ifindex, queue)
+        at += _align(length, lib.NLA_ALIGNTO)
     return False
 
 

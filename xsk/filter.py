@@ -18,15 +18,17 @@ Rules are separated by commas: ``"udp:9000, ether:0x88b5"``. At most 16 rules.
 from __future__ import annotations
 
 import ipaddress
-import struct
+import sys
 from dataclasses import dataclass, replace
 
+from ._binding import ffi, lib
 from .errors import ConfigError
 
-MAX_RULES = 16
-RULE_DST_IP4 = 1
-RULE_DST_IP6 = 2
-_RULE = struct.Struct("<HBBHHI16s")  # struct xsk_rule in bpf/xsk_redirect.c (28 bytes)
+# struct xsk_rule and its limits are declared once, in xsk/_ffi/redirect.h, which the program
+# (bpf/xsk_redirect.c) includes: a rule is packed into that very struct
+MAX_RULES: int = lib.XSK_MAX_RULES
+RULE_DST_IP4: int = lib.XSK_RULE_DST_IP4
+RULE_DST_IP6: int = lib.XSK_RULE_DST_IP6
 _PROTOCOLS = {"udp": 17, "tcp": 6, "icmp": 1, "icmp6": 58, "sctp": 132}
 _ETHERTYPES = {"ipv4": 0x0800, "ipv6": 0x86DD, "arp": 0x0806}
 
@@ -42,17 +44,19 @@ class Rule:
     dst: str | None = None
 
     def pack(self) -> bytes:
-        flags, ip4, ip6 = 0, 0, bytes(16)
-        ethertype = self.ethertype
+        """The rule as the program's ``struct xsk_rule`` (a value of its ``xsk_rules`` map)."""
+        r = ffi.new("struct xsk_rule *")
+        r.ethertype, r.ip_proto, r.dport_lo, r.dport_hi = self.ethertype, self.ip_proto, self.dport_lo, self.dport_hi
         if self.dst is not None:
             addr = ipaddress.ip_address(self.dst)
-            if addr.version == 4:
-                flags, ip4 = RULE_DST_IP4, int.from_bytes(addr.packed, "little")
-                ethertype = ethertype or 0x0800
+            if addr.version == 4:  # network order in memory: the packed bytes read as a native word
+                r.flags, r.dst_ip4 = RULE_DST_IP4, int.from_bytes(addr.packed, sys.byteorder)
+                r.ethertype = self.ethertype or 0x0800
             else:
-                flags, ip6 = RULE_DST_IP6, addr.packed
-                ethertype = ethertype or 0x86DD
-        return _RULE.pack(ethertype, self.ip_proto, flags, self.dport_lo, self.dport_hi, ip4, ip6)
+                r.flags = RULE_DST_IP6
+                ffi.memmove(r.dst_ip6, addr.packed, 16)
+                r.ethertype = self.ethertype or 0x86DD
+        return bytes(ffi.buffer(r))
 
 
 def _port_range(text: str, term: str) -> tuple[int, int]:
@@ -93,7 +97,7 @@ def _parse_rule(text: str) -> Rule:
                 proto = _PROTOCOLS.get(value.lower()) or int(value, 0)
             except ValueError:
                 raise ConfigError(f"bad IP protocol in filter term {term!r}: e.g. proto:47") from None
-            if not 0 < proto <= 0xFF:  # found by tools/fuzz: larger numbers failed in struct.pack
+            if not 0 < proto <= 0xFF:  # found by tools/fuzz: larger numbers overflowed the rule's field
                 raise ConfigError(f"IP protocol out of range (1..255) in filter term {term!r}")
             rule = replace(rule, ip_proto=proto)
         elif kind == "dst":

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from xsk import filter as xsk_filter
+from xsk._binding import lib
 from xsk.errors import ConfigError
 from xsk.filter import Rule
 
@@ -15,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_at_most_16_rules_per_queue():
     """docs/security.md: at most 16 filter rules per queue. 16 rules are taken, from a spec or a
     list of Rule; 17 are refused with the limit and the count named. The XDP program's rule
-    table holds the same 16 per queue."""
+    table holds the same 16 per queue: the limit is declared once, in the header the program
+    includes, and Python reads it from there."""
     assert xsk_filter.parse(", ".join(f"udp:{port}" for port in range(1, 17))) == [
         Rule(ip_proto=17, dport_lo=port, dport_hi=port) for port in range(1, 17)]
     with pytest.raises(ConfigError, match=r"at most 16 filter rules, got 17$"):
@@ -24,8 +26,10 @@ def test_at_most_16_rules_per_queue():
     assert xsk_filter.parse(rules) == rules
     with pytest.raises(ConfigError, match=r"at most 16 filter rules, got 17$"):
         xsk_filter.parse([*rules, Rule()])
+    header = (ROOT / "xsk" / "_ffi" / "redirect.h").read_text()
+    assert re.search(r"#define XSK_MAX_RULES (\d+)", header).group(1) == "16" == str(lib.XSK_MAX_RULES)
     program = (ROOT / "bpf" / "xsk_redirect.c").read_text()
-    assert re.search(r"#define XSK_MAX_RULES (\d+)", program).group(1) == "16"
+    assert '#include "redirect.h"' in program and "#define XSK_MAX_RULES" not in program
 
 
 @pytest.mark.parametrize("kind", ["udp", "tcp", "port"])

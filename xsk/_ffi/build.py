@@ -3,19 +3,27 @@
 Each C unit declares what Python may call once, in its header, between the lines
 ``/* XSK_CDEF_BEGIN */`` and ``/* XSK_CDEF_END */``: that part is valid C for the unit and
 the other units, and is handed to cffi as it is. ``bpf.cdef`` holds what Python sees of
-libbpf (objects, maps, BTF, test runs), ``libs.cdef`` of libxdp and the AF_XDP uapi. API mode
+libbpf (objects, maps, BTF, test runs), ``libs.cdef`` of libxdp and the AF_XDP uapi,
+``sockdiag.cdef`` of the sock_diag uapi (which processes hold a queue). ``redirect.h`` is a
+header without a unit (``HEADERS``): the redirect program's map values and RX metadata, which
+bpf/xsk_redirect.c includes too, so C, BPF and Python read one declaration. API mode
 compiles a check of every declaration against the real headers, so a struct or constant that
 drifts fails the build instead of corrupting memory.
 
 The units are separate compilation units, in order of what they depend on:
 
     ledger    the frame-ownership ledger and its inline batch primitives
+    parse     the header parser every unit that reads frames uses (xsk.headers)
+    rewrite   in-place swaps of addresses and ports, a word set with its checksum (xsk.replies)
     txmd      AF_XDP TX metadata: requests in front of frames, completion timestamps, the
               UMEM registration that reserves room for them (libxdp 1.5+, probed below)
     datapath  one socket's data path: batch <-> rings, the kernel wakeup, forward
     system    socket options, busy polling, MADV_DONTFORK on rings, the log bridge
     xdplink   the redirect program's bpf_link: attach, find and share it across processes
-    packet    patcher, header parser, MAC swaps, sequence statistics
+    patch     the generator's patcher: fields, sequence header, lengths, checksums (xsk.traffic.packet)
+    csum      UDP/TCP checksums verified, recomputed, and payloads replaced (xsk.headers, xsk.replies)
+    seqstats  the sink's per-stream sequence statistics and latency histogram (xsk.traffic.seqstats)
+    mix       the multi-stream scheduler (xsk.traffic.mix)
     standin   the stand-in kernel for rings in ordinary memory (tests and benchmarks)
 
 ledger.h's primitives are inline, so datapath.c's hot loops are specialised by -O3 as they
@@ -41,8 +49,11 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-UNITS = ("ledger", "txmd", "datapath", "system", "xdplink", "packet", "mix", "standin")
-LIBRARIES = ("bpf.cdef", "libs.cdef")
+UNITS = ("ledger", "parse", "rewrite", "txmd", "datapath", "system", "xdplink", "patch", "csum", "seqstats", "mix",
+         "standin")
+LIBRARIES = ("bpf.cdef", "libs.cdef", "sockdiag.cdef")
+# Headers that declare layouts shared with the BPF programs in bpf/ and have no C unit (see redirect.h)
+HEADERS = ("redirect",)
 _CDEF = re.compile(r"/\* XSK_CDEF_BEGIN \*/\n(.*?)/\* XSK_CDEF_END \*/", re.DOTALL)
 
 
@@ -57,7 +68,8 @@ def unit_cdef(unit: str) -> str:
 
 def cdef() -> str:
     """Everything Python sees, in dependency order."""
-    return "\n".join([*((HERE / f).read_text() for f in LIBRARIES), *(unit_cdef(u) for u in UNITS)])
+    return "\n".join([*((HERE / f).read_text() for f in LIBRARIES), *(unit_cdef(h) for h in HEADERS),
+                      *(unit_cdef(u) for u in UNITS)])
 
 
 _UMEM_OPTS_PROBE = """
@@ -108,9 +120,11 @@ ffibuilder = FFI()
 ffibuilder.cdef(cdef())
 ffibuilder.set_source(
     "xsk._xsk_cffi",
+    "#include <sys/socket.h>\n#include <linux/netlink.h>\n#include <linux/sock_diag.h>\n"
+    "#include <linux/xdp_diag.h>\n"
     "#include <linux/if_link.h>\n#include <linux/if_xdp.h>\n#include <bpf/btf.h>\n"
     "#include <xdp/libxdp.h>\n#include <xdp/xsk.h>\n"
-    + "".join(f'#include "{u}.h"\n' for u in UNITS),
+    + "".join(f'#include "{u}.h"\n' for u in (*HEADERS, *UNITS)),
     sources=[os.path.relpath(HERE / f"{u}.c") for u in UNITS],  # setuptools refuses absolute paths
     include_dirs=[str(HERE)],
     libraries=["xdp", "bpf"],

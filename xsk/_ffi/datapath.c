@@ -4,7 +4,8 @@
 #include <sys/socket.h>
 
 #include "datapath.h"
-#include "packet.h"
+#include "parse.h"
+#include "rewrite.h"
 
 /* In unaligned mode the kernel returns RX addresses as chunk base | data offset << 48. */
 static inline uint64_t kernel_addr(uint32_t unaligned, uint64_t a)

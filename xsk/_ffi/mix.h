@@ -1,7 +1,7 @@
 /* The multi-stream generator's scheduler (xsk.traffic.mix): which stream's packet goes into
  * each frame of a batch, frame by frame in proportion to the streams' rates, and the frame
  * itself (the stream's template copied in when the frame last held another's, then its
- * fields, sequence header, length and checksums patched by packet.c). Callers pass frames
+ * fields, sequence header, length and checksums patched by patch.c). Callers pass frames
  * they own; nothing here touches the ledger or the rings.
  *
  * Time is the run's clock in ns from its start (the caller's monotonic clock). Stream s's
@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "packet.h"
+#include "patch.h"
 
 /* XSK_CDEF_BEGIN */
 struct xsk_mix_stream {

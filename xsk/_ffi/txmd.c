@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "packet.h"
+#include "parse.h"
 #include "txmd.h"
 
 #ifndef XSK_LIBXDP_VERSION
@@ -64,11 +64,6 @@ int xsk_txmd_umem_create(struct xsk_umem **umem, void *area, uint64_t size, stru
 
 /* --- requests ---------------------------------------------------------------------------------- */
 
-static inline uint32_t frame_offset(uint64_t addr, uint32_t frame_size)
-{
-	return (frame_size & (frame_size - 1)) ? (uint32_t)(addr % frame_size) : (uint32_t)(addr & (frame_size - 1));
-}
-
 static uint32_t rd16(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 8 | p[1];
@@ -125,7 +120,7 @@ static int check_one(const uint8_t *area, uint64_t area_size, uint32_t frame_siz
 		     uint32_t len, int csum, uint16_t start, uint16_t offset, uint16_t *s, uint16_t *o, uint32_t *pseudo)
 {
 	uint32_t off;
-	if (a >= area_size || (off = frame_offset(a, frame_size)) < md_len || len == 0 || off + len > frame_size)
+	if (a >= area_size || (off = xsk_frame_offset(a, frame_size)) < md_len || len == 0 || off + len > frame_size)
 		return XSK_TXMD_ERR_ROOM;
 	if (csum == XSK_TXMD_CSUM_L4)
 		return l4_checksum(area + a, len, frame_size - off, s, o, pseudo) ? XSK_TXMD_ERR_NO_L4 : 0;

@@ -1,0 +1,97 @@
+/* The generator's patcher (see patch.h). */
+#include "patch.h"
+
+static uint64_t sum_words(const uint8_t *b, uint32_t width)
+{
+	uint64_t s = 0;
+	for (uint32_t i = 0; i + 1 < width; i += 2)
+		s += (uint32_t)b[i] << 8 | b[i + 1];
+	return s;
+}
+
+static uint16_t fold(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = v & 0xff;
+}
+
+/* The checksums are the template's base sums plus the words of the fields written
+ * (RFC 1624): no pass over the rest of the frame. */
+static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t len, uint64_t index,
+			       uint32_t stream, uint64_t ts_ns)
+{
+	uint64_t ip = p->base_ip, l4 = p->base_l4;
+	for (uint32_t k = 0; k < p->nfields; k++) {
+		const struct xsk_patch_field *fd = &p->fields[k];
+		uint64_t row;
+		if (p->random) {
+			p->rng ^= p->rng << 13;
+			p->rng ^= p->rng >> 7;
+			p->rng ^= p->rng << 17;
+			row = p->rng % fd->count;
+		} else {
+			row = index % fd->count;
+		}
+		const uint8_t *v = fd->values + row * fd->width;
+		memcpy(f + fd->offset, v, fd->width);
+		if (fd->flags) {
+			uint64_t s = sum_words(v, fd->width);
+			if (fd->flags & XSK_PATCH_IP_SUM)
+				ip += s;
+			if (fd->flags & XSK_PATCH_L4_SUM)
+				l4 += s;
+		}
+	}
+	if (p->ip_len_at >= 0) {
+		uint32_t v = len - (uint32_t)p->ip_len_sub, seg = len - (uint32_t)p->l4_at;
+		f[p->ip_len_at] = (uint8_t)(v >> 8);
+		f[p->ip_len_at + 1] = v & 0xff;
+		if (p->ip_len_summed)
+			ip += v;
+		l4 += seg; /* the pseudo-header's length */
+		if (p->udp_len_at >= 0) {
+			f[p->udp_len_at] = (uint8_t)(seg >> 8);
+			f[p->udp_len_at + 1] = seg & 0xff;
+			l4 += seg;
+		}
+	}
+	if (p->seq_at >= 0) {
+		uint8_t *q = f + p->seq_at;
+		uint64_t seq = ((uint64_t)(stream & 0xff) << 56) | (index & ((1ULL << 56) - 1));
+		put_be64(q, seq);
+		put_be64(q + 8, ts_ns);
+		l4 += sum_words(q, 16);
+	}
+	if (p->ip_csum_at >= 0) {
+		uint16_t c = fold(ip);
+		f[p->ip_csum_at] = c >> 8;
+		f[p->ip_csum_at + 1] = c & 0xff;
+	}
+	if (p->l4_csum_at >= 0) {
+		uint16_t c = fold(l4);
+		if (c == 0 && p->zero_as_ffff)
+			c = 0xffff;
+		f[p->l4_csum_at] = c >> 8;
+		f[p->l4_csum_at + 1] = c & 0xff;
+	}
+}
+
+void xsk_pkt_patch_one(struct xsk_patch_plan *p, uint8_t *f, uint32_t len, uint64_t index, uint32_t stream,
+		       uint64_t ts_ns)
+{
+	patch_frame(p, f, len, index, stream, ts_ns);
+}
+
+void xsk_pkt_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,
+		   uint64_t index0, uint32_t stream, uint64_t ts_ns)
+{
+	for (uint32_t i = 0; i < n; i++)
+		patch_frame(p, area + addrs[i], 0, index0 + i, stream, ts_ns);
+}
