@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import ipaddress
 import mmap
 from collections.abc import Iterator, MutableMapping
@@ -156,7 +157,7 @@ class Map(MutableMapping[Any, Any]):
         k = self._key(key)
         buf = ffi.new("char[]", self._stride * self._cpus)
         rc = lib.bpf_map_lookup_elem(self.fd, k, buf)
-        if rc == -2:  # ENOENT
+        if rc == -errno.ENOENT:
             raise self._missing(key, k)
         check(rc, f"reading map {self.name!r}")
         data = ffi.buffer(buf)[:]
@@ -182,10 +183,10 @@ class Map(MutableMapping[Any, Any]):
         else:
             data = self.value_codec.encode(value, what)
         rc = lib.bpf_map_update_elem(self.fd, k, ffi.from_buffer("char[]", data), lib.BPF_ANY)
-        if rc == -7:  # E2BIG
-            raise error_for(7, f"map {self.name!r} is full ({self.max_entries} entries)",
+        if rc == -errno.E2BIG:
+            raise error_for(errno.E2BIG, f"map {self.name!r} is full ({self.max_entries} entries)",
                             "delete entries or raise max_entries")
-        if rc in (-19, -22) and self.type_id in _DEVICE_MAPS:  # ENODEV, EINVAL
+        if rc in (-errno.ENODEV, -errno.EINVAL) and self.type_id in _DEVICE_MAPS:
             raise error_for(-rc, f"writing map {self.name!r} ({self.type})",
                             "an interface index in a devmap resolves in the calling thread's network namespace: "
                             "write it inside xsk.netns.entered(<the interface's namespace>)")
@@ -200,7 +201,7 @@ class Map(MutableMapping[Any, Any]):
             raise ConfigError(f"map {self.name!r} is an array: its elements can't be deleted; set them to 0")
         k = self._key(key)
         rc = lib.bpf_map_delete_elem(self.fd, k)
-        if rc == -2:
+        if rc == -errno.ENOENT:
             raise self._missing(key, k)
         check(rc, f"deleting from map {self.name!r}")
 
@@ -212,7 +213,7 @@ class Map(MutableMapping[Any, Any]):
         nxt = ffi.new("char[]", self.key_size)
         while True:
             rc = lib.bpf_map_get_next_key(self.fd, prev, nxt)
-            if rc == -2:
+            if rc == -errno.ENOENT:
                 return out
             check(rc, f"listing map {self.name!r}")
             out.append(self.key_codec.decode(ffi.buffer(nxt)[:]))

@@ -20,7 +20,6 @@ the program doesn't recompute it.
 from __future__ import annotations
 
 import errno
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,9 @@ from importlib import resources
 
 from .. import _privileges
 from .._binding import check, ffi, lib
+from .._btf import Btf
 from ..errors import ConfigError, NotBuiltError, UnsupportedError, error_for
+from ..maps import Map
 
 
 class XdpGenerator:
@@ -53,7 +54,12 @@ class XdpGenerator:
             check(rc, "loading the XDP generator program")
         prog = lib.bpf_object__find_program_by_name(obj, b"xsk_gen")
         self._prog_fd = int(lib.bpf_program__fd(prog))
-        self._state_fd = int(lib.bpf_object__find_map_fd_by_name(obj, b"gen_state"))
+        btf = lib.bpf_object__btf(obj)
+        if btf == ffi.NULL:
+            self.close()
+            raise NotBuiltError(f"the XDP generator object {path} has no BTF: rebuild it with `make`")
+        # struct gen_state as the program's BTF lays it out: written by field name, never by offset
+        self._state = Map(self, lib.bpf_object__find_map_by_name(obj, b"gen_state"), Btf(btf))
         self._frame = ffi.new("uint8_t[]", frame)
         self._frame_len = len(frame)
         self._ctx = ffi.new("struct xdp_md *")
@@ -66,11 +72,18 @@ class XdpGenerator:
         self.sent = 0
         self._write_state(first_seq)
 
+    @property
+    def closed(self) -> bool:
+        return self._obj is None
+
+    @property
+    def loaded(self) -> bool:
+        return self._obj is not None
+
     def _write_state(self, next_seq: int) -> None:
         offset = time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        state = ffi.new("char[]", struct.pack("<IIQQ", self._seq_offset, self._stream, next_seq, offset))
-        key = ffi.new("uint32_t *", 0)
-        check(lib.bpf_map_update_elem(self._state_fd, key, state, 0), "writing the generator state")
+        self._state[0] = {"seq_offset": self._seq_offset, "stream": self._stream, "next_seq": next_seq,
+                          "realtime_offset": offset}
 
     def send(self, n: int, batch_size: int = 64) -> int:
         """Transmit ``n`` frames now (synchronously); returns ``n``.
