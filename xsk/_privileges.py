@@ -52,9 +52,8 @@ def require_socket() -> None:
 
 def require_program() -> None:
     require(CAP_NET_ADMIN, alternatives=(CAP_BPF, CAP_SYS_ADMIN), purpose="attaching an XDP program",
-            otherwise="; or let root attach and pin it once (xsk.pinned.attach, `xsk prog attach` in the "
-                      "shell) and receive through the pin (Socket(program=xsk.PinnedProgram(DIR)), `xsk sink "
-                      "--pin DIR`) with CAP_NET_RAW only")
+            otherwise="; or let root attach and pin it once (xsk.pinned.attach(ifname, DIR)) and receive "
+                      "through the pin (Socket(program=xsk.PinnedProgram(DIR))) with CAP_NET_RAW only")
 
 
 def require_bpf_load() -> None:

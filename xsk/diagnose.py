@@ -3,16 +3,20 @@ socket's configuration.
 
 The kernel counts what it drops at an AF_XDP socket (XDP_STATISTICS) but says nothing else;
 ``Socket.diagnose()`` turns each counter that moved into a :class:`Cause` with the likely
-reason and what to change. The command-line tools print these once per cause on stderr and
-list them in ``--json`` as ``"warnings"``.
+reason and what to change. The fix names what to change in the library's terms, a setting as
+its keyword (``Umem(frame_size=4096)``, ``Socket(ring_size=)``); the command-line tools print
+each cause once on stderr, with their own option for a setting they have one for, and list
+them in ``--json`` as ``"warnings"``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._binding import lib
+
 ETH_HLEN = 14
-XDP_PACKET_HEADROOM = 256  # the kernel keeps this much of every frame in front of received data
+XDP_PACKET_HEADROOM = int(lib.XDP_PACKET_HEADROOM)  # the kernel keeps this much of every frame in front of data
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def causes(stats: dict[str, int], *, frame_size: int, headroom: int = 0, mtu: in
                 "rx_dropped", dropped,
                 f"the link's MTU ({mtu}) lets frames of up to {mtu + ETH_HLEN} bytes arrive, more than a "
                 f"{frame_size}-byte UMEM frame holds ({room} bytes after the kernel's headroom)",
-                "use bigger frames (--frame-size 4096, Umem(frame_size=4096), for an MTU up to "
+                "use bigger frames (Umem(frame_size=4096), for an MTU up to "
                 f"{4096 - headroom - XDP_PACKET_HEADROOM - ETH_HLEN}), "
                 "multi-buffer sockets (Socket(multi_buffer=True), Linux 6.6+), or a smaller MTU"))
         else:
@@ -56,8 +60,8 @@ def causes(stats: dict[str, int], *, frame_size: int, headroom: int = 0, mtu: in
             "rx_ring_full", full,
             f"the RX ring{f' ({ring_size} entries)' if ring_size else ''} was full: frames arrived faster "
             "than the program read them",
-            "read bigger batches or more often, use a bigger ring (--ring-size, Socket(ring_size=)), or "
-            "spread the traffic over more queues (--queues)"))
+            "read bigger batches or more often, use a bigger ring (Socket(ring_size=)), or "
+            "spread the traffic over more queues (Sink(queues=))"))
     empty = stats.get("rx_fill_ring_empty_descs", 0)
     if rx and empty:
         out.append(Cause(
@@ -65,7 +69,7 @@ def causes(stats: dict[str, int], *, frame_size: int, headroom: int = 0, mtu: in
             f"the fill ring ran empty{f' ({fill_frames} frames kept on it)' if fill_frames else ''}: "
             "received frames were not given back fast enough",
             "release (or send) batches sooner, keep more frames on the fill ring (a bigger UMEM, "
-            "--frames, Socket(fill_frames=))"))
+            "Umem(frame_count=), Socket(fill_frames=))"))
     for counter, side in (("rx_invalid_descs", rx), ("tx_invalid_descs", tx)):
         bad = stats.get(counter, 0)
         if side and bad:

@@ -18,8 +18,7 @@ def ifindex(ifname: str, netns: str | None = None) -> int:
         where = f"network namespace {netns!r}" if netns else "this network namespace"
         hint = f"ip -n {netns} link" if netns else "ip link"
         elsewhere = _namespaces_with(ifname, netns)
-        found = f"; it exists in network namespace {elsewhere[0]!r}: pass netns={elsewhere[0]!r}" \
-            f" (--netns {elsewhere[0]})" if elsewhere else ""
+        found = f"; it exists in network namespace {elsewhere[0]!r}: pass netns={elsewhere[0]!r}" if elsewhere else ""
         raise NoSuchInterfaceError(f"no interface {ifname!r} in {where} (`{hint}` lists them){found}") from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from typing import Any, NoReturn
@@ -34,8 +35,17 @@ _OPTIONS = {
     "mode": "--mode", "xdp_mode": "--xdp-mode", "filter": "--filter", "max": "--batch", "batch": "--batch",
     "count": "--count", "duration": "--duration", "rate": "--rate", "seq": "--seq", "size": "--size",
     "src_ip": "--src-ip", "dst_ip": "--dst-ip", "src_port": "--src-port", "dst_port": "--dst-port",
-    "src_mac": "--src-mac", "speed": "--speed", "loop": "--loop",
+    "src_mac": "--src-mac", "speed": "--speed", "loop": "--loop", "queues": "--queues", "netns": "--netns",
 }
+# The library's words for what a command line says another way (a call it has a command or option for).
+_PHRASES = {
+    "xsk.pinned.attach(ifname, DIR)": "`xsk prog attach IFACE --pin DIR`",
+    "Socket(program=xsk.PinnedProgram(DIR))": "--pin DIR",
+}
+# How the library names a setting in its messages: ``Owner(name=value)`` or ``name=value`` (value
+# may be empty: "a bigger ring, Socket(ring_size=)"), one keyword to a call.
+_CALL = re.compile(r"\b[A-Z]\w*\((?P<name>[a-z_][a-z0-9_]*)=(?P<value>[^\s,;()]*)\)")
+_KEYWORD = re.compile(r"(?<![\w.])(?P<name>[a-z_][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[^\s,;()]*)")
 
 
 def flag_for(argument: str) -> str | None:
@@ -43,10 +53,28 @@ def flag_for(argument: str) -> str | None:
     return _OPTIONS.get(argument)
 
 
+def _as_option(m: re.Match[str]) -> str:
+    flag = flag_for(m["name"])
+    if flag is None:
+        return m[0]
+    value = m["value"].strip("'\"")
+    return f"{flag} {value}" if value else flag
+
+
+def in_flags(text: str) -> str:
+    """A library message (error, cause, warning) in the command line's terms: each setting it
+    names as a keyword (``Umem(frame_size=4096)``, ``netns='a'``) as the option that sets it
+    (``--frame-size 4096``, ``--netns a``), where there is one; everything else as it is."""
+    for words, ours in _PHRASES.items():
+        text = text.replace(words, ours)
+    return _KEYWORD.sub(_as_option, _CALL.sub(_as_option, text))
+
+
 def describe(exc: XskError) -> str:
-    """The error in the command line's terms: a ConfigError about a parameter names its option."""
+    """The error in the command line's terms: a ConfigError about a parameter names its option,
+    and the settings the message names are options too (``in_flags``)."""
     flag = flag_for(exc.argument) if isinstance(exc, ConfigError) and exc.argument else None
-    return f"{flag}: {exc.reason}" if isinstance(exc, ConfigError) and flag else str(exc)
+    return in_flags(f"{flag}: {exc.reason}" if isinstance(exc, ConfigError) and flag else str(exc))
 
 
 def bad_input(exc: XskError) -> bool:
@@ -111,9 +139,11 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
 
 
 def warn(prog: str, out: dict[str, Any], lines: list[str]) -> None:
-    """Each warning once on stderr, and in the summary as ``"warnings"`` (when there are any)."""
+    """Each warning once on stderr, and in the summary as ``"warnings"`` (when there are any), in
+    the command line's terms (``in_flags``: what the library says of a setting names its option)."""
     if not lines:
         return
+    lines = [in_flags(line) for line in lines]
     out["warnings"] = lines
     for line in lines:
         sys.stderr.write(f"{prog}: warning: {line}\n")
