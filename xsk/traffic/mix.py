@@ -129,7 +129,7 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
                                   + (" (with its sequence header)" if seq else ""), argument="size")
             if largest > frame_size:
                 raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame "
-                                  "(use --frame-size 4096 or smaller sizes)", argument="size")
+                                  "(use frame_size=4096 or smaller sizes)", argument="size")
             values = _field_values(s)
             plan = StreamPlan(i, s.name or f"stream{i}", raw, raw + bytes(largest - len(raw)), sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
