@@ -1,4 +1,5 @@
-"""asyncio for sockets: waiting on the event loop's reader and writer callbacks over the socket's fd.
+"""asyncio for sockets: waiting on the event loop's reader and writer callbacks over the socket's fd
+(``Socket.recv_async``, ``send_async``, ``flush_async`` and ``batches`` wait here).
 
 poll() on an AF_XDP socket reports RX ready when its RX ring has frames and TX room when its
 TX ring has room, so the loop's selector (epoll, or uvloop's) wakes a coroutine exactly as
@@ -16,15 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .batch import Batch
-    from .socket import Socket
 
 _SLICE = 0.1  # longest single wait: a deleted interface is noticed this fast
-_FLUSH_NAP = (0.0001, 0.005)  # completions raise no fd event: nap between reaps, doubling
+FLUSH_NAP = (0.0001, 0.005)  # completions raise no fd event: nap between reaps, doubling
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -32,11 +27,11 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-async def wait_fd(sock: Socket, writable: bool, timeout: float) -> None:
-    """Until the socket is readable (writable) or ``timeout`` seconds pass, on the running loop."""
+async def wait_fd(fd: int, writable: bool, timeout: float) -> None:
+    """Until ``fd`` is readable (writable) or ``timeout`` seconds pass, on the running loop (its
+    reader or writer callback; never a thread)."""
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[None] = loop.create_future()
-    fd = sock.fd
     if writable:
         loop.add_writer(fd, _wake, fut)
     else:
@@ -52,52 +47,6 @@ async def wait_fd(sock: Socket, writable: bool, timeout: float) -> None:
             loop.remove_reader(fd)
 
 
-def _remaining(deadline: float | None) -> float:
+def remaining(deadline: float | None) -> float:
+    """The next wait: a slice, or what is left until ``deadline`` if that is less."""
     return _SLICE if deadline is None else min(_SLICE, deadline - time.monotonic())
-
-
-async def recv(sock: Socket, max: int, timeout: float | None, into: Batch | None) -> Batch:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        batch = sock.recv(max, timeout=0, into=into, _spin=True)
-        if len(batch):
-            return batch
-        into = batch  # empty: it owns nothing, so it is refilled in place next time
-        remaining = _remaining(deadline)
-        if remaining <= 0:
-            return batch
-        sock._rx_wakeup()
-        await wait_fd(sock, False, remaining)
-
-
-async def send(sock: Socket, batch: Batch, timeout: float | None) -> int:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    sent = 0
-    while True:
-        sent += sock.send(batch)
-        if not len(batch):
-            return sent
-        sock.complete()
-        remaining = _remaining(deadline)
-        if remaining <= 0:
-            return sent
-        await wait_fd(sock, True, remaining)
-        sock._check_gone()
-
-
-async def flush(sock: Socket, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    nap = _FLUSH_NAP[0]
-    while True:
-        sock.complete()
-        pending = sock.outstanding()
-        if not pending or time.monotonic() >= deadline:
-            return not pending
-        sock._kick()
-        await asyncio.sleep(nap)
-        nap = min(nap * 2, _FLUSH_NAP[1])
-
-
-async def batches(sock: Socket, max: int) -> AsyncIterator[Batch]:
-    while True:
-        yield await recv(sock, max, None, None)

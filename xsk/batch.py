@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -47,9 +47,51 @@ _REQUEST_ERRORS = {
 if TYPE_CHECKING:
     from scapy.packet import Packet
 
+    from .ledger import Ledger
     from .rxmeta import RxMetadata
-    from .socket import Socket
-    from .umem import Umem
+
+
+class FrameArea(Protocol):
+    """What a batch needs of the UMEM its frames belong to (``xsk.Umem`` is the one): the area
+    and its geometry, the ledger that records who owns each frame, and the pool to give frames
+    back to. A batch holds its UMEM for as long as it lives; the UMEM outlives its batches' use
+    (a batch of a closed UMEM refuses every access)."""
+
+    frame_size: int
+    size: int
+    tx_metadata_len: int
+    array: np.ndarray
+    ledger: Ledger
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    def area_pointer(self) -> CData: ...
+
+    def frames_of(self, addrs: np.ndarray) -> np.ndarray: ...
+
+    def offsets_of(self, addrs: np.ndarray) -> np.ndarray: ...
+
+    def view(self, start: int, stop: int) -> memoryview: ...
+
+    def read_rows(self, addrs: np.ndarray, length: int) -> np.ndarray: ...
+
+    def write_rows(self, addrs: np.ndarray, values: np.ndarray) -> None: ...
+
+    def release(self, frames: Batch) -> None: ...
+
+
+class Holder(Protocol):
+    """What a batch needs of the socket that received its frames: to give them back to its
+    fill ring (``release``) while it is open."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def release(self, batch: Batch) -> int: ...
 
 
 class Batch:
@@ -65,7 +107,7 @@ class Batch:
     )
 
     def __init__(
-        self, umem: Umem, addrs: np.ndarray, lens: np.ndarray, token: int, source: Socket | None,
+        self, umem: FrameArea, addrs: np.ndarray, lens: np.ndarray, token: int, source: Holder | None,
         opts: np.ndarray | None = None,
     ) -> None:
         self._umem = umem
@@ -81,20 +123,49 @@ class Batch:
         self._lens_c: CData | None = None
         self._bufs: _Buffers | None = None  # set once the batch is reused (into=)
 
-    # --- the data path's view of the arrays (for Socket and Umem) -----------------------------
-    def _c_addrs(self) -> CData:
+    # --- the library's inner interface ---------------------------------------------------------
+    # What xsk's own modules use of a batch, and nothing else: the C views of its arrays
+    # (c_addrs, c_lens) and the arrays themselves (raw_addrs, raw_lens), its UMEM (umem), its
+    # socket (source), a check that it still owns its frames (check_live). The data path that
+    # hands frames over (Socket.recv/send/release/fill, Umem.take/release) also reads and sets
+    # the slots _addrs, _lens, _opts, _addrs_c, _lens_c, _token, _spent and _views directly and
+    # calls _consume, _reusable and _refilled: a property or method per batch there would cost
+    # instructions per packet (tools/instructions).
+
+    @property
+    def umem(self) -> FrameArea:
+        """The UMEM the frames belong to."""
+        return self._umem
+
+    def check_live(self) -> None:
+        """Raise unless the batch still owns its frames (not spent, not the parent's after fork())."""
+        self._live()
+
+    def raw_addrs(self) -> np.ndarray:
+        """The addresses array itself (no check, no read-only view: a per-batch helper that has
+        checked the batch with :meth:`check_live` reads it without paying for ``addrs``)."""
+        return self._addrs
+
+    def raw_lens(self) -> np.ndarray:
+        """The lengths array itself (see :meth:`raw_addrs`); the C units may write new lengths into it."""
+        return self._lens
+
+    def c_addrs(self) -> CData:
+        """The addresses as a C ``uint64_t[]`` over the batch's own array, for the C units' per-batch
+        calls (valid while the batch holds these frames)."""
         c = self._addrs_c
         if c is None:
             c = self._addrs_c = ffi.from_buffer("uint64_t[]", self._addrs)
         return c
 
-    def _c_lens(self) -> CData:
+    def c_lens(self) -> CData:
+        """The lengths as a C ``uint32_t[]`` over the batch's own array (see :meth:`c_addrs`)."""
         c = self._lens_c
         if c is None:
             c = self._lens_c = ffi.from_buffer("uint32_t[]", self._lens)
         return c
 
-    def _reusable(self, umem: Umem, capacity: int, with_opts: bool) -> _Buffers:
+    def _reusable(self, umem: FrameArea, capacity: int, with_opts: bool) -> _Buffers:
         """This batch's buffers for refilling it with up to ``capacity`` frames (``into=``).
 
         Only a batch that owns nothing may be refilled: frames are never dropped by reuse."""
@@ -109,7 +180,7 @@ class Batch:
             bufs = self._bufs = _Buffers(max(capacity, bufs.capacity if bufs else 0), with_opts)
         return bufs
 
-    def _refilled(self, bufs: _Buffers, n: int, token: int, source: Socket | None, with_opts: bool) -> Batch:
+    def _refilled(self, bufs: _Buffers, n: int, token: int, source: Holder | None, with_opts: bool) -> Batch:
         """The C call wrote ``n`` frames for ``token`` into ``bufs``: this batch now owns them."""
         if n != bufs.n:  # the views of the first n entries are kept: a steady batch size makes none
             bufs.views(n)
@@ -124,12 +195,17 @@ class Batch:
 
     # --- ownership ---------------------------------------------------------------------------
     @property
+    def source(self) -> Holder | None:
+        """The socket that received these frames (None for frames from ``Umem.take``)."""
+        return self._source
+
+    @property
     def spent(self) -> bool:
         """True once the frames were handed over; the batch then owns nothing."""
         return self._spent
 
     def _live(self) -> None:
-        if forked_away(self._umem._pid):
+        if forked_away(self._umem.pid):
             raise ClosedError("this batch belongs to the parent process: after fork() the child has no UMEM")
         if self._spent:
             raise FrameOwnershipError(
@@ -195,7 +271,7 @@ class Batch:
             raise ValueError(f"mask of shape {mask.shape} for a batch of {n}")
         umem = self._umem
         ledger = umem.ledger
-        token = next(ledger._tokens)
+        token = next(ledger.tokens())
         sel_a = np.empty(n, np.uint64)
         lens = np.empty(2 * n, np.uint32)  # the selected ones' in [0, n), the rest's from n: one allocation
         sel_ac = _from_buffer("uint64_t[]", sel_a)
@@ -203,15 +279,15 @@ class Batch:
         opts = self._opts
         if opts is None:
             sel_o = None
-            k = _select(ledger.c, self._c_addrs(), self._c_lens(), _NULL, _from_buffer("uint8_t[]", mask), n,
+            k = _select(ledger.c, self.c_addrs(), self.c_lens(), _NULL, _from_buffer("uint8_t[]", mask), n,
                         self._token, token, sel_ac, lens_c, _NULL, lens_c + n, ledger.bad_unread)
         else:
             sel_o = np.empty(n, np.uint32)
-            k = _select(ledger.c, self._c_addrs(), self._c_lens(), _from_buffer("uint32_t[]", opts),
+            k = _select(ledger.c, self.c_addrs(), self.c_lens(), _from_buffer("uint32_t[]", opts),
                         _from_buffer("uint8_t[]", mask), n, self._token, token, sel_ac, lens_c,
                         _from_buffer("uint32_t[]", sel_o), lens_c + n, ledger.bad_unread)
         if k < 0:
-            ledger.raise_refused(k, self._c_addrs(), n, self._token, "split")
+            ledger.raise_refused(k, self.c_addrs(), n, self._token, "split")
         if self._views:
             self._release_views()
         r = n - k
@@ -231,7 +307,7 @@ class Batch:
         """A batch dropped while it still owns frames gives them back to the pool, with a warning:
         frames are never lost to a forgotten batch (but the code that dropped it has a bug)."""
         try:
-            if self._spent or not len(self._addrs) or self._umem.closed or forked_away(self._umem._pid):
+            if self._spent or not len(self._addrs) or self._umem.closed or forked_away(self._umem.pid):
                 return
             n = len(self._addrs)
             self._umem.release(self)
@@ -303,7 +379,7 @@ class Batch:
         mode, starts, offsets, per_frame = self._checksum_place(checksum, n)
         opts = self.options  # made on first use: zeros
         bad = ffi.new("uint32_t *")
-        rc = _request(umem._area_ptr(), umem.size, umem.frame_size, md, self._c_addrs(), self._c_lens(),
+        rc = _request(umem.area_pointer(), umem.size, umem.frame_size, md, self.c_addrs(), self.c_lens(),
                       _from_buffer("uint32_t[]", opts), n, 1 if timestamp else 0, mode,
                       _NULL if starts is None else _from_buffer("uint16_t[]", starts),
                       _NULL if offsets is None else _from_buffer("uint16_t[]", offsets), per_frame, bad)
@@ -422,7 +498,7 @@ class Batch:
             raise FrameTooLargeError(
                 f"lens[{i}] = {length} runs past the end of its {self._umem.frame_size}-byte frame"
             )
-        view = self._umem._view(start, start + length)
+        view = self._umem.view(start, start + length)
         self._views.append(view)
         return view
 

@@ -245,15 +245,15 @@ def parse(batch: Batch, *, verify_checksums: bool = False) -> Headers:
     ``verify_checksums``, each UDP/TCP checksum is also summed over its datagram (one C call,
     every byte of the datagrams read): ``h.l4_csum``, ``h.l4_csum_ok``, ``h.l4_csum_partial``.
     """
-    batch._live()
-    n = len(batch._addrs)  # len(batch) of a live batch, without the call
+    batch.check_live()
+    n = len(batch.raw_addrs())  # len(batch) of a live batch
     # np.empty(n, _HDR) would look up a zero-fill loop field by field (0.75 us); over a buffer, 0.25
     out = np.ndarray((n,), _HDR, bytearray(n * _HDR_SIZE))
     out_c = ffi.from_buffer("struct xsk_hdr[]", out)
-    h = Headers._of_records(out, batch._lens, out_c)
+    h = Headers._of_records(out, batch.raw_lens(), out_c)
     if n:
-        umem = batch._umem
-        area, addrs, lens = umem._area_ptr(), batch._c_addrs(), batch._c_lens()
+        umem = batch.umem
+        area, addrs, lens = umem.area_pointer(), batch.c_addrs(), batch.c_lens()
         if verify_checksums:
             _parse_verified(area, addrs, lens, n, umem.size, umem.frame_size, out_c)
         else:
@@ -268,13 +268,13 @@ def count_checksums(batch: Batch) -> tuple[int, int, int, int]:
     The states are ``parse(batch, verify_checksums=True).l4_csum``'s, counted in one C pass
     that keeps no per-frame records: for receivers that only count (sink, capture).
     """
-    batch._live()
+    batch.check_live()
     n = len(batch)
     if not n:
         return (0, 0, 0, 0)
-    umem = batch._umem
+    umem = batch.umem
     counts = ffi.new("uint64_t[4]")
-    _csum_count(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), n, umem.size, umem.frame_size, counts)
+    _csum_count(umem.area_pointer(), batch.c_addrs(), batch.c_lens(), n, umem.size, umem.frame_size, counts)
     return (int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]))
 
 

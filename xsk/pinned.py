@@ -143,8 +143,9 @@ class PinnedProgram:
                               "in the shell), as root", argument="pin")
         self._program: RedirectProgram | None = None
 
-    def _acquire(self, ifindex: int, ifname: str) -> RedirectProgram:
-        """The program's maps for a socket on ``ifindex`` (opened once, counted per socket)."""
+    def acquire(self, ifindex: int, ifname: str) -> RedirectProgram:
+        """The program's maps for a socket on ``ifindex`` (opened once, counted per socket; each
+        socket's queue place calls it when it binds and ``RedirectProgram.release`` at teardown)."""
         prog = self._program
         if prog is None or prog.closed:
             prog = self._program = RedirectProgram.from_pins(self.path, ifindex, ifname)

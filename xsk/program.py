@@ -24,7 +24,7 @@ import os
 import warnings
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from . import _privileges, link
 from . import netns as netns_mod
@@ -45,8 +45,17 @@ from .errors import (
 from .filter import MAX_RULES, Rule
 from .maps import Globals, Maps
 
-if TYPE_CHECKING:
-    from .socket import Socket
+
+class Endpoint(Protocol):
+    """What a program needs of a socket it steers frames to: its fd for the XSKMAP, and whether it
+    is closed. ``xsk.Socket`` is one; programs never need more of it."""
+
+    @property
+    def fd(self) -> int: ...
+
+    @property
+    def closed(self) -> bool: ...
+
 
 XdpMode = Literal["auto", "native", "skb"]
 _MODES = {"native": lib.XDP_MODE_NATIVE, "skb": lib.XDP_MODE_SKB}
@@ -587,8 +596,8 @@ class CustomProgram:
         _privileges.require_program()
         self.ifname = ifname
         self.netns = netns
-        self._sockets: dict[int, Socket] = {}
-        self._slots: dict[int, Socket] = {}
+        self._sockets: dict[int, Endpoint] = {}
+        self._slots: dict[int, Endpoint] = {}
         self._maps: Maps | None = None
         self._globals: Globals | None = None
         self._btf: Btf | None = None
@@ -614,6 +623,10 @@ class CustomProgram:
     @property
     def closed(self) -> bool:
         return bool(self._attachment._prog == ffi.NULL)
+
+    def check_usable(self) -> None:
+        """ClosedError if the program was closed (or belongs to the parent of this fork()ed process)."""
+        self._usable()
 
     def _usable(self) -> None:
         if self.closed:
@@ -662,7 +675,7 @@ class CustomProgram:
         check(lib.bpf_map_lookup_elem(self.map_fd(map_name), k, buf), f"reading {map_name}[{key}]")
         return bytes(ffi.buffer(buf))
 
-    def place(self, key: int, sock: Socket) -> None:
+    def place(self, key: int, sock: Endpoint) -> None:
         """Put ``sock`` (a socket made with ``program=`` this) at ``key`` of the XSKMAP, replacing
         what was there: traffic the program sends to ``key`` goes to ``sock`` from now on."""
         self._usable()
@@ -670,13 +683,14 @@ class CustomProgram:
             raise ConfigError(f"{sock!r} is not an open socket of {self!r}", argument="sock")
         self._put(key, sock)
 
-    def _put(self, key: int, sock: Socket) -> None:
+    def _put(self, key: int, sock: Endpoint) -> None:
         k = ffi.new("uint32_t *", key)
         v = ffi.new("uint32_t *", sock.fd)
         check(lib.bpf_map_update_elem(self.xskmap_fd, k, v, 0), f"putting a socket into {self.name}'s XSKMAP")
         self._slots[key] = sock
 
-    def _add_socket(self, sock: Socket, key: int) -> None:
+    def add_endpoint(self, sock: Endpoint, key: int) -> None:
+        """Put a socket made with ``program=`` this at ``key`` (called when it binds)."""
         self._usable()
         if self.xskmap_fd < 0:
             raise ConfigError(f"{self!r} was loaded with xskmap=None: it has no XSKMAP to put sockets in",
@@ -684,7 +698,7 @@ class CustomProgram:
         self._put(key, sock)
         self._sockets[id(sock)] = sock
 
-    def _remove_socket(self, sock: Socket) -> None:
+    def remove_endpoint(self, sock: Endpoint) -> None:
         """Take ``sock`` out of every XSKMAP slot it holds (called when it closes)."""
         self._sockets.pop(id(sock), None)
         for key in [k for k, s in self._slots.items() if s is sock]:

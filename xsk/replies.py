@@ -43,8 +43,8 @@ def _where(where: np.ndarray | None, n: int) -> tuple[CData, np.ndarray | None]:
 
 def _usable(batch: Batch, h: Headers | None) -> int:
     """The batch's length, once it is live and ``h`` (if given) describes as many frames."""
-    batch._live()
-    n = len(batch._addrs)  # len(batch) of a live batch, without the call
+    batch.check_live()
+    n = len(batch.raw_addrs())  # len(batch) of a live batch
     if h is not None and len(h.lens) != n:
         raise ConfigError(f"headers of {len(h)} frames for a batch of {n}", argument="h")
     return n
@@ -56,8 +56,8 @@ def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: in
         return
     mask_c, _keep = _where(where, n)
     records = ffi.NULL if h is None else h._c()
-    umem = batch._umem
-    if _swap(umem._area_ptr(), batch._c_addrs(), records, mask_c, n, umem.size, umem.frame_size, what):
+    umem = batch.umem
+    if _swap(umem.area_pointer(), batch.c_addrs(), records, mask_c, n, umem.size, umem.frame_size, what):
         raise ConfigError("a header to swap lies outside its frame (or an address outside the UMEM): "
                           "nothing was changed")
 
@@ -72,7 +72,9 @@ def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
     if not _usable(batch, None):
         return
     if where is None:
-        batch._umem.swap_macs(batch._addrs, batch._c_addrs())
+        umem = batch.umem
+        if lib.xsk_pkt_swap_macs(umem.area_pointer(), batch.c_addrs(), len(batch), umem.size, umem.frame_size):
+            raise ConfigError("an address is outside the UMEM or too close to the end of its frame")
         return
     _swap_in(batch, None, where, MACS)
 
@@ -117,8 +119,8 @@ def _fix(batch: Batch, h: Headers, where: np.ndarray | None, state: int) -> int:
     if not n:
         return 0
     mask_c, _keep = _where(where, n)
-    umem = batch._umem
-    return int(_csum_fix(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, state, n, umem.size,
+    umem = batch.umem
+    return int(_csum_fix(umem.area_pointer(), batch.c_addrs(), batch.c_lens(), h._c(), mask_c, state, n, umem.size,
                          umem.frame_size))
 
 
@@ -171,13 +173,13 @@ def _set_payloads(batch: Batch, h: Headers, payloads: Sequence[bytes | bytearray
         sizes_c = ffi.from_buffer("uint32_t[]", sizes)
         width = 0
         data = data or b"\0"
-    umem = batch._umem
-    rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data, data_len,
+    umem = batch.umem
+    rc = _set_payload(umem.area_pointer(), batch.c_addrs(), batch.c_lens(), h._c(), mask_c, n, data, data_len,
                       sizes_c, width, umem.size, umem.frame_size)
     if rc == _SIZES_WRONG:  # a memoryview of wider items: len() counts items, the join bytes
         sizes = array("I", (memoryview(p).nbytes for p in payloads))
         sizes_c = ffi.from_buffer("uint32_t[]", sizes)
-        rc = _set_payload(umem._area_ptr(), batch._c_addrs(), batch._c_lens(), h._c(), mask_c, n, data, data_len,
+        rc = _set_payload(umem.area_pointer(), batch.c_addrs(), batch.c_lens(), h._c(), mask_c, n, data, data_len,
                           sizes_c, width, umem.size, umem.frame_size)
         if rc == _SIZES_WRONG:
             raise ConfigError("the payloads' sizes do not add up to their bytes; nothing was changed",
@@ -247,7 +249,7 @@ def update_word(batch: Batch, offsets: np.ndarray, csum_offsets: np.ndarray, new
         else:
             words_c = ffi.from_buffer("uint16_t[]", words)
     mask_c, _keep = _where(where, n)
-    umem = batch._umem
-    if _update_word(umem._area_ptr(), batch._c_addrs(), ffi.from_buffer("int32_t[]", offs),
+    umem = batch.umem
+    if _update_word(umem.area_pointer(), batch.c_addrs(), ffi.from_buffer("int32_t[]", offs),
                     ffi.from_buffer("int32_t[]", coffs), words_c, word, mask_c, n, umem.size, umem.frame_size):
         raise ConfigError("an offset lies outside its frame: nothing was changed")

@@ -86,7 +86,7 @@ class Runner:
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 want = self.batch if count is None else min(self.batch, count - stats.received)
-                b = recv(want, timeout=0.05, into=b if b is not None and b._spent else None)
+                b = recv(want, timeout=0.05, into=b if b is not None and b.spent else None)
                 n = len(b)
                 if not n:
                     if self.tx is not self.sock:
@@ -123,7 +123,7 @@ class Runner:
                     break
                 want = self.batch if count is None else min(self.batch, count - stats.received)
                 wait = 0.1 if deadline is None else min(0.1, deadline - now)
-                b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b._spent else None)
+                b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b.spent else None)
                 n = len(b)
                 if not n:
                     if self.tx is not self.sock:
@@ -147,7 +147,7 @@ class Runner:
             if not b.spent:
                 self.sock.release(b)
             raise
-        if b._spent:  # the handler took care of the frames itself
+        if b.spent:  # the handler took care of the frames itself
             return
         stats = self.stats
         if selected is None or selected is True:
@@ -168,7 +168,7 @@ class Runner:
         send, tries = self.tx.send, 0
         while tries < self.send_retries and len(out):
             stats.replied += send(out)
-            if out._spent:  # all of it went: the usual case, one send
+            if out.spent:  # all of it went: the usual case, one send
                 return
             tries += 1
         if len(out):

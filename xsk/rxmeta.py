@@ -22,14 +22,21 @@ UnsupportedError when the socket is made.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from .errors import ConfigError
 
-if TYPE_CHECKING:
-    from .batch import Batch
+
+class _Received(Protocol):
+    """What reading the hints needs of a batch (``xsk.Batch`` is one): the socket its frames came
+    from and the bytes in front of each frame's data."""
+
+    @property
+    def source(self) -> object: ...
+
+    def metadata(self, width: int) -> np.ndarray: ...
 
 FIELDS = ("hash", "timestamp", "vlan")
 """What ``rx_metadata=`` may ask for."""
@@ -89,9 +96,9 @@ class RxMetadata(NamedTuple):
         return self.vlan_tci & 0x0FFF
 
 
-def read(batch: Batch) -> RxMetadata:
+def read(batch: _Received) -> RxMetadata:
     """The RX hints of every frame of ``batch`` (received by a socket opened with rx_metadata)."""
-    source = batch._source
+    source = batch.source
     if source is None or not getattr(source, "rx_metadata", None):
         raise ConfigError("this batch's frames carry no RX metadata: receive them on a socket opened with "
                           "rx_metadata=('hash', 'timestamp', 'vlan')")

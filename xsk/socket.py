@@ -1,4 +1,7 @@
-"""Socket: an AF_XDP socket bound to one interface queue, with its four rings.
+"""Socket: the data path of an AF_XDP socket on one interface queue, over its four rings.
+
+Binding to the queue (the XDP program, the kernel's socket, the XSKMAP entry, the rings and
+their teardown) is the socket's place, ``xsk._queue.Queue``; this module moves frames.
 
 Ownership
 ---------
@@ -20,25 +23,24 @@ The socket, its rings and its program all belong to the network namespace given 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import math
-import os
 import select
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterable
-from typing import Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _privileges, _procfork, link, rxmeta, txmeta
+from . import _aio, _procfork, txmeta
 from . import diagnose as diagnose_mod
 from . import filter as filter_mod
-from . import netns as netns_mod
 from ._binding import CData, check, ffi, lib
 from ._procfork import current_pid, forked_away
-from ._sockdiag import command_of, queue_holders
+from ._queue import STATISTICS, Mode, Queue, default_fill_frames
 from .batch import XDP_PKT_CONTD, Batch, _Buffers
 from .diagnose import Cause
 from .errors import (
@@ -48,27 +50,16 @@ from .errors import (
     FrameTooLargeError,
     HostError,
     InterfaceGoneError,
-    QueueRangeError,
-    UnsupportedError,
     XskError,
     error_for,
 )
 from .filter import Rule
 from .pinned import PinnedProgram
-from .program import CustomProgram, RedirectProgram, XdpMode, queue_owner
+from .program import CustomProgram, XdpMode
 from .umem import Umem
 
-Mode = Literal["auto", "copy", "zerocopy"]
-STATISTICS = (
-    "rx_dropped",
-    "rx_invalid_descs",
-    "tx_invalid_descs",
-    "rx_ring_full",
-    "rx_fill_ring_empty_descs",
-    "tx_ring_empty_descs",
-)
-_BIND_RETRIES = 40
-_BIND_RETRY_DELAY = 0.05
+__all__ = ["STATISTICS", "Mode", "Readiness", "Socket"]
+
 _SLICE = 0.1  # longest single wait: blocking calls notice a deleted interface this fast
 # An empty RX ring is re-read this many times (a few hundred microseconds) before recv sleeps in
 # poll(), as long as the kernel needs no wakeup: at high rates a sleep and wake-up per batch costs
@@ -83,90 +74,19 @@ _path_fill = lib.xsk_path_fill
 _path_forward = lib.xsk_path_forward
 _fill_needs_wakeup = lib.xsk_path_fill_needs_wakeup
 _NULL = ffi.NULL
-_DESC_SIZE = ffi.sizeof("struct xdp_desc")  # RX and TX ring entries
-_ADDR_SIZE = ffi.sizeof("uint64_t")  # fill and completion ring entries
 
 
-class _FillRings:
-    """The fill and completion rings of one interface queue in a UMEM, shared by the sockets bound there.
-
-    ``owner`` is the ledger's ring owner of the frames on the fill ring and of TX frames in
-    flight; they return to the pool when the last socket of the queue is gone (see Umem).
-    ``c`` (struct xsk_fillq) is what the sockets' data paths share; its count of frames on
-    the fill ring changes only in C, under the ledger's lock, so threads can share a queue.
-    """
-
-    __slots__ = ("c", "cq", "fq", "members", "owner", "shares_umem_fd", "txmd")
-
-    def __init__(self, fq: CData, cq: CData, owner: int, shares_umem_fd: bool) -> None:
-        self.fq, self.cq, self.owner, self.shares_umem_fd = fq, cq, owner, shares_umem_fd
-        self.c = ffi.new("struct xsk_fillq *", {"fq": fq, "cq": cq, "owner": owner})
-        self.members = 0
-        self.txmd: _TxLog | None = None  # a UMEM with TX metadata: its completion timestamps
-
-    def log_tx_metadata(self, umem: Umem) -> None:
-        """The queue's UMEM has TX metadata: reap its completions through a log (once per queue)."""
-        if self.txmd is None:
-            self.txmd = _TxLog(umem)
-            self.c.txmd = self.txmd.c
-
-
-class _TxLog:
-    """One queue's log of completion timestamps (``struct xsk_txmd_log``): C writes it while it
-    reaps completions and copies it out for ``Socket.tx_timestamps``, both under the ledger's lock.
-
-    It keeps the newest ``cap`` entries, at least as many as the UMEM has frames, so a reader
-    that reads after every send never misses one. Its arrays are owned here and lent to C for as
-    long as the queue's rings live; it points into the UMEM, which outlives its sockets.
-    """
-
-    __slots__ = ("_keep", "addrs", "c", "cap", "ns")
-
-    def __init__(self, umem: Umem) -> None:
-        self.cap = 1 << (max(umem.frame_count, umem.comp_size, 64) - 1).bit_length()
-        self.addrs = np.zeros(self.cap, dtype=np.uint64)
-        self.ns = np.zeros(self.cap, dtype=np.uint64)
-        self._keep = (ffi.from_buffer("uint64_t[]", self.addrs), ffi.from_buffer("uint64_t[]", self.ns))
-        self.c = ffi.new("struct xsk_txmd_log *", {
-            "area": umem._area_ptr(), "requested": umem._tx_requested_c, "addrs": self._keep[0],
-            "ns": self._keep[1], "cap": self.cap, "md_len": umem.tx_metadata_len})
-
-    @property
-    def in_fill(self) -> int:
-        """Frames this process put on the fill ring that the kernel has not returned."""
-        return int(self.c.in_fill)
-
-
-def _holder_hint(ifindex: int, queue: int) -> str:
-    """Who holds the queue (EBUSY at bind), by pid and command: from the kernel's sock_diag where
-    it has xsk_diag, else from what the xsk process holding it recorded in the redirect program."""
-    holders = [(pid, cmd) for pid, cmd in queue_holders(ifindex, queue) if pid != os.getpid()]
-    owner = queue_owner(ifindex, queue)
-    if not holders and owner and owner != os.getpid():
-        holders = [(owner, command_of(owner))]
-    if not holders:
-        return "another AF_XDP socket holds this queue"
-    who = ", ".join(f"process {pid} ({cmd})" for pid, cmd in holders)
-    return f"{who} holds this queue: pick another queue, or stop that process"
-
-
-def _data_path(sock: Socket) -> CData:
+def _data_path(sock: Socket, place: Queue) -> CData:
     """The socket's ``struct xsk_path``: everything its per-batch C calls need, in one place.
 
-    It points into the socket's rings, its queue's ``_FillRings`` and the UMEM's ledger, so
-    it is used only while the socket holds all three (until ``close``)."""
-    umem = sock.umem
+    It points into the place's rings, its queue's ``FillRings`` and the UMEM's ledger, so it is
+    used only while the socket holds all three (until ``close``)."""
+    umem = place.umem
     return ffi.new("struct xsk_path *", {
-        "l": umem.ledger.c, "q": sock._group.c, "rx": sock._rx, "tx": sock._tx, "fd": sock.fd,
-        "need_wakeup": 1 if sock._need_wakeup else 0, "fill_target": sock.fill_frames,
-        "comp_size": umem.comp_size, "max_kicks": sock._max_kicks,
+        "l": umem.ledger.c, "q": place.group.c, "rx": place.rx, "tx": place.tx, "fd": place.fd,
+        "need_wakeup": 1 if place.need_wakeup else 0, "fill_target": sock.fill_frames,
+        "comp_size": umem.comp_size, "max_kicks": sock._max_kicks, "wake": place.wake, "wake_ctx": place.wake_ctx,
     })
-
-
-def _check_ring_size(ring_size: object) -> None:
-    """ConfigError unless ``ring_size`` is a power of two (what the kernel takes for a ring)."""
-    if not isinstance(ring_size, int) or ring_size < 1 or ring_size & (ring_size - 1):
-        raise ConfigError(f"must be a power of two, got {ring_size!r}", argument="ring_size")
 
 
 class Readiness(NamedTuple):
@@ -219,9 +139,7 @@ class Socket:
     of an interface share its program, so they all ask for hints or none do.
     """
 
-    _group: _FillRings  # the fill and completion rings of its queue, from the moment they exist
-    _custom: CustomProgram | None  # the user's XDP program (program=), if it steers to this socket
-    _netns_fd: int | None  # the namespace, held open until close()
+    _place: Queue  # its place on the queue: program, kernel socket, XSKMAP entry, rings (xsk._queue)
 
     def __init__(
         self,
@@ -245,282 +163,54 @@ class Socket:
         multi_buffer: bool = False,
         rx_metadata: Iterable[str] | bool = (),
     ) -> None:
-        if mode not in ("auto", "copy", "zerocopy"):
-            raise ConfigError(f"must be 'auto', 'copy' or 'zerocopy', got {mode!r}", argument="mode")
-        if xdp_mode not in ("auto", "native", "skb"):
-            raise ConfigError(f"must be 'auto', 'native' or 'skb', got {xdp_mode!r}", argument="xdp_mode")
-        _check_ring_size(ring_size)
-        if not (rx or tx):
-            raise ConfigError("a socket needs rx=True, tx=True or both")
-        if not isinstance(queue, int) or queue < 0:
-            raise ConfigError(f"must be a non-negative integer, got {queue!r}", argument="queue")
-        rules = filter_mod.parse(filter)
-        if rules and not rx:
-            raise ConfigError("steers received frames: it needs rx=True", argument="filter")
-        pinned = program if isinstance(program, PinnedProgram) else None
-        if pinned is not None:
-            if not rx:
-                raise ConfigError("program= steers received frames: it needs rx=True")
-            if xskmap_key is not None:
-                raise ConfigError("xskmap_key= needs your own program: a pinned xsk program indexes by queue")
-            program = None
-        if program is not None:
-            if not isinstance(program, CustomProgram):
-                raise ConfigError(f"must be an xsk.CustomProgram or xsk.pinned.PinnedProgram, got "
-                                  f"{type(program).__name__}", argument="program")
-            if filter is not None:
-                raise ConfigError("filter= configures xsk's own program; with program= your program steers")
-            if not rx:
-                raise ConfigError("program= steers received frames: it needs rx=True")
-            program._usable()
-        if not isinstance(busy_poll, int) or busy_poll < 0:
-            raise ConfigError(f"must be microseconds (0: off), got {busy_poll!r}", argument="busy_poll")
-        if not isinstance(busy_poll_budget, int) or not 0 < busy_poll_budget <= 65535:
-            raise ConfigError(f"must be 1..65535 frames, got {busy_poll_budget!r}", argument="busy_poll_budget")
-        if xskmap_key is not None and program is None:
-            raise ConfigError("xskmap_key= needs program=: xsk's own program indexes its XSKMAP by queue")
-        hints = rxmeta.check_fields(rx_metadata)
-        if hints:
-            if not rx:
-                raise ConfigError("RX hints come with received frames: it needs rx=True", argument="rx_metadata")
-            if program is not None or pinned is not None:
-                raise ConfigError("xsk's redirect program writes the RX hints; with program= your program would "
-                                  "(bpf_xdp_adjust_meta, as bpf/xsk_redirect.c does)", argument="rx_metadata")
-            if xdp_mode == "skb":
-                raise ConfigError("a program that reads the driver's RX hints runs in the driver: it needs "
-                                  "xdp_mode='native' or 'auto'", argument="rx_metadata")
-        umem._usable()
-        _privileges.require_socket()
-        if rx and pinned is None:  # a pinned program is already attached: the socket only joins it
-            _privileges.require_program()
-        self._setup(umem, ifname, queue, netns=netns, ring_size=ring_size, rx=rx, tx=tx, need_wakeup=need_wakeup,
-                    busy_poll=busy_poll, busy_poll_budget=busy_poll_budget, multi_buffer=multi_buffer,
-                    fill_frames=fill_frames)
-        self.rx_metadata = hints
-        self._custom = program
-        self._pinned: PinnedProgram | None = pinned
-        self._xskmap_key = queue if xskmap_key is None else xskmap_key
-        # The namespace is held by fd, so teardown works even after its name is deleted.
-        self._netns_fd = netns_mod.open_fd(netns) if netns else None
+        self._closed = True  # until the data path exists (close() and __del__ rely on it)
+        self._pid = current_pid()
+        place = self._take_place(
+            umem, ifname, queue, mode, rx, tx, netns, ring_size, need_wakeup, xdp_mode=xdp_mode, filter=filter,
+            program=program, xskmap_key=xskmap_key, busy_poll=busy_poll, busy_poll_budget=busy_poll_budget,
+            multi_buffer=multi_buffer, rx_metadata=rx_metadata)
         try:
-            with netns_mod.entered_fd(self._netns_fd):
-                self._bind(ifname, queue, rx, tx, mode, xdp_mode, filter, rules)
+            self._open(place, fill_frames)
         except BaseException:
-            self._close_netns_fd()
+            place.close(ffi.NULL)
             raise
-        self._open()
         try:
-            self._steer()
+            place.steer(self)
         except BaseException:
             self.close()
             raise
 
-    def _steer(self) -> None:
-        """Make the socket reachable from the XDP program: only now, once ``_open`` has put
-        frames on its fill ring, for a frame steered to it before would find that ring empty
-        and be dropped (rx_fill_ring_empty_descs; ~50 frames at every start under 300k pps)."""
-        if self._program is not None:
-            check(lib.xsk_socket__update_xskmap(self._xsk, self._program.map_fd),
-                  f"putting the socket into the XSKMAP of {self.ifname}")
-        elif self._custom is not None:
-            self._custom._add_socket(self, self._xskmap_key)
+    def _take_place(self, umem: Umem, ifname: str, queue: int, mode: Mode, rx: bool, tx: bool,
+                    netns: str | None, ring_size: int, need_wakeup: bool, **options: Any) -> Queue:
+        """The socket's place on its queue, bound (``xsk.testing.MemorySocket`` takes a memory one)."""
+        return Queue(umem, ifname, queue, mode, rx, tx, netns, ring_size, need_wakeup, **options)
 
-    # --- set-up shared with the in-memory socket (xsk.testing.MemorySocket) ---------------------
-    def _setup(self, umem: Umem, ifname: str, queue: int, *, netns: str | None, ring_size: int, rx: bool,
-               tx: bool, need_wakeup: bool, busy_poll: int, busy_poll_budget: int, multi_buffer: bool,
-               fill_frames: int | None) -> None:
-        """Every attribute a socket has before its rings exist (arguments already checked)."""
-        self.umem = umem
-        self.ifname = ifname
-        self.queue = queue
-        self.netns = netns
-        self.ring_size = ring_size
-        self.rx_enabled = rx
-        self.tx_enabled = tx
-        self._need_wakeup = need_wakeup
-        self.busy_poll = busy_poll
-        self.busy_poll_budget = busy_poll_budget
-        self.multi_buffer = bool(multi_buffer)
-        self.rx_metadata = frozenset[str]()
-        self._pid = current_pid()
-        self._closed = True
+    def _open(self, place: Queue, fill_frames: int | None) -> None:
+        """The data path over the place's rings; the fill ring topped up."""
+        self._place = place
+        self.umem = place.umem
+        self.ifname, self.queue, self.netns = place.ifname, place.queue, place.netns
+        self.ifindex, self.ns_id = place.ifindex, place.ns_id
+        self.ring_size, self.rx_enabled, self.tx_enabled = place.ring_size, place.rx_enabled, place.tx_enabled
+        self.busy_poll, self.busy_poll_budget = place.busy_poll, place.busy_poll_budget
+        self.multi_buffer, self.rx_metadata = place.multi_buffer, place.rx_metadata
+        self.fd, self.mode = place.fd, place.mode
         self._gone = False  # the interface was deleted under the socket
-        self._netns_fd = None
-        self._xsk = ffi.NULL
-        self._program: RedirectProgram | None = None
-        self._custom = None
-        self._pinned = None
-        self._xskmap_key = queue
-        self.ifindex = 0
-        self.ns_id = 0
-        self.fd = -1
-        self.mode = "unbound"
-        if fill_frames is None:
-            # at most one RX ring's worth, so several sockets can share a UMEM without starving
-            fill_frames = min(umem.frame_count // 2 if tx else umem.frame_count, ring_size)
-        self.fill_frames = min(fill_frames, umem.fill_size) if rx else 0
-        self._max_kicks = max(1, ring_size // 32)
+        self._max_kicks = max(1, place.ring_size // 32)
         # the descriptor options send() may pass on (the kernel rejects a descriptor with others)
         self._options = (XDP_PKT_CONTD if self.multi_buffer else 0) | (
-            txmeta.XDP_TX_METADATA if umem.tx_metadata_len else 0)
-
-    def _use_rings(self, group: _FillRings, rx_ring: CData, tx_ring: CData, fd: int) -> None:
-        """The socket's rings exist: make its data path over them, its queue's fill rings and the UMEM's ledger."""
-        group.members += 1
-        if self.umem.tx_metadata_len:
-            group.log_tx_metadata(self.umem)
-        self._group = group
-        self._rx, self._tx = rx_ring, tx_ring
-        self.fd = fd
-        self._path = _data_path(self)  # before anything else can fail: teardown uses it
-        self._fq, self._cq, self._ring_owner = group.fq, group.cq, group.owner
-
-    def _open(self) -> None:
-        """The socket is bound: it counts as one of its UMEM's, and its fill ring is topped up."""
-        self._closed = False
-        self.umem._attach(self)
+            txmeta.XDP_TX_METADATA if self.umem.tx_metadata_len else 0)
+        self._fill_frames = default_fill_frames(self.umem, fill_frames, place.ring_size, place.rx_enabled,
+                                                place.tx_enabled)
+        self._group = place.group
+        self._rx, self._tx = place.rx, place.tx  # the ring structs (the data path reads them through _path)
+        self._path = _data_path(self, place)
         self._poller = select.poll()
         self._rx_bufs = _Buffers(0, self.multi_buffer)
-        self._tokens = self.umem.ledger._tokens  # the UMEM's batch tokens (see Ledger.new_token)
+        self._tokens = self.umem.ledger.tokens()  # the UMEM's batch tokens (see Ledger.new_token)
+        self._closed = False
         if self.rx_enabled:
             self._refill()
-
-    def _bind(self, ifname: str, queue: int, rx: bool, tx: bool, mode: Mode, xdp_mode: XdpMode,
-              filter: str | list[Rule] | None, rules: list[Rule]) -> None:
-        """Everything that needs the namespace; on any failure, undo what was done and re-raise."""
-        self.ifindex = link.ifindex(ifname, self.netns)
-        rxq, txq = link.queue_counts(self.ifindex)
-        limit = min(rxq, txq) if rx and tx else (rxq if rx else txq)
-        if queue >= limit:
-            raise QueueRangeError(
-                f"queue {queue} is out of range: {ifname} has {rxq} RX and {txq} TX queues (valid: 0..{limit - 1})"
-            )
-        self.ns_id = netns_mod.current_id()
-        custom = self._custom
-        if custom is not None and (custom.ns_id, custom.ifindex) != (self.ns_id, self.ifindex):
-            raise ConfigError(f"{custom!r} is attached to another interface than {ifname}")
-        peer = None
-        for other in self.umem._sockets.values():
-            if (other.ns_id, other.ifindex, other.queue) == (self.ns_id, self.ifindex, queue):
-                if custom is None:
-                    raise ConfigError(
-                        f"{other!r} already uses {ifname} queue {queue} with this UMEM: one socket per queue "
-                        "and UMEM (make it with rx=True, tx=True instead of two sockets), unless your own "
-                        "XDP program (program=) picks between them"
-                    )
-                peer = other
-        try:
-            if rx and self._pinned is not None:
-                self._program = self._pinned._acquire(self.ifindex, ifname)
-            elif rx and custom is None:
-                self._program = RedirectProgram.acquire(self.ifindex, ifname, xdp_mode, bool(self.rx_metadata))
-            self._create(mode, peer)
-            if self._program is not None:
-                # only once the queue is ours: a bind refused (EBUSY) leaves its holder's rules alone
-                if filter is not None or self._pinned is None:  # pinned: the admin's rules stay
-                    self._program.set_rules(rules if filter is not None else [], queue)
-                self._program.reset_hits(queue)
-                self._program.claim(queue)
-            self.mode = self._kernel_mode()
-            if self.busy_poll:
-                check(lib.xsk_sys_busy_poll(self.fd, self.busy_poll, self.busy_poll_budget),
-                      "turning on busy polling", "SO_BUSY_POLL above net.core.busy_read needs CAP_NET_ADMIN")
-            self._dontfork_rings()
-        except BaseException:
-            self._teardown_kernel()
-            raise
-
-    def _close_netns_fd(self) -> None:
-        if self._netns_fd is not None:
-            os.close(self._netns_fd)
-            self._netns_fd = None
-
-    # --- set-up and teardown ---------------------------------------------------------------
-    def _create(self, mode: Mode, peer: Socket | None) -> None:
-        umem = self.umem
-        self._rx = ffi.new("struct xsk_ring_cons *") if self.rx_enabled else ffi.NULL
-        self._tx = ffi.new("struct xsk_ring_prod *") if self.tx_enabled else ffi.NULL
-        cfg = ffi.new("struct xsk_socket_config *")
-        cfg.rx_size = self.ring_size if self.rx_enabled else 0
-        cfg.tx_size = self.ring_size if self.tx_enabled else 0
-        cfg.libxdp_flags = lib.XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD
-        cfg.xdp_flags = 0
-        bind = {"auto": 0, "copy": lib.XDP_COPY, "zerocopy": lib.XDP_ZEROCOPY}[mode]
-        cfg.bind_flags = bind | (lib.XDP_USE_NEED_WAKEUP if self._need_wakeup else 0) | (
-            lib.XDP_USE_SG if self.multi_buffer else 0)
-        pp = ffi.new("struct xsk_socket **")
-        first = not umem.registered
-        if peer is not None:  # same queue: libxdp and the kernel share the peer's fill/completion rings
-            group = peer._group
-        elif first:
-            group = _FillRings(*umem._register(), umem.ledger.new_ring_owner(), True)
-        else:
-            group = _FillRings(ffi.new("struct xsk_ring_prod *"), ffi.new("struct xsk_ring_cons *"),
-                               umem.ledger.new_ring_owner(), False)
-        name = self.ifname.encode()
-        rc = 0
-        for _ in range(_BIND_RETRIES):  # the kernel tears the previous socket down asynchronously
-            if first:
-                rc = lib.xsk_socket__create(pp, name, self.queue, umem._kumem, self._rx, self._tx, cfg)
-            else:
-                rc = lib.xsk_socket__create_shared(
-                    pp, name, self.queue, umem._kumem, self._rx, self._tx, group.fq, group.cq, cfg
-                )
-            if rc != -errno.EBUSY:
-                break
-            time.sleep(_BIND_RETRY_DELAY)
-        if rc < 0:
-            if first:
-                umem._detach(self, group.owner, True)
-            where = f"{self.ifname} queue {self.queue}"
-            if -rc == errno.EOPNOTSUPP and mode == "zerocopy":
-                check(rc, f"binding in zero-copy mode to {where} (driver {link.driver_name(self.ifname)})",
-                      "the driver has no zero-copy AF_XDP: use mode='copy' or 'auto'")
-            if -rc in (errno.EINVAL, errno.EOPNOTSUPP) and self.multi_buffer:  # EINVAL: a kernel before 6.6
-                raise UnsupportedError.from_errno(
-                    -rc, f"binding with multi-buffer AF_XDP (XDP_USE_SG) to {where}",
-                    f"it needs Linux 6.6+ and, in zero-copy mode, driver support; use multi_buffer=False and "
-                    f"frames no larger than {umem.frame_size} bytes")
-            check(rc, f"binding an AF_XDP socket to {where}", _holder_hint(self.ifindex, self.queue)
-                  if -rc == errno.EBUSY else "")
-        self._xsk = pp[0]
-        self._use_rings(group, self._rx, self._tx, int(lib.xsk_socket__fd(self._xsk)))
-
-    def _teardown_kernel(self) -> None:
-        if self._program is not None and self._xsk != ffi.NULL:
-            self._program.unregister(self.queue)
-        if self._custom is not None:
-            self._custom._remove_socket(self)
-        if self._xsk != ffi.NULL:
-            group = self._group
-            if group.members > 1 and self.rx_enabled:
-                self._drain_rx()
-            lib.xsk_socket__delete(self._xsk)
-            self._xsk = ffi.NULL
-            group.members -= 1
-            if group.members:  # the queue's other sockets still use the rings and their frames
-                self.umem._detach(self, None, False)
-            else:
-                self.umem._detach(self, group.owner, group.shares_umem_fd)
-        if self._program is not None:
-            self._program.release()
-            self._program = None
-
-    def _drain_rx(self) -> None:
-        """Return what waits on this socket's RX ring to the pool, before the socket goes while
-        others keep the queue's fill ring (those frames would otherwise wait for the last one)."""
-        lib.xsk_path_drain_rx(self._path)
-
-    def _kernel_mode(self) -> str:
-        flags = ffi.new("uint32_t *")
-        check(lib.xsk_sys_options(self.fd, flags), "reading XDP_OPTIONS")
-        return "zerocopy" if flags[0] & lib.XDP_OPTIONS_ZEROCOPY else "copy"
-
-    def _dontfork_rings(self) -> None:
-        rings = [(self._rx, _DESC_SIZE), (self._tx, _DESC_SIZE), (self._fq, _ADDR_SIZE), (self._cq, _ADDR_SIZE)]
-        for ring, size in rings:
-            if ring != ffi.NULL and ring.ring != ffi.NULL:
-                check(lib.xsk_sys_ring_dontfork(ring, size), "madvise(MADV_DONTFORK) on a ring")
 
     @property
     def fill_frames(self) -> int:
@@ -545,10 +235,8 @@ class Socket:
         if forked_away(self._pid):
             self._closed = True
             return  # the parent's socket: a child must not tear it down
-        with netns_mod.entered_fd(self._netns_fd):
-            self._teardown_kernel()
+        self._place.close(self._path)
         self._closed = True
-        self._close_netns_fd()
 
     def __enter__(self) -> Socket:
         return self
@@ -563,6 +251,8 @@ class Socket:
                 self.close()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "ifname"):
+            return "<xsk.Socket unbound>"
         where = f"{self.netns}:" if self.netns else ""
         return f"<xsk.Socket {where}{self.ifname} queue {self.queue}{' closed' if self._closed else ''}>"
 
@@ -667,28 +357,51 @@ class Socket:
                          into: Batch | None = None) -> Batch:
         """``recv`` for asyncio: waits on the running loop (its reader callback on ``fileno()``),
         never in a thread; ``timeout`` None waits until frames arrive. Cancelled, it has taken nothing."""
-        from . import _aio
-
-        return await _aio.recv(self, max, timeout, into)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            batch = self.recv(max, timeout=0, into=into, _spin=True)
+            if len(batch):
+                return batch
+            into = batch  # empty: it owns nothing, so it is refilled in place next time
+            remaining = _aio.remaining(deadline)
+            if remaining <= 0:
+                return batch
+            self._rx_wakeup()
+            await _aio.wait_fd(self.fd, False, remaining)
 
     async def send_async(self, batch: Batch, *, timeout: float | None = None) -> int:
         """Send the whole batch, waiting on the running loop for TX room between partial sends;
         returns how many went. Cancelled (or timed out), the unsent frames are still the batch's."""
-        from . import _aio
-
-        return await _aio.send(self, batch, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sent = 0
+        while True:
+            sent += self.send(batch)
+            if not len(batch):
+                return sent
+            self.complete()
+            remaining = _aio.remaining(deadline)
+            if remaining <= 0:
+                return sent
+            await _aio.wait_fd(self.fd, True, remaining)
+            self._check_gone()
 
     async def flush_async(self, timeout: float = 1.0) -> bool:
         """``flush`` for asyncio: True when every frame sent on this socket has completed."""
-        from . import _aio
+        deadline = time.monotonic() + timeout
+        nap = _aio.FLUSH_NAP[0]
+        while True:
+            self.complete()
+            pending = self.outstanding()
+            if not pending or time.monotonic() >= deadline:
+                return not pending
+            self._kick()
+            await asyncio.sleep(nap)  # completions raise no fd event: nap between reaps, doubling
+            nap = min(nap * 2, _aio.FLUSH_NAP[1])
 
-        return await _aio.flush(self, timeout)
-
-    def batches(self, max: int = 256) -> AsyncIterator[Batch]:
+    async def batches(self, max: int = 256) -> AsyncIterator[Batch]:
         """``async for batch in sock.batches(64)``: received batches, each the loop body's to send or release."""
-        from . import _aio
-
-        return _aio.batches(self, max)
+        while True:
+            yield await self.recv_async(max)
 
     # --- forwarding --------------------------------------------------------------------------
     def forward(self, max: int = 256, timeout: float | None = None, *, out: Socket | None = None,
@@ -724,7 +437,7 @@ class Socket:
             raise ConfigError("forward() moves single-buffer frames; with multi_buffer=True use recv and send")
         if max < 1:
             raise ConfigError(f"must be at least 1, got {max}", argument="max")
-        area = self.umem._area_ptr()
+        area = self.umem.area_pointer()
         flags = ((lib.XSK_FWD_SWAP_MACS if swap_macs else 0) | (lib.XSK_FWD_SWAP_IPS if swap_ips else 0)
                  | (lib.XSK_FWD_SWAP_PORTS if swap_ports else 0))
         path, tx_path = self._path, tx._path
@@ -781,7 +494,7 @@ class Socket:
         n = len(addrs)
         addrs_c = batch._addrs_c
         if addrs_c is None:
-            addrs_c = batch._c_addrs()
+            addrs_c = batch.c_addrs()
         k: int = _path_fill(self._path, addrs_c, n, batch._token, to_pool)
         if k < 0:
             self.umem.ledger.raise_for(k, addrs, self._path.bad, what)
@@ -823,7 +536,7 @@ class Socket:
         path = self._path
         addrs_c, lens_c = batch._addrs_c, batch._lens_c
         if addrs_c is None or lens_c is None:
-            addrs_c, lens_c = batch._c_addrs(), batch._c_lens()
+            addrs_c, lens_c = batch.c_addrs(), batch.c_lens()
         n = len(batch._addrs)
         k: int = _path_send(path, addrs_c, lens_c, opts_c, n, batch._token, 1 if check_bounds else 0)
         if k < 0:
@@ -940,7 +653,7 @@ class Socket:
 
     def outstanding(self) -> int:
         """TX frames of this socket not yet completed."""
-        return self.umem.ledger.held_by("TX", self._ring_owner)
+        return self.umem.ledger.held_by("TX", self._group.owner)
 
     def flush(self, timeout: float = 1.0) -> bool:
         """Kick and reap until every frame sent on this socket has completed, or ``timeout``.
@@ -988,19 +701,15 @@ class Socket:
     def statistics(self) -> dict[str, int]:
         """The kernel's XDP_STATISTICS counters for this socket, by name."""
         self._usable()
-        out = ffi.new("uint64_t[6]")
-        check(lib.xsk_sys_statistics(self.fd, out), "reading XDP_STATISTICS")
-        return {name: int(out[i]) for i, name in enumerate(STATISTICS)}
+        return self._place.statistics()
 
     def diagnose(self) -> list[Cause]:
         """Why frames were lost or refused at this socket, from the kernel's counters (``statistics``)
         read with the socket's configuration: one :class:`xsk.diagnose.Cause` per counter that
         moved, with the likely reason and the fix; [] when nothing was lost."""
         stats = self.statistics()
-        with netns_mod.entered_fd(self._netns_fd):
-            mtu = link.mtu(self.ifname)
-        return diagnose_mod.causes(stats, frame_size=self.umem.frame_size, headroom=self.umem.headroom, mtu=mtu,
-                                   multi_buffer=self.multi_buffer, ring_size=self.ring_size,
+        return diagnose_mod.causes(stats, frame_size=self.umem.frame_size, headroom=self.umem.headroom,
+                                   mtu=self._place.mtu(), multi_buffer=self.multi_buffer, ring_size=self.ring_size,
                                    fill_frames=self.fill_frames, rx=self.rx_enabled, tx=self.tx_enabled)
 
     def set_filter(self, spec: str | list[Rule] | None) -> None:
@@ -1008,22 +717,24 @@ class Socket:
 
         Filters are per queue: other queues' sockets, in this process or another, keep theirs."""
         self._usable()
-        if self._program is None:
+        program = self._place.program
+        if program is None:
             raise ConfigError(f"{self!r} has no XDP program (rx=False)")
-        self._program.set_rules(filter_mod.parse(spec), self.queue)
+        program.set_rules(filter_mod.parse(spec), self.queue)
 
     def filter_hits(self) -> list[int]:
         """Frames of this socket's queue matched by each filter rule since it was bound, then the
         queue's frames passed on to the kernel stack."""
         self._usable()
-        if self._program is None:
+        program = self._place.program
+        if program is None:
             raise ConfigError(f"{self!r} has no XDP program (rx=False)")
-        return self._program.hits(self.queue)
+        return program.hits(self.queue)
 
     @property
     def xdp_mode(self) -> str | None:
         """How the redirect program is attached ("native" or "skb"), None for a TX-only socket."""
-        return self._program.mode if self._program else None
+        return self._place.xdp_mode
 
     def _own(self, batch: Batch) -> None:
         if batch._umem is not self.umem:

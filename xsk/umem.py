@@ -49,8 +49,6 @@ if TYPE_CHECKING:
 
     from scapy.packet import Packet
 
-    from .socket import Socket
-
 HugepagePolicy = Literal["auto", "required", "off"]
 
 MAP_HUGETLB = 0x40000  # not exported by Python 3.11's mmap module (x86-64 and arm64 value)
@@ -182,6 +180,7 @@ class Umem:
         self.frames = self.array.reshape(frame_count, frame_size)
         """The area as a (frame_count, frame_size) array: row i is frame i."""
         self.ledger = Ledger(frame_count, frame_size, self.unaligned)
+        self._tokens = self.ledger.tokens()  # next() on it inline in take(): Ledger.new_token without the call
         self.tx_metadata_len = txmeta.METADATA_LEN if tx_metadata else 0
         """Bytes kept in front of TX data for its metadata request (0: no TX metadata)."""
         self.tx_sw_checksum = bool(tx_sw_checksum)
@@ -193,7 +192,7 @@ class Umem:
         self._addr = int(ffi.cast("uintptr_t", ffi.from_buffer(self._map)))
         self._map_len = len(self._map)
         _live_umems.add(self)
-        self._sockets: dict[int, Socket] = {}
+        self._sockets: dict[int, object] = {}  # the queue places of its sockets (repr: the socket's)
         self._kumem: CData | None = None  # struct xsk_umem *, while registered
         self._area_c: CData | None = None  # the area as libxdp was given it, while registered
         # the fill/completion rings libxdp made with the registration
@@ -223,8 +222,13 @@ class Umem:
         area.madvise(mmap.MADV_DONTFORK)
         return area, False
 
-    def _area_ptr(self) -> CData:
-        """A C pointer to the area, for the C units' per-batch calls (valid while the UMEM is open)."""
+    # --- the library's inner interface (the queue place, the data path and the C helpers use it) ----
+    def area_pointer(self) -> CData:
+        """A C pointer to the area, for the C units' per-batch calls (valid while the UMEM is open).
+
+        Part of the library's inner interface, with :meth:`tx_requests_c`, :meth:`check_usable`,
+        :meth:`register`, :meth:`kernel_umem`, :meth:`attach_member`, :meth:`detach_member` and
+        :meth:`members`: used by xsk's own modules, not meant for applications."""
         self._usable()
         if self._ptr is None:
             self._ptr = ffi.from_buffer("uint8_t[]", self._map)
@@ -239,7 +243,7 @@ class Umem:
         if addrs_c is None:
             addrs = np.ascontiguousarray(addrs, dtype=np.uint64)
             addrs_c = ffi.from_buffer("uint64_t[]", addrs)
-        if lib.xsk_pkt_swap_macs(self._area_ptr(), addrs_c, len(addrs), self.size, self.frame_size):
+        if lib.xsk_pkt_swap_macs(self.area_pointer(), addrs_c, len(addrs), self.size, self.frame_size):
             raise ConfigError("an address is outside the UMEM or too close to the end of its frame")
 
     def frames_of(self, addrs: np.ndarray) -> np.ndarray:
@@ -260,8 +264,15 @@ class Umem:
             offsets = (addrs % np.uint64(self.frame_size)).astype(np.intp)
         return offsets
 
-    def _view(self, start: int, stop: int) -> memoryview:
+    def view(self, start: int, stop: int) -> memoryview:
+        """A memoryview of the area's bytes [start, stop) (``Batch.data`` hands these out and
+        releases them when the batch is spent)."""
         return memoryview(self._map)[start:stop]
+
+    @property
+    def pid(self) -> int:
+        """The process that made the UMEM (a fork()ed child has no access to it)."""
+        return self._pid
 
     def read_rows(self, addrs: np.ndarray, length: int) -> np.ndarray:
         """A copy of ``length`` bytes at each address, as an (n, length) array."""
@@ -295,7 +306,16 @@ class Umem:
             raise ConfigError(f"{length} bytes from some address run past the end of its frame")
         return fidx, None
 
+    def tx_requests_c(self) -> CData:
+        """Per frame, 1 while it is on a TX ring with a metadata request (C's ``requested``), NULL
+        without TX metadata; lent to each queue's completion log for the UMEM's lifetime."""
+        return self._tx_requested_c
+
     # --- ownership -------------------------------------------------------------------------
+    def check_usable(self) -> None:
+        """ClosedError if the UMEM is closed or belongs to the parent of this fork()ed process."""
+        self._usable()
+
     def _usable(self) -> None:
         if self._closed:
             raise ClosedError("this UMEM is closed")
@@ -321,7 +341,7 @@ class Umem:
         batch = into if into is not None else Batch(self, _NO_ADDRS, _NO_LENS, 0, None)
         bufs = batch._reusable(self, n, False)
         ledger = self.ledger
-        token = next(ledger._tokens)  # Ledger.new_token, inline on the data path
+        token = next(self._tokens)  # Ledger.new_token, inline on the data path
         try:  # as in Socket.recv: a signal between the take and the batch must not orphan frames
             got = _ledger_take(ledger.c, bufs.addrs_c, bufs.lens_c, n, token, length)
             return batch._refilled(bufs, got, token, None, False)
@@ -368,7 +388,7 @@ class Umem:
         addrs = frames._addrs
         addrs_c = frames._addrs_c
         if addrs_c is None:
-            addrs_c = frames._c_addrs()
+            addrs_c = frames.c_addrs()
         self.ledger.release(addrs, frames._token, addrs_c)
         frames._consume(len(addrs))
 
@@ -398,12 +418,16 @@ class Umem:
             raise FrameOwnershipError(f"address {addr:#x} is outside the UMEM (size {self.size:#x})")
         return self.ledger.state_of(addr)
 
-    # --- kernel registration (called by Socket, inside its namespace) -----------------------
+    # --- kernel registration (called by a socket's queue place, inside its namespace) --------
     @property
     def registered(self) -> bool:
         return self._kumem is not None
 
-    def _register(self) -> tuple[CData, CData]:
+    def kernel_umem(self) -> CData:
+        """libxdp's ``struct xsk_umem *`` while registered (NULL before)."""
+        return self._kumem if self._kumem is not None else ffi.NULL
+
+    def register(self) -> tuple[CData, CData]:
         """Register with the kernel in the calling thread's namespace; return (fill, comp) rings."""
         _privileges.require_socket()
         self._check_memlock()
@@ -453,15 +477,20 @@ class Umem:
                 f"frame_size), raise the limit (ulimit -l {-(-self.size // 1024)} or more, LimitMEMLOCK= in a "
                 "systemd unit) or grant CAP_IPC_LOCK", errno=errno.ENOBUFS)
 
-    def _attach(self, sock: Socket) -> None:
-        self._sockets[id(sock)] = sock
+    def members(self) -> list[object]:
+        """The sockets' queue places registered on this UMEM (see ``xsk._queue``), in no order."""
+        return list(self._sockets.values())
 
-    def _detach(self, sock: Socket, ring_owner: int | None, shares_umem_fd: bool) -> None:
+    def attach_member(self, member: object) -> None:
+        """A socket's queue place whose rings now exist: the UMEM stays registered while it is."""
+        self._sockets[id(member)] = member
+
+    def detach_member(self, member: object, ring_owner: int | None, shares_umem_fd: bool) -> None:
         """A socket is gone; once the kernel lets go of its rings' frames, they return to the pool.
 
         ``ring_owner`` None: other sockets still use the rings (a shared queue), nothing returns yet.
         """
-        self._sockets.pop(id(sock), None)
+        self._sockets.pop(id(member), None)
         if ring_owner is None:
             pass
         elif shares_umem_fd:

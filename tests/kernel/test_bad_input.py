@@ -187,6 +187,6 @@ def test_a_socket_that_fails_to_join_a_shared_queue_leaves_it_as_it_was(veth_pai
         with xsk.Socket(umem, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=0) as first:
             with pytest.raises(xsk.KernelError, match="XSKMAP"):
                 xsk.Socket(umem, b.ifname, netns=b.netns, tx=False, program=prog, xskmap_key=1 << 20)
-            assert first._group.members == 1
+            assert first._place.group.members == 1
             umem.verify()
         assert umem.accounting().pool == umem.frame_count

@@ -18,7 +18,7 @@ def test_two_queues(veth_pair_factory, make_umem, shared):
          xsk.Socket(tx_umems[1], a.ifname, queue=1, netns=a.netns, rx=False) as tx1, \
          xsk.Socket(rx_umems[0], b.ifname, queue=0, netns=b.netns, tx=False) as rx0, \
          xsk.Socket(rx_umems[1], b.ifname, queue=1, netns=b.netns, tx=False) as rx1:
-        assert rx0._program is rx1._program  # one XDP program serves both queues
+        assert rx0._place.program is rx1._place.program  # one XDP program serves both queues
         receivers = [Receiver(rx0, tpl), Receiver(rx1, tpl)]
         for first in range(0, 6000, 500):
             for tx in (tx0, tx1):

@@ -42,7 +42,7 @@ def _frames(a, b, n: int = N) -> list[bytes]:
 def _checksum_states(batch: xsk.Batch, umem: xsk.Umem) -> list[int]:
     """The engine's verdict on each frame's UDP checksum (XSK_CSUM_*), read in place."""
     hdrs = ffi.new("struct xsk_hdr[]", max(len(batch), 1))
-    lib.xsk_pkt_parse_verified(umem._area_ptr(), ffi.from_buffer("uint64_t[]", np.ascontiguousarray(batch.addrs)),
+    lib.xsk_pkt_parse_verified(umem.area_pointer(), ffi.from_buffer("uint64_t[]", np.ascontiguousarray(batch.addrs)),
                                ffi.from_buffer("uint32_t[]", batch.lens), len(batch), umem.size, umem.frame_size,
                                hdrs)
     return [int(hdrs[i].l4_csum) for i in range(len(batch))]

@@ -362,7 +362,7 @@ def _refused_before_the_ring(tx: xsk.Socket, address: int) -> None:
     b = umem.take(1, MIN_PKT)
     producer = int(tx._tx.producer[0])
     addrs = np.array([address], dtype=np.uint64)
-    rc = lib.xsk_path_send(tx._path, ffi.from_buffer("uint64_t[]", addrs), b._c_lens(), ffi.NULL, 1, b._token, 0)
+    rc = lib.xsk_path_send(tx._path, ffi.from_buffer("uint64_t[]", addrs), b.c_lens(), ffi.NULL, 1, b._token, 0)
     assert rc == lib.XSK_ERR_RANGE and int(tx._tx.producer[0]) == producer
     b.release()
 
@@ -450,7 +450,8 @@ def test_odd_addresses_come_back_from_copy_mode_completions_with_bit_0_cleared(v
         b.set_offsets(np.array([1, 0, 3, 2, 5, 4, 7, 6]))
         sent = b.addrs.tolist()
         assert tx.send(b) == 8 and tx.flush()
-        cq, ring = tx._cq, ffi.cast("uint64_t *", tx._cq.ring)
+        cq = tx._place.group.cq
+        ring = ffi.cast("uint64_t *", cq.ring)
         consumer = int(cq.consumer[0])
         completed = [int(ring[(consumer - 8 + i) & cq.mask]) for i in range(8)]
         assert completed == [a & ~1 for a in sent] and completed != sent
@@ -550,7 +551,7 @@ def test_XDP_SHARED_UMEM(veth_pair, make_umem, mode, test_program):
         with xsk.Socket(ua, a.ifname, netns=a.netns, rx=False) as tx, \
              xsk.Socket(ub, b.ifname, netns=b.netns, xskmap_key=1, **rx) as odd, \
              xsk.Socket(ub, b.ifname, netns=b.netns, xskmap_key=0, **rx) as even:
-            assert odd._fq is even._fq  # one fill ring for the queue
+            assert odd._place.group.fq is even._place.group.fq  # one fill ring for the queue
             r_odd, r_even = Receiver(odd, to_0), Receiver(even, bytes(to_1))
             for first in range(0, 2000, 100):
                 assert send_seq(tx, to_0, first, 100) == 100

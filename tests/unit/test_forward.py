@@ -86,7 +86,7 @@ def test_forward_out_of_another_socket_on_the_same_umem(umem):
         assert k == 32
         acc = _balanced(umem)
         assert acc.tx == 32
-        assert umem.ledger.held_by("TX", b._ring_owner) == 32
+        assert b.outstanding() == 32
 
 
 def test_forward_refuses_what_it_cannot_do(umem):

@@ -151,7 +151,7 @@ def test_select_after_a_partial_send_and_on_a_reused_batch(umem):
     b = umem.take(6)
     b.lens[:] = [60, 61, 62, 63, 64, 65]
     held = b.lens
-    b._c_addrs(), b._c_lens()  # the data path's pointers, which a partial send moves
+    b.c_addrs(), b.c_lens()  # the data path's pointers, which a partial send moves
     assert send(path, b) == 4  # four fit the TX ring: the batch keeps the last two
     assert list(b.lens) == [64, 65]
     sel = b.select(np.array([False, True]))

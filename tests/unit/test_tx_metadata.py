@@ -169,7 +169,7 @@ def test_checksum_true_seeds_the_pseudo_header_sum_that_the_kernel_completes(ume
     b.request_tx(checksum=True)
     seeded = _checksum_in(bytes(b.data(0)))
     counts = np.zeros(4, dtype=np.uint64)
-    lib.xsk_pkt_l4_csum_count(umem._area_ptr(), ffi.from_buffer("uint64_t[]", addrs),
+    lib.xsk_pkt_l4_csum_count(umem.area_pointer(), ffi.from_buffer("uint64_t[]", addrs),
                               ffi.from_buffer("uint32_t[]", lens), 3, umem.size, umem.frame_size,
                               ffi.from_buffer("uint64_t[]", counts))
     assert counts[lib.XSK_CSUM_PARTIAL] == 3  # left partial by the sender, as offload wants it

@@ -14,13 +14,15 @@ back to the pool when the socket closes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from .._binding import ffi, lib, struct_dtype
+from .._binding import CData, ffi, lib, struct_dtype
+from .._queue import STATISTICS, FillRings, Mode, Queue, check_ring_size
 from ..errors import ConfigError
-from ..socket import STATISTICS, Socket, _check_ring_size, _FillRings
+from ..program import Endpoint
+from ..socket import Socket
 from ..umem import XDP_PACKET_HEADROOM, Umem
 
 RingKind = Literal["fill", "comp", "rx", "tx"]
@@ -74,38 +76,77 @@ class MemoryRing:
         return n
 
 
+class MemoryQueue(Queue):
+    """A socket's place over four memory rings with the stand-in kernel: the members of
+    ``xsk._queue.Queue``, with no kernel socket, program or namespace behind them. Its rings
+    are :class:`MemoryRing` s (``rings``); teardown returns every frame on them to the pool at
+    once, since no kernel holds them."""
+
+    def __init__(self, umem: Umem, ring_size: int, rx_len: int) -> None:
+        if not isinstance(rx_len, int) or rx_len < 1:
+            raise ConfigError(f"rx_len={rx_len!r}: the stand-in kernel's packets need at least one byte")
+        check_ring_size(ring_size)
+        umem.check_usable()
+        room = umem.frame_size - XDP_PACKET_HEADROOM - umem.headroom
+        if rx_len > room:
+            raise ConfigError(f"{rx_len}-byte packets don't fit the {room} bytes a {umem.frame_size}-byte frame has "
+                              f"after the kernel's and the UMEM's headroom", argument="rx_len")
+        self._init_members(umem, "memory", 0, netns=None, ring_size=ring_size, rx=True, tx=True, need_wakeup=False,
+                           busy_poll=0, busy_poll_budget=64, multi_buffer=False)
+        sizes: dict[RingKind, int] = {"fill": umem.fill_size, "comp": umem.comp_size, "rx": ring_size, "tx": ring_size}
+        self.rings = {kind: MemoryRing(size, kind) for kind, size in sizes.items()}
+        """The four rings by kind ("fill", "comp", "rx", "tx"), for looking at what is on them."""
+        self.standin = ffi.new("struct xsk_standin *",
+                               {"rx_len": rx_len, "headroom": XDP_PACKET_HEADROOM + umem.headroom})
+        self.wake, self.wake_ctx = ffi.addressof(lib, "xsk_standin_wake"), self.standin
+        group = FillRings(self.rings["fill"].c, self.rings["comp"].c, umem.ledger.new_ring_owner(), False)
+        self.use_rings(group, self.rings["rx"].c, self.rings["tx"].c, fd=-1)
+        self.mode = "memory"
+
+    def steer(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint  # no program: the stand-in kernel delivers everything to it
+
+    def teardown(self, path: CData) -> None:
+        """No kernel holds the rings: every frame on them returns to the pool now."""
+        if not self.closed:
+            self.group.members -= 1
+            self.umem.detach_member(self, self.group.owner, False)
+            self.closed = True
+
+    def close(self, path: CData) -> None:
+        self.teardown(path)
+
+    def statistics(self) -> dict[str, int]:
+        return dict.fromkeys(STATISTICS, 0)  # the stand-in never drops anything
+
+    def mtu(self) -> int | None:
+        return None  # no link
+
+    def __repr__(self) -> str:
+        return f"<xsk.testing.MemorySocket ring_size={self.ring_size}{' closed' if self.closed else ''}>"
+
+
 class MemorySocket(Socket):
     """A ``Socket`` over rings in ordinary memory with a stand-in kernel (see the module).
 
     ``ring_size``: entries of the RX and TX rings (the fill and completion rings take the
     UMEM's sizes). ``rx_len``: the length of every packet the stand-in kernel "receives".
     ``fill_frames``: as for ``Socket``. Needs no privileges, interface or namespace; ``mode``
-    is "memory" and ``statistics()`` are all 0 (the stand-in never drops anything).
+    is "memory" and ``statistics()`` are all 0 (the stand-in never drops anything). It goes
+    through ``Socket.__init__`` with a :class:`MemoryQueue` as its place.
     """
 
     def __init__(self, umem: Umem, ring_size: int = 2048, rx_len: int = 60, *,
                  fill_frames: int | None = None) -> None:
-        if not isinstance(rx_len, int) or rx_len < 1:
-            raise ConfigError(f"rx_len={rx_len!r}: the stand-in kernel's packets need at least one byte")
-        _check_ring_size(ring_size)
-        umem._usable()
-        room = umem.frame_size - XDP_PACKET_HEADROOM - umem.headroom
-        if rx_len > room:
-            raise ConfigError(f"{rx_len}-byte packets don't fit the {room} bytes a {umem.frame_size}-byte frame has "
-                              f"after the kernel's and the UMEM's headroom", argument="rx_len")
-        self._setup(umem, "memory", 0, netns=None, ring_size=ring_size, rx=True, tx=True, need_wakeup=False,
-                    busy_poll=0, busy_poll_budget=64, multi_buffer=False, fill_frames=fill_frames)
-        sizes: dict[RingKind, int] = {"fill": umem.fill_size, "comp": umem.comp_size, "rx": ring_size, "tx": ring_size}
-        self.rings = {kind: MemoryRing(size, kind) for kind, size in sizes.items()}
+        self._rx_len = rx_len
+        super().__init__(umem, "memory", ring_size=ring_size, need_wakeup=False, fill_frames=fill_frames)
+        self.rings = self._memory.rings
         """The four rings by kind ("fill", "comp", "rx", "tx"), for looking at what is on them."""
-        group = _FillRings(self.rings["fill"].c, self.rings["comp"].c, umem.ledger.new_ring_owner(), False)
-        self._use_rings(group, self.rings["rx"].c, self.rings["tx"].c, fd=-1)
-        self.mode = "memory"
-        self._standin = ffi.new("struct xsk_standin *",
-                                {"rx_len": rx_len, "headroom": XDP_PACKET_HEADROOM + umem.headroom})
-        self._path.wake_ctx = self._standin
-        self.kernel_running = True
-        self._open()
+
+    def _take_place(self, umem: Umem, ifname: str, queue: int, mode: Mode, rx: bool, tx: bool,
+                    netns: str | None, ring_size: int, need_wakeup: bool, **options: Any) -> Queue:
+        self._memory = MemoryQueue(umem, ring_size, self._rx_len)
+        return self._memory
 
     @property
     def kernel_running(self) -> bool:
@@ -115,23 +156,12 @@ class MemorySocket(Socket):
 
     @kernel_running.setter
     def kernel_running(self, on: bool) -> None:
-        self._path.wake = ffi.addressof(lib, "xsk_standin_wake") if on else ffi.NULL
+        self._path.wake = self._memory.wake if on else ffi.NULL
 
     def _wait(self, events: int, timeout: float | None) -> int:
         """Where a real socket sleeps in poll(), the stand-in kernel runs; then RX and TX are ready."""
         self._kick()
         return events
-
-    def _teardown_kernel(self) -> None:
-        """No kernel holds the rings: every frame on them returns to the pool now."""
-        group = self._group
-        if group is not None:
-            group.members -= 1
-            self.umem._detach(self, group.owner, False)
-
-    def statistics(self) -> dict[str, int]:
-        self._usable()
-        return dict.fromkeys(STATISTICS, 0)
 
     def __repr__(self) -> str:
         return f"<xsk.testing.MemorySocket ring_size={self.ring_size}{' closed' if self._closed else ''}>"

@@ -213,9 +213,9 @@ class Mix:
     def fill(self, batch: Batch, now_ns: int) -> int:
         """The batch's frames (all due: see ``due``) made into the streams' next packets; their
         sequence headers get the transmit time ``last_ts_ns`` (CLOCK_REALTIME, now)."""
-        umem = batch._umem
+        umem = batch.umem
         self.last_ts_ns = time.time_ns()
-        return int(lib.xsk_mix_fill(self.c, umem._area_ptr(), batch._c_addrs(), batch._c_lens(), len(batch),
+        return int(lib.xsk_mix_fill(self.c, umem.area_pointer(), batch.c_addrs(), batch.c_lens(), len(batch),
                                     now_ns, self.last_ts_ns))
 
     def last_streams(self, n: int) -> np.ndarray:

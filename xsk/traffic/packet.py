@@ -326,5 +326,5 @@ class CPatcher:
         self.c = c
 
     def patch(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:
-        lib.xsk_pkt_patch(self.c, umem._area_ptr(), ffi.from_buffer("uint64_t[]", addrs), len(addrs),
+        lib.xsk_pkt_patch(self.c, umem.area_pointer(), ffi.from_buffer("uint64_t[]", addrs), len(addrs),
                            index0, stream, ts_ns)

@@ -243,9 +243,11 @@ class SeqStats:
         n = len(batch)
         if not n:
             return
-        umem = batch._umem
-        lens = batch._lens if batch._lens.dtype == np.uint32 else batch._lens.astype(np.uint32)
-        self._scan(umem._area_ptr(), batch._addrs, lens, umem.frame_size, now_ns)
+        umem = batch.umem
+        lens = batch.raw_lens()
+        if lens.dtype != np.uint32:
+            lens = lens.astype(np.uint32)
+        self._scan(umem.area_pointer(), batch.raw_addrs(), lens, umem.frame_size, now_ns)
 
     def add_batch(self, rows: np.ndarray, lens: np.ndarray, now_ns: int | None = None) -> None:
         """Frames given as rows of their first bytes ((n, k) uint8) and their lengths (pcap analysis)."""
