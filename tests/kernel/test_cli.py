@@ -142,7 +142,12 @@ def first_sending(proc: subprocess.Popen, timeout: float = 60) -> int:
             return packets
         if time.monotonic() > deadline:
             break
-    raise AssertionError(f"no packets counted in {timeout} s: {proc.args}")
+    try:
+        code = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"no packets counted in {timeout} s: {proc.args}") from None
+    err = proc.stderr.read()[-2000:] if proc.stderr is not None else ""
+    raise AssertionError(f"it ended (exit {code}) before counting a packet: {proc.args}\n{err}")
 
 
 def assert_paced(g: dict[str, Any], held_off: float, rates: dict[int, float] | None = None) -> None:
