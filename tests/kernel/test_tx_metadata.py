@@ -81,7 +81,7 @@ def test_without_libxdp_1_5_tx_metadata_is_refused_naming_the_version(veth_pair)
     r = xsk_cli("gen", a.ifname, "--netns", a.netns, "--count", "10", "--tx-timestamps")
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     (line,) = r.stderr.strip().splitlines()
-    assert line.startswith("xsk gen: error: xsk gen --tx-timestamps: AF_XDP TX metadata needs libxdp >= 1.5")
+    assert line.startswith("xsk gen: error: --tx-timestamps: AF_XDP TX metadata needs libxdp >= 1.5")
     assert f"libxdp {txmeta.LIBXDP_VERSION}" in line
     assert nothing_attached(a)
 

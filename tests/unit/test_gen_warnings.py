@@ -1,21 +1,39 @@
-"""xsk gen says when it fell short of the asked rate, and why (the sentences; the run is a kernel test)."""
+"""xsk gen says when it fell short of the asked rate, and why (the sentences, in the library's
+terms; xsk gen names its options for the settings; the run is a kernel test)."""
 
-from xsk.cli.gen import GenConfig, _rate_shortfall
+from xsk.traffic.generator import rate_warnings
+from xsk.traffic.plan import GenConfig
 
 
 def _cfg(**kw) -> GenConfig:
-    return GenConfig(ifname="x", netns=None, mode="auto", batch=64, frame_size=2048, frames=4096, **kw)
+    return GenConfig(ifname="x", netns=None, mode="auto", batch=64, frame_size=2048, frames=4096, queues=[0], **kw)
+
+
+def _says(cfg: GenConfig, pps: float, seconds: float, per_stream: dict | None = None) -> list[str]:
+    return rate_warnings(cfg, {"pps": pps, "seconds": seconds, "per_stream": per_stream or {}})
 
 
 def test_rate_shortfall_sentences():
     cfg = _cfg(pps=100_000, burst=1, engine="afxdp")
-    assert "--burst 1" in _rate_shortfall(cfg, 82_000, 3.0, 1)
+    (line,) = _says(cfg, 82_000, 3.0)
+    assert "burst=1" in line and line.startswith("asked for 100,000 pps, sent 82,000 (82%)")
     cfg.burst = 64
-    assert "--queues 0-1" in _rate_shortfall(cfg, 440_000 / 4.5, 3.0, 1)
-    assert _rate_shortfall(cfg, 99_500, 3.0, 1) is None  # within 1%
-    assert _rate_shortfall(cfg, 50_000, 0.5, 1) is None  # too short a run to say
-    assert _rate_shortfall(_cfg(), 10, 3.0, 1) is None  # no rate asked
-    assert "could not keep up" in _rate_shortfall(_cfg(pps=2e6, burst=64, engine="xdp"), 1e6, 3.0, 1)
+    (line,) = _says(cfg, 440_000 / 4.5, 3.0)
+    assert "queues=[0, 1]" in line and "engine='xdp'" in line
+    assert _says(cfg, 99_500, 3.0) == []  # within 1%
+    assert _says(cfg, 50_000, 0.5) == []  # too short a run to say
+    assert _says(_cfg(), 10, 3.0) == []  # no rate asked
+    assert "could not keep up" in _says(_cfg(pps=2e6, burst=64, engine="xdp"), 1e6, 3.0)[0]
+
+
+def test_a_profiles_stream_short_of_its_own_rate_is_named():
+    slow = {"asked_pps": 1000.0, "pps": 500.0, "packets": 5000}
+    fine = {"asked_pps": 1000.0, "pps": 999.0, "packets": 5000}
+    unpaced = {"asked_pps": None, "pps": 10.0, "packets": 50}
+    cfg = _cfg(from_profile=True, burst=64)
+    (line,) = _says(cfg, 0, 5.0, {"slow": slow, "fine": fine, "unpaced": unpaced})
+    assert line.startswith("stream 'slow': asked for 1,000 pps, sent 500 (50%)") and "queues=" in line
+    assert _says(_cfg(burst=64), 0, 5.0, {"slow": slow}) == []  # the options' one stream: the run's line says it
 
 
 def test_inputs_tools_fuzz_found_are_clear_errors():

@@ -96,23 +96,19 @@ def test_pcapng_records_are_bounded_by_the_snap_length_and_256_kib(snaplen, limi
 def test_a_capture_frame_larger_than_a_umem_frame_is_refused_before_anything_is_sent(tmp_path):
     """docs/security.md: ``xsk gen --pcap`` and ``xsk replay`` refuse a frame larger than a UMEM
     frame before opening anything. In 2048-byte UMEM frames a 2048-byte frame is taken (gen
-    builds its configuration; replay goes on to look for the interface); 2049 bytes are refused
-    with both sizes named."""
-    from xsk.cli import build_parser, gen, replay
-    from xsk.errors import ConfigError, NoSuchInterfaceError
+    plans its run; replay's recording is read); 2049 bytes are refused with both sizes named."""
+    from xsk.errors import ConfigError
+    from xsk.traffic.plan import plan, recording
 
     fits, too_big = str(tmp_path / "fits.pcap"), str(tmp_path / "too_big.pcap")
     with pcap.Writer(fits) as w:
         w.write([bytes(60), bytes(2048)], 1)
     with pcap.Writer(too_big) as w:
         w.write([bytes(60), bytes(2049)], 1)
-    args = build_parser().parse_args
-    assert [len(f) for f in gen.build(args(["gen", "lo", "--pcap", fits, "--frame-size", "2048"])).pcap_frames] == [
-        60, 2048]
-    with pytest.raises(NoSuchInterfaceError):  # past the size check, at the first step that needs the system
-        replay.run(args(["replay", fits, "xsk-none0", "--frame-size", "2048"]))
+    assert [len(f) for f in plan("lo", pcap=fits, frame_size=2048).pcap_frames] == [60, 2048]
+    assert [len(f) for f in recording(fits, 2048).frames] == [60, 2048]
     refused = "holds a 2049-byte frame, larger than the 2048-byte UMEM frame"
     with pytest.raises(ConfigError, match=refused):
-        gen.build(args(["gen", "lo", "--pcap", too_big, "--frame-size", "2048"]))
+        plan("lo", pcap=too_big, frame_size=2048)
     with pytest.raises(ConfigError, match=refused):
-        replay.run(args(["replay", too_big, "xsk-none0", "--frame-size", "2048"]))
+        recording(too_big, 2048)

@@ -36,6 +36,9 @@ _OPTIONS = {
     "count": "--count", "duration": "--duration", "rate": "--rate", "seq": "--seq", "size": "--size",
     "src_ip": "--src-ip", "dst_ip": "--dst-ip", "src_port": "--src-port", "dst_port": "--dst-port",
     "src_mac": "--src-mac", "speed": "--speed", "loop": "--loop", "queues": "--queues", "netns": "--netns",
+    "seq_start": "--seq-start", "template": "--template", "pcap": "--pcap", "profile": "--profile",
+    "engine": "--engine", "burst": "--burst", "vlan": "--vlan", "tcp": "--tcp", "random": "--random",
+    "dst_mac": "--dst-mac", "tx_timestamps": "--tx-timestamps",
 }
 # The library's words for what a command line says another way (a call it has a command or option for).
 _PHRASES = {
@@ -43,9 +46,12 @@ _PHRASES = {
     "Socket(program=xsk.PinnedProgram(DIR))": "--pin DIR",
 }
 # How the library names a setting in its messages: ``Owner(name=value)`` or ``name=value`` (value
-# may be empty: "a bigger ring, Socket(ring_size=)"), one keyword to a call.
-_CALL = re.compile(r"\b[A-Z]\w*\((?P<name>[a-z_][a-z0-9_]*)=(?P<value>[^\s,;()]*)\)")
-_KEYWORD = re.compile(r"(?<![\w.])(?P<name>[a-z_][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[^\s,;()]*)")
+# may be empty: "a bigger ring, Socket(ring_size=)"; a list of queues: "queues=[0, 1]"), one
+# keyword to a call. Quoted text (a template, a path) is the user's and stays as it is.
+_SETTING = re.compile(
+    r"(?P<quoted>(?<!\w)'[^'\n]*'(?!\w)|(?<!\w)\"[^\"\n]*\"(?!\w))"
+    r"|\b[A-Z]\w*\((?P<cname>[a-z_][a-z0-9_]*)=(?P<cvalue>[^\s,;:()]*)\)"
+    r"|(?<![\w.])(?P<name>[a-z_][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|\[[0-9, ]*\]|[^\s,;:()]*[^\s,;:().])?")
 
 
 def flag_for(argument: str) -> str | None:
@@ -54,11 +60,17 @@ def flag_for(argument: str) -> str | None:
 
 
 def _as_option(m: re.Match[str]) -> str:
-    flag = flag_for(m["name"])
+    if m["quoted"]:
+        return m[0]
+    flag = flag_for(m["cname"] or m["name"])
     if flag is None:
         return m[0]
-    value = m["value"].strip("'\"")
-    return f"{flag} {value}" if value else flag
+    value = (m["cvalue"] if m["cname"] else m["value"] or "").strip("'\"")
+    if value.startswith("["):  # queues: a range as the option takes it, e.g. [0, 1, 2] as 0-2
+        numbers = [int(n) for n in value.strip("[]").split(",") if n.strip()]
+        consecutive = numbers and numbers == list(range(numbers[0], numbers[-1] + 1))
+        value = f"{numbers[0]}-{numbers[-1]}" if consecutive and len(numbers) > 1 else ",".join(map(str, numbers))
+    return f"{flag} {value}" if value and value != "True" else flag
 
 
 def in_flags(text: str) -> str:
@@ -67,7 +79,7 @@ def in_flags(text: str) -> str:
     (``--frame-size 4096``, ``--netns a``), where there is one; everything else as it is."""
     for words, ours in _PHRASES.items():
         text = text.replace(words, ours)
-    return _KEYWORD.sub(_as_option, _CALL.sub(_as_option, text))
+    return _SETTING.sub(_as_option, text)
 
 
 def describe(exc: XskError) -> str:
@@ -147,6 +159,12 @@ def warn(prog: str, out: dict[str, Any], lines: list[str]) -> None:
     out["warnings"] = lines
     for line in lines:
         sys.stderr.write(f"{prog}: warning: {line}\n")
+
+
+def down_line(prog: str, ifname: str, seconds: float) -> str:
+    """The summary's words for the time a sender waited for its link (``link_down_seconds``)."""
+    return (f"{prog}: {ifname} was down for {seconds:.1f} s during the run; frames waited on the TX ring "
+            "and went when it came back (what the peer missed meanwhile is its loss)")
 
 
 def cause_lines(causes: list[dict[str, Any]]) -> list[str]:

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     lines = common.cause_lines(causes)
     if link_down:
         out["link_down_seconds"] = round(link_down, 3)
-        lines.append(linkdown.down_line("xsk fwd", args.ifname2 or args.ifname, link_down))
+        lines.append(common.down_line("xsk fwd", args.ifname2 or args.ifname, link_down))
     common.warn("xsk fwd", out, lines)
     common.summary(out, args.json)
     return common.EXIT_OK

@@ -11,8 +11,11 @@
 * ``profile``: ``Stream`` and ``Profile``, the streams of a run as a user writes them (TOML
   or Python files).
 * ``mix``: a profile's streams resolved into frames and scheduled frame by frame in C.
+* ``sender``: the one send loop over a socket, and its sources: a profile's streams (``Mix``),
+  a capture in a cycle or at its recorded timing.
+* ``plan``: a ``xsk gen`` run planned from its options (packets, engine, rate), checked up front.
 * ``generator`` / ``receiver``: ``Generator`` and ``Sink``, worker processes per queue that
-  send a profile and count what arrives, per stream (the loops under ``xsk gen``/``xsk sink``).
+  send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``.
 """
 
 from .generator import Generator

@@ -3,7 +3,8 @@
 A socket's TX wakeup fails with ENETDOWN while its interface is down (``Socket.send`` and
 ``forward`` raise a HostError whose ``accepted`` frames went on the TX ring all the same; they
 leave when the link is up again). ``xsk gen`` and ``xsk fwd`` don't end there: they wait for
-the link with :func:`wait_until_up`, count the seconds and say so in their summary. A deleted
+the link with :func:`wait_until_up`, count the seconds and say so in their summary
+(``link_down_seconds``). A deleted
 interface (InterfaceGoneError) still ends them: the socket is gone for good.
 """
 
@@ -62,9 +63,3 @@ def flush(sock: Socket, timeout: float) -> bool:
         if not is_link_down(exc):
             raise
         return False
-
-
-def down_line(prog: str, ifname: str, seconds: float) -> str:
-    """The summary's words for the time a sender waited for its link."""
-    return (f"{prog}: {ifname} was down for {seconds:.1f} s during the run; frames waited on the TX ring "
-            "and went when it came back (what the peer missed meanwhile is its loss)")

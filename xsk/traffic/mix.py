@@ -242,6 +242,10 @@ class Mix:
                 pass
         return True
 
+    def sent_bytes(self) -> int:
+        """Bytes given out so far, over every stream."""
+        return sum(int(self._c_streams[i].bytes) for i in range(len(self.plans)))
+
     def results(self) -> list[dict[str, Any]]:
         """Per stream so far: name, id, packets, bytes, the span they were given out over (s), the
         asked rate of this worker's share (pps, None: unpaced)."""

@@ -85,6 +85,7 @@ class Pacer:
         return min(want, allowed)
 
     def consumed(self, n: int) -> None:
+        """``n`` packets went (negative: that many given back unsent, to go again)."""
         self.sent += n
         self._tokens -= n
 
