@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from ..errors import (
@@ -17,13 +21,6 @@ from ..errors import (
     QueueRangeError,
     XskError,
 )
-from ..traffic.health import Health as Health
-from ..traffic.health import quiet_gc as quiet_gc
-from ..traffic.health import rss_kib as rss_kib
-from ..traffic.results import add_counters as add_counters
-from ..traffic.results import cause_dicts as cause_dicts
-from ..traffic.results import merge_causes as merge_causes
-from ..traffic.results import merge_footprints as merge_footprints
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 # What the user typed names nothing on this host (found by a look-up, not said by the kernel
@@ -38,7 +35,7 @@ _OPTIONS = {
     "src_mac": "--src-mac", "speed": "--speed", "loop": "--loop", "queues": "--queues", "netns": "--netns",
     "seq_start": "--seq-start", "template": "--template", "pcap": "--pcap", "profile": "--profile",
     "engine": "--engine", "burst": "--burst", "vlan": "--vlan", "tcp": "--tcp", "random": "--random",
-    "dst_mac": "--dst-mac", "tx_timestamps": "--tx-timestamps",
+    "dst_mac": "--dst-mac", "tx_timestamps": "--tx-timestamps", "loops": "--loop", "pps": "--rate",
 }
 # The library's words for what a command line says another way (a call it has a command or option for).
 _PHRASES = {
@@ -127,9 +124,42 @@ def add_socket_options(p: argparse.ArgumentParser, batch: int = 256, ring_size: 
     p.add_argument("--json", action="store_true", help="JSON output: a line per second and a final summary")
 
 
+def add_receive_options(p: argparse.ArgumentParser) -> None:
+    """What a receiving command takes beside the socket options: which frames, how many, how long,
+    and a pinned program to receive through."""
+    p.add_argument("--filter", help="steer only these frames here, e.g. udp:9000 or ether:0x88b5; "
+                                    "the rest goes to the kernel stack")
+    p.add_argument("--count", type=int, help="stop after N packets")
+    p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("--pin", metavar="DIR", help="use xsk's program pinned by `xsk prog attach --pin DIR` "
+                                               "(no root: CAP_NET_RAW is enough)")
+
+
 def add_health_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify-ledger", action="store_true",
                    help="check the whole frame ledger's consistency once a second and at the end (soaks)")
+
+
+@contextlib.contextmanager
+def ctrl_c_stops() -> Iterator[threading.Event]:
+    """An Event that the first Ctrl-C (SIGINT) sets, so the send loop ends as a count would and
+    the summary still comes; a second one interrupts as usual. Only the main thread can catch
+    signals: elsewhere the Event is never set by one."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def fail(prog: str, message: str, code: int) -> int:

@@ -1,83 +1,35 @@
 """``xsk fwd IFACE [IFACE2]``: reflect frames back (or out of IFACE2) from the same UMEM frames.
 
-Received frames are never copied: their MACs (and optionally IPs and ports) are swapped
-in place and the same frames are put on the TX ring, a batch in one C call
-(``Socket.forward``); after their TX completes they go back to the fill ring. Nothing is
-dropped here: a full TX ring leaves frames on the RX ring (the kernel counts what that
-ring had no room for in ``rx_dropped``). With IFACE2 both sockets share one UMEM
-(XDP_SHARED_UMEM). ``--verify-ledger`` checks the whole frame ledger once a second, as gen
-and sink do, and the summary carries the memory footprint and where every frame ended.
+The loop is ``xsk.traffic.forwarder.forward`` (see there: no copies, nothing dropped here, a
+shared UMEM with IFACE2, waiting out a link that goes down); this module parses and prints.
+``--verify-ledger`` checks the whole frame ledger once a second, as gen and sink do, and the
+summary carries the memory footprint and where every frame ended.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
-from ..errors import HostError
-from ..traffic import linkdown
+from ..traffic.forwarder import ForwardConfig, forward
 from . import common
-from .sink import pinned_program
 
 
 def run(args: argparse.Namespace) -> int:
-    import xsk
-
-    common.check_positive("--count", args.count)
-    common.check_positive("--duration", args.duration)
-    umem = xsk.Umem(frame_count=args.frames, frame_size=args.frame_size)
-    forwarded = 0
-    with umem:
-        rx = xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, netns=args.netns,
-                        xdp_mode=args.xdp_mode, filter=args.filter, fill_frames=args.frames // 2,
-                        ring_size=args.ring_size, program=pinned_program(args))
-        with rx:
-            tx = rx
-            if args.ifname2:
-                tx = xsk.Socket(umem, args.ifname2, queue=args.queue, mode=args.mode, rx=False,
-                                netns=args.netns2 or args.netns, ring_size=args.ring_size)
-            try:
-                reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
-                health = common.Health(umem, args.verify_ledger)
-                link_down = 0.0
-                common.quiet_gc()
-                t0 = time.monotonic()
-                deadline = t0 + args.duration if args.duration else None
-                try:
-                    while (args.count is None or forwarded < args.count) and (
-                        deadline is None or time.monotonic() < deadline
-                    ):
-                        want = args.batch if args.count is None else min(args.batch, args.count - forwarded)
-                        try:
-                            forwarded += rx.forward(want, timeout=0.05, out=tx, swap_macs=True,
-                                                    swap_ips=args.swap_ip, swap_ports=args.swap_ports)
-                        except HostError as exc:  # the outgoing link went down: wait for it
-                            accepted, waited = linkdown.ride_out(exc, tx, None, deadline)
-                            forwarded += accepted
-                            link_down += waited
-                        if forwarded:
-                            health.traffic_started()
-                        if health.due():
-                            health.check()
-                        if reporter.due():
-                            reporter.tick(forwarded, 0, {"kernel": rx.statistics()})
-                except KeyboardInterrupt:
-                    pass
-                linkdown.flush(tx, timeout=1)
-                footprint = health.summary()
-                kernel = rx.statistics()
-                causes = common.merge_causes([common.cause_dicts(rx.diagnose())] + (
-                    [common.cause_dicts(tx.diagnose())] if tx is not rx else []))
-            finally:
-                if tx is not rx:
-                    tx.close()
-        seconds = time.monotonic() - t0
-    out = {"forwarded": forwarded, "seconds": round(seconds, 6),
-           "pps": round(forwarded / seconds, 1) if seconds else 0.0, "kernel": kernel, **footprint,
-           "accounting": umem.accounting()._asdict()}  # after close: every frame back in the pool
-    lines = common.cause_lines(causes)
+    cfg = ForwardConfig(args.ifname, args.ifname2, netns=args.netns, netns2=args.netns2, queue=args.queue,
+                        mode=args.mode, xdp_mode=args.xdp_mode, batch=args.batch, frames=args.frames,
+                        frame_size=args.frame_size, ring_size=args.ring_size, filter=args.filter, pin=args.pin,
+                        swap_ips=args.swap_ip, swap_ports=args.swap_ports, count=args.count,
+                        duration=args.duration, verify_ledger=args.verify_ledger)
+    reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
+    with common.ctrl_c_stops() as stop:
+        got = forward(cfg, stop=stop.is_set, tick=reporter.tick)
+    lines = common.cause_lines(got.pop("causes"))
+    link_down = got.pop("link_down_seconds")
+    seconds = got.pop("seconds")
+    out = {"forwarded": got.pop("forwarded"), "seconds": round(seconds, 6), "pps": 0.0, **got}
+    out["pps"] = round(out["forwarded"] / seconds, 1) if seconds else 0.0
     if link_down:
-        out["link_down_seconds"] = round(link_down, 3)
+        out["link_down_seconds"] = link_down
         lines.append(common.down_line("xsk fwd", args.ifname2 or args.ifname, link_down))
     common.warn("xsk fwd", out, lines)
     common.summary(out, args.json)

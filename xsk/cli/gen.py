@@ -9,10 +9,6 @@ prints: the live lines, the summary and its warnings, the per-stream table.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 from ..traffic import generator
@@ -20,28 +16,6 @@ from ..traffic.plan import plan
 from . import common
 
 PROG = "xsk gen"
-
-
-@contextlib.contextmanager
-def _ctrl_c_stops() -> Iterator[threading.Event]:
-    """An Event that the first Ctrl-C (SIGINT) sets, so the send loop ends as a count would and
-    the summary still comes; a second one interrupts as usual. Only the main thread can catch
-    signals: elsewhere the Event is never set by one."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     def report(r: dict[str, Any]) -> None:
         reporter.tick(r["packets"], r["bytes"], {k: r[k] for k in live_keys if k in r})
 
-    with _ctrl_c_stops() as stop_now:
+    with common.ctrl_c_stops() as stop_now:
         results = generator.run(cfg, report, stop_now.is_set)
     reporter.finish()
     out = generator.summarize(results)

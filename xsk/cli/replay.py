@@ -1,91 +1,39 @@
-"""``xsk replay FILE IFACE``: send a capture's frames at recorded timing (or faster, or at top speed)."""
+"""``xsk replay FILE IFACE``: send a capture's frames at recorded timing (or faster, or at top speed).
+
+The capture is read and checked by ``xsk.traffic.plan.recording`` and sent by
+``xsk.traffic.generator.send_recording`` (the one send loop, over a ``Recording``); this module
+parses and prints.
+"""
 
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
-
-from .. import pcap
-from ..errors import ConfigError
-from ..traffic.pacer import Pacer
+from ..traffic.generator import SendConfig, send_recording
+from ..traffic.plan import recording
+from ..traffic.sender import Source
 from . import common
 
 
 def run(args: argparse.Namespace) -> int:
-    import xsk
+    capture = recording(args.file, args.frame_size)
+    cfg = SendConfig(args.ifname, netns=args.netns, mode=args.mode, batch=args.batch, frames=args.frames,
+                     frame_size=args.frame_size, ring_size=args.ring_size)
+    reporter = common.Reporter(args.json, total=len(capture) * args.loop)
 
-    capture = pcap.read(args.file)
-    if not len(capture):
-        raise ConfigError(f"{args.file} holds no frames")
-    too_big = max(len(f) for f in capture.frames)
-    if too_big > args.frame_size:
-        raise ConfigError(f"{args.file} holds a {too_big}-byte frame, larger than the {args.frame_size}-byte "
-                          "UMEM frame (use --frame-size 4096)")
-    common.check_positive("--speed", args.speed)
-    common.check_positive("--loop", args.loop)
-    # frames are laid out once, up front; each batch is one vectorised copy into UMEM frames
-    store, lens = capture.rows()
-    offsets_s = (capture.timestamps_ns - capture.timestamps_ns[0]) / 1e9
-    span = float(offsets_s[-1]) if len(offsets_s) else 0.0
-    pacer = None
-    if args.rate:
-        common.check_positive("--rate", args.rate)
-        pacer = Pacer(args.rate, max(1, min(args.batch, int(args.rate / 1000) or 1)))
-    total = len(capture) * args.loop
-    sent = nbytes = 0
-    with xsk.Umem(frame_count=args.frames, frame_size=args.frame_size) as umem, \
-         xsk.Socket(umem, args.ifname, queue=args.queue, mode=args.mode, rx=False, netns=args.netns,
-                         ring_size=args.ring_size) as sock:
-        reporter = common.Reporter(args.json, total=total)
-        common.quiet_gc()
-        t0 = time.perf_counter()
-        try:
-            while sent < total:
-                i = sent % len(capture)
-                lap = sent // len(capture)
-                want = min(args.batch, total - sent, len(capture) - i)
-                if pacer is not None:
-                    want = pacer.grant(want)
-                    if not want:
-                        continue
-                elif not args.topspeed:
-                    # recorded timing, scaled: frame i of lap L is due at (L * span + offset_i) / speed
-                    now = (time.perf_counter() - t0) * args.speed - lap * span
-                    due = int(np.searchsorted(offsets_s, now, side="right")) - i
-                    if due <= 0:
-                        gap = (offsets_s[i] - now) / args.speed
-                        time.sleep(min(max(gap, 0), 0.1)) if gap > 0.0005 else None
-                        continue
-                    want = min(want, due)
-                b = umem.take(want)
-                if not len(b):
-                    sock.complete()
-                    continue
-                idx = np.arange(i, i + len(b))
-                b.lens[:] = lens[idx]
-                umem.write_rows(b.addrs, store[idx])
-                k = sock.send(b)
-                if len(b):
-                    umem.release(b)
-                nbytes += int(lens[i : i + k].sum())
-                sent += k
-                if pacer is not None:
-                    pacer.consumed(k)
-                if reporter.due():
-                    reporter.tick(sent, nbytes, {"kernel": sock.statistics()})
-        except KeyboardInterrupt:
-            pass
-        sock.flush(timeout=2)
-        seconds = time.perf_counter() - t0
-        kernel = sock.statistics()
-        mode = sock.mode
+    def tick(source: Source, packets: int, kernel: dict[str, int] | None) -> None:
+        if kernel is not None:
+            reporter.tick(packets, source.sent_bytes(), {"kernel": kernel})
+
+    with common.ctrl_c_stops() as stop:
+        out = send_recording(cfg, capture, args.queue, speed=args.speed, pps=args.rate, topspeed=args.topspeed,
+                             loops=args.loop, stop=stop.is_set, tick=tick)
     reporter.finish()
-    common.summary({"packets": sent, "bytes": nbytes, "seconds": round(seconds, 6),
-                    "pps": round(sent / seconds, 1) if seconds else 0.0,
-                    "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0, "mode": mode,
-                    "kernel": kernel}, args.json)
+    seconds = out["seconds"]
+    common.summary({"packets": out["packets"], "bytes": out["bytes"], "seconds": round(seconds, 6),
+                    "pps": round(out["packets"] / seconds, 1) if seconds else 0.0,
+                    "bps": round(out["bytes"] * 8 / seconds, 1) if seconds else 0.0, "mode": out["mode"],
+                    "kernel": out["kernel"]}, args.json)
     return common.EXIT_OK
 
 

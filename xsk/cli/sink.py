@@ -8,36 +8,12 @@ sequence checks are exact when it arrives on one queue, as ``xsk gen --queues`` 
 from __future__ import annotations
 
 import argparse
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..traffic import receiver
 from ..traffic.profile import Profile
 from ..traffic.receiver import ReceiveConfig, Sink, name_streams, summarize
 from . import common
-
-if TYPE_CHECKING:
-    from ..pinned import PinnedProgram
-    from ..socket import Socket
-    from ..umem import Umem
-
-
-def add_receive_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--filter", help="steer only these frames here, e.g. udp:9000 or ether:0x88b5; "
-                                    "the rest goes to the kernel stack")
-    p.add_argument("--count", type=int, help="stop after N packets")
-    p.add_argument("--duration", type=float, help="stop after S seconds")
-    p.add_argument("--pin", metavar="DIR", help="use xsk's program pinned by `xsk prog attach --pin DIR` "
-                                               "(no root: CAP_NET_RAW is enough)")
-
-
-def pinned_program(args: argparse.Namespace) -> PinnedProgram | None:
-    """``--pin DIR``: the program a privileged `xsk prog attach` pinned (the worker needs CAP_NET_RAW only)."""
-    if not getattr(args, "pin", None):
-        return None
-    from ..pinned import PinnedProgram
-
-    return PinnedProgram(args.pin)
 
 
 def receive_config(args: argparse.Namespace) -> ReceiveConfig:
@@ -63,42 +39,12 @@ def _spin(args: argparse.Namespace) -> bool:
     return profile is not None and any(s.latency for s in profile.streams)
 
 
-def open_receiver(args: argparse.Namespace, queue: int | None = None) -> tuple[Umem, Socket]:
-    """The UMEM and receiving socket the options describe (closing the UMEM if the socket fails)."""
-    return receiver.open_receiver(receive_config(args), queue)
-
-
 def _several(args: argparse.Namespace, queues: list[int], reporter: common.Reporter) -> dict[str, Any]:
-    """A worker process per queue (xsk.traffic.Sink); stops them all when their packets add up to --count."""
+    """A worker process per queue (xsk.traffic.Sink), until they add up to --count, --duration or Ctrl-C."""
     cfg = receive_config(args)
-    with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink:
-        try:
-            while True:
-                live = sink.stats()
-                if args.count is not None and live["packets"] >= args.count:
-                    break
-                if sink.finished():
-                    break
-                if reporter.due():
-                    reporter.tick(live["packets"], live["bytes"])
-                time.sleep(0.01)
-        except KeyboardInterrupt:
-            pass
-        return sink.stop()
-
-
-def _check_here(args: argparse.Namespace, queues: list[int]) -> None:
-    """What the workers would refuse, refused here with the usual message and exit status."""
-    from .. import filter as filter_mod
-    from .. import link, netns
-    from ..errors import QueueRangeError
-
-    filter_mod.parse(args.filter)
-    with netns.entered(args.netns):
-        rx, _ = link.queue_counts(link.ifindex(args.ifname, args.netns))
-    if queues[-1] >= rx:
-        raise QueueRangeError(f"--queues {queues[0]}-{queues[-1]}: {args.ifname} has {rx} RX queues "
-                              f"(valid: 0..{rx - 1})")
+    with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink, \
+            common.ctrl_c_stops() as stop:
+        return sink.wait(tick=lambda live: reporter.tick(live["packets"], live["bytes"]), stop=stop.is_set)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
         part = receiver.receive(cfg, queues[0], tick=reporter.tick)
         out = summarize([part], histogram=args.json)
     else:
-        _check_here(args, queues)
         out = _several(args, queues, reporter)
     reporter.finish()
     profile = _profile(args)
@@ -151,7 +96,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_socket_options(p, ring_size=16384, frames=16384)
     p.add_argument("--queues", metavar="Q1-Q2", help="several queues, one worker process each, e.g. 0-3")
     common.add_health_options(p)
-    add_receive_options(p)
+    common.add_receive_options(p)
     p.add_argument("--profile", metavar="FILE", help="the profile gen sends: its stream names label the results, "
                    "and a latency stream in it makes --spin the default")
     p.add_argument("--spin", dest="spin", action="store_true", default=None,

@@ -15,7 +15,9 @@
   a capture in a cycle or at its recorded timing.
 * ``plan``: a ``xsk gen`` run planned from its options (packets, engine, rate), checked up front.
 * ``generator`` / ``receiver``: ``Generator`` and ``Sink``, worker processes per queue that
-  send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``.
+  send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``,
+  and ``xsk capture``'s loop (``receiver.record``).
+* ``forwarder``: reflecting or forwarding frames in place, the loop under ``xsk fwd``.
 """
 
 from .generator import Generator

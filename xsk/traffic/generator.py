@@ -4,7 +4,8 @@
 (``SendConfig``), sends a source's frames with ``sender.send_frames`` (the one send loop) and
 returns plain data (per stream, kernel counters, the causes of anything lost, frame accounting);
 UMEM and socket are closed, every frame back in the pool, before it returns. ``send_profile``
-sends a profile's resolved streams that way, ``send_capture`` a capture's frames in a cycle.
+sends a profile's resolved streams that way, ``send_capture`` a capture's frames in a cycle,
+``send_recording`` a capture at its recorded timing (``xsk replay``).
 
 ``run`` sends a planned run (``xsk.traffic.plan.GenConfig``, what ``xsk gen`` plans from its
 options) from each of its queues, by its engine: in this process for one queue, else a worker
@@ -27,13 +28,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import pcap
 from ..errors import ConfigError, XskError
 from ..socket import Mode
 from .health import FOOTPRINT_KEYS, Health, quiet_gc
 from .mix import Mix, StreamPlan, resolve
 from .profile import Profile, Stream
 from .results import add_counters, cause_dicts, merge_causes, merge_footprints
-from .sender import Cycle, Source, merge_tx_stamps, send_frames
+from .sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
 from .workers import Workers, answer
 
 if TYPE_CHECKING:
@@ -117,6 +119,21 @@ def send_capture(cfg: SendConfig, frames: list[bytes], queue: int, *, pps: float
     (or unpaced) on ``queue``: ``send_on_queue`` over a ``sender.Cycle`` (no ``streams``)."""
     return send_on_queue(cfg, lambda umem: Cycle(frames, umem, cfg.batch, pps=pps, burst=burst, first=first), queue,
                          count=count, duration=duration, stop=stop, tick=tick, ready=ready)
+
+
+def send_recording(cfg: SendConfig, capture: pcap.Capture, queue: int, *, speed: float = 1.0,
+                   pps: float | None = None, topspeed: bool = False, loops: int = 1,
+                   stop: Callable[[], bool] | None = None,
+                   tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
+                   ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Send a capture ``loops`` times on ``queue``: at its recorded timing scaled by ``speed``, at
+    ``pps`` evenly spaced, or ``topspeed``: ``send_on_queue`` over a ``sender.Recording``."""
+    for name, value in (("speed", speed), ("loops", loops), ("pps", pps)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"must be positive, got {value}", argument=name)
+    return send_on_queue(cfg, lambda umem: Recording(capture.frames, capture.timestamps_ns, umem, cfg.batch,
+                                                     speed=speed, pps=pps, topspeed=topspeed, loops=loops),
+                         queue, stop=stop, tick=tick, ready=ready)
 
 
 def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -435,4 +452,4 @@ class Generator(Workers):
 
 
 __all__ = ["Generator", "SendConfig", "merge_streams", "rate_warnings", "run", "send_capture", "send_on_queue",
-           "send_profile", "summarize", "work"]
+           "send_profile", "send_recording", "summarize", "work"]

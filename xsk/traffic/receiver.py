@@ -8,16 +8,21 @@ returns at once and a test goes on while it receives; ``stats()`` reads live cou
 ``stop()`` collects each worker's results into one ``summarize`` (per stream, per queue,
 kernel counters and the causes of any loss). Used as a context manager, a ``Sink`` stops and
 reaps its workers whatever happens in the body, so no process, socket or XDP program outlives it.
+
+``record`` is the loop under ``xsk capture``: every frame received on one or more queues (a
+socket each, all on one UMEM) written to a pcap or pcapng file, in the order the batches were read.
 """
 
 from __future__ import annotations
 
+import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import XskError
+from .. import pcap
+from ..errors import ConfigError, XskError
 from ..program import XdpMode
 from ..socket import Mode
 from .checksums import ChecksumCount
@@ -75,6 +80,101 @@ def open_receiver(cfg: ReceiveConfig, queue: int | None = None) -> tuple[Umem, S
         umem.close()
         raise
     return umem, sock
+
+
+def open_receivers(cfg: ReceiveConfig, queues: list[int]) -> tuple[Umem, list[Socket]]:
+    """One UMEM and a receiving socket per queue on it, each keeping its share of the frames on its
+    fill ring (for one queue, ``open_receiver``); everything opened is closed again if one fails."""
+    if len(queues) == 1:
+        umem, sock = open_receiver(cfg, queues[0])
+        return umem, [sock]
+    import xsk
+
+    program = None
+    if cfg.pin:
+        from ..pinned import PinnedProgram
+
+        program = PinnedProgram(cfg.pin)
+    umem = xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size)
+    socks: list[Socket] = []
+    try:
+        for q in queues:
+            socks.append(xsk.Socket(umem, cfg.ifname, queue=q, mode=cfg.mode, tx=False, netns=cfg.netns,
+                                    xdp_mode=cfg.xdp_mode, filter=cfg.filter, program=program,
+                                    fill_frames=cfg.frames // len(queues), ring_size=cfg.ring_size))
+    except BaseException:
+        for s in reversed(socks):
+            s.close()
+        umem.close()
+        raise
+    return umem, socks
+
+
+def record(cfg: ReceiveConfig, path: str, *, queues: list[int] | None = None, pcapng: bool = False,
+           stop: Callable[[], bool] | None = None,
+           tick: Callable[[int, int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Receive on ``queues`` (default ``[cfg.queue]``) into the capture file ``path`` (pcapng with
+    ``pcapng``, each frame cut at ``cfg.frame_size``) until ``cfg.count`` frames, ``cfg.duration``
+    seconds or ``stop()``; the UMEM and sockets are closed before it returns.
+
+    ``tick(packets, bytes, {"kernel": counters})`` about once a second. Returns packets, bytes,
+    seconds, the sockets' ``kernel`` counters added up, ``l4_checksums`` (partial and bad), the
+    health footprint, the ``causes`` of anything the kernel lost and ``checksum_warnings``.
+    """
+    for name in ("count", "duration"):
+        value = getattr(cfg, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"must be positive, got {value}", argument=name)
+    umem, socks = open_receivers(cfg, queues or [cfg.queue])
+    packets = nbytes = 0
+    sums = ChecksumCount()
+    poller = select.poll()
+    for s in socks:
+        poller.register(s.fileno(), select.POLLIN)
+    kernel: dict[str, int] = {}
+    causes: list[dict[str, Any]] = []
+    footprint: dict[str, Any] = {}
+    health = Health(umem, cfg.verify_ledger)
+    t0 = time.monotonic()
+    try:
+        with pcap.Writer(path, pcapng=pcapng, snaplen=cfg.frame_size) as writer:
+            quiet_gc()
+            t0 = time.monotonic()
+            deadline = t0 + cfg.duration if cfg.duration else None
+            next_tick = t0 + 1.0
+            while (cfg.count is None or packets < cfg.count) and (deadline is None or time.monotonic() < deadline):
+                if stop is not None and stop():
+                    break
+                got = 0
+                for sock in socks:
+                    want = cfg.batch if cfg.count is None else min(cfg.batch, cfg.count - packets)
+                    if want <= 0:
+                        break
+                    b = sock.recv(want, timeout=0 if len(socks) > 1 else 0.05)
+                    if len(b):
+                        writer.write_batch(b.gather(), b.lens, time.time_ns())
+                        sums.add(b)
+                        packets += len(b)
+                        nbytes += int(b.lens.sum())
+                        got += len(b)
+                        b.release()
+                        health.traffic_started()
+                if not got and len(socks) > 1:
+                    poller.poll(50)
+                if health.due():
+                    health.check()
+                if tick is not None and time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + 1.0
+                    tick(packets, nbytes, {"kernel": add_counters([s.statistics() for s in socks])})
+            kernel = add_counters([s.statistics() for s in socks])
+            causes = merge_causes([cause_dicts(s.diagnose()) for s in socks])
+        footprint = health.summary()
+    finally:
+        for s in reversed(socks):
+            s.close()
+        umem.close()
+    return {"packets": packets, "bytes": nbytes, "seconds": time.monotonic() - t0, "kernel": kernel,
+            **sums.summary(), **footprint, "causes": causes, "checksum_warnings": sums.warnings()}
 
 
 def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, Any]], None] | None = None,
@@ -231,7 +331,9 @@ class Sink(Workers):
         self.queues = list(queues) if queues else [self.config.queue]
 
     def start(self, timeout: float = 30.0) -> Sink:
-        """Start a worker per queue and return once each receives (its program attached)."""
+        """Start a worker per queue and return once each receives (its program attached). What
+        every worker would refuse (a bad filter, a queue the interface lacks) is refused here first."""
+        self._check()
         n = len(self.queues)
         self._shared = self._ctx.RawArray("q", 2 * n)
         self._streams = self._ctx.RawArray("q", STREAM_SLOTS * n)
@@ -239,6 +341,18 @@ class Sink(Workers):
         self._spawn(_worker, [(cfg, q, i, self._shared, self._streams) for i, q in enumerate(self.queues)],
                     self.config.ifname, timeout)
         return self
+
+    def _check(self) -> None:
+        from .. import filter as filter_mod
+        from .. import link, netns
+        from ..errors import QueueRangeError
+
+        cfg = self.config
+        filter_mod.parse(cfg.filter)
+        with netns.entered(cfg.netns):
+            rx, _ = link.queue_counts(link.ifindex(cfg.ifname, cfg.netns))
+        if max(self.queues) >= rx:
+            raise QueueRangeError(f"queues={self.queues}: {cfg.ifname} has {rx} RX queues (valid: 0..{rx - 1})")
 
     def stats(self) -> dict[str, Any]:
         """Live: packets and bytes in all, per queue, and packets per stream id so far."""
@@ -253,10 +367,13 @@ class Sink(Workers):
                 "queues": {str(q): self._shared[2 * i] for i, q in enumerate(self.queues)},
                 "per_stream": per_stream, "seconds": time.monotonic() - self._t0}
 
-    def wait(self, timeout: float | None = None) -> dict[str, Any]:
-        """Until ``count`` packets arrived or ``duration`` passed (or ``timeout``); then ``stop()``."""
+    def wait(self, timeout: float | None = None, *, tick: Callable[[dict[str, Any]], None] | None = None,
+             stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Until ``count`` packets arrived, ``duration`` passed, every worker ended, ``timeout`` or
+        ``stop()``; then ``stop()``. ``tick(stats())`` once a second meanwhile."""
         cfg = self.config
         end = None if timeout is None else time.monotonic() + timeout
+        next_tick = time.monotonic() + 1.0
         while not self._errors:
             if cfg.count is not None and sum(self._shared[0::2]) >= cfg.count:
                 break
@@ -264,8 +381,13 @@ class Sink(Workers):
                 break
             if end is not None and time.monotonic() >= end:
                 break
-            if cfg.count is None and cfg.duration is None and end is None:
-                raise XskError("wait() needs count, duration or a timeout, or it would wait forever")
+            if cfg.count is None and cfg.duration is None and end is None and stop is None:
+                raise XskError("wait() needs count, duration, a timeout or stop, or it would wait forever")
+            if (stop is not None and stop()) or self.finished():
+                break
+            if tick is not None and time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + 1.0
+                tick(self.stats())
             time.sleep(0.01)
         return self.stop()
 
@@ -279,4 +401,4 @@ class Sink(Workers):
         return self if self._procs else self.start()
 
 
-__all__ = ["ReceiveConfig", "Sink", "open_receiver", "receive", "summarize"]
+__all__ = ["ReceiveConfig", "Sink", "open_receiver", "open_receivers", "receive", "record", "summarize"]
