@@ -1,4 +1,5 @@
-"""Compile every XDP program in bpf/ to a BPF object: ``python bpf/build.py OUTDIR``.
+"""Compile every XDP program in bpf/ to a BPF object: ``python bpf/build.py OUTDIR``
+(``--system-flags``: print the flags that let ``-target bpf`` read the host's headers).
 
 One place for the clang invocation, used by setup.py (package data) and the Makefile.
 An object is rebuilt only when its source is newer.
@@ -70,5 +71,8 @@ def build(out_dir: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--system-flags"]:  # what the tests compare with xsk.testing.compile's
+        print(" ".join(system_flags()))
+        sys.exit(0)
     for path in build(Path(sys.argv[1] if len(sys.argv) > 1 else SRC.parent / "xsk" / "_bpf")):
         print(path)

@@ -13,7 +13,7 @@ SEQ_OFFSET = 42
 
 def template(pair, size: int = 64, reverse: bool = False) -> bytes:
     """An Ethernet/IPv4/UDP frame from one end of ``pair`` to the other, payload = seq + filler."""
-    from xsk.cli.demo import build_template
+    from xsk.testing.selfcheck import build_template
 
     src, dst = (pair.b, pair.a) if reverse else (pair.a, pair.b)
     return build_template(size, src.mac, dst.mac, src.ip, dst.ip)
