@@ -54,20 +54,3 @@ def test_inputs_tools_fuzz_found_are_clear_errors():
     with pytest.raises(ConfigError, match="bad MAC range"):
         ranges.macs(":::::0" + "E" * 60)  # OverflowError
     assert ranges.macs("2:0:0:0:0:1-02:00:00:00:00:02").tolist() == [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]]
-
-
-def test_the_live_line_names_kernel_counters_that_mean_loss_only():
-    """An empty TX ring is how every paced send ends: the line stays quiet about it, and names
-    what did lose frames."""
-    import io
-
-    from xsk.cli.common import Reporter
-
-    for kernel, shown in (({"tx_ring_empty_descs": 19615, "rx_dropped": 0}, None),
-                          ({"tx_ring_empty_descs": 5, "rx_ring_full": 3}, "'rx_ring_full': 3")):
-        out = io.StringIO()
-        r = Reporter(False, total=100, stream=out)
-        r.tick(50, 5000, {"kernel": kernel})
-        line = out.getvalue()
-        assert "50 pkts" in line and "tx_ring_empty_descs" not in line
-        assert (shown in line) if shown else ("kernel" not in line)

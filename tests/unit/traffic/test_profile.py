@@ -105,27 +105,6 @@ def test_a_missing_file_is_named():
         Profile.load("/nonexistent/profile.toml")
 
 
-def test_a_terminal_gets_a_live_per_stream_table_and_a_pipe_plain_lines():
-    import io
-
-    from xsk.cli.common import Reporter
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    per_stream = {"0": {"packets": 30, "lost": 1, "p50_us": 5.4, "p99_us": 100.2},
-                  "1": {"packets": 20, "lost": 0, "p50_us": None, "p99_us": None}}
-    tty, pipe = Terminal(), io.StringIO()
-    for out in (tty, pipe):
-        r = Reporter(False, total=100, stream=out)
-        r.tick(50, 5000, {"per_stream": per_stream})
-        r.finish()
-    table = tty.getvalue()
-    assert "stream" in table and "p99 us" in table and "100.2" in table and "│      1 │" in table
-    assert "100.2" not in pipe.getvalue() and "50 pkts" in pipe.getvalue()
-
-
 def test_a_percent_needs_a_total_rate_only_when_the_profile_is_sent(tmp_path):
     """A receiver loads a profile for its stream names; the total rate is the sender's business
     (in the file, or given where it is sent), so only resolving it without one is an error."""
