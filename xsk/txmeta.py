@@ -92,10 +92,15 @@ XDP_TX_METADATA = int(lib.XDP_TX_METADATA)
 """Descriptor option: the metadata in front of this packet's data is a request."""
 FLAG_TIMESTAMP = int(lib.XDP_TXMD_FLAGS_TIMESTAMP)
 FLAG_CHECKSUM = int(lib.XDP_TXMD_FLAGS_CHECKSUM)
-METADATA_DTYPE = np.dtype([("flags", "<u8"), ("csum_start", "<u2"), ("csum_offset", "<u2"), ("pad", "<u4"),
-                           ("launch_time", "<u8")])
+METADATA_DTYPE = np.dtype({
+    "names": ["flags", "csum_start", "csum_offset", "pad", "launch_time"],
+    "formats": [np.uint64, np.uint16, np.uint16, np.uint32, np.uint64],
+    "offsets": [ffi.offsetof("struct xsk_txmd", "flags"),
+                *(ffi.offsetof("struct xsk_txmd", "request", f) for f in ("csum_start", "csum_offset", "pad",
+                                                                          "launch_time"))],
+    "itemsize": ffi.sizeof("struct xsk_txmd")})
 """The request as it lies in the UMEM (``completion.tx_timestamp`` shares the 8 bytes from
-``csum_start``): for tests and inspection."""
+``csum_start``), laid out as the C units' ``struct xsk_txmd`` (txmd.h): for tests and inspection."""
 assert METADATA_DTYPE.itemsize == METADATA_LEN
 
 

@@ -60,6 +60,7 @@
 #define XSK_HAVE_TX_METADATA 0
 #endif
 
+/* XSK_CDEF_BEGIN */
 /* struct xsk_tx_metadata as Linux 6.15+ lays it out (6.8-6.14 end after csum_offset: 16
  * bytes; launch_time came in 6.15). Our own name, so that it can't clash with the headers'
  * struct, whose size depends on their version; _Static_asserts in txmd.c hold the common
@@ -79,7 +80,6 @@ struct xsk_txmd {
 	};
 };
 
-/* XSK_CDEF_BEGIN */
 /* Bytes reserved in front of each TX descriptor's data: sizeof(struct xsk_tx_metadata) of
  * Linux 6.15+ (a multiple of 8 below 256, as the kernel requires of tx_metadata_len). */
 #define XSK_TX_METADATA_LEN 24
