@@ -28,6 +28,8 @@ def test_gen_waits_for_its_link_and_says_how_long_it_was_down(veth_pair):
     --duration: a busy machine may start gen late or slow the test down, and a run that ended
     first would have nothing to wait for)."""
     a, b = veth_pair.a, veth_pair.b
+    sink = start("sink", b.ifname, "--netns", b.netns, "--json")
+    wait_attached(b)
     gen, since = start_timed("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--rate", "20k", "--json")
     first_sending(gen)
     least, most, up_at = _link_down_for(a, 0.8)
@@ -38,6 +40,12 @@ def test_gen_waits_for_its_link_and_says_how_long_it_was_down(veth_pair):
     out, err = collect()
     assert gen.returncode == 0, err
     summary = last_json(out)
+    time.sleep(0.5)  # the last frames on their way
+    sink.send_signal(signal.SIGINT)
+    got = last_json(sink.communicate(timeout=30)[0])
+    # the frames that waited on the TX ring while the link was down went when it came back: the
+    # receiver got every frame gen counted as sent, each once and in order
+    assert (got["packets"], got["lost"], got["duplicates"]) == (summary["packets"], 0, 0), (got, summary)
     # it sends every millisecond, so it notices at once, and polls every 50 ms for the link to be up:
     # it measures the time down within that, and within the time the machine kept it off the CPU
     assert least - held - 0.05 <= summary["link_down_seconds"] <= most + held + 0.1, (least, most, held, summary)
@@ -69,6 +77,8 @@ rate = "10k"
 def test_fwd_waits_for_its_outgoing_link(veth_pair_factory):
     """As gen's test, for fwd's outgoing link, with traffic from gen through it all along."""
     p1, p2 = veth_pair_factory(), veth_pair_factory()
+    sink = start("sink", p2.a.ifname, "--netns", p2.a.netns, "--json")  # behind fwd's outgoing link
+    wait_attached(p2.a)
     fwd, fwd_since = start_timed("fwd", p1.b.ifname, p2.b.ifname, "--netns", p1.b.netns, "--netns2", p2.b.netns,
                                  "--json")
     wait_attached(p1.b)
@@ -88,6 +98,12 @@ def test_fwd_waits_for_its_outgoing_link(veth_pair_factory):
     # fwd notices at its next frame, late only by as long as the machine kept gen or fwd off the CPU
     held = gen_held + fwd_held
     assert least - held - 0.05 <= summary["link_down_seconds"] <= most + held + 0.1, (least, most, held, summary)
-    assert summary["forwarded"] > 0
+    time.sleep(0.5)  # the last forwarded frames on their way
+    sink.send_signal(signal.SIGINT)
+    got = last_json(sink.communicate(timeout=30)[0])
+    # what fwd forwarded arrived behind its link, each once: the frames that waited on fwd's TX
+    # ring while the link was down went when it came back
+    assert summary["forwarded"] > 0 and (got["packets"], got["duplicates"]) == (summary["forwarded"], 0), (got,
+                                                                                                         summary)
     assert f"{p2.b.ifname} was down for" in err
     assert summary["accounting"]["pool"] == summary["accounting"]["total"]

@@ -129,15 +129,15 @@ def test_a_late_stream_with_a_count_arrives_after_the_others_began(veth_pair, tm
 name = "steady"
 packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9000)"
 rate = "5k"
-count = 7500
+count = 15000
 
 [[stream]]
 name = "late"
 packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9001)"
-start = 1.0
+start = 2.0
 count = 500
 """)
-    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "8000", "--json")
+    sink = start("sink", b.ifname, "--netns", b.netns, "--count", "15500", "--json")
     wait_attached(b)
     gen, held_off = xsk_timed("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile),
                               "--json")
@@ -146,7 +146,12 @@ count = 500
     s = last_json(finish(sink)[0])
     steady, late = s["per_stream"]["0"], s["per_stream"]["1"]
     assert late["packets"] == 500 and late["lost"] == 0 and steady["lost"] == 0
-    assert steady["packets"] == 7500
+    assert steady["packets"] == 15000
+    # the late stream really started late: gen's own per-second lines show the steady stream
+    # sending while the late one had sent nothing yet (it starts 2 s in; a line comes each second)
+    lines = [json.loads(line) for line in gen.stdout.strip().splitlines()[:-1]]
+    assert any(line["per_stream"].get("steady", 0) > 0 and line["per_stream"].get("late", 0) == 0 for line in lines), \
+        lines
     # unpaced: the 500 went as one burst (a paced stream's 500 would take a tenth of a second at the
     # steady one's rate): gen gave them out within 10 ms, more only while the machine held it off
     # the CPU, and they arrived as they went
