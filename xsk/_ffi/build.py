@@ -129,7 +129,11 @@ ffibuilder.set_source(
     include_dirs=[str(HERE)],
     libraries=["xdp", "bpf"],
     define_macros=macros(),
-    extra_compile_args=["-O3", "-Wall", "-Wno-unused-function"],
+    # A declaration that drifted from the system's headers (libbpf 1.5 dropped a const that 1.1
+    # had) only warns in C, and pip -q hides warnings: these fail the build instead.
+    extra_compile_args=["-O3", "-Wall", "-Wno-unused-function", "-Werror=discarded-qualifiers",
+                        "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration",
+                        "-Werror=int-conversion"],
 )
 
 if __name__ == "__main__":
