@@ -34,7 +34,7 @@ _NULL = ffi.NULL
 _select = lib.xsk_ledger_select
 _BOOL = np.dtype(np.bool_)
 
-XDP_PKT_CONTD = 1  # descriptor option: the packet continues in the next descriptor (linux/if_xdp.h)
+XDP_PKT_CONTD: int = lib.XDP_PKT_CONTD  # descriptor option: the packet continues in the next descriptor
 _request = lib.xsk_txmd_request
 _REQUEST_ERRORS = {
     lib.XSK_TXMD_ERR_ROOM: "its data starts less than {md} bytes into its frame, where the request goes (Umem.take "

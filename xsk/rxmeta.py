@@ -26,6 +26,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from ._binding import lib, struct_dtype
 from .errors import ConfigError
 
 
@@ -41,14 +42,20 @@ class _Received(Protocol):
 FIELDS = ("hash", "timestamp", "vlan")
 """What ``rx_metadata=`` may ask for."""
 
-META_SIZE = 24
-META_DTYPE = np.dtype([("timestamp", "<u8"), ("hash", "<u4"), ("hash_type", "<u4"), ("vlan_proto", ">u2"),
-                       ("vlan_tci", "<u2"), ("valid", "<u2"), ("magic", "<u2")])
-"""``struct xsk_rx_meta`` (bpf/xsk_redirect.c), the 24 bytes before each frame's data."""
-assert META_DTYPE.itemsize == META_SIZE
+_STRUCT = struct_dtype("struct xsk_rx_meta")  # declared once, in xsk/_ffi/redirect.h, which the program includes
+_FIELDS = [(name, *_STRUCT.fields[name][:2]) for name in _STRUCT.names] if _STRUCT.fields and _STRUCT.names else []
+META_DTYPE = np.dtype({
+    "names": [name for name, _, _ in _FIELDS],
+    # vlan_proto is in network order, as the kfunc gives it; the rest in host order
+    "formats": [">u2" if name == "vlan_proto" else kind for name, kind, _ in _FIELDS],
+    "offsets": [offset for _, _, offset in _FIELDS],
+    "itemsize": _STRUCT.itemsize,
+})
+"""``struct xsk_rx_meta`` (bpf/xsk_redirect.c), the bytes right before each frame's data."""
+META_SIZE = META_DTYPE.itemsize
 
-VALID_TIMESTAMP, VALID_HASH, VALID_VLAN = 1, 2, 4
-MAGIC = 0x5848  # written last by the program: the area is this frame's, not what a frame before left
+VALID_TIMESTAMP, VALID_HASH, VALID_VLAN = lib.XSK_META_TIMESTAMP, lib.XSK_META_HASH, lib.XSK_META_VLAN
+MAGIC = lib.XSK_META_MAGIC  # written last by the program: the area is this frame's, not what a frame before left
 
 # enum xdp_rss_hash_type (include/net/xdp.h): which headers the hash covered
 RSS_L3_IPV4, RSS_L3_IPV6, RSS_L3_DYNHDR = 1 << 0, 1 << 1, 1 << 2

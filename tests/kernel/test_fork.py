@@ -55,7 +55,8 @@ def test_fork_while_traffic_flows(veth_pair, make_umem):
         tpl = template(veth_pair)
         receiver = Receiver(rx, tpl)
         ranges = [(int(ffi.cast("uintptr_t", ffi.from_buffer(u._map))), u.size) for u in (ua, ub)]
-        ranges += [(int(ffi.cast("uintptr_t", r.ring)), 4096) for r in (tx._tx, tx._place.group.cq, rx._rx, rx._place.group.fq)]
+        rings = (tx._tx, tx._place.group.cq, rx._rx, rx._place.group.fq)
+        ranges += [(int(ffi.cast("uintptr_t", r.ring)), 4096) for r in rings]
         assert all(_mapped(start, length) for start, length in ranges)
         sent = 0
         child = None
