@@ -72,6 +72,7 @@ class World:
     umem: xsk.Umem
     sender: xsk.Socket
     receiver: xsk.Socket
+    template: bytes  # the frame every send carries
 
     def open(self) -> None:
         raise NotImplementedError

@@ -68,7 +68,7 @@ def test_veth_pair_socket_and_link_lookups_inside_a_running_loop(make_umem):
 
 def test_routed_pair_send_and_receive_inside_a_running_loop():
     async def main():
-        with RoutedPair(forwarding=True) as net:
+        with RoutedPair(forwarding=True) as net:  # type: ignore[operator]  # xsk.testing's lazy __getattr__ types it object
             frame = (Ether(src=net.a.mac, dst=net.ra.mac) / IP(src=net.a.ip, dst=net.b.ip, ttl=9)
                      / UDP(sport=1, dport=9) / b"routed")
             assert net.a.send(frame) == 1
@@ -230,6 +230,7 @@ def test_async_service_example_udp_and_tcp_control_in_one_loop(veth_pair_factory
             "--control", "7100", *(["--uvloop"] if loop_kind == "uvloop" else [])]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout is not None
         hello = json.loads(proc.stdout.readline())
         assert hello["loop"] == loop_kind and hello["control"] == f"{pair.b.ip}:7100"
         with netns.entered(pair.a.netns):

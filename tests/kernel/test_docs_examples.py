@@ -10,6 +10,7 @@ imports and constants), with ``__file__`` in examples/xdp/, beside the C program
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_the_program_runs(example: Example, tmp_path, monkeypatch):
 @pytest.mark.parametrize(("example", "name"), TESTS, ids=[f"{e.name}:{name}" for e, name in TESTS])
 def test_the_test_function_passes(example: Example, name: str, request):
     stem = example.page.stem
-    namespace = {"__name__": f"docs_{stem}", "__file__": str(XDP_EXAMPLES / f"test_{stem}.py")}
+    namespace: dict[str, Any] = {"__name__": f"docs_{stem}", "__file__": str(XDP_EXAMPLES / f"test_{stem}.py")}
     for block in ROOT_EXAMPLES:
         if block.page == example.page and block.test_functions():
             exec(block.compiled(), namespace)

@@ -25,7 +25,7 @@ def _ip(*args: str) -> None:
 def _recv_seqs(sock, want, tpl: bytes, timeout=2.0):
     """The sequence numbers of the frames that arrived, each frame first compared byte for byte
     with the template (its sequence field aside)."""
-    seqs = []
+    seqs: list[int] = []
     expected = np.frombuffer(tpl, dtype=np.uint8)
     deadline = time.monotonic() + timeout
     while len(seqs) < want and time.monotonic() < deadline:
@@ -51,6 +51,7 @@ def test_sigkill_mid_transfer_then_the_next_run_starts_cleanly(veth_pair, make_u
             batch = sock.recv(256, timeout=0.1)
             batch.release()
     """)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
     ua = make_umem()
     with xsk.Socket(ua, a.ifname, netns=a.netns, rx=False) as tx:

@@ -73,6 +73,7 @@ def test_fork_while_traffic_flows(veth_pair, make_umem):
                         os._exit(code)
             tx.flush()
             receiver.drain(sent)
+        assert child is not None  # forked at 20,000
         _, status = os.waitpid(child, 0)
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == CHILD_OK, f"child status {status:#x}"
         # after the child is gone the parent still works, byte for byte

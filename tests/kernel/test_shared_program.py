@@ -43,6 +43,7 @@ def _sink(end, queue: int, *extra: str) -> subprocess.Popen:
             if queue_owner(end.ifindex, queue) == proc.pid:
                 return proc
         if proc.poll() is not None:
+            assert proc.stderr is not None
             raise AssertionError(f"sink on queue {queue} exited: {proc.stderr.read()}")
         time.sleep(0.05)
     proc.kill()

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 import xsk
 from xsk import link, netns
@@ -77,7 +78,7 @@ def _bpf_fds() -> int:
     return count
 
 
-def udp(dport: int, **ip: object) -> Ether:
+def udp(dport: int, **ip: Any) -> Packet:
     return Ether(src=A_MAC, dst=B_MAC) / IP(src="192.0.2.1", dst="192.0.2.2", **ip) / UDP(sport=4000, dport=dport) \
         / Raw(b"payload")
 

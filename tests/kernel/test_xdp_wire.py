@@ -95,7 +95,7 @@ def test_routed_pair_forwards_only_when_asked(routed_pair):
     assert routed_pair.a.ip == "198.51.100.1" and routed_pair.b.ip == "203.0.113.1"
     ping = ["ping", "-c", "1", "-W", "1", routed_pair.b.ip]
     assert subprocess.run(["ip", "netns", "exec", routed_pair.a.netns, *ping], capture_output=True).returncode == 1
-    with RoutedPair(forwarding=True) as routed:
+    with RoutedPair(forwarding=True) as routed:  # type: ignore[operator]  # xsk.testing's lazy __getattr__ types it object
         ping = ["ping", "-c", "1", "-W", "2", routed.b.ip]
         assert subprocess.run(["ip", "netns", "exec", routed.a.netns, *ping], capture_output=True).returncode == 0
         names = (routed.a.netns, routed.router_netns, routed.b.netns)

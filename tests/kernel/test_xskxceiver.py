@@ -33,6 +33,7 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -376,8 +377,8 @@ def _check_descriptor_table(tx: xsk.Socket, rx: xsk.Socket, tpl: bytes,
             _refused_before_the_ring(tx, address)
         else:
             _send_descriptor(tx, address, length, tpl, seq)
-    valid = [seq for seq, entry in enumerate(table) if entry[3]]
-    assert _recv_all(rx, len(valid), tpl) == valid
+    arriving = [seq for seq, entry in enumerate(table) if entry[3]]
+    assert _recv_all(rx, len(arriving), tpl) == arriving
     assert _recv_all(rx, 1, tpl, timeout=0.2) == []
     assert tx.statistics()["tx_invalid_descs"] == sum(1 for entry in table if entry[3] is False)
 
@@ -776,7 +777,7 @@ def _tx_ring_tail(tx: xsk.Socket, n: int) -> list[tuple[int, int, int]]:
     return [(int(d.addr), int(d.len), int(d.options)) for d in (ring[(end - n + i) & mask] for i in range(n))]
 
 
-def _send_packet(tx: xsk.Socket, fragments: list[Fragment], tpl: bytes, seq: int) -> bytes:
+def _send_packet(tx: xsk.Socket, fragments: Sequence[Fragment], tpl: bytes, seq: int) -> bytes:
     """One packet's descriptors, sent in one batch as they are (unchecked by xsk); each fragment
     carries ``tpl`` as far as its length (the first with sequence number ``seq``). Returns the
     bytes the packet carries. The TX ring is read back: it holds exactly these descriptors, so
@@ -832,7 +833,8 @@ def _packet_refused_before_the_ring(tx: xsk.Socket, fragments: list[Fragment]) -
     packet.release()
 
 
-def _check_packets(tx: xsk.Socket, rx: xsk.Socket, tpl: bytes, packets: list[tuple[list[Fragment], bool]]) -> None:
+def _check_packets(tx: xsk.Socket, rx: xsk.Socket, tpl: bytes,
+                   packets: Sequence[tuple[Sequence[Fragment], bool]]) -> None:
     """Send each (fragments, valid) packet: exactly the valid ones arrive, in order, byte for byte;
     every descriptor of the others is counted invalid."""
     want = [_send_packet(tx, fragments, tpl, seq) for seq, (fragments, _) in enumerate(packets)]
@@ -1023,7 +1025,8 @@ def test_XDP_METADATA_COPY_MULTI_BUFF(veth_pair_factory, make_umem, mode, test_p
          xsk.Socket(ub, b.ifname, netns=b.netns, tx=False, program=prog, busy_poll=mode.bp, multi_buffer=True) as rx:
         frames = [_jumbo(pair, i) for i in range(20)]
         assert _send_packets(tx, frames) == 60
-        metas, got = [], []
+        metas: list[int] = []
+        got: list[bytes] = []
         deadline = time.monotonic() + 2
         while len(got) < 20 and time.monotonic() < deadline:
             batch = rx.recv(256, timeout=0.05)

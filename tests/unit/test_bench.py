@@ -15,15 +15,16 @@ BENCH = Path(__file__).resolve().parents[2] / "tools" / "bench"
 
 
 @pytest.fixture(scope="module")
-def bench():  # type: ignore[no-untyped-def]
+def bench():
     loader = importlib.machinery.SourceFileLoader("xsk_tools_bench", str(BENCH))
     spec = importlib.util.spec_from_loader("xsk_tools_bench", loader)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
 
 
-def test_median(bench) -> None:  # type: ignore[no-untyped-def]
+def test_median(bench) -> None:
     assert bench._median([3.0]) == 3.0
     assert bench._median([5.0, 1.0, 3.0]) == 3.0
     assert bench._median([4.0, 1.0, 3.0, 2.0]) == 2.5
@@ -31,7 +32,7 @@ def test_median(bench) -> None:  # type: ignore[no-untyped-def]
     assert bench._median([None]) is None
 
 
-def test_a_run_the_receiver_contradicts_never_counts(bench, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_the_receiver_contradicts_never_counts(bench, monkeypatch) -> None:
     """Every printed figure goes through _valid_run: < 99% received is discarded and retried,
     whichever tool's result format (the reference's "mpps", gen's "pps")."""
     tries = iter([
@@ -50,7 +51,7 @@ def test_a_run_the_receiver_contradicts_never_counts(bench, monkeypatch) -> None
     assert len(report["discarded_runs"]) == 2 + bench._ATTEMPTS
 
 
-def test_paired_ratio_is_per_round_and_skips_rounds_without_both(bench) -> None:  # type: ignore[no-untyped-def]
+def test_paired_ratio_is_per_round_and_skips_rounds_without_both(bench) -> None:
     c = [1.0, None, 2.0, 0.5]
     x = [0.9, 1.0, 2.2, 0.5]
     r = bench._paired(c, x)
@@ -59,7 +60,7 @@ def test_paired_ratio_is_per_round_and_skips_rounds_without_both(bench) -> None:
     assert bench._paired([None], [1.0])["ratio"] is None
 
 
-def test_row_medians_and_a_path_without_valid_runs(bench) -> None:  # type: ignore[no-untyped-def]
+def test_row_medians_and_a_path_without_valid_runs(bench) -> None:
     def run(mpps: float) -> dict:
         return {"mpps": mpps, "user_ns_per_pkt": 10.0 * mpps, "sys_ns_per_pkt": 100.0}
 
@@ -74,7 +75,7 @@ def test_row_medians_and_a_path_without_valid_runs(bench) -> None:  # type: igno
 TRACED = 200_064  # 1563 rounds of 64 frames, each sent and received
 
 
-def test_ring_benchmark_allocates_nothing_per_packet(bench) -> None:  # type: ignore[no-untyped-def]
+def test_ring_benchmark_allocates_nothing_per_packet(bench) -> None:
     out = bench.ring_bench(64, 20, traced_packets=TRACED)
     assert out["accounting_balanced"] is True
     assert out["xsk_ns_per_pkt"] > 0 and out["c_ns_per_pkt"] > 0
@@ -87,14 +88,14 @@ def test_ring_benchmark_allocates_nothing_per_packet(bench) -> None:  # type: ig
     assert out["rss_growth_kib"] < 1024, out  # a bound only: RSS moves in pages; tracemalloc is the exact figure
 
 
-def test_ring_benchmark_sees_a_leak(bench, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_ring_benchmark_sees_a_leak(bench, monkeypatch) -> None:
     """The measurement is sensitive: a release that keeps 64 bytes a round shows as >= 100 KB."""
     from xsk.testing import MemorySocket
 
     kept: list[bytes] = []
     release = MemorySocket.release
 
-    def leaky(self, batch):  # type: ignore[no-untyped-def]
+    def leaky(self, batch):
         kept.append(bytes(64) + bytes([len(kept) % 256]))
         return release(self, batch)
 
@@ -104,16 +105,17 @@ def test_ring_benchmark_sees_a_leak(bench, monkeypatch) -> None:  # type: ignore
 
 
 @pytest.fixture(scope="module")
-def latency():  # type: ignore[no-untyped-def]
+def latency():
     path = Path(__file__).resolve().parents[2] / "tools" / "latency"
     loader = importlib.machinery.SourceFileLoader("xsk_tools_latency", str(path))
     spec = importlib.util.spec_from_loader("xsk_tools_latency", loader)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
 
 
-def test_latency_percentiles_and_medians(latency) -> None:  # type: ignore[no-untyped-def]
+def test_latency_percentiles_and_medians(latency) -> None:
     values = [float(v) for v in range(1, 1001)]  # 1..1000 us
     assert latency._percentile(values, 0.50) == 501.0
     assert latency._percentile(values, 0.99) == 991.0
@@ -121,7 +123,7 @@ def test_latency_percentiles_and_medians(latency) -> None:  # type: ignore[no-un
     assert latency._median([3.0, 1.0, 2.0, 10.0]) == 2.5
 
 
-def test_helper_costs_time_every_helper_on_both_batch_sizes(latency) -> None:  # type: ignore[no-untyped-def]
+def test_helper_costs_time_every_helper_on_both_batch_sizes(latency) -> None:
     """`tools/latency --helpers` runs each helper on frames it can act on (a helper that raised
     would end the tool), and reports both figures for each; no timing is asserted."""
     rows = latency.helper_costs(number=8)

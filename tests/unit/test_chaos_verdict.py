@@ -18,6 +18,7 @@ ACC = {"pool": 4096, "user": 0, "fill": 0, "tx": 0, "total": 4096}
 def chaos():
     loader = importlib.machinery.SourceFileLoader("xsk_tools_chaos_verdict", str(TOOL))
     spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module

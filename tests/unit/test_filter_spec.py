@@ -27,7 +27,8 @@ def test_at_most_16_rules_per_queue():
     with pytest.raises(ConfigError, match=r"at most 16 filter rules, got 17$"):
         xsk_filter.parse([*rules, Rule()])
     header = (ROOT / "xsk" / "_ffi" / "redirect.h").read_text()
-    assert re.search(r"#define XSK_MAX_RULES (\d+)", header).group(1) == "16" == str(lib.XSK_MAX_RULES)
+    defined = re.search(r"#define XSK_MAX_RULES (\d+)", header)
+    assert defined is not None and defined.group(1) == "16" == str(lib.XSK_MAX_RULES)
     program = (ROOT / "bpf" / "xsk_redirect.c").read_text()
     assert '#include "redirect.h"' in program and "#define XSK_MAX_RULES" not in program
 

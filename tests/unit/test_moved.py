@@ -19,6 +19,7 @@ def test_an_old_name_gives_the_new_module_with_a_warning(old, new):
         exec(compile(f"import {old} as module", __file__, "exec"), scope)  # an import statement of this file's
     module = scope["module"]
     assert module is importlib.import_module(new)
+    assert module.__spec__ is not None
     assert module.__name__ == new and module.__spec__.name == new  # it keeps its own identity
     assert [w.category for w in caught] == [DeprecationWarning]
     assert f"{old} is deprecated: it moved to {new}" in str(caught[0].message)

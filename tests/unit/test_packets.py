@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 from xsk.testing.packets import assert_packet_equal, packet_diff
 
 
-def frame(**ip: object) -> Ether:
+def frame(**ip: Any) -> Packet:
     return Ether(src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b") / IP(src="192.0.2.1", dst="192.0.2.2", **ip) \
         / UDP(sport=1, dport=2) / Raw(b"0123456789")
 

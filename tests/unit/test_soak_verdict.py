@@ -18,6 +18,7 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "soak"
 def soak():
     loader = importlib.machinery.SourceFileLoader("xsk_tools_soak_verdict", str(TOOL))
     spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module

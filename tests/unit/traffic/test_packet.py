@@ -46,6 +46,7 @@ def test_patched_frames_have_correct_checksums(build, random):
         umem.release(b)
     assert all(_verify(f) for f in frames)
     lay = layout(frame)
+    assert lay.payload is not None
     seqs = [struct.unpack_from(">Q", f, lay.payload + 2)[0] for f in frames]
     assert seqs == [(7 << 56) | (12345 + i) for i in range(100)]
     if not random:

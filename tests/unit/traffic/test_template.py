@@ -38,8 +38,12 @@ def test_parsing_never_asks_scapy_to_resolve_an_address(monkeypatch):
     for an off-link address, and 2 s of waiting. Found sending a profile; parse must not."""
     from scapy.config import conf
 
-    asked = []
-    monkeypatch.setattr(conf.neighbor, "resolve", lambda *a, **k: asked.append(a) or None)
+    asked: list[tuple[object, ...]] = []
+
+    def resolve(*a: object, **k: object) -> None:  # scapy's resolver, with no answer
+        asked.append(a)
+
+    monkeypatch.setattr(conf.neighbor, "resolve", resolve)
     for text in ("Ether()/IP(dst='192.0.2.2')/UDP()", "Ether()/IPv6(dst='2001:db8::2')/UDP()",
                  "Ether()/Dot1Q(vlan=3)/IP(dst='198.51.100.1')/TCP()"):
         pkt = template.parse(text)
