@@ -60,6 +60,7 @@ docs: setup
 lint: setup
 	$(VENV)/bin/ruff check . tools/bench tools/instructions tools/latency tools/fuzz tools/soak tools/chaos
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --config-file tests/mypy.ini
 
 clean:
 	rm -rf build *.egg-info xsk/_xsk_cffi*.so xsk/_bpf .pytest_cache

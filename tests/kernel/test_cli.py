@@ -145,9 +145,9 @@ def first_sending(proc: subprocess.Popen, timeout: float = 60) -> int:
     try:
         code = proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
-        raise AssertionError(f"no packets counted in {timeout} s: {proc.args}") from None
+        raise AssertionError(f"no packets counted in {timeout} s: {proc.args!r}") from None
     err = proc.stderr.read()[-2000:] if proc.stderr is not None else ""
-    raise AssertionError(f"it ended (exit {code}) before counting a packet: {proc.args}\n{err}")
+    raise AssertionError(f"it ended (exit {code}) before counting a packet: {proc.args!r}\n{err}")
 
 
 def assert_paced(g: dict[str, Any], held_off: float, rates: dict[int, float] | None = None) -> None:
@@ -201,7 +201,7 @@ def line_after(proc: subprocess.Popen, wall: float, timeout: float = 60) -> dict
             return record
         if time.monotonic() > deadline:
             break
-    raise AssertionError(f"no line written after {wall} within {timeout} s: {proc.args}")
+    raise AssertionError(f"no line written after {wall} within {timeout} s: {proc.args!r}")
 
 
 def stop_when_received(sink: subprocess.Popen, packets: int, timeout: float = 60) -> str:
