@@ -56,7 +56,7 @@ docs: setup
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs build/docs
 	@echo "docs: build/docs/index.html"
 
-# ruff over everything; mypy --strict over xsk/ (configured in pyproject.toml)
+# ruff over everything; mypy --strict over xsk/ (pyproject.toml), and over tests/ and tools/ (tests/mypy.ini)
 lint: setup
 	$(VENV)/bin/ruff check . tools/bench tools/instructions tools/latency tools/fuzz tools/soak tools/chaos
 	$(VENV)/bin/mypy

@@ -31,7 +31,7 @@ import select
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -74,6 +74,7 @@ _path_fill = lib.xsk_path_fill
 _path_forward = lib.xsk_path_forward
 _fill_needs_wakeup = lib.xsk_path_fill_needs_wakeup
 _NULL = ffi.NULL
+_S = TypeVar("_S", bound="Socket")  # what ``with`` gives: the socket's own class (MemorySocket too)
 
 
 def _data_path(sock: Socket, place: Queue) -> CData:
@@ -238,7 +239,7 @@ class Socket:
         self._place.close(self._path)
         self._closed = True
 
-    def __enter__(self) -> Socket:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -66,7 +66,7 @@ def test_forward_takes_no_more_than_the_tx_ring_has_room_for(umem):
         sock._kick()
         rx_waiting = umem.accounting().fill
         # the stand-in kernel sleeps: nothing drains the TX ring
-        sock.kernel_running = False  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        sock.kernel_running = False
         assert sock.forward(256, timeout=0) == 64  # the TX ring holds 64
         assert sock.forward(256, timeout=0) == 0  # full: the frames wait on the RX ring
         acc = _balanced(umem)
@@ -74,7 +74,7 @@ def test_forward_takes_no_more_than_the_tx_ring_has_room_for(umem):
         assert sock._path.tx_full
         # with a timeout it waits for TX room (the stand-in kernel, awake again, completes the
         # ring in that wait), not for RX, and then forwards the next frames
-        sock.kernel_running = True  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        sock.kernel_running = True
         assert sock.forward(256, timeout=5) == 64
         assert not sock._path.tx_full
         _balanced(umem)

@@ -69,10 +69,10 @@ def test_recv_into_an_empty_batch_interrupted(monkeypatch):
     """into= may also be an empty batch that is not spent (a recv that timed out): the guard
     tells it from one that took the frames by the batch's token."""
     with xsk.Umem(frame_count=256, hugepages="off") as umem, MemorySocket(umem, ring_size=64, rx_len=60) as sock:
-        sock.kernel_running = False  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        sock.kernel_running = False
         empty = sock.recv(16, timeout=0)
         assert len(empty) == 0 and not empty.spent
-        sock.kernel_running = True  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        sock.kernel_running = True
         monkeypatch.setattr(Batch, "_refilled", _interrupt)
         with pytest.raises(KeyboardInterrupt):
             sock.recv(16, timeout=1, into=empty)

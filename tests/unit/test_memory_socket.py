@@ -53,11 +53,11 @@ def test_the_stand_in_kernel_receives_what_is_on_the_fill_ring_as_rx_len_byte_fr
 
 def test_a_paused_kernel_leaves_the_rings_alone(umem):
     with MemorySocket(umem, ring_size=64) as sock:
-        sock.kernel_running = False  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        sock.kernel_running = False
         b = umem.take(8, 60)
         assert sock.send(b) == 8
         assert len(sock.recv(8, timeout=0)) == 0 and umem.accounting().tx == 8
-        sock.kernel_running = True  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        sock.kernel_running = True
         sock.flush(timeout=1)
         assert umem.accounting().tx == 0
 

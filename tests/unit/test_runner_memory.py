@@ -13,7 +13,7 @@ def test_replies_the_tx_ring_never_takes_are_counted_and_returned_not_lost():
     with (xsk.Umem(frame_count=512, hugepages="off") as umem, MemorySocket(umem, ring_size=64, rx_len=60) as rx,
           MemorySocket(umem, ring_size=16) as tx):
         # nothing drains the replies' TX ring: it holds 16
-        tx.kernel_running = False  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        tx.kernel_running = False
         every = Runner(rx, lambda b, h: True, batch=32, tx=tx, send_retries=3)
         stats = every.run(count=32, handle_signals=False)
         # 16 fit on the first send and the two retries place none: 16 dropped, back to the fill ring
@@ -23,7 +23,7 @@ def test_replies_the_tx_ring_never_takes_are_counted_and_returned_not_lost():
         assert (stats.received, stats.replied, stats.tx_dropped, stats.returned) == (8, 0, 4, 4)
         acc = umem.accounting()
         assert acc.user == 0 and acc.tx == 16  # nothing left with the user; 16 wait for the kernel
-        tx.kernel_running = True  # type: ignore[attr-defined]  # a MemorySocket: Socket.__enter__ is typed -> Socket
+        tx.kernel_running = True
         assert tx.flush(timeout=1)
         umem.verify()
 
