@@ -17,7 +17,8 @@
 set -uo pipefail
 # Job control: every background job in a process group of its own (killed as one, children
 # included), and SIGINT not ignored in them (a non-interactive shell's background jobs start
-# with it ignored, and Python then never raises KeyboardInterrupt: pytest could not be stopped).
+# with it ignored, and Python then never raises KeyboardInterrupt: pytest could not be stopped;
+# when this script itself started with it ignored, see pytest's start below).
 set -m
 
 cd "$(dirname "$0")/.." || exit 2
@@ -134,7 +135,12 @@ for arg in "$@"; do
 done
 log "running: $PY -m pytest ${paths[*]} $*"
 start=$SECONDS
-"$PY" -m pytest "${paths[@]}" "$@" &
+# pytest with SIGINT at its default, however this script was started: a background job of a
+# shell without job control (`loaded.sh &` in a script, a CI step run so) inherits SIGINT
+# ignored, `set -m` does not undo that, and a Python started so never raises KeyboardInterrupt.
+# Every sink, gen and fwd the tests stop with Ctrl-C would then run on to its --duration.
+"$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+    "$PY" -m pytest "${paths[@]}" "$@" &
 pytest_pid=$!
 wait "$pytest_pid"
 rc=$?
