@@ -24,9 +24,11 @@ RATE = 300_000
 # veth has no backpressure: a frame that finds the sink's fill ring empty is dropped
 # (rx_fill_ring_empty_descs). The sink's default 16,384 frames ride out a 55 ms stall at 300k pps;
 # on a busy machine (CPU hogs, another AF_XDP job) the sink is off the CPU for longer, while gen,
-# catching up on its own stalls, sends at up to twice the rate: 7,879 frames were lost so. 65,536
-# (128 MiB: hugepages if free, else 4 KiB pages) ride out 110-220 ms.
-SINK_FRAMES = "65536"
+# catching up on its own stalls, sends at up to twice the rate: 7,879 frames were lost so. With
+# 65,536 frames, 70,012 were lost while a second suite and CPU hogs shared the machine (the sink
+# off the CPU for up to 490 ms). 131,072 (256 MiB: hugepages if free, else 4 KiB pages) ride out
+# 220-440 ms.
+SINK_FRAMES = "131072"
 # Allocator noise is a bounded step; a leak of one byte per packet would be 17 MiB a minute
 # at this rate, and 10 MiB of growth over the run.
 RSS_PEAK_GROWTH_LIMIT_KIB = 2048
