@@ -6,7 +6,7 @@ An object is rebuilt only when its source is newer.
 
 System headers: ``-target bpf`` knows no host, so the host's multiarch include directory and the
 architecture macro glibc's ``gnu/stubs.h`` tests are passed (the same as
-``xsk.testing.compile.system_flags``, which this script can't import: setup.py runs it before
+``xsk.testing._compile.system_flags``, which this script can't import: setup.py runs it before
 xsk is built). Without ``-D__x86_64__`` on x86-64, any header reaching glibc's ``features.h``
 fails with "'gnu/stubs-32.h' file not found" unless libc6-dev-i386 is installed.
 """
@@ -71,7 +71,7 @@ def build(out_dir: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--system-flags"]:  # what the tests compare with xsk.testing.compile's
+    if sys.argv[1:] == ["--system-flags"]:  # what the tests compare with xsk.testing._compile's
         print(" ".join(system_flags()))
         sys.exit(0)
     for path in build(Path(sys.argv[1] if len(sys.argv) > 1 else SRC.parent / "xsk" / "_bpf")):

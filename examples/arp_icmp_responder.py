@@ -18,9 +18,8 @@ import json
 import numpy as np
 
 import xsk
-from xsk import replies
+from xsk import Runner, replies
 from xsk.headers import ETH_P_ARP
-from xsk.runner import Runner
 
 
 def make_handler(ip: str, mac: str):

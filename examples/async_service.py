@@ -24,9 +24,8 @@ import signal
 import socket
 
 import xsk
-from xsk import netns, replies
+from xsk import Runner, netns, replies
 from xsk.link import ipv4_address
-from xsk.runner import Runner
 
 
 def echo(batch: xsk.Batch, h) -> object:  # h: xsk.headers.Headers, checksums verified

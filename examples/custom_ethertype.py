@@ -22,8 +22,7 @@ import time
 import numpy as np
 
 import xsk
-from xsk import replies
-from xsk.runner import Runner
+from xsk import Runner, replies
 
 ETHERTYPE = 0x88B5
 MAGIC = b"XP"

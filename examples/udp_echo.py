@@ -16,8 +16,7 @@ import argparse
 import json
 
 import xsk
-from xsk import replies
-from xsk.runner import Runner
+from xsk import Runner, replies
 
 finished = 0  # replies whose checksum the sender had left to offload
 

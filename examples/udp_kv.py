@@ -18,8 +18,7 @@ import json
 import numpy as np
 
 import xsk
-from xsk import replies
-from xsk.runner import Runner
+from xsk import Runner, replies
 
 
 class Store:

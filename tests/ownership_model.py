@@ -2,7 +2,7 @@
 
 It drives random sequences of take / fill / recv / send / release / split / reap / close
 on one UMEM and keeps a model: which frames each live batch holds. Every step must move
-frames only as ``xsk.ledger.TRANSITIONS`` says its operation may (the model has no rules of
+frames only as ``xsk._ledger.TRANSITIONS`` says its operation may (the model has no rules of
 its own about states); after every step it checks the invariant (every frame in exactly one
 state, the states summing to the total, each live batch's frames USER and reachable through
 that batch alone, no USER frame that no batch holds). Illegal steps (reusing a spent batch,
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import xsk
-from xsk.ledger import TRANSITIONS, State, reachable
+from xsk._ledger import TRANSITIONS, State, reachable
 
 FRAMES = 64
 
@@ -49,7 +49,7 @@ def moves_as(umem: xsk.Umem, operation: str, violations: list[str] | None = None
     made = {(State(int(a)), State(int(b))) for a, b in zip(before[changed], after[changed], strict=True)}
     outside = made - reachable(operation)
     if outside:
-        problem = f"{operation} moved frames {sorted(outside)}: not in xsk.ledger.TRANSITIONS"
+        problem = f"{operation} moved frames {sorted(outside)}: not in xsk._ledger.TRANSITIONS"
         if violations is None:
             raise AssertionError(problem)
         violations.append(problem)
@@ -148,7 +148,7 @@ class OwnershipMachine(RuleBasedStateMachine):
     def send(self, data):
         i = data.draw(st.integers(0, len(self.batches) - 1))
         b = self.batches[i]
-        b.fill(self.world.template)
+        b.write_template(self.world.template)
         before = len(b)
         with self._moves("Socket.send"):
             k = self.world.sender.send(b)
@@ -162,7 +162,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         with self._moves("Umem.take"):
             b = self.umem.take(n)
         if len(b):
-            b.fill(self.world.template)
+            b.write_template(self.world.template)
             with self._moves("Socket.send"):
                 self.world.sender.send(b)
             self._keep(b)  # what the TX ring had no room for stays with us

@@ -5,7 +5,14 @@ Python, and a ledger that gives every frame exactly one owner at every moment.
 """
 
 from . import _moved
-from .batch import XDP_PKT_CONTD, Batch
+from ._batch import XDP_PKT_CONTD, Batch
+from ._filter import Rule
+from ._ledger import Accounting
+from ._program import CustomProgram
+from ._runner import Runner, RunnerStats
+from ._rxmeta import RxMetadata
+from ._socket import STATISTICS, Readiness, Socket
+from ._umem import Umem
 from .errors import (
     ClosedError,
     CompileError,
@@ -30,12 +37,7 @@ from .errors import (
     UsageError,
     XskError,
 )
-from .ledger import Accounting
 from .pinned import PinnedProgram
-from .program import CustomProgram
-from .rxmeta import RxMetadata
-from .socket import STATISTICS, Readiness, Socket
-from .umem import Umem
 
 __all__ = [
     "STATISTICS",
@@ -63,6 +65,9 @@ __all__ = [
     "QueueRangeError",
     "Readiness",
     "ResourceBusyError",
+    "Rule",
+    "Runner",
+    "RunnerStats",
     "RxMetadata",
     "Socket",
     "StillInUseError",

@@ -4,7 +4,7 @@
 queue's frames (xsk's redirect program, one pinned by an administrator, or the user's own),
 creates the kernel's AF_XDP socket and binds it to the queue (retrying while an earlier
 socket's asynchronous teardown holds it), puts it into the program's XSKMAP, and owns the
-four rings until its teardown. ``xsk.socket.Socket`` drives the data path over those rings;
+four rings until its teardown. ``xsk.Socket`` drives the data path over those rings;
 ``xsk.testing.MemorySocket`` uses a :class:`MemoryQueue`-like place whose rings are ordinary
 memory, with the same members.
 
@@ -18,7 +18,7 @@ Ownership and lifetimes
 * The network namespace is held by file descriptor from bind to teardown, so teardown works
   even after the namespace's name is gone.
 * Programs see the socket only as an endpoint with ``fd`` and ``closed``
-  (:class:`xsk.program.Endpoint`): the place puts that endpoint into the XSKMAP and takes it
+  (:class:`xsk._program.Endpoint`): the place puts that endpoint into the XSKMAP and takes it
   out again.
 """
 
@@ -32,16 +32,17 @@ from typing import Literal
 
 import numpy as np
 
-from . import _privileges, link, rxmeta
-from . import filter as filter_mod
+from . import _filter as filter_mod
+from . import _privileges, link
+from . import _rxmeta as rxmeta
 from . import netns as netns_mod
 from ._binding import CData, check, ffi, lib
+from ._filter import Rule
+from ._program import CustomProgram, Endpoint, RedirectProgram, XdpMode, queue_owner
 from ._sockdiag import command_of, queue_holders
+from ._umem import Umem
 from .errors import ConfigError, QueueRangeError, UnsupportedError
-from .filter import Rule
 from .pinned import PinnedProgram
-from .program import CustomProgram, Endpoint, RedirectProgram, XdpMode, queue_owner
-from .umem import Umem
 
 Mode = Literal["auto", "copy", "zerocopy"]
 STATISTICS = (

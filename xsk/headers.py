@@ -41,7 +41,7 @@ from ._binding import CData, ffi, lib, struct_dtype
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .batch import Batch
+    from ._batch import Batch
 
 HEAD = int(lib.XSK_PKT_HEAD)  # bytes read of each frame: Ethernet, 2 VLAN tags, IPv6, TCP with options
 

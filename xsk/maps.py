@@ -37,7 +37,7 @@ An interface index written into a devmap is looked up in the calling thread's ne
 namespace: write it inside ``xsk.netns.entered(ns)`` for an interface in namespace ``ns``.
 
 Lifetime: a Map or Globals belongs to the object that loaded the program (an
-:class:`xsk.testing.xdp.XdpProgram` or :class:`xsk.CustomProgram`) and uses its file
+:class:`xsk.testing.XdpProgram` or :class:`xsk.CustomProgram`) and uses its file
 descriptors; every call checks that the owner is still open (``ClosedError`` after it closed).
 """
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from . import _privileges, link
 from . import netns as netns_mod
 from ._binding import ffi, lib
+from ._program import _MAPS, RedirectProgram, XdpMode
 from .errors import ConfigError
-from .program import _MAPS, RedirectProgram, XdpMode
 
 BPFFS = "/sys/fs/bpf"
 _PINS = ("link", *_MAPS)
@@ -66,7 +66,7 @@ def attach(ifname: str, pin_dir: str, *, netns: str | None = None, xdp_mode: Xdp
             prog.pin(path)
             prog_id = ffi.new("uint32_t *")
             ifx = ffi.new("uint32_t *")
-            lib.xsk_xdplink_info(prog.link_fd, prog_id, ifx)
+            lib.xsk_bpflink_info(prog.link_fd, prog_id, ifx)
         except BaseException:
             _unpin(path)
             raise
@@ -107,7 +107,7 @@ def pinned(root: str = BPFFS) -> list[Pinned]:
                 continue
             try:
                 prog_id, ifindex = ffi.new("uint32_t *"), ffi.new("uint32_t *")
-                if lib.xsk_xdplink_info(fd, prog_id, ifindex) == 0:
+                if lib.xsk_bpflink_info(fd, prog_id, ifindex) == 0:
                     found.append(Pinned(dirpath, int(ifindex[0]), int(prog_id[0])))
             finally:
                 os.close(fd)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ._batch import Batch
 from ._binding import CData, ffi, lib
-from .batch import Batch
 from .errors import ConfigError, FrameTooLargeError
 from .headers import CSUM_PARTIAL, Headers
 

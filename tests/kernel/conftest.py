@@ -29,7 +29,7 @@ def every_process_verifies_its_ledger(monkeypatch):
     """Every process a kernel test starts (xsk commands, Generator/Sink workers, the examples)
     inherits XSK_VERIFY_LEDGER=1: its loops verify the whole ledger once a second, its summary
     once more and reports kernel_errors, and every UMEM verifies itself when it closes
-    (xsk.ledger.verify_everywhere). Set per test, so unit tests that break a ledger on purpose
+    (xsk._ledger.verify_everywhere). Set per test, so unit tests that break a ledger on purpose
     in the same session are not affected."""
     monkeypatch.setenv("XSK_VERIFY_LEDGER", "1")
 
@@ -113,7 +113,7 @@ def test_program():
     compile_bpf, cached); ``test_program(name, "tools")`` builds tools/<name>.c."""
     from pathlib import Path
 
-    from xsk.testing.compile import compile_bpf
+    from xsk.testing._compile import compile_bpf
 
     root = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ from scapy.layers.l2 import Ether
 
 import xsk
 from xsk import link, netns, replies
-from xsk.runner import Runner
+from xsk._runner import Runner
 from xsk.testing import RoutedPair, VethPair
 
 
@@ -68,7 +68,7 @@ def test_veth_pair_socket_and_link_lookups_inside_a_running_loop(make_umem):
 
 def test_routed_pair_send_and_receive_inside_a_running_loop():
     async def main():
-        with RoutedPair(forwarding=True) as net:  # type: ignore[operator]  # xsk.testing's lazy __getattr__ types it object
+        with RoutedPair(forwarding=True) as net:
             frame = (Ether(src=net.a.mac, dst=net.ra.mac) / IP(src=net.a.ip, dst=net.b.ip, ttl=9)
                      / UDP(sport=1, dport=9) / b"routed")
             assert net.a.send(frame) == 1

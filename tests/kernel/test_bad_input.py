@@ -162,7 +162,7 @@ def test_tools_without_privileges_refuse_before_changing_anything(veth_pair, tmp
         "veth": ["veth", "up", "privtest"],
     }.get(tool)
     if argv is None:
-        code = [sys.executable, "-c", f"import xsk; xsk.CustomProgram(xsk.program.object_path(), {b.ifname!r}, "
+        code = [sys.executable, "-c", f"import xsk; xsk.CustomProgram(xsk._program.object_path(), {b.ifname!r}, "
                                        f"netns={b.netns!r})"]
     else:
         code = [sys.executable, "-m", "xsk.cli", *argv]

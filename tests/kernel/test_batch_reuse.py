@@ -23,7 +23,7 @@ def test_take_send_recv_release_with_two_reused_batches(veth_pair, make_umem):
         while check.received < total and time.monotonic() < deadline:
             if sent < total:
                 out = tx_umem.take(min(64, total - sent), into=out)
-                out.fill(tpl)
+                out.write_template(tpl)
                 out.patch(SEQ_OFFSET, seq_rows(sent, len(out)))
                 sent += tx.send(out)
                 if len(out):

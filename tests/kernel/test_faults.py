@@ -84,7 +84,7 @@ def test_sender_link_down_then_up(veth_pair, make_umem):
         assert _recv_seqs(rx, 64, tpl) == list(range(64))
         _ip("-n", a.netns, "link", "set", a.ifname, "down")
         batch = ua.take(64)
-        batch.fill(tpl)
+        batch.write_template(tpl)
         batch.patch(42, seq_rows(64, 64))
         with pytest.raises(xsk.KernelError, match=r"Network is down .*go when it is up again") as info:
             tx.send(batch)
@@ -173,7 +173,7 @@ def test_peer_deleted_under_running_sockets(veth_pair, make_umem):
     with pytest.raises(xsk.InterfaceGoneError):
         rx.poll(timeout=0.1)
     batch = ua.take(8)
-    batch.fill(tpl)
+    batch.write_template(tpl)
     with pytest.raises(xsk.InterfaceGoneError, match="close\\(\\) the socket"):
         tx.send(batch)  # already known gone: refused before the ring
     assert not batch.spent and len(batch) == 8  # refused whole: the frames are still the caller's

@@ -7,7 +7,7 @@ import pytest
 
 import xsk
 from xsk._binding import ffi
-from xsk.umem import HUGEPAGE_SIZE, MAP_HUGETLB, free_hugepages
+from xsk._umem import HUGEPAGE_SIZE, MAP_HUGETLB, free_hugepages
 
 
 def _kernel_page_size(start: int) -> int:

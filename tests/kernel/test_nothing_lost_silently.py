@@ -42,7 +42,7 @@ def test_a_socket_that_is_not_read_diagnoses_its_full_rings(veth_pair, make_umem
                     fill_frames=64) as rx:
         assert rx.diagnose() == []
         batch = ua.take(500, 60)
-        batch.fill(bytes.fromhex(veth_pair.b.mac.replace(":", "")) + bytes(54))
+        batch.write_template(bytes.fromhex(veth_pair.b.mac.replace(":", "")) + bytes(54))
         assert tx.send_all(batch) == 500
         tx.flush()
         stats = rx.statistics()

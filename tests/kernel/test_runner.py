@@ -11,7 +11,7 @@ import pytest
 
 import xsk
 from xsk import netns, replies
-from xsk.runner import Runner
+from xsk._runner import Runner
 
 
 def _client(pair) -> socket.socket:

@@ -1,4 +1,4 @@
-"""The driver's RX hints through AF_XDP (xsk.rxmeta) over veth, native mode: what veth gives
+"""The driver's RX hints through AF_XDP (xsk._rxmeta) over veth, native mode: what veth gives
 for frames that reach XDP as socket buffers (the kernel's flow hash, the accelerated VLAN tag,
 a hardware timestamp of 0), nothing for frames another XDP program redirected in, and the
 errors for what cannot work."""
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import xsk
-from xsk import netns, rxmeta
+from xsk import _rxmeta as rxmeta
+from xsk import netns
 from xsk.errors import ConfigError
 
 from .test_cli import XSK as XSK_CLI

@@ -17,7 +17,7 @@ import pytest
 
 import xsk
 from xsk import netns
-from xsk.program import queue_owner
+from xsk._program import queue_owner
 
 from .test_cli import last_json
 from .traffic import Receiver, send_seq, template

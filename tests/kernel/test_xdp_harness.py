@@ -1,4 +1,4 @@
-"""xsk.testing.xdp: XDP programs run by the kernel (BPF_PROG_TEST_RUN) on scapy packets, their
+"""xsk.testing._xdp: XDP programs run by the kernel (BPF_PROG_TEST_RUN) on scapy packets, their
 maps and globals by name, the compile cache, and every kind of bad input named clearly with
 nothing left loaded."""
 
@@ -18,7 +18,7 @@ from scapy.packet import Packet, Raw
 import xsk
 from xsk import link, netns
 from xsk.maps import MapKeyError
-from xsk.testing.xdp import XdpProgram, assert_packet_equal, compile_bpf
+from xsk.testing._xdp import XdpProgram, assert_packet_equal, compile_bpf
 
 ROOT = Path(__file__).resolve().parents[2]
 FIREWALL = ROOT / "examples" / "xdp" / "port_firewall.c"

@@ -16,7 +16,7 @@ from scapy.packet import Raw
 import xsk
 from xsk import netns
 from xsk.testing import RoutedPair, VethPair, leftover_namespaces
-from xsk.testing.xdp import XdpProgram, assert_packet_equal
+from xsk.testing._xdp import XdpProgram, assert_packet_equal
 
 ROOT = Path(__file__).resolve().parents[2]
 FIREWALL = ROOT / "examples" / "xdp" / "port_firewall.c"
@@ -95,7 +95,7 @@ def test_routed_pair_forwards_only_when_asked(routed_pair):
     assert routed_pair.a.ip == "198.51.100.1" and routed_pair.b.ip == "203.0.113.1"
     ping = ["ping", "-c", "1", "-W", "1", routed_pair.b.ip]
     assert subprocess.run(["ip", "netns", "exec", routed_pair.a.netns, *ping], capture_output=True).returncode == 1
-    with RoutedPair(forwarding=True) as routed:  # type: ignore[operator]  # xsk.testing's lazy __getattr__ types it object
+    with RoutedPair(forwarding=True) as routed:
         ping = ["ping", "-c", "1", "-W", "2", routed.b.ip]
         assert subprocess.run(["ip", "netns", "exec", routed.a.netns, *ping], capture_output=True).returncode == 0
         names = (routed.a.netns, routed.router_netns, routed.b.netns)

@@ -42,7 +42,7 @@ import pytest
 import xsk
 from xsk import netns
 from xsk._binding import ffi, lib
-from xsk.program import object_path
+from xsk._program import object_path
 
 from .traffic import SEQ_OFFSET, Receiver, send_seq, seq_rows, template, transfer
 
@@ -279,7 +279,7 @@ def test_POLL_TXQ_FULL(veth_pair, make_umem, mode):
     with tx, rx:
         tpl = template(veth_pair)
         b = ua.take(2048)
-        b.fill(tpl)
+        b.write_template(tpl)
         b.patch(SEQ_OFFSET, seq_rows(0, 2048))
         tx._path.max_kicks = 0  # onto the ring without waking the kernel: the ring fills
         assert tx.send(b) == 2048 and b.spent
@@ -447,7 +447,7 @@ def test_odd_addresses_come_back_from_copy_mode_completions_with_bit_0_cleared(v
     ua = make_umem(frame_size=4000, frame_count=64, unaligned=True)
     with xsk.Socket(ua, veth_pair.a.ifname, netns=veth_pair.a.netns, rx=False) as tx:
         b = ua.take(8, MIN_PKT)
-        b.fill(template(veth_pair, size=MIN_PKT))
+        b.write_template(template(veth_pair, size=MIN_PKT))
         b.set_offsets(np.array([1, 0, 3, 2, 5, 4, 7, 6]))
         sent = b.addrs.tolist()
         assert tx.send(b) == 8 and tx.flush()
@@ -480,7 +480,7 @@ def test_STAT_TX_INVALID(veth_pair, make_umem, mode):
     with tx, rx:
         tpl = template(veth_pair)
         b = ua.take(32)
-        b.fill(tpl)
+        b.write_template(tpl)
         b.patch(SEQ_OFFSET, seq_rows(0, 32))
         b.lens[::2] = 3000  # half the descriptors run past their 2048-byte frame
         assert tx.send(b, check_bounds=False) == 32
@@ -1133,7 +1133,7 @@ def test_TX_QUEUE_CONSUMER(veth_pair, make_umem, mode):
     with tx, rx:
         tpl = template(veth_pair)
         b = ua.take(33)
-        b.fill(tpl)
+        b.write_template(tpl)
         b.patch(SEQ_OFFSET, seq_rows(0, 33))
         tx._path.max_kicks = 0  # onto the ring without a wakeup
         assert tx.send(b) == 33

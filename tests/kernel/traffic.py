@@ -13,7 +13,7 @@ SEQ_OFFSET = 42
 
 def template(pair, size: int = 64, reverse: bool = False) -> bytes:
     """An Ethernet/IPv4/UDP frame from one end of ``pair`` to the other, payload = seq + filler."""
-    from xsk.testing.selfcheck import build_template
+    from xsk.testing._selfcheck import build_template
 
     src, dst = (pair.b, pair.a) if reverse else (pair.a, pair.b)
     return build_template(size, src.mac, dst.mac, src.ip, dst.ip)
@@ -82,7 +82,7 @@ def send_seq(sock: xsk.Socket, tpl: bytes, first: int, n: int, batch: int = 64) 
         if not len(b):
             sock.complete()
             continue
-        b.fill(tpl)
+        b.write_template(tpl)
         b.patch(SEQ_OFFSET, seq_rows(first + sent, len(b)))
         k = sock.send(b)
         sent += k

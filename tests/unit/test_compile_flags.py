@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import xsk
-from xsk.testing import compile as compile_mod
-from xsk.testing.compile import compile_bpf, multiarch, system_flags
+from xsk.testing import _compile as compile_mod
+from xsk.testing._compile import compile_bpf, multiarch, system_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_clang = pytest.mark.skipif(shutil.which("clang") is None, reason="clang is not installed")

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from xsk import filter as xsk_filter
+from xsk import _filter as xsk_filter
 from xsk._binding import lib
+from xsk._filter import Rule
 from xsk.errors import ConfigError
-from xsk.filter import Rule
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ def umem():
     u.close()
 
 
-def _balanced(umem: xsk.Umem) -> xsk.ledger.Accounting:
+def _balanced(umem: xsk.Umem) -> xsk.Accounting:
     acc = umem.accounting()
     assert acc.pool + acc.user + acc.fill + acc.tx == umem.frame_count
     assert acc.user == 0  # forwarded frames never belong to user space

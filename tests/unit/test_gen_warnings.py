@@ -1,8 +1,8 @@
 """xsk gen says when it fell short of the asked rate, and why (the sentences, in the library's
 terms; xsk gen names its options for the settings; the run is a kernel test)."""
 
-from xsk.traffic.generator import rate_warnings
-from xsk.traffic.plan import GenConfig
+from xsk.traffic._generator import rate_warnings
+from xsk.traffic._run_plan import GenConfig
 
 
 def _cfg(**kw) -> GenConfig:
@@ -40,10 +40,10 @@ def test_inputs_tools_fuzz_found_are_clear_errors():
     """Regressions from tools/fuzz: each raised something other than ConfigError before."""
     import pytest
 
+    from xsk._filter import parse as parse_filter
     from xsk.errors import ConfigError
-    from xsk.filter import parse as parse_filter
-    from xsk.traffic import ranges
-    from xsk.traffic.template import parse as parse_template
+    from xsk.traffic import _ranges as ranges
+    from xsk.traffic._template import parse as parse_template
 
     with pytest.raises(ConfigError, match="scapy cannot build it"):
         parse_template("UDP(-0,0)")  # TypeError from scapy's build

@@ -1,4 +1,4 @@
-"""xsk.traffic.health: the fixed verification schedule, missed seconds counted, the RSS figures."""
+"""xsk.traffic._health: the fixed verification schedule, missed seconds counted, the RSS figures."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from xsk.traffic import health as health_mod
-from xsk.traffic.health import Health, slope_per_minute
+from xsk.traffic import _health as health_mod
+from xsk.traffic._health import Health, slope_per_minute
 
 
 class FakeUmem:

@@ -31,7 +31,7 @@ _GUARDED = r"""
 import ctypes, json, mmap, sys
 import numpy as np
 from xsk._binding import ffi, lib
-from xsk.traffic.seqstats import SeqStats
+from xsk.traffic._seqstats import SeqStats
 
 PAGE = mmap.PAGESIZE
 libc = ctypes.CDLL(None, use_errno=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import xsk
-import xsk.socket
-from xsk.batch import Batch
+import xsk._socket
+from xsk._batch import Batch
 from xsk.testing import MemorySocket
 
 
@@ -37,7 +37,7 @@ def test_recv_into_a_batch_interrupted_before_the_batch_holds_the_frames(monkeyp
 
 def test_recv_of_a_new_batch_interrupted_before_it_exists(monkeypatch):
     with xsk.Umem(frame_count=256, hugepages="off") as umem, MemorySocket(umem, ring_size=64, rx_len=60) as sock:
-        monkeypatch.setattr(xsk.socket, "Batch", _interrupt)
+        monkeypatch.setattr(xsk._socket, "Batch", _interrupt)
         with pytest.raises(KeyboardInterrupt):
             sock.recv(8, timeout=1)
         monkeypatch.undo()

@@ -255,7 +255,7 @@ def test_tx_completion_cycle_and_illegal_steps(umem):
     path = RingPath(umem, 8)
     tx, cq = path.tx, path.cq
     b = umem.take(10)
-    b.fill(bytes(60))
+    b.write_template(bytes(60))
     assert send(path, b) == 8 and len(b) == 2
     descs = tx.kernel_consume(8)
     assert list(descs["len"]) == [60] * 8
@@ -297,7 +297,7 @@ def test_write_refuses_oversized_frame(umem):
 
 def test_fill_patch_gather(umem):
     b = umem.take(5)
-    b.fill(bytes(range(64)))
+    b.write_template(bytes(range(64)))
     b.patch(10, np.arange(5, dtype=np.uint8).reshape(5, 1))
     rows = b.gather()
     assert rows.shape == (5, 64)
@@ -359,7 +359,7 @@ def test_multi_buffer_rx_returns_whole_packets_only(umem):
 def test_multi_buffer_tx_puts_only_whole_packets_on_a_nearly_full_ring(umem):
     path = RingPath(umem, 8)
     b = umem.take(12)
-    b.fill(bytes(60))
+    b.write_template(bytes(60))
     opts = np.array([1, 1, 0] * 4, dtype=np.uint32)  # four packets of three fragments
 
     def send_sg(batch, opts):
@@ -371,7 +371,7 @@ def test_multi_buffer_tx_puts_only_whole_packets_on_a_nearly_full_ring(umem):
     assert send_sg(b, opts) == 6  # 8 slots: two whole packets, not two and a part
     assert list(path.tx.kernel_consume(8)["options"]) == [1, 1, 0, 1, 1, 0]
     big = umem.take(10)
-    big.fill(bytes(60))
+    big.write_template(bytes(60))
     assert send_sg(big, np.array([1] * 9 + [0], dtype=np.uint32)) == 8  # one packet longer than the ring
     umem.release(b)
     umem.release(big)
@@ -512,7 +512,7 @@ def test_held_by_counts_only_ring_states(umem):
 
 
 def test_the_transition_table_is_the_state_machine():
-    from xsk.ledger import FILL, OWNERS, POOL, STATES, TRANSITIONS, TX, USER, State, reachable
+    from xsk._ledger import FILL, OWNERS, POOL, STATES, TRANSITIONS, TX, USER, State, reachable
 
     assert [s.name for s in State] == list(STATES) == ["POOL", "USER", "FILL", "TX"]
     assert [int(s) for s in State] == [lib.XSK_POOL, lib.XSK_USER, lib.XSK_FILL, lib.XSK_TX]

@@ -1,4 +1,4 @@
-"""xsk.testing.packets: a failed packet comparison names layers and fields, not hex dumps."""
+"""xsk.testing._compare: a failed packet comparison names layers and fields, not hex dumps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from xsk.testing.packets import assert_packet_equal, packet_diff
+from xsk.testing._compare import assert_packet_equal, packet_diff
 
 
 def frame(**ip: Any) -> Packet:

@@ -98,7 +98,7 @@ def test_a_capture_frame_larger_than_a_umem_frame_is_refused_before_anything_is_
     frame before opening anything. In 2048-byte UMEM frames a 2048-byte frame is taken (gen
     plans its run; replay's recording is read); 2049 bytes are refused with both sizes named."""
     from xsk.errors import ConfigError
-    from xsk.traffic.plan import plan, recording
+    from xsk.traffic._run_plan import plan, recording
 
     fits, too_big = str(tmp_path / "fits.pcap"), str(tmp_path / "too_big.pcap")
     with pcap.Writer(fits) as w:

@@ -3,7 +3,8 @@
 import pytest
 
 from xsk.errors import PrivilegeError
-from xsk.testing import plugin, veth
+from xsk.testing import _veth as veth
+from xsk.testing import plugin
 
 NEEDS_A_PAIR = "def test_needs_a_pair(veth_pair):\n    pass\n"
 
@@ -56,7 +57,7 @@ def test_a_missing_kernel_feature_skips_but_fails_under_ci(pytester, monkeypatch
 
 def test_loading_without_privileges_says_which(monkeypatch):
     from xsk import _privileges
-    from xsk.testing.xdp import XdpProgram
+    from xsk.testing._xdp import XdpProgram
 
     monkeypatch.setattr(_privileges, "effective", lambda: 0)
     with pytest.raises(PrivilegeError, match="loading a BPF program needs CAP_BPF or CAP_SYS_ADMIN"):

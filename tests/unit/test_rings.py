@@ -44,7 +44,7 @@ def test_backpressure_never_loses_frames():
     with xsk.Umem(frame_count=16, hugepages="off") as umem:
         path = RingPath(umem, 4, owner=1)
         b = umem.take(10)
-        b.fill(bytes(60))
+        b.write_template(bytes(60))
         total = 0
         while len(b):
             k = path.send(b._addrs, b._lens, b._token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import xsk
-from xsk.runner import Runner
+from xsk._runner import Runner
 from xsk.testing import MemorySocket
 
 

@@ -323,10 +323,10 @@ def test_the_tai_offset_is_whole_seconds():
     assert off % 1_000_000_000 == 0 and 0 <= off < 100 * 1_000_000_000
 
 
-# --- xsk gen --tx-timestamps' measurement (xsk.traffic.sender), over the stand-in kernel -----------
+# --- xsk gen --tx-timestamps' measurement (xsk.traffic._sender), over the stand-in kernel -----------
 
 def test_hist_index_in_numpy_is_the_c_one():
-    from xsk.traffic.sender import hist_index
+    from xsk.traffic._sender import hist_index
 
     values = [0, 1, 255, 256, 257, 511, 512, 1000, 12345, 1 << 20, (1 << 20) - 1, (1 << 30) + 7, 1 << 41,
               (1 << 42) + 1, 1 << 60]
@@ -335,10 +335,10 @@ def test_hist_index_in_numpy_is_the_c_one():
 
 
 def test_send_streams_measures_each_frame_from_its_header_time_to_the_kernels(umem, sock):
-    from xsk.traffic.mix import resolve
-    from xsk.traffic.profile import Profile, Stream
-    from xsk.traffic.sender import merge_tx_stamps, send_streams
-    from xsk.traffic.seqstats import LatencyHistogram
+    from xsk.traffic._mix import resolve
+    from xsk.traffic._profile import Profile, Stream
+    from xsk.traffic._sender import merge_tx_stamps, send_streams
+    from xsk.traffic._seqstats import LatencyHistogram
 
     profile = Profile([Stream("Ether()/IP(dst='10.0.0.2')/UDP(dport=9000)", name="a"),
                        Stream("Ether()/IP(dst='10.0.0.3')/UDP(dport=9001)", name="b", size=200)])
@@ -358,9 +358,9 @@ def test_send_streams_measures_each_frame_from_its_header_time_to_the_kernels(um
 
 
 def test_send_streams_without_tx_timestamps_asks_for_none(umem, sock):
-    from xsk.traffic.mix import resolve
-    from xsk.traffic.profile import Profile, Stream
-    from xsk.traffic.sender import send_streams
+    from xsk.traffic._mix import resolve
+    from xsk.traffic._profile import Profile, Stream
+    from xsk.traffic._sender import send_streams
 
     plans = resolve(Profile([Stream("Ether()/IP(dst='10.0.0.2')/UDP(dport=9000)")]), src_mac="02:00:00:00:00:01")
     out = send_streams(plans, umem, sock, batch=32, count=100)

@@ -19,11 +19,11 @@ The units are separate compilation units, in order of what they depend on:
               UMEM registration that reserves room for them (libxdp 1.5+, probed below)
     datapath  one socket's data path: batch <-> rings, the kernel wakeup, forward
     system    socket options, busy polling, MADV_DONTFORK on rings, the log bridge
-    xdplink   the redirect program's bpf_link: attach, find and share it across processes
-    patch     the generator's patcher: fields, sequence header, lengths, checksums (xsk.traffic.packet)
+    bpflink   the redirect program's bpf_link: attach, find and share it across processes
+    patch     the generator's patcher: fields, sequence header, lengths, checksums (xsk.traffic._fields)
     csum      UDP/TCP checksums verified, recomputed, and payloads replaced (xsk.headers, xsk.replies)
-    seqstats  the sink's per-stream sequence statistics and latency histogram (xsk.traffic.seqstats)
-    mix       the multi-stream scheduler (xsk.traffic.mix)
+    seqstats  the sink's per-stream sequence statistics and latency histogram (xsk.traffic._seqstats)
+    mix       the multi-stream scheduler (xsk.traffic._mix)
     standin   the stand-in kernel for rings in ordinary memory (tests and benchmarks)
 
 ledger.h's primitives are inline, so datapath.c's hot loops are specialised by -O3 as they
@@ -49,7 +49,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-UNITS = ("ledger", "parse", "rewrite", "txmd", "datapath", "system", "xdplink", "patch", "csum", "seqstats", "mix",
+UNITS = ("ledger", "parse", "rewrite", "txmd", "datapath", "system", "bpflink", "patch", "csum", "seqstats", "mix",
          "standin")
 LIBRARIES = ("bpf.cdef", "libs.cdef", "sockdiag.cdef")
 # Headers that declare layouts shared with the BPF programs in bpf/ and have no C unit (see redirect.h)

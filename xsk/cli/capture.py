@@ -2,14 +2,14 @@
 
 With ``--queues 0-3`` one process captures from a socket per queue, all on one UMEM, into the
 one file, in the order the batches were read (each queue's frames in their order). The loop is
-``xsk.traffic.receiver.record``; this module parses and prints.
+``xsk.traffic._receiver.record``; this module parses and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..traffic.receiver import ReceiveConfig, record
+from ..traffic._receiver import ReceiveConfig, record
 from . import common
 
 

@@ -1,6 +1,6 @@
 """``xsk demo``: one million sequence-numbered UDP frames across a throwaway veth pair.
 
-The self-check is ``xsk.testing.selfcheck.check`` (see there); this module parses and prints.
+The self-check is ``xsk.testing._selfcheck.check`` (see there); this module parses and prints.
 Exit status 0 only if nothing was lost, nothing was corrupted and both UMEMs' ownership
 accounting balances.
 """
@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from ..testing.selfcheck import check
+from ..testing._selfcheck import check
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """``xsk fwd IFACE [IFACE2]``: reflect frames back (or out of IFACE2) from the same UMEM frames.
 
-The loop is ``xsk.traffic.forwarder.forward`` (see there: no copies, nothing dropped here, a
+The loop is ``xsk.traffic._forwarder.forward`` (see there: no copies, nothing dropped here, a
 shared UMEM with IFACE2, waiting out a link that goes down); this module parses and prints.
 ``--verify-ledger`` checks the whole frame ledger once a second, as gen and sink do, and the
 summary carries the memory footprint and where every frame ended.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..traffic.forwarder import ForwardConfig, forward
+from ..traffic._forwarder import ForwardConfig, forward
 from . import common
 
 

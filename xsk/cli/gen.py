@@ -1,8 +1,8 @@
 """``xsk gen IFACE``: a packet generator (pktgen / trafgen / TRex style) on AF_XDP.
 
-The options are handed to ``xsk.traffic.plan.plan`` (which checks them and builds the packet
+The options are handed to ``xsk.traffic._run_plan.plan`` (which checks them and builds the packet
 once, from the options, a scapy template, a pcap or a profile) and the plan to
-``xsk.traffic.generator.run`` (the send loop on each queue, by engine); this module parses and
+``xsk.traffic._generator.run`` (the send loop on each queue, by engine); this module parses and
 prints: the live lines, the summary and its warnings, the per-stream table.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..traffic import generator
-from ..traffic.plan import plan
+from ..traffic import _generator as generator
+from ..traffic._run_plan import plan
 from . import common
 
 PROG = "xsk gen"

@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from .. import filter as filter_mod
+from .. import _filter as filter_mod
 from .. import netns
 from . import common
 
 
 def attach(args: argparse.Namespace) -> int:
     from .. import link, pinned
-    from ..program import RedirectProgram
+    from .._program import RedirectProgram
 
     rules = filter_mod.parse(args.filter) if args.filter else []
     p = pinned.attach(args.ifname, args.pin, netns=args.netns, xdp_mode=args.xdp_mode, owner=args.owner,

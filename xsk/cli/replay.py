@@ -1,7 +1,7 @@
 """``xsk replay FILE IFACE``: send a capture's frames at recorded timing (or faster, or at top speed).
 
-The capture is read and checked by ``xsk.traffic.plan.recording`` and sent by
-``xsk.traffic.generator.send_recording`` (the one send loop, over a ``Recording``); this module
+The capture is read and checked by ``xsk.traffic._run_plan.recording`` and sent by
+``xsk.traffic._generator.send_recording`` (the one send loop, over a ``Recording``); this module
 parses and prints.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..traffic.generator import SendConfig, send_recording
-from ..traffic.plan import recording
-from ..traffic.sender import Source
+from ..traffic._generator import SendConfig, send_recording
+from ..traffic._run_plan import recording
+from ..traffic._sender import Source
 from . import common
 
 

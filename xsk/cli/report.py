@@ -8,7 +8,7 @@ from . import common
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..traffic.report import render
+    from ..traffic._report import render
 
     path = render(args.inputs, args.output, title=args.title)
     print(f"report: {path}")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..traffic import receiver
-from ..traffic.profile import Profile
-from ..traffic.receiver import ReceiveConfig, Sink, name_streams, summarize
+from ..traffic import _receiver as receiver
+from ..traffic._profile import Profile
+from ..traffic._receiver import ReceiveConfig, Sink, name_streams, summarize
 from . import common
 
 

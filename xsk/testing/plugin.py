@@ -10,17 +10,17 @@ Fixtures (function scope; need root, or CAP_NET_ADMIN + CAP_SYS_ADMIN):
     arguments; every pair it made is removed after the test.
 
 ``routed_pair``
-    A fresh :class:`xsk.testing.routed.RoutedPair` (``a —— router —— b``, the router's own
+    A fresh :class:`xsk.testing.RoutedPair` (``a —— router —— b``, the router's own
     forwarding off), removed after the test even when it fails.
 
 ``xdp_program``
     ``xdp_program(source, name=None, constants=None, cflags=(), include_dirs=())`` loads an
-    XDP program for ``BPF_PROG_TEST_RUN`` (:class:`xsk.testing.xdp.XdpProgram`): ``source`` is
+    XDP program for ``BPF_PROG_TEST_RUN`` (:class:`xsk.testing.XdpProgram`): ``source`` is
     a ``.c`` file (compiled, cached), C text, or a ``.o`` object. Every program it loaded is
     closed after the test.
 
 ``assert got == want`` on two scapy packets shows, on failure, the layers and fields that
-differ (:func:`xsk.testing.xdp.packet_diff`) instead of two reprs. Prefer
+differ (:func:`xsk.testing.packet_diff`) instead of two reprs. Prefer
 ``assert_packet_equal(got, want)``: scapy's ``==`` compares field values, so a packet built
 with fields left for scapy to fill (checksums, lengths) is unequal to the same bytes parsed.
 
@@ -41,13 +41,13 @@ import pytest
 
 from .._privileges import CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, has
 from ..errors import PrivilegeError
-from .veth import VethPair
+from ._veth import VethPair
 
 if TYPE_CHECKING:
     from pluggy import Result
 
-    from .routed import RoutedPair
-    from .xdp import XdpProgram
+    from ._routed import RoutedPair
+    from ._xdp import XdpProgram
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -91,7 +91,7 @@ def veth_pair(veth_pair_factory: Callable[..., VethPair]) -> VethPair:
 @pytest.fixture
 def routed_pair() -> Iterator[RoutedPair]:
     _require_privileges()
-    from .routed import RoutedPair
+    from ._routed import RoutedPair
 
     pair = RoutedPair()
     try:
@@ -108,8 +108,8 @@ def routed_pair() -> Iterator[RoutedPair]:
 def xdp_program() -> Iterator[Callable[..., XdpProgram]]:
     if not ((has(CAP_BPF) or has(CAP_SYS_ADMIN)) and (has(CAP_NET_ADMIN) or has(CAP_SYS_ADMIN))):
         _unavailable("loading XDP programs needs CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN): run as root")
-    from .compile import compile_bpf
-    from .xdp import XdpProgram
+    from ._compile import compile_bpf
+    from ._xdp import XdpProgram
 
     loaded: list[XdpProgram] = []
 
@@ -139,14 +139,14 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
         return None
     if not (isinstance(left, Packet) and isinstance(right, Packet)):
         return None
-    from .packets import packet_diff
+    from ._compare import packet_diff
 
     lines = packet_diff(left, right)
     if not lines:
         return [f"{left.summary()} == {right.summary()}",
                 "the packets are equal on the wire: scapy's == compares field values, and a field left",
                 "for scapy to fill in (None) differs from its value; compare with",
-                "xsk.testing.xdp.assert_packet_equal(got, want) instead"]
+                "xsk.testing.assert_packet_equal(got, want) instead"]
     return [f"{left.summary()} == {right.summary()}", "packets differ:", *lines]
 
 

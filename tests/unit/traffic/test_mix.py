@@ -13,8 +13,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 import xsk
-from xsk.traffic.mix import Mix, resolve
-from xsk.traffic.profile import Profile, Stream
+from xsk.traffic._mix import Mix, resolve
+from xsk.traffic._profile import Profile, Stream
 
 MS = 1_000_000
 

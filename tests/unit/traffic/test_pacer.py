@@ -3,7 +3,7 @@
 import pytest
 
 from xsk.errors import ConfigError
-from xsk.traffic.pacer import Pacer, parse_rate
+from xsk.traffic._pacer import Pacer, parse_rate
 
 
 def test_rates():

@@ -11,8 +11,8 @@ from scapy.packet import Raw
 
 import xsk
 from xsk.errors import ConfigError
-from xsk.traffic import ranges
-from xsk.traffic.packet import PacketPlan, layout, varying_fields
+from xsk.traffic import _ranges as ranges
+from xsk.traffic._fields import PacketPlan, layout, varying_fields
 
 
 def _verify(frame: bytes) -> bool:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from xsk.errors import ConfigError
-from xsk.traffic.mix import resolve
-from xsk.traffic.profile import IMIX, Profile, Stream, size_table
+from xsk.traffic._mix import resolve
+from xsk.traffic._profile import IMIX, Profile, Stream, size_table
 
 GOOD = """
 rate = "1M"

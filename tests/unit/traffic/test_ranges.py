@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xsk.errors import ConfigError
-from xsk.traffic import ranges
+from xsk.traffic import _ranges as ranges
 
 
 def test_ranges():

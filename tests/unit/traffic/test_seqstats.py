@@ -8,7 +8,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 import xsk
-from xsk.traffic.seqstats import WINDOW, SeqStats
+from xsk.traffic._seqstats import WINDOW, SeqStats
 
 
 def _seq_frames(nums, stream=0):
@@ -74,7 +74,7 @@ def _timed_frames(stream, nums, sent_ns, length=60):
 
 def test_histogram_buckets_hold_their_values_and_are_at_most_0_8_percent_wide():
     from xsk._binding import lib
-    from xsk.traffic.seqstats import BUCKETS, bucket_bounds
+    from xsk.traffic._seqstats import BUCKETS, bucket_bounds
 
     rng = np.random.default_rng(1)
     values = np.unique(np.concatenate([np.arange(0, 3000), (2.0 ** rng.uniform(0, 41.9, 20000)).astype(np.int64)]))

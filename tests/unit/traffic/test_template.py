@@ -9,7 +9,7 @@ from scapy.layers.inet import IP
 from scapy.packet import Raw
 
 from xsk.errors import ConfigError
-from xsk.traffic import template
+from xsk.traffic import _template as template
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,0 +1,455 @@
+"""Sending: the workers under ``xsk gen`` and the ``Generator`` API.
+
+``send_on_queue`` is one queue's worker over a socket: it opens its UMEM and socket
+(``SendConfig``), sends a source's frames with ``sender.send_frames`` (the one send loop) and
+returns plain data (per stream, kernel counters, the causes of anything lost, frame accounting);
+UMEM and socket are closed, every frame back in the pool, before it returns. ``send_profile``
+sends a profile's resolved streams that way, ``send_capture`` a capture's frames in a cycle,
+``send_recording`` a capture at its recorded timing (``xsk replay``).
+
+``run`` sends a planned run (``xsk.traffic._run_plan.GenConfig``, what ``xsk gen`` plans from its
+options) from each of its queues, by its engine: in this process for one queue, else a worker
+process per queue; ``summarize`` makes the workers' results one summary (``xsk gen --json``'s).
+
+``Generator`` runs a worker process per queue: ``start(profile)`` returns once every worker
+sends, ``stats()`` reads live per-stream counts, ``wait()`` returns when every stream has
+finished, ``stop()`` ends it early. As a context manager it stops and reaps its workers
+whatever the body does, so no process, socket or XDP program outlives it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import pcap
+from .._socket import Mode
+from ..errors import ConfigError, XskError
+from ._health import FOOTPRINT_KEYS, Health, quiet_gc
+from ._mix import Mix, StreamPlan, resolve
+from ._profile import Profile, Stream
+from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
+from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
+from ._workers import Workers, answer
+
+if TYPE_CHECKING:
+    from .._umem import Umem
+    from ._run_plan import GenConfig
+
+
+@dataclass
+class SendConfig:
+    """How a sending worker opens its socket (picklable: workers get a copy)."""
+
+    ifname: str
+    netns: str | None = None
+    mode: Mode = "auto"
+    batch: int = 64
+    frames: int = 4096
+    frame_size: int = 2048
+    ring_size: int = 2048
+    verify_ledger: bool = False
+    tx_timestamps: bool = False  # each packet's kernel completion timestamp (a UMEM with TX metadata)
+
+
+def send_on_queue(cfg: SendConfig, source: Callable[[Umem], Source], queue: int, *, count: int | None = None,
+                  duration: float | None = None, stop: Callable[[], bool] | None = None,
+                  tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
+                  ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Send the frames of ``source(umem)`` on ``queue``; the totals and ``streams``.
+
+    ``tick(source, packets, kernel)`` is called about four times a second (``kernel``, the
+    socket's counters, once a second, else None). ``ready()`` once the socket is bound.
+    ``cfg.tx_timestamps``: the UMEM is made with TX metadata (UnsupportedError where libxdp or
+    the kernel can't) and the result has ``tx_timestamps`` (see ``sender.TxStamps``).
+    """
+    import xsk
+
+    with xsk.Umem(frame_count=cfg.frames, frame_size=cfg.frame_size, tx_metadata=cfg.tx_timestamps) as umem:
+        with xsk.Socket(umem, cfg.ifname, queue=queue, mode=cfg.mode, rx=False, netns=cfg.netns,
+                        ring_size=cfg.ring_size) as sock:
+            if ready is not None:
+                ready()
+            health = Health(umem, cfg.verify_ledger)
+            clock = {"tick": time.monotonic() + 0.25, "kernel": time.monotonic() + 1.0}
+
+            def on_batch(progress: dict[str, Any]) -> None:
+                if health.due():
+                    health.check()
+                now = time.monotonic()
+                if tick is not None and now >= clock["tick"]:
+                    clock["tick"] = now + 0.25
+                    kernel = None
+                    if now >= clock["kernel"]:
+                        clock["kernel"] = now + 1.0
+                        kernel = sock.statistics()
+                    tick(progress["source"], progress["packets"], kernel)
+
+            quiet_gc()
+            out = send_frames(source(umem), umem, sock, count=count, duration=duration, stop=stop, tick=on_batch,
+                              tx_timestamps=cfg.tx_timestamps)
+            result = {"queue": queue, **out, "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
+                      "causes": cause_dicts(sock.diagnose())}
+        result["accounting"] = umem.accounting()._asdict()
+    return result
+
+
+def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 0, nqueues: int = 1, *,
+                 count: int | None = None, duration: float | None = None, stop: Callable[[], bool] | None = None,
+                 tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
+                 ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Send the plans on ``queue`` (the ``q``-th of ``nqueues``, which sets the stream ids and
+    this queue's share of rates and counts): ``send_on_queue`` over a ``Mix``."""
+    return send_on_queue(cfg, lambda umem: Mix(plans, umem, cfg.batch, q=q, nqueues=nqueues), queue, count=count,
+                         duration=duration, stop=stop, tick=tick, ready=ready)
+
+
+def send_capture(cfg: SendConfig, frames: list[bytes], queue: int, *, pps: float | None = None, burst: int = 1,
+                 first: int = 0, count: int | None = None, duration: float | None = None,
+                 stop: Callable[[], bool] | None = None,
+                 tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
+                 ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Send a capture's ``frames`` as they are, in a cycle from frame ``first``, at ``pps``
+    (or unpaced) on ``queue``: ``send_on_queue`` over a ``sender.Cycle`` (no ``streams``)."""
+    return send_on_queue(cfg, lambda umem: Cycle(frames, umem, cfg.batch, pps=pps, burst=burst, first=first), queue,
+                         count=count, duration=duration, stop=stop, tick=tick, ready=ready)
+
+
+def send_recording(cfg: SendConfig, capture: pcap.Capture, queue: int, *, speed: float = 1.0,
+                   pps: float | None = None, topspeed: bool = False, loops: int = 1,
+                   stop: Callable[[], bool] | None = None,
+                   tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
+                   ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Send a capture ``loops`` times on ``queue``: at its recorded timing scaled by ``speed``, at
+    ``pps`` evenly spaced, or ``topspeed``: ``send_on_queue`` over a ``sender.Recording``."""
+    for name, value in (("speed", speed), ("loops", loops), ("pps", pps)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"must be positive, got {value}", argument=name)
+    return send_on_queue(cfg, lambda umem: Recording(capture.frames, capture.timestamps_ns, umem, cfg.batch,
+                                                     speed=speed, pps=pps, topspeed=topspeed, loops=loops),
+                         queue, stop=stop, tick=tick, ready=ready)
+
+
+def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each stream's results over every queue's worker, by name: the ids it was sent with, packets,
+    bytes, the rate achieved and the rate asked (None: unpaced)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for st in r["streams"]:
+            m = out.setdefault(st["name"], {"ids": [], "packets": 0, "bytes": 0, "pps": 0.0, "asked_pps": None})
+            m["ids"].append(st["id"])
+            m["packets"] += st["packets"]
+            m["bytes"] += st["bytes"]
+            m["pps"] += st["pps"] or 0.0
+            if st["asked_pps"] is not None:
+                m["asked_pps"] = (m["asked_pps"] or 0.0) + st["asked_pps"]
+    for m in out.values():
+        m["pps"] = round(m["pps"], 1) if m["packets"] > 1 else None
+        m["asked_pps"] = None if m["asked_pps"] is None else round(m["asked_pps"], 1)
+    return out
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workers' results as one (``xsk gen --json``'s form): totals and rates, the queues, kernel
+    counters; ``per_stream`` when the workers sent streams; ``tx_timestamps`` when they measured
+    them; the footprint and frame ``accounting`` of AF_XDP workers; ``causes`` of anything the
+    kernel lost or refused; ``link_down_seconds`` when a link was down under a worker; and for
+    the XDP engine, ``refused`` frames that never left (with ``attempted`` and the ``driver``)."""
+    packets = sum(r["packets"] for r in results)
+    nbytes = sum(r["bytes"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    out: dict[str, Any] = {
+        "packets": packets, "bytes": nbytes, "seconds": round(seconds, 6),
+        "pps": round(packets / seconds, 1) if seconds else 0.0,
+        "bps": round(nbytes * 8 / seconds, 1) if seconds else 0.0, "mode": results[0]["mode"],
+        "queues": [r["queue"] for r in results], "kernel": add_counters([r["kernel"] for r in results])}
+    if any(r.get("streams") for r in results):
+        out["per_stream"] = merge_streams(results)
+    if "tx_timestamps" in results[0]:
+        out["tx_timestamps"] = merge_tx_stamps([r["tx_timestamps"] for r in results],
+                                               [st["name"] for st in results[0]["streams"]])
+    if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
+        out.update(merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results]))
+        out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
+    out["causes"] = merge_causes([r.get("causes", []) for r in results])
+    down = max(r.get("link_down_seconds", 0.0) for r in results)
+    if down:
+        out["link_down_seconds"] = down
+    refused = sum(r.get("refused", 0) for r in results)
+    if refused:
+        out["refused"] = refused
+        out["attempted"] = sum(r.get("attempted", 0) for r in results)
+        out["driver"] = next(r["driver"] for r in results if "driver" in r)
+    return out
+
+
+def rate_warnings(cfg: GenConfig, summary: dict[str, Any]) -> list[str]:
+    """What to say of a run that fell more than 1% short of its rate (runs of a second or more):
+    a sentence for the run against ``cfg.pps``, and for a profile one for each paced stream
+    against its own; settings named by their keywords (``burst=1``, ``queues=[0, 1]``)."""
+    seconds, pps = summary["seconds"], summary["pps"]
+    if seconds < 1.0:
+        return []
+    lines = []
+    if cfg.pps and pps < 0.99 * cfg.pps:
+        asked = f"asked for {cfg.pps:,.0f} pps, sent {pps:,.0f} ({pps / cfg.pps:.0%})"
+        more = list(range(len(cfg.queues) + 1))
+        if cfg.burst <= 1:
+            lines.append(f"{asked}: with burst=1 every frame costs a wakeup of the kernel; a burst of 16-64 keeps "
+                         "the average rate with far fewer")
+        elif cfg.engine == "afxdp":
+            lines.append(f"{asked}: the kernel's copy-mode transmit is one core's work per queue; spread the rate "
+                         f"over more queues (queues={more}), or use engine='xdp' for one template at high rates")
+        else:
+            lines.append(f"{asked}: the engine could not keep up on this machine; spread the rate over more queues "
+                         "(queues=)")
+    if cfg.from_profile:  # a one-stream run made from options has the line above
+        lines += [f"stream {name!r}: asked for {s['asked_pps']:,.0f} pps, sent {s['pps']:,.0f} "
+                  f"({s['pps'] / s['asked_pps']:.0%}): the path could not carry the profile's sum; lower the rates or "
+                  "spread them over more queues (queues=)"
+                  for name, s in summary.get("per_stream", {}).items()
+                  if s["asked_pps"] and s["pps"] is not None and s["packets"] > s["asked_pps"]
+                  and s["pps"] < 0.99 * s["asked_pps"]]
+    return lines
+
+
+def work(cfg: GenConfig, queue: int, count: int | None = None, pps: float | None = None,
+         report: Callable[[dict[str, Any]], None] | None = None,
+         stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """One queue's share of a planned run (``count`` packets at ``pps``), by its engine: streams
+    (a profile's, or the options' one) or a capture's frames over a socket, or the XDP engine.
+    ``report(totals)`` about once a second: packets, bytes, the socket's counters, and packets
+    per stream where there are streams."""
+    if cfg.engine == "xdp":
+        from ._fields import layout
+        from ._xdpgen import transmit
+
+        frame = bytearray(cfg.frame)
+        lay = layout(cfg.frame)
+        seq_offset = None
+        if cfg.seq and lay.l4 is not None:  # sequence headers on the XDP engine: IPv4 UDP (plan checks)
+            seq_offset = lay.payload
+            frame[lay.l4 + 6 : lay.l4 + 8] = b"\0\0"  # no UDP checksum: the program does not recompute it
+        return transmit(bytes(frame), cfg.ifname, queue, netns=cfg.netns, stream=queue, seq_offset=seq_offset,
+                        first_seq=cfg.seq_start, count=count, duration=cfg.duration, pps=pps, burst=cfg.burst,
+                        batch=cfg.batch, report=report, stop=stop)
+    send = SendConfig(cfg.ifname, netns=cfg.netns, mode=cfg.mode, batch=cfg.batch, frames=cfg.frames,
+                      frame_size=cfg.frame_size, ring_size=cfg.ring_size, verify_ledger=cfg.verify_ledger,
+                      tx_timestamps=cfg.tx_timestamps)
+    kernel: dict[str, int] = {}
+
+    def tick(source: Source, packets: int, counters: dict[str, int] | None) -> None:
+        if counters is not None and report is not None:
+            kernel.update(counters)
+            r = {"queue": queue, "packets": packets, "bytes": source.sent_bytes(), "kernel": dict(kernel)}
+            streams = source.results()
+            if streams:
+                r["per_stream"] = {s["name"]: s["packets"] for s in streams}
+            report(r)
+
+    if not cfg.plans:
+        return send_capture(send, cfg.pcap_frames, queue, pps=pps, burst=cfg.burst, first=cfg.seq_start, count=count,
+                            duration=cfg.duration, stop=stop, tick=tick)
+    q = cfg.queues.index(queue) if queue in cfg.queues else 0
+    plans = [dataclasses.replace(cfg.plans[0], stream_id=queue)] if cfg.one_stream else cfg.plans
+    return send_profile(send, plans, queue, q, len(cfg.queues) or 1, count=count, duration=cfg.duration, stop=stop,
+                        tick=tick)
+
+
+def _work_in_child(cfg: GenConfig, queue: int, count: int | None, pps: float | None, reports: Any, stop: Any,
+                   cpu: int | None) -> None:
+    try:
+        if cpu is not None:  # one core per queue: the kernel's copy-mode TX work runs on it too
+            os.sched_setaffinity(0, {cpu})
+        result = work(cfg, queue, count, pps, lambda r: reports.put(("tick", r)), stop.is_set)
+        reports.put(("done", result))
+    except XskError as exc:
+        reports.put(("error", str(exc)))
+    except KeyboardInterrupt:
+        reports.put(("error", "interrupted"))
+
+
+def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
+        stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    """Send a planned run from each of ``cfg.queues`` (each its share of the count and rate); the
+    workers' results in queue order (``summarize`` makes them one).
+
+    One queue: in this process, ``report`` getting its worker's totals once a second and ``stop``
+    asked between batches. Several: a worker process per queue, each on its own CPU where there
+    are enough; ``report`` gets their sums (packets, bytes, packets per stream) about once a
+    second, and a worker's failure, Ctrl-C or ``stop()`` stops them all (XskError "worker failed"
+    for a failure)."""
+    queues = cfg.queues or [0]
+    per_count = [None] * len(queues) if cfg.count is None else [
+        cfg.count // len(queues) + (1 if i < cfg.count % len(queues) else 0) for i in range(len(queues))]
+    per_pps = cfg.pps / len(queues) if cfg.pps else None
+    if len(queues) == 1:
+        return [work(cfg, queues[0], per_count[0], per_pps, report, stop)]
+    ctx = mp.get_context("spawn")
+    reports, stop_all = ctx.Queue(), ctx.Event()
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = [cpus[i] for i in range(len(queues))] if len(queues) <= len(cpus) else [None] * len(queues)
+    procs = [ctx.Process(target=_work_in_child, args=(cfg, q, per_count[i], per_pps, reports, stop_all, pin[i]),
+                         daemon=True)
+             for i, q in enumerate(queues)]
+    for p in procs:
+        p.start()
+    results: list[dict[str, Any]] = []
+    latest: dict[int, dict[str, Any]] = {}
+    errors: list[str] = []
+    next_report = time.monotonic() + 1.0
+    try:
+        while len(results) + len(errors) < len(procs):
+            if stop is not None and stop() and not stop_all.is_set():
+                stop_all.set()
+            try:
+                kind, payload = reports.get(timeout=0.5)
+            except queue_mod.Empty:
+                if not any(p.is_alive() for p in procs):
+                    errors.append("a worker exited without reporting")
+                continue
+            if kind == "tick":
+                latest[payload["queue"]] = payload
+                if report is not None and time.monotonic() >= next_report:
+                    next_report = time.monotonic() + 1.0
+                    live: dict[str, int] = {}
+                    for r in latest.values():
+                        for name, n in r.get("per_stream", {}).items():
+                            live[name] = live.get(name, 0) + n
+                    total = {"packets": sum(r["packets"] for r in latest.values()),
+                             "bytes": sum(r["bytes"] for r in latest.values())}
+                    report({**total, "per_stream": live} if live else total)
+            elif kind == "done":
+                results.append(payload)
+            else:
+                errors.append(payload)
+                stop_all.set()
+    except KeyboardInterrupt:
+        stop_all.set()
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+    if errors:
+        raise XskError(f"worker failed: {errors[0]}")
+    return sorted(results, key=lambda r: int(r["queue"]))
+
+
+def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
+            duration: float | None, shared: Any, results: Any, stop: Any) -> None:
+    n = len(plans)
+
+    def publish(streams: list[dict[str, Any]]) -> None:
+        for i, r in enumerate(streams):
+            shared[(q * n + i) * 2], shared[(q * n + i) * 2 + 1] = r["packets"], r["bytes"]
+
+    def work() -> dict[str, Any]:
+        out = send_profile(cfg, plans, queue, q, nqueues, count=count, duration=duration, stop=stop.is_set,
+                           tick=lambda source, packets, kernel: publish(source.results()),
+                           ready=lambda: results.put(("ready", queue)))
+        publish(out["streams"])
+        return out
+
+    answer(results, work)
+
+
+class Generator(Workers):
+    """Sends a profile's streams from an interface's queues, a worker process per queue.
+
+    ``engine``: "afxdp" or "auto" (the same here: a profile's streams need the AF_XDP engine).
+    ``dst_mac``: the destination of streams whose packets leave it out (default broadcast).
+    Other keyword options are ``SendConfig``'s (batch, frames, frame_size, ring_size, verify_ledger,
+    tx_timestamps: each packet's kernel completion timestamp against its header's, see ``sender.TxStamps``).
+
+    Ownership: each worker owns its UMEM and socket and closes them before it reports; the
+    Generator owns the processes and reaps them in ``stop()``/``wait()`` (also from
+    ``__exit__``), killing one that does not exit within 10 s.
+    """
+
+    what = "generator worker"
+
+    def __init__(self, ifname: str, *, netns: str | None = None, queues: Sequence[int] | None = None,
+                 mode: Mode = "auto", engine: str = "auto", dst_mac: str | None = None, **options: Any) -> None:
+        if engine not in ("auto", "afxdp"):
+            raise ConfigError(f"engine {engine!r}: a profile's streams need the AF_XDP engine ('afxdp' or 'auto')",
+                              argument="engine")
+        super().__init__()
+        self.config = SendConfig(ifname, netns=netns, mode=mode, **options)
+        self.queues = list(queues) if queues else [0]
+        self.dst_mac = dst_mac
+        self.plans: list[StreamPlan] = []
+        self._bounded = False
+
+    def start(self, profile: Profile | Stream | Sequence[Stream], *, count: int | None = None,
+              duration: float | None = None, timeout: float = 30.0) -> Generator:
+        """Resolve the profile here (its errors raised now), start the workers, return once each sends.
+
+        ``count``/``duration`` bound the whole run (each worker sends its share of ``count``);
+        the streams' own counts and durations end them earlier.
+        """
+        from .. import link, netns
+
+        if self._procs:
+            raise XskError("this Generator was started already")
+        if not isinstance(profile, Profile):
+            profile = Profile(profile)
+        cfg = self.config
+        if cfg.tx_timestamps:
+            from .. import txmeta
+
+            txmeta.require("Generator(tx_timestamps=True)")  # here, not in every worker
+        with netns.entered(cfg.netns):
+            link.ifindex(cfg.ifname, cfg.netns)
+            mac, ip = link.mac_address(cfg.ifname), link.ipv4_address(cfg.ifname)
+        self.plans = resolve(profile, src_mac=mac, dst_mac=self.dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=ip,
+                             frame_size=cfg.frame_size)
+        nq = len(self.queues)
+        self._bounded = count is not None or duration is not None or all(
+            p.count is not None or p.duration is not None for p in self.plans)
+        if len(self.plans) * nq > 256:
+            raise ConfigError(f"{len(self.plans)} streams on {nq} queues need more than 256 stream ids")
+        self._shared = self._ctx.RawArray("q", 2 * len(self.plans) * nq)
+        shares = [None if count is None else count // nq + (1 if i < count % nq else 0) for i in range(nq)]
+        self._spawn(_worker, [(cfg, self.plans, queue, q, nq, shares[q], duration, self._shared)
+                              for q, queue in enumerate(self.queues)], cfg.ifname, timeout)
+        return self
+
+    def stats(self) -> dict[str, Any]:
+        """Live: packets and bytes in all and per stream (by name), and the seconds since start."""
+        per_stream = {}
+        n = len(self.plans)
+        for i, p in enumerate(self.plans):
+            packets = sum(self._shared[(q * n + i) * 2] for q in range(len(self.queues)))
+            nbytes = sum(self._shared[(q * n + i) * 2 + 1] for q in range(len(self.queues)))
+            per_stream[p.name] = {"packets": packets, "bytes": nbytes}
+        return {"packets": sum(s["packets"] for s in per_stream.values()),
+                "bytes": sum(s["bytes"] for s in per_stream.values()), "per_stream": per_stream,
+                "seconds": time.monotonic() - self._t0}
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        """Until every worker has finished (or ``timeout`` seconds, then stop them); the results."""
+        end = None if timeout is None else time.monotonic() + timeout
+        if end is None and not self._bounded:
+            raise XskError("wait() needs a timeout here: a stream has neither count nor duration, nor has the run")
+        while not self.finished():
+            if end is not None and time.monotonic() >= end:
+                break
+            time.sleep(0.01)
+        return self.stop()
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        return summarize(results)
+
+
+__all__ = ["Generator", "SendConfig", "merge_streams", "rate_warnings", "run", "send_capture", "send_on_queue",
+           "send_profile", "send_recording", "summarize", "work"]

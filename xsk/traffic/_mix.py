@@ -1,0 +1,262 @@
+"""A profile's streams made into frames: resolved once, then scheduled and patched in C per batch.
+
+``resolve`` turns each ``Stream`` of a ``Profile`` into a ``StreamPlan``: the packet's bytes
+(Ethernet and IP source filled in from the interface where the packet leaves them out), the
+template padded with zeros to the stream's largest size, its size cycle, field values and
+rate. Plans are plain data, so worker processes get them pickled.
+
+``Mix`` is one worker's scheduler over the plans (``struct xsk_mix``, mix.c): it owns the C
+structs, the padded templates and value arrays they point to, and a tag per UMEM frame saying
+which stream's template the frame holds (a frame is rewritten only when it changes stream).
+Each batch is one ``due`` and one ``fill`` call; frames the socket did not take are given back
+with ``unsend`` so every stream's sequence numbers stay dense.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._binding import ffi, lib
+from ..errors import ConfigError
+from . import _ranges as ranges
+from ._fields import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from ._pacer import CATCH_UP
+from ._profile import Profile, Stream, size_table
+
+if TYPE_CHECKING:
+    from .._batch import Batch
+    from .._umem import Umem
+
+NO_LIMIT = (1 << 64) - 1
+NEVER = (1 << 63) - 1
+
+
+@dataclass
+class StreamPlan:
+    """One stream, resolved: everything a worker needs to send it (picklable)."""
+
+    index: int
+    name: str
+    packet: bytes           # the packet as built, before padding
+    frame: bytes            # the template: packet padded with zeros to the largest size
+    sizes: np.ndarray       # uint32 frame lengths, cycled (or drawn when sizes_random)
+    sizes_random: bool
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    random: bool = False
+    seq: bool = True
+    pps: float | None = None
+    count: int | None = None
+    duration: float | None = None
+    start: float = 0.0
+    burst: int = 1
+    seq_start: int = 0      # the first packet's sequence number (and index into the field values)
+    stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
+
+    @property
+    def mean_size(self) -> float:
+        return float(self.sizes.mean())
+
+
+def _packet_bytes(stream: Stream, src_mac: str, dst_mac: str, src_ip: str | None) -> tuple[bytes, Any]:
+    """The stream's packet as bytes, and the scapy packet when there is one (None for bytes)."""
+    packet = stream.packet
+    if isinstance(packet, (bytes, bytearray, memoryview)):
+        return bytes(packet), None
+    from scapy.packet import Packet
+
+    from . import _template as template
+
+    if isinstance(packet, str):
+        packet = template.parse(packet)
+    if not isinstance(packet, Packet):
+        raise ConfigError(f"a scapy packet, bytes or a template string, not {type(packet).__name__}",
+                          argument="packet")
+    pkt: Any = template.addressed(packet.copy(), src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip or "192.0.2.1")
+    try:
+        return bytes(pkt), pkt
+    except Exception as exc:  # scapy raises many kinds for fields it cannot encode
+        raise ConfigError(f"scapy cannot build the packet: {exc}", argument="packet") from None
+
+
+def _with_seq_room(raw: bytes, packet: Any, want_seq: bool | None) -> tuple[bytes, bool]:
+    """The packet grown (zero payload) to hold the sequence header where it goes, and whether it does."""
+    lay = layout(raw)
+    default = lay.l4_proto == IPPROTO_UDP
+    if want_seq is False or (want_seq is None and not default) or lay.payload is None:
+        if want_seq:
+            raise ConfigError("a sequence header goes in a UDP or TCP payload, and this packet has none: "
+                              "seq = false sends it as it is", argument="seq")
+        return raw, False
+    short = lay.payload + SEQ_LEN - len(raw)
+    if short <= 0:
+        return raw, True
+    if packet is None:
+        raise ConfigError(f"the packet needs {SEQ_LEN} bytes of UDP/TCP payload for the sequence header "
+                          f"({short} more); give a longer packet or seq = false", argument="seq")
+    from scapy.packet import Raw
+
+    return bytes(packet / Raw(bytes(short))), True
+
+
+def _field_values(stream: Stream) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for key, text in (stream.fields or {}).items():
+        if key == "src_mac":
+            out[key] = ranges.macs(text)
+        elif key.endswith("_port"):
+            out[key] = ranges.ports(text)
+        else:
+            out[key] = ranges.addresses(text)[1]
+    return out
+
+
+def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff", src_ip: str | None = None,
+            frame_size: int = 2048) -> list[StreamPlan]:
+    """Every stream of ``profile`` built and checked against ``frame_size`` (errors name the stream)."""
+    plans = []
+    for i, s in enumerate(profile.streams):
+        try:
+            raw, scapy_packet = _packet_bytes(s, src_mac, dst_mac, src_ip)
+            raw, seq = _with_seq_room(raw, scapy_packet, s.seq)
+            sizes = size_table(s.size, len(raw))
+            smallest, largest = int(sizes.min()), int(sizes.max())
+            if smallest < len(raw):
+                raise ConfigError(f"size {smallest} is smaller than the stream's {len(raw)}-byte packet"
+                                  + (" (with its sequence header)" if seq else ""), argument="size")
+            if largest > frame_size:
+                raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame "
+                                  "(use frame_size=4096 or smaller sizes)", argument="size")
+            values = _field_values(s)
+            plan = StreamPlan(i, s.name or f"stream{i}", raw, raw + bytes(largest - len(raw)), sizes,
+                              sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
+                              fields=values, random=s.random, seq=seq, start=float(s.start), count=s.count,
+                              duration=s.duration)
+            plan.pps = s.pps(plan.mean_size, profile.rate)
+            plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
+            _patch_plan(plan)  # field offsets and widths checked now, not in a worker
+        except ConfigError as exc:
+            raise profile.error(i, None, exc) from None
+        plans.append(plan)
+    return plans
+
+
+def _patch_plan(plan: StreamPlan) -> PacketPlan:
+    varying = bool((plan.sizes != len(plan.packet)).any())
+    fields = varying_fields(plan.frame, **plan.fields)
+    return PacketPlan(plan.frame, fields, seq=plan.seq, random=plan.random, varying_length=varying,
+                      seed=0x9E3779B97F4A7C15 ^ plan.index)
+
+
+class Mix:
+    """One worker's C scheduler over the plans; the queue index ``q`` of ``nqueues`` sets the
+    stream ids (``index + len(plans) * q``) and this worker's share of rates and counts."""
+
+    def __init__(self, plans: list[StreamPlan], umem: Umem, capacity: int, *, q: int = 0, nqueues: int = 1,
+                 catch_up: float = CATCH_UP) -> None:
+        if len(plans) * nqueues > 256:
+            raise ConfigError(f"{len(plans)} streams on {nqueues} queues need {len(plans) * nqueues} stream ids; "
+                              "at most 256")
+        self.plans = plans
+        self.umem = umem
+        self._patchers = [_patch_plan(p) for p in plans]
+        self._keep: list[Any] = []
+        self._c_streams = ffi.new("struct xsk_mix_stream[]", len(plans))
+        for i, (p, pp) in enumerate(zip(plans, self._patchers, strict=True)):
+            c = self._c_streams[i]
+            frame = np.frombuffer(pp.frame, dtype=np.uint8).copy()  # with the sequence magic in place
+            sizes = np.ascontiguousarray(p.sizes, dtype=np.uint32)
+            self._keep += [frame, sizes]
+            c.plan = pp._c.c
+            c.frame = ffi.from_buffer("uint8_t[]", frame)
+            c.frame_len = len(frame)
+            c.sizes = ffi.from_buffer("uint32_t[]", sizes)
+            c.nsizes = len(sizes)
+            c.sizes_random = 1 if p.sizes_random else 0
+            c.id = i + len(plans) * q if p.stream_id is None else p.stream_id
+            c.seq0 = p.seq_start
+            share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
+            c.limit = NO_LIMIT if share is None else share
+            c.start_ns = int(p.start * 1e9)
+            c.stop_ns = NEVER if p.duration is None else int((p.start + p.duration) * 1e9)
+            c.interval_ns = 0.0 if p.pps is None else 1e9 * nqueues / p.pps
+            c.depth = c.tokens = float(p.burst)
+            c.catch_up = catch_up
+            c.rng = (0x2545F4914F6CDD1D ^ (i + 1) * 0x9E3779B97F4A7C15) & NO_LIMIT or 1
+        self.tags = np.zeros(umem.frame_count, dtype=np.uint16)
+        self._which = np.zeros(capacity, dtype=np.uint8)
+        self._lens = np.zeros(capacity, dtype=np.uint32)
+        m = ffi.new("struct xsk_mix *")
+        m.streams, m.nstreams = self._c_streams, len(plans)
+        m.frame_size = umem.frame_size
+        m.tags, m.nframes = ffi.from_buffer("uint16_t[]", self.tags), len(self.tags)
+        m.which, m.lens, m.cap = ffi.from_buffer("uint8_t[]", self._which), ffi.from_buffer(
+            "uint32_t[]", self._lens), capacity
+        self.c = m
+        self.capacity = capacity
+        self.t0_ns: int | None = None
+        self.last_ts_ns = 0  # the transmit time the last fill wrote
+
+    def now(self) -> int:
+        """The run's clock, ns since the first call (the schedule's zero)."""
+        t = time.monotonic_ns()
+        if self.t0_ns is None:
+            self.t0_ns = t
+        return t - self.t0_ns
+
+    def due(self, now_ns: int) -> int:
+        return int(lib.xsk_mix_due(self.c, now_ns, self.capacity))
+
+    def fill(self, batch: Batch, now_ns: int) -> int:
+        """The batch's frames (all due: see ``due``) made into the streams' next packets; their
+        sequence headers get the transmit time ``last_ts_ns`` (CLOCK_REALTIME, now)."""
+        umem = batch.umem
+        self.last_ts_ns = time.time_ns()
+        return int(lib.xsk_mix_fill(self.c, umem.area_pointer(), batch.c_addrs(), batch.c_lens(), len(batch),
+                                    now_ns, self.last_ts_ns))
+
+    def last_streams(self, n: int) -> np.ndarray:
+        """The stream (index into ``plans``) of each of the first ``n`` frames of the last fill."""
+        return self._which[:n]
+
+    def unsend(self, sent: int, filled: int) -> None:
+        lib.xsk_mix_unsend(self.c, sent, filled)
+
+    def next_ns(self, now_ns: int) -> int:
+        """When the next packet falls due (>= now), or -1 when every stream has finished."""
+        return int(lib.xsk_mix_next_ns(self.c, now_ns))
+
+    def wait(self, now_ns: int) -> bool:
+        """Sleep (then spin) until the next packet is due; False when every stream has finished."""
+        at = self.next_ns(now_ns)
+        if at < 0:
+            return False
+        gap = (at - now_ns) / 1e9
+        if gap > 0.0005:
+            time.sleep(min(gap - 0.0003, 0.05))
+        else:
+            while self.now() < at:
+                pass
+        return True
+
+    def sent_bytes(self) -> int:
+        """Bytes given out so far, over every stream."""
+        return sum(int(self._c_streams[i].bytes) for i in range(len(self.plans)))
+
+    def results(self) -> list[dict[str, Any]]:
+        """Per stream so far: name, id, packets, bytes, the span they were given out over (s), the
+        asked rate of this worker's share (pps, None: unpaced)."""
+        out = []
+        for i, p in enumerate(self.plans):
+            c = self._c_streams[i]
+            out.append({"name": p.name, "id": int(c.id), "packets": int(c.sent), "bytes": int(c.bytes),
+                        "first_s": int(c.first_ns) / 1e9 if c.sent else None,
+                        "last_s": int(c.last_ns) / 1e9 if c.sent else None,
+                        "asked_pps": None if c.interval_ns <= 0 else 1e9 / float(c.interval_ns)})
+        return out
+
+
+__all__ = ["Mix", "StreamPlan", "resolve"]

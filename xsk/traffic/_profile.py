@@ -1,0 +1,328 @@
+"""Traffic profiles: several streams per run, each with its own packet, sizes, fields and rate.
+
+A ``Stream`` describes one flow of packets as a user writes it (a scapy packet, bytes or a
+template string; a rate or a percent of the profile's rate; sizes; field ranges; when it
+starts and how long it lasts). A ``Profile`` is the streams of one run, checked as a whole.
+``Profile.load`` reads a TOML file or a Python file that defines ``profile``.
+
+Nothing here sends: ``xsk.traffic._mix`` turns a profile into frames, ``xsk gen --profile``
+and ``xsk.traffic.Generator`` send them.
+
+Stream ids: stream ``i`` of ``N`` sent by the worker of queue index ``q`` (0 with one queue)
+carries id ``i + N * q`` in the top byte of its sequence numbers, and its counter runs 0, 1,
+2, ... densely, so a receiver counts loss per stream and per queue exactly. ``N * Q`` is at
+most 256.
+"""
+
+from __future__ import annotations
+
+import math
+import runpy
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from . import _ranges as ranges
+from ._pacer import parse_rate, rate_value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the same parser, as a package
+    import tomli as tomllib
+
+IMIX: tuple[tuple[int, int], ...] = ((60, 7), (590, 4), (1514, 1))
+"""The simple IMIX: 60, 590 and 1514-byte frames (without FCS) in the ratio 7:4:1."""
+MAX_STREAMS = 256
+MAX_FRAME = 9216
+MAX_WEIGHT = 1 << 20
+FIELD_NAMES = ("src_mac", "src_ip", "dst_ip", "src_port", "dst_port")
+SizeSpec = int | str | Sequence[tuple[int, int]] | Sequence[Sequence[int]] | None
+
+
+def _weighted_cycle(pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Sizes repeated by weight and spread evenly (smooth weighted round-robin): 7:4:1 gives
+    a 12-frame cycle with the big frames apart, not seven small ones then four then one."""
+    weights = [w for _, w in pairs]
+    total = sum(weights)
+    current = [0] * len(pairs)
+    out = np.empty(total, dtype=np.uint32)
+    for k in range(total):
+        for i, w in enumerate(weights):
+            current[i] += w
+        best = max(range(len(pairs)), key=lambda i: current[i])
+        current[best] -= total
+        out[k] = pairs[best][0]
+    return out
+
+
+def size_table(size: SizeSpec, packet_len: int) -> np.ndarray:
+    """Every frame length a stream cycles through (uint32), from its ``size`` as written."""
+    if size is None:
+        return np.array([packet_len], dtype=np.uint32)
+    if isinstance(size, bool):
+        raise ConfigError(f"bad size {size!r}: a length, 'lo-hi', 'imix' or [[length, weight], ...]")
+    if isinstance(size, int):
+        return np.array([size], dtype=np.uint32)
+    if isinstance(size, str):
+        text = size.strip().lower()
+        if text == "imix":
+            return _weighted_cycle(IMIX)
+        lo, sep, hi = text.partition("-")
+        try:
+            a, b = int(lo), int(hi if sep else lo)
+        except ValueError:
+            raise ConfigError(f"bad size {size!r}: a length, 'lo-hi' (e.g. '64-1500') or 'imix'") from None
+        if a > b:
+            raise ConfigError(f"bad size {size!r}: the first length must not exceed the last")
+        return np.arange(a, b + 1, dtype=np.uint32)
+    pairs: list[tuple[int, int]] = []
+    try:
+        for item in size:
+            length, weight = item
+            if isinstance(length, bool) or isinstance(weight, bool):
+                raise TypeError
+            pairs.append((int(length), int(weight)))
+    except (TypeError, ValueError):
+        raise ConfigError(f"bad size {size!r}: weighted sizes are [[length, weight], ...], "
+                          "e.g. [[60, 7], [590, 4], [1514, 1]]") from None
+    if not pairs or any(w <= 0 for _, w in pairs) or sum(w for _, w in pairs) > MAX_WEIGHT:
+        raise ConfigError(f"bad size {size!r}: weights must be positive (at most {MAX_WEIGHT:,} in all)")
+    return _weighted_cycle(pairs)
+
+
+@contextmanager
+def _about(key: str) -> Iterator[None]:
+    """ConfigErrors raised inside name ``key`` (unless they name one already)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.argument:
+            raise
+        raise ConfigError(exc.reason, argument=key) from None
+
+
+@dataclass
+class Stream:
+    """One stream of a profile, as its user writes it.
+
+    ``packet``: a scapy packet, bytes, or a template string (``"Ether()/IP(dst='10.0.0.2')/UDP()"``,
+    the safe parser of ``gen --template``). Missing Ethernet addresses and the IP source are
+    filled from the interface when the stream is resolved, never by scapy's ARP.
+    ``size``: a frame length; ``"lo-hi"`` (walked, or drawn with ``random``); ``"imix"``;
+    or weighted lengths ``[(60, 7), (590, 4), (1514, 1)]``. Frames are padded with zeros past
+    the packet, and every length gets correct IP and UDP lengths and checksums.
+    ``fields``: ranges as ``gen`` takes them, by name: src_mac, src_ip, dst_ip, src_port, dst_port.
+    ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"`` or packets/s; or ``percent`` of the profile's
+    rate; neither: as fast as the path takes it (sharing with the other unpaced streams).
+    ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start).
+    ``burst``: most frames of this stream back to back when paced.
+    ``latency``: a latency stream: a sink given the profile spins on its RX ring instead of
+    sleeping in poll(), so the figures measure the path and not the sink's wake-up.
+    """
+
+    packet: Any
+    name: str | None = None
+    rate: str | float | None = None
+    percent: float | None = None
+    count: int | None = None
+    duration: float | None = None
+    size: SizeSpec = None
+    fields: Mapping[str, str] | None = None
+    random: bool = False
+    seq: bool = True
+    start: float = 0.0
+    burst: int | None = None
+    latency: bool = False
+
+    def check(self) -> None:
+        """Refuse what can be refused without building the packet (ConfigError, key named)."""
+        def positive(key: str, value: Any, kind: type = float) -> None:
+            if value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+                raise ConfigError(f"must be a {'number' if kind is float else 'whole number'}, got {value!r}",
+                                  argument=key)
+            if not value > 0 or (kind is float and not math.isfinite(value)):
+                raise ConfigError(f"must be positive, got {value!r}", argument=key)
+
+        if self.name is not None and not isinstance(self.name, str):
+            raise ConfigError(f"must be text, got {self.name!r}", argument="name")
+        for key in ("random", "latency", "seq"):
+            value = getattr(self, key)
+            if not isinstance(value, bool) and not (key == "seq" and value is None):
+                raise ConfigError(f"must be true or false, got {value!r}", argument=key)
+        if self.fields is not None and not isinstance(self.fields, Mapping):
+            raise ConfigError(f"a table of ranges by field name, got {self.fields!r}", argument="fields")
+        if not isinstance(self.packet, (str, bytes, bytearray, memoryview)) and not hasattr(self.packet, "build"):
+            raise ConfigError(f"a scapy packet, bytes or a template string, not {type(self.packet).__name__}",
+                              argument="packet")
+        if self.packet is None or (isinstance(self.packet, (str, bytes)) and not self.packet):
+            raise ConfigError("every stream needs a packet (scapy, bytes or a template string)", argument="packet")
+        positive("count", self.count, int)
+        positive("duration", self.duration)
+        positive("burst", self.burst, int)
+        if isinstance(self.start, bool) or not isinstance(self.start, (int, float)) or not (
+                math.isfinite(self.start) and self.start >= 0):
+            raise ConfigError(f"must be a number of seconds >= 0, got {self.start!r}", argument="start")
+        if self.rate is not None and self.percent is not None:
+            raise ConfigError("give rate or percent, not both", argument="rate")
+        if self.percent is not None:
+            positive("percent", self.percent)
+            if self.percent > 100:
+                raise ConfigError(f"{self.percent} is over 100", argument="percent")
+        if self.rate is not None and not isinstance(self.rate, str):
+            positive("rate", self.rate)
+        with _about("rate"):
+            if isinstance(self.rate, str):
+                rate_value(self.rate)  # the form; bit rates become packets/s once the sizes are known
+        for key in self.fields or {}:
+            if key not in FIELD_NAMES:
+                raise ConfigError(f"unknown field {key!r}: one of {', '.join(FIELD_NAMES)}", argument="fields")
+        with _about("fields"):
+            for key, text in (self.fields or {}).items():
+                if not isinstance(text, str):
+                    raise ConfigError(f"{key}: a range as text, e.g. '10.0.0.1-10.0.0.9', got {text!r}")
+                parser = {"src_mac": ranges.macs, "src_port": ranges.ports, "dst_port": ranges.ports}.get(key)
+                parser(text) if parser else ranges.addresses(text)
+        with _about("size"):
+            table = size_table(self.size, 60)
+        if int(table.min()) < 14 or int(table.max()) > MAX_FRAME:
+            raise ConfigError(f"sizes run from {int(table.min())} to {int(table.max())}; frames are 14..{MAX_FRAME} "
+                              "bytes", argument="size")
+
+    def pps(self, mean_len: float, profile_rate: str | float | None) -> float | None:
+        """Packets per second this stream asks for (None: unpaced), given its mean frame length."""
+        if self.percent is not None:
+            if profile_rate is None:
+                raise ConfigError("a percent needs the profile's total rate (rate = ... at the top of the file, "
+                                  "or a total rate given where the profile is sent)", argument="percent")
+            total, bits = (float(profile_rate), False) if not isinstance(profile_rate, str) else rate_value(
+                profile_rate)
+            share = total * self.percent / 100
+            return share / (mean_len * 8) if bits else share
+        if self.rate is None:
+            return None
+        return parse_rate(self.rate, mean_len) if isinstance(self.rate, str) else float(self.rate)
+
+
+class Profile:
+    """The streams of one run. ``rate`` is the total that ``percent`` streams take shares of;
+    ``source`` names the file in error messages."""
+
+    def __init__(self, streams: Stream | Sequence[Stream], *, rate: str | float | None = None,
+                 source: str = "<profile>") -> None:
+        self.streams: list[Stream] = [streams] if isinstance(streams, Stream) else list(streams)
+        self.rate = rate
+        self.source = source
+        if not self.streams:
+            raise ConfigError(f"{self.source}: a profile needs at least one stream")
+        if len(self.streams) > MAX_STREAMS:
+            raise ConfigError(f"{self.source}: {len(self.streams)} streams; at most {MAX_STREAMS}")
+        if self.rate is not None:
+            try:
+                if isinstance(self.rate, str):
+                    parse_rate(self.rate, 64)
+                elif isinstance(self.rate, bool) or not self.rate > 0:
+                    raise ConfigError(f"must be positive, got {self.rate!r}")
+            except ConfigError as exc:
+                raise ConfigError(f"{self.source}: rate: {exc.reason}") from None
+        names: set[str] = set()
+        for i, s in enumerate(self.streams):
+            if not isinstance(s, Stream):
+                raise ConfigError(f"{self.source}: stream {i} is a {type(s).__name__}, not an xsk.traffic.Stream")
+            if s.name is None:
+                s.name = f"stream{i}"
+            try:
+                s.check()
+            except ConfigError as exc:
+                raise self.error(i, None, exc) from None
+            if s.name in names:
+                raise self.error(i, "name", f"{s.name!r} names two streams")
+            names.add(s.name)
+        share = sum(s.percent or 0 for s in self.streams)
+        if share > 100 + 1e-9:
+            raise ConfigError(f"{self.source}: percent: the streams' percents add up to {share:g}, over 100")
+
+    def error(self, index: int, key: str | None, message: str | ConfigError) -> ConfigError:
+        """A ConfigError naming the file, the stream (index and name) and the key."""
+        if isinstance(message, ConfigError):
+            key, message = key or message.argument, message.reason
+        name = self.streams[index].name if index < len(self.streams) else None
+        where = f"{self.source}: stream {index}" + (f" ({name!r})" if name else "") + (f": {key}" if key else "")
+        return ConfigError(f"{where}: {message}")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Profile:
+        """A profile from a TOML file, or from a Python file that defines ``profile`` (a Profile,
+        a Stream or a list of Streams). Only that file runs; nothing else is imported for it."""
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{p}: can't read the profile: {exc.strerror or exc}") from None
+        if p.suffix == ".py":
+            return cls._from_python(p)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{p}: not a TOML profile: {exc}") from None
+        return cls.from_toml(text, source=str(p))
+
+    @classmethod
+    def _from_python(cls, p: Path) -> Profile:
+        try:
+            namespace = runpy.run_path(str(p), run_name="__xsk_profile__")
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: {exc}", argument=exc.argument) from None
+        except Exception as exc:  # the user's file: say where it failed, not our traceback
+            raise ConfigError(f"{p}: the profile file raised {type(exc).__name__}: {exc}") from None
+        if "profile" not in namespace:
+            raise ConfigError(f"{p}: defines no `profile` (a Profile, a Stream or a list of Streams)")
+        value = namespace["profile"]
+        if isinstance(value, Profile):
+            return cls(value.streams, rate=value.rate, source=str(p))
+        if isinstance(value, (Stream, list, tuple)):
+            return cls([value] if isinstance(value, Stream) else list(value), source=str(p))
+        raise ConfigError(f"{p}: `profile` is a {type(value).__name__}; make it a Profile, a Stream or a list")
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<profile>") -> Profile:
+        """A profile from TOML text (``source`` names it in errors)."""
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not a TOML profile: {exc}") from None
+        return cls.from_dict(doc, source=source)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
+        """A profile from TOML's structure: ``rate`` at the top, and ``[[stream]]`` tables."""
+        unknown = set(doc) - {"rate", "stream"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r} at the top (known: rate, stream)")
+        tables = doc.get("stream")
+        if not isinstance(tables, list) or not tables:
+            raise ConfigError(f"{source}: no streams: add at least one [[stream]] table")
+        keys = [f.name for f in fields(Stream)]
+        streams = []
+        for i, t in enumerate(tables):
+            name = t.get("name") if isinstance(t, dict) else None
+            where = f"{source}: stream {i}" + (f" ({name!r})" if name else "")
+            if not isinstance(t, dict):
+                raise ConfigError(f"{where}: expected a [[stream]] table")
+            for key in t:
+                if key not in keys:
+                    raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(keys)})")
+            if "packet" not in t:
+                raise ConfigError(f"{where}: packet: every stream needs one")
+            streams.append(Stream(**t))
+        return cls(streams, rate=doc.get("rate"), source=source)
+
+
+__all__ = ["FIELD_NAMES", "IMIX", "MAX_STREAMS", "Profile", "Stream", "size_table"]
