@@ -20,6 +20,7 @@ internal (``xsk.traffic._profile``...).
 * ``_generator`` / ``_receiver``: ``Generator`` and ``Sink``, worker processes per queue that
   send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``,
   and ``xsk capture``'s loop (``receiver.record``).
+* ``_rfc2544``: RFC 2544 throughput by binary search, latency, loss curve, back-to-back (``Rfc2544``).
 * ``_forwarder``: reflecting or forwarding frames in place, the loop under ``xsk fwd``.
 """
 
@@ -28,9 +29,10 @@ from ._generator import Generator
 from ._pacer import Pacer, parse_rate
 from ._profile import IMIX, Profile, Stream
 from ._receiver import Sink
+from ._rfc2544 import Rfc2544
 from ._seqstats import LatencyHistogram, SeqStats
 from ._template import parse as parse_template
 from ._xdpgen import XdpGenerator
 
-__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Sink",
-           "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields"]
+__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SeqStats",
+           "Sink", "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields"]
