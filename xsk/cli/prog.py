@@ -14,6 +14,7 @@ import json
 
 from .. import _filter as filter_mod
 from .. import netns
+from ..errors import ConfigError
 from . import common
 
 
@@ -41,8 +42,18 @@ def attach(args: argparse.Namespace) -> int:
 
 
 def detach(args: argparse.Namespace) -> int:
-    from .. import pinned
+    import os
 
+    from .. import link, pinned
+
+    if args.ifname:  # the pins say which interface; one named must be it
+        with netns.entered(args.netns):
+            index = link.ifindex(args.ifname, args.netns)
+        path = os.path.realpath(args.pin)
+        found = next((p for p in pinned.pinned() if os.path.realpath(p.path) == path), None)
+        if found is not None and found.ifindex != index:
+            raise ConfigError(f"the program pinned in {args.pin} is on ifindex {found.ifindex}, not on "
+                              f"{args.ifname} (ifindex {index}{' in ' + args.netns if args.netns else ''})")
     pinned.detach(args.pin)
     print(f"removed the pins in {args.pin}; the program is detached once no process holds its link")
     return common.EXIT_OK
@@ -73,7 +84,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=attach)
     d = sub.add_parser("detach", help="remove the pins (the program goes once no worker holds it)")
-    d.add_argument("ifname", metavar="IFACE", nargs="?", help="(for symmetry with attach; the pins say which)")
+    d.add_argument("ifname", metavar="IFACE", nargs="?",
+                   help="the interface it is on (optional: the pins say which; checked when given)")
+    d.add_argument("--netns", metavar="NS", help="network namespace of IFACE")
     d.add_argument("--pin", required=True, metavar="DIR")
     d.set_defaults(func=detach)
     ls = sub.add_parser("list", help="pinned programs under /sys/fs/bpf")

@@ -32,7 +32,7 @@ def _pair(name: str, args: argparse.Namespace | None = None) -> VethPair:
         raise ConfigError(f"bad name {name!r}: 1 to 13 letters, digits, '-' or '_' (interface names are short)")
     kwargs: dict[str, Any] = {}
     if args is not None:
-        kwargs = {"queues": args.queues, "ipv6": args.ipv6}
+        kwargs = {"queues": args.queues, "ipv6": args.ipv6, "tx_checksum_offload": args.offload == "on"}
     return VethPair(name=name[:12], netns_names=(f"{name}-a", f"{name}-b"), ifnames=(f"{name}-a", f"{name}-b"),
                     **kwargs)
 
@@ -40,7 +40,7 @@ def _pair(name: str, args: argparse.Namespace | None = None) -> VethPair:
 def up(args: argparse.Namespace) -> int:
     pair = _pair(args.name, args)
     pair.create()
-    info = {"name": args.name, "queues": args.queues}
+    info = {"name": args.name, "queues": args.queues, "tx_checksum_offload": args.offload}
     for key, end in (("a", pair.a), ("b", pair.b)):
         info[key] = {"netns": end.netns, "ifname": end.ifname, "mac": end.mac, "ip": f"{end.ip}/{end.prefixlen}"}
     os.makedirs(STATE_DIR, exist_ok=True)
@@ -52,6 +52,12 @@ def up(args: argparse.Namespace) -> int:
         for key in ("a", "b"):
             e = info[key]
             print(f"{key}: netns {e['netns']:<16} iface {e['ifname']:<16} mac {e['mac']}  ip {e['ip']}")
+        if args.offload == "off":
+            print("TX checksum offload: off on both ends, so frames carry finished checksums (veths made with "
+                  "plain `ip link`, as in containers, have it on: --offload on)")
+        else:
+            print("TX checksum offload: on, as in containers: the kernel's UDP/TCP frames leave with partial "
+                  "checksums, which an XDP or AF_XDP program sees unfinished")
     return common.EXIT_OK
 
 
@@ -96,6 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     u.add_argument("name", metavar="NAME")
     u.add_argument("--queues", type=int, default=1, help="queues per veth end (default 1)")
     u.add_argument("--ipv6", action="store_true", help="leave IPv6 on")
+    u.add_argument("--offload", choices=("off", "on"), default="off",
+                   help="TX checksum offload on both ends: off (default: finished checksums) or on (as "
+                        "containers' veths are: partial checksums)")
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=up)
     d = sub.add_parser("down", help="remove the pair NAME")
