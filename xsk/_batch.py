@@ -565,8 +565,23 @@ class Batch:
         self._umem.array[self._spots(offsets, values.shape[-1])] = values
 
     def _spots(self, offsets: int | np.ndarray, width: int) -> np.ndarray:
-        offs = np.broadcast_to(np.asarray(offsets, dtype=np.int64), (len(self),))
-        if len(self) and (np.any(offs < 0) or np.any(offs + width > self.room_all())):
+        """UMEM indices of ``width`` bytes at ``offsets`` in each frame, as (n, width); checked to
+        stay inside each frame. One offset for all frames (the usual case, and every request of a
+        one-frame batch) is checked with Python ints: numpy's per-call overhead was 40-50 us of a
+        one-frame read_at."""
+        n = len(self)
+        if isinstance(offsets, (int, np.integer)):
+            off = int(offsets)
+            if n == 1:
+                addr = int(self._addrs[0])
+                if off < 0 or off + width > self._umem.frame_size - addr % self._umem.frame_size:
+                    raise FrameTooLargeError(f"{width} bytes at offset {off} run past the end of the frame")
+                return np.arange(addr + off, addr + off + width, dtype=np.int64)[None, :]
+            if n and (off < 0 or off + width > int(self.room_all().min())):
+                raise FrameTooLargeError(f"{width} bytes at offset {off} run past the end of a frame")
+            return (self._addrs.astype(np.int64) + off)[:, None] + np.arange(width)
+        offs = np.broadcast_to(np.asarray(offsets, dtype=np.int64), (n,))
+        if n and (np.any(offs < 0) or np.any(offs + width > self.room_all())):
             raise FrameTooLargeError(f"{width} bytes at the given offsets run past the end of a frame")
         return (self._addrs.astype(np.int64) + offs)[:, None] + np.arange(width)
 
