@@ -552,19 +552,19 @@ class Batch:
             length = int(self._lens.max()) if len(self) else 0
         return self._umem.read_rows(self._addrs, length)
 
-    def read_at(self, offsets: int | np.ndarray, width: int) -> np.ndarray:
+    def read_at(self, offsets: int | np.integer | np.ndarray, width: int) -> np.ndarray:
         """A copy of ``width`` bytes at ``offsets`` (one per frame, or one for all) as (n, width)."""
         self._live()
         rows: np.ndarray = self._umem.array[self._spots(offsets, width)]
         return rows
 
-    def write_at(self, offsets: int | np.ndarray, values: np.ndarray) -> None:
+    def write_at(self, offsets: int | np.integer | np.ndarray, values: np.ndarray) -> None:
         """Write row ``values[i]`` ((n, width) or one (width,) row) at ``offsets[i]`` in frame i."""
         self._live()
         values = np.asarray(values, dtype=np.uint8)
         self._umem.array[self._spots(offsets, values.shape[-1])] = values
 
-    def _spots(self, offsets: int | np.ndarray, width: int) -> np.ndarray:
+    def _spots(self, offsets: int | np.integer | np.ndarray, width: int) -> np.ndarray:
         """UMEM indices of ``width`` bytes at ``offsets`` in each frame, as (n, width); checked to
         stay inside each frame. One offset for all frames (the usual case, and every request of a
         one-frame batch) is checked with Python ints: numpy's per-call overhead was 40-50 us of a

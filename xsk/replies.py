@@ -2,7 +2,9 @@
 
 Each helper is one C call per batch over the frames in the UMEM: swapping Ethernet
 addresses, IP addresses and ports (which leaves every checksum valid: the sums are
-order-independent), 16-bit field updates with incremental checksum fixes (RFC 1624), and a
+order-independent; and ``reflect``, ``swap_ips`` and ``swap_ports`` also finish, by default, a
+checksum a local sender left to offload, so the reply is valid on the wire whatever the
+client's veth does), 16-bit field updates with incremental checksum fixes (RFC 1624), and a
 full UDP/TCP checksum recompute for frames whose checksum a local sender left to offload, and
 replies of another length (``set_payload``/``set_payloads``: lengths and checksums made whole).
 ``where`` limits a helper to the frames where it is true. Every offset is checked against its
@@ -30,6 +32,7 @@ _csum_fix = lib.xsk_pkt_l4_csum_fix
 _set_payload = lib.xsk_pkt_set_payload
 _SIZES_WRONG = int(lib.XSK_PAYLOAD_SIZES_WRONG)
 MACS, IPS, PORTS = int(lib.XSK_SWAP_MACS), int(lib.XSK_SWAP_IPS), int(lib.XSK_SWAP_PORTS)
+_LOOKS_PARTIAL = int(lib.XSK_FIX_LOOKS_PARTIAL)
 
 
 def _where(where: np.ndarray | None, n: int) -> tuple[CData, np.ndarray | None]:
@@ -50,21 +53,31 @@ def _usable(batch: Batch, h: Headers | None) -> int:
     return n
 
 
-def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: int) -> None:
+def _swap_in(batch: Batch, h: Headers | None, where: np.ndarray | None, what: int,
+             finish_partial: bool = False) -> None:
     n = _usable(batch, h)
     if not n:
         return
     mask_c, _keep = _where(where, n)
     records = ffi.NULL if h is None else h._c()
     umem = batch.umem
-    if _swap(umem.area_pointer(), batch.c_addrs(), records, mask_c, n, umem.size, umem.frame_size, what):
+    area, addrs = umem.area_pointer(), batch.c_addrs()
+    if _swap(area, addrs, records, mask_c, n, umem.size, umem.frame_size, what):
         raise ConfigError("a header to swap lies outside its frame (or an address outside the UMEM): "
                           "nothing was changed")
+    if finish_partial and h is not None:
+        _csum_fix(area, addrs, batch.c_lens(), records, mask_c, _LOOKS_PARTIAL, n, umem.size, umem.frame_size)
 
 
-def reflect(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
-    """Swap MACs, IP addresses and ports, in one call: each frame goes back where it came from."""
-    _swap_in(batch, h, where, MACS | IPS | PORTS)
+def reflect(batch: Batch, h: Headers, where: np.ndarray | None = None, *, finish_partial: bool = True) -> None:
+    """Swap MACs, IP addresses and ports, in one call: each frame goes back where it came from.
+
+    ``finish_partial``: a UDP/TCP checksum that holds only its pseudo-header sum (a client on
+    this host whose veth has checksum offload on, as ``ip link`` and container runtimes make
+    them) is finished over the datagram, so the reply is valid on the wire; the others are only
+    compared with their pseudo-header sum (a few ns a frame). False leaves every checksum as it
+    came, for those who know their senders finish theirs."""
+    _swap_in(batch, h, where, MACS | IPS | PORTS, finish_partial)
 
 
 def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
@@ -79,14 +92,16 @@ def swap_macs(batch: Batch, where: np.ndarray | None = None) -> None:
     _swap_in(batch, None, where, MACS)
 
 
-def swap_ips(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
-    """Exchange source and destination IPv4/IPv6 addresses where the frame has them."""
-    _swap_in(batch, h, where, IPS)
+def swap_ips(batch: Batch, h: Headers, where: np.ndarray | None = None, *, finish_partial: bool = True) -> None:
+    """Exchange source and destination IPv4/IPv6 addresses where the frame has them (and finish
+    partial checksums, as ``reflect`` does)."""
+    _swap_in(batch, h, where, IPS, finish_partial)
 
 
-def swap_ports(batch: Batch, h: Headers, where: np.ndarray | None = None) -> None:
-    """Exchange UDP/TCP source and destination ports where the frame has them."""
-    _swap_in(batch, h, where, PORTS)
+def swap_ports(batch: Batch, h: Headers, where: np.ndarray | None = None, *, finish_partial: bool = True) -> None:
+    """Exchange UDP/TCP source and destination ports where the frame has them (and finish
+    partial checksums, as ``reflect`` does)."""
+    _swap_in(batch, h, where, PORTS, finish_partial)
 
 
 def fix_l4_checksums(batch: Batch, h: Headers, where: np.ndarray | None = None) -> int:

@@ -78,3 +78,40 @@ def test_capture_counts_them_too_and_a_clean_link_shows_none(veth_pair_factory, 
     assert c["l4_checksums"] == {"partial": 5, "bad": 0} and "warnings" in c
     s, err = _kernel_datagrams_into(["sink"], veth_pair, 5)
     assert s["l4_checksums"] == {"partial": 0, "bad": 0} and "warnings" not in s and "warning" not in err
+
+
+def test_a_natural_echo_with_the_swaps_answers_a_client_whose_kernel_leaves_checksums_to_offload(veth_pair_factory):
+    """Written as a new user would (parse without verify_checksums, swap_macs/swap_ips/swap_ports,
+    send back) over a veth as `ip link` makes it: every request is answered, none is dropped by
+    the client's kernel for its checksum (the swaps finish partial checksums by default)."""
+    import threading
+
+    import xsk
+    from xsk import headers, replies
+
+    pair = veth_pair_factory(tx_checksum_offload=True)
+    a, b = pair.a, pair.b
+    requests = 100
+
+    def echo(batch: xsk.Batch, h: headers.Headers) -> bool:  # h: the Runner's parse, no verify_checksums
+        replies.swap_macs(batch)
+        replies.swap_ips(batch, h)
+        replies.swap_ports(batch, h)
+        return True
+
+    answered = []
+    with xsk.Umem(frame_count=256, hugepages="off") as umem, \
+            xsk.Socket(umem, b.ifname, netns=b.netns, filter="udp:7777") as sock:
+        runner = xsk.Runner(sock, echo)
+        server = threading.Thread(target=runner.run, kwargs={"count": requests, "handle_signals": False})
+        server.start()
+        try:
+            with udp_socket(a.netns) as client:
+                for i in range(requests):
+                    client.sendto(b"request %d" % i, (b.ip, 7777))
+                    answered.append(client.recvfrom(2048)[0] == b"request %d" % i)
+        finally:
+            runner.stop()
+            server.join(timeout=10)
+    assert answered == [True] * requests
+    assert _udp_in_csum_errors(a.netns) == 0

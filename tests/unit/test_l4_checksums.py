@@ -158,3 +158,24 @@ def test_agrees_with_scapy_on_any_datagram(payload, v6, tcp, sport, dport, corru
         assert bytes(b.data(0)) == bytes(good)
         assert bytes(b.data(1)) == bytes(good)  # whatever the field held before
         b.release()
+
+
+@pytest.mark.parametrize("helper", ["reflect", "swap_ips", "swap_ports"])
+def test_the_swaps_finish_partial_checksums_by_default_without_a_verified_parse(helper):
+    """A natural echo (parse without verify_checksums, swap, send) answers a client whose veth
+    leaves checksums to offload: the reply is valid on the wire. Valid, bad and absent
+    checksums are left as they came; finish_partial=False leaves the partial ones too."""
+    good = _frames()
+    frames = [bytes(p) for p in good] + [_with_csum(p, _pseudo_fold(p)) for p in good]
+    frames += [_with_csum(good[0], 0x1234), _with_csum(good[0], 0), bytes(ETH / b"\x88\xb5 not IP at all")]
+    with xsk.Umem(frame_count=32, hugepages="off") as umem:
+        b = _batch(umem, frames)
+        getattr(replies, helper)(b, headers.parse(b))
+        got = headers.parse(b, verify_checksums=True).l4_csum.tolist()
+        assert got == [CSUM_OK] * 8 + [CSUM_BAD, CSUM_NONE, CSUM_NONE]
+        b.release()
+        b = _batch(umem, frames)
+        getattr(replies, helper)(b, headers.parse(b), finish_partial=False)
+        got = headers.parse(b, verify_checksums=True).l4_csum.tolist()
+        assert got == [CSUM_OK] * 4 + [CSUM_PARTIAL] * 4 + [CSUM_BAD, CSUM_NONE, CSUM_NONE]
+        b.release()

@@ -193,6 +193,9 @@ int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *le
 		 * zeroing the field first would make the sum's load wait on that store. */
 		uint16_t old;
 		memcpy(&old, f + at, 2);
+		if (state == XSK_FIX_LOOKS_PARTIAL &&
+		    (be16_at(f + at) != fold_be(pseudo) || (old == 0 && h[i].proto == 17 && h[i].ip_version == 4)))
+			continue; /* a finished checksum (or none): the datagram need not be summed */
 		uint16_t sum = (uint16_t)~fold_be(sum_native(f + h[i].l4, l4len, pseudo + (uint16_t)~old));
 		if (sum == 0 && h[i].proto == 17)
 			sum = 0xffff; /* UDP: 0 means "no checksum" */

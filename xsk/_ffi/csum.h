@@ -19,6 +19,9 @@
 #define XSK_CSUM_OK 1      /* valid */
 #define XSK_CSUM_PARTIAL 2 /* only the pseudo-header sum: the sender left the rest to checksum offload */
 #define XSK_CSUM_BAD 3     /* wrong, or the datagram runs past the frame */
+/* xsk_pkt_l4_csum_fix's state for frames whose checksum field holds exactly their pseudo-header
+ * sum (what a local sender with checksum offload leaves), found without summing the datagram. */
+#define XSK_FIX_LOOKS_PARTIAL -2
 /* out[i] = xsk_pkt_parse's record of frame i, with out[i].l4_csum = the XSK_CSUM_* state of its
  * UDP or TCP checksum over IPv4 or IPv6, summed over the length the IP header gives. Frames
  * whose room in the UMEM does not hold that length are XSK_CSUM_BAD; nothing outside a frame's
@@ -30,8 +33,9 @@ void xsk_pkt_parse_verified(const uint8_t *area, const uint64_t *addrs, const ui
 void xsk_pkt_l4_csum_count(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
 			   uint64_t area_size, uint32_t frame_size, uint64_t counts[4]);
 /* Recompute the UDP/TCP checksum of frame i in place where where[i] (NULL: every frame), and
- * h[i].l4_csum == state unless state < 0, and its datagram lies inside the frame (frames
- * without UDP/TCP are left alone). Returns how many were written. */
+ * h[i].l4_csum == state when state >= 0 (XSK_FIX_LOOKS_PARTIAL: its checksum field equals its
+ * pseudo-header sum; -1: any state), and its datagram lies inside the frame (frames without
+ * UDP/TCP are left alone). Returns how many were written. */
 int xsk_pkt_l4_csum_fix(uint8_t *area, const uint64_t *addrs, const uint32_t *lens, const struct xsk_hdr *h,
 			const uint8_t *where, int state, uint32_t n, uint64_t area_size, uint32_t frame_size);
 
