@@ -20,7 +20,6 @@ whatever the body does, so no process, socket or XDP program outlives it.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import os
 import queue as queue_mod
 import time
@@ -36,7 +35,7 @@ from ._mix import Mix, StreamPlan, resolve
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
-from ._workers import Workers, answer
+from ._workers import Workers, answer, context
 
 if TYPE_CHECKING:
     from .._umem import Umem
@@ -291,7 +290,7 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
     per_pps = cfg.pps / len(queues) if cfg.pps else None
     if len(queues) == 1:
         return [work(cfg, queues[0], per_count[0], per_pps, report, stop)]
-    ctx = mp.get_context("spawn")
+    ctx = context()
     reports, stop_all = ctx.Queue(), ctx.Event()
     cpus = sorted(os.sched_getaffinity(0))
     pin = [cpus[i] for i in range(len(queues))] if len(queues) <= len(cpus) else [None] * len(queues)
