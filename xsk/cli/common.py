@@ -140,26 +140,46 @@ def add_health_options(p: argparse.ArgumentParser) -> None:
                    help="check the whole frame ledger's consistency once a second and at the end (soaks)")
 
 
+class Interrupt(threading.Event):
+    """Set by the first SIGINT (Ctrl-C) or SIGTERM; ``signum`` says which (None: not by a signal)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+
 @contextlib.contextmanager
-def ctrl_c_stops() -> Iterator[threading.Event]:
-    """An Event that the first Ctrl-C (SIGINT) sets, so the send loop ends as a count would and
-    the summary still comes; a second one interrupts as usual. Only the main thread can catch
-    signals: elsewhere the Event is never set by one."""
-    stop = threading.Event()
+def ctrl_c_stops() -> Iterator[Interrupt]:
+    """An Event that the first Ctrl-C (SIGINT) or SIGTERM (``timeout``, systemd, docker stop) sets,
+    so the send loop ends as a count would and the summary still comes (``interrupted`` says it
+    was cut short); a second one interrupts as usual. Only the main thread can catch signals:
+    elsewhere the Event is never set by one."""
+    stop = Interrupt()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
+        stop.signum = signum
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def interrupted(out: dict[str, Any], stop: Interrupt) -> int:
+    """The exit status of a run that ``stop`` may have cut short: 0, or 128 + the signal's number
+    (130 for SIGINT, 143 for SIGTERM), the signal's name then in the summary as ``interrupted``."""
+    if stop.signum is None:
+        return EXIT_OK
+    out["interrupted"] = signal.Signals(stop.signum).name
+    return 128 + stop.signum
 
 
 def fail(prog: str, message: str, code: int) -> int:
@@ -174,8 +194,8 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
         return int(func(args) or 0)
     except XskError as exc:
         return fail(prog, describe(exc), EXIT_BAD_INPUT if bad_input(exc) else EXIT_FAILURE)
-    except KeyboardInterrupt:
-        return EXIT_FAILURE
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside a run
+        return 128 + signal.SIGINT
     except OSError as exc:
         return fail(prog, f"{exc.strerror or exc}", EXIT_FAILURE)
 

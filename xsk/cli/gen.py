@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         lines.append(_refused_line(cfg.ifname, driver, refused, attempted))
     lines += generator.rate_warnings(cfg, out)
+    status = common.interrupted(out, stop_now)
     common.warn(PROG, out, lines)
     if "per_stream" in out and not args.json:
         per_stream = out.pop("per_stream")
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if refused and not out["packets"]:
         return common.fail(PROG, "no frame left the interface: every one was refused (see the warning)",
                            common.EXIT_FAILURE)
-    return common.EXIT_OK
+    return status
 
 
 def _stream_table(per_stream: dict[str, dict[str, Any]]) -> str:

@@ -30,11 +30,13 @@ def run(args: argparse.Namespace) -> int:
                              loops=args.loop, stop=stop.is_set, tick=tick)
     reporter.finish()
     seconds = out["seconds"]
-    common.summary({"packets": out["packets"], "bytes": out["bytes"], "seconds": round(seconds, 6),
-                    "pps": round(out["packets"] / seconds, 1) if seconds else 0.0,
-                    "bps": round(out["bytes"] * 8 / seconds, 1) if seconds else 0.0, "mode": out["mode"],
-                    "kernel": out["kernel"]}, args.json)
-    return common.EXIT_OK
+    summary = {"packets": out["packets"], "bytes": out["bytes"], "seconds": round(seconds, 6),
+               "pps": round(out["packets"] / seconds, 1) if seconds else 0.0,
+               "bps": round(out["bytes"] * 8 / seconds, 1) if seconds else 0.0, "mode": out["mode"],
+               "kernel": out["kernel"]}
+    status = common.interrupted(summary, stop)
+    common.summary(summary, args.json)
+    return status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

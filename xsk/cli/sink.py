@@ -39,11 +39,12 @@ def _spin(args: argparse.Namespace) -> bool:
     return profile is not None and any(s.latency for s in profile.streams)
 
 
-def _several(args: argparse.Namespace, queues: list[int], reporter: common.Reporter) -> dict[str, Any]:
-    """A worker process per queue (xsk.traffic.Sink), until they add up to --count, --duration or Ctrl-C."""
+def _several(args: argparse.Namespace, queues: list[int], reporter: common.Reporter,
+             stop: common.Interrupt) -> dict[str, Any]:
+    """A worker process per queue (xsk.traffic.Sink), until they add up to --count, --duration,
+    Ctrl-C or SIGTERM."""
     cfg = receive_config(args)
-    with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink, \
-            common.ctrl_c_stops() as stop:
+    with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink:
         return sink.wait(tick=lambda live: reporter.tick(live["packets"], live["bytes"]), stop=stop.is_set)
 
 
@@ -51,16 +52,18 @@ def run(args: argparse.Namespace) -> int:
     queues = common.parse_queues(args.queues, args.queue)
     cfg = receive_config(args)
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
-    if len(queues) == 1:
-        part = receiver.receive(cfg, queues[0], tick=reporter.tick)
-        out = summarize([part], histogram=args.json)
-    else:
-        out = _several(args, queues, reporter)
+    with common.ctrl_c_stops() as stop:
+        if len(queues) == 1:
+            part = receiver.receive(cfg, queues[0], tick=reporter.tick, stop=stop)
+            out = summarize([part], histogram=args.json)
+        else:
+            out = _several(args, queues, reporter, stop)
     reporter.finish()
     profile = _profile(args)
     if profile is not None:
         name_streams(out, profile, len(queues))
     lines = common.cause_lines(out.pop("causes")) + out.pop("checksum_warnings")
+    status = common.interrupted(out, stop)
     common.warn("xsk sink", out, lines)
     if args.json:
         common.summary(out, True)
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         per_stream = out.pop("per_stream")
         common.summary(out, False)
         print(stream_table(per_stream))
-    return common.EXIT_OK
+    return status
 
 
 def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:

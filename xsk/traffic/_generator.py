@@ -35,7 +35,7 @@ from ._mix import Mix, StreamPlan, resolve
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
-from ._workers import Workers, answer, context
+from ._workers import Workers, WorkerStop, answer, context
 
 if TYPE_CHECKING:
     from .._umem import Umem
@@ -263,6 +263,7 @@ def work(cfg: GenConfig, queue: int, count: int | None = None, pps: float | None
 
 def _work_in_child(cfg: GenConfig, queue: int, count: int | None, pps: float | None, reports: Any, stop: Any,
                    cpu: int | None) -> None:
+    stop = WorkerStop(stop)
     try:
         if cpu is not None:  # one core per queue: the kernel's copy-mode TX work runs on it too
             os.sched_setaffinity(0, {cpu})
@@ -344,6 +345,7 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
             duration: float | None, shared: Any, results: Any, stop: Any) -> None:
     n = len(plans)
+    stop = WorkerStop(stop)
 
     def publish(streams: list[dict[str, Any]]) -> None:
         for i, r in enumerate(streams):

@@ -30,7 +30,7 @@ from ._health import Health, quiet_gc
 from ._profile import Profile
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._seqstats import SeqStats
-from ._workers import Workers, answer
+from ._workers import Workers, WorkerStop, answer
 
 if TYPE_CHECKING:
     from .._socket import Socket
@@ -294,6 +294,7 @@ def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) ->
 
 
 def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, results: Any, stop: Any) -> None:
+    stop = WorkerStop(stop)
     answer(results, lambda: receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
                                     ready=lambda: results.put(("ready", queue))))
 

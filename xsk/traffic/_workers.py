@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import queue as queue_mod
+import signal
 import time
 from collections.abc import Callable
 from multiprocessing import popen_spawn_posix, resource_tracker, spawn, util
@@ -91,6 +92,27 @@ _CONTEXT = _Context()
 def context() -> Any:
     """The multiprocessing context the traffic workers are started from (see the module's docstring)."""
     return _CONTEXT
+
+
+class WorkerStop:
+    """In a worker process: its parent's stop Event, or a SIGINT or SIGTERM to the worker itself
+    (Ctrl-C on a terminal and ``timeout`` signal the whole process group), either of which ends
+    the worker's loop as a count would, so it still reports; a second signal interrupts as usual.
+    Made in the worker (it installs the signal handlers there)."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.signalled = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signalled:
+            raise KeyboardInterrupt
+        self.signalled = True  # a flag only: the Event's lock may be held by the interrupted code
+
+    def is_set(self) -> bool:
+        return self.signalled or bool(self.event.is_set())
 
 
 def answer(results: Any, work: Callable[[], dict[str, Any]]) -> None:
@@ -203,4 +225,4 @@ class Workers:
                 p.kill()
 
 
-__all__ = ["Workers", "answer", "context", "preparation_data"]
+__all__ = ["WorkerStop", "Workers", "answer", "context", "preparation_data"]
