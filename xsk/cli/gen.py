@@ -111,7 +111,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("amount and rate")
     r.add_argument("--count", type=int, help="packets to send")
     r.add_argument("--duration", type=float, help="seconds to send")
-    r.add_argument("--rate", help="100k, 1.5M (packets/s) or 2Gbit (bits/s)")
+    r.add_argument("--rate", help="packets/s: 100k, 1.5M, 200kpps; bits/s of frames as sent (L2): 2Gbit, 500Mbit/s, "
+                   "1Gbps; bits/s on the wire (L1: each frame's FCS, preamble and gap counted, 24 bytes more): "
+                   "'10Gbit L1'; or a share of the link's line rate (L1): 50%% (not on veth, which has none)")
     r.add_argument("--burst", type=int, default=0, help="most packets sent back to back when paced")
     r.add_argument("--queues", help="several queues, one worker process each, e.g. 0-3")
     r.add_argument("--engine", default="afxdp", choices=("afxdp", "xdp", "auto"),

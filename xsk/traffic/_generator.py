@@ -32,6 +32,7 @@ from .._socket import Mode
 from ..errors import ConfigError, XskError
 from ._health import FOOTPRINT_KEYS, Health, quiet_gc
 from ._mix import Mix, StreamPlan, resolve
+from ._pacer import line_rate
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
@@ -409,8 +410,9 @@ class Generator(Workers):
         with netns.entered(cfg.netns):
             link.ifindex(cfg.ifname, cfg.netns)
             mac, ip = link.mac_address(cfg.ifname), link.ipv4_address(cfg.ifname)
+        line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
         self.plans = resolve(profile, src_mac=mac, dst_mac=self.dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=ip,
-                             frame_size=cfg.frame_size)
+                             frame_size=cfg.frame_size, line_bps=line_bps)
         nq = len(self.queues)
         self._bounded = count is not None or duration is not None or all(
             p.count is not None or p.duration is not None for p in self.plans)

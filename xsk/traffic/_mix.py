@@ -115,8 +115,9 @@ def _field_values(stream: Stream) -> dict[str, np.ndarray]:
 
 
 def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff", src_ip: str | None = None,
-            frame_size: int = 2048) -> list[StreamPlan]:
-    """Every stream of ``profile`` built and checked against ``frame_size`` (errors name the stream)."""
+            frame_size: int = 2048, line_bps: float | None = None) -> list[StreamPlan]:
+    """Every stream of ``profile`` built and checked against ``frame_size`` (errors name the
+    stream); ``line_bps``: the link's line rate, for rates given as a percentage of it."""
     plans = []
     for i, s in enumerate(profile.streams):
         try:
@@ -135,7 +136,7 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
                               fields=values, random=s.random, seq=seq, start=float(s.start), count=s.count,
                               duration=s.duration)
-            plan.pps = s.pps(plan.mean_size, profile.rate)
+            plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker
         except ConfigError as exc:

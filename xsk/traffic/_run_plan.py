@@ -31,7 +31,7 @@ from . import _ranges as ranges
 from . import _template as template_mod
 from ._fields import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
 from ._mix import StreamPlan, resolve
-from ._pacer import parse_rate
+from ._pacer import line_rate, parse_rate, rate_value
 from ._profile import Profile
 
 ENGINES = ("afxdp", "xdp", "auto")
@@ -86,7 +86,8 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
     """Check the options and build the packet(s); ConfigError for anything wrong.
 
     ``queues``: the queues to send from, a worker each (default [0]). ``rate``: ``100k``, ``1.5M``
-    (packets/s) or ``2Gbit`` (bits/s); with a profile, the total its percent streams share.
+    (packets/s), ``2Gbit`` (bits/s), ``10Gbit L1`` (on the wire) or ``50%`` (of the line rate; see
+    ``xsk.traffic.parse_rate``); with a profile, the total its percent streams share.
     ``burst``: the most packets sent back to back when paced (0: from the rate). ``engine``:
     "afxdp" (a socket), "xdp" (the kernel transmits copies of one template, see
     ``xsk.traffic._xdpgen``) or "auto" (zero-copy AF_XDP where the driver has it, else xdp where
@@ -141,7 +142,8 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
     cfg.engine = choose_engine(cfg, engine, cfg.queues[0])
     frame_len = len(cfg.frame) if cfg.frame else float(np.mean([len(f) for f in cfg.pcap_frames]))
     if rate:
-        cfg.pps = parse_rate(rate, frame_len)
+        line_bps = line_rate(ifname, netns) if rate_value(rate).unit == "percent" else None
+        cfg.pps = parse_rate(rate, frame_len, line_bps)
     cfg.burst = burst or (max(1, min(batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else batch)
     if cfg.engine == "afxdp" and not cfg.pcap_frames:
         cfg.plans = [_one_stream(cfg)]
@@ -201,8 +203,9 @@ def _plan_profile(cfg: GenConfig, path: str, engine: str, rate: str | None, dst_
             raise ConfigError(f"rate= with profile= sets the total that percent streams share; {path} has none "
                               "(set each stream's rate in the file)")
         profile = Profile(profile.streams, rate=rate, source=profile.source)
+    line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
     cfg.plans = resolve(profile, src_mac=iface_mac, dst_mac=dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=iface_ip,
-                        frame_size=cfg.frame_size)
+                        frame_size=cfg.frame_size, line_bps=line_bps)
     if len(cfg.plans) * len(cfg.queues) > 256:
         raise ConfigError(f"{len(cfg.plans)} streams on {len(cfg.queues)} queues need more than 256 stream ids")
     cfg.engine = "afxdp"
