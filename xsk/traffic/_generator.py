@@ -175,7 +175,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         out["tx_timestamps"] = merge_tx_stamps([r["tx_timestamps"] for r in results],
                                                [st["name"] for st in results[0]["streams"]])
     if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
-        out.update(merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results]))
+        out.update(merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS if k in r} for r in results]))
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
     out["causes"] = merge_causes([r.get("causes", []) for r in results])
     down = max(r.get("link_down_seconds", 0.0) for r in results)
