@@ -355,11 +355,31 @@ def human(value: float) -> str:
     return f"{value:7.1f} "
 
 
+def readable(value: Any) -> str:
+    """A summary's value as a person reads it: numbers with thousands separated, tables as
+    ``key value, key value`` (a nested one in parentheses), lists by commas, None as ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, str)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{round(value, 3):,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} ({readable(v)})" if isinstance(v, dict) else f"{k} {readable(v)}"
+                         for k, v in value.items()) or "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value) or "-"
+    return str(value)
+
+
 def summary(obj: dict[str, Any], as_json: bool) -> None:
+    """The run's summary on stdout: one JSON object, or a line per key for a person (warnings,
+    already on stderr, are not repeated there)."""
     if as_json:
         print(json.dumps(obj))
         return
     for key, value in obj.items():
-        if isinstance(value, float):
-            value = round(value, 3)
-        print(f"{key:>12}: {value}")
+        if key != "warnings":
+            print(f"{key:>12}: {readable(value)}")

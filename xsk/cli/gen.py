@@ -45,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         lines.append(_refused_line(cfg.ifname, driver, refused, attempted))
     lines += generator.rate_warnings(cfg, out)
+    if cfg.from_profile:
+        lines += generator.stream_warnings(cfg.plans, out)
+    if args.dst_mac is None and not cfg.pcap_frames:
+        broadcast = generator.broadcast_warning([(p.name, p.frame) for p in cfg.plans] or [("stream0", cfg.frame)])
+        if broadcast:
+            lines.append(broadcast)
     status = common.interrupted(out, stop_now)
     common.warn(PROG, out, lines)
     if "per_stream" in out and not args.json:

@@ -69,24 +69,28 @@ def run(args: argparse.Namespace) -> int:
         common.summary(out, True)
     else:
         per_stream = out.pop("per_stream")
+        unsequenced = out.pop("unsequenced", None)
         common.summary(out, False)
-        print(stream_table(per_stream))
+        print(stream_table(per_stream, unsequenced))
     return status
 
 
-def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
-    """The per-stream results as a plain-text table (one row per stream id)."""
+def stream_table(per_stream: dict[str, dict[str, Any]], unsequenced: dict[str, int] | None = None) -> str:
+    """The per-stream results as a plain-text table: a row per stream id, and one for the frames
+    without a sequence header (``unsequenced``: counted, nothing else known of them)."""
     def num(v: float | None, digits: int = 1) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
     head = ("stream", "name", "packets", "pps", "lost", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us",
             "jitter us")
-    rows = [head]
+    rows: list[tuple[str, ...]] = [head]
     for k, s in per_stream.items():
         lat = s["latency_us"]
         rows.append((k, s.get("name", ""), f"{s['packets']:,}", num(s["pps"], 0), f"{s['lost']:,}",
                      f"{s['duplicates']:,}", f"{s['reordered']:,}", num(lat["p50"]), num(lat["p99"]),
                      num(lat["p99.9"]), num(lat["max"]), num(s["jitter_us"], 2)))
+    if unsequenced:
+        rows.append(("-", "unsequenced", f"{unsequenced['packets']:,}", *["-"] * (len(head) - 3)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 

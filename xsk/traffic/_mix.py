@@ -24,6 +24,7 @@ from .._binding import ffi, lib
 from ..errors import ConfigError
 from . import _ranges as ranges
 from ._fields import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from ._limits import umem_fit
 from ._pacer import CATCH_UP
 from ._profile import Profile, Stream, size_table
 
@@ -129,8 +130,8 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
                 raise ConfigError(f"size {smallest} is smaller than the stream's {len(raw)}-byte packet"
                                   + (" (with its sequence header)" if seq else ""), argument="size")
             if largest > frame_size:
-                raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame "
-                                  "(use frame_size=4096 or smaller sizes)", argument="size")
+                raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame: "
+                                  f"{umem_fit(largest, frame_size)}", argument="size")
             values = _field_values(s)
             plan = StreamPlan(i, s.name or f"stream{i}", raw, raw + bytes(largest - len(raw)), sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),

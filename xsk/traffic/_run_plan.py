@@ -30,6 +30,7 @@ from ..errors import ConfigError
 from . import _ranges as ranges
 from . import _template as template_mod
 from ._fields import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
+from ._limits import check_mtu, umem_fit
 from ._mix import StreamPlan, resolve
 from ._pacer import line_rate, parse_rate, rate_value
 from ._profile import Profile
@@ -110,6 +111,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         link.ifindex(ifname, netns)
         iface_mac = link.mac_address(ifname)
         iface_ip = link.ipv4_address(ifname)
+        iface_mtu = link.mtu(ifname)
     if profile:
         packet = {"template": template, "pcap": pcap, "src_mac": src_mac, "src_ip": src_ip, "dst_ip": dst_ip,
                   "src_port": src_port, "dst_port": dst_port, "size": size, "vlan": vlan, "tcp": tcp,
@@ -118,6 +120,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         if given:
             raise ConfigError(f"{', '.join(given)} can't be combined with profile=: its streams give their packets")
         _plan_profile(cfg, profile, engine, rate, dst_mac, iface_mac, iface_ip)
+        check_mtu(ifname, iface_mtu, [(p.name, int(p.sizes.max()), p.packet) for p in cfg.plans])
         return cfg
     if template and pcap:
         raise ConfigError("template= and pcap= can't be combined")
@@ -125,17 +128,21 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         if any(r and "-" in r for r in (src_ip, dst_ip, src_port, dst_port)):
             raise ConfigError("field ranges can't be combined with pcap= (its frames are sent as they are)")
         cfg.pcap_frames = capture_frames(pcap, frame_size)
+        longest = max(cfg.pcap_frames, key=len)
+        check_mtu(ifname, iface_mtu, [(None, len(longest), longest)], sized=False)
     else:
         frame, fields = build_frame(iface_mac, iface_ip, src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip,
                                     dst_ip=dst_ip, src_port=src_port, dst_port=dst_port, size=size, vlan=vlan,
                                     tcp=tcp, seq=seq, template=template)
         if len(frame) > frame_size:
-            raise ConfigError(f"the {len(frame)}-byte frame is larger than the {frame_size}-byte UMEM frame")
+            raise ConfigError(f"the {len(frame)}-byte frame is larger than the {frame_size}-byte UMEM frame: "
+                              f"{umem_fit(len(frame), frame_size)}")
         lay = layout(frame)
         fits = lay.payload is not None and lay.payload + SEQ_LEN <= len(frame)
         if seq is True and not fits:
             raise ConfigError(f"seq=True needs {SEQ_LEN} bytes of UDP/TCP payload: use a larger size=")
         cfg.seq = fits and (seq if seq is not None else lay.l4_proto == IPPROTO_UDP)
+        check_mtu(ifname, iface_mtu, [(None, len(frame), frame)])
         cfg.frame = frame
         cfg.fields = fields
         PacketPlan(frame, _fields(cfg), seq=cfg.seq)  # validates offsets now, not in a worker
@@ -160,8 +167,8 @@ def recording(path: str, frame_size: int) -> pcap_mod.Capture:
         raise ConfigError(f"{path} holds no frames")
     too_big = [len(f) for f in capture.frames if len(f) > frame_size]
     if too_big:
-        raise ConfigError(f"{path} holds a {max(too_big)}-byte frame, larger than the {frame_size}-byte UMEM frame "
-                          "(use frame_size=4096)")
+        raise ConfigError(f"{path} holds a {max(too_big)}-byte frame, larger than the {frame_size}-byte UMEM frame: "
+                          f"{umem_fit(max(too_big), frame_size)}")
     return capture
 
 
