@@ -130,3 +130,42 @@ def test_frames_without_a_sequence_header_get_their_own_row(veth_pair):
     assert ["-", "unsequenced", "150"] in [r[:3] for r in rows], out
     assert ["0", "150"] in [r[:2] for r in rows], out  # the sequenced stream (id 0, no name)
     assert ["packets:", "300"] in rows, out
+
+
+def _csv_rows(path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_gen_and_sink_write_per_stream_csv_and_report_makes_it_from_their_json(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    sink = subprocess.Popen([*CLI, "sink", b.ifname, "--netns", b.netns, "--count", "500", "--json",
+                             "--csv", str(tmp_path / "sink.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    wait_attached(b)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--count", "500", "--rate", "10k", "--json",
+              "--csv", str(tmp_path / "gen.csv"))
+    assert gen.returncode == 0, gen.stderr
+    out, err = sink.communicate(timeout=60)
+    assert sink.returncode == 0, err
+    (sent,) = _csv_rows(tmp_path / "gen.csv")
+    (got,) = _csv_rows(tmp_path / "sink.csv")
+    assert (sent["side"], sent["stream"], sent["packets"], sent["bytes"]) == ("gen", "stream0", "500", "30000")
+    assert (got["side"], got["stream"], got["packets"], got["lost"]) == ("sink", sent["ids"], "500", "0")
+    (tmp_path / "gen.jsonl").write_text(gen.stdout)
+    (tmp_path / "sink.jsonl").write_text(out)
+    report = subprocess.run([*CLI, "report", "gen.jsonl", "sink.jsonl", "--csv", "all.csv"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert report.returncode == 0, report.stderr
+    both = _csv_rows(tmp_path / "all.csv")
+    assert [(r["side"], r["packets"]) for r in both] == [("gen", "500"), ("sink", "500")]
+    assert both[0]["run"] == "gen.jsonl" and not (tmp_path / "report.html").exists()  # --csv alone: no HTML
+
+
+def test_a_csv_file_that_cannot_be_written_is_refused_before_the_run(veth_pair, tmp_path):
+    a = veth_pair.a
+    line = _error_line(xsk("gen", a.ifname, "--netns", a.netns, "--count", "10", "--csv",
+                           str(tmp_path / "missing" / "x.csv")))
+    assert "--csv" in line and "can't write it" in line, line

@@ -182,6 +182,30 @@ def interrupted(out: dict[str, Any], stop: Interrupt) -> int:
     return 128 + stop.signum
 
 
+def add_csv_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", metavar="FILE", help="also write the per-stream results to FILE as CSV (a row per "
+                   "stream; gen's and sink's share one header)")
+
+
+def csv_ready(path: str | None) -> None:
+    """Check that the --csv file can be written before the run, not after it (ConfigError)."""
+    if path is None:
+        return
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--csv {path}: can't write it: {exc.strerror or exc}") from None
+
+
+def write_csv(path: str | None, out: dict[str, Any]) -> None:
+    """The summary's per-stream rows into the --csv file, if one was asked for."""
+    if path is not None:
+        from ..traffic import _csv
+
+        _csv.write(path, _csv.rows(out))
+
+
 def fail(prog: str, message: str, code: int) -> int:
     sys.stderr.write(f"{prog}: error: {message}\n")
     return code

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
                dst_port=args.dst_port, size=args.size, vlan=args.vlan, tcp=args.tcp, random=args.random,
                seq=args.seq, seq_start=args.seq_start, tx_timestamps=args.tx_timestamps,
                verify_ledger=args.verify_ledger)
+    common.csv_ready(args.csv)
     reporter = common.Reporter(args.json, total=cfg.count, duration=cfg.duration)
     live_keys = ("kernel", "per_stream") if args.profile else ("kernel",)  # options: one stream, the totals
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             lines.append(broadcast)
     status = common.interrupted(out, stop_now)
     common.warn(PROG, out, lines)
+    common.write_csv(args.csv, out)
     if "per_stream" in out and not args.json:
         per_stream = out.pop("per_stream")
         common.summary(out, False)
@@ -122,6 +124,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "'10Gbit L1'; or a share of the link's line rate (L1): 50%% (not on veth, which has none)")
     r.add_argument("--burst", type=int, default=0, help="most packets sent back to back when paced")
     r.add_argument("--queues", help="several queues, one worker process each, e.g. 0-3")
+    common.add_csv_option(p)
     r.add_argument("--engine", default="afxdp", choices=("afxdp", "xdp", "auto"),
                    help="afxdp: an AF_XDP socket; xdp: the kernel transmits copies of the packet from an XDP "
                    "program (BPF_PROG_RUN live frames; constant packets or --seq on IPv4, the peer needs an XDP "

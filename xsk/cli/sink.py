@@ -51,6 +51,7 @@ def _several(args: argparse.Namespace, queues: list[int], reporter: common.Repor
 def run(args: argparse.Namespace) -> int:
     queues = common.parse_queues(args.queues, args.queue)
     cfg = receive_config(args)
+    common.csv_ready(args.csv)
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
     with common.ctrl_c_stops() as stop:
         if len(queues) == 1:
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     lines = common.cause_lines(out.pop("causes")) + out.pop("checksum_warnings")
     status = common.interrupted(out, stop)
     common.warn("xsk sink", out, lines)
+    common.write_csv(args.csv, out)
     if args.json:
         common.summary(out, True)
     else:
@@ -110,4 +112,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="re-read the RX ring instead of sleeping in poll(): latency without the sink's own "
                    "wake-up, at the cost of a whole core")
     p.add_argument("--no-spin", dest="spin", action="store_false")
+    common.add_csv_option(p)
     p.set_defaults(func=run)
