@@ -169,3 +169,17 @@ def test_a_csv_file_that_cannot_be_written_is_refused_before_the_run(veth_pair, 
     line = _error_line(xsk("gen", a.ifname, "--netns", a.netns, "--count", "10", "--csv",
                            str(tmp_path / "missing" / "x.csv")))
     assert "--csv" in line and "can't write it" in line, line
+
+
+def test_a_capture_with_frames_over_the_mtu_is_refused_by_replay_and_gen(veth_pair, tmp_path):
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    a, b = veth_pair.a, veth_pair.b
+    pcap = tmp_path / "big.pcap"
+    wrpcap(str(pcap), [Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000) / bytes(n) for n in (18, 1958)])
+    for argv in (("replay", str(pcap), a.ifname, "--netns", a.netns),
+                 ("gen", a.ifname, "--netns", a.netns, "--pcap", str(pcap), "--count", "10")):
+        line = _error_line(xsk(*argv))
+        assert "2000-byte frames are longer than" in line and "Raise the MTU" in line, line
