@@ -3,13 +3,21 @@ and Ctrl-C (the run ends as a count would, with the whole summary)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.utils import wrpcap
 
 from xsk import link, netns
 
 from .test_cli import (
+    XSK,
     drain,
     first_sending,
     held_off,
@@ -56,7 +64,7 @@ def test_gen_waits_for_its_link_and_says_how_long_it_was_down(veth_pair):
     collect = drain(gen)
     held = held_off(gen, since)
     out, err = collect()
-    assert gen.returncode == 0, err
+    assert gen.returncode == 128 + signal.SIGINT, err  # interrupted, and the summary says so
     summary = last_json(out)
     # The frames that waited on the TX ring while the link was down went when it came back: the
     # receiver got every frame gen counted as sent, each once and in order, but the one the driver
@@ -88,8 +96,9 @@ rate = "10k"
     sending = first_sending(gen)
     gen.send_signal(signal.SIGINT)
     out, err = drain(gen)()
-    assert gen.returncode == 0, err
+    assert gen.returncode == 128 + signal.SIGINT, err
     summary = last_json(out)
+    assert summary["interrupted"] == "SIGINT"
     assert summary["per_stream"]["only"]["packets"] == summary["packets"] >= sending
     assert summary["accounting"]["pool"] == summary["accounting"]["total"]
 
@@ -113,7 +122,7 @@ def test_fwd_waits_for_its_outgoing_link(veth_pair_factory):
     gen_held, fwd_held = held_off(gen, gen_since), held_off(fwd, fwd_since)
     collect_gen()
     out, err = collect_fwd()
-    assert fwd.returncode == 0, err
+    assert fwd.returncode == 128 + signal.SIGINT, err
     summary = last_json(out)
     # fwd notices at its next frame, late only by as long as the machine kept gen or fwd off the CPU
     held = gen_held + fwd_held
@@ -127,3 +136,65 @@ def test_fwd_waits_for_its_outgoing_link(veth_pair_factory):
         got, summary, f"tx_dropped {dropped}")
     assert f"{p2.b.ifname} was down for" in err
     assert summary["accounting"]["pool"] == summary["accounting"]["total"]
+
+
+def _one_line(proc: subprocess.Popen) -> None:
+    """Until a running ``--json`` command prints its first line a second: its loop runs."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line, proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("command", ["gen", "sink", "fwd", "capture", "replay"])
+def test_sigterm_ends_a_run_as_ctrl_c_does_with_its_summary(veth_pair, tmp_path, command):
+    """SIGTERM (timeout, systemd, docker stop): the summary, saying "interrupted", and exit 143."""
+    a, b = veth_pair.a, veth_pair.b
+    pcap = tmp_path / "one.pcap"
+    wrpcap(str(pcap), [Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000) / bytes(18)])
+    argv = {"gen": ("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--rate", "1k"),
+            "sink": ("sink", b.ifname, "--netns", b.netns),
+            "fwd": ("fwd", b.ifname, "--netns", b.netns),
+            "capture": ("capture", b.ifname, "--netns", b.netns, "-w", str(tmp_path / "out.pcap")),
+            "replay": ("replay", str(pcap), a.ifname, "--netns", a.netns, "--rate", "100", "--loop", "100000")}
+    proc = start(*argv[command], "--json")
+    if command in ("gen", "replay"):
+        first_sending(proc)
+    else:
+        wait_attached(b)
+        _one_line(proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = drain(proc)()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    summary = last_json(out)
+    assert summary["interrupted"] == "SIGTERM", summary
+    assert "Traceback" not in err
+
+
+def test_sigterm_to_the_process_group_stops_each_sink_worker_with_its_results(veth_pair_factory):
+    """As `timeout` does: the signal reaches the workers too, and each still reports."""
+    pair = veth_pair_factory(queues=2)
+    b = pair.b
+    proc = subprocess.Popen([*XSK, "sink", b.ifname, "--netns", b.netns, "--queues", "0-1", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    wait_attached(b)
+    _one_line(proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = drain(proc)()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    summary = last_json(out)
+    assert summary["interrupted"] == "SIGTERM" and summary["queues"] == {"0": 0, "1": 0}, summary
+
+
+def test_fwd_started_with_sigint_ignored_still_stops_on_sigint(veth_pair):
+    """A background job of a script (no job control) inherits SIGINT ignored: xsk restores it."""
+    b = veth_pair.b
+    ignoring = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "os.execv(sys.argv[1], sys.argv[1:])")
+    proc = subprocess.Popen([sys.executable, "-c", ignoring, *XSK, "fwd", b.ifname, "--netns", b.netns, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_attached(b)
+    _one_line(proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = drain(proc)()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert last_json(out)["interrupted"] == "SIGINT"

@@ -75,3 +75,36 @@ def test_bad_input_is_refused_before_any_worker_starts(veth_pair):
         Generator(a.ifname, netns=a.netns, engine="xdp")
     with pytest.raises(XskError, match=r"nonexistent0"):
         Generator("nonexistent0", netns=a.netns).start(Stream(Ether() / IP() / UDP()))
+
+
+_SCRIPT = """\
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from xsk.traffic import Generator, Sink, Stream
+
+stream = Stream(Ether(dst={mac!r}) / IP(dst={ip!r}) / UDP(dport=9000), name="s", rate="5k", count=500)
+with Sink({b!r}, netns={bns!r}, count=500) as sink, Generator({a!r}, netns={ans!r}) as gen:
+    gen.start(stream)
+    sent = gen.wait(timeout=60)
+    got = sink.wait(timeout=30)
+print("sent", sent["packets"], "got", got["packets"])
+"""
+
+
+@pytest.mark.parametrize("form", ["stdin", "dash-c", "unguarded-file"])
+def test_generator_and_sink_from_stdin_c_and_an_unguarded_script(veth_pair, tmp_path, form):
+    """Spawned workers never import the user's main module: a script on stdin, `python -c` and a
+    script without `if __name__ == "__main__"` all run (the stdlib's spawn would re-run or miss it)."""
+    import subprocess
+    import sys
+
+    a, b = veth_pair.a, veth_pair.b
+    script = _SCRIPT.format(mac=b.mac, ip=b.ip, a=a.ifname, ans=a.netns, b=b.ifname, bns=b.netns)
+    path = tmp_path / "unguarded.py"
+    path.write_text(script)
+    argv, stdin = {"stdin": ([sys.executable, "-"], script), "dash-c": ([sys.executable, "-c", script], None),
+                   "unguarded-file": ([sys.executable, str(path)], None)}[form]
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "sent 500 got 500", done.stdout + done.stderr
+    assert nothing_attached(a, b)

@@ -104,14 +104,14 @@ def test_growth_counts_from_a_second_after_traffic_began(clock):
     rss[0] = 50_512  # the first frames' one-time step
     now[0] = 104.0
     h.check()  # inside the warm-up second: not the baseline
-    for second in range(5, 11):
+    for second in range(5, 31):  # 25 s of samples after the warm-up: enough for a slope
         now[0] = 100.0 + second
         rss[0] += 10
         h.check()
     h.traffic_started()  # only the first call counts
     out = h.summary()
     assert out["rss_start_kib"] == 50_522  # the sample at 105
-    assert out["rss_growth_kib"] == out["rss_peak_growth_kib"] == 50
+    assert out["rss_growth_kib"] == out["rss_peak_growth_kib"] == 250
     assert out["rss_slope_kib_per_min"] == pytest.approx(600, rel=0.02)
 
 
@@ -123,3 +123,28 @@ def test_a_run_shorter_than_its_warm_up_reports_its_last_sample(clock):
     rss[0] = 51_000
     out = h.summary()
     assert out["rss_start_kib"] == out["rss_kib"] == 51_000 and out["rss_growth_kib"] == 0
+    assert out["rss_slope_kib_per_min"] is None and "no trend" in out["rss_slope_note"]
+
+
+def test_a_short_run_reports_no_slope_and_says_why(clock):
+    """Five seconds of a one-off step would read as thousands of KiB a minute: no slope, a note."""
+    now, rss = clock
+    h = Health(FakeUmem(), verify=False)
+    for second in range(1, 6):
+        now[0] = 100.0 + second
+        rss[0] = 50_000 + (2_000 if second >= 3 else 0)
+        h.check()
+    out = h.summary()
+    assert out["rss_slope_kib_per_min"] is None
+    assert out["rss_slope_note"].startswith("no trend from 4 s of samples (it needs 20 s")
+    assert out["rss_growth_kib"] == 2_000
+
+
+def test_merged_footprints_have_a_slope_only_where_every_worker_had_one():
+    from xsk.traffic._results import merge_footprints
+
+    long = {"rss_kib": 10, "rss_slope_kib_per_min": 5.0, "ledger_checks": 3}
+    short = {"rss_kib": 12, "rss_slope_kib_per_min": None, "rss_slope_note": "no trend", "ledger_checks": 1}
+    assert merge_footprints([long, long]) == {"rss_kib": 10, "rss_slope_kib_per_min": 5.0, "ledger_checks": 6}
+    assert merge_footprints([long, short]) == {"rss_kib": 12, "rss_slope_kib_per_min": None,
+                                               "rss_slope_note": "no trend", "ledger_checks": 4}

@@ -36,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so sockets, programs and namespaces are cleaned up on the way out.
+    # (a run's loop takes both over: the first ends it with its summary, common.ctrl_c_stops)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # a background job of a shell without job control starts with SIGINT ignored, and then
+        # `kill -INT` could not stop it: Ctrl-C's handling is restored, as in a foreground run
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return common.run(f"xsk {args.command}", args.func, args)
 
 

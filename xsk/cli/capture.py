@@ -28,9 +28,10 @@ def run(args: argparse.Namespace) -> int:
            "file": args.write, "format": "pcapng" if args.pcapng else "pcap", **got}
     if len(queues) > 1:
         out["queues"] = queues
+    status = common.interrupted(out, stop)
     common.warn("xsk capture", out, lines)
     common.summary(out, args.json)
-    return common.EXIT_OK
+    return status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -140,26 +140,70 @@ def add_health_options(p: argparse.ArgumentParser) -> None:
                    help="check the whole frame ledger's consistency once a second and at the end (soaks)")
 
 
+class Interrupt(threading.Event):
+    """Set by the first SIGINT (Ctrl-C) or SIGTERM; ``signum`` says which (None: not by a signal)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int | None = None
+
+
 @contextlib.contextmanager
-def ctrl_c_stops() -> Iterator[threading.Event]:
-    """An Event that the first Ctrl-C (SIGINT) sets, so the send loop ends as a count would and
-    the summary still comes; a second one interrupts as usual. Only the main thread can catch
-    signals: elsewhere the Event is never set by one."""
-    stop = threading.Event()
+def ctrl_c_stops() -> Iterator[Interrupt]:
+    """An Event that the first Ctrl-C (SIGINT) or SIGTERM (``timeout``, systemd, docker stop) sets,
+    so the send loop ends as a count would and the summary still comes (``interrupted`` says it
+    was cut short); a second one interrupts as usual. Only the main thread can catch signals:
+    elsewhere the Event is never set by one."""
+    stop = Interrupt()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
+        stop.signum = signum
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def interrupted(out: dict[str, Any], stop: Interrupt) -> int:
+    """The exit status of a run that ``stop`` may have cut short: 0, or 128 + the signal's number
+    (130 for SIGINT, 143 for SIGTERM), the signal's name then in the summary as ``interrupted``."""
+    if stop.signum is None:
+        return EXIT_OK
+    out["interrupted"] = signal.Signals(stop.signum).name
+    return 128 + stop.signum
+
+
+def add_csv_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", metavar="FILE", help="also write the per-stream results to FILE as CSV (a row per "
+                   "stream; gen's and sink's share one header)")
+
+
+def csv_ready(path: str | None) -> None:
+    """Check that the --csv file can be written before the run, not after it (ConfigError)."""
+    if path is None:
+        return
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--csv {path}: can't write it: {exc.strerror or exc}") from None
+
+
+def write_csv(path: str | None, out: dict[str, Any]) -> None:
+    """The summary's per-stream rows into the --csv file, if one was asked for."""
+    if path is not None:
+        from ..traffic import _csv
+
+        _csv.write(path, _csv.rows(out))
 
 
 def fail(prog: str, message: str, code: int) -> int:
@@ -174,8 +218,8 @@ def run(prog: str, func: Any, args: argparse.Namespace) -> int:
         return int(func(args) or 0)
     except XskError as exc:
         return fail(prog, describe(exc), EXIT_BAD_INPUT if bad_input(exc) else EXIT_FAILURE)
-    except KeyboardInterrupt:
-        return EXIT_FAILURE
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside a run
+        return 128 + signal.SIGINT
     except OSError as exc:
         return fail(prog, f"{exc.strerror or exc}", EXIT_FAILURE)
 
@@ -335,11 +379,31 @@ def human(value: float) -> str:
     return f"{value:7.1f} "
 
 
+def readable(value: Any) -> str:
+    """A summary's value as a person reads it: numbers with thousands separated, tables as
+    ``key value, key value`` (a nested one in parentheses), lists by commas, None as ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, str)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{round(value, 3):,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} ({readable(v)})" if isinstance(v, dict) else f"{k} {readable(v)}"
+                         for k, v in value.items()) or "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value) or "-"
+    return str(value)
+
+
 def summary(obj: dict[str, Any], as_json: bool) -> None:
+    """The run's summary on stdout: one JSON object, or a line per key for a person (warnings,
+    already on stderr, are not repeated there)."""
     if as_json:
         print(json.dumps(obj))
         return
     for key, value in obj.items():
-        if isinstance(value, float):
-            value = round(value, 3)
-        print(f"{key:>12}: {value}")
+        if key != "warnings":
+            print(f"{key:>12}: {readable(value)}")

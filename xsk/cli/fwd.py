@@ -31,9 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if link_down:
         out["link_down_seconds"] = link_down
         lines.append(common.down_line("xsk fwd", args.ifname2 or args.ifname, link_down))
+    status = common.interrupted(out, stop)
     common.warn("xsk fwd", out, lines)
     common.summary(out, args.json)
-    return common.EXIT_OK
+    return status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

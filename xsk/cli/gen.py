@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
                dst_port=args.dst_port, size=args.size, vlan=args.vlan, tcp=args.tcp, random=args.random,
                seq=args.seq, seq_start=args.seq_start, tx_timestamps=args.tx_timestamps,
                verify_ledger=args.verify_ledger)
+    common.csv_ready(args.csv)
     reporter = common.Reporter(args.json, total=cfg.count, duration=cfg.duration)
     live_keys = ("kernel", "per_stream") if args.profile else ("kernel",)  # options: one stream, the totals
 
@@ -45,7 +46,15 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         lines.append(_refused_line(cfg.ifname, driver, refused, attempted))
     lines += generator.rate_warnings(cfg, out)
+    if cfg.from_profile:
+        lines += generator.stream_warnings(cfg.plans, out)
+    if args.dst_mac is None and not cfg.pcap_frames:
+        broadcast = generator.broadcast_warning([(p.name, p.frame) for p in cfg.plans] or [("stream0", cfg.frame)])
+        if broadcast:
+            lines.append(broadcast)
+    status = common.interrupted(out, stop_now)
     common.warn(PROG, out, lines)
+    common.write_csv(args.csv, out)
     if "per_stream" in out and not args.json:
         per_stream = out.pop("per_stream")
         common.summary(out, False)
@@ -56,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if refused and not out["packets"]:
         return common.fail(PROG, "no frame left the interface: every one was refused (see the warning)",
                            common.EXIT_FAILURE)
-    return common.EXIT_OK
+    return status
 
 
 def _stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
@@ -110,9 +119,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("amount and rate")
     r.add_argument("--count", type=int, help="packets to send")
     r.add_argument("--duration", type=float, help="seconds to send")
-    r.add_argument("--rate", help="100k, 1.5M (packets/s) or 2Gbit (bits/s)")
+    r.add_argument("--rate", help="packets/s: 100k, 1.5M, 200kpps; bits/s of frames as sent (L2): 2Gbit, 500Mbit/s, "
+                   "1Gbps; bits/s on the wire (L1: each frame's FCS, preamble and gap counted, 24 bytes more): "
+                   "'10Gbit L1'; or a share of the link's line rate (L1): 50%% (not on veth, which has none)")
     r.add_argument("--burst", type=int, default=0, help="most packets sent back to back when paced")
     r.add_argument("--queues", help="several queues, one worker process each, e.g. 0-3")
+    common.add_csv_option(p)
     r.add_argument("--engine", default="afxdp", choices=("afxdp", "xdp", "auto"),
                    help="afxdp: an AF_XDP socket; xdp: the kernel transmits copies of the packet from an XDP "
                    "program (BPF_PROG_RUN live frames; constant packets or --seq on IPv4, the peer needs an XDP "

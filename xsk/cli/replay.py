@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from .. import link, netns
 from ..traffic._generator import SendConfig, send_recording
+from ..traffic._limits import check_mtu
 from ..traffic._run_plan import recording
 from ..traffic._sender import Source
 from . import common
@@ -17,6 +19,11 @@ from . import common
 
 def run(args: argparse.Namespace) -> int:
     capture = recording(args.file, args.frame_size)
+    with netns.entered(args.netns):
+        link.ifindex(args.ifname, args.netns)
+        mtu = link.mtu(args.ifname)
+    longest = max(capture.frames, key=len)
+    check_mtu(args.ifname, mtu, [(None, len(longest), longest)], sized=False)
     cfg = SendConfig(args.ifname, netns=args.netns, mode=args.mode, batch=args.batch, frames=args.frames,
                      frame_size=args.frame_size, ring_size=args.ring_size)
     reporter = common.Reporter(args.json, total=len(capture) * args.loop)
@@ -30,11 +37,13 @@ def run(args: argparse.Namespace) -> int:
                              loops=args.loop, stop=stop.is_set, tick=tick)
     reporter.finish()
     seconds = out["seconds"]
-    common.summary({"packets": out["packets"], "bytes": out["bytes"], "seconds": round(seconds, 6),
-                    "pps": round(out["packets"] / seconds, 1) if seconds else 0.0,
-                    "bps": round(out["bytes"] * 8 / seconds, 1) if seconds else 0.0, "mode": out["mode"],
-                    "kernel": out["kernel"]}, args.json)
-    return common.EXIT_OK
+    summary = {"packets": out["packets"], "bytes": out["bytes"], "seconds": round(seconds, 6),
+               "pps": round(out["packets"] / seconds, 1) if seconds else 0.0,
+               "bps": round(out["bytes"] * 8 / seconds, 1) if seconds else 0.0, "mode": out["mode"],
+               "kernel": out["kernel"]}
+    status = common.interrupted(summary, stop)
+    common.summary(summary, args.json)
+    return status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

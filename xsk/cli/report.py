@@ -1,4 +1,5 @@
-"""``xsk report RUN.jsonl [MORE.jsonl ...] -o report.html``: one HTML file from gen/sink --json outputs."""
+"""``xsk report RUN.jsonl [MORE.jsonl ...] -o report.html``: one HTML file from gen/sink --json outputs
+(``--csv FILE``: their per-stream results as CSV, alone or beside it)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,22 @@ from . import common
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..traffic._report import render
+    from ..traffic import _csv
+    from ..traffic._report import load, render
 
-    path = render(args.inputs, args.output, title=args.title)
-    print(f"report: {path}")
+    if args.csv:
+        rows = [row for path in args.inputs for row in _csv.rows(load(path).summary, run=str(path))]
+        print(f"csv: {_csv.write(args.csv, rows)}")
+    if args.output or not args.csv:
+        path = render(args.inputs, args.output or "report.html", title=args.title)
+        print(f"report: {path}")
     return common.EXIT_OK
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="RUN.jsonl", help="what `xsk gen --json` and `xsk sink --json` printed")
-    p.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    p.add_argument("-o", "--output", help="the HTML file to write (default report.html, unless --csv alone)")
+    p.add_argument("--csv", metavar="FILE", help="write each run's per-stream results to FILE as CSV (a row per "
+                   "stream and file)")
     p.add_argument("--title", help="the report's title")
     p.set_defaults(func=run)

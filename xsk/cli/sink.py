@@ -39,51 +39,60 @@ def _spin(args: argparse.Namespace) -> bool:
     return profile is not None and any(s.latency for s in profile.streams)
 
 
-def _several(args: argparse.Namespace, queues: list[int], reporter: common.Reporter) -> dict[str, Any]:
-    """A worker process per queue (xsk.traffic.Sink), until they add up to --count, --duration or Ctrl-C."""
+def _several(args: argparse.Namespace, queues: list[int], reporter: common.Reporter,
+             stop: common.Interrupt) -> dict[str, Any]:
+    """A worker process per queue (xsk.traffic.Sink), until they add up to --count, --duration,
+    Ctrl-C or SIGTERM."""
     cfg = receive_config(args)
-    with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink, \
-            common.ctrl_c_stops() as stop:
+    with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink:
         return sink.wait(tick=lambda live: reporter.tick(live["packets"], live["bytes"]), stop=stop.is_set)
 
 
 def run(args: argparse.Namespace) -> int:
     queues = common.parse_queues(args.queues, args.queue)
     cfg = receive_config(args)
+    common.csv_ready(args.csv)
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
-    if len(queues) == 1:
-        part = receiver.receive(cfg, queues[0], tick=reporter.tick)
-        out = summarize([part], histogram=args.json)
-    else:
-        out = _several(args, queues, reporter)
+    with common.ctrl_c_stops() as stop:
+        if len(queues) == 1:
+            part = receiver.receive(cfg, queues[0], tick=reporter.tick, stop=stop)
+            out = summarize([part], histogram=args.json)
+        else:
+            out = _several(args, queues, reporter, stop)
     reporter.finish()
     profile = _profile(args)
     if profile is not None:
         name_streams(out, profile, len(queues))
     lines = common.cause_lines(out.pop("causes")) + out.pop("checksum_warnings")
+    status = common.interrupted(out, stop)
     common.warn("xsk sink", out, lines)
+    common.write_csv(args.csv, out)
     if args.json:
         common.summary(out, True)
     else:
         per_stream = out.pop("per_stream")
+        unsequenced = out.pop("unsequenced", None)
         common.summary(out, False)
-        print(stream_table(per_stream))
-    return common.EXIT_OK
+        print(stream_table(per_stream, unsequenced))
+    return status
 
 
-def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
-    """The per-stream results as a plain-text table (one row per stream id)."""
+def stream_table(per_stream: dict[str, dict[str, Any]], unsequenced: dict[str, int] | None = None) -> str:
+    """The per-stream results as a plain-text table: a row per stream id, and one for the frames
+    without a sequence header (``unsequenced``: counted, nothing else known of them)."""
     def num(v: float | None, digits: int = 1) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
     head = ("stream", "name", "packets", "pps", "lost", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us",
             "jitter us")
-    rows = [head]
+    rows: list[tuple[str, ...]] = [head]
     for k, s in per_stream.items():
         lat = s["latency_us"]
         rows.append((k, s.get("name", ""), f"{s['packets']:,}", num(s["pps"], 0), f"{s['lost']:,}",
                      f"{s['duplicates']:,}", f"{s['reordered']:,}", num(lat["p50"]), num(lat["p99"]),
                      num(lat["p99.9"]), num(lat["max"]), num(s["jitter_us"], 2)))
+    if unsequenced:
+        rows.append(("-", "unsequenced", f"{unsequenced['packets']:,}", *["-"] * (len(head) - 3)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
@@ -103,4 +112,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="re-read the RX ring instead of sleeping in poll(): latency without the sink's own "
                    "wake-up, at the cost of a whole core")
     p.add_argument("--no-spin", dest="spin", action="store_false")
+    common.add_csv_option(p)
     p.set_defaults(func=run)

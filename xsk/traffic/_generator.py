@@ -20,7 +20,6 @@ whatever the body does, so no process, socket or XDP program outlives it.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import os
 import queue as queue_mod
 import time
@@ -32,11 +31,13 @@ from .. import pcap
 from .._socket import Mode
 from ..errors import ConfigError, XskError
 from ._health import FOOTPRINT_KEYS, Health, quiet_gc
+from ._limits import check_mtu
 from ._mix import Mix, StreamPlan, resolve
+from ._pacer import line_rate
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
-from ._workers import Workers, answer
+from ._workers import Workers, WorkerStop, answer, context
 
 if TYPE_CHECKING:
     from .._umem import Umem
@@ -175,7 +176,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         out["tx_timestamps"] = merge_tx_stamps([r["tx_timestamps"] for r in results],
                                                [st["name"] for st in results[0]["streams"]])
     if "rss_kib" in results[0]:  # the AF_XDP engine's workers report their footprint and frames
-        out.update(merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS} for r in results]))
+        out.update(merge_footprints([{k: r[k] for k in FOOTPRINT_KEYS if k in r} for r in results]))
         out["accounting"] = {k: sum(r["accounting"][k] for r in results) for k in results[0]["accounting"]}
     out["causes"] = merge_causes([r.get("causes", []) for r in results])
     down = max(r.get("link_down_seconds", 0.0) for r in results)
@@ -210,13 +211,46 @@ def rate_warnings(cfg: GenConfig, summary: dict[str, Any]) -> list[str]:
             lines.append(f"{asked}: the engine could not keep up on this machine; spread the rate over more queues "
                          "(queues=)")
     if cfg.from_profile:  # a one-stream run made from options has the line above
-        lines += [f"stream {name!r}: asked for {s['asked_pps']:,.0f} pps, sent {s['pps']:,.0f} "
-                  f"({s['pps'] / s['asked_pps']:.0%}): the path could not carry the profile's sum; lower the rates or "
-                  "spread them over more queues (queues=)"
-                  for name, s in summary.get("per_stream", {}).items()
-                  if s["asked_pps"] and s["pps"] is not None and s["packets"] > s["asked_pps"]
-                  and s["pps"] < 0.99 * s["asked_pps"]]
+        lines += stream_rate_warnings(summary)
     return lines
+
+
+def stream_rate_warnings(summary: dict[str, Any]) -> list[str]:
+    """A sentence for each paced stream of a profile that sent for a second or more and fell
+    more than 1% short of its rate."""
+    return [f"stream {name!r}: asked for {s['asked_pps']:,.0f} pps, sent {s['pps']:,.0f} "
+            f"({s['pps'] / s['asked_pps']:.0%}): the path could not carry the profile's sum; lower the rates or "
+            "spread them over more queues (queues=)"
+            for name, s in summary.get("per_stream", {}).items()
+            if s["asked_pps"] and s["pps"] and s["packets"] >= s["pps"] and s["pps"] < 0.99 * s["asked_pps"]]
+
+
+def stream_warnings(plans: Sequence[StreamPlan], summary: dict[str, Any]) -> list[str]:
+    """A sentence for each stream that sent nothing: a ``start`` the run never reached, or else
+    only that it sent nothing."""
+    lines = []
+    per_stream = summary.get("per_stream", {})
+    for name, start in dict((p.name, p.start) for p in plans).items():
+        if name not in per_stream or per_stream[name]["packets"]:
+            continue
+        if start and summary["seconds"] <= start:
+            lines.append(f"stream {name!r} was to start {start:g} s into the run, which ended after "
+                         f"{summary['seconds']:.1f} s: it sent nothing (start it earlier, or make the run longer: "
+                         "duration=)")
+        else:
+            lines.append(f"stream {name!r} sent nothing")
+    return lines
+
+
+def broadcast_warning(frames: Sequence[tuple[str, bytes]]) -> str | None:
+    """What to say when frames go to the broadcast address because no destination was given:
+    ``frames``, each stream's name and frame."""
+    names = [name for name, frame in frames if frame[:6] == b"\xff" * 6]
+    if not names:
+        return None
+    which = "" if len(names) == len(frames) else f" (streams {', '.join(map(repr, names))})"
+    return (f"no dst_mac= given: frames{which} go to the broadcast address ff:ff:ff:ff:ff:ff, which every host on "
+            "the link takes and a router does not forward; give the receiver's MAC with dst_mac=")
 
 
 def work(cfg: GenConfig, queue: int, count: int | None = None, pps: float | None = None,
@@ -264,6 +298,7 @@ def work(cfg: GenConfig, queue: int, count: int | None = None, pps: float | None
 
 def _work_in_child(cfg: GenConfig, queue: int, count: int | None, pps: float | None, reports: Any, stop: Any,
                    cpu: int | None) -> None:
+    stop = WorkerStop(stop)
     try:
         if cpu is not None:  # one core per queue: the kernel's copy-mode TX work runs on it too
             os.sched_setaffinity(0, {cpu})
@@ -291,7 +326,7 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
     per_pps = cfg.pps / len(queues) if cfg.pps else None
     if len(queues) == 1:
         return [work(cfg, queues[0], per_count[0], per_pps, report, stop)]
-    ctx = mp.get_context("spawn")
+    ctx = context()
     reports, stop_all = ctx.Queue(), ctx.Event()
     cpus = sorted(os.sched_getaffinity(0))
     pin = [cpus[i] for i in range(len(queues))] if len(queues) <= len(cpus) else [None] * len(queues)
@@ -345,6 +380,7 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
             duration: float | None, shared: Any, results: Any, stop: Any) -> None:
     n = len(plans)
+    stop = WorkerStop(stop)
 
     def publish(streams: list[dict[str, Any]]) -> None:
         for i, r in enumerate(streams):
@@ -407,9 +443,11 @@ class Generator(Workers):
             txmeta.require("Generator(tx_timestamps=True)")  # here, not in every worker
         with netns.entered(cfg.netns):
             link.ifindex(cfg.ifname, cfg.netns)
-            mac, ip = link.mac_address(cfg.ifname), link.ipv4_address(cfg.ifname)
+            mac, ip, mtu = link.mac_address(cfg.ifname), link.ipv4_address(cfg.ifname), link.mtu(cfg.ifname)
+        line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
         self.plans = resolve(profile, src_mac=mac, dst_mac=self.dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=ip,
-                             frame_size=cfg.frame_size)
+                             frame_size=cfg.frame_size, line_bps=line_bps)
+        check_mtu(cfg.ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in self.plans])
         nq = len(self.queues)
         self._bounded = count is not None or duration is not None or all(
             p.count is not None or p.duration is not None for p in self.plans)
@@ -448,8 +486,16 @@ class Generator(Workers):
         return self
 
     def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        return summarize(results)
+        """``summarize``'s, with ``warnings`` when a stream fell short of its rate or sent nothing."""
+        out = summarize(results)
+        warnings = stream_rate_warnings(out) + stream_warnings(self.plans, out)
+        if self.dst_mac is None:
+            warnings += [w for w in [broadcast_warning([(p.name, p.frame) for p in self.plans])] if w]
+        if warnings:
+            out["warnings"] = warnings
+        return out
 
 
-__all__ = ["Generator", "SendConfig", "merge_streams", "rate_warnings", "run", "send_capture", "send_on_queue",
-           "send_profile", "send_recording", "summarize", "work"]
+__all__ = ["Generator", "SendConfig", "broadcast_warning", "merge_streams", "rate_warnings", "run", "send_capture",
+           "send_on_queue", "send_profile", "send_recording", "stream_rate_warnings", "stream_warnings", "summarize",
+           "work"]

@@ -38,9 +38,14 @@ def slope_per_minute(samples: list[tuple[float, int]]) -> float:
     return cov / var * 60.0
 
 
+SLOPE_SECONDS = 20.0
+"""The least span of samples after the warm-up that a memory trend is reported for: over a few
+seconds an allocator's one-off step reads as thousands of KiB a minute, which is no leak."""
+
 FOOTPRINT_KEYS = ("ledger_checks", "ledger_missed", "kernel_errors", "rss_kib", "rss_start_kib", "rss_growth_kib",
-                  "rss_peak_growth_kib", "rss_slope_kib_per_min")
-"""The keys of :meth:`Health.summary`, which a worker's result carries beside its own."""
+                  "rss_peak_growth_kib", "rss_slope_kib_per_min", "rss_slope_note")
+"""The keys of :meth:`Health.summary` (``rss_slope_note`` only when there is no slope), which a
+worker's result carries beside its own."""
 
 
 class Health:
@@ -52,7 +57,8 @@ class Health:
     stream's window, half a MiB before any leak could start. :meth:`summary` reports
     ``rss_start_kib`` (the baseline), ``rss_growth_kib`` (last minus baseline),
     ``rss_peak_growth_kib`` (highest minus baseline) and ``rss_slope_kib_per_min`` (least
-    squares from the baseline on): a leak of a byte per packet shows in all three, allocator
+    squares from the baseline on; None, and ``rss_slope_note`` says why, when the samples span
+    less than ``SLOPE_SECONDS``): a leak of a byte per packet shows in all three, allocator
     noise only as a bounded step. ``ledger_checks`` counts full verifications (the final one,
     which :meth:`summary` always makes, included), ``ledger_missed`` the scheduled seconds that
     passed without a check, and ``kernel_errors`` the descriptors the kernel returned that named
@@ -111,11 +117,17 @@ class Health:
             "rss_start_kib": first,
             "rss_growth_kib": last - first,
             "rss_peak_growth_kib": max(v for _, v in warm) - first,
-            "rss_slope_kib_per_min": round(slope_per_minute(warm), 1),
+            "rss_slope_kib_per_min": None,
             "ledger_checks": self.checks,
             "ledger_missed": self.missed,
             "kernel_errors": self.umem.ledger.kernel_errors,
         }
+        span = warm[-1][0] - warm[0][0]
+        if span >= SLOPE_SECONDS:
+            out["rss_slope_kib_per_min"] = round(slope_per_minute(warm), 1)
+        else:
+            out["rss_slope_note"] = (f"no trend from {span:.0f} s of samples (it needs {SLOPE_SECONDS:.0f} s after "
+                                     "the first second of traffic): rss_growth_kib says what grew")
         return out
 
 

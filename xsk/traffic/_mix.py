@@ -24,6 +24,7 @@ from .._binding import ffi, lib
 from ..errors import ConfigError
 from . import _ranges as ranges
 from ._fields import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from ._limits import umem_fit
 from ._pacer import CATCH_UP
 from ._profile import Profile, Stream, size_table
 
@@ -115,8 +116,9 @@ def _field_values(stream: Stream) -> dict[str, np.ndarray]:
 
 
 def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff", src_ip: str | None = None,
-            frame_size: int = 2048) -> list[StreamPlan]:
-    """Every stream of ``profile`` built and checked against ``frame_size`` (errors name the stream)."""
+            frame_size: int = 2048, line_bps: float | None = None) -> list[StreamPlan]:
+    """Every stream of ``profile`` built and checked against ``frame_size`` (errors name the
+    stream); ``line_bps``: the link's line rate, for rates given as a percentage of it."""
     plans = []
     for i, s in enumerate(profile.streams):
         try:
@@ -128,14 +130,14 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
                 raise ConfigError(f"size {smallest} is smaller than the stream's {len(raw)}-byte packet"
                                   + (" (with its sequence header)" if seq else ""), argument="size")
             if largest > frame_size:
-                raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame "
-                                  "(use frame_size=4096 or smaller sizes)", argument="size")
+                raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame: "
+                                  f"{umem_fit(largest, frame_size)}", argument="size")
             values = _field_values(s)
             plan = StreamPlan(i, s.name or f"stream{i}", raw, raw + bytes(largest - len(raw)), sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
                               fields=values, random=s.random, seq=seq, start=float(s.start), count=s.count,
                               duration=s.duration)
-            plan.pps = s.pps(plan.mean_size, profile.rate)
+            plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker
         except ConfigError as exc:

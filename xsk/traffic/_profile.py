@@ -118,7 +118,8 @@ class Stream:
     or weighted lengths ``[(60, 7), (590, 4), (1514, 1)]``. Frames are padded with zeros past
     the packet, and every length gets correct IP and UDP lengths and checksums.
     ``fields``: ranges as ``gen`` takes them, by name: src_mac, src_ip, dst_ip, src_port, dst_port.
-    ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"`` or packets/s; or ``percent`` of the profile's
+    ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"``, ``"10Gbit L1"``, ``"50%"`` (of the link's line
+    rate; see ``xsk.traffic.parse_rate``) or packets/s; or ``percent`` of the profile's
     rate; neither: as fast as the path takes it (sharing with the other unpaced streams).
     ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start).
     ``burst``: most frames of this stream back to back when paced.
@@ -196,19 +197,19 @@ class Stream:
             raise ConfigError(f"sizes run from {int(table.min())} to {int(table.max())}; frames are 14..{MAX_FRAME} "
                               "bytes", argument="size")
 
-    def pps(self, mean_len: float, profile_rate: str | float | None) -> float | None:
-        """Packets per second this stream asks for (None: unpaced), given its mean frame length."""
+    def pps(self, mean_len: float, profile_rate: str | float | None, line_bps: float | None = None) -> float | None:
+        """Packets per second this stream asks for (None: unpaced), given its mean frame length
+        (and the link's line rate, which a rate given as a percentage of it needs)."""
         if self.percent is not None:
             if profile_rate is None:
                 raise ConfigError("a percent needs the profile's total rate (rate = ... at the top of the file, "
                                   "or a total rate given where the profile is sent)", argument="percent")
-            total, bits = (float(profile_rate), False) if not isinstance(profile_rate, str) else rate_value(
-                profile_rate)
-            share = total * self.percent / 100
-            return share / (mean_len * 8) if bits else share
+            total = float(profile_rate) if not isinstance(profile_rate, str) else parse_rate(profile_rate, mean_len,
+                                                                                            line_bps)
+            return total * self.percent / 100
         if self.rate is None:
             return None
-        return parse_rate(self.rate, mean_len) if isinstance(self.rate, str) else float(self.rate)
+        return parse_rate(self.rate, mean_len, line_bps) if isinstance(self.rate, str) else float(self.rate)
 
 
 class Profile:
@@ -227,7 +228,7 @@ class Profile:
         if self.rate is not None:
             try:
                 if isinstance(self.rate, str):
-                    parse_rate(self.rate, 64)
+                    rate_value(self.rate)
                 elif isinstance(self.rate, bool) or not self.rate > 0:
                     raise ConfigError(f"must be positive, got {self.rate!r}")
             except ConfigError as exc:
@@ -248,6 +249,11 @@ class Profile:
         share = sum(s.percent or 0 for s in self.streams)
         if share > 100 + 1e-9:
             raise ConfigError(f"{self.source}: percent: the streams' percents add up to {share:g}, over 100")
+
+    def uses_line_rate(self) -> bool:
+        """Is a rate given as a percentage of the link's line rate (``"50%"``)?"""
+        rates = [self.rate, *(s.rate for s in self.streams)]
+        return any(isinstance(r, str) and rate_value(r).unit == "percent" for r in rates)
 
     def error(self, index: int, key: str | None, message: str | ConfigError) -> ConfigError:
         """A ConfigError naming the file, the stream (index and name) and the key."""

@@ -30,7 +30,7 @@ from ._health import Health, quiet_gc
 from ._profile import Profile
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._seqstats import SeqStats
-from ._workers import Workers, answer
+from ._workers import Workers, WorkerStop, answer
 
 if TYPE_CHECKING:
     from .._socket import Socket
@@ -256,7 +256,9 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
 
 
 def summarize(parts: list[dict[str, Any]], histogram: bool = False) -> dict[str, Any]:
-    """The results of one or more ``receive`` loops as one summary (``xsk sink --json``'s form)."""
+    """The results of one or more ``receive`` loops as one summary (``xsk sink --json``'s form):
+    ``per_stream`` by stream id for frames with a sequence header, ``unsequenced`` (packets and
+    bytes) for the rest of the total, when there are any."""
     packets = sum(r["packets"] for r in parts)
     firsts = [r["first"] for r in parts if r["first"]]
     lasts = [r["last"] for r in parts if r["last"]]
@@ -270,6 +272,10 @@ def summarize(parts: list[dict[str, Any]], histogram: bool = False) -> dict[str,
     out: dict[str, Any] = {"packets": packets, "bytes": sum(r["bytes"] for r in parts),
                            "seconds": round(seconds, 6), "pps": round(packets / seconds, 1) if seconds else 0.0,
                            **SeqStats.merged([r["seq"] for r in parts], histogram=histogram)}
+    sequenced = out["per_stream"].values()
+    unsequenced = packets - sum(s["packets"] for s in sequenced)
+    if unsequenced:  # frames without an xsk sequence header: in the total, and said apart
+        out["unsequenced"] = {"packets": unsequenced, "bytes": out["bytes"] - sum(s["bytes"] for s in sequenced)}
     if len(parts) > 1:
         out["queues"] = {str(r["queue"]): r["packets"] for r in parts}
     out["kernel"] = add_counters([r["kernel"] for r in parts])
@@ -294,6 +300,7 @@ def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) ->
 
 
 def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, results: Any, stop: Any) -> None:
+    stop = WorkerStop(stop)
     answer(results, lambda: receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
                                     ready=lambda: results.put(("ready", queue))))
 

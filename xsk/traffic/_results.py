@@ -34,9 +34,17 @@ def add_counters(parts: list[dict[str, int]]) -> dict[str, int]:
 
 
 def merge_footprints(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Health summaries of several workers: ledger checks added up, memory figures the worst one's."""
+    """Health summaries of several workers: ledger checks added up, memory figures the worst one's
+    (a slope only where every worker had one; else the first note saying why not)."""
     out: dict[str, Any] = {}
-    for key in parts[0]:
+    for key in dict.fromkeys(k for p in parts for k in p):
         values = [p[key] for p in parts if key in p]
-        out[key] = sum(values) if key.startswith("ledger_") else max(values)
+        if key == "rss_slope_kib_per_min":
+            out[key] = None if None in values else max(values)
+        elif key == "rss_slope_note":
+            out[key] = next((v for v in values if v), None)
+        else:
+            out[key] = sum(values) if key.startswith("ledger_") else max(values)
+    if out.get("rss_slope_note") is None:
+        out.pop("rss_slope_note", None)
     return out

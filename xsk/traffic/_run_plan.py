@@ -30,8 +30,9 @@ from ..errors import ConfigError
 from . import _ranges as ranges
 from . import _template as template_mod
 from ._fields import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
+from ._limits import check_mtu, umem_fit
 from ._mix import StreamPlan, resolve
-from ._pacer import parse_rate
+from ._pacer import line_rate, parse_rate, rate_value
 from ._profile import Profile
 
 ENGINES = ("afxdp", "xdp", "auto")
@@ -86,7 +87,8 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
     """Check the options and build the packet(s); ConfigError for anything wrong.
 
     ``queues``: the queues to send from, a worker each (default [0]). ``rate``: ``100k``, ``1.5M``
-    (packets/s) or ``2Gbit`` (bits/s); with a profile, the total its percent streams share.
+    (packets/s), ``2Gbit`` (bits/s), ``10Gbit L1`` (on the wire) or ``50%`` (of the line rate; see
+    ``xsk.traffic.parse_rate``); with a profile, the total its percent streams share.
     ``burst``: the most packets sent back to back when paced (0: from the rate). ``engine``:
     "afxdp" (a socket), "xdp" (the kernel transmits copies of one template, see
     ``xsk.traffic._xdpgen``) or "auto" (zero-copy AF_XDP where the driver has it, else xdp where
@@ -109,6 +111,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         link.ifindex(ifname, netns)
         iface_mac = link.mac_address(ifname)
         iface_ip = link.ipv4_address(ifname)
+        iface_mtu = link.mtu(ifname)
     if profile:
         packet = {"template": template, "pcap": pcap, "src_mac": src_mac, "src_ip": src_ip, "dst_ip": dst_ip,
                   "src_port": src_port, "dst_port": dst_port, "size": size, "vlan": vlan, "tcp": tcp,
@@ -117,6 +120,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         if given:
             raise ConfigError(f"{', '.join(given)} can't be combined with profile=: its streams give their packets")
         _plan_profile(cfg, profile, engine, rate, dst_mac, iface_mac, iface_ip)
+        check_mtu(ifname, iface_mtu, [(p.name, int(p.sizes.max()), p.packet) for p in cfg.plans])
         return cfg
     if template and pcap:
         raise ConfigError("template= and pcap= can't be combined")
@@ -124,24 +128,29 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         if any(r and "-" in r for r in (src_ip, dst_ip, src_port, dst_port)):
             raise ConfigError("field ranges can't be combined with pcap= (its frames are sent as they are)")
         cfg.pcap_frames = capture_frames(pcap, frame_size)
+        longest = max(cfg.pcap_frames, key=len)
+        check_mtu(ifname, iface_mtu, [(None, len(longest), longest)], sized=False)
     else:
         frame, fields = build_frame(iface_mac, iface_ip, src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip,
                                     dst_ip=dst_ip, src_port=src_port, dst_port=dst_port, size=size, vlan=vlan,
                                     tcp=tcp, seq=seq, template=template)
         if len(frame) > frame_size:
-            raise ConfigError(f"the {len(frame)}-byte frame is larger than the {frame_size}-byte UMEM frame")
+            raise ConfigError(f"the {len(frame)}-byte frame is larger than the {frame_size}-byte UMEM frame: "
+                              f"{umem_fit(len(frame), frame_size)}")
         lay = layout(frame)
         fits = lay.payload is not None and lay.payload + SEQ_LEN <= len(frame)
         if seq is True and not fits:
             raise ConfigError(f"seq=True needs {SEQ_LEN} bytes of UDP/TCP payload: use a larger size=")
         cfg.seq = fits and (seq if seq is not None else lay.l4_proto == IPPROTO_UDP)
+        check_mtu(ifname, iface_mtu, [(None, len(frame), frame)])
         cfg.frame = frame
         cfg.fields = fields
         PacketPlan(frame, _fields(cfg), seq=cfg.seq)  # validates offsets now, not in a worker
     cfg.engine = choose_engine(cfg, engine, cfg.queues[0])
     frame_len = len(cfg.frame) if cfg.frame else float(np.mean([len(f) for f in cfg.pcap_frames]))
     if rate:
-        cfg.pps = parse_rate(rate, frame_len)
+        line_bps = line_rate(ifname, netns) if rate_value(rate).unit == "percent" else None
+        cfg.pps = parse_rate(rate, frame_len, line_bps)
     cfg.burst = burst or (max(1, min(batch, int((cfg.pps or 0) / 1000) or 1)) if cfg.pps else batch)
     if cfg.engine == "afxdp" and not cfg.pcap_frames:
         cfg.plans = [_one_stream(cfg)]
@@ -158,8 +167,8 @@ def recording(path: str, frame_size: int) -> pcap_mod.Capture:
         raise ConfigError(f"{path} holds no frames")
     too_big = [len(f) for f in capture.frames if len(f) > frame_size]
     if too_big:
-        raise ConfigError(f"{path} holds a {max(too_big)}-byte frame, larger than the {frame_size}-byte UMEM frame "
-                          "(use frame_size=4096)")
+        raise ConfigError(f"{path} holds a {max(too_big)}-byte frame, larger than the {frame_size}-byte UMEM frame: "
+                          f"{umem_fit(max(too_big), frame_size)}")
     return capture
 
 
@@ -201,8 +210,9 @@ def _plan_profile(cfg: GenConfig, path: str, engine: str, rate: str | None, dst_
             raise ConfigError(f"rate= with profile= sets the total that percent streams share; {path} has none "
                               "(set each stream's rate in the file)")
         profile = Profile(profile.streams, rate=rate, source=profile.source)
+    line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
     cfg.plans = resolve(profile, src_mac=iface_mac, dst_mac=dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=iface_ip,
-                        frame_size=cfg.frame_size)
+                        frame_size=cfg.frame_size, line_bps=line_bps)
     if len(cfg.plans) * len(cfg.queues) > 256:
         raise ConfigError(f"{len(cfg.plans)} streams on {len(cfg.queues)} queues need more than 256 stream ids")
     cfg.engine = "afxdp"

@@ -5,19 +5,114 @@ A ``Workers`` owns its processes from ``_spawn`` until ``stop()`` has reaped the
 ``("ready", queue)`` once its socket is bound, then ``("done", result)`` or ``("error",
 XskError)``; a worker that dies without answering is counted as an error. ``_summarize``
 turns the workers' results, in queue order, into the caller's summary.
+
+Workers are spawned (a fresh interpreter: no fork of a parent holding threads or a UMEM) by
+``context()``, a spawn context whose children never import the parent's ``__main__``: the
+stdlib's spawn re-runs the main script in each child, which kills the workers of a script fed
+on stdin (``python - < script.py``: there is no file ``<stdin>`` to run) and re-runs an
+unguarded script (no ``if __name__ == "__main__"``) in every worker. A worker's target and
+arguments are the package's own (pickled by module and name), so the main module is never needed.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import io
 import os
 import queue as queue_mod
+import signal
 import time
 from collections.abc import Callable
+from multiprocessing import popen_spawn_posix, resource_tracker, spawn, util
+from multiprocessing.context import SpawnContext, SpawnProcess, reduction, set_spawning_popen  # type: ignore
 from types import TracebackType
 from typing import Any
 
 from ..errors import XskError
+
+_util: Any = util  # typeshed lacks close_fds
+_MAIN_KEYS = ("init_main_from_path", "init_main_from_name")
+
+
+def preparation_data(name: str) -> dict[str, Any]:
+    """What a spawned child is told of its parent before it runs: the stdlib's data, without the
+    parent's main module (so the child never imports or re-runs it)."""
+    data: dict[str, Any] = spawn.get_preparation_data(name)
+    for key in _MAIN_KEYS:
+        data.pop(key, None)
+    return data
+
+
+class _Popen(popen_spawn_posix.Popen):
+    """The stdlib's spawn (the same in 3.10-3.13), telling the child ``preparation_data``."""
+
+    _fds: list[int]
+
+    def _launch(self, process_obj: Any) -> None:
+        tracker_fd: Any = resource_tracker.getfd()
+        self._fds.append(tracker_fd)
+        prep_data = preparation_data(process_obj._name)
+        fp = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, fp)
+            reduction.dump(process_obj, fp)
+        finally:
+            set_spawning_popen(None)
+        parent_r = child_w = child_r = parent_w = None
+        try:
+            parent_r, child_w = os.pipe()
+            child_r, parent_w = os.pipe()
+            cmd = spawn.get_command_line(tracker_fd=tracker_fd, pipe_handle=child_r)
+            self._fds.extend([child_r, child_w])
+            self.pid = _util.spawnv_passfds(spawn.get_executable(), cmd, self._fds)
+            self.sentinel = parent_r
+            with open(parent_w, "wb", closefd=False) as f:
+                f.write(fp.getbuffer())
+        finally:
+            parent_fds = [fd for fd in (parent_r, parent_w) if fd is not None]
+            self.finalizer = _util.Finalize(self, _util.close_fds, parent_fds)
+            for fd in (child_r, child_w):
+                if fd is not None:
+                    os.close(fd)
+
+
+class _Process(SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _Popen(process_obj)
+
+
+class _Context(SpawnContext):
+    Process = _Process
+
+
+_CONTEXT = _Context()
+
+
+def context() -> Any:
+    """The multiprocessing context the traffic workers are started from (see the module's docstring)."""
+    return _CONTEXT
+
+
+class WorkerStop:
+    """In a worker process: its parent's stop Event, or a SIGINT or SIGTERM to the worker itself
+    (Ctrl-C on a terminal and ``timeout`` signal the whole process group), either of which ends
+    the worker's loop as a count would, so it still reports; a second signal interrupts as usual.
+    Made in the worker (it installs the signal handlers there)."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.signalled = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signalled:
+            raise KeyboardInterrupt
+        self.signalled = True  # a flag only: the Event's lock may be held by the interrupted code
+
+    def is_set(self) -> bool:
+        return self.signalled or bool(self.event.is_set())
 
 
 def answer(results: Any, work: Callable[[], dict[str, Any]]) -> None:
@@ -42,7 +137,7 @@ class Workers:
 
     def __init__(self) -> None:
         self.results: dict[str, Any] | None = None
-        self._ctx = mp.get_context("spawn")
+        self._ctx = context()
         self._procs: list[Any] = []
         self._ready: list[int] = []
         self._done: list[dict[str, Any]] = []
@@ -130,4 +225,4 @@ class Workers:
                 p.kill()
 
 
-__all__ = ["Workers", "answer"]
+__all__ = ["WorkerStop", "Workers", "answer", "context", "preparation_data"]

@@ -3,7 +3,7 @@
 import pytest
 
 from xsk.errors import ConfigError
-from xsk.traffic._pacer import Pacer, parse_rate
+from xsk.traffic._pacer import Pacer, Rate, parse_rate, rate_value
 
 
 def test_rates():
@@ -13,6 +13,36 @@ def test_rates():
     for bad in ("", "fast", "-1", "0"):
         with pytest.raises(ConfigError):
             parse_rate(bad, 60)
+
+
+@pytest.mark.parametrize("text, pps", [
+    ("200kpps", 200_000), ("2Mpps", 2e6), ("5 pps", 5), ("1e6", 1e6),  # packets/s
+    ("100kbps", 100e3 / 480), ("1Gbps", 1e9 / 480), ("500Mbit/s", 500e6 / 480), ("2Gbit", 2e9 / 480),  # L2
+    ("10kbit L2", 10e3 / 480),
+    # L1: the 60-byte frame, its FCS (4), preamble (8) and gap (12): 84 bytes on the wire, 14.88 Mpps at 10G
+    ("10Gbit L1", 10e9 / 672), ("1Gbps-L1", 1e9 / 672), ("1gbit_l1", 1e9 / 672),
+])
+def test_rate_units_as_engineers_write_them(text, pps):
+    assert parse_rate(text, 60) == pytest.approx(pps)
+
+
+def test_a_percentage_is_of_the_line_rate_on_the_wire():
+    assert rate_value("50%") == Rate(50.0, "percent")
+    assert parse_rate("50%", 60, line_bps=10e9) == pytest.approx(10e9 / 2 / 672)
+    with pytest.raises(ConfigError, match="needs the link's line rate; give an absolute rate"):
+        parse_rate("50%", 60)
+    with pytest.raises(ConfigError, match="at most 100%"):
+        rate_value("150%")
+
+
+@pytest.mark.parametrize("text", ["10kb", "1MB/s", "10B", "3Mbps?", "1kpps L1", "1Gbyte", "1Tbit"])
+def test_ambiguous_or_unknown_units_are_refused_naming_the_forms_taken(text):
+    with pytest.raises(ConfigError) as info:
+        parse_rate(text, 60)
+    message = str(info.value)
+    assert text in message and "200kpps" in message and "'10Gbit L1'" in message and "50%" in message
+    if text in ("10kb", "1MB/s", "10B"):
+        assert "ambiguous (bits or bytes?" in message
 
 
 class _Clock:
