@@ -58,11 +58,11 @@ def _sizes(text: str) -> list[int]:
 def _rate(text: str | None) -> float | None:
     if text is None:
         return None
-    value, bits = rate_value(text)
-    if bits:
-        raise ConfigError(f"--max-rate {text!r}: give it in packets per second (e.g. 500k); the bit rate "
-                          "differs per frame size")
-    return value
+    rate = rate_value(text)
+    if rate.unit != "pps":
+        raise ConfigError(f"--max-rate {text!r}: give it in packets per second (e.g. 500k); a bit rate or "
+                          "a share of the line is a different packet rate for each frame size")
+    return rate.value
 
 
 def _percent(name: str, value: float, low: float, high: float) -> float:
