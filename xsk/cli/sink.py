@@ -76,7 +76,9 @@ def stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
     def num(v: float | None, digits: int = 1) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
-    head = ("stream", "name", "packets", "pps", "lost", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us",
+    # "gaps": sequence numbers missing between those that arrived; loss is sent minus received,
+    # which only the generator's count can give (xsk report with both runs, xsk.traffic.loss_per_stream)
+    head = ("stream", "name", "packets", "pps", "gaps", "dup", "reord", "p50 us", "p99 us", "p99.9 us", "max us",
             "jitter us")
     rows = [head]
     for k, s in per_stream.items():

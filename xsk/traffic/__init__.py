@@ -20,11 +20,13 @@ internal (``xsk.traffic._profile``...).
 * ``_generator`` / ``_receiver``: ``Generator`` and ``Sink``, worker processes per queue that
   send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``,
   and ``xsk capture``'s loop (``receiver.record``).
+* ``_join``: loss as sent minus received, per stream: a generator's results joined with a sink's.
 * ``_forwarder``: reflecting or forwarding frames in place, the loop under ``xsk fwd``.
 """
 
 from ._fields import SEQ_LEN, PacketPlan, layout, varying_fields
 from ._generator import Generator
+from ._join import StreamLoss, loss_per_stream
 from ._pacer import Pacer, parse_rate
 from ._profile import IMIX, Profile, Stream
 from ._receiver import Sink
@@ -33,4 +35,5 @@ from ._template import parse as parse_template
 from ._xdpgen import XdpGenerator
 
 __all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Sink",
-           "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields"]
+           "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate", "parse_template",
+           "varying_fields"]

@@ -137,12 +137,14 @@ def send_recording(cfg: SendConfig, capture: pcap.Capture, queue: int, *, speed:
 
 
 def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each stream's results over every queue's worker, by name: the ids it was sent with, packets,
-    bytes, the rate achieved and the rate asked (None: unpaced)."""
+    """Each stream's results over every queue's worker, by name: the ids it was sent with, whether
+    its frames carry the sequence header (``seq``), packets, bytes, the rate achieved and the rate
+    asked (None: unpaced)."""
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         for st in r["streams"]:
-            m = out.setdefault(st["name"], {"ids": [], "packets": 0, "bytes": 0, "pps": 0.0, "asked_pps": None})
+            m = out.setdefault(st["name"], {"ids": [], "seq": st.get("seq", True), "packets": 0, "bytes": 0, "pps": 0.0,
+                                            "asked_pps": None})
             m["ids"].append(st["id"])
             m["packets"] += st["packets"]
             m["bytes"] += st["bytes"]

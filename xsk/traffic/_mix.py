@@ -252,7 +252,7 @@ class Mix:
         out = []
         for i, p in enumerate(self.plans):
             c = self._c_streams[i]
-            out.append({"name": p.name, "id": int(c.id), "packets": int(c.sent), "bytes": int(c.bytes),
+            out.append({"name": p.name, "id": int(c.id), "seq": p.seq, "packets": int(c.sent), "bytes": int(c.bytes),
                         "first_s": int(c.first_ns) / 1e9 if c.sent else None,
                         "last_s": int(c.last_ns) / 1e9 if c.sent else None,
                         "asked_pps": None if c.interval_ns <= 0 else 1e9 / float(c.interval_ns)})
