@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from ..traffic import _receiver as receiver
+from ..traffic._flows import flow_specs
 from ..traffic._profile import Profile
 from ..traffic._receiver import ReceiveConfig, Sink, name_streams, summarize
 from . import common
@@ -20,11 +21,13 @@ def receive_config(args: argparse.Namespace) -> ReceiveConfig:
     """The options as the library's ReceiveConfig (checked here, so errors name the flags)."""
     common.check_positive("--count", args.count)
     common.check_positive("--duration", args.duration)
+    profile = _profile(args)
     return ReceiveConfig(args.ifname, netns=args.netns, queue=args.queue, filter=args.filter, mode=args.mode,
                          xdp_mode=args.xdp_mode, batch=args.batch, frames=args.frames, frame_size=args.frame_size,
                          ring_size=args.ring_size, count=args.count, duration=args.duration,
                          verify_ledger=getattr(args, "verify_ledger", False), pin=getattr(args, "pin", None),
-                         histogram=getattr(args, "json", False), spin=_spin(args))
+                         histogram=getattr(args, "json", False), spin=_spin(args),
+                         flows=flow_specs(profile) if profile is not None else None)
 
 
 def _profile(args: argparse.Namespace) -> Profile | None:
@@ -66,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
         common.summary(out, True)
     else:
         per_stream = out.pop("per_stream")
+        flows = out.pop("flows", {})
         common.summary(out, False)
         print(stream_table(per_stream))
+        for name, f in flows.items():  # streams without a sequence header, counted by their flow
+            print(f"flow {name!r} ({f['matched']}): {f['packets']:,} packets, {f['bytes']:,} bytes")
     return common.EXIT_OK
 
 
