@@ -63,10 +63,9 @@ class FlowSpec:
 
     def covers(self, other: FlowSpec) -> bool:
         """Every frame of ``other`` matches this flow too."""
-        return (self.ip_version == other.ip_version and self.proto in (0, other.proto)
-                and all(a[0] <= b[0] and b[1] <= a[1] for a, b in ((self.sport, other.sport),
-                                                                   (self.dport, other.dport),
-                                                                   (self.src, other.src), (self.dst, other.dst))))
+        ports = all(a[0] <= b[0] and b[1] <= a[1] for a, b in ((self.sport, other.sport), (self.dport, other.dport)))
+        addrs = all(a[0] <= b[0] and b[1] <= a[1] for a, b in ((self.src, other.src), (self.dst, other.dst)))
+        return self.ip_version == other.ip_version and self.proto in (0, other.proto) and ports and addrs
 
 
 def _src_given(stream: Stream) -> bool:

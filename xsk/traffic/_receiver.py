@@ -252,8 +252,8 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
                         next_tick += 1.0
                         interval = stats.interval()
                         if latency is not None:
-                            for k, v in interval.items():
-                                at = (slot * STREAM_SLOTS + int(k)) * 2
+                            for key, v in interval.items():
+                                at = (slot * STREAM_SLOTS + int(key)) * 2
                                 latency[at], latency[at + 1] = (-1.0 if v[q] is None else v[q] for q in
                                                                 ("p50_us", "p99_us"))
                         if tick is not None:
