@@ -27,7 +27,8 @@ SURFACE = {
         "StillInUseError", "Umem", "UnsupportedError", "UsageError", "XDP_PKT_CONTD", "XskError",
     ],
     "xsk.traffic": [
-        "Generator", "IMIX", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SEQ_LEN", "SeqStats", "Sink",
+        "Generator", "IMIX", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SEQ_LEN", "SeqStats", "Session",
+        "Sink",
         "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate", "parse_template",
         "varying_fields",
     ],

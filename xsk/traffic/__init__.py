@@ -21,6 +21,9 @@ internal (``xsk.traffic._profile``...).
   send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``,
   and ``xsk capture``'s loop (``receiver.record``).
 * ``_join``: loss as sent minus received, per stream: a generator's results joined with a sink's.
+* ``_control``: pause, resume, stop and new rates for a Generator's streams while they run.
+* ``_flows``: counting streams without a sequence header by a match on their frames.
+* ``_session``: ``Session``, a Generator and a Sink run together, joined live and at the end.
 * ``_forwarder``: reflecting or forwarding frames in place, the loop under ``xsk fwd``.
 """
 
@@ -31,9 +34,10 @@ from ._pacer import Pacer, parse_rate
 from ._profile import IMIX, Profile, Stream
 from ._receiver import Sink
 from ._seqstats import LatencyHistogram, SeqStats
+from ._session import Session
 from ._template import parse as parse_template
 from ._xdpgen import XdpGenerator
 
-__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Sink",
-           "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate", "parse_template",
+__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Session",
+           "Sink", "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate", "parse_template",
            "varying_fields"]

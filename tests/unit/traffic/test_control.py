@@ -105,3 +105,25 @@ def test_a_command_a_worker_never_applied_counts_its_frames_before_it():
     control.marks[0] = 40 + 1  # queue 0 applied it at 40 frames and sent 15 more; queue 1 ended first, at 70
     out = states(control, 0, None, [55, 70], control.log[0]["t"])
     assert [(s["state"], s["pps"], s["packets"]) for s in out] == [("running", None, 40 + 70), ("running", 5_000.0, 15)]
+
+
+def test_the_live_view_joins_tx_and_rx_per_stream_by_id_and_by_flow():
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from xsk.traffic._session import live_rows, render
+
+    plans = [SimpleNamespace(name="voice", seq=True), SimpleNamespace(name="raw", seq=False)]
+    sent = {"per_stream": {"voice": {"packets": 500, "states": [{"state": "running"}, {"state": "paused"}]},
+                           "raw": {"packets": 300}}}
+    got = {"per_stream": {"0": 200, "2": 199}, "flows": {"raw": 290},  # voice on two queues: ids 0 and 2
+           "latency_us": {"0": {"p50": 12.0, "p99": 30.0}, "2": {"p50": 14.0, "p99": 20.0}}}
+    rows = live_rows(plans, 2, sent, got)
+    assert rows == [
+        {"stream": "voice", "state": "paused", "tx": 500, "rx": 399, "missing": 101, "p50_us": 14.0, "p99_us": 30.0},
+        {"stream": "raw", "state": "running", "tx": 300, "rx": 290, "missing": 10, "p50_us": None, "p99_us": None}]
+    out = io.StringIO()
+    Console(file=out, width=100).print(render(rows, "1.0 s"))
+    assert "voice" in out.getvalue() and "paused" in out.getvalue() and "101" in out.getvalue()
