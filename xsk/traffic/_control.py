@@ -73,29 +73,26 @@ class Control:
         return m - 1 if m else None
 
 
-def state_of(op: int, value: float, initial_pps: float | None) -> dict[str, Any]:
-    """A command (or the start, op RUN with the stream's own rate) as a state: its name and rate."""
-    if op == RATE:
-        return {"state": "running", "pps": None if value < 0 else value}
-    return {"state": OPS[op], "pps": initial_pps if op == RUN else None}
-
-
 def states(control: Control, index: int, initial_pps: float | None, sent_per_queue: list[int],
            t0: float) -> list[dict[str, Any]]:
-    """Stream ``index``'s states in order, each with the frames sent in it over every queue
-    (``packets``), its rate where it ran (``pps``: asked, None unpaced; a resume keeps the rate
-    the stream had) and when it was commanded (``at_s``, seconds from the start).
+    """Stream ``index``'s states in order, one per command to it after the start's, each with the
+    frames sent in it over every queue (``packets``): "running" at ``pps`` (asked; None unpaced),
+    "paused" or "stopped"; a new rate while paused is a state of its own, taken at the resume.
+    ``at_s``: when it was commanded (seconds from ``t0``).
     ``sent_per_queue``: the stream's frames sent so far on each queue."""
     mine = [c for c in control.log if int(c["stream"]) == index]
     out: list[dict[str, Any]] = [{"state": "running", "pps": initial_pps, "at_s": 0.0, "packets": 0}]
-    pps = initial_pps
+    pps, now = initial_pps, "running"
     for c in mine:
-        st = state_of(int(c["op"]), float(c["value"]), pps)
-        if int(c["op"]) == RATE:
-            pps = st["pps"]
-        elif int(c["op"]) == RUN:
-            st["pps"] = pps
-        out.append({**st, "at_s": round(c["t"] - t0, 6), "packets": 0})
+        op = int(c["op"])
+        if now == "stopped":
+            pass  # a stopped stream stays stopped (the workers ignore what follows)
+        elif op == RATE:
+            pps = None if float(c["value"]) < 0 else float(c["value"])
+        else:
+            now = OPS[op]
+        out.append({"state": now, "pps": pps if now == "running" else None, "at_s": round(c["t"] - t0, 6),
+                    "packets": 0})
     for q, total in enumerate(sent_per_queue):
         bounds = [0] + [control.mark(q, int(c["version"])) for c in mine]
         # a command the worker never applied: every frame it sent came before it
@@ -106,4 +103,4 @@ def states(control: Control, index: int, initial_pps: float | None, sent_per_que
     return out
 
 
-__all__ = ["MAX_COMMANDS", "PAUSE", "RATE", "RUN", "STOP", "UNPACED", "Control", "state_of", "states"]
+__all__ = ["MAX_COMMANDS", "PAUSE", "RATE", "RUN", "STOP", "UNPACED", "Control", "states"]

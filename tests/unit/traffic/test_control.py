@@ -78,7 +78,7 @@ def test_pause_resume_rate_and_stop_take_effect_between_batches_counted_exactly(
     # every frame in the state it was sent in, per stream
     sa = states(control, 0, 10_000.0, [_sent(mix)[0]], control.log[0]["t"])
     assert [(s["state"], s["pps"], s["packets"]) for s in sa] == [
-        ("running", 10_000.0, before[0]), ("paused", None, 0), ("running", 20_000.0, 0),
+        ("running", 10_000.0, before[0]), ("paused", None, 0), ("paused", None, 0),
         ("running", 20_000.0, _sent(mix)[0] - before[0])]
     sb = states(control, 1, 10_000.0, [stopped_at], control.log[0]["t"])
     assert [(s["state"], s["packets"]) for s in sb] == [("running", stopped_at), ("stopped", 0)]
