@@ -8,9 +8,13 @@ from . import common
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..traffic._report import render
+    from ..traffic._join import table
+    from ..traffic._report import joined, load, render
 
     path = render(args.inputs, args.output, title=args.title)
+    for sink, streams in joined([load(p) for p in args.inputs]):  # loss as sent minus received, per stream
+        print(f"sent minus received ({sink.path.name}):")
+        print(table(streams))
     print(f"report: {path}")
     return common.EXIT_OK
 
