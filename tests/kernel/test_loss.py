@@ -126,3 +126,36 @@ count = 3000
     assert "Sent minus received" in page
     assert "<td>voice</td><td>3,000</td><td>1,000</td><td>2,000</td><td>66.67</td>" in page, page[:3000]
     assert json.loads(gen.stdout.strip().splitlines()[-1])["per_stream"]["voice"]["seq"] is True
+
+
+def test_two_queues_apply_every_command_and_join_each_stream_over_both(veth_pair_factory):
+    """A worker per queue: each applies the commands on its own, and the states and the join add
+    the two queues' shares (ids i and i + 2) up exactly."""
+    pair = veth_pair_factory(queues=2)
+    a, b = pair.a, pair.b
+    streams = [Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), name="s", rate="4k"),
+               Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9001), name="clock", rate="4k")]
+    with Session(a.ifname, b.ifname, streams, tx_netns=a.netns, rx_netns=b.netns, tx_queues=[0, 1],
+                 rx_queues=[0, 1]) as run:
+        run.start()
+        gen = run.generator
+
+        def sent(name: str) -> int:
+            return int(gen.stats()["per_stream"][name]["packets"])
+
+        _until(lambda: sent("s") >= 1_000, what="stream s to send 1,000")
+        run.pause("s")
+        mark = sent("clock")
+        _until(lambda: sent("clock") >= mark + 1_000, what="the clock stream to go on")
+        run.resume("s")
+        mark = sent("s")
+        _until(lambda: sent("s") >= mark + 1_000, what="stream s to send again")
+        out = run.stop()
+    assert gen.results is not None
+    states = gen.results["per_stream"]["s"]["states"]
+    assert [s["state"] for s in states] == ["running", "paused", "running"] and states[1]["packets"] == 0
+    assert sorted(gen.results["per_stream"]["s"]["ids"]) == [0, 2]
+    for name in ("s", "clock"):
+        assert out[name].sent == sum(st["packets"] for st in gen.results["per_stream"][name]["states"])
+        assert (out[name].received, out[name].lost, out[name].gaps) == (out[name].sent, 0, 0)
+    assert nothing_attached(a, b)
