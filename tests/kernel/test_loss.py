@@ -159,3 +159,24 @@ def test_two_queues_apply_every_command_and_join_each_stream_over_both(veth_pair
         assert out[name].sent == sum(st["packets"] for st in gen.results["per_stream"][name]["states"])
         assert (out[name].received, out[name].lost, out[name].gaps) == (out[name].sent, 0, 0)
     assert nothing_attached(a, b)
+
+
+def test_one_live_view_of_both_sides_then_the_joined_results(veth_pair):
+    import io
+
+    from rich.console import Console
+
+    a, b = veth_pair.a, veth_pair.b
+    streams = [Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), name="voice", rate="2k", count=3_000),
+               Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(sport=7, dport=9001), name="bulk", rate="10k",
+                      count=15_000, seq=False)]
+    screen = io.StringIO()
+    with Session(a.ifname, b.ifname, streams, tx_netns=a.netns, rx_netns=b.netns) as run:
+        run.start()
+        out = run.live(refresh=0.2, timeout=60, console=Console(file=screen, force_terminal=True, width=120))
+    shown = screen.getvalue()
+    assert "voice" in shown and "bulk" in shown and "tx - rx" in shown and "done" in shown
+    assert (out["voice"].sent, out["voice"].received, out["voice"].lost) == (3_000, 3_000, 0)
+    assert (out["bulk"].sent, out["bulk"].received, out["bulk"].lost, out["bulk"].counted_by) == (
+        15_000, 15_000, 0, "flow")
+    assert nothing_attached(a, b)
