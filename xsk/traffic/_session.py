@@ -118,38 +118,43 @@ class Session:
         """Live, per stream: tx, rx, tx - rx, state, p50/p99 of the last second (``live_rows``)."""
         return live_rows(self.generator.plans, len(self.generator.queues), self.generator.stats(), self.sink.stats())
 
-    def _settle(self, quiet: float, longest: float) -> None:
-        """Until the sink's count has not moved for ``quiet`` seconds (the frames in flight are in),
-        at most ``longest``."""
+    def _settle(self, sent: int, quiet: float, longest: float) -> None:
+        """Until the sink has received ``sent`` frames, or its count has not moved for ``quiet``
+        seconds (the frames in flight are in), at most ``longest``."""
         end = time.monotonic() + longest
         last, since = -1, time.monotonic()
         while time.monotonic() < end and not self.sink.finished():
             n = int(self.sink.stats()["packets"])
+            if n >= sent:
+                return
             if n != last:
                 last, since = n, time.monotonic()
             elif time.monotonic() - since >= quiet:
                 return
             time.sleep(0.02)
 
-    def stop(self, *, settle: float = 0.3) -> dict[str, StreamLoss]:
-        """Stop the generator, let what is in flight arrive (``settle`` seconds without a new frame,
-        at most 5 s), stop the sink; the joined results (also in ``results``)."""
+    def stop(self, *, settle: float = 0.5) -> dict[str, StreamLoss]:
+        """Stop the generator, let what is in flight arrive (until the sink has as many frames as
+        were sent, or ``settle`` seconds without a new one; at most 5 s), stop the sink; the
+        joined results (also in ``results``)."""
         if self.results is not None:
             return self.results
-        sent = self.generator.stop() if self.generator.started else {}
-        if self.sink.started:
-            self._settle(settle, 5.0)
-        got = self.sink.stop() if self.sink.started else {}
+        try:
+            sent = self.generator.stop() if self.generator.started else {}
+            if self.sink.started:
+                self._settle(int(sent.get("packets", 0)), settle, 5.0)
+        finally:  # the sink's workers are reaped even when the generator's failed
+            got = self.sink.stop() if self.sink.started else {}
         self.results = loss_per_stream(sent, got)
         return self.results
 
-    def wait(self, timeout: float | None = None, *, settle: float = 0.3) -> dict[str, StreamLoss]:
+    def wait(self, timeout: float | None = None, *, settle: float = 0.5) -> dict[str, StreamLoss]:
         """Until the generator has sent every stream (or ``timeout``), then ``stop``."""
         self.generator.wait(timeout)
         return self.stop(settle=settle)
 
     def live(self, *, refresh: float = 0.5, timeout: float | None = None, console: Any = None,
-             settle: float = 0.3) -> dict[str, StreamLoss]:
+             settle: float = 0.5) -> dict[str, StreamLoss]:
         """Show ``stats()`` as a table on the terminal (rich), redrawn every ``refresh`` seconds,
         until the generator has finished (or ``timeout``, or Ctrl-C); then ``stop()`` and its result."""
         from rich.live import Live
