@@ -180,3 +180,36 @@ def test_one_live_view_of_both_sides_then_the_joined_results(veth_pair):
     assert (out["bulk"].sent, out["bulk"].received, out["bulk"].lost, out["bulk"].counted_by) == (
         15_000, 15_000, 0, "flow")
     assert nothing_attached(a, b)
+
+
+def test_through_a_router_that_drops_one_port_the_flow_count_shows_exactly_that_loss(test_program):
+    """The kernel forwards a -> b in a router namespace (new MACs, TTL and IP checksum on every
+    frame); an XDP program on the router's ingress from a drops UDP port 9001: the planted
+    fault. "raw" (no sequence header) alternates ports 9000 and 9001, so exactly half of it is
+    lost; "seq" (port 9000, sequence-numbered) loses none. The sink has no filter: it takes all."""
+    import subprocess
+
+    from xsk import CustomProgram
+    from xsk.testing import RoutedPair
+
+    with RoutedPair(forwarding=True) as net:
+        a, b = net.a, net.b
+        # the router knows b at once (no frame queued behind an ARP request b's socket would take)
+        for end, via in ((b, net.rb), (a, net.ra)):
+            subprocess.run(["ip", "-n", net.router_netns, "neigh", "replace", str(end.ip), "lladdr", end.mac, "dev",
+                            via.ifname], check=True)
+        # the fault's program and the sink's in place of the pass-through ones the routed ends carry
+        for ns, ifname in ((net.router_netns, net.ra.ifname), (b.netns, b.ifname)):
+            subprocess.run(["ip", "-n", ns, "link", "set", "dev", ifname, "xdp", "off"], check=True)
+        streams = [Stream(Ether(dst=net.ra.mac) / IP(src=a.ip, dst=b.ip) / UDP(dport=9000), name="seq", rate="5k",
+                          count=2_000),
+                   Stream(Ether(dst=net.ra.mac) / IP(src=a.ip, dst=b.ip) / UDP(sport=4000, dport=9000), name="raw",
+                          rate="5k", count=2_000, seq=False, fields={"dst_port": "9000-9001"})]
+        with CustomProgram(test_program("xdp_drop_port"), net.ra.ifname, netns=net.router_netns, xskmap=None), \
+                Session(a.ifname, b.ifname, streams, tx_netns=a.netns, rx_netns=b.netns) as run:
+            run.start()
+            out = run.wait(timeout=60)
+        seq, raw = out["seq"], out["raw"]
+        assert (seq.sent, seq.received, seq.lost, seq.gaps) == (2_000, 2_000, 0, 0)
+        assert (raw.sent, raw.received, raw.lost, raw.counted_by) == (2_000, 1_000, 1_000, "flow")
+        assert nothing_attached(b, net.ra), "the sink's and the fault's programs are gone (a keeps the pair's own)"
