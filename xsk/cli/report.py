@@ -1,4 +1,7 @@
-"""``xsk report RUN.jsonl [MORE.jsonl ...] -o report.html``: one HTML file from gen/sink --json outputs."""
+"""``xsk report RUN.jsonl [MORE.jsonl ...] -o report.html``: one HTML file from gen/sink --json outputs.
+
+Given a gen run and a sink run, it also prints each stream's loss as sent minus received (the
+table the report opens with): the sink's gaps alone miss frames lost after the last arrival."""
 
 from __future__ import annotations
 
