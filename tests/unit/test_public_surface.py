@@ -28,7 +28,8 @@ SURFACE = {
     ],
     "xsk.traffic": [
         "Generator", "IMIX", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SEQ_LEN", "SeqStats",
-        "Sink", "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields",
+        "Session", "Sink", "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate",
+        "parse_template", "varying_fields",
     ],
     "xsk.testing": [
         "Capture", "End", "FrameSender", "MemoryRing", "MemorySocket", "RoutedPair", "VethPair", "XdpProgram",

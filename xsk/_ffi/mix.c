@@ -51,6 +51,8 @@ static int pick(struct xsk_mix *m, int64_t now_ns)
 uint32_t xsk_mix_due(struct xsk_mix *m, int64_t now_ns, uint32_t n)
 {
 	uint64_t due = 0;
+	if (m->ctl_version && *m->ctl_version != m->ctl_seen)
+		return 0; /* a command first: the caller applies it */
 	for (uint32_t i = 0; i < m->nstreams && due < n; i++) {
 		struct xsk_mix_stream *s = &m->streams[i];
 		refill(s, now_ns);

@@ -47,8 +47,17 @@ struct xsk_mix {
 	uint8_t *which; /* per frame of the last fill: the stream's index */
 	uint32_t *lens; /* per frame of the last fill: its length */
 	uint32_t cap;   /* the most frames one fill takes */
+	/* Streams controlled while they run (xsk.traffic._control): a counter another process bumps
+	 * after writing a command (NULL: none). While it differs from ctl_seen, xsk_mix_due says
+	 * nothing is due, so the caller applies the commands (and sets ctl_seen) before the next
+	 * fill. One load per due call, nothing per frame. Ordering: the writer stores the command,
+	 * then the counter; on x86 (TSO) plain stores and loads keep that order; elsewhere the
+	 * writer needs a release store and this load an acquire (untested there). */
+	const volatile int64_t *ctl_version;
+	int64_t ctl_seen;
 };
-/* How many packets are due at now_ns (at most n): what xsk_mix_fill would fill. */
+/* How many packets are due at now_ns (at most n): what xsk_mix_fill would fill; 0 while a
+ * control command waits to be applied (*ctl_version != ctl_seen). */
 uint32_t xsk_mix_due(struct xsk_mix *m, int64_t now_ns, uint32_t n);
 /* Fill up to n (<= cap) frames (addrs, which the caller owns) with the packets due at now_ns,
  * earliest due first; paced streams before unpaced ones, which share what is left in turn.

@@ -97,3 +97,60 @@ uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint6
 	}
 	return n;
 }
+
+static int in_range(const uint8_t *v, const uint8_t *lo, const uint8_t *hi, size_t n)
+{
+	return memcmp(v, lo, n) >= 0 && memcmp(v, hi, n) <= 0;
+}
+
+static void be32(uint8_t *out, uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+uint32_t xsk_flow_batch(struct xsk_flow *flows, uint32_t nflows, const uint8_t *area, const uint64_t *addrs,
+			const uint32_t *lens, uint32_t n, uint32_t frame_size)
+{
+	uint32_t matched = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct xsk_hdr h;
+		const uint8_t *p = area + addrs[i];
+		uint32_t room = frame_size - xsk_frame_offset(addrs[i], frame_size);
+		uint32_t lim = lens[i] < room ? lens[i] : room;
+		uint8_t src[16], dst[16];
+		size_t alen;
+
+		xsk_parse_frame(p, lens[i], room, &h);
+		if (h.ip_version != 4 && h.ip_version != 6)
+			continue;
+		if (h.payload >= 0 && (uint32_t)h.payload + 2 <= lim && p[h.payload] == 'X' && p[h.payload + 1] == 'K')
+			continue; /* a sequence header: xsk_seq_batch counts it */
+		if (h.ip_version == 4) {
+			be32(src, h.src_ip4);
+			be32(dst, h.dst_ip4);
+			alen = 4;
+		} else {
+			memcpy(src, h.src_ip6, 16);
+			memcpy(dst, h.dst_ip6, 16);
+			alen = 16;
+		}
+		for (uint32_t k = 0; k < nflows; k++) {
+			struct xsk_flow *f = &flows[k];
+			if (f->ip_version != h.ip_version || (f->proto && f->proto != h.proto))
+				continue;
+			if (h.src_port < f->sport_lo || h.src_port > f->sport_hi || h.dst_port < f->dport_lo ||
+			    h.dst_port > f->dport_hi)
+				continue;
+			if (!in_range(src, f->src_lo, f->src_hi, alen) || !in_range(dst, f->dst_lo, f->dst_hi, alen))
+				continue;
+			f->packets++;
+			f->bytes += lens[i];
+			matched++;
+			break;
+		}
+	}
+	return matched;
+}

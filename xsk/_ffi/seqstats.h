@@ -43,6 +43,20 @@ uint32_t xsk_hist_index(uint64_t v);
 uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint64_t *addrs,
 		       const uint32_t *lens, uint32_t n, uint32_t frame_size, int64_t now_ns,
 		       uint32_t start, int32_t *missing);
+/* Flow counting, for streams sent without a sequence header (xsk.traffic._flows): a frame
+ * belongs to the first flow whose every field matches (ranges inclusive; a wildcard is the
+ * whole range). Addresses are big-endian, IPv4 in the first 4 bytes. */
+struct xsk_flow {
+	uint8_t ip_version; /* 4 or 6 */
+	uint8_t proto;      /* 17, 6...; 0: any */
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint8_t src_lo[16], src_hi[16], dst_lo[16], dst_hi[16];
+	uint64_t packets, bytes; /* the frames that matched, and their lengths */
+};
+/* Count the frames of a batch, read in place, by flow; frames carrying a sequence header
+ * (counted by xsk_seq_batch) and frames no flow matches are left out. Returns how many matched. */
+uint32_t xsk_flow_batch(struct xsk_flow *flows, uint32_t nflows, const uint8_t *area, const uint64_t *addrs,
+			const uint32_t *lens, uint32_t n, uint32_t frame_size);
 /* XSK_CDEF_END */
 
 #endif

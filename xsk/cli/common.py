@@ -349,7 +349,7 @@ class StreamTable:
         table = Table(title=f"{elapsed:.1f}s  {packets:,} pkts  {human(pps)}pps  {human(bps)}bit/s{progress}",
                       title_justify="left")
         sink = any(isinstance(v, dict) for v in per_stream.values())
-        for col in ("stream", "packets", "pps") + (("lost", "p50 us", "p99 us") if sink else ()):
+        for col in ("stream", "packets", "pps") + (("gaps", "p50 us", "p99 us") if sink else ()):
             table.add_column(col, justify="right")
         for key, v in per_stream.items():
             n = v["packets"] if isinstance(v, dict) else v

@@ -1,5 +1,8 @@
 """``xsk report RUN.jsonl [MORE.jsonl ...] -o report.html``: one HTML file from gen/sink --json outputs
-(``--csv FILE``: their per-stream results as CSV, alone or beside it)."""
+(``--csv FILE``: their per-stream results as CSV, alone or beside it).
+
+Given a gen run and a sink run, it also prints each stream's loss as sent minus received (the
+table the report opens with): the sink's gaps alone miss frames lost after the last arrival."""
 
 from __future__ import annotations
 
@@ -10,11 +13,17 @@ from . import common
 
 def run(args: argparse.Namespace) -> int:
     from ..traffic import _csv
-    from ..traffic._report import load, render
+    from ..traffic._join import table
+    from ..traffic._report import joined, load, render
 
+    runs = [load(p) for p in args.inputs]
     if args.csv:
-        rows = [row for path in args.inputs for row in _csv.rows(load(path).summary, run=str(path))]
+        rows = [row for path, got in zip(args.inputs, runs, strict=True)
+                for row in _csv.rows(got.summary, run=str(path))]
         print(f"csv: {_csv.write(args.csv, rows)}")
+    for sink, streams in joined(runs):  # loss as sent minus received, per stream
+        print(f"sent minus received ({sink.path.name}):")
+        print(table(streams))
     if args.output or not args.csv:
         path = render(args.inputs, args.output or "report.html", title=args.title)
         print(f"report: {path}")

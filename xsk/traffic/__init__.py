@@ -21,18 +21,25 @@ internal (``xsk.traffic._profile``...).
   send a profile and count what arrives, per stream; the workers under ``xsk gen``/``xsk sink``,
   and ``xsk capture``'s loop (``receiver.record``).
 * ``_rfc2544``: RFC 2544 throughput by binary search, latency, loss curve, back-to-back (``Rfc2544``).
+* ``_join``: loss as sent minus received, per stream: a generator's results joined with a sink's.
+* ``_control``: pause, resume, stop and new rates for a Generator's streams while they run.
+* ``_flows``: counting streams without a sequence header by a match on their frames.
+* ``_session``: ``Session``, a Generator and a Sink run together, joined live and at the end.
 * ``_forwarder``: reflecting or forwarding frames in place, the loop under ``xsk fwd``.
 """
 
 from ._fields import SEQ_LEN, PacketPlan, layout, varying_fields
 from ._generator import Generator
+from ._join import StreamLoss, loss_per_stream
 from ._pacer import Pacer, parse_rate
 from ._profile import IMIX, Profile, Stream
 from ._receiver import Sink
 from ._rfc2544 import Rfc2544
 from ._seqstats import LatencyHistogram, SeqStats
+from ._session import Session
 from ._template import parse as parse_template
 from ._xdpgen import XdpGenerator
 
 __all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SeqStats",
-           "Sink", "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields"]
+           "Session", "Sink", "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate",
+           "parse_template", "varying_fields"]

@@ -13,7 +13,8 @@ process per queue; ``summarize`` makes the workers' results one summary (``xsk g
 
 ``Generator`` runs a worker process per queue: ``start(profile)`` returns once every worker
 sends, ``stats()`` reads live per-stream counts, ``wait()`` returns when every stream has
-finished, ``stop()`` ends it early. As a context manager it stops and reaps its workers
+finished, ``stop()`` ends it early; ``pause``, ``resume``, ``set_rate`` and ``stop(stream)`` control one
+stream while it runs (``xsk.traffic._control``). As a context manager it stops and reaps its workers
 whatever the body does, so no process, socket or XDP program outlives it.
 """
 
@@ -29,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import pcap
 from .._socket import Mode
-from ..errors import ConfigError, XskError
+from ..errors import ConfigError, UsageError, XskError
+from ._control import PAUSE, RATE, RUN, STOP, UNPACED, Control, states
 from ._health import FOOTPRINT_KEYS, Health, quiet_gc
 from ._limits import check_mtu
 from ._mix import Mix, StreamPlan, resolve
-from ._pacer import line_rate
+from ._pacer import line_rate, parse_rate
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
@@ -104,11 +106,12 @@ def send_on_queue(cfg: SendConfig, source: Callable[[Umem], Source], queue: int,
 def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 0, nqueues: int = 1, *,
                  count: int | None = None, duration: float | None = None, stop: Callable[[], bool] | None = None,
                  tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
-                 ready: Callable[[], None] | None = None) -> dict[str, Any]:
+                 ready: Callable[[], None] | None = None, control: Control | None = None) -> dict[str, Any]:
     """Send the plans on ``queue`` (the ``q``-th of ``nqueues``, which sets the stream ids and
-    this queue's share of rates and counts): ``send_on_queue`` over a ``Mix``."""
-    return send_on_queue(cfg, lambda umem: Mix(plans, umem, cfg.batch, q=q, nqueues=nqueues), queue, count=count,
-                         duration=duration, stop=stop, tick=tick, ready=ready)
+    this queue's share of rates and counts): ``send_on_queue`` over a ``Mix``, which applies the
+    ``control``'s commands as they come (``xsk.traffic._control``)."""
+    return send_on_queue(cfg, lambda umem: Mix(plans, umem, cfg.batch, q=q, nqueues=nqueues, control=control), queue,
+                         count=count, duration=duration, stop=stop, tick=tick, ready=ready)
 
 
 def send_capture(cfg: SendConfig, frames: list[bytes], queue: int, *, pps: float | None = None, burst: int = 1,
@@ -138,12 +141,14 @@ def send_recording(cfg: SendConfig, capture: pcap.Capture, queue: int, *, speed:
 
 
 def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each stream's results over every queue's worker, by name: the ids it was sent with, packets,
-    bytes, the rate achieved and the rate asked (None: unpaced)."""
+    """Each stream's results over every queue's worker, by name: the ids it was sent with, whether
+    its frames carry the sequence header (``seq``), packets, bytes, the rate achieved and the rate
+    asked (None: unpaced)."""
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         for st in r["streams"]:
-            m = out.setdefault(st["name"], {"ids": [], "packets": 0, "bytes": 0, "pps": 0.0, "asked_pps": None})
+            m = out.setdefault(st["name"], {"ids": [], "seq": st.get("seq", True), "packets": 0, "bytes": 0, "pps": 0.0,
+                                            "asked_pps": None})
             m["ids"].append(st["id"])
             m["packets"] += st["packets"]
             m["bytes"] += st["bytes"]
@@ -378,7 +383,7 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
 
 
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
-            duration: float | None, shared: Any, results: Any, stop: Any) -> None:
+            duration: float | None, shared: Any, control: Control, results: Any, stop: Any) -> None:
     n = len(plans)
     stop = WorkerStop(stop)
 
@@ -389,7 +394,7 @@ def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueue
     def work() -> dict[str, Any]:
         out = send_profile(cfg, plans, queue, q, nqueues, count=count, duration=duration, stop=stop.is_set,
                            tick=lambda source, packets, kernel: publish(source.results()),
-                           ready=lambda: results.put(("ready", queue)))
+                           ready=lambda: results.put(("ready", queue)), control=control)
         publish(out["streams"])
         return out
 
@@ -404,12 +409,18 @@ class Generator(Workers):
     Other keyword options are ``SendConfig``'s (batch, frames, frame_size, ring_size, verify_ledger,
     tx_timestamps: each packet's kernel completion timestamp against its header's, see ``sender.TxStamps``).
 
+    While it runs, ``pause(name)``, ``resume(name)``, ``set_rate(name, rate)`` and
+    ``stop(name)`` control one stream: every worker applies a command between two batches
+    (within a millisecond when idle), and ``stats()`` and the results say, per stream, how many
+    frames it sent in each state it was put in (``per_stream[name]["states"]``), exactly.
+
     Ownership: each worker owns its UMEM and socket and closes them before it reports; the
     Generator owns the processes and reaps them in ``stop()``/``wait()`` (also from
     ``__exit__``), killing one that does not exit within 10 s.
     """
 
     what = "generator worker"
+    _control: Control | None = None
 
     def __init__(self, ifname: str, *, netns: str | None = None, queues: Sequence[int] | None = None,
                  mode: Mode = "auto", engine: str = "auto", dst_mac: str | None = None, **options: Any) -> None:
@@ -454,10 +465,62 @@ class Generator(Workers):
         if len(self.plans) * nq > 256:
             raise ConfigError(f"{len(self.plans)} streams on {nq} queues need more than 256 stream ids")
         self._shared = self._ctx.RawArray("q", 2 * len(self.plans) * nq)
+        self._control = Control.make(self._ctx, nq)
         shares = [None if count is None else count // nq + (1 if i < count % nq else 0) for i in range(nq)]
-        self._spawn(_worker, [(cfg, self.plans, queue, q, nq, shares[q], duration, self._shared)
+        self._spawn(_worker, [(cfg, self.plans, queue, q, nq, shares[q], duration, self._shared, self._control)
                               for q, queue in enumerate(self.queues)], cfg.ifname, timeout)
         return self
+
+    def _command(self, stream: str, op: int, value: float = 0.0) -> None:
+        if not self._procs or self._control is None:
+            raise UsageError("this Generator was not started")
+        if self.results is not None:
+            raise UsageError("this Generator has stopped")
+        names = [p.name for p in self.plans]
+        if stream not in names:
+            raise UsageError(f"no stream {stream!r} in this run (streams: {', '.join(names)})")
+        self._control.send(names.index(stream), op, value)
+
+    def pause(self, stream: str) -> None:
+        """Stop sending stream ``stream`` (by name) until ``resume``; the run goes on even when every
+        stream is paused. Its count, duration and sequence numbers carry on after the pause."""
+        self._command(stream, PAUSE)
+
+    def resume(self, stream: str) -> None:
+        """Send a paused stream again, at its rate, scheduled from now (no burst to make up for the
+        pause)."""
+        self._command(stream, RUN)
+
+    def set_rate(self, stream: str, rate: str | float | None) -> None:
+        """Change a stream's rate: packets/s, a rate string (``"10k"``, ``"2Gbit"``: bits count the
+        stream's mean frame length) or None (as fast as the path takes it). Scheduled from now; a
+        paused stream takes it when resumed."""
+        plan = next((p for p in self.plans if p.name == stream), None)
+        if rate is None:
+            pps = UNPACED
+        elif isinstance(rate, str):
+            pps = parse_rate(rate, plan.mean_size if plan is not None else 64.0)
+        elif isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+            raise ConfigError(f"must be a positive rate, got {rate!r}", argument="rate")
+        else:
+            pps = float(rate)
+        self._command(stream, RATE, pps)
+
+    def stop(self, stream: str | None = None) -> dict[str, Any]:
+        """Without ``stream``: stop every worker, reap it, and return the run's summary. With a
+        stream's name: end that stream only (it counts as finished) and return ``stats()``."""
+        if stream is not None:
+            self._command(stream, STOP)
+            return self.stats()
+        return super().stop()
+
+    def _states(self, sent: Callable[[int, int], int]) -> dict[str, list[dict[str, Any]]]:
+        """Each stream's frames per state (``sent(q, i)``: stream i's frames on queue index q)."""
+        if self._control is None:
+            return {}
+        nq = len(self.queues)
+        return {p.name: states(self._control, i, p.pps, [sent(q, i) for q in range(nq)], self._t0)
+                for i, p in enumerate(self.plans)}
 
     def stats(self) -> dict[str, Any]:
         """Live: packets and bytes in all and per stream (by name), and the seconds since start."""
@@ -467,6 +530,8 @@ class Generator(Workers):
             packets = sum(self._shared[(q * n + i) * 2] for q in range(len(self.queues)))
             nbytes = sum(self._shared[(q * n + i) * 2 + 1] for q in range(len(self.queues)))
             per_stream[p.name] = {"packets": packets, "bytes": nbytes}
+        for name, st in self._states(lambda q, i: int(self._shared[(q * n + i) * 2])).items():
+            per_stream[name]["states"] = st
         return {"packets": sum(s["packets"] for s in per_stream.values()),
                 "bytes": sum(s["bytes"] for s in per_stream.values()), "per_stream": per_stream,
                 "seconds": time.monotonic() - self._t0}
@@ -486,8 +551,12 @@ class Generator(Workers):
         return self
 
     def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        """``summarize``'s, with ``warnings`` when a stream fell short of its rate or sent nothing."""
+        """``summarize``'s, with each stream's frames per state (pause, stop, rates) and ``warnings``
+        when a stream fell short of its rate or sent nothing."""
         out = summarize(results)
+        by_q = {self.queues.index(r["queue"]): r for r in results}
+        for name, st in self._states(lambda q, i: int(by_q[q]["streams"][i]["packets"]) if q in by_q else 0).items():
+            out.setdefault("per_stream", {}).setdefault(name, {})["states"] = st
         warnings = stream_rate_warnings(out) + stream_warnings(self.plans, out)
         if self.dst_mac is None:
             warnings += [w for w in [broadcast_warning([(p.name, p.frame) for p in self.plans])] if w]

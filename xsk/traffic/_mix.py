@@ -9,7 +9,9 @@ rate. Plans are plain data, so worker processes get them pickled.
 structs, the padded templates and value arrays they point to, and a tag per UMEM frame saying
 which stream's template the frame holds (a frame is rewritten only when it changes stream).
 Each batch is one ``due`` and one ``fill`` call; frames the socket did not take are given back
-with ``unsend`` so every stream's sequence numbers stay dense.
+with ``unsend`` so every stream's sequence numbers stay dense. Given a ``Control`` (the
+Generator's shared commands: ``xsk.traffic._control``), ``wait`` applies pause, resume, stop and
+rate commands between batches (``apply_commands``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from .._binding import ffi, lib
 from ..errors import ConfigError
 from . import _ranges as ranges
+from ._control import MAX_COMMANDS, PAUSE, RATE, RUN, STOP, Control
 from ._fields import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
 from ._limits import umem_fit
 from ._pacer import CATCH_UP
@@ -175,7 +178,7 @@ class Mix:
     stream ids (``index + len(plans) * q``) and this worker's share of rates and counts."""
 
     def __init__(self, plans: list[StreamPlan], umem: Umem, capacity: int, *, q: int = 0, nqueues: int = 1,
-                 catch_up: float = CATCH_UP) -> None:
+                 catch_up: float = CATCH_UP, control: Control | None = None) -> None:
         if len(plans) * nqueues > 256:
             raise ConfigError(f"{len(plans)} streams on {nqueues} queues need {len(plans) * nqueues} stream ids; "
                               "at most 256")
@@ -214,6 +217,12 @@ class Mix:
         m.tags, m.nframes = ffi.from_buffer("uint16_t[]", self.tags), len(self.tags)
         m.which, m.lens, m.cap = ffi.from_buffer("uint8_t[]", self._which), ffi.from_buffer(
             "uint32_t[]", self._lens), capacity
+        self._control = control
+        self._q, self._nqueues = q, nqueues
+        self._paused: dict[int, int] = {}  # paused stream -> its start_ns before the pause
+        if control is not None:
+            self._version = ffi.from_buffer("int64_t[]", control.version)
+            m.ctl_version = self._version
         self.c = m
         self.capacity = capacity
         self.t0_ns: int | None = None
@@ -249,17 +258,78 @@ class Mix:
         return int(lib.xsk_mix_next_ns(self.c, now_ns))
 
     def wait(self, now_ns: int) -> bool:
-        """Sleep (then spin) until the next packet is due; False when every stream has finished."""
+        """Sleep (then spin) until the next packet is due; False when every stream has finished.
+        With a ``Control``: commands waiting are applied first, a paused stream keeps the run
+        going, and no sleep is longer than a millisecond (commands take effect within one)."""
+        longest = 0.05
+        if self._control is not None:
+            if int(self._control.version[0]) != int(self.c.ctl_seen):
+                self.apply_commands(now_ns)
+                return True
+            longest = 0.001
         at = self.next_ns(now_ns)
         if at < 0:
-            return False
+            if not self._waiting_paused(now_ns):
+                return False
+            at = now_ns + 1_000_000
         gap = (at - now_ns) / 1e9
         if gap > 0.0005:
-            time.sleep(min(gap - 0.0003, 0.05))
+            time.sleep(min(gap - 0.0003, longest))
         else:
             while self.now() < at:
                 pass
         return True
+
+    def _waiting_paused(self, now_ns: int) -> bool:
+        """A paused stream that could still send once resumed."""
+        for i in self._paused:
+            c = self._c_streams[i]
+            if int(c.sent) < int(c.limit) and now_ns < int(c.stop_ns):
+                return True
+        return False
+
+    def apply_commands(self, now_ns: int) -> None:
+        """Apply the Control's commands not applied yet, in order, each marked with its stream's
+        frames sent so far (see ``xsk.traffic._control``). A paused stream's start moves to
+        ``NEVER``; resumed, or given a new rate, its schedule restarts from now (no catching up on
+        the time it was paused or at its old rate); stopped, its limit is what it has sent."""
+        ctl = self._control
+        assert ctl is not None
+        version = int(ctl.version[0])
+        for v in range(int(self.c.ctl_seen) + 1, version + 1):
+            i, op, value = (int(ctl.commands[3 * (v - 1)]), int(ctl.commands[3 * (v - 1) + 1]),
+                            float(ctl.commands[3 * (v - 1) + 2]))
+            if not 0 <= i < len(self.plans):
+                continue
+            c = self._c_streams[i]
+            ctl.marks[self._q * MAX_COMMANDS + v - 1] = int(c.sent) + 1
+            if op == PAUSE and i not in self._paused:
+                self._paused[i] = int(c.start_ns)
+                c.start_ns = NEVER
+            elif op == RUN and i in self._paused:
+                self._restart(c, self._paused.pop(i), now_ns)
+            elif op == STOP:
+                c.limit = int(c.sent)
+                self._paused.pop(i, None)
+            elif op == RATE:
+                c.interval_ns = 0.0 if value <= 0 else 1e9 * self._nqueues / value
+                depth = float(max(1, min(64, int(value / 1000) or 1))) if value > 0 else 64.0
+                c.depth = depth
+                c.tokens = min(float(c.tokens), depth)
+                if i in self._paused:
+                    continue  # the new rate starts at the resume
+                self._restart(c, int(c.start_ns), now_ns)
+        self.c.ctl_seen = version
+
+    @staticmethod
+    def _restart(c: Any, start_ns: int, now_ns: int) -> None:
+        """The stream's schedule from ``now_ns`` on (its packet ``sent`` due now), unless it has not
+        started yet."""
+        if now_ns < start_ns:
+            c.start_ns = start_ns
+        else:
+            c.start_ns = int(now_ns - int(c.sent) * float(c.interval_ns))
+            c.refilled_ns = now_ns
 
     def sent_bytes(self) -> int:
         """Bytes given out so far, over every stream."""
@@ -271,7 +341,7 @@ class Mix:
         out = []
         for i, p in enumerate(self.plans):
             c = self._c_streams[i]
-            out.append({"name": p.name, "id": int(c.id), "packets": int(c.sent), "bytes": int(c.bytes),
+            out.append({"name": p.name, "id": int(c.id), "seq": p.seq, "packets": int(c.sent), "bytes": int(c.bytes),
                         "first_s": int(c.first_ns) / 1e9 if c.sent else None,
                         "last_s": int(c.last_ns) / 1e9 if c.sent else None,
                         "asked_pps": None if c.interval_ns <= 0 else 1e9 / float(c.interval_ns)})

@@ -26,6 +26,8 @@ from .._program import XdpMode
 from .._socket import Mode
 from ..errors import ConfigError, XskError
 from ._checksum_count import ChecksumCount
+from ._flows import FlowCount, FlowSpec, flow_specs
+from ._flows import merge as merge_flows
 from ._health import Health, quiet_gc
 from ._profile import Profile
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
@@ -59,6 +61,7 @@ class ReceiveConfig:
     pin: str | None = None
     histogram: bool = False  # results carry each stream's latency buckets
     spin: bool = False  # re-read the RX ring without sleeping (a whole core): latency without wake-ups
+    flows: list[FlowSpec] | None = None  # streams without a sequence header, counted by a match (_flows)
 
 
 def open_receiver(cfg: ReceiveConfig, queue: int | None = None) -> tuple[Umem, Socket]:
@@ -179,7 +182,8 @@ def record(cfg: ReceiveConfig, path: str, *, queues: list[int] | None = None, pc
 
 def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, Any]], None] | None = None,
             shared: Any = None, slot: int = 0, stop: Any = None, streams: Any = None,
-            ready: Callable[[], None] | None = None) -> dict[str, Any]:
+            ready: Callable[[], None] | None = None, flow_shared: Any = None,
+            latency: Any = None) -> dict[str, Any]:
     """One queue's loop, until ``cfg.count``, ``cfg.duration`` or ``stop`` (an Event); its results.
 
     ``tick(packets, bytes, extra)`` is called once a second, ``extra`` holding the socket's
@@ -187,13 +191,18 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
     percentiles of the last second (``SeqStats.interval``). ``shared[2*slot]`` and
     ``shared[2*slot+1]`` (a shared array) follow packets and bytes batch by batch, so a parent
     can stop every worker when their sum reaches the count; ``streams[slot*256 + id]`` follows
-    each stream's packets four times a second. ``ready()`` is called once the socket is bound.
+    each stream's packets four times a second, ``flow_shared[slot*F + k]`` flow k's (of F,
+    ``cfg.flows``), and ``latency[(slot*256 + id)*2]`` and ``+1`` each stream's p50 and p99 (µs)
+    of the last second. ``ready()`` is called once the socket is bound. ``cfg.flows``: streams
+    without a sequence header counted by a match on their frames (``flows`` in the result).
     """
     umem, sock = open_receiver(cfg, queue)
     if ready is not None:
         ready()
     stats = SeqStats()
     sums = ChecksumCount()
+    flows = FlowCount(cfg.flows) if cfg.flows else None
+    nflows = len(cfg.flows or [])
     packets = nbytes = 0
     first = last = None
     health = Health(umem, cfg.verify_ledger)
@@ -221,6 +230,8 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
                             health.traffic_started()
                         last = time.monotonic()
                         stats.add_frames(b, now)
+                        if flows is not None:
+                            flows.add(b)
                         sums.add(b)
                         packets += len(b)
                         nbytes += int(b.lens.sum())
@@ -234,22 +245,36 @@ def receive(cfg: ReceiveConfig, queue: int, tick: Callable[[int, int, dict[str, 
                         next_publish = now_m + 0.25
                         for k, s in stats.streams.items():
                             streams[slot * STREAM_SLOTS + k] = s.packets
-                    if tick is not None and now_m >= next_tick:
+                        if flows is not None and flow_shared is not None:
+                            for k, f in enumerate(flows.export().values()):
+                                flow_shared[slot * nflows + k] = f["packets"]
+                    if (tick is not None or latency is not None) and now_m >= next_tick:
                         next_tick += 1.0
-                        tick(packets, nbytes, {"kernel": sock.statistics(), "per_stream": stats.interval()})
+                        interval = stats.interval()
+                        if latency is not None:
+                            for key, v in interval.items():
+                                at = (slot * STREAM_SLOTS + int(key)) * 2
+                                latency[at], latency[at + 1] = (-1.0 if v[q] is None else v[q] for q in
+                                                                ("p50_us", "p99_us"))
+                        if tick is not None:
+                            tick(packets, nbytes, {"kernel": sock.statistics(), "per_stream": interval})
             except KeyboardInterrupt:  # Ctrl-C ends the run as a count would: the summary still comes
                 if b is not None and len(b):
                     b.release()
             if streams is not None:
                 for k, s in stats.streams.items():
                     streams[slot * STREAM_SLOTS + k] = s.packets
+            if flows is not None and flow_shared is not None:
+                for k, f in enumerate(flows.export().values()):
+                    flow_shared[slot * nflows + k] = f["packets"]
             kernel = sock.statistics()
             causes = cause_dicts(sock.diagnose())
             footprint = health.summary()
     except KeyboardInterrupt:  # a second one, while the summary was being made
         kernel, causes = {}, []
     return {"queue": queue, "packets": packets, "bytes": nbytes, "first": first, "last": last, "t0": t0,
-            "seq": stats.export(), "kernel": kernel, "footprint": footprint,
+            "seq": stats.export(), "flows": flows.export() if flows is not None else {}, "kernel": kernel,
+            "footprint": footprint,
             "checksums": {"partial": sums.partial, "bad": sums.bad}, "causes": causes,
             "receive_mode": "spin" if cfg.spin else "poll",
             "accounting": umem.accounting()._asdict()}  # after close: all in the pool
@@ -276,6 +301,8 @@ def summarize(parts: list[dict[str, Any]], histogram: bool = False) -> dict[str,
     unsequenced = packets - sum(s["packets"] for s in sequenced)
     if unsequenced:  # frames without an xsk sequence header: in the total, and said apart
         out["unsequenced"] = {"packets": unsequenced, "bytes": out["bytes"] - sum(s["bytes"] for s in sequenced)}
+    if any(r.get("flows") for r in parts):
+        out["flows"] = merge_flows([r.get("flows") or {} for r in parts])
     if len(parts) > 1:
         out["queues"] = {str(r["queue"]): r["packets"] for r in parts}
     out["kernel"] = add_counters([r["kernel"] for r in parts])
@@ -299,10 +326,12 @@ def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) ->
             s["name"] = profile.streams[i].name
 
 
-def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, results: Any, stop: Any) -> None:
+def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, flow_shared: Any, latency: Any,
+            results: Any, stop: Any) -> None:
     stop = WorkerStop(stop)
     answer(results, lambda: receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
-                                    ready=lambda: results.put(("ready", queue))))
+                                    ready=lambda: results.put(("ready", queue)), flow_shared=flow_shared,
+                                    latency=latency))
 
 
 class Sink(Workers):
@@ -316,7 +345,9 @@ class Sink(Workers):
 
     ``profile``: the profile being received; its stream names label the results, and a
     ``latency`` stream in it makes ``spin`` (re-read the RX ring instead of sleeping) the
-    default. ``results["receive_mode"]`` says which measured the latency.
+    default. ``results["receive_mode"]`` says which measured the latency. Its streams sent
+    without a sequence header are counted by a match on their frames (``xsk.traffic._flows``):
+    ``results["flows"]`` by stream name.
 
     Ownership: each worker owns its UMEM and socket and closes them before it reports; the
     Sink owns the processes and reaps them in ``stop()`` (also from ``__exit__`` and when
@@ -332,6 +363,8 @@ class Sink(Workers):
         if spin is None:
             spin = profile is not None and any(s.latency for s in profile.streams)
         super().__init__()
+        if profile is not None and options.get("flows") is None:
+            options["flows"] = flow_specs(profile)
         self.config = ReceiveConfig(ifname, netns=netns, filter=filter, count=count, duration=duration,
                                     histogram=histogram, spin=spin, **options)
         self.profile = profile
@@ -344,9 +377,11 @@ class Sink(Workers):
         n = len(self.queues)
         self._shared = self._ctx.RawArray("q", 2 * n)
         self._streams = self._ctx.RawArray("q", STREAM_SLOTS * n)
+        self._flow_shared = self._ctx.RawArray("q", max(1, len(self.config.flows or [])) * n)
+        self._latency = self._ctx.RawArray("d", 2 * STREAM_SLOTS * n)
         cfg = replace(self.config, count=None)  # the parent counts, over every queue
-        self._spawn(_worker, [(cfg, q, i, self._shared, self._streams) for i, q in enumerate(self.queues)],
-                    self.config.ifname, timeout)
+        self._spawn(_worker, [(cfg, q, i, self._shared, self._streams, self._flow_shared, self._latency)
+                              for i, q in enumerate(self.queues)], self.config.ifname, timeout)
         return self
 
     def _check(self) -> None:
@@ -362,17 +397,30 @@ class Sink(Workers):
             raise QueueRangeError(f"queues={self.queues}: {cfg.ifname} has {rx} RX queues (valid: 0..{rx - 1})")
 
     def stats(self) -> dict[str, Any]:
-        """Live: packets and bytes in all, per queue, and packets per stream id so far."""
+        """Live: packets and bytes in all, per queue, packets per stream id so far, and per flow
+        (streams without a sequence header) by name; ``latency_us``: per stream id, the p50 and
+        p99 of the last second (µs; the largest over the queues), once a worker measured them."""
         n = len(self.queues)
         per_stream: dict[str, int] = {}
+        latency: dict[str, tuple[float, float]] = {}
         for slot in range(n):
             for k in range(STREAM_SLOTS):
                 v = self._streams[slot * STREAM_SLOTS + k]
                 if v:
                     per_stream[str(k)] = per_stream.get(str(k), 0) + v
+                    at = (slot * STREAM_SLOTS + k) * 2
+                    p50, p99 = self._latency[at], self._latency[at + 1]
+                    if p50 > 0:
+                        old = latency.get(str(k), (0.0, 0.0))
+                        latency[str(k)] = (max(old[0], p50), max(old[1], p99))
+        specs = self.config.flows or []
+        flows = {f.name: sum(self._flow_shared[slot * len(specs) + k] for slot in range(n))
+                 for k, f in enumerate(specs)}
         return {"packets": sum(self._shared[0::2]), "bytes": sum(self._shared[1::2]),
                 "queues": {str(q): self._shared[2 * i] for i, q in enumerate(self.queues)},
-                "per_stream": per_stream, "seconds": time.monotonic() - self._t0}
+                "per_stream": per_stream, "flows": flows,
+                "latency_us": {k: {"p50": v[0], "p99": v[1]} for k, v in latency.items()},
+                "seconds": time.monotonic() - self._t0}
 
     def wait(self, timeout: float | None = None, *, tick: Callable[[dict[str, Any]], None] | None = None,
              stop: Callable[[], bool] | None = None) -> dict[str, Any]:

@@ -5,6 +5,9 @@ second, then the summary), recognises the generator's (``per_stream`` with ``ask
 the sink's (``per_stream`` with ``latency_us``), and writes, per stream: the sent and received
 rate over time, the latency p50/p99 over time, the latency histogram and its CDF, and a table
 of counts, loss, rates and percentiles, with each file's own summary as the run's parameters.
+Given a gen run and a sink run, the first table is each stream's loss as sent minus received
+(``xsk.traffic._join``: joined by stream name, else by the ids gen sent it with); the sink's own
+``gaps`` (numbers missing between those that arrived) stay beside it, named as what they are.
 
 Charts are matplotlib PNGs embedded as base64 ``<img>``: the file opens offline in any
 browser, weighs tens of kilobytes, and needs no JavaScript (plotly embeds ~3.5 MB of it per
@@ -35,7 +38,8 @@ class Run:
         self.summary = summaries[-1]
         streams = self.summary.get("per_stream") or {}
         first: dict[str, Any] = next(iter(streams.values()), {})
-        self.kind = "gen" if "asked_pps" in first else "sink" if "latency_us" in first else "other"
+        self.kind = "gen" if "asked_pps" in first else "sink" if "latency_us" in first or \
+            "receive_mode" in self.summary else "other"
 
 
 def load(path: str | Path) -> Run:
@@ -201,12 +205,49 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return out + "</table>"
 
 
+def joined(runs: list[Run]) -> list[tuple[Run, dict[str, Any]]]:
+    """Each sink run joined with what the gen runs sent (their streams by name, added up when
+    several gens sent one name): per sink, ``loss_per_stream``'s result. Empty without both."""
+    from ._join import loss_per_stream
+
+    gens = [r for r in runs if r.kind == "gen"]
+    if not gens:
+        return []
+    sent: dict[str, dict[str, Any]] = {}
+    for g in gens:
+        for name, s in (g.summary.get("per_stream") or {}).items():
+            m = sent.setdefault(name, {"ids": [], "seq": s.get("seq", True), "packets": 0, "bytes": 0, "states": []})
+            m["ids"] += s.get("ids", [])
+            m["packets"] += s["packets"]
+            m["bytes"] += s["bytes"]
+            m["states"] += s.get("states", [])
+    return [(r, loss_per_stream({"per_stream": sent}, r.summary)) for r in runs if r.kind == "sink"]
+
+
+def _loss_tables(runs: list[Run]) -> list[str]:
+    parts = []
+    for sink, streams in joined(runs):
+        parts.append(f"<h2>Sent minus received: {html.escape(sink.path.name)}</h2>")
+        parts.append("<p>lost = sent &minus; (received &minus; duplicates). gaps: sequence numbers missing between "
+                     "those that arrived (what the sink alone can see; frames lost after the last arrival leave "
+                     "none).</p>")
+        rows = []
+        for s in streams.values():
+            lat = s.latency_us or {}
+            rows.append([s.name, s.sent, s.received, s.lost, s.loss_pct, s.duplicates, s.reordered, s.gaps, s.extra,
+                         lat.get("p50"), lat.get("p99"), lat.get("max"), s.counted_by])
+        parts.append(_table(["stream", "sent", "received", "lost", "loss %", "duplicates", "reordered", "gaps",
+                             "extra", "p50 µs", "p99 µs", "max µs", "counted by"], rows))
+    return parts
+
+
 def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], charts: list[tuple[str, str]]) -> Path:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
              "margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
              "th{background:#f4f4f4}img{max-width:100%}pre{background:#f8f8f8;padding:1em;overflow:auto}</style>",
              f"</head><body><h1>{html.escape(title)}</h1>"]
+    parts += _loss_tables(runs)
     for r in runs:
         per = r.summary.get("per_stream") or {}
         if r.kind == "gen":
@@ -218,7 +259,7 @@ def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], chart
             parts.append(f"<h2>Received: {html.escape(r.path.name)} (latency measured in "
                          f"{html.escape(str(r.summary.get('receive_mode', 'poll')))} mode)</h2>")
             parts.append(_table(
-                ["stream", "name", "packets", "lost", "duplicates", "reordered", "pps", "p50 µs", "p90 µs", "p99 µs",
+                ["stream", "name", "packets", "gaps", "duplicates", "reordered", "pps", "p50 µs", "p90 µs", "p99 µs",
                  "p99.9 µs", "max µs", "jitter µs"],
                 [[k, names.get(k, ""), s["packets"], s["lost"], s["duplicates"], s["reordered"], s["pps"],
                   s["latency_us"]["p50"], s["latency_us"]["p90"], s["latency_us"]["p99"], s["latency_us"]["p99.9"],
@@ -234,4 +275,4 @@ def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], chart
     return path
 
 
-__all__ = ["Run", "load", "render"]
+__all__ = ["Run", "joined", "load", "render"]

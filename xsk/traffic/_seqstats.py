@@ -158,6 +158,7 @@ def stream_summary(part: dict[str, Any], histogram: bool = False) -> dict[str, A
     span = (part["last_ns"] - part["first_ns"]) / 1e9
     lat = LatencyHistogram.from_export(part["latency"])
     out = {k: part[k] for k in ("packets", "bytes", "lost", "duplicates", "reordered", "too_late")}
+    out["gaps"] = part["lost"]  # what "lost" always was: numbers missing between those that arrived
     out["pps"] = round((part["packets"] - 1) / span, 1) if span > 0 else None
     out["latency_us"] = lat.summary_us()
     out["jitter_us"] = round(part["jitter_ns"] / 1000, 2) if lat.count > 1 else None
@@ -293,6 +294,7 @@ class SeqStats:
             total.merge(LatencyHistogram.from_export(s["latency"]))
         return {
             **{key: sum(s[key] for s in streams.values()) for key in ("lost", "duplicates", "reordered", "too_late")},
+            "gaps": sum(s["lost"] for s in streams.values()),
             "streams": len(streams),
             "latency_us": total.summary_us(),
             "per_stream": {str(k): stream_summary(s, histogram) for k, s in streams.items()},

@@ -178,6 +178,11 @@ class Workers:
         else:
             self._errors.append(payload)
 
+    @property
+    def started(self) -> bool:
+        """True once ``start()`` has started the workers (and ever after)."""
+        return bool(self._procs)
+
     def finished(self) -> bool:
         """True once every worker has reported (its work ended) or failed."""
         self._collect(0.0)
