@@ -52,7 +52,7 @@ def test_a_pdr_accepts_a_device_that_loses_one_frame_in_a_thousand(test_program)
     assert sum(t.lost for t in ndr.trials + pdr.trials) == dropped
 
 
-def test_the_command_runs_through_a_routed_layout_and_prints_the_tables():
+def test_the_command_runs_through_a_routed_layout_and_prints_the_tables(tmp_path):
     run = subprocess.run([sys.executable, "-m", "xsk.cli", "rfc2544", "--routed", "--sizes", "64,9000",
                           "--trial", "0.3", "--resolution", "10", "--max-rate", "20k", "--loss-curve", "--json"],
                          capture_output=True, text=True, timeout=600)
@@ -65,6 +65,14 @@ def test_the_command_runs_through_a_routed_layout_and_prints_the_tables():
     assert all(p["lost"] == p["sent"] - p["received"] for p in row["loss_curve"])
     assert {"p50", "p99"} <= set(row["latency"]["latency_us"])
     assert row["l1_mbps"] == pytest.approx(row["rate_pps"] * 84 * 8 / 1e6, rel=1e-3)
+    saved = tmp_path / "rfc2544.json"  # xsk report draws the standard tables and charts from it
+    saved.write_text(run.stdout)
+    report = subprocess.run([sys.executable, "-m", "xsk.cli", "report", str(saved), "-o", str(tmp_path / "r.html")],
+                            capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "RFC 2544 throughput, NDR" in page and "Frame loss rate, 64 bytes" in page
+    assert page.count("<img") == 3  # throughput and latency by frame size, loss against offered load
 
 
 @pytest.mark.parametrize(("argv", "message"), [

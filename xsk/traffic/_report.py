@@ -9,6 +9,10 @@ Given a gen run and a sink run, the first table is each stream's loss as sent mi
 (``xsk.traffic._join``: joined by stream name, else by the ids gen sent it with); the sink's own
 ``gaps`` (numbers missing between those that arrived) stay beside it, named as what they are.
 
+The JSON of ``xsk rfc2544 --json`` gives the RFC 2544 tables (throughput per frame size, the
+loss curve, back-to-back) and charts (throughput and latency against frame size, loss against
+offered load), alone or beside gen and sink runs.
+
 Charts are matplotlib PNGs embedded as base64 ``<img>``: the file opens offline in any
 browser, weighs tens of kilobytes, and needs no JavaScript (plotly embeds ~3.5 MB of it per
 file). matplotlib is the ``report`` extra (``pip install xsk[report]``).
@@ -38,8 +42,8 @@ class Run:
         self.summary = summaries[-1]
         streams = self.summary.get("per_stream") or {}
         first: dict[str, Any] = next(iter(streams.values()), {})
-        self.kind = "gen" if "asked_pps" in first else "sink" if "latency_us" in first or \
-            "receive_mode" in self.summary else "other"
+        self.kind = "rfc2544" if self.summary.get("test") == "rfc2544" else "gen" if "asked_pps" in first else \
+            "sink" if "latency_us" in first or "receive_mode" in self.summary else "other"
 
 
 def load(path: str | Path) -> Run:
@@ -128,12 +132,15 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
     runs = [load(p) for p in inputs]
     gens = [r for r in runs if r.kind == "gen"]
     sinks = [r for r in runs if r.kind == "sink"]
-    if not gens and not sinks:
+    benches = [r for r in runs if r.kind == "rfc2544"]
+    if not gens and not sinks and not benches:
         raise ConfigError("none of the files holds per-stream results: give the JSON output of a gen run with "
-                          "a profile, or of a sink run")
+                          "a profile, of a sink run, or of xsk rfc2544 --json")
     names = _names(runs)
+    charts: list[tuple[str, str]] = [chart for b in benches for chart in _rfc2544_charts(plt, b)]
+    if not gens and not sinks:
+        return _write(Path(output), title or "xsk RFC 2544 report", runs, names, charts)
     zero = _zero(runs)
-    charts: list[tuple[str, str]] = []
     # rate over time: sent (by name, from gen) and received (by id, from the sink)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for g in gens:
@@ -224,6 +231,90 @@ def joined(runs: list[Run]) -> list[tuple[Run, dict[str, Any]]]:
     return [(r, loss_per_stream({"per_stream": sent}, r.summary)) for r in runs if r.kind == "sink"]
 
 
+def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
+    """Throughput and latency against frame size, and the loss curves, of an ``xsk rfc2544 --json`` run."""
+    rows = run.summary.get("sizes") or []
+    if not rows:
+        return []
+    out = []
+    sizes = [r["size"] for r in rows]
+    fig, (pps_ax, bits_ax) = plt.subplots(1, 2, figsize=(11, 3.4))
+    pps_ax.plot(sizes, [r["rate_pps"] for r in rows], marker="o")
+    pps_ax.set_ylabel("frames/s")
+    bits_ax.plot(sizes, [r["l1_mbps"] for r in rows], marker="o", label="L1")
+    bits_ax.plot(sizes, [r["l2_mbps"] for r in rows], marker="s", linestyle="--", label="L2")
+    bits_ax.set_ylabel("Mbit/s")
+    bits_ax.legend(fontsize="small")
+    for a in (pps_ax, bits_ax):
+        a.set_xscale("log")
+        a.set_xticks(sizes, [str(x) for x in sizes])
+        a.set_xlabel("frame size, bytes (FCS included)")
+        a.set_ylim(bottom=0)
+    fig.suptitle(f"Throughput ({'NDR' if not run.summary['acceptable_loss_pct'] else 'PDR'}) by frame size")
+    out.append((f"RFC 2544 throughput: {run.path.name}", _png(fig)))
+    lat = [(r["size"], r["latency"]["latency_us"]) for r in rows if (r.get("latency") or {}).get("latency_us")]
+    if lat:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        for q, style in (("p50", "-o"), ("p99", ":s"), ("max", "--^")):
+            pts = [(size, v[q]) for size, v in lat if v.get(q) is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, label=q)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks([s for s, _ in lat], [str(s) for s, _ in lat])
+        ax.set_xlabel("frame size, bytes")
+        ax.set_ylabel("one-way latency, µs")
+        ax.set_title("Latency at the throughput found")
+        ax.legend(fontsize="small")
+        out.append((f"RFC 2544 latency: {run.path.name}", _png(fig)))
+    curves = [(r["size"], r["loss_curve"]) for r in rows if r.get("loss_curve")]
+    if curves:
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        for size, curve in curves:
+            ax.plot([p["percent"] for p in curve], [p["loss_pct"] for p in curve], marker="o", label=f"{size} B")
+        ax.set_xlabel("offered load, % of the ceiling")
+        ax.set_ylabel("frame loss, %")
+        ax.set_title("Frame loss rate")
+        ax.legend(fontsize="small")
+        out.append((f"RFC 2544 frame loss rate: {run.path.name}", _png(fig)))
+    return out
+
+
+def _rfc2544_tables(runs: list[Run]) -> list[str]:
+    parts = []
+    for r in runs:
+        if r.kind != "rfc2544":
+            continue
+        sm = r.summary
+        what = "NDR" if not sm["acceptable_loss_pct"] else f"PDR at {sm['acceptable_loss_pct']:g}% loss"
+        parts.append(f"<h2>RFC 2544 throughput, {what}: {html.escape(r.path.name)}</h2>")
+        parts.append(f"<p>{html.escape(str(sm.get('layout', '')))}; {sm['trial_seconds']:g} s trials, each "
+                     "verified by one twice as long; loss is sent minus received.</p>")
+        rows = []
+        for row in sm["sizes"]:
+            lat = (row.get("latency") or {}).get("latency_us") or {}
+            rows.append([row["size"], row["rate_pps"], row["l1_mbps"], row["l2_mbps"],
+                         f"{100 * row['resolution_reached']:.2f}%", "yes" if row["verified"] else "no",
+                         "generator" if row["limited_by_generator"] else "device", len(row["trials"]),
+                         lat.get("p50"), lat.get("p99"), lat.get("max")])
+        parts.append(_table(["size", "frames/s", "L1 Mbit/s", "L2 Mbit/s", "resolution", "verified", "limit",
+                             "trials", "p50 µs", "p99 µs", "max µs"], rows))
+        for row in sm["sizes"]:
+            if row.get("loss_curve"):
+                parts.append(f"<h3>Frame loss rate, {row['size']} bytes</h3>")
+                parts.append(_table(["load %", "frames/s asked", "sent", "received", "lost", "loss %"],
+                                    [[p["percent"], p["rate_pps"], p["sent"], p["received"], p["lost"], p["loss_pct"]]
+                                     for p in row["loss_curve"]]))
+            if row.get("back_to_back"):
+                b = row["back_to_back"]
+                parts.append(f"<p>Back-to-back, {row['size']} bytes: {b['mean']:,} frames on average "
+                             f"(trials: {', '.join(f'{n:,}' for n in b['frames'])}; longest tried {b['max_burst']:,})"
+                             "</p>")
+        if sm.get("skipped_sizes"):
+            parts.append(f"<p>Skipped, over the MTU: {', '.join(map(str, sm['skipped_sizes']))}</p>")
+    return parts
+
+
 def _loss_tables(runs: list[Run]) -> list[str]:
     parts = []
     for sink, streams in joined(runs):
@@ -247,6 +338,7 @@ def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], chart
              "margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
              "th{background:#f4f4f4}img{max-width:100%}pre{background:#f8f8f8;padding:1em;overflow:auto}</style>",
              f"</head><body><h1>{html.escape(title)}</h1>"]
+    parts += _rfc2544_tables(runs)
     parts += _loss_tables(runs)
     for r in runs:
         per = r.summary.get("per_stream") or {}
@@ -268,7 +360,7 @@ def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], chart
         parts.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='{src}'>")
     parts.append("<h2>The runs' summaries</h2>")
     for r in runs:
-        brief = {k: v for k, v in r.summary.items() if k != "per_stream"}
+        brief = {k: v for k, v in r.summary.items() if k not in ("per_stream", "sizes")}
         parts.append(f"<h3>{html.escape(str(r.path))}</h3><pre>{html.escape(json.dumps(brief, indent=1))}</pre>")
     parts.append("</body></html>")
     path.write_text("\n".join(parts))
