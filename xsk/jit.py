@@ -336,7 +336,8 @@ class FrameHandler:
 
 
 @overload
-def handler(fn: Callable[..., Any], /) -> FrameHandler: ...
+def handler(fn: Callable[..., Any], /, *, state: Sequence[np.ndarray] = (), boundscheck: bool = True) -> FrameHandler:
+    ...
 
 
 @overload
