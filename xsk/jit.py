@@ -1,5 +1,5 @@
 """Compiled frame handlers: a protocol handler written in Python, compiled with numba, called
-from C for every frame with the GIL released.
+from C for every frame with the GIL released::
 
     from xsk import jit
 
