@@ -113,7 +113,6 @@ def _answer(frame: np.ndarray, h, text: np.ndarray) -> int:
     return jit.set_payload(frame, h, text, len(text))
 
 
-@jit.handler
 def _kv(frame: np.ndarray, length: int, h, keys: np.ndarray, key_lens: np.ndarray, values: np.ndarray,
         value_lens: np.ndarray) -> int:
     if not h.udp or h.payload < 0 or h.l4_csum == CSUM_BAD:
@@ -160,7 +159,7 @@ class CompiledStore:
         self.key_lens = np.zeros(SLOTS, dtype=np.int32)  # key length + 1; 0: empty
         self.values = np.zeros((SLOTS, VALUE_MAX), dtype=np.uint8)
         self.value_lens = np.zeros(SLOTS, dtype=np.int32)
-        self.handler = jit.handler(_kv.py_func, state=(self.keys, self.key_lens, self.values, self.value_lens))
+        self.handler = jit.handler(_kv, state=(self.keys, self.key_lens, self.values, self.value_lens))
 
     def __len__(self) -> int:
         return int(np.count_nonzero(self.key_lens))

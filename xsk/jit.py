@@ -41,6 +41,7 @@ without numba): the protocol library of :mod:`xsk.replies`, one frame at a time.
 from __future__ import annotations
 
 import importlib
+import inspect
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast, overload
@@ -312,6 +313,13 @@ class FrameHandler:
                 raise ConfigError(f"state[{i}] must be a writable C-contiguous numpy array, got {type(a).__name__}",
                                   argument="state")
             arrays.append(a)
+        try:
+            inspect.signature(py_func).bind(*range(3 + len(arrays)))
+        except TypeError:
+            raise ConfigError(f"{getattr(py_func, '__name__', py_func)!r} must take (frame, length, h) and then one "
+                              f"argument per state array ({len(arrays)})", argument="fn") from None
+        except ValueError:  # no signature to read (a builtin): numba will say
+            pass
         self.py_func: Callable[..., Any] = py_func
         self.state: tuple[np.ndarray, ...] = tuple(arrays)
         self.boundscheck = boundscheck

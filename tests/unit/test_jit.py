@@ -228,6 +228,12 @@ def test_state_arrays_are_the_handler_s_to_read_and_write():
         jit.handler(lambda f, n, h, s: 0, state=(np.zeros((4, 4))[:, 1],))
     with pytest.raises(ConfigError, match="state"):
         jit.handler(lambda f, n, h, s: 0, state=([1, 2],))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"must take \(frame, length, h\) and then one argument per state array"):
+        jit.handler(lambda f, n, h: 0, state=(seen,))
+    with pytest.raises(ConfigError, match="must take"):
+        jit.handler(lambda frame: 0)
+    with pytest.raises(ConfigError, match="not a function"):
+        jit.handler(42)  # type: ignore[call-overload]
 
 
 def _unsupported(frame, length, h):
