@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ._binding import CData, ffi, lib
+from ._jitcore import FrameHandler
 from .errors import ConfigError
 from .headers import _HDR
-from .jit import FrameHandler
 
 _HDR_SIZE = _HDR.itemsize
 _RAISED = int(lib.XSK_JIT_RAISED)

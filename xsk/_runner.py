@@ -32,11 +32,11 @@ import numpy as np
 
 from . import headers as headers_mod
 from ._batch import Batch
+from ._jitcore import FrameHandler
 from ._jitloop import FrameLoop
 from ._socket import Socket
 from .errors import ConfigError
 from .headers import Headers
-from .jit import FrameHandler
 
 Handler = Callable[[Batch, Headers], "np.ndarray | bool | None"]
 _SERVE_FRAMES = 4096  # frames per C call of a compiled handler's loop: ~1-4 ms, so signals are seen soon

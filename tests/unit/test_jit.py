@@ -18,7 +18,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 
 import xsk
-from xsk import Runner, checksum, headers, jit, replies
+from xsk import Runner, _jitcore, checksum, headers, jit, replies
 from xsk._umem import XDP_PACKET_HEADROOM
 from xsk.errors import CompileError, ConfigError, UnsupportedError
 from xsk.headers import CSUM_OK, CSUM_PARTIAL
@@ -253,7 +253,7 @@ def test_a_handler_numba_cannot_compile_fails_at_start_with_numba_s_message_and_
 
 
 def test_without_numba_the_compiled_path_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(jit, "_numba", None)
+    monkeypatch.setattr(_jitcore, "_numba", None)
     with xsk.Umem(frame_count=64, hugepages="off") as umem, MemorySocket(umem) as sock, pytest.raises(
             UnsupportedError, match=r"pip install 'xsk\[jit\]'"):
         Runner(sock, jit.handler(lambda frame, length, h: jit.SEND))
