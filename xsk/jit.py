@@ -45,7 +45,8 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-from ._jitcore import DROP, INVALID, PASS, SEND, FrameHandler, handler, njit, numba_or_none
+from . import _jitcore
+from ._jitcore import FrameHandler, handler, njit, numba_or_none
 from .headers import CSUM_PARTIAL
 
 __all__ = [
@@ -53,6 +54,16 @@ __all__ = [
     "function", "get_u16", "get_u32", "handler", "ip4_header_checksum", "put_u16", "put_u32", "reflect", "set_payload",
     "set_payload_length", "swap_ips", "swap_macs", "swap_ports", "update_word",
 ]
+
+PASS = _jitcore.PASS
+"""No reply: the frame goes back to the fill ring (counted ``returned``)."""
+DROP = _jitcore.DROP
+"""No reply, counted ``dropped`` (a malformed or unwanted request)."""
+SEND = _jitcore.SEND
+"""Send the frame as it is now, at its received length."""
+INVALID = _jitcore.INVALID
+"""What a helper returns when it can't build the reply (it would not fit the frame); returned by
+the handler, the frame goes back and is counted ``invalid``."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
