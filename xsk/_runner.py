@@ -12,6 +12,11 @@ to the pool and from there to the fill ring); the rest go straight back to the f
 ring. ``run()`` stops on SIGINT/SIGTERM (or ``stop()``, ``count``, ``duration``) after the
 current batch, waits for outstanding TX to complete, and returns its statistics; the
 UMEM's accounting then balances with no frame left with the user.
+
+A compiled frame handler (:func:`xsk.jit.handler`) runs differently: the whole loop (receive,
+the handler per frame, send, give back) is C with the GIL released, one C call per few thousand
+frames; ``compiled=False`` runs the handler's Python from the same loop, for debugging. Its
+frames are never the user's: each is on a ring or in the pool between the loop's calls.
 """
 
 from __future__ import annotations
@@ -27,22 +32,37 @@ import numpy as np
 
 from . import headers as headers_mod
 from ._batch import Batch
+from ._jitcore import FrameHandler
+from ._jitloop import FrameLoop
 from ._socket import Socket
+from .errors import ConfigError
 from .headers import Headers
 
 Handler = Callable[[Batch, Headers], "np.ndarray | bool | None"]
+_SERVE_FRAMES = 4096  # frames per C call of a compiled handler's loop: ~1-4 ms, so signals are seen soon
 _parse = headers_mod.parse
 
 
 @dataclass
 class RunnerStats:
+    """What a Runner did: frames ``received``, ``replied`` (sent back), ``returned`` (given back to
+    the fill ring without a reply), ``tx_dropped`` (selected for reply but the TX ring stayed full:
+    given back), ``batches`` handled, ``busy_seconds`` (from a batch's arrival to its replies on the
+    TX ring, summed) and ``seconds`` (the wall-clock time ``run`` took, summed over runs). A
+    compiled frame handler's runs also count ``dropped`` (it returned DROP), ``invalid`` (a bad
+    action or a length past the frame) and ``raised`` (an exception inside it); those frames
+    were given back too."""
+
     received: int = 0
     replied: int = 0
-    returned: int = 0  # given back to the fill ring without a reply
-    tx_dropped: int = 0  # selected for reply but the TX ring stayed full
+    returned: int = 0
+    tx_dropped: int = 0
     seconds: float = 0.0
-    batches: int = 0  # batches handled
-    busy_seconds: float = 0.0  # from a batch's arrival to its replies on the TX ring, summed
+    batches: int = 0
+    busy_seconds: float = 0.0
+    dropped: int = 0
+    invalid: int = 0
+    raised: int = 0
 
     @property
     def busy_us_per_batch(self) -> float:
@@ -51,22 +71,37 @@ class RunnerStats:
 
 
 class Runner:
-    """Drives ``handler`` over batches received on ``sock``; replies go out of ``tx`` (default: ``sock``)."""
+    """Drives ``handler`` over batches received on ``sock``; replies go out of ``tx`` (default: ``sock``).
 
-    def __init__(self, sock: Socket, handler: Handler, *, batch: int = 64, tx: Socket | None = None,
-                 send_retries: int = 100, verify_checksums: bool = False) -> None:
+    ``handler``: a function of a batch and its headers (see the module), or a frame handler made
+    with :func:`xsk.jit.handler`, compiled here (numba's message if it can't be, before any
+    traffic) and run in C; ``compiled=False`` runs a frame handler's Python instead, from the
+    same C loop (for debugging: same results, an exception stops the run and is raised).
+    """
+
+    def __init__(self, sock: Socket, handler: Handler | FrameHandler, *, batch: int = 64, tx: Socket | None = None,
+                 send_retries: int = 100, verify_checksums: bool = False, compiled: bool | None = None) -> None:
         self.sock = sock
         self.verify_checksums = verify_checksums  # the handler's Headers carry l4_csum (see headers.parse)
         self.tx = tx or sock
         self.handler = handler
+        self._batch_handler: Handler | None = None if isinstance(handler, FrameHandler) else handler
         self.batch = batch
         self.send_retries = send_retries
         self.stats = RunnerStats()
         self._stop = threading.Event()
+        self._loop: FrameLoop | None = None
+        if isinstance(handler, FrameHandler):
+            self._loop = FrameLoop(handler, compiled=compiled is not False, batch=batch,
+                                   verify_checksums=verify_checksums, send_retries=send_retries)
+        elif compiled:
+            raise ConfigError("compiled=True needs a frame handler made with xsk.jit.handler", argument="compiled")
 
     def stop(self) -> None:
         """Ask the loop to finish after the current batch (safe from signal handlers and threads)."""
         self._stop.set()
+        if self._loop is not None:
+            self._loop.stop()
 
     def run(self, *, count: int | None = None, duration: float | None = None,
             handle_signals: bool = True) -> RunnerStats:
@@ -80,7 +115,9 @@ class Runner:
         b: Batch | None = None  # refilled in place (into=) once all its frames went out or back
         clock, stats, recv, handle, stopped = time.perf_counter, self.stats, self.sock.recv, self._handle, self._stop
         try:
-            while not stopped.is_set():
+            if self._loop is not None:
+                self._serve(self._loop, count, deadline)
+            while self._loop is None and not stopped.is_set():
                 if count is not None and stats.received >= count:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
@@ -105,11 +142,40 @@ class Runner:
             self.stats.seconds = time.monotonic() - t0
         return self.stats
 
+    def _serve(self, loop: FrameLoop, count: int | None, deadline: float | None) -> None:
+        """run() for a frame handler: the socket's C loop, a few thousand frames per call."""
+        stopped, stats, serve, tx = self._stop, self.stats, self.sock.serve, self.tx
+        out = None if tx is self.sock else tx
+        loop.c.stop = 0
+        received = loop.c.c.received
+        try:
+            while not stopped.is_set():
+                done = loop.c.c.received - received
+                if count is not None and done >= count:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                budget = _SERVE_FRAMES if count is None else min(_SERVE_FRAMES, count - done)
+                if not serve(loop, budget, timeout=0.05, out=out) and out is not None:
+                    tx.complete()
+                if loop.error is not None:
+                    error, loop.error = loop.error, None
+                    raise error
+        finally:
+            for name, value in loop.counts().items():
+                if name == "busy_ns":
+                    stats.busy_seconds = value / 1e9
+                else:
+                    setattr(stats, name, value)
+
     async def run_async(self, *, count: int | None = None, duration: float | None = None) -> RunnerStats:
         """``run`` on the running asyncio loop: waits for frames through the loop (no thread, no core
         burnt while idle), handles each batch as ``run`` does. Ends on ``stop()``, ``count``,
         ``duration`` or cancellation; either way outstanding TX is flushed and no frame is left
         with the user (a cancel can only land while waiting, when the loop holds none)."""
+        if self._loop is not None:
+            raise ConfigError("a frame handler runs in C with run(), in a thread of its own if need be, not "
+                              "under run_async", argument="handler")
         t0 = time.monotonic()
         deadline = t0 + duration if duration else None
         b: Batch | None = None
@@ -142,7 +208,8 @@ class Runner:
 
     def _handle(self, b: Batch) -> None:
         try:
-            selected = self.handler(b, _parse(b, verify_checksums=self.verify_checksums))
+            assert self._batch_handler is not None  # run() serves a frame handler without coming here
+            selected = self._batch_handler(b, _parse(b, verify_checksums=self.verify_checksums))
         except BaseException:
             if not b.spent:
                 self.sock.release(b)

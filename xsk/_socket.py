@@ -31,7 +31,7 @@ import select
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -52,11 +52,15 @@ from .errors import (
     FrameOwnershipError,
     FrameTooLargeError,
     HostError,
+    IntegrityError,
     InterfaceGoneError,
     XskError,
     error_for,
 )
 from .pinned import PinnedProgram
+
+if TYPE_CHECKING:
+    from ._jitloop import FrameLoop
 
 __all__ = ["STATISTICS", "Mode", "Readiness", "Socket"]
 
@@ -72,6 +76,7 @@ _path_send = lib.xsk_path_send
 _path_recv = lib.xsk_path_recv
 _path_fill = lib.xsk_path_fill
 _path_forward = lib.xsk_path_forward
+_jit_run = lib.xsk_jit_run
 _fill_needs_wakeup = lib.xsk_path_fill_needs_wakeup
 _NULL = ffi.NULL
 _S = TypeVar("_S", bound="Socket")  # what ``with`` gives: the socket's own class (MemorySocket too)
@@ -461,6 +466,46 @@ class Socket:
                 break
         if path.kick_err:
             tx._raise_kick_after(path.kick_err, k)
+        return int(k)
+
+    def serve(self, loop: FrameLoop, max: int = 4096, timeout: float | None = None, *,
+              out: Socket | None = None) -> int:
+        """Run a compiled frame handler's loop (what :class:`xsk.Runner` makes of an
+        :mod:`xsk.jit` handler) over up to ``max`` received frames, in one C call with the GIL
+        released: receive, call the handler per frame, send its answers on this socket's TX ring
+        (or ``out``'s, a socket on the same UMEM), give the rest back to the fill ring. Returns
+        frames received (0 when ``timeout`` passed first; ``timeout`` as for ``recv``); the
+        loop's counts say what became of them. Every frame is on a ring or in the pool when it
+        returns. Single-buffer frames only."""
+        if self._closed or self._gone or self._pid != _procfork._pid:
+            self._usable()  # raises what is wrong
+        tx = self if out is None else out
+        if tx is not self:
+            tx._usable()
+            if tx.umem is not self.umem:
+                raise ConfigError(f"serve(out={tx!r}): the sockets must share one UMEM")
+        if not self.rx_enabled:
+            raise ConfigError(f"{self!r} was made with rx=False: it has nothing to serve")
+        if not tx.tx_enabled:
+            raise ConfigError(f"{tx!r} was made with tx=False: it cannot send replies")
+        if self.multi_buffer or tx.multi_buffer:
+            raise ConfigError("compiled handlers take single-buffer frames; with multi_buffer=True use recv and send")
+        if max < 1:
+            raise ConfigError(f"must be at least 1, got {max}", argument="max")
+        area = self.umem.area_pointer()
+        path, tx_path, c = self._path, tx._path, loop.c
+        token = next(self._tokens)
+        deadline = None if not timeout else time.monotonic() + timeout
+        while True:
+            k = _jit_run(c, path, tx_path, area, max, _SPINS, token)
+            if k or tx_path.kick_err or c.stop or c.send_err:
+                break
+            if not self._rx_idle(timeout, deadline):
+                break
+        if c.send_err:  # the frames went back to the fill ring; only a broken ledger gets here
+            raise IntegrityError(f"the data path refused a compiled handler's replies (error {c.send_err})")
+        if tx_path.kick_err:
+            tx._raise_kick_after(tx_path.kick_err, int(k))
         return int(k)
 
     def _refill(self) -> None:

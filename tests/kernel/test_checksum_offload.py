@@ -11,9 +11,9 @@ from __future__ import annotations
 from xsk import netns
 
 from .test_cli import finish, last_json, start, wait_attached
+from .test_examples import HANDLERS, udp_socket
 from .test_examples import start as start_example
 from .test_examples import stop as stop_example
-from .test_examples import udp_socket
 
 
 def _udp_in_csum_errors(ns: str) -> int:
@@ -23,10 +23,11 @@ def _udp_in_csum_errors(ns: str) -> int:
     return int(values[names.index("InCsumErrors")])
 
 
-def test_echo_answers_a_client_whose_kernel_leaves_checksums_to_offload(veth_pair_factory):
+@HANDLERS
+def test_echo_answers_a_client_whose_kernel_leaves_checksums_to_offload(veth_pair_factory, flags):
     pair = veth_pair_factory(tx_checksum_offload=True)
     a, b = pair.a, pair.b
-    server = start_example("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777")
+    server = start_example("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777", *flags)
     try:
         wait_attached(b)
         with udp_socket(a.netns) as client:
@@ -40,9 +41,10 @@ def test_echo_answers_a_client_whose_kernel_leaves_checksums_to_offload(veth_pai
     assert _udp_in_csum_errors(a.netns) == 0
 
 
-def test_echo_leaves_valid_checksums_alone(veth_pair):
+@HANDLERS
+def test_echo_leaves_valid_checksums_alone(veth_pair, flags):
     a, b = veth_pair.a, veth_pair.b
-    server = start_example("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777")
+    server = start_example("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777", *flags)
     try:
         wait_attached(b)
         with udp_socket(a.netns) as client:

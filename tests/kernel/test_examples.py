@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from xsk import netns
 
 from .test_cli import wait_attached
@@ -38,14 +40,19 @@ def udp_socket(ns: str, ip: str | None = None, port: int = 0) -> socket.socket:
     return s
 
 
+# Each example with its batch handler in Python, and with its frame handler compiled by numba (xsk.jit)
+HANDLERS = pytest.mark.parametrize("flags", [[], ["--compiled"]], ids=["python", "compiled"])
+
+
 def ping(ns: str, ip: str, count: int = 3) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", str(count), "-i", "0.2", "-W", "2", ip],
                           capture_output=True, text=True, timeout=30)
 
 
-def test_udp_echo_answers_while_the_kernel_keeps_everything_else(veth_pair):
+@HANDLERS
+def test_udp_echo_answers_while_the_kernel_keeps_everything_else(veth_pair, flags):
     a, b = veth_pair.a, veth_pair.b
-    server = start("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777")
+    server = start("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777", *flags)
     try:
         wait_attached(b)
         kernel_srv = udp_socket(b.netns, b.ip, 5353)  # another port: the kernel's own socket
@@ -67,9 +74,10 @@ def test_udp_echo_answers_while_the_kernel_keeps_everything_else(veth_pair):
     assert acc["pool"] == acc["total"]  # every frame back after a clean stop on SIGTERM
 
 
-def test_arp_and_icmp_answered_for_an_address_the_kernel_does_not_own(veth_pair):
+@HANDLERS
+def test_arp_and_icmp_answered_for_an_address_the_kernel_does_not_own(veth_pair, flags):
     a, b = veth_pair.a, veth_pair.b
-    responder = start("arp_icmp_responder.py", b.ifname, "--netns", b.netns, "--ip", "192.0.2.99")
+    responder = start("arp_icmp_responder.py", b.ifname, "--netns", b.netns, "--ip", "192.0.2.99", *flags)
     try:
         wait_attached(b)
         result = ping(a.netns, "192.0.2.99", count=5)
@@ -107,9 +115,10 @@ def test_custom_ethertype_with_retransmission(veth_pair):
     assert served["answered"] == served["requests"] - served["requests"] // 7  # all but every 7th
 
 
-def test_signal_mid_stream_leaves_every_frame_accounted(veth_pair):
+@HANDLERS
+def test_signal_mid_stream_leaves_every_frame_accounted(veth_pair, flags):
     a, b = veth_pair.a, veth_pair.b
-    server = start("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777")
+    server = start("udp_echo.py", b.ifname, "--netns", b.netns, "--port", "7777", *flags)
     wait_attached(b)
     client = udp_socket(a.netns)
     stop_sending = threading.Event()
@@ -137,12 +146,13 @@ def test_signal_mid_stream_leaves_every_frame_accounted(veth_pair):
     assert acc["pool"] == acc["total"], acc
 
 
-def test_udp_kv_replies_of_another_length_to_a_client_with_checksum_offload(veth_pair_factory):
+@HANDLERS
+def test_udp_kv_replies_of_another_length_to_a_client_with_checksum_offload(veth_pair_factory, flags):
     """`ip link`-style veth (offload on): requests come with partial checksums; every reply,
     longer or shorter than its request, reaches the client's kernel socket intact."""
     pair = veth_pair_factory(tx_checksum_offload=True)
     a, b = pair.a, pair.b
-    server = start("udp_kv.py", b.ifname, "--netns", b.netns, "--port", "7400")
+    server = start("udp_kv.py", b.ifname, "--netns", b.netns, "--port", "7400", *flags)
     try:
         wait_attached(b)
         with udp_socket(a.netns) as client:

@@ -131,3 +131,13 @@ def test_helper_costs_time_every_helper_on_both_batch_sizes(latency) -> None:
     assert {"headers.parse", "replies.reflect", "replies.set_payloads (array)", "Batch.select (every frame)"} <= set(
         names) and len(names) == len(set(names)) == 13
     assert all(r["us_one_frame"] > 0 and r["ns_per_frame_256"] > 0 for r in rows)
+
+
+def test_in_memory_rows_end_with_the_compiled_runner_at_batch_1_and_64(latency) -> None:
+    """`tools/latency --in-memory` measures the compiled Runner (xsk.jit) beside the Python steps;
+    a short run shows every row is made (no timing is asserted)."""
+    rows = latency.in_memory(requests=20)
+    compiled = [r for r in rows if r["step"].startswith("compiled Runner")]
+    assert [r["step"].rsplit(" ", 1)[1] for r in compiled] == ["1", "64"]
+    assert all(r["us_per_request"] > 0 and r["ns_per_frame"] > 0 for r in compiled)
+    assert len(rows) == len(compiled) + 6

@@ -26,6 +26,11 @@ SURFACE = {
         "ResourceBusyError", "Rule", "Runner", "RunnerStats", "RxMetadata", "STATISTICS", "Socket",
         "StillInUseError", "Umem", "UnsupportedError", "UsageError", "XDP_PKT_CONTD", "XskError",
     ],
+    "xsk.jit": [
+        "DROP", "FrameHandler", "INVALID", "PASS", "SEND", "checksum_update", "finish_checksum", "fix_l4_checksum",
+        "function", "get_u16", "get_u32", "handler", "ip4_header_checksum", "put_u16", "put_u32", "reflect",
+        "set_payload", "set_payload_length", "swap_ips", "swap_macs", "swap_ports", "update_word",
+    ],
     "xsk.traffic": [
         "Generator", "IMIX", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SEQ_LEN", "SeqStats",
         "Session", "Sink", "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate",
@@ -40,7 +45,7 @@ SURFACE = {
 
 PUBLIC_MODULES = {
     "xsk", "xsk.errors", "xsk.headers", "xsk.replies", "xsk.checksum", "xsk.txmeta", "xsk.pcap", "xsk.netns",
-    "xsk.link", "xsk.maps", "xsk.pinned", "xsk.traffic", "xsk.testing", "xsk.testing.plugin",
+    "xsk.link", "xsk.maps", "xsk.pinned", "xsk.jit", "xsk.traffic", "xsk.testing", "xsk.testing.plugin",
 }
 """Every module whose name has no part starting with "_" (the CLI's package aside)."""
 

@@ -25,6 +25,7 @@ The units are separate compilation units, in order of what they depend on:
     seqstats  the sink's per-stream sequence statistics and latency histogram (xsk.traffic._seqstats)
     mix       the multi-stream scheduler (xsk.traffic._mix)
     standin   the stand-in kernel for rings in ordinary memory (tests and benchmarks)
+    jit       the compiled-handler loop: receive, call a handler per frame, send / give back (xsk.jit)
 
 ledger.h's primitives are inline, so datapath.c's hot loops are specialised by -O3 as they
 would be in one unit with the ledger (``tools/instructions`` counts the result).
@@ -50,7 +51,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 UNITS = ("ledger", "parse", "rewrite", "txmd", "datapath", "system", "bpflink", "patch", "csum", "seqstats", "mix",
-         "standin")
+         "standin", "jit")
 LIBRARIES = ("bpf.cdef", "libs.cdef", "sockdiag.cdef")
 # Headers that declare layouts shared with the BPF programs in bpf/ and have no C unit (see redirect.h)
 HEADERS = ("redirect",)
