@@ -135,7 +135,7 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
     benches = [r for r in runs if r.kind == "rfc2544"]
     if not gens and not sinks and not benches:
         raise ConfigError("none of the files holds per-stream results: give the JSON output of a gen run with "
-                          "a profile, of a sink run, or of xsk rfc2544 --json")
+                          "a profile, of a sink run, or of an RFC 2544 run")
     names = _names(runs)
     charts: list[tuple[str, str]] = [chart for b in benches for chart in _rfc2544_charts(plt, b)]
     if not gens and not sinks:
