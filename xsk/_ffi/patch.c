@@ -9,6 +9,41 @@ static uint64_t sum_words(const uint8_t *b, uint32_t width)
 	return s;
 }
 
+static inline uint64_t next_rng(struct xsk_patch_plan *p)
+{
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	return p->rng;
+}
+
+static inline uint64_t load_be(const uint8_t *b, uint32_t width)
+{
+	uint64_t v = 0;
+	for (uint32_t i = 0; i < width; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static inline void store_be(uint8_t *b, uint32_t width, uint64_t v)
+{
+	for (uint32_t i = width; i > 0; i--, v >>= 8)
+		b[i - 1] = v & 0xff;
+}
+
+/* A counter's value for this packet, written; returns its share of a checksum (unfolded). */
+static inline uint64_t put_counter(struct xsk_patch_plan *p, const struct xsk_patch_field *fd, uint8_t *f,
+				   uint64_t index)
+{
+	uint64_t r = (fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index;
+	if (fd->n)
+		r %= fd->n;
+	uint64_t v = ((fd->start + fd->step * r) << fd->shift) & fd->mask;
+	uint8_t *d = f + fd->offset;
+	store_be(d, fd->width, (fd->flags & XSK_PATCH_MASKED) ? v | (load_be(d, fd->width) & ~fd->mask) : v);
+	return ((v & 0xffffffff) + (v >> 32)) << fd->sum_shift;
+}
+
 static uint16_t fold(uint64_t s)
 {
 	while (s >> 16)
@@ -30,24 +65,19 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 	uint64_t ip = p->base_ip, l4 = p->base_l4;
 	for (uint32_t k = 0; k < p->nfields; k++) {
 		const struct xsk_patch_field *fd = &p->fields[k];
-		uint64_t row;
-		if (p->random) {
-			p->rng ^= p->rng << 13;
-			p->rng ^= p->rng >> 7;
-			p->rng ^= p->rng << 17;
-			row = p->rng % fd->count;
+		uint64_t s;
+		if (fd->flags & XSK_PATCH_COUNTER) {
+			s = put_counter(p, fd, f, index);
 		} else {
-			row = index % fd->count;
+			uint64_t row = ((fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index) % fd->count;
+			const uint8_t *v = fd->values + row * fd->width;
+			memcpy(f + fd->offset, v, fd->width);
+			s = (fd->flags & (XSK_PATCH_IP_SUM | XSK_PATCH_L4_SUM)) ? sum_words(v, fd->width) : 0;
 		}
-		const uint8_t *v = fd->values + row * fd->width;
-		memcpy(f + fd->offset, v, fd->width);
-		if (fd->flags) {
-			uint64_t s = sum_words(v, fd->width);
-			if (fd->flags & XSK_PATCH_IP_SUM)
-				ip += s;
-			if (fd->flags & XSK_PATCH_L4_SUM)
-				l4 += s;
-		}
+		if (fd->flags & XSK_PATCH_IP_SUM)
+			ip += s;
+		if (fd->flags & XSK_PATCH_L4_SUM)
+			l4 += s;
 	}
 	if (p->ip_len_at >= 0) {
 		uint32_t v = len - (uint32_t)p->ip_len_sub, seg = len - (uint32_t)p->l4_at;
@@ -56,6 +86,8 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 		if (p->ip_len_summed)
 			ip += v;
 		l4 += seg; /* the pseudo-header's length */
+		if (p->len_sums && len < p->len_sums_n)
+			l4 += p->len_sums[len];
 		if (p->udp_len_at >= 0) {
 			f[p->udp_len_at] = (uint8_t)(seg >> 8);
 			f[p->udp_len_at + 1] = seg & 0xff;
