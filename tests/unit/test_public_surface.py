@@ -27,8 +27,8 @@ SURFACE = {
         "StillInUseError", "Umem", "UnsupportedError", "UsageError", "XDP_PKT_CONTD", "XskError",
     ],
     "xsk.traffic": [
-        "Generator", "IMIX", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SEQ_LEN", "SeqStats", "Sink",
-        "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields",
+        "Generator", "IMIX", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Profile", "SEQ_LEN", "SeqStats",
+        "Sink", "Stream", "Vary", "XdpGenerator", "layout", "locate", "parse_rate", "parse_template", "varying_fields",
     ],
     "xsk.testing": [
         "Capture", "End", "FrameSender", "MemoryRing", "MemorySocket", "RoutedPair", "VethPair", "XdpProgram",

@@ -6,6 +6,8 @@ internal (``xsk.traffic._profile``...).
 * ``_fields``: a template frame and its varying fields, patched a batch at a time in C
   (``PacketPlan``), and the sequence payload (stream, counter, transmit time) it can carry.
 * ``_ranges``: value ranges of addresses, ports and MACs for the varying fields.
+* ``_vary``: any field varied per packet, by scapy name or offset (``Vary``, ``locate``), and
+  payload patterns.
 * ``_template``: scapy packets from a template string, built from its syntax tree, never run.
 * ``_pacer``: rates (``100k``, ``2Gbit``) and sending on an absolute schedule.
 * ``_xdpgen``: the in-kernel engine (BPF_PROG_RUN with live frames).
@@ -30,7 +32,9 @@ from ._profile import IMIX, Profile, Stream
 from ._receiver import Sink
 from ._seqstats import LatencyHistogram, SeqStats
 from ._template import parse as parse_template
+from ._vary import Location, Vary, locate
 from ._xdpgen import XdpGenerator
 
-__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "SeqStats", "Sink",
-           "Stream", "XdpGenerator", "layout", "parse_rate", "parse_template", "varying_fields"]
+__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Profile",
+           "SeqStats", "Sink", "Stream", "Vary", "XdpGenerator", "layout", "locate", "parse_rate", "parse_template",
+           "varying_fields"]
