@@ -346,11 +346,37 @@ def counters(frame: bytes, vary: Mapping[str, str | Vary] | None) -> tuple[list[
     if not vary:
         return out, frame
     check_vary(vary)
-    packet = _dissect(frame) if any(not n.startswith("@") for n in vary) else None
+    packet = _dissect(frame)
+    unkept = _unkept_checksums(frame, packet)
     for name, spec in vary.items():
         c, frame = counter(frame, name, spec, packet=packet)
+        for what, lo, hi in unkept:
+            if c.offset < hi and c.offset + c.width > lo:
+                raise ConfigError(f"{name}: lies under the checksum of {what}, which the generator does not "
+                                  "update (it keeps the outer IPv4 header's and the outer UDP/TCP checksum)")
         out.append(c)
     return out, frame
+
+
+def _unkept_checksums(frame: bytes, packet: Any) -> list[tuple[str, int, int]]:
+    """The byte ranges under a checksum the patcher does not keep (inner headers of a tunnel,
+    ICMP, GRE...): (the layer's name, lo, hi)."""
+    from ._fields import _L4_CSUM_OFFSET, layout
+
+    lay = layout(frame)
+    kept = {lay.l3} if lay.ip_version == 4 else set()
+    if lay.l4 is not None and lay.l4_proto in _L4_CSUM_OFFSET:
+        kept.add(lay.l4)
+    out = []
+    for layer, offset, placed in _layer_fields(packet):
+        names = {f.name for f, _, bits in placed if bits}
+        if not names & {"chksum", "cksum", "checksum"} or offset in kept:
+            continue
+        if type(layer).__name__ == "IP":
+            out.append((f"the IP header at byte {offset}", offset, offset + (frame[offset] & 0x0F) * 4))
+        else:
+            out.append((f"the {type(layer).__name__} header at byte {offset}", offset, len(frame)))
+    return out
 
 
 def check_payload(pattern: Any) -> None:
