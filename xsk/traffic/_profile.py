@@ -141,13 +141,13 @@ class Stream:
     duration: float | None = None
     size: SizeSpec = None
     fields: Mapping[str, str] | None = None
-    vary: Mapping[str, str | _vary.Vary] | None = None
-    payload: str | None = None
     random: bool = False
     seq: bool = True
     start: float = 0.0
     burst: int | None = None
     latency: bool = False
+    vary: Mapping[str, str | _vary.Vary] | None = None
+    payload: str | None = None
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""
