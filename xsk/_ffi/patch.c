@@ -17,8 +17,28 @@ static inline uint64_t next_rng(struct xsk_patch_plan *p)
 	return p->rng;
 }
 
+/* Big-endian words of 1..8 bytes at any alignment; 1, 2, 4 and 8 bytes as one byte-swapped
+ * access on a little-endian machine (x86 here; a big-endian one takes the byte loops). */
 static inline uint64_t load_be(const uint8_t *b, uint32_t width)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint16_t h;
+	uint32_t w;
+	uint64_t q;
+	switch (width) {
+	case 1:
+		return b[0];
+	case 2:
+		memcpy(&h, b, 2);
+		return __builtin_bswap16(h);
+	case 4:
+		memcpy(&w, b, 4);
+		return __builtin_bswap32(w);
+	case 8:
+		memcpy(&q, b, 8);
+		return __builtin_bswap64(q);
+	}
+#endif
 	uint64_t v = 0;
 	for (uint32_t i = 0; i < width; i++)
 		v = v << 8 | b[i];
@@ -27,6 +47,27 @@ static inline uint64_t load_be(const uint8_t *b, uint32_t width)
 
 static inline void store_be(uint8_t *b, uint32_t width, uint64_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint16_t h;
+	uint32_t w;
+	switch (width) {
+	case 1:
+		b[0] = (uint8_t)v;
+		return;
+	case 2:
+		h = __builtin_bswap16((uint16_t)v);
+		memcpy(b, &h, 2);
+		return;
+	case 4:
+		w = __builtin_bswap32((uint32_t)v);
+		memcpy(b, &w, 4);
+		return;
+	case 8:
+		v = __builtin_bswap64(v);
+		memcpy(b, &v, 8);
+		return;
+	}
+#endif
 	for (uint32_t i = width; i > 0; i--, v >>= 8)
 		b[i - 1] = v & 0xff;
 }
@@ -36,8 +77,8 @@ static inline uint64_t put_counter(struct xsk_patch_plan *p, const struct xsk_pa
 				   uint64_t index)
 {
 	uint64_t r = (fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index;
-	if (fd->n)
-		r %= fd->n;
+	/* n a power of two (a whole field: 256, 65536...; 0 is 2^64) needs no division */
+	r = (fd->n & (fd->n - 1)) == 0 ? r & (fd->n - 1) : r % fd->n;
 	uint64_t v = ((fd->start + fd->step * r) << fd->shift) & fd->mask;
 	uint8_t *d = f + fd->offset;
 	store_be(d, fd->width, (fd->flags & XSK_PATCH_MASKED) ? v | (load_be(d, fd->width) & ~fd->mask) : v);
