@@ -342,3 +342,11 @@ def test_a_field_under_a_checksum_the_generator_does_not_keep_is_refused(packet,
         counters(bytes(packet), {name: "inc"})
     with pytest.raises(ConfigError, match=r"ICMP.id: lies under the checksum of the ICMP header at byte 34"):
         counters(bytes(Ether() / IP() / ICMP()), {"ICMP.id": "inc"})
+
+
+def test_the_example_profile_resolves():
+    from pathlib import Path
+
+    path = Path(__file__).parents[3] / "examples" / "profiles" / "field_sweep.toml"
+    plans = resolve(Profile.load(path), src_mac="02:00:00:00:00:0a", src_ip="192.0.2.1")
+    assert [len(p.counters) for p in plans] == [3, 3]
