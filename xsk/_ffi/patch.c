@@ -98,6 +98,28 @@ static void put_be64(uint8_t *b, uint64_t v)
 		b[i] = v & 0xff;
 }
 
+/* Every counter of the plan written into frame f, and their shares of the two checksums. Out
+ * of line and returning the sums by value, so that plans without counters keep patch_frame's
+ * sums in registers, as they were. */
+struct counter_sums {
+	uint64_t ip, l4;
+};
+
+static __attribute__((noinline)) struct counter_sums put_counters(struct xsk_patch_plan *p, uint8_t *f,
+								  uint64_t index)
+{
+	struct counter_sums sums = {0, 0};
+	const struct xsk_patch_field *fd = &p->fields[p->nfields], *end = fd + p->ncounters;
+	for (; fd < end; fd++) {
+		uint64_t s = put_counter(p, fd, f, index);
+		if (fd->flags & XSK_PATCH_IP_SUM)
+			sums.ip += s;
+		if (fd->flags & XSK_PATCH_L4_SUM)
+			sums.l4 += s;
+	}
+	return sums;
+}
+
 /* The checksums are the template's base sums plus the words of the fields written
  * (RFC 1624): no pass over the rest of the frame. */
 static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t len, uint64_t index,
@@ -106,19 +128,21 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 	uint64_t ip = p->base_ip, l4 = p->base_l4;
 	for (uint32_t k = 0; k < p->nfields; k++) {
 		const struct xsk_patch_field *fd = &p->fields[k];
-		uint64_t s;
-		if (fd->flags & XSK_PATCH_COUNTER) {
-			s = put_counter(p, fd, f, index);
-		} else {
-			uint64_t row = ((fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index) % fd->count;
-			const uint8_t *v = fd->values + row * fd->width;
-			memcpy(f + fd->offset, v, fd->width);
-			s = (fd->flags & (XSK_PATCH_IP_SUM | XSK_PATCH_L4_SUM)) ? sum_words(v, fd->width) : 0;
+		uint64_t row = (p->random ? next_rng(p) : index) % fd->count;
+		const uint8_t *v = fd->values + row * fd->width;
+		memcpy(f + fd->offset, v, fd->width);
+		if (fd->flags) {
+			uint64_t s = sum_words(v, fd->width);
+			if (fd->flags & XSK_PATCH_IP_SUM)
+				ip += s;
+			if (fd->flags & XSK_PATCH_L4_SUM)
+				l4 += s;
 		}
-		if (fd->flags & XSK_PATCH_IP_SUM)
-			ip += s;
-		if (fd->flags & XSK_PATCH_L4_SUM)
-			l4 += s;
+	}
+	if (p->ncounters) {
+		struct counter_sums c = put_counters(p, f, index);
+		ip += c.ip;
+		l4 += c.l4;
 	}
 	if (p->ip_len_at >= 0) {
 		uint32_t v = len - (uint32_t)p->ip_len_sub, seg = len - (uint32_t)p->l4_at;

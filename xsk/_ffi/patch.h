@@ -39,7 +39,9 @@ struct xsk_patch_field {
 };
 
 struct xsk_patch_plan {
-	uint32_t nfields;
+	uint32_t nfields;   /* tables: fields[0, nfields) */
+	uint32_t ncounters; /* counters (XSK_PATCH_COUNTER): fields[nfields, nfields + ncounters) */
+	uint32_t random;    /* the tables' rows drawn at random (a counter has its own XSK_PATCH_RANDOM) */
 	struct xsk_patch_field fields[XSK_PATCH_MAX_FIELDS];
 	int32_t seq_at;     /* offset of the 16-byte sequence number + timestamp, or -1 */
 	int32_t ip_csum_at; /* offset of the IPv4 header checksum to recompute, or -1 */

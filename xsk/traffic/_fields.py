@@ -446,7 +446,8 @@ class CPatcher:
             raise ConfigError(f"at most {lib.XSK_PATCH_MAX_FIELDS} varying fields, got {total}", argument="fields")
         c = ffi.new("struct xsk_patch_plan *")
         self._keep: list[np.ndarray] = []
-        c.nfields = total
+        c.nfields, c.ncounters = len(plan.fields), len(plan.counters)
+        c.random = 1 if plan.random else 0
         for i, f in enumerate(plan.fields):
             rows = np.ascontiguousarray(f.rows, dtype=np.uint8)
             if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1:
@@ -458,8 +459,7 @@ class CPatcher:
             fc = c.fields[i]
             fc.offset, fc.width, fc.count = f.offset, rows.shape[1], rows.shape[0]
             fc.flags = (lib.XSK_PATCH_IP_SUM if plan._ip_csum and f.in_ip_header else 0) | (
-                lib.XSK_PATCH_L4_SUM if plan._l4_csum and f.in_l4_sum else 0) | (
-                lib.XSK_PATCH_RANDOM if plan.random else 0)
+                lib.XSK_PATCH_L4_SUM if plan._l4_csum and f.in_l4_sum else 0)
             fc.values = ffi.from_buffer("uint8_t[]", rows)
         for i, (k, (in_ip, in_l4)) in enumerate(zip(plan.counters, plan._counter_sums, strict=True),
                                                 start=len(plan.fields)):
