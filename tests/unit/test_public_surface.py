@@ -32,9 +32,9 @@ SURFACE = {
         "set_payload", "set_payload_length", "swap_ips", "swap_macs", "swap_ports", "update_word",
     ],
     "xsk.traffic": [
-        "Generator", "IMIX", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SEQ_LEN", "SeqStats",
-        "Session", "Sink", "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate",
-        "parse_template", "varying_fields",
+        "Generator", "IMIX", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SEQ_LEN",
+        "SeqStats", "Session", "Sink", "Stream", "StreamLoss", "Vary", "XdpGenerator", "layout", "locate",
+        "loss_per_stream", "parse_rate", "parse_template", "varying_fields",
     ],
     "xsk.testing": [
         "Capture", "End", "FrameSender", "MemoryRing", "MemorySocket", "RoutedPair", "VethPair", "XdpProgram",

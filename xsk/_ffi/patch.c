@@ -9,6 +9,82 @@ static uint64_t sum_words(const uint8_t *b, uint32_t width)
 	return s;
 }
 
+static inline uint64_t next_rng(struct xsk_patch_plan *p)
+{
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	return p->rng;
+}
+
+/* Big-endian words of 1..8 bytes at any alignment; 1, 2, 4 and 8 bytes as one byte-swapped
+ * access on a little-endian machine (x86 here; a big-endian one takes the byte loops). */
+static inline uint64_t load_be(const uint8_t *b, uint32_t width)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint16_t h;
+	uint32_t w;
+	uint64_t q;
+	switch (width) {
+	case 1:
+		return b[0];
+	case 2:
+		memcpy(&h, b, 2);
+		return __builtin_bswap16(h);
+	case 4:
+		memcpy(&w, b, 4);
+		return __builtin_bswap32(w);
+	case 8:
+		memcpy(&q, b, 8);
+		return __builtin_bswap64(q);
+	}
+#endif
+	uint64_t v = 0;
+	for (uint32_t i = 0; i < width; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static inline void store_be(uint8_t *b, uint32_t width, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint16_t h;
+	uint32_t w;
+	switch (width) {
+	case 1:
+		b[0] = (uint8_t)v;
+		return;
+	case 2:
+		h = __builtin_bswap16((uint16_t)v);
+		memcpy(b, &h, 2);
+		return;
+	case 4:
+		w = __builtin_bswap32((uint32_t)v);
+		memcpy(b, &w, 4);
+		return;
+	case 8:
+		v = __builtin_bswap64(v);
+		memcpy(b, &v, 8);
+		return;
+	}
+#endif
+	for (uint32_t i = width; i > 0; i--, v >>= 8)
+		b[i - 1] = v & 0xff;
+}
+
+/* A counter's value for this packet, written; returns its share of a checksum (unfolded). */
+static inline uint64_t put_counter(struct xsk_patch_plan *p, const struct xsk_patch_field *fd, uint8_t *f,
+				   uint64_t index)
+{
+	uint64_t r = (fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index;
+	/* n a power of two (a whole field: 256, 65536...; 0 is 2^64) needs no division */
+	r = (fd->n & (fd->n - 1)) == 0 ? r & (fd->n - 1) : r % fd->n;
+	uint64_t v = ((fd->start + fd->step * r) << fd->shift) & fd->mask;
+	uint8_t *d = f + fd->offset;
+	store_be(d, fd->width, (fd->flags & XSK_PATCH_MASKED) ? v | (load_be(d, fd->width) & ~fd->mask) : v);
+	return ((v & 0xffffffff) + (v >> 32)) << fd->sum_shift;
+}
+
 static uint16_t fold(uint64_t s)
 {
 	while (s >> 16)
@@ -22,6 +98,28 @@ static void put_be64(uint8_t *b, uint64_t v)
 		b[i] = v & 0xff;
 }
 
+/* Every counter of the plan written into frame f, and their shares of the two checksums. Out
+ * of line and returning the sums by value, so that plans without counters keep patch_frame's
+ * sums in registers, as they were. */
+struct counter_sums {
+	uint64_t ip, l4;
+};
+
+static __attribute__((noinline)) struct counter_sums put_counters(struct xsk_patch_plan *p, uint8_t *f,
+								  uint64_t index)
+{
+	struct counter_sums sums = {0, 0};
+	const struct xsk_patch_field *fd = &p->fields[p->nfields], *end = fd + p->ncounters;
+	for (; fd < end; fd++) {
+		uint64_t s = put_counter(p, fd, f, index);
+		if (fd->flags & XSK_PATCH_IP_SUM)
+			sums.ip += s;
+		if (fd->flags & XSK_PATCH_L4_SUM)
+			sums.l4 += s;
+	}
+	return sums;
+}
+
 /* The checksums are the template's base sums plus the words of the fields written
  * (RFC 1624): no pass over the rest of the frame. */
 static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t len, uint64_t index,
@@ -30,15 +128,7 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 	uint64_t ip = p->base_ip, l4 = p->base_l4;
 	for (uint32_t k = 0; k < p->nfields; k++) {
 		const struct xsk_patch_field *fd = &p->fields[k];
-		uint64_t row;
-		if (p->random) {
-			p->rng ^= p->rng << 13;
-			p->rng ^= p->rng >> 7;
-			p->rng ^= p->rng << 17;
-			row = p->rng % fd->count;
-		} else {
-			row = index % fd->count;
-		}
+		uint64_t row = (p->random ? next_rng(p) : index) % fd->count;
 		const uint8_t *v = fd->values + row * fd->width;
 		memcpy(f + fd->offset, v, fd->width);
 		if (fd->flags) {
@@ -49,6 +139,11 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 				l4 += s;
 		}
 	}
+	if (p->ncounters) {
+		struct counter_sums c = put_counters(p, f, index);
+		ip += c.ip;
+		l4 += c.l4;
+	}
 	if (p->ip_len_at >= 0) {
 		uint32_t v = len - (uint32_t)p->ip_len_sub, seg = len - (uint32_t)p->l4_at;
 		f[p->ip_len_at] = (uint8_t)(v >> 8);
@@ -56,6 +151,8 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 		if (p->ip_len_summed)
 			ip += v;
 		l4 += seg; /* the pseudo-header's length */
+		if (p->len_sums && len < p->len_sums_n)
+			l4 += p->len_sums[len];
 		if (p->udp_len_at >= 0) {
 			f[p->udp_len_at] = (uint8_t)(seg >> 8);
 			f[p->udp_len_at + 1] = seg & 0xff;

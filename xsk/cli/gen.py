@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import ConfigError
 from ..traffic import _generator as generator
 from ..traffic._run_plan import plan
+from ..traffic._vary import NAME_FORMS, PAYLOADS, VARY_FORMS
 from . import common
 
 PROG = "xsk gen"
@@ -25,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
                profile=args.profile, pcap=args.pcap, template=args.template, dst_mac=args.dst_mac,
                src_mac=args.src_mac, src_ip=args.src_ip, dst_ip=args.dst_ip, src_port=args.src_port,
                dst_port=args.dst_port, size=args.size, vlan=args.vlan, tcp=args.tcp, random=args.random,
-               seq=args.seq, seq_start=args.seq_start, tx_timestamps=args.tx_timestamps,
+               seq=args.seq, seq_start=args.seq_start, vary=_vary_option(args.vary), payload=args.payload,
+               tx_timestamps=args.tx_timestamps,
                verify_ledger=args.verify_ledger)
     common.csv_ready(args.csv)
     reporter = common.Reporter(args.json, total=cfg.count, duration=cfg.duration)
@@ -68,6 +71,22 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
+def _vary_option(items: list[str] | None) -> dict[str, str] | None:
+    """``--vary FIELD=SPEC`` given any number of times, as the library's ``vary=`` table."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        name, eq, spec = item.partition("=")
+        if not eq or not name.strip() or not spec.strip():
+            raise ConfigError(f"{item!r}: FIELD=HOW, e.g. IP.ttl=inc:1-64 or @22:1=random (fields: {NAME_FORMS}; "
+                              f"how: {VARY_FORMS})", argument="vary")
+        if name.strip() in out:
+            raise ConfigError(f"{name.strip()} is given twice", argument="vary")
+        out[name.strip()] = spec.strip()
+    return out
+
+
 def _stream_table(per_stream: dict[str, dict[str, Any]]) -> str:
     head = ("stream", "ids", "packets", "bytes", "pps", "asked pps")
     rows = [head] + [(name, ",".join(map(str, s["ids"])), f"{s['packets']:,}", f"{s['bytes']:,}",
@@ -108,6 +127,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="send the streams of a traffic profile (TOML, or a Python file defining `profile`); "
                    "--rate then sets the total its percent streams share")
     g.add_argument("--random", action="store_true", help="draw range values at random instead of in order")
+    g.add_argument("--vary", action="append", metavar="FIELD=HOW",
+                   help="vary any field of the packet, per packet, checksums kept valid; repeatable. FIELD: "
+                   f"{NAME_FORMS}. HOW: {VARY_FORMS}. E.g. --vary IP.ttl=inc:1-64 --vary Dot1Q.vlan=random:100-199")
+    g.add_argument("--payload", metavar="PATTERN", help=f"what fills the frame past the headers: {PAYLOADS}")
     g.add_argument("--seq", dest="seq", action="store_true", default=None,
                    help="sequence number + timestamp payload (default on for UDP)")
     g.add_argument("--no-seq", dest="seq", action="store_false")

@@ -6,6 +6,8 @@ internal (``xsk.traffic._profile``...).
 * ``_fields``: a template frame and its varying fields, patched a batch at a time in C
   (``PacketPlan``), and the sequence payload (stream, counter, transmit time) it can carry.
 * ``_ranges``: value ranges of addresses, ports and MACs for the varying fields.
+* ``_vary``: any field varied per packet, by scapy name or offset (``Vary``, ``locate``), and
+  payload patterns.
 * ``_template``: scapy packets from a template string, built from its syntax tree, never run.
 * ``_pacer``: rates (``100k``, ``2Gbit``) and sending on an absolute schedule.
 * ``_xdpgen``: the in-kernel engine (BPF_PROG_RUN with live frames).
@@ -38,8 +40,9 @@ from ._rfc2544 import Rfc2544
 from ._seqstats import LatencyHistogram, SeqStats
 from ._session import Session
 from ._template import parse as parse_template
+from ._vary import Location, Vary, locate
 from ._xdpgen import XdpGenerator
 
-__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SeqStats",
-           "Session", "Sink", "Stream", "StreamLoss", "XdpGenerator", "layout", "loss_per_stream", "parse_rate",
-           "parse_template", "varying_fields"]
+__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Profile", "Rfc2544",
+           "SeqStats", "Session", "Sink", "Stream", "StreamLoss", "Vary", "XdpGenerator", "layout", "locate",
+           "loss_per_stream", "parse_rate", "parse_template", "varying_fields"]

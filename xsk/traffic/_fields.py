@@ -90,6 +90,48 @@ class Field:
     in_l4_sum: bool = False
 
 
+@dataclass(frozen=True)
+class Counter:
+    """A field whose value is computed per packet (``xsk.traffic._vary`` makes them from names):
+    ``bits`` bits ending ``shift`` bits from the right of the ``width`` (1..8) bytes at ``offset``.
+    Packet ``i``'s value is ``(start + step * r) mod 2**bits`` with ``r = i % count`` (``random``:
+    drawn below ``count``); ``count`` 0 means 2**64 and ``step`` is modulo 2**64 (a decrement is
+    ``2**64 - s``)."""
+
+    name: str
+    offset: int
+    width: int
+    shift: int
+    bits: int
+    start: int
+    step: int
+    count: int
+    random: bool = False
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.bits) - 1) << self.shift
+
+    def bit_set(self) -> set[int]:
+        """The frame's bits this field owns (bit 0: the first byte's high bit)."""
+        end = (self.offset + self.width) * 8 - self.shift
+        return set(range(end - self.bits, end))
+
+    def values(self, index: np.ndarray) -> np.ndarray:
+        """The field's values (uint64) for these packet indexes (in order; random ones are C's)."""
+        r = index.astype(np.uint64)
+        if self.count:
+            r = r % np.uint64(self.count)
+        with np.errstate(over="ignore"):
+            v = np.uint64(self.start) + np.uint64(self.step) * r
+        out: np.ndarray = v & np.uint64((1 << self.bits) - 1)
+        return out
+
+
+def _byte_bits(offset: int, width: int) -> set[int]:
+    return set(range(offset * 8, (offset + width) * 8))
+
+
 @dataclass
 class PacketPlan:
     """A template frame, its varying fields, and how to patch a batch of frames holding it."""
@@ -100,6 +142,8 @@ class PacketPlan:
     random: bool = False
     seed: int | None = None
     varying_length: bool = False  # frames of several lengths from this template (zero-padded to the largest)
+    counters: list[Counter] = field(default_factory=list)  # fields computed per packet (any field, bit fields)
+    min_len: int | None = None  # the shortest frame sent from the template (default: its length)
 
     def __post_init__(self) -> None:
         self.layout = layout(self.frame)
@@ -114,6 +158,7 @@ class PacketPlan:
         for f in self.fields:
             if f.offset + f.rows.shape[1] > len(self.frame):
                 raise ConfigError(f"field {f.name} runs past the end of the {len(self.frame)}-byte frame")
+        self._counter_sums = self._check_counters()
         self._rng = np.random.default_rng(self.seed)
         base = bytearray(self.frame)
         if self._seq_at is not None:
@@ -121,17 +166,103 @@ class PacketPlan:
         self.frame = bytes(base)
         sized = self.varying_length and lay.ip_version in (4, 6)
         self._len_fields = self._length_fields() if sized else []
-        self._ip_csum = lay.ip_version == 4 and (sized or any(f.in_ip_header for f in self.fields))
+        sums = self._counter_sums
+        self._ip_csum = lay.ip_version == 4 and (sized or any(f.in_ip_header for f in self.fields)
+                                                 or any(ip for ip, _ in sums))
         csum_at = self.l4_csum_offset()
         udp_without_sum = (csum_at is not None and lay.l4_proto == IPPROTO_UDP and lay.ip_version == 4
                            and self.frame[csum_at : csum_at + 2] == b"\0\0")
-        varies_l4 = self.seq or sized or any(f.in_l4_sum for f in self.fields)
+        varies_l4 = self.seq or sized or any(f.in_l4_sum for f in self.fields) or any(l4 for _, l4 in sums)
         # where the UDP/TCP checksum is recomputed per frame, if it is
         self._l4_csum_at = csum_at if varies_l4 and not udp_without_sum else None
         self._l4_csum = self._l4_csum_at is not None
         self._base_ip = self._base_ip_sum() if self._ip_csum else 0
+        self._len_sums: np.ndarray | None = None
         self._base_l4 = self._base_l4_sum() if self._l4_csum else 0
         self._c = CPatcher(self, self.seed)
+
+    def _check_counters(self) -> list[tuple[bool, bool]]:
+        """Refuse counters that overlap each other, a range field, the sequence header, a length,
+        a checksum or what says how the frame parses, that straddle a checksummed region, or that
+        lie past the shortest frame; and say which checksums each is in: [(ip, l4), ...]."""
+        lay, n = self.layout, len(self.frame)
+        if not self.counters:
+            return []
+        owned: dict[str, set[int]] = {f.name: _byte_bits(f.offset, f.rows.shape[1]) for f in self.fields}
+        reserved = self._reserved_bits()
+        regions = self._sum_regions()
+        shortest = self.min_len if self.min_len is not None else n
+        out = []
+        for c in self.counters:
+            if not 1 <= c.width <= 8 or not 1 <= c.bits <= 64 or c.shift + c.bits > c.width * 8:
+                raise ConfigError(f"{c.name}: a computed field is 1..8 bytes wide", argument="vary")
+            if c.offset < 0 or c.offset + c.width > n:
+                raise ConfigError(f"{c.name}: runs past the end of the {n}-byte frame", argument="vary")
+            if c.offset + c.width > shortest:
+                raise ConfigError(f"{c.name}: bytes {c.offset}..{c.offset + c.width - 1} lie past the shortest "
+                                  f"frame ({shortest} bytes)", argument="vary")
+            bits = c.bit_set()
+            for other, taken in owned.items():
+                if bits & taken:
+                    raise ConfigError(f"{c.name} and {other} overlap: vary each bit once", argument="vary")
+            for what, taken in reserved:
+                if bits & taken:
+                    raise ConfigError(f"{c.name} overlaps the {what}, which the generator keeps consistent "
+                                      "with the frame: vary another field", argument="vary")
+            owned[c.name] = bits
+            flags = []
+            for label, lo, hi in regions:
+                inside = c.offset >= lo and c.offset + c.width <= hi
+                if not inside and c.offset < hi and c.offset + c.width > lo:
+                    raise ConfigError(f"{c.name} straddles the edge of the {label} (bytes {lo}..{hi - 1}): "
+                                      "vary the parts on either side as two fields", argument="vary")
+                flags.append((label, inside))
+            ip = any(inside for label, inside in flags if label == "IPv4 header")
+            l4 = any(inside for label, inside in flags if label != "IPv4 header")
+            out.append((ip and lay.ip_version == 4, l4))
+        return out
+
+    def _reserved_bits(self) -> list[tuple[str, set[int]]]:
+        """The bits a computed field may not touch: what makes the frame parse, lengths,
+        checksums and the sequence header."""
+        lay, out = self.layout, []
+        at = 12
+        while at + 2 <= lay.l3:
+            out.append(("EtherType", _byte_bits(at, 2)))
+            at += 4
+        l3 = lay.l3
+        if lay.ip_version == 4:
+            out += [("IPv4 version and header length", _byte_bits(l3, 1)),
+                    ("IPv4 total length", _byte_bits(l3 + 2, 2)), ("IPv4 protocol", _byte_bits(l3 + 9, 1)),
+                    ("IPv4 header checksum", _byte_bits(l3 + 10, 2))]
+        elif lay.ip_version == 6:
+            out += [("IPv6 version", set(range(l3 * 8, l3 * 8 + 4))),
+                    ("IPv6 payload length", _byte_bits(l3 + 4, 2)), ("IPv6 next header", _byte_bits(l3 + 6, 1))]
+        if lay.l4 is not None and lay.l4_proto == IPPROTO_UDP:
+            out += [("UDP length", _byte_bits(lay.l4 + 4, 2)), ("UDP checksum", _byte_bits(lay.l4 + 6, 2))]
+        elif lay.l4 is not None and lay.l4_proto == IPPROTO_TCP:
+            out += [("TCP data offset", set(range((lay.l4 + 12) * 8, (lay.l4 + 12) * 8 + 4))),
+                    ("TCP checksum", _byte_bits(lay.l4 + 16, 2))]
+        if self._seq_at is not None:
+            out.append(("sequence header", _byte_bits(self._seq_at - len(SEQ_MAGIC), SEQ_LEN)))
+        return out
+
+    def _sum_regions(self) -> list[tuple[str, int, int]]:
+        """The checksummed byte ranges a field may lie in or outside, never across: (label, lo, hi)."""
+        lay, n, out = self.layout, len(self.frame), []
+        if lay.ip_version == 4:
+            ihl = (self.frame[lay.l3] & 0x0F) * 4
+            out += [("IPv4 header", lay.l3, lay.l3 + ihl)]
+            if lay.l4 is not None and lay.l4_proto in _L4_CSUM_OFFSET:
+                out += [("IPv4 addresses", lay.l3 + 12, lay.l3 + 20)]
+        elif lay.ip_version == 6 and lay.l4 is not None and lay.l4_proto in _L4_CSUM_OFFSET:
+            out += [("IPv6 addresses", lay.l3 + 8, lay.l3 + 40)]
+        if lay.l4 is not None and lay.l4_proto in _L4_CSUM_OFFSET:
+            out += [(f"{'UDP' if lay.l4_proto == IPPROTO_UDP else 'TCP'} segment", lay.l4, n)]
+        for label, lo, _ in out:
+            if lo % 2:
+                raise ConfigError(f"the {label} starts at odd offset {lo}: fields can't vary in it")
+        return out
 
     def l4_csum_offset(self) -> int | None:
         """Offset of the frame's UDP or TCP checksum, if it has one."""
@@ -155,6 +286,9 @@ class PacketPlan:
             frame[at : at + 2] = b"\0\0"
         for f in self.fields:
             frame[f.offset : f.offset + f.rows.shape[1]] = bytes(f.rows.shape[1])
+        for c in self.counters:
+            word = int.from_bytes(frame[c.offset : c.offset + c.width], "big") & ~c.mask
+            frame[c.offset : c.offset + c.width] = word.to_bytes(c.width, "big")
         if self._seq_at is not None:
             frame[self._seq_at : self._seq_at + 16] = bytes(16)
         return frame
@@ -170,9 +304,14 @@ class PacketPlan:
         l4, proto, csum_at = lay.l4, lay.l4_proto, self._l4_csum_at
         assert l4 is not None and proto is not None and csum_at is not None  # as _l4_csum says
         frame[csum_at : csum_at + 2] = b"\0\0"
-        if self._len_fields:  # the length goes in per frame: the pseudo-header's too
+        if self._len_fields:  # the length goes in per frame: the pseudo-header's too, and the segment's sum
             pseudo = bytes(frame[lay.l3 + 12 : lay.l3 + 20] if lay.ip_version == 4 else frame[lay.l3 + 8 : lay.l3 + 40])
-            return checksum.ones_sum(pseudo + struct.pack("!BB", 0, proto)) + checksum.ones_sum(bytes(frame[l4:]))
+            # len_sums[len]: the segment l4..len summed (bytes at even offsets from l4 are high bytes)
+            seg = np.frombuffer(bytes(frame[l4:]), dtype=np.uint8).astype(np.uint64)
+            seg[0::2] <<= np.uint64(8)
+            self._len_sums = np.zeros(len(frame) + 1, dtype=np.uint64)
+            self._len_sums[l4 + 1 :] = np.cumsum(seg)
+            return checksum.ones_sum(pseudo + struct.pack("!BB", 0, proto))
         if lay.ip_version == 4:
             total_len = struct.unpack_from("!H", frame, lay.l3 + 2)[0]
             seg_len = total_len - (l4 - lay.l3)
@@ -218,6 +357,19 @@ class PacketPlan:
                     ip_sum += sums
                 if self._l4_csum and f.in_l4_sum:
                     l4_sum += sums
+        for c, (in_ip, in_l4) in zip(self.counters, self._counter_sums, strict=True):
+            index = (self._rng.integers(0, c.count or (1 << 63), n, dtype=np.uint64) if c.random
+                     else np.arange(index0, index0 + n, dtype=np.uint64))
+            v = c.values(index) << np.uint64(c.shift)
+            shifts = np.arange(c.width - 1, -1, -1, dtype=np.uint64) * np.uint64(8)
+            old = umem.read_rows(addrs + c.offset, c.width).astype(np.uint64)
+            word = (old << shifts).sum(axis=1, dtype=np.uint64) & np.uint64(~c.mask & ((1 << 64) - 1))
+            write(c.offset, (((word | v)[:, None] >> shifts) & np.uint64(0xFF)).astype(np.uint8))
+            share = ((v & np.uint64(0xFFFFFFFF)) + (v >> np.uint64(32))) << np.uint64(8 * ((c.offset + c.width) % 2))
+            if self._ip_csum and in_ip:
+                ip_sum += share
+            if self._l4_csum and in_l4:
+                l4_sum += share
         if self._seq_at is not None:
             seq_ts = np.empty((n, 2), dtype=">u8")
             seq_ts[:, 0] = (np.uint64(stream & 0xFF) << np.uint64(56)) | (
@@ -289,12 +441,13 @@ class CPatcher:
     sequence payload and both checksums of a batch in one call, a few ns per frame."""
 
     def __init__(self, plan: PacketPlan, seed: int | None) -> None:
-        if len(plan.fields) > lib.XSK_PATCH_MAX_FIELDS:
-            raise ConfigError(f"at most {lib.XSK_PATCH_MAX_FIELDS} varying fields, got {len(plan.fields)}",
-                              argument="fields")
+        total = len(plan.fields) + len(plan.counters)
+        if total > lib.XSK_PATCH_MAX_FIELDS:
+            raise ConfigError(f"at most {lib.XSK_PATCH_MAX_FIELDS} varying fields, got {total}", argument="fields")
         c = ffi.new("struct xsk_patch_plan *")
         self._keep: list[np.ndarray] = []
-        c.nfields = len(plan.fields)
+        c.nfields, c.ncounters = len(plan.fields), len(plan.counters)
+        c.random = 1 if plan.random else 0
         for i, f in enumerate(plan.fields):
             rows = np.ascontiguousarray(f.rows, dtype=np.uint8)
             if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1:
@@ -308,13 +461,24 @@ class CPatcher:
             fc.flags = (lib.XSK_PATCH_IP_SUM if plan._ip_csum and f.in_ip_header else 0) | (
                 lib.XSK_PATCH_L4_SUM if plan._l4_csum and f.in_l4_sum else 0)
             fc.values = ffi.from_buffer("uint8_t[]", rows)
+        for i, (k, (in_ip, in_l4)) in enumerate(zip(plan.counters, plan._counter_sums, strict=True),
+                                                start=len(plan.fields)):
+            fc = c.fields[i]
+            fc.offset, fc.width = k.offset, k.width
+            fc.start, fc.step, fc.n = k.start, k.step, k.count
+            fc.mask, fc.shift = k.mask, k.shift
+            fc.sum_shift = 8 * ((k.offset + k.width) % 2)
+            full = k.mask == (1 << 8 * k.width) - 1
+            fc.flags = (lib.XSK_PATCH_COUNTER | (lib.XSK_PATCH_RANDOM if k.random else 0)
+                        | (0 if full else lib.XSK_PATCH_MASKED)
+                        | (lib.XSK_PATCH_IP_SUM if plan._ip_csum and in_ip else 0)
+                        | (lib.XSK_PATCH_L4_SUM if plan._l4_csum and in_l4 else 0))
         lay = plan.layout
         c.seq_at = -1 if plan._seq_at is None else plan._seq_at
         c.ip_csum_at = lay.l3 + 10 if plan._ip_csum else -1
         c.l4_csum_at = -1 if plan._l4_csum_at is None else plan._l4_csum_at
         c.zero_as_ffff = 1 if lay.l4_proto == 17 else 0
         c.base_ip, c.base_l4 = plan._base_ip, plan._base_l4
-        c.random = 1 if plan.random else 0
         c.rng = ((seed or 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF) | 1
         c.ip_len_at = c.udp_len_at = -1
         if plan._len_fields:
@@ -323,6 +487,10 @@ class CPatcher:
             c.ip_len_summed = 1 if lay.ip_version == 4 else 0
             c.l4_at = lay.l4 if lay.l4 is not None else 0
             c.udp_len_at = plan._len_fields[1] if len(plan._len_fields) > 1 else -1
+        if plan._len_sums is not None:
+            self._keep.append(plan._len_sums)
+            c.len_sums = ffi.from_buffer("uint64_t[]", plan._len_sums)
+            c.len_sums_n = len(plan._len_sums)
         self.c = c
 
     def patch(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:

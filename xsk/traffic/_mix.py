@@ -25,11 +25,12 @@ import numpy as np
 from .._binding import ffi, lib
 from ..errors import ConfigError
 from . import _ranges as ranges
+from . import _vary
 from ._control import MAX_COMMANDS, PAUSE, RATE, RUN, STOP, Control
-from ._fields import IPPROTO_UDP, SEQ_LEN, PacketPlan, layout, varying_fields
+from ._fields import IPPROTO_UDP, SEQ_LEN, Counter, PacketPlan, layout, varying_fields
 from ._limits import umem_fit
 from ._pacer import CATCH_UP
-from ._profile import Profile, Stream, size_table
+from ._profile import Profile, Stream, _about, size_table
 
 if TYPE_CHECKING:
     from .._batch import Batch
@@ -50,6 +51,7 @@ class StreamPlan:
     sizes: np.ndarray       # uint32 frame lengths, cycled (or drawn when sizes_random)
     sizes_random: bool
     fields: dict[str, np.ndarray] = field(default_factory=dict)
+    counters: list[Counter] = field(default_factory=list)  # fields computed per packet (``vary``)
     random: bool = False
     seq: bool = True
     pps: float | None = None
@@ -125,8 +127,8 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
     plans = []
     for i, s in enumerate(profile.streams):
         try:
-            raw, scapy_packet = _packet_bytes(s, src_mac, dst_mac, src_ip)
-            raw, seq = _with_seq_room(raw, scapy_packet, s.seq)
+            given, scapy_packet = _packet_bytes(s, src_mac, dst_mac, src_ip)
+            raw, seq = _with_seq_room(given, scapy_packet, s.seq)
             sizes = size_table(s.size, len(raw))
             smallest, largest = int(sizes.min()), int(sizes.max())
             if smallest < len(raw):
@@ -136,10 +138,14 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
                 raise ConfigError(f"size {largest} does not fit a {frame_size}-byte UMEM frame: "
                                   f"{umem_fit(largest, frame_size)}", argument="size")
             values = _field_values(s)
-            plan = StreamPlan(i, s.name or f"stream{i}", raw, raw + bytes(largest - len(raw)), sizes,
+            with _about("payload"):
+                frame = _vary.fill_payload(raw + bytes(largest - len(raw)), len(given), s.payload, seed=i)
+            with _about("vary"):
+                counters, frame = _vary.counters(frame, s.vary)
+            plan = StreamPlan(i, s.name or f"stream{i}", frame[: len(raw)], frame, sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
-                              fields=values, random=s.random, seq=seq, start=float(s.start), count=s.count,
-                              duration=s.duration)
+                              fields=values, counters=counters, random=s.random, seq=seq, start=float(s.start),
+                              count=s.count, duration=s.duration)
             plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker
@@ -153,7 +159,8 @@ def _patch_plan(plan: StreamPlan) -> PacketPlan:
     varying = bool((plan.sizes != len(plan.packet)).any())
     fields = varying_fields(plan.frame, **plan.fields)
     return PacketPlan(plan.frame, fields, seq=plan.seq, random=plan.random, varying_length=varying,
-                      seed=0x9E3779B97F4A7C15 ^ plan.index)
+                      seed=0x9E3779B97F4A7C15 ^ plan.index, counters=list(plan.counters),
+                      min_len=int(plan.sizes.min()))
 
 
 CATCH_UP_HORIZON = 0.010

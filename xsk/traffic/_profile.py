@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from . import _ranges as ranges
+from . import _vary
 from ._pacer import parse_rate, rate_value
 
 if sys.version_info >= (3, 11):
@@ -117,7 +118,13 @@ class Stream:
     ``size``: a frame length; ``"lo-hi"`` (walked, or drawn with ``random``); ``"imix"``;
     or weighted lengths ``[(60, 7), (590, 4), (1514, 1)]``. Frames are padded with zeros past
     the packet, and every length gets correct IP and UDP lengths and checksums.
-    ``fields``: ranges as ``gen`` takes them, by name: src_mac, src_ip, dst_ip, src_port, dst_port.
+    ``fields``: ranges as ``gen`` takes them, by name: src_mac, src_ip, dst_ip, src_port, dst_port
+    (walked in order, or drawn with ``random``).
+    ``vary``: any field, by scapy name or offset, and how it varies: ``{"IP.ttl": "inc:1-64",
+    "Dot1Q.vlan": "random:100-199", "@22:1": "dec"}`` (``xsk.traffic.Vary`` has the forms; a
+    ``Vary`` works as a value too). Computed per packet in C, checksums kept valid.
+    ``payload``: what fills the frame past the packet: ``"zeros"`` (the default), ``"fixed:0xab"``,
+    ``"inc"`` (00 01 02 ...) or ``"random"`` (drawn once for the stream).
     ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"``, ``"10Gbit L1"``, ``"50%"`` (of the link's line
     rate; see ``xsk.traffic.parse_rate``) or packets/s; or ``percent`` of the profile's
     rate; neither: as fast as the path takes it (sharing with the other unpaced streams).
@@ -140,6 +147,8 @@ class Stream:
     start: float = 0.0
     burst: int | None = None
     latency: bool = False
+    vary: Mapping[str, str | _vary.Vary] | None = None
+    payload: str | None = None
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""
@@ -191,6 +200,12 @@ class Stream:
                     raise ConfigError(f"{key}: a range as text, e.g. '10.0.0.1-10.0.0.9', got {text!r}")
                 parser = {"src_mac": ranges.macs, "src_port": ranges.ports, "dst_port": ranges.ports}.get(key)
                 parser(text) if parser else ranges.addresses(text)
+        if self.vary is not None:
+            with _about("vary"):
+                _vary.check_vary(self.vary)
+        if self.payload is not None:
+            with _about("payload"):
+                _vary.check_payload(self.payload)
         with _about("size"):
             table = size_table(self.size, 60)
         if int(table.min()) < 14 or int(table.max()) > MAX_FRAME:

@@ -17,6 +17,8 @@ the command line prints it.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,8 @@ from .._socket import Mode
 from ..errors import ConfigError
 from . import _ranges as ranges
 from . import _template as template_mod
-from ._fields import IPPROTO_UDP, SEQ_LEN, Field, PacketPlan, layout, varying_fields
+from . import _vary
+from ._fields import IPPROTO_UDP, SEQ_LEN, Counter, Field, PacketPlan, layout, varying_fields
 from ._limits import check_mtu, umem_fit
 from ._mix import StreamPlan, resolve
 from ._pacer import line_rate, parse_rate, rate_value
@@ -38,7 +41,7 @@ from ._profile import Profile
 ENGINES = ("afxdp", "xdp", "auto")
 # the options that make the packet: none of them goes with a profile, whose streams make theirs
 PACKET_OPTIONS = ("template", "pcap", "src_mac", "src_ip", "dst_ip", "src_port", "dst_port", "size", "vlan", "tcp",
-                  "random", "seq")
+                  "random", "seq", "vary", "payload")
 
 
 @dataclass
@@ -55,6 +58,7 @@ class GenConfig:
     frame: bytes = b""
     pcap_frames: list[bytes] = field(default_factory=list)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
+    counters: list[Counter] = field(default_factory=list)  # fields computed per packet (vary=)
     seq: bool = False
     seq_start: int = 0
     random: bool = False
@@ -83,6 +87,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
          dst_mac: str | None = None, src_mac: str | None = None, src_ip: str | None = None, dst_ip: str | None = None,
          src_port: str | None = None, dst_port: str | None = None, size: int | None = None, vlan: int | None = None,
          tcp: bool = False, random: bool = False, seq: bool | None = None, seq_start: int = 0,
+         vary: Mapping[str, str | _vary.Vary] | None = None, payload: str | None = None,
          tx_timestamps: bool = False, verify_ledger: bool = False) -> GenConfig:
     """Check the options and build the packet(s); ConfigError for anything wrong.
 
@@ -94,6 +99,8 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
     ``xsk.traffic._xdpgen``) or "auto" (zero-copy AF_XDP where the driver has it, else xdp where
     it can make the traffic, else afxdp). ``seq``: the sequence header in each packet (None: for
     UDP). Ranges (``src_port="1000-1999"``) make varying fields, in order or at ``random``.
+    ``vary``: any field by scapy name or offset and how it varies (``{"IP.ttl": "inc:1-64"}``, see
+    ``xsk.traffic.Vary``); ``payload``: the bytes past the headers (zeros, fixed:BYTE, inc, random).
     """
     _positive("count", count)
     _positive("duration", duration)
@@ -115,7 +122,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
     if profile:
         packet = {"template": template, "pcap": pcap, "src_mac": src_mac, "src_ip": src_ip, "dst_ip": dst_ip,
                   "src_port": src_port, "dst_port": dst_port, "size": size, "vlan": vlan, "tcp": tcp,
-                  "random": random, "seq": seq}
+                  "random": random, "seq": seq, "vary": vary, "payload": payload}
         given = [f"{o}=" for o in PACKET_OPTIONS if packet[o] not in (None, False)]
         if given:
             raise ConfigError(f"{', '.join(given)} can't be combined with profile=: its streams give their packets")
@@ -125,15 +132,18 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
     if template and pcap:
         raise ConfigError("template= and pcap= can't be combined")
     if pcap:
-        if any(r and "-" in r for r in (src_ip, dst_ip, src_port, dst_port)):
-            raise ConfigError("field ranges can't be combined with pcap= (its frames are sent as they are)")
+        if any(r and "-" in r for r in (src_ip, dst_ip, src_port, dst_port)) or vary or payload:
+            raise ConfigError("field ranges, vary= and payload= can't be combined with pcap= (its frames are sent as "
+                              "they are)")
         cfg.pcap_frames = capture_frames(pcap, frame_size)
         longest = max(cfg.pcap_frames, key=len)
         check_mtu(ifname, iface_mtu, [(None, len(longest), longest)], sized=False)
     else:
         frame, fields = build_frame(iface_mac, iface_ip, src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip,
                                     dst_ip=dst_ip, src_port=src_port, dst_port=dst_port, size=size, vlan=vlan,
-                                    tcp=tcp, seq=seq, template=template)
+                                    tcp=tcp, seq=seq, template=template, payload=payload)
+        with _about_vary():
+            cfg.counters, frame = _vary.counters(frame, vary)
         if len(frame) > frame_size:
             raise ConfigError(f"the {len(frame)}-byte frame is larger than the {frame_size}-byte UMEM frame: "
                               f"{umem_fit(len(frame), frame_size)}")
@@ -145,7 +155,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         check_mtu(ifname, iface_mtu, [(None, len(frame), frame)])
         cfg.frame = frame
         cfg.fields = fields
-        PacketPlan(frame, _fields(cfg), seq=cfg.seq)  # validates offsets now, not in a worker
+        PacketPlan(frame, _fields(cfg), seq=cfg.seq, counters=cfg.counters)  # validates offsets now, not in a worker
     cfg.engine = choose_engine(cfg, engine, cfg.queues[0])
     frame_len = len(cfg.frame) if cfg.frame else float(np.mean([len(f) for f in cfg.pcap_frames]))
     if rate:
@@ -195,7 +205,8 @@ def _one_stream(cfg: GenConfig) -> StreamPlan:
     """The packet options as a one-stream profile: sent by the same scheduler, pacer and
     patcher as a profile (one code path), as stream ``stream0``."""
     return StreamPlan(0, "stream0", cfg.frame, cfg.frame, np.array([len(cfg.frame)], dtype=np.uint32),
-                      sizes_random=False, fields=dict(cfg.fields), random=cfg.random, seq=cfg.seq, pps=cfg.pps,
+                      sizes_random=False, fields=dict(cfg.fields), counters=list(cfg.counters), random=cfg.random,
+                      seq=cfg.seq, pps=cfg.pps,
                       burst=cfg.burst, seq_start=cfg.seq_start)
 
 
@@ -224,7 +235,7 @@ def xdp_engine_unfit(cfg: GenConfig) -> str | None:
     """Why the XDP engine can't make this traffic, or None if it can."""
     if cfg.pcap_frames:
         return "pcap="
-    if cfg.fields:
+    if cfg.fields or cfg.counters:
         return "field ranges"
     if cfg.seq and layout(cfg.frame).ip_version != 4:
         return "seq=True on IPv6 (the UDP checksum would have to change per frame)"
@@ -262,12 +273,14 @@ def _zero_copy_available(cfg: GenConfig, queue: int) -> bool:
 def build_frame(iface_mac: str, iface_ip: str | None, *, src_mac: str | None = None, dst_mac: str | None = None,
                 src_ip: str | None = None, dst_ip: str | None = None, src_port: str | None = None,
                 dst_port: str | None = None, size: int | None = None, vlan: int | None = None, tcp: bool = False,
-                seq: bool | None = None, template: str | None = None) -> tuple[bytes, dict[str, np.ndarray]]:
+                seq: bool | None = None, template: str | None = None,
+                payload: str | None = None) -> tuple[bytes, dict[str, np.ndarray]]:
     """The frame the packet options describe, and the values of its varying fields (from ranges:
     their first values are in the frame). ``template``: a scapy expression
     (``xsk.traffic._template``), addressed from the interface where it leaves addresses out;
     else Ethernet / [802.1Q] / IPv4 or IPv6 / UDP or TCP, padded to ``size`` (default 60, or
-    what the headers and the sequence header need)."""
+    what the headers and the sequence header need). ``payload``: what fills the frame past the
+    packet (``xsk.traffic._vary.payload_bytes``; default zeros)."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Dot1Q, Ether
@@ -296,6 +309,7 @@ def build_frame(iface_mac: str, iface_ip: str | None, *, src_mac: str | None = N
         pkt = template_mod.addressed(template_mod.parse(template), src_mac=first_mac, dst_mac=dst,
                                      src_ip=first_ip("src_ip", iface_ip or "192.0.2.1"))
         frame = bytes(pkt)
+        given = len(frame)
         if size and size > len(frame):
             frame = bytes(pkt / Raw(bytes(size - len(frame))))
     else:
@@ -323,9 +337,24 @@ def build_frame(iface_mac: str, iface_ip: str | None, *, src_mac: str | None = N
         if pad < 0:
             raise ConfigError(f"size={length} is smaller than the {len(headers)} bytes of headers")
         frame = bytes(headers / Raw(bytes(pad)))
+        given = len(headers)
     if len(frame) < 60:
         frame = frame + bytes(60 - len(frame))
+    try:
+        frame = _vary.fill_payload(frame, given, payload)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, argument="payload") from None
     return frame, values
+
+
+@contextmanager
+def _about_vary() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.argument:
+            raise
+        raise ConfigError(exc.reason, argument="vary") from None
 
 
 def _fields(cfg: GenConfig) -> list[Field]:
