@@ -83,6 +83,12 @@ def _names(runs: list[Run]) -> dict[str, str]:
     return out
 
 
+def _legend(ax: Any) -> None:
+    """A legend when the chart has labelled lines (a run with nothing to draw gets none, not a warning)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+
+
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
@@ -154,7 +160,7 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
     ax.set_xlabel("seconds")
     ax.set_ylabel("packets/s")
     ax.set_title("Rate over time")
-    ax.legend(fontsize="small")
+    _legend(ax)
     charts.append(("Rate over time", _png(fig)))
     for s in sinks:
         fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -170,7 +176,7 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
         ax.set_xlabel("seconds")
         ax.set_ylabel("one-way latency, µs")
         ax.set_title("Latency percentiles over time (each second's)")
-        ax.legend(fontsize="small")
+        _legend(ax)
         charts.append(("Latency over time", _png(fig)))
         fig, (hist_ax, cdf_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
         for key, st in s.summary["per_stream"].items():
@@ -191,7 +197,7 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
             a.set_xscale("log")
             a.set_xlabel("one-way latency, µs")
             a.set_title(t)
-            a.legend(fontsize="small")
+            _legend(a)
         hist_ax.set_ylabel("packets per bucket")
         cdf_ax.set_ylabel("fraction of packets")
         charts.append(("Latency histogram and CDF", _png(fig)))
@@ -244,7 +250,7 @@ def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
     bits_ax.plot(sizes, [r["l1_mbps"] for r in rows], marker="o", label="L1")
     bits_ax.plot(sizes, [r["l2_mbps"] for r in rows], marker="s", linestyle="--", label="L2")
     bits_ax.set_ylabel("Mbit/s")
-    bits_ax.legend(fontsize="small")
+    _legend(bits_ax)
     for a in (pps_ax, bits_ax):
         a.set_xscale("log")
         a.set_xticks(sizes, [str(x) for x in sizes])
@@ -265,7 +271,7 @@ def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
         ax.set_xlabel("frame size, bytes")
         ax.set_ylabel("one-way latency, µs")
         ax.set_title("Latency at the throughput found")
-        ax.legend(fontsize="small")
+        _legend(ax)
         out.append((f"RFC 2544 latency: {run.path.name}", _png(fig)))
     curves = [(r["size"], r["loss_curve"]) for r in rows if r.get("loss_curve")]
     if curves:
@@ -275,7 +281,7 @@ def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
         ax.set_xlabel("offered load, % of the ceiling")
         ax.set_ylabel("frame loss, %")
         ax.set_title("Frame loss rate")
-        ax.legend(fontsize="small")
+        _legend(ax)
         out.append((f"RFC 2544 frame loss rate: {run.path.name}", _png(fig)))
     return out
 
