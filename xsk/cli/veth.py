@@ -67,8 +67,9 @@ def down(args: argparse.Namespace) -> int:
     pair = _pair(args.name)
     if not (netns.exists(pair.a.netns) or netns.exists(pair.b.netns)):
         raise ConfigError(f"no veth pair named {args.name!r} (`xsk veth list` shows them)")
-    pair._made = [pair.a.netns, pair.b.netns]
-    pair.destroy()
+    from ..testing._veth import remove_namespaces
+
+    remove_namespaces([pair.a.netns, pair.b.netns], (pair.a, pair.b))  # made by `veth up`, another process
     if os.path.exists(_state_path(args.name)):
         os.unlink(_state_path(args.name))
     print(f"removed {pair.a.netns} and {pair.b.netns}")
