@@ -428,21 +428,8 @@ class Socket:
         Single-buffer frames only. If waking the kernel for TX fails afterwards, the
         HostError raised carries ``accepted`` as ``send``'s does.
         """
-        if self._closed or self._gone or self._pid != _procfork._pid:
-            self._usable()  # raises what is wrong
-        tx = self if out is None else out
-        if tx is not self:
-            tx._usable()
-            if tx.umem is not self.umem:
-                raise ConfigError(f"forward(out={tx!r}): the sockets must share one UMEM")
-        if not self.rx_enabled:
-            raise ConfigError(f"{self!r} was made with rx=False: it has nothing to forward")
-        if not tx.tx_enabled:
-            raise ConfigError(f"{tx!r} was made with tx=False: it cannot send what is forwarded")
-        if self.multi_buffer or tx.multi_buffer:
-            raise ConfigError("forward() moves single-buffer frames; with multi_buffer=True use recv and send")
-        if max < 1:
-            raise ConfigError(f"must be at least 1, got {max}", argument="max")
+        tx = self._loop_sockets(out, max, "forward", "it has nothing to forward", "it cannot send what is forwarded",
+                                "forward() moves single-buffer frames")
         area = self.umem.area_pointer()
         flags = ((lib.XSK_FWD_SWAP_MACS if swap_macs else 0) | (lib.XSK_FWD_SWAP_IPS if swap_ips else 0)
                  | (lib.XSK_FWD_SWAP_PORTS if swap_ports else 0))
@@ -468,6 +455,27 @@ class Socket:
             tx._raise_kick_after(path.kick_err, k)
         return int(k)
 
+    def _loop_sockets(self, out: Socket | None, max: int, call: str, no_rx: str, no_tx: str,
+                      single: str) -> Socket:
+        """The checks a C loop from this RX ring to ``out``'s TX ring (or its own) needs, shared by
+        ``forward`` and ``serve`` (each with its own words); the socket that sends."""
+        if self._closed or self._gone or self._pid != _procfork._pid:
+            self._usable()  # raises what is wrong
+        tx = self if out is None else out
+        if tx is not self:
+            tx._usable()
+            if tx.umem is not self.umem:
+                raise ConfigError(f"{call}(out={tx!r}): the sockets must share one UMEM")
+        if not self.rx_enabled:
+            raise ConfigError(f"{self!r} was made with rx=False: {no_rx}")
+        if not tx.tx_enabled:
+            raise ConfigError(f"{tx!r} was made with tx=False: {no_tx}")
+        if self.multi_buffer or tx.multi_buffer:
+            raise ConfigError(f"{single}; with multi_buffer=True use recv and send")
+        if max < 1:
+            raise ConfigError(f"must be at least 1, got {max}", argument="max")
+        return tx
+
     def serve(self, loop: FrameLoop, max: int = 4096, timeout: float | None = None, *,
               out: Socket | None = None) -> int:
         """Run a compiled frame handler's loop (what :class:`xsk.Runner` makes of an
@@ -477,21 +485,8 @@ class Socket:
         frames received (0 when ``timeout`` passed first; ``timeout`` as for ``recv``); the
         loop's counts say what became of them. Every frame is on a ring or in the pool when it
         returns. Single-buffer frames only."""
-        if self._closed or self._gone or self._pid != _procfork._pid:
-            self._usable()  # raises what is wrong
-        tx = self if out is None else out
-        if tx is not self:
-            tx._usable()
-            if tx.umem is not self.umem:
-                raise ConfigError(f"serve(out={tx!r}): the sockets must share one UMEM")
-        if not self.rx_enabled:
-            raise ConfigError(f"{self!r} was made with rx=False: it has nothing to serve")
-        if not tx.tx_enabled:
-            raise ConfigError(f"{tx!r} was made with tx=False: it cannot send replies")
-        if self.multi_buffer or tx.multi_buffer:
-            raise ConfigError("compiled handlers take single-buffer frames; with multi_buffer=True use recv and send")
-        if max < 1:
-            raise ConfigError(f"must be at least 1, got {max}", argument="max")
+        tx = self._loop_sockets(out, max, "serve", "it has nothing to serve", "it cannot send replies",
+                                "compiled handlers take single-buffer frames")
         area = self.umem.area_pointer()
         path, tx_path, c = self._path, tx._path, loop.c
         token = next(self._tokens)
