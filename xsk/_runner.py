@@ -21,12 +21,14 @@ frames are never the user's: each is on a ring or in the pool between the loop's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +50,8 @@ class RunnerStats:
     """What a Runner did: frames ``received``, ``replied`` (sent back), ``returned`` (given back to
     the fill ring without a reply), ``tx_dropped`` (selected for reply but the TX ring stayed full:
     given back), ``batches`` handled, ``busy_seconds`` (from a batch's arrival to its replies on the
-    TX ring, summed) and ``seconds`` (the wall-clock time ``run`` took, summed over runs). A
+    TX ring, summed) and ``seconds`` (wall-clock seconds spent inside ``run``/``run_async``, summed
+    over runs like every other field, so ``received / seconds`` is the rate over them). A
     compiled frame handler's runs also count ``dropped`` (it returned DROP), ``invalid`` (a bad
     action or a length past the frame) and ``raised`` (an exception inside it); those frames
     were given back too."""
@@ -139,7 +142,7 @@ class Runner:
                 self.tx.flush(timeout=1.0)
             for sig, old in previous.items():
                 signal.signal(sig, old)
-            self.stats.seconds = time.monotonic() - t0
+            self.stats.seconds += time.monotonic() - t0
         return self.stats
 
     def _serve(self, loop: FrameLoop, count: int | None, deadline: float | None) -> None:
@@ -168,43 +171,86 @@ class Runner:
                 else:
                     setattr(stats, name, value)
 
-    async def run_async(self, *, count: int | None = None, duration: float | None = None) -> RunnerStats:
+    async def run_async(self, *, count: int | None = None, duration: float | None = None,
+                        handle_signals: bool = True) -> RunnerStats:
         """``run`` on the running asyncio loop: waits for frames through the loop (no thread, no core
         burnt while idle), handles each batch as ``run`` does. Ends on ``stop()``, ``count``,
-        ``duration`` or cancellation; either way outstanding TX is flushed and no frame is left
-        with the user (a cancel can only land while waiting, when the loop holds none)."""
-        if self._loop is not None:
-            raise ConfigError("a frame handler runs in C with run(), in a thread of its own if need be, not "
-                              "under run_async", argument="handler")
+        ``duration``, SIGINT/SIGTERM (as ``run``: the loop's handlers for them while it runs, the
+        previous ones put back after; ``handle_signals=False`` leaves them alone) or cancellation;
+        either way outstanding TX is flushed and no frame is left with the user (a cancel can only
+        land while waiting, when the loop holds none).
+
+        A compiled frame handler's loop is C that spins with the GIL released: it runs in a thread
+        of its own (one per Runner) while the event loop goes on; stopping, signals and
+        cancellation end it after its current call (a few milliseconds)."""
+        loop = asyncio.get_running_loop()
+        installed = self._install_async_signals(loop) if handle_signals else {}
         t0 = time.monotonic()
         deadline = t0 + duration if duration else None
-        b: Batch | None = None
-        clock, stats, sock, stopped = time.perf_counter, self.stats, self.sock, self._stop
         try:
-            while not stopped.is_set():
-                if count is not None and stats.received >= count:
-                    break
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    break
-                want = self.batch if count is None else min(self.batch, count - stats.received)
-                wait = 0.1 if deadline is None else min(0.1, deadline - now)
-                b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b.spent else None)
-                n = len(b)
-                if not n:
-                    if self.tx is not self.sock:
-                        self.tx.complete()
-                    continue
-                started = clock()
-                stats.received += n
-                self._handle(b)
-                stats.busy_seconds += clock() - started
-                stats.batches += 1
+            if self._loop is not None:
+                frame_loop = self._loop
+                worker = loop.run_in_executor(None, self._serve, frame_loop, count, deadline)
+                try:
+                    await asyncio.shield(worker)
+                except asyncio.CancelledError:
+                    self.stop()  # the C loop sees it within one call; its frames are on rings or in the pool
+                    with contextlib.suppress(Exception):
+                        await worker
+                    raise
+            else:
+                await self._receive_async(count, deadline)
         finally:
             with contextlib.suppress(Exception):
                 self.tx.flush(timeout=1.0)
-            stats.seconds = time.monotonic() - t0
-        return stats
+            self._restore_async_signals(loop, installed)
+            self.stats.seconds += time.monotonic() - t0
+        return self.stats
+
+    async def _receive_async(self, count: int | None, deadline: float | None) -> None:
+        b: Batch | None = None
+        clock, stats, sock, stopped = time.perf_counter, self.stats, self.sock, self._stop
+        while not stopped.is_set():
+            if count is not None and stats.received >= count:
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            want = self.batch if count is None else min(self.batch, count - stats.received)
+            wait = 0.1 if deadline is None else min(0.1, deadline - now)
+            b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b.spent else None)
+            n = len(b)
+            if not n:
+                if self.tx is not self.sock:
+                    self.tx.complete()
+                continue
+            started = clock()
+            stats.received += n
+            self._handle(b)
+            stats.busy_seconds += clock() - started
+            stats.batches += 1
+
+    def _install_async_signals(self, loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
+        """SIGINT/SIGTERM stop this Runner while run_async runs: the previous handlers, to put back.
+        Only from the main thread (where asyncio can take signals); elsewhere nothing changes."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, Any] = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            before = signal.getsignal(sig)
+            try:
+                loop.add_signal_handler(sig, self.stop)
+            except (NotImplementedError, RuntimeError, ValueError):  # a loop without signal support
+                continue
+            previous[sig] = before
+        return previous
+
+    @staticmethod
+    def _restore_async_signals(loop: asyncio.AbstractEventLoop, previous: dict[int, Any]) -> None:
+        for sig, before in previous.items():
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, before if before is not None else signal.SIG_DFL)
 
     def _handle(self, b: Batch) -> None:
         try:

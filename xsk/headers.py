@@ -21,6 +21,8 @@ field              dtype            meaning (offsets in bytes from the start of 
 ``l4``             int32            offset of the UDP/TCP/ICMP header; -1 when none
 ``src_port``       uint16           UDP/TCP source port; 0 otherwise
 ``dst_port``       uint16           UDP/TCP destination port; 0 otherwise
+``udp_len``        uint16           the UDP header's length field (header + payload, as the
+                                    sender wrote it: compare with ``lens - l4``); 0 unless UDP
 ``payload``        int32            offset of the UDP/TCP payload; -1 when none
 ``l4_csum``        uint8            CSUM_NONE/OK/PARTIAL/BAD, with ``verify_checksums=True``
 ``udp``, ``tcp``   bool             UDP (TCP) with its header in the frame (computed once)
@@ -53,7 +55,7 @@ _OK, _PARTIAL, _BAD = np.uint8(CSUM_OK), np.uint8(CSUM_PARTIAL), np.uint8(CSUM_B
 
 
 _FIELDS = ("ethertype", "vlan", "l3", "ip_version", "proto", "src_ip4", "dst_ip4", "src_ip6", "dst_ip6", "l4",
-           "src_port", "dst_port", "payload")
+           "src_port", "dst_port", "payload", "udp_len")
 
 
 def _field(name: str, doc: str) -> Any:
@@ -89,14 +91,17 @@ class Headers:
     src_port = _field("src_port", "UDP/TCP source port, 0 otherwise")
     dst_port = _field("dst_port", "UDP/TCP destination port, 0 otherwise")
     payload = _field("payload", "offset of the UDP/TCP payload, -1 if none")
+    udp_len = _field("udp_len", "the UDP header's length field (header + payload), 0 unless UDP")
 
     def __init__(self, ethertype: np.ndarray, vlan: np.ndarray, l3: np.ndarray, ip_version: np.ndarray,
                  proto: np.ndarray, src_ip4: np.ndarray, dst_ip4: np.ndarray, src_ip6: np.ndarray,
                  dst_ip6: np.ndarray, l4: np.ndarray, src_port: np.ndarray, dst_port: np.ndarray,
-                 payload: np.ndarray, lens: np.ndarray) -> None:
+                 payload: np.ndarray, lens: np.ndarray, udp_len: np.ndarray | None = None) -> None:
+        if udp_len is None:  # Headers made by hand before the field existed
+            udp_len = np.zeros(len(lens), dtype=np.uint16)
         self._arrays: dict[str, np.ndarray] = dict(zip(_FIELDS, (
             ethertype, vlan, l3, ip_version, proto, src_ip4, dst_ip4, src_ip6, dst_ip6, l4, src_port, dst_port,
-            payload), strict=True))
+            payload, udp_len), strict=True))
         self._records: np.ndarray | None = None
         self._records_c: CData | None = None
         self._verified = False
@@ -228,9 +233,10 @@ def parse_rows(rows: np.ndarray, lens: np.ndarray) -> Headers:
     tcp_off = np.where(l4 + 12 < lim, rows[r, np.clip(l4 + 12, 0, HEAD - 1)] >> 4, 0).astype(np.int64) * 4
     payload = np.where(ports_ok & (proto == 17), l4 + 8, np.where(ports_ok & (proto == 6), l4 + tcp_off, -1))
     payload = np.where(payload > lens, -1, payload)
+    udp_len = np.where(ports_ok & (proto == 17), _u16(rows, r, l4 + 4, lim), 0)
     return Headers(ethertype, vlan, l3, np.where(is4, 4, np.where(is6, 6, 0)), np.where(is4 | is6, proto, 0),
                    src_ip4, dst_ip4, ip6[:, :16].astype(np.uint8), ip6[:, 16:].astype(np.uint8),
-                   np.where(is4 | is6, l4, -1), src_port, dst_port, payload, lens)
+                   np.where(is4 | is6, l4, -1), src_port, dst_port, payload, lens, udp_len)
 
 
 _HDR = struct_dtype("struct xsk_hdr")  # one record per frame, as xsk_pkt_parse writes them

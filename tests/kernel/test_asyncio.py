@@ -220,6 +220,51 @@ def test_runner_run_async_cancelled_mid_traffic_loses_nothing(veth_pair, make_um
     assert umem.accounting().pool == umem.accounting().total
 
 
+@pytest.mark.parametrize("loop_kind", LOOPS)
+@pytest.mark.parametrize("kind", ["batch", "compiled"])
+def test_sigterm_ends_run_async_with_its_stats_and_the_loop_s_handlers_are_put_back(veth_pair_factory, make_umem,
+                                                                                     loop_kind, kind):
+    """A service under run_async answers over a veth made as `ip link` makes it (partial checksums),
+    with a batch handler or a compiled one (its C loop in a thread while the event loop goes on);
+    SIGTERM ends it as it ends run(): stats returned, nothing with the user, the previous
+    SIGTERM handler back."""
+    pair = veth_pair_factory(tx_checksum_offload=True)
+    umem = make_umem()
+    sys.path.insert(0, str(EXAMPLE.parent))
+    import udp_echo
+
+    def echo(batch, h):
+        replies.reflect(batch, h)
+        return h.udp
+
+    handler = udp_echo.echo_frame if kind == "compiled" else echo
+    seen: list[int] = []
+
+    async def main():
+        with xsk.Socket(umem, pair.b.ifname, netns=pair.b.netns, filter="udp:7300") as sock, \
+             _client(pair) as client:
+            runner = Runner(sock, handler, verify_checksums=True)
+            task = asyncio.create_task(runner.run_async(duration=60))
+            for i in range(30):
+                assert await _ask(client, pair, b"q%d" % i) == b"q%d" % i
+            signal.raise_signal(signal.SIGTERM)
+            stats = await asyncio.wait_for(task, 10)  # returns: the signal stopped it, not the duration
+            assert stats is runner.stats and stats.received >= 30 and stats.replied == stats.received
+            assert stats.seconds < 30
+            assert umem.accounting().user == 0
+            assert await sock.flush_async()
+
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        before = signal.getsignal(signal.SIGTERM)
+        _run(loop_kind, main)
+        assert seen == []  # the Runner took the signal while it ran
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert umem.accounting().pool == umem.accounting().total
+
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "async_service.py"
 
 

@@ -9,7 +9,7 @@ import xsk
 from xsk import headers
 
 FIELDS = ("ethertype", "vlan", "l3", "ip_version", "proto", "src_ip4", "dst_ip4", "src_ip6", "dst_ip6",
-          "l4", "src_port", "dst_port", "payload", "udp", "tcp")
+          "l4", "src_port", "dst_port", "payload", "udp_len", "udp", "tcp")
 
 
 @st.composite

@@ -7,6 +7,9 @@ and counts. scapy and the batch helpers of xsk.replies are the oracles for the f
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -55,18 +58,22 @@ REQUESTS = [bytes(V4), _partial(V4), bytes(V6), _partial(V6), bytes(BAD), bytes(
 
 
 def serve(requests: list[bytes], handler: object, compiled: bool, count: int = 64, rx_len: int = RX_LEN,
-          **options: object) -> tuple[dict[int, bytes], xsk.RunnerStats]:
+          use_async: bool = False, **options: object) -> tuple[dict[int, bytes], xsk.RunnerStats]:
     """Frame f of a fresh UMEM holds requests[f % len(requests)]; the socket receives ``count``
     of them (each frame once) and the handler answers. Returns each sent frame's bytes by frame
-    index, and the Runner's stats; checks that every frame came back."""
+    index, and the Runner's stats; checks that every frame came back. ``use_async``: served by
+    ``run_async`` under asyncio.run instead of ``run``."""
     with xsk.Umem(frame_count=FRAMES, hugepages="off") as umem:
         start = XDP_PACKET_HEADROOM + umem.headroom
         for f in range(FRAMES):
             umem.frames[f, start:start + rx_len] = np.frombuffer(requests[f % len(requests)].ljust(rx_len, b"\0"),
                                                                   np.uint8)
         with MemorySocket(umem, rx_len=rx_len) as sock:
-            stats = Runner(sock, handler, compiled=compiled, **options).run(count=count,  # type: ignore[arg-type]
-                                                                            handle_signals=False)
+            runner = Runner(sock, handler, compiled=compiled, **options)  # type: ignore[arg-type]
+            if use_async:
+                stats = asyncio.run(runner.run_async(count=count, handle_signals=False))
+            else:
+                stats = runner.run(count=count, handle_signals=False)
             tx = sock.rings["tx"]
             sent = tx.entries[:int(tx.producer[0])]
             replies = {int(a) // umem.frame_size: bytes(umem.array[int(a):int(a) + int(n)])
@@ -267,11 +274,6 @@ def test_runner_options_that_do_not_fit_a_frame_handler_are_refused():
             Runner(sock, lambda b, h: True, compiled=True)
         with pytest.raises(ConfigError, match="batch"):
             Runner(sock, jit.handler(lambda frame, length, h: 0), batch=0, compiled=False)
-        runner = Runner(sock, jit.handler(lambda frame, length, h: 0), compiled=False)
-        import asyncio
-
-        with pytest.raises(ConfigError, match="run_async"):
-            asyncio.run(runner.run_async(count=1))
 
 
 def test_stop_from_another_thread_ends_a_compiled_run_and_every_frame_is_back():
@@ -299,6 +301,63 @@ def test_stop_from_another_thread_ends_a_compiled_run_and_every_frame_is_back():
         acc = umem.accounting()
         assert acc.pool == acc.total
         assert result[0].received > 0
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_run_async_serves_a_frame_handler_as_run_does(compiled):
+    expected, stats = serve(REQUESTS, udp_echo.echo_frame, compiled=True)
+    got, async_stats = serve(REQUESTS, udp_echo.echo_frame, compiled=compiled, use_async=True)
+    assert got == expected
+    assert (async_stats.received, async_stats.replied, async_stats.returned) == (
+        stats.received, stats.replied, stats.returned)
+    assert async_stats.seconds > 0
+
+
+def test_a_cancelled_run_async_of_a_compiled_handler_ends_its_thread_and_every_frame_is_back():
+    async def main(sock: MemorySocket) -> xsk.RunnerStats:
+        runner = Runner(sock, udp_echo.echo_frame)
+        task = asyncio.create_task(runner.run_async(handle_signals=False))
+        while not runner.stats.received and sock.umem.accounting().fill == FRAMES:
+            await asyncio.sleep(0.005)  # until the C loop is receiving
+        await asyncio.sleep(0.05)  # the event loop goes on meanwhile
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return runner.stats
+
+    with xsk.Umem(frame_count=FRAMES, hugepages="off") as umem:
+        with MemorySocket(umem, rx_len=RX_LEN) as sock:
+            stats = asyncio.run(main(sock))
+            assert sock.flush(timeout=1)
+        acc = umem.accounting()
+        assert acc.pool == acc.total
+        assert stats.received > 0
+
+
+def test_sigterm_ends_run_async_of_a_frame_handler_with_its_stats_and_the_previous_handler_is_put_back():
+    """(The batch handler's run_async waits on the socket's fd: tests/kernel/test_asyncio.py.)"""
+    seen: list[int] = []
+
+    def before(signum: int, _frame: object) -> None:
+        seen.append(signum)
+
+    async def main(sock: MemorySocket) -> xsk.RunnerStats:
+        runner = Runner(sock, udp_echo.echo_frame)
+        asyncio.get_running_loop().call_later(0.3, os.kill, os.getpid(), signal.SIGTERM)
+        return await runner.run_async(duration=60)  # ended by the signal, not the duration
+
+    old = signal.signal(signal.SIGTERM, before)
+    try:
+        with xsk.Umem(frame_count=FRAMES, hugepages="off") as umem:
+            with MemorySocket(umem, rx_len=RX_LEN) as sock:
+                stats = asyncio.run(main(sock))
+                assert sock.flush(timeout=1)
+            assert umem.accounting().pool == umem.accounting().total
+        assert stats.received > 0 and stats.seconds < 30
+        assert seen == []  # the Runner's handler took it while it ran
+        assert signal.getsignal(signal.SIGTERM) is before  # and gave it back
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 # --- the frame helpers, against scapy and xsk.replies ---------------------------------------------

@@ -49,9 +49,10 @@ void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_h
 	    (uint32_t)h->l4 + 4 <= XSK_PKT_HEAD) {
 		h->src_port = rd16(p, h->l4, lim);
 		h->dst_port = rd16(p, h->l4 + 2, lim);
-		if (h->proto == 17)
+		if (h->proto == 17) {
 			h->payload = h->l4 + 8;
-		else
+			h->udp_len = rd16(p, h->l4 + 4, lim);
+		} else
 			h->payload = h->l4 + ((uint32_t)h->l4 + 12 < lim ? (p[h->l4 + 12] >> 4) * 4 : 0);
 		if ((uint32_t)h->payload > len)
 			h->payload = -1;

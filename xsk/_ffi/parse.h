@@ -18,6 +18,7 @@ struct xsk_hdr {
 	int32_t vlan;            /* outer VLAN id, -1 if untagged */
 	uint32_t src_ip4, dst_ip4; /* host order; 0 unless IPv4 */
 	uint16_t ethertype, src_port, dst_port;
+	uint16_t udp_len;        /* the UDP header's length field (header + payload); 0 unless UDP */
 	uint8_t ip_version, proto;
 	uint8_t l4_csum;         /* XSK_CSUM_* from xsk_pkt_parse_verified, else XSK_CSUM_NONE */
 	uint8_t src_ip6[16], dst_ip6[16];
