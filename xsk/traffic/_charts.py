@@ -150,8 +150,7 @@ def _rate_chart(plt: Any, sent: list[data.Series], received: list[data.Series], 
         ax.set_ylabel("packets/s")
         ax.grid(axis="y", alpha=0.3)
         legend(ax, outside=True)
-    axes[0, 0].set_title("Rate per stream: sent (solid), received (dashed), asked (dotted); panels by order of "
-                         "magnitude, each from zero; each side's count per second of its own clock")
+    axes[0, 0].set_title("Rate per stream: sent solid, received dashed, asked dotted; a panel per order of magnitude")
     axes[-1, 0].set_xlim(*xlim)
     axes[-1, 0].set_xlabel(axis_label)
     fig.tight_layout()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from . import _charts
+from . import _charts, _session_lines
 from . import _report_data as data
 
 
@@ -46,7 +46,22 @@ class Run:
             "sink" if "latency_us" in first or "receive_mode" in self.summary else "other"
 
 
+def load_runs(paths: list[str | Path]) -> list[Run]:
+    """The runs in ``paths``: a run per file, and a gen run and a sink run for each file that
+    ``xsk run --json`` (a Session) wrote (named ``FILE:gen`` and ``FILE:sink``)."""
+    out = []
+    for path in paths:
+        run = load(path)
+        if run.summary.get("test") == _session_lines.KIND:
+            gen, sink = _session_lines.split(run.seconds, run.summary)
+            out += [Run(Path(f"{run.path}:gen"), gen), Run(Path(f"{run.path}:sink"), sink)]
+        else:
+            out.append(run)
+    return out
+
+
 def load(path: str | Path) -> Run:
+    """One file's lines as a Run (a session's file as it is: ``load_runs`` splits it)."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -92,7 +107,7 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
         import matplotlib.pyplot as plt
     except ImportError:
         raise ConfigError("the report needs matplotlib: pip install 'xsk[report]' (or matplotlib)") from None
-    runs = [load(p) for p in inputs]
+    runs = load_runs(inputs)
     gens = [r for r in runs if r.kind == "gen"]
     sinks = [r for r in runs if r.kind == "sink"]
     benches = [r for r in runs if r.kind == "rfc2544"]
@@ -325,4 +340,4 @@ def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], chart
     return path
 
 
-__all__ = ["Run", "joined", "load", "render"]
+__all__ = ["Run", "joined", "load", "load_runs", "render"]
