@@ -143,7 +143,8 @@ def _rate_chart(plt: Any, sent: list[data.Series], received: list[data.Series], 
                 b = burst[name]
                 rate = "" if b.pps is None else f" at {data.engineering(b.pps)}pps while it lasted"
                 ax.annotate(f"{name}: {b.packets:,} frames in one burst{rate}", (b.at, peaks[name]),
-                            xytext=(6, -14), textcoords="offset points", fontsize="small", color=c)
+                            xytext=(6, -14), textcoords="offset points", fontsize="small", color=c,
+                            bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0})
         ax.set_ylim(bottom=0, top=max(max((peaks[n] for n in group), default=1.0),
                                       max((asked.get(n) or 0.0 for n in group), default=0.0)) * 1.15 or 1.0)
         ax.yaxis.set_major_formatter(EngFormatter(sep=""))

@@ -38,6 +38,9 @@ PANEL_RATIO = 10.0
 BINS_PER_DECADE = 20
 """Latency histogram bins per factor of ten (about 12% wide each)."""
 
+SHORT = 0.5
+"""A run's last interval, when shorter than this share of the one before, joins it (``series``)."""
+
 KERNEL_QUIET = ("tx_ring_empty_descs",)
 """Kernel counters that say nothing is wrong when they count: every paced send ends with an empty TX ring."""
 
@@ -106,9 +109,17 @@ def series(seconds: Sequence[dict[str, Any]], key: str, zero: float, *, stream: 
               and (n := _count(line["per_stream"].get(key, 0))) is not None]
     if end is not None and end[0] > (points[-1][0] if points else 0.0) and end[1] >= (points[-1][1] if points else 0):
         points.append(end)
-    for t, n in points:
+    for k, (t, n) in enumerate(points):
         dt = t - last_t
         if dt <= 0:
+            continue
+        if k == len(points) - 1 and packets and dt < SHORT * (edges[-1] - edges[-2]):
+            # a last line soon after the one before (the run's end): its few frames over a sliver
+            # of a second would draw as a spike, so the interval joins the one before
+            packets[-1] += n - last_n
+            edges[-1] = t + shift
+            rates[-1] = packets[-1] / (edges[-1] - edges[-2])
+            last_t, last_n = t, n
             continue
         if not edges:
             edges.append(last_t + shift)
@@ -262,6 +273,6 @@ def warnings(runs: Sequence[tuple[str, dict[str, Any]]], losses: Sequence[dict[s
     return out
 
 
-__all__ = ["BINS_PER_DECADE", "KERNEL_QUIET", "PANEL_RATIO", "Burst", "Series", "bursts", "cdf", "engineering",
+__all__ = ["BINS_PER_DECADE", "KERNEL_QUIET", "PANEL_RATIO", "SHORT", "Burst", "Series", "bursts", "cdf", "engineering",
            "mbit_s",
            "normalised_histogram", "origin", "panels", "run_start", "series", "span", "warnings"]

@@ -39,6 +39,17 @@ def test_gens_last_partial_second_comes_from_its_summary():
     assert s.edges == [0.0, 1.0, 2.0, 2.5] and s.packets == [100, 100, 60] and s.rates == [100.0, 100.0, 120.0]
 
 
+def test_a_last_line_a_sliver_after_the_one_before_joins_its_interval_instead_of_spiking():
+    gen = [*_lines(1000.0, [{"a": 100}, {"a": 200}]), {"t": 2.1, "time": 1002.1, "per_stream": {"a": 230}}]
+    s = data.series(gen, "a", 1000.0, stream="a", side="sent")
+    assert s.edges == [0.0, 1.0, 2.1] and s.packets == [100, 130]
+    assert s.rates[-1] == pytest.approx(130 / 1.1)
+    # only the last: a long first interval (a worker's start-up) leaves the seconds after it alone
+    late = [{"t": 3.0, "time": 1003.0, "per_stream": {"a": 0}}, {"t": 4.0, "time": 1004.0, "per_stream": {"a": 50}},
+            {"t": 5.0, "time": 1005.0, "per_stream": {"a": 100}}]
+    assert data.series(late, "a", 1000.0, stream="a", side="sent").edges == [0.0, 3.0, 4.0, 5.0]
+
+
 def test_the_idle_tail_is_trimmed_and_the_axis_ends_with_the_traffic():
     sent = data.Series("a", "sent", [0.0, 1.0, 2.0], [100.0, 100.0], [100, 100])
     got = data.Series("a", "received", [-4.0, 0.5, 1.5, 2.5, 3.5, 4.5, 9.5], [0, 100, 100, 0, 0, 0],
