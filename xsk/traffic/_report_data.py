@@ -131,11 +131,12 @@ def series(seconds: Sequence[dict[str, Any]], key: str, zero: float, *, stream: 
 
 
 def span(all_series: Sequence[Series], gen_end: float | None = None) -> tuple[float, float]:
-    """The x range to show: from zero (gen's start) to the end of the last interval in which any
-    series counted a frame, or ``gen_end`` if later. A sink's idle seconds before gen started and
-    after the traffic ended fall outside."""
+    """The x range to show: from zero (gen's start; without a gen run, ``gen_end`` None: from the
+    first interval with a frame) to the end of the last interval in which any series counted a
+    frame, or ``gen_end`` if later. A sink's idle seconds before the traffic and after it fall
+    outside."""
     active = [(s.edges[i], s.edges[i + 1]) for s in all_series for i, n in enumerate(s.packets) if n > 0]
-    lo = 0.0
+    lo = 0.0 if gen_end is not None or not active else min(a for a, _ in active)
     ends = [b for _, b in active] + ([gen_end] if gen_end is not None else [])
     hi = max(ends) if ends else max([e for s in all_series for e in s.edges[-1:]] or [1.0])
     return lo, max(hi, lo + 1e-3)

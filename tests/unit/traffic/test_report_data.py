@@ -55,7 +55,7 @@ def test_the_idle_tail_is_trimmed_and_the_axis_ends_with_the_traffic():
     got = data.Series("a", "received", [-4.0, 0.5, 1.5, 2.5, 3.5, 4.5, 9.5], [0, 100, 100, 0, 0, 0],
                       [0, 100, 100, 0, 0, 0])
     assert data.span([sent, got], gen_end=2.1) == (0.0, 2.5)
-    assert data.span([sent, got]) == (0.0, 2.5)
+    assert data.span([got]) == (0.5, 2.5)  # a sink alone: from its first frame
     assert data.span([sent, got], gen_end=3.0) == (0.0, 3.0)
 
 
