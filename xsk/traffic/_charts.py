@@ -65,7 +65,7 @@ class Run:
 
 def _by_name(seconds: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
     """A sink's per-second lines with each stream's counts under its name (ids of one stream on
-    several queues added up)."""
+    several queues added up; streams counted by their flow, ``flows``, under theirs)."""
     out = []
     for line in seconds:
         per: dict[str, int] = {}
@@ -74,6 +74,8 @@ def _by_name(seconds: list[dict[str, Any]], names: dict[str, str]) -> list[dict[
             if n is not None:
                 name = names.get(key, f"id {key}")
                 per[name] = per.get(name, 0) + int(n)
+        for name, n in (line.get("flows") or {}).items():  # streams without a sequence header
+            per[name] = per.get(name, 0) + int(n.get("packets", 0) if isinstance(n, dict) else n)
         out.append({**line, "per_stream": per})
     return out
 

@@ -5,7 +5,8 @@ A line a second, from ``Session.snapshot()``::
 
     {"t": 1.02, "time": 1796608080.4,                      # seconds since gen started; wall clock
      "gen":  {"t": 1.02, "packets", "bytes", "per_stream": {"voice": 50, ...}},
-     "sink": {"t": 2.10, "packets", "bytes", "per_stream": {"1": {"packets", "p50_us", "p99_us"}, ...}},
+     "sink": {"t": 2.10, "packets", "bytes", "per_stream": {"1": {"packets", "p50_us", "p99_us"}, ...},
+              "flows": {"raw": 120, ...}},                 # streams without a sequence header, by name
      "streams": [{"stream", "state", "tx", "rx", "missing", "p50_us", "p99_us"}, ...]}
 
 and the summary::
@@ -40,7 +41,8 @@ def second(snap: dict[str, Any]) -> dict[str, Any]:
             "sink": {"t": round(float(sink["seconds"]), 3), "packets": sink["packets"], "bytes": sink["bytes"],
                      "per_stream": {k: {"packets": n, "p50_us": (lat.get(k) or {}).get("p50"),
                                         "p99_us": (lat.get(k) or {}).get("p99")}
-                                    for k, n in sink["per_stream"].items()}},
+                                    for k, n in sink["per_stream"].items()},
+                     "flows": dict(sink.get("flows") or {})},
             "streams": snap["streams"]}
 
 
