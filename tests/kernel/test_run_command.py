@@ -53,7 +53,8 @@ def test_one_command_sends_receives_and_joins_every_stream_exactly(veth_pair, tm
     assert s["sink"]["receive_mode"] == "spin"  # the profile's latency stream
     seconds = [json.loads(line) for line in r.stdout.strip().splitlines()[:-1]]
     assert seconds and all({"gen", "sink", "streams"} <= set(line) for line in seconds)
-    assert [row["stream"] for row in seconds[-1]["streams"]] == ["voice", "imix", "raw"]
+    assert [(row["stream"], row["state"]) for row in seconds[-1]["streams"]] == [
+        ("voice", "finished"), ("imix", "finished"), ("raw", "finished")]  # the tick after gen ended
     assert seconds[-1]["sink"]["flows"]["raw"] > 0  # the unsequenced stream, counted live by its flow
     # xsk report reads the one file as the gen run and the sink run it holds
     saved = tmp_path / "run.jsonl"

@@ -165,10 +165,15 @@ class Session:
 
     def snapshot(self) -> dict[str, Any]:
         """Both sides now, read once: ``time`` (the wall clock), ``gen`` (``Generator.stats()``),
-        ``sink`` (``Sink.stats()``) and ``streams`` (``live_rows`` of the two)."""
+        ``sink`` (``Sink.stats()``) and ``streams`` (``live_rows`` of the two; a stream still
+        "running" when the generator has finished is "finished")."""
+        done = self.generator.finished()
         sent, got = self.generator.stats(), self.sink.stats()
-        return {"time": time.time(), "gen": sent, "sink": got,
-                "streams": live_rows(self.generator.plans, len(self.generator.queues), sent, got)}
+        rows = live_rows(self.generator.plans, len(self.generator.queues), sent, got)
+        for r in rows:  # the last state a stream was put in, unless the run is over
+            if done and r["state"] == "running":
+                r["state"] = "finished"
+        return {"time": time.time(), "gen": sent, "sink": got, "streams": rows}
 
     def follow(self, tick: Callable[[dict[str, Any]], None], *, every: float = 1.0,
                stop: Callable[[], bool] | None = None, timeout: float | None = None,
