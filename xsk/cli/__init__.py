@@ -1,4 +1,4 @@
-"""The ``xsk`` command line: gen, sink, fwd, replay, capture, rfc2544, prog, veth, report and demo."""
+"""The ``xsk`` command line: gen, sink, run, fwd, replay, capture, rfc2544, prog, veth, report and demo."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ COMMANDS = {
     "capture": ("capture", "receive into a pcap/pcapng file"),
     "prog": ("prog", "attach and pin xsk's program so that workers without root can receive"),
     "veth": ("veth", "make, list and remove veth pairs in namespaces for trying the tools"),
+    "run": ("run", "gen and sink from one command: one live table of tx, rx, loss and latency per stream"),
     "rfc2544": ("rfc2544", "RFC 2544 throughput (NDR/PDR), latency, loss curve and back-to-back through a device"),
     "report": ("report", "an HTML report (rates, latency over time, histograms) of gen/sink --json outputs"),
     "demo": ("demo", "send sequence-numbered UDP frames across a throwaway veth pair and verify them"),

@@ -14,12 +14,11 @@ from . import common
 def run(args: argparse.Namespace) -> int:
     from ..traffic import _csv
     from ..traffic._join import table
-    from ..traffic._report import joined, load, render
+    from ..traffic._report import joined, load_runs, render
 
-    runs = [load(p) for p in args.inputs]
+    runs = load_runs(args.inputs)  # an `xsk run --json` file holds a gen run and a sink run
     if args.csv:
-        rows = [row for path, got in zip(args.inputs, runs, strict=True)
-                for row in _csv.rows(got.summary, run=str(path))]
+        rows = [row for got in runs for row in _csv.rows(got.summary, run=str(got.path))]
         print(f"csv: {_csv.write(args.csv, rows)}")
     for sink, streams in joined(runs):  # loss as sent minus received, per stream
         print(f"sent minus received ({sink.path.name}):")
@@ -31,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="RUN.jsonl", help="what `xsk gen --json` and `xsk sink --json` printed")
+    p.add_argument("inputs", nargs="+", metavar="RUN.jsonl",
+                   help="what `xsk gen --json`, `xsk sink --json`, `xsk run --json` or `xsk rfc2544 --json` printed")
     p.add_argument("-o", "--output", help="the HTML file to write (default report.html, unless --csv alone)")
     p.add_argument("--csv", metavar="FILE", help="write each run's per-stream results to FILE as CSV (a row per "
                    "stream and file)")

@@ -15,19 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ._report_data import mbit_s
 
 LATENCY = ("min", "mean", "p50", "p90", "p99", "p99.9", "max")
 COLUMNS = ("run", "side", "stream", "name", "ids", "packets", "bytes", "pps", "asked_pps", "mbit_s", "lost",
            "duplicates", "reordered", "too_late", *(f"latency_{q}_us" for q in LATENCY), "jitter_us",
            "interrupted")
-
-
-def _mbit(s: dict[str, Any]) -> float | None:
-    """A stream's bit rate (frame bytes as sent) from its packet rate and mean length."""
-    if not s.get("pps") or not s.get("packets"):
-        return None
-    mean_len = float(s["bytes"]) / float(s["packets"])
-    return round(float(s["pps"]) * mean_len * 8 / 1e6, 3)
 
 
 def rows(summary: dict[str, Any], run: str = "") -> list[dict[str, Any]]:
@@ -40,7 +33,7 @@ def rows(summary: dict[str, Any], run: str = "") -> list[dict[str, Any]]:
         if not isinstance(s, dict):
             continue
         row: dict[str, Any] = {"run": run, "packets": s["packets"], "bytes": s["bytes"], "pps": s.get("pps"),
-                               "mbit_s": _mbit(s), "interrupted": interrupted}
+                               "mbit_s": mbit_s(s), "interrupted": interrupted}
         if "asked_pps" in s:  # the generator's: by name, with the ids it was sent with
             row.update(side="gen", stream=key, name=key, ids=" ".join(map(str, s.get("ids", []))),
                        asked_pps=s["asked_pps"])

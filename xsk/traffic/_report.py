@@ -20,14 +20,14 @@ file). matplotlib is the ``report`` extra (``pip install xsk[report]``).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from . import _charts, _session_lines
+from . import _report_data as data
 
 
 class Run:
@@ -46,7 +46,22 @@ class Run:
             "sink" if "latency_us" in first or "receive_mode" in self.summary else "other"
 
 
+def load_runs(paths: list[str | Path]) -> list[Run]:
+    """The runs in ``paths``: a run per file, and a gen run and a sink run for each file that
+    ``xsk run --json`` (a Session) wrote (named ``FILE:gen`` and ``FILE:sink``)."""
+    out = []
+    for path in paths:
+        run = load(path)
+        if run.summary.get("test") == _session_lines.KIND:
+            gen, sink = _session_lines.split(run.seconds, run.summary)
+            out += [Run(Path(f"{run.path}:gen"), gen), Run(Path(f"{run.path}:sink"), sink)]
+        else:
+            out.append(run)
+    return out
+
+
 def load(path: str | Path) -> Run:
+    """One file's lines as a Run (a session's file as it is: ``load_runs`` splits it)."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -83,49 +98,6 @@ def _names(runs: list[Run]) -> dict[str, str]:
     return out
 
 
-def _legend(ax: Any) -> None:
-    """A legend when the chart has labelled lines (a run with nothing to draw gets none, not a warning)."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _rates(seconds: list[dict[str, Any]], key: str, zero: float) -> tuple[list[float], list[float]]:
-    """Times (from ``zero``) and packets/s of one stream from per-second cumulative counts."""
-    ts, rates = [], []
-    last_t, last_n = 0.0, 0
-    for line in seconds:
-        v = (line.get("per_stream") or {}).get(key)
-        n = v["packets"] if isinstance(v, dict) else v
-        if n is None:
-            continue
-        dt = line["t"] - last_t
-        if dt > 0:
-            ts.append(_at(line, zero))
-            rates.append((n - last_n) / dt)
-        last_t, last_n = line["t"], n
-    return ts, rates
-
-
-def _at(line: dict[str, Any], zero: float) -> float:
-    """A per-second line's time on the report's axis: wall clock from the earliest run's start
-    when the lines carry it (runs started apart line up), else the run's own seconds."""
-    return float(line["time"] - zero if "time" in line and zero else line["t"])
-
-
-def _zero(runs: list[Run]) -> float:
-    starts = [line["time"] - line["t"] for r in runs for line in r.seconds[:1] if "time" in line]
-    return min(starts) if starts else 0.0
-
-
 def render(inputs: list[str | Path], output: str | Path, title: str | None = None) -> Path:
     """Write the report of the runs in ``inputs`` to ``output``; returns its path."""
     try:
@@ -135,7 +107,7 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
         import matplotlib.pyplot as plt
     except ImportError:
         raise ConfigError("the report needs matplotlib: pip install 'xsk[report]' (or matplotlib)") from None
-    runs = [load(p) for p in inputs]
+    runs = load_runs(inputs)
     gens = [r for r in runs if r.kind == "gen"]
     sinks = [r for r in runs if r.kind == "sink"]
     benches = [r for r in runs if r.kind == "rfc2544"]
@@ -146,61 +118,8 @@ def render(inputs: list[str | Path], output: str | Path, title: str | None = Non
     charts: list[tuple[str, str]] = [chart for b in benches for chart in _rfc2544_charts(plt, b)]
     if not gens and not sinks:
         return _write(Path(output), title or "xsk RFC 2544 report", runs, names, charts)
-    zero = _zero(runs)
-    # rate over time: sent (by name, from gen) and received (by id, from the sink)
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    for g in gens:
-        for name in g.summary["per_stream"]:
-            ts, rs = _rates(g.seconds, name, zero)
-            ax.plot(ts, rs, linestyle="--", label=f"{name} sent")
-    for s in sinks:
-        for key in s.summary["per_stream"]:
-            ts, rs = _rates(s.seconds, key, zero)
-            ax.plot(ts, rs, label=f"{names.get(key, 'stream ' + key)} received")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("packets/s")
-    ax.set_title("Rate over time")
-    _legend(ax)
-    charts.append(("Rate over time", _png(fig)))
-    for s in sinks:
-        fig, ax = plt.subplots(figsize=(8, 3.2))
-        for key in s.summary["per_stream"]:
-            for q, style in (("p50_us", "-"), ("p99_us", ":")):
-                pts = [(_at(line, zero), line["per_stream"][key][q]) for line in s.seconds
-                       if isinstance((line.get("per_stream") or {}).get(key), dict)
-                       and line["per_stream"][key].get(q) is not None]
-                if pts:
-                    ax.plot(*zip(*pts, strict=True), linestyle=style,
-                            label=f"{names.get(key, 'stream ' + key)} {q[:-3]}")
-        ax.set_yscale("log")
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("one-way latency, µs")
-        ax.set_title("Latency percentiles over time (each second's)")
-        _legend(ax)
-        charts.append(("Latency over time", _png(fig)))
-        fig, (hist_ax, cdf_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
-        for key, st in s.summary["per_stream"].items():
-            rows = st.get("latency_hist_us") or []
-            if not rows:
-                continue
-            label = names.get(key, "stream " + key)
-            lows = [r[0] for r in rows]
-            counts = [r[2] for r in rows]
-            hist_ax.step(lows, counts, where="post", label=label)
-            total = sum(counts)
-            acc, cdf = 0, []
-            for c in counts:
-                acc += c
-                cdf.append(acc / total)
-            cdf_ax.step([r[1] for r in rows], cdf, where="post", label=label)
-        for a, t in ((hist_ax, "Latency histogram"), (cdf_ax, "Latency CDF")):
-            a.set_xscale("log")
-            a.set_xlabel("one-way latency, µs")
-            a.set_title(t)
-            _legend(a)
-        hist_ax.set_ylabel("packets per bucket")
-        cdf_ax.set_ylabel("fraction of packets")
-        charts.append(("Latency histogram and CDF", _png(fig)))
+    charts += _charts.traffic_charts(plt, [_charts.Run("gen", r.seconds, r.summary) for r in gens],
+                                     [_charts.Run("sink", r.seconds, r.summary) for r in sinks], names)
     return _write(Path(output), title or "xsk traffic report", runs, names, charts)
 
 
@@ -244,23 +163,23 @@ def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
         return []
     out = []
     sizes = [r["size"] for r in rows]
-    fig, (pps_ax, bits_ax) = plt.subplots(1, 2, figsize=(11, 3.4))
+    fig, (pps_ax, bits_ax) = plt.subplots(1, 2, figsize=(_charts.WIDTH, 4.2))
     pps_ax.plot(sizes, [r["rate_pps"] for r in rows], marker="o")
     pps_ax.set_ylabel("frames/s")
     bits_ax.plot(sizes, [r["l1_mbps"] for r in rows], marker="o", label="L1")
     bits_ax.plot(sizes, [r["l2_mbps"] for r in rows], marker="s", linestyle="--", label="L2")
     bits_ax.set_ylabel("Mbit/s")
-    _legend(bits_ax)
+    _charts.legend(bits_ax)
     for a in (pps_ax, bits_ax):
         a.set_xscale("log")
         a.set_xticks(sizes, [str(x) for x in sizes])
         a.set_xlabel("frame size, bytes (FCS included)")
         a.set_ylim(bottom=0)
     fig.suptitle(f"Throughput ({'NDR' if not run.summary['acceptable_loss_pct'] else 'PDR'}) by frame size")
-    out.append((f"RFC 2544 throughput: {run.path.name}", _png(fig)))
+    out.append((f"RFC 2544 throughput: {run.path.name}", _charts.png(fig)))
     lat = [(r["size"], r["latency"]["latency_us"]) for r in rows if (r.get("latency") or {}).get("latency_us")]
     if lat:
-        fig, ax = plt.subplots(figsize=(8, 3.2))
+        fig, ax = plt.subplots(figsize=(_charts.WIDTH - 2.5, 3.6))
         for q, style in (("p50", "-o"), ("p99", ":s"), ("max", "--^")):
             pts = [(size, v[q]) for size, v in lat if v.get(q) is not None]
             if pts:
@@ -271,18 +190,18 @@ def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
         ax.set_xlabel("frame size, bytes")
         ax.set_ylabel("one-way latency, µs")
         ax.set_title("Latency at the throughput found")
-        _legend(ax)
-        out.append((f"RFC 2544 latency: {run.path.name}", _png(fig)))
+        _charts.legend(ax)
+        out.append((f"RFC 2544 latency: {run.path.name}", _charts.png(fig)))
     curves = [(r["size"], r["loss_curve"]) for r in rows if r.get("loss_curve")]
     if curves:
-        fig, ax = plt.subplots(figsize=(8, 3.2))
+        fig, ax = plt.subplots(figsize=(_charts.WIDTH - 2.5, 3.6))
         for size, curve in curves:
             ax.plot([p["percent"] for p in curve], [p["loss_pct"] for p in curve], marker="o", label=f"{size} B")
         ax.set_xlabel("offered load, % of the ceiling")
         ax.set_ylabel("frame loss, %")
         ax.set_title("Frame loss rate")
-        _legend(ax)
-        out.append((f"RFC 2544 frame loss rate: {run.path.name}", _png(fig)))
+        _charts.legend(ax)
+        out.append((f"RFC 2544 frame loss rate: {run.path.name}", _charts.png(fig)))
     return out
 
 
@@ -321,56 +240,104 @@ def _rfc2544_tables(runs: list[Run]) -> list[str]:
     return parts
 
 
-def _loss_tables(runs: list[Run]) -> list[str]:
+def _received_mbit(sink: Run, names: dict[str, str], stream: str) -> float | None:
+    """The Mbit/s the sink received of ``stream`` (its ids added up)."""
+    parts = [data.mbit_s(s) for k, s in (sink.summary.get("per_stream") or {}).items()
+             if names.get(k, f"id {k}") == stream]
+    known = [p for p in parts if p is not None]
+    return round(sum(known), 3) if known else None
+
+
+def _loss_tables(runs: list[Run], names: dict[str, str]) -> list[str]:
+    sent_mbit: dict[str, float] = {}
+    for g in runs:
+        if g.kind == "gen":
+            for name, s in (g.summary.get("per_stream") or {}).items():
+                m = data.mbit_s(s)
+                if m is not None:
+                    sent_mbit[name] = round(sent_mbit.get(name, 0.0) + m, 3)
     parts = []
     for sink, streams in joined(runs):
         parts.append(f"<h2>Sent minus received: {html.escape(sink.path.name)}</h2>")
         parts.append("<p>lost = sent &minus; (received &minus; duplicates). gaps: sequence numbers missing between "
                      "those that arrived (what the sink alone can see; frames lost after the last arrival leave "
-                     "none).</p>")
+                     "none). Mbit/s: frame bytes as sent (no FCS) at each side's own rate.</p>")
         rows = []
         for s in streams.values():
             lat = s.latency_us or {}
-            rows.append([s.name, s.sent, s.received, s.lost, s.loss_pct, s.duplicates, s.reordered, s.gaps, s.extra,
+            rows.append([s.name, s.sent, s.received, s.lost, s.loss_pct, sent_mbit.get(s.name),
+                         _received_mbit(sink, names, s.name), s.duplicates, s.reordered, s.gaps, s.extra,
                          lat.get("p50"), lat.get("p99"), lat.get("max"), s.counted_by])
-        parts.append(_table(["stream", "sent", "received", "lost", "loss %", "duplicates", "reordered", "gaps",
-                             "extra", "p50 µs", "p99 µs", "max µs", "counted by"], rows))
+        parts.append(_table(["stream", "sent", "received", "lost", "loss %", "Mbit/s sent", "Mbit/s received",
+                             "duplicates", "reordered", "gaps", "extra", "p50 µs", "p99 µs", "max µs", "counted by"],
+                            rows))
     return parts
+
+
+def _readable(value: Any) -> str:
+    """A summary's value as a person reads it: tables as ``key value, ...``, lists by commas."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool | str):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{round(value, 3):,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} ({_readable(v)})" if isinstance(v, dict) else f"{k} {_readable(v)}"
+                         for k, v in value.items()) or "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(v) for v in value) or "-"
+    return str(value)
+
+
+def _warnings(runs: list[Run]) -> list[str]:
+    return data.warnings([(r.path.name, r.summary) for r in runs],
+                         [{n: s.as_dict() for n, s in streams.items()} for _, streams in joined(runs)])
 
 
 def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], charts: list[tuple[str, str]]) -> Path:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
-             "th{background:#f4f4f4}img{max-width:100%}pre{background:#f8f8f8;padding:1em;overflow:auto}</style>",
+             "<style>body{font-family:sans-serif;margin:2em auto;padding:0 1em;max-width:1400px}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
+             "text-align:right}th{background:#f4f4f4}img{max-width:100%}"
+             ".warnings{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em}"
+             ".summary td:first-child{text-align:left;font-weight:bold}.summary td{text-align:left}</style>",
              f"</head><body><h1>{html.escape(title)}</h1>"]
+    said = _warnings(runs)
+    if said:
+        parts.append("<div class='warnings'><h2>Warnings</h2><ul>" +
+                     "".join(f"<li>{html.escape(w)}</li>" for w in said) + "</ul></div>")
     parts += _rfc2544_tables(runs)
-    parts += _loss_tables(runs)
+    parts += _loss_tables(runs, names)
     for r in runs:
         per = r.summary.get("per_stream") or {}
         if r.kind == "gen":
             parts.append(f"<h2>Sent: {html.escape(r.path.name)}</h2>")
-            parts.append(_table(["stream", "ids", "packets", "bytes", "pps", "asked pps"],
-                                [[n, ",".join(map(str, s["ids"])), s["packets"], s["bytes"], s["pps"], s["asked_pps"]]
-                                 for n, s in per.items()]))
+            parts.append(_table(["stream", "ids", "packets", "bytes", "pps", "asked pps", "Mbit/s"],
+                                [[n, ",".join(map(str, s["ids"])), s["packets"], s["bytes"], s["pps"], s["asked_pps"],
+                                  data.mbit_s(s)] for n, s in per.items()]))
         elif r.kind == "sink":
             parts.append(f"<h2>Received: {html.escape(r.path.name)} (latency measured in "
                          f"{html.escape(str(r.summary.get('receive_mode', 'poll')))} mode)</h2>")
             parts.append(_table(
-                ["stream", "name", "packets", "gaps", "duplicates", "reordered", "pps", "p50 µs", "p90 µs", "p99 µs",
-                 "p99.9 µs", "max µs", "jitter µs"],
+                ["stream", "name", "packets", "gaps", "duplicates", "reordered", "pps", "Mbit/s", "p50 µs", "p90 µs",
+                 "p99 µs", "p99.9 µs", "max µs", "jitter µs"],
                 [[k, names.get(k, ""), s["packets"], s["lost"], s["duplicates"], s["reordered"], s["pps"],
-                  s["latency_us"]["p50"], s["latency_us"]["p90"], s["latency_us"]["p99"], s["latency_us"]["p99.9"],
-                  s["latency_us"]["max"], s["jitter_us"]] for k, s in per.items()]))
+                  data.mbit_s(s), s["latency_us"]["p50"], s["latency_us"]["p90"], s["latency_us"]["p99"],
+                  s["latency_us"]["p99.9"], s["latency_us"]["max"], s["jitter_us"]] for k, s in per.items()]))
     for caption, src in charts:
         parts.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='{src}'>")
     parts.append("<h2>The runs' summaries</h2>")
     for r in runs:
-        brief = {k: v for k, v in r.summary.items() if k not in ("per_stream", "sizes")}
-        parts.append(f"<h3>{html.escape(str(r.path))}</h3><pre>{html.escape(json.dumps(brief, indent=1))}</pre>")
+        brief = {k: v for k, v in r.summary.items() if k not in ("per_stream", "sizes", "warnings")}
+        parts.append(f"<h3>{html.escape(str(r.path))}</h3><table class='summary'>" +
+                     "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_readable(v))}</td></tr>"
+                             for k, v in brief.items()) + "</table>")
     parts.append("</body></html>")
     path.write_text("\n".join(parts))
     return path
 
 
-__all__ = ["Run", "joined", "load", "render"]
+__all__ = ["Run", "joined", "load", "load_runs", "render"]

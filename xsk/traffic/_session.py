@@ -16,7 +16,7 @@ Ownership: the Session owns its Generator and Sink (and so their worker processe
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -51,6 +51,16 @@ def live_rows(plans: Sequence[Any], nqueues: int, sent: dict[str, Any], got: dic
         rows.append({"stream": p.name, "state": states[-1]["state"], "tx": tx, "rx": rx,
                      "missing": None if rx is None else tx - rx, "p50_us": p50, "p99_us": p99})
     return rows
+
+
+def receiver_mac(ifname: str, netns: str | None = None) -> str:
+    """The MAC address of the receiving interface ``ifname`` (in ``netns``): the destination to
+    send to when the two ends are joined directly (a veth pair)."""
+    from .. import link
+    from .. import netns as ns
+
+    with ns.entered(netns):
+        return link.mac_address(ifname)
 
 
 def render(rows: list[dict[str, Any]], title: str) -> Any:
@@ -153,25 +163,59 @@ class Session:
         self.generator.wait(timeout)
         return self.stop(settle=settle)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Both sides now, read once: ``time`` (the wall clock), ``gen`` (``Generator.stats()``),
+        ``sink`` (``Sink.stats()``) and ``streams`` (``live_rows`` of the two; a stream still
+        "running" when the generator has finished is "finished")."""
+        done = self.generator.finished()
+        sent, got = self.generator.stats(), self.sink.stats()
+        rows = live_rows(self.generator.plans, len(self.generator.queues), sent, got)
+        for r in rows:  # the last state a stream was put in, unless the run is over
+            if done and r["state"] == "running":
+                r["state"] = "finished"
+        return {"time": time.time(), "gen": sent, "sink": got, "streams": rows}
+
+    def follow(self, tick: Callable[[dict[str, Any]], None], *, every: float = 1.0,
+               stop: Callable[[], bool] | None = None, timeout: float | None = None,
+               settle: float = 0.5) -> dict[str, StreamLoss]:
+        """Until the generator has finished (or ``timeout`` seconds, or ``stop()`` returns true),
+        ``tick(snapshot())`` at once, every ``every`` seconds, and once more at the end; then ``stop()``
+        and its result. ``tick`` runs in this thread; what it raises stops the run (the Session
+        still stops both sides on the way out of its ``with`` block)."""
+        if not self.generator.started:
+            raise UsageError("start() the Session before following it")
+        end = None if timeout is None else time.monotonic() + timeout
+        due = time.monotonic() + every
+        tick(self.snapshot())  # where the counts start from: the workers' start-up is not a second of traffic
+        while not self.generator.finished() and (end is None or time.monotonic() < end):
+            if stop is not None and stop():
+                break
+            if time.monotonic() >= due:
+                due += every
+                tick(self.snapshot())
+            time.sleep(min(0.01, every))
+        tick(self.snapshot())
+        return self.stop(settle=settle)
+
     def live(self, *, refresh: float = 0.5, timeout: float | None = None, console: Any = None,
-             settle: float = 0.5) -> dict[str, StreamLoss]:
+             settle: float = 0.5, stop: Callable[[], bool] | None = None) -> dict[str, StreamLoss]:
         """Show ``stats()`` as a table on the terminal (rich), redrawn every ``refresh`` seconds,
-        until the generator has finished (or ``timeout``, or Ctrl-C); then ``stop()`` and its result."""
+        until the generator has finished (or ``timeout``, ``stop()``, or Ctrl-C); then ``stop()``
+        and its result."""
         from rich.live import Live
 
         if not self.generator.started:
             raise UsageError("start() the Session before live()")
-        end = None if timeout is None else time.monotonic() + timeout
         t0 = time.monotonic()
         try:
             with Live(render(self.stats(), "starting"), console=console, auto_refresh=False) as view:
-                while not self.generator.finished() and (end is None or time.monotonic() < end):
-                    time.sleep(refresh)
-                    view.update(render(self.stats(), f"{time.monotonic() - t0:.1f} s"), refresh=True)
-                view.update(render(self.stats(), f"{time.monotonic() - t0:.1f} s, done"), refresh=True)
+                def draw(snap: dict[str, Any]) -> None:
+                    done = ", done" if self.generator.finished() else ""
+                    view.update(render(snap["streams"], f"{time.monotonic() - t0:.1f} s{done}"), refresh=True)
+
+                return self.follow(draw, every=refresh, stop=stop, timeout=timeout, settle=settle)
         except KeyboardInterrupt:
-            pass
-        return self.stop(settle=settle)
+            return self.stop(settle=settle)
 
     def __enter__(self) -> Session:
         return self
@@ -185,4 +229,4 @@ class Session:
                 raise
 
 
-__all__ = ["Session", "live_rows", "render"]
+__all__ = ["Session", "live_rows", "receiver_mac", "render"]
