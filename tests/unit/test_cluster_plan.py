@@ -184,3 +184,13 @@ def test_the_merged_summaries_join_in_xsk_report_by_name(tmp_path):
     ((_, loss),) = joined(runs)
     assert {n: (s.sent, s.received, s.lost) for n, s in loss.items()} == {
         "a-b": (100, 100, 0), "a-b2": (100, 97, 3), "b-c": (100, 99, 1)}
+
+
+def test_the_guides_toml_plan_reads():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cluster.md").read_text()
+    (block,) = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
+    plan = Plan.from_toml(block, source="docs/cluster.md")
+    assert [(str(r.src), str(r.dst), r.src.netns) for r in plan.routes] == [("A:eth1", "B:eth1", None)]
