@@ -107,3 +107,23 @@ def test_a_host_killed_mid_run_is_reported_with_its_streams_and_the_rest_finishe
     while xdp_attached(ring) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert xdp_attached(ring) == []
+
+
+def test_a_host_killed_with_on_failure_stop_stops_the_others_cleanly(ring):
+    """The run stops on every host as soon as C is seen gone: A's stream a-b ends early, and what
+    it sent all arrived (the frames in flight are let in before B's sink stops)."""
+    plan = ring_plan(ring, count=60_000, rate="2k", on_failure="stop")
+    with LocalHosts(["A", "B", "C"]) as hosts, ClusterRun(plan, hosts.address) as run:
+        run.start()
+        hosts.kill("C")
+        out = run.wait(timeout=120)
+    assert set(out["lost_hosts"]) == {"C"} and out["on_failure"] == "stop"
+    a_b = out["streams"]["a-b"]
+    assert a_b["status"] == "ok" and 0 < a_b["sent"] < 60_000
+    assert (a_b["received"], a_b["lost"]) == (a_b["sent"], 0)
+    for summary in [*out["senders"].values(), *out["receivers"].values()]:
+        ledger_whole(summary)
+    deadline = time.monotonic() + 20
+    while xdp_attached(ring) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert xdp_attached(ring) == []

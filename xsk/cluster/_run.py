@@ -63,6 +63,7 @@ class ClusterRun:
         self._own_client = False
         self._agents: dict[str, Any] = {}
         self._where: dict[str, str] = {}  # host -> the address of the engine worker holding its agent
+        self._ids = {r.name: stream_ids(plan, r.name) for r in plan.routes}  # the sink's keys of each stream
         self._identities: dict[str, dict[str, Any]] = {}
         self._t0 = 0.0
 
@@ -195,7 +196,7 @@ class ClusterRun:
             if s is None:
                 rx = None
             elif r.stream.seq:
-                rx = sum(int(s["per_stream"].get(k, 0)) for k in stream_ids(self.plan, r.name))
+                rx = sum(int(s["per_stream"].get(k, 0)) for k in self._ids[r.name])
             else:
                 rx = int(s["flows"].get(r.name, 0))
             rows[r.name] = {"from": str(r.src), "to": str(r.dst), "tx": tx, "rx": rx,
