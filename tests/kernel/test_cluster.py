@@ -127,3 +127,32 @@ def test_a_host_killed_with_on_failure_stop_stops_the_others_cleanly(ring):
     while xdp_attached(ring) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert xdp_attached(ring) == []
+
+
+_CONTROLLER = """
+import os, sys
+from xsk.cluster import ClusterRun, Endpoint, Plan, Route
+from xsk.traffic import Stream
+sched, ns_a, if_a, ns_b, if_b, dst = sys.argv[1:]
+plan = Plan([Route(Stream(f"Ether()/IP(dst='{dst}')/UDP(dport=9000)", name="a-b", rate="1k"),
+                   Endpoint("A", if_a, ns_a), Endpoint("B", if_b, ns_b))])
+run = ClusterRun(plan, sched).start()
+print("started", flush=True)
+os._exit(0)  # gone without stop() or close(): the hosts must clean up by themselves
+"""
+
+
+def test_a_controller_that_vanishes_leaves_nothing_attached_on_the_hosts(ring):
+    """The engine drops a vanished controller's actors, and with them each host's Generator and
+    Sink (an unbounded stream, a sink without a count): nothing stays attached on any interface."""
+    import sys
+
+    ab = ring[0]
+    with LocalHosts(["A", "B"]) as hosts:
+        done = subprocess.run([sys.executable, "-c", _CONTROLLER, hosts.address, ab.a.netns, ab.a.ifname,
+                               ab.b.netns, ab.b.ifname, ab.b.ip], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "started" in done.stdout, done.stderr
+        deadline = time.monotonic() + 60
+        while xdp_attached(ring) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert xdp_attached(ring) == []

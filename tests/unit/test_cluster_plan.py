@@ -194,3 +194,15 @@ def test_the_guides_toml_plan_reads():
     (block,) = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
     plan = Plan.from_toml(block, source="docs/cluster.md")
     assert [(str(r.src), str(r.dst), r.src.netns) for r in plan.routes] == [("A:eth1", "B:eth1", None)]
+
+
+def test_without_the_extra_a_run_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from xsk.cluster import ClusterRun, LocalHosts
+    from xsk.errors import UnsupportedError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: import fails
+    for make in (lambda: ClusterRun(ring_plan(), "tcp://127.0.0.1:8786"), lambda: LocalHosts(["A"])):
+        with pytest.raises(UnsupportedError, match=r"Dask distributed, which is not installed: .*xsk\[cluster\]"):
+            make()

@@ -7,7 +7,8 @@ interfaces (each enters the interface's namespace itself), ``stats`` reads them 
 ``stop_generators``/``stop_sinks`` end them and return their results, plain data.
 
 Ownership: the agent owns its Generators and Sinks (and so their worker processes, sockets and
-XDP programs) from start until a stop or ``close()``; the engine runs its methods one at a time.
+XDP programs) from start until a stop or ``close()``, which also runs when the engine drops the
+actor (its controller released it, or went away); the engine runs its methods one at a time.
 If the engine worker holding the agent dies, the traffic workers it started find their parent
 gone and end their loops on their own (``xsk.traffic._workers.WorkerStop``), closing their
 sockets: nothing stays attached to the host's interfaces.
@@ -109,6 +110,13 @@ class HostAgent:
         for w in [*self.generators.values(), *self.sinks.values()]:
             with contextlib.suppress(Exception):  # already failed; it reaped its processes all the same
                 w.__exit__(None, None, None)
+        self.generators.clear()
+        self.sinks.clear()
+
+    def __del__(self) -> None:
+        # the engine drops the actor when the controller releases it or goes away without close():
+        # stop the workers cleanly (their sockets and XDP programs closed), not by a kill
+        self.close()
 
 
 __all__ = ["RESOURCE_PREFIX", "HostAgent", "boot_id", "host_resource"]

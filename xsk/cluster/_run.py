@@ -134,9 +134,8 @@ class ClusterRun:
             except TimeoutError:
                 for g in futures.values():
                     g.cancel()
-                raise XskError(f"no engine worker took host {h!r} within {timeout:g} s: start one that offers the "
-                               f"resource {host_resource(h)} (dask worker ADDRESS --resources {host_resource(h)}=1)") \
-                    from None
+                raise XskError(f"no engine worker took host {h!r} within {timeout:g} s: start a Dask worker that "
+                               f"offers one unit of the resource {host_resource(h)!r} on that host") from None
         who = self._client.who_has(list(futures.values()))
         self._where = {h: next(iter(who[f.key])) for h, f in futures.items() if who.get(f.key)}
 
