@@ -156,3 +156,40 @@ def test_a_controller_that_vanishes_leaves_nothing_attached_on_the_hosts(ring):
         while xdp_attached(ring) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert xdp_attached(ring) == []
+
+
+def test_a_run_through_a_router_namespace_between_two_hosts():
+    """A fabric between the hosts: A's frames go to the router's MAC (written in the stream's packet,
+    so the generator does not put the receiver's there), the router's kernel forwards them to B,
+    whose sink takes UDP port 9000 only (ARP and the rest stay with B's kernel)."""
+    from xsk.testing import RoutedPair
+
+    with RoutedPair(forwarding=True) as net:
+        net.b.close_tools()  # B's sink attaches its own program in place of the harness's pass one
+        subprocess.run(["ip", "-n", net.router_netns, "neigh", "replace", str(net.b.ip), "lladdr", net.b.mac, "dev",
+                        net.rb.ifname], check=True)
+        src, dst = Endpoint("A", net.a.ifname, net.a.netns), Endpoint("B", net.b.ifname, net.b.netns)
+        plan = Plan([Route(Stream(f"Ether(dst='{net.ra.mac}')/IP(dst='{net.b.ip}')/UDP(sport={sport}, dport=9000)",
+                                  name=name, rate="2k", count=4000), src, dst)
+                     for sport, name in ((1000, "voice"), (1001, "bulk"))])
+        with LocalHosts(["A", "B"]) as hosts, ClusterRun(plan, hosts.address, sink={"filter": "udp:9000"}) as run:
+            run.start()
+            out = run.wait(timeout=120)
+    for name in ("voice", "bulk"):
+        s = out["streams"][name]
+        assert (s["status"], s["sent"], s["received"], s["lost"]) == ("ok", 4000, 4000, 0), name
+
+
+def test_a_host_that_cannot_start_its_part_fails_the_run_with_its_own_error(ring):
+    """B has no such interface: the run's start raises B's error as it is (not a lost host, not an
+    error of the clean-up after it), and A's sink, started already, is stopped again."""
+    from xsk.errors import XskError
+
+    ab = ring[0]
+    plan = Plan([Route(Stream(f"Ether()/IP(dst='{ab.a.ip}')/UDP(dport=9000)", name="b-a", rate="1k", count=100),
+                       Endpoint("B", "xsknosuch0", ab.b.netns), Endpoint("A", ab.a.ifname, ab.a.netns))])
+    with LocalHosts(["A", "B"]) as hosts:
+        with pytest.raises(XskError, match="xsknosuch0") as caught, ClusterRun(plan, hosts.address) as run:
+            run.start()
+        assert "lost" not in str(caught.value) and not run.lost
+    assert xdp_attached(ring) == []

@@ -112,7 +112,7 @@ class ClusterRun:
         """Mark lost every host whose engine worker has left the cluster, as the scheduler sees it
         (at once for a worker that died: its connection closed), before a call to it would wait
         for a connection that never comes."""
-        if not self._where:
+        if not self._where or self._client is None:
             return
         try:
             workers = self._client.scheduler_info(n_workers=-1)["workers"]
@@ -294,6 +294,7 @@ class ClusterRun:
         with contextlib.suppress(XskError):
             self._calls([(h, "close", ()) for h in self._agents])
         self._agents.clear()
+        self._where.clear()
         if self._client is not None and self._own_client:
             self._client.close()
         self._client = None
