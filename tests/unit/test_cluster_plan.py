@@ -206,3 +206,24 @@ def test_without_the_extra_a_run_says_how_to_install_it(monkeypatch):
     for make in (lambda: ClusterRun(ring_plan(), "tcp://127.0.0.1:8786"), lambda: LocalHosts(["A"])):
         with pytest.raises(UnsupportedError, match=r"Dask distributed, which is not installed: .*xsk\[cluster\]"):
             make()
+
+
+def test_a_python_plan_file_defines_plan(tmp_path):
+    good = tmp_path / "lab.py"
+    good.write_text("from xsk.cluster import Endpoint, Route\nfrom xsk.traffic import Stream\n"
+                    "plan = [Route(Stream(\"Ether()/IP(dst='10.0.0.2')/UDP()\", name='s', count=5), "
+                    "Endpoint('A', 'a0'), Endpoint('B', 'b0'))]\n")
+    plan = Plan.load(good)
+    assert [(r.name, str(r.src), str(r.dst)) for r in plan.routes] == [("s", "A:a0", "B:b0")]
+    assert plan.source == str(good)
+    toml = tmp_path / "lab.toml"
+    toml.write_text(PLAN_TOML)
+    assert [r.name for r in Plan.load(toml).routes] == ["a-b", "b-c"]
+    for text, message in (("x = 1\n", "defines no `plan`"), ("plan = 3\n", "`plan` is a int"),
+                          ("1 / 0\n", "the plan file raised ZeroDivisionError")):
+        bad = tmp_path / "bad.py"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            Plan.load(bad)
+    with pytest.raises(ConfigError, match="can't read the plan"):
+        Plan.load(tmp_path / "missing.toml")

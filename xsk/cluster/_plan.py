@@ -13,7 +13,8 @@ Stream ids are numbered per generator (its stream ``i`` of ``N`` on queue index 
 into one receiving endpoint must come from one sending endpoint. Streams without a sequence
 header (``seq=False``) are counted by their flows and may come from anywhere.
 
-In TOML, a profile's file with two additions: each ``[[stream]]`` has ``from`` and ``to``
+A plan file is Python (it defines ``plan``: a ``Plan`` or a list of ``Route``) or TOML: a
+profile's file with two additions: each ``[[stream]]`` has ``from`` and ``to``
 (``"HOST:IFACE"``), and ``[hosts.NAME]`` tables say in which network namespace each of a host's
 interfaces lives (``interfaces = { IFACE = "NETNS" }``; an interface not listed is in the host's
 own namespace); ``on_failure`` at the top.
@@ -21,6 +22,7 @@ own namespace); ``on_failure`` at the top.
 
 from __future__ import annotations
 
+import runpy
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -179,13 +181,32 @@ class Plan:
     # --- from files -----------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> Plan:
-        """A plan from a TOML file (a profile with ``from``/``to`` per stream, see the module)."""
+        """A plan from a TOML file (a profile with ``from``/``to`` per stream, see the module), or
+        from a Python file that defines ``plan`` (a Plan, or a list of Routes). Only that file runs."""
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: can't read the plan: {getattr(exc, 'strerror', None) or exc}") from None
+        if p.suffix == ".py":
+            return cls._from_python(p)
         return cls.from_toml(text, source=str(p))
+
+    @classmethod
+    def _from_python(cls, p: Path) -> Plan:
+        try:
+            namespace = runpy.run_path(str(p), run_name="__xsk_plan__")
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+        except Exception as exc:  # the user's file: say where it failed, not our traceback
+            raise ConfigError(f"{p}: the plan file raised {type(exc).__name__}: {exc}") from None
+        value = namespace.get("plan")
+        if isinstance(value, Plan):
+            return value
+        if isinstance(value, (list, tuple)):
+            return cls(list(value), source=str(p))
+        raise ConfigError(f"{p}: defines no `plan` (an xsk.cluster.Plan, or a list of Routes)" if value is None else
+                          f"{p}: `plan` is a {type(value).__name__}; make it a Plan or a list of Routes")
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<plan>") -> Plan:
