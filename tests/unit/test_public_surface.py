@@ -26,6 +26,7 @@ SURFACE = {
         "ResourceBusyError", "Rule", "Runner", "RunnerStats", "RxMetadata", "STATISTICS", "Socket",
         "StillInUseError", "Umem", "UnsupportedError", "UsageError", "XDP_PKT_CONTD", "XskError",
     ],
+    "xsk.cluster": ["ClusterRun", "Endpoint", "LocalHosts", "Plan", "Route", "host_resource"],
     "xsk.jit": [
         "DROP", "FrameHandler", "INVALID", "PASS", "SEND", "checksum_update", "finish_checksum", "fix_l4_checksum",
         "function", "get_u16", "get_u32", "handler", "ip4_header_checksum", "put_u16", "put_u32", "reflect",
@@ -46,6 +47,7 @@ SURFACE = {
 PUBLIC_MODULES = {
     "xsk", "xsk.errors", "xsk.headers", "xsk.replies", "xsk.checksum", "xsk.txmeta", "xsk.pcap", "xsk.netns",
     "xsk.link", "xsk.maps", "xsk.pinned", "xsk.jit", "xsk.traffic", "xsk.testing", "xsk.testing.plugin",
+    "xsk.cluster",
 }
 """Every module whose name has no part starting with "_" (the CLI's package aside)."""
 

@@ -1,0 +1,195 @@
+"""One run across three hosts on this machine: a Dask worker per host (xsk.cluster.LocalHosts), each
+host's interfaces in its own namespaces, veth pairs between them in a ring A -> B -> C -> A.
+
+Exact per-stream counts joined across hosts, the clock the results say they share, the JSON-lines
+files xsk report joins; and a host killed mid-run: reported with the streams it carried, the others
+finish (on_failure="continue"), every surviving host's ledgers verified, nothing left attached on
+any interface. Needs the cluster extra (Dask distributed); skipped without it, saying so.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from tests.kernel.traffic import ledger_whole
+from xsk.testing import VethPair
+from xsk.traffic import Stream
+
+pytest.importorskip("distributed", reason="the cluster extra (Dask distributed) is not installed: "
+                                          "pip install 'xsk[cluster]'")
+
+from xsk.cluster import ClusterRun, Endpoint, LocalHosts, Plan, Route
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture
+def ring():
+    """Three veth pairs: A's a-b end to B, B's b-c end to C, C's c-a end to A (each end its own namespace)."""
+    with VethPair(ip_a="10.71.1.1/24", ip_b="10.71.1.2/24") as ab, \
+            VethPair(ip_a="10.71.2.1/24", ip_b="10.71.2.2/24") as bc, \
+            VethPair(ip_a="10.71.3.1/24", ip_b="10.71.3.2/24") as ca:
+        yield ab, bc, ca
+
+
+def ring_plan(ring, count: int, rate: str, on_failure: str) -> Plan:
+    routes = []
+    for name, pair, (src, dst) in zip(("a-b", "b-c", "c-a"), ring, (("A", "B"), ("B", "C"), ("C", "A")),
+                                      strict=True):
+        packet = f"Ether()/IP(dst='{pair.b.ip}')/UDP(sport=1000, dport=9000)"
+        routes.append(Route(Stream(packet, name=name, rate=rate, count=count),
+                            Endpoint(src, pair.a.ifname, pair.a.netns), Endpoint(dst, pair.b.ifname, pair.b.netns)))
+    return Plan(routes, on_failure=on_failure)
+
+
+def xdp_attached(ring) -> list[str]:
+    """Every end of the ring that still has an XDP program (``ip -d link`` in its namespace)."""
+    out = []
+    for pair in ring:
+        for end in (pair.a, pair.b):
+            text = subprocess.run(["ip", "-n", end.netns, "-d", "link", "show", end.ifname], capture_output=True,
+                                  text=True).stdout
+            if "xdp" in text:
+                out.append(f"{end.netns}/{end.ifname}")
+    return out
+
+
+def test_a_run_across_three_hosts_counts_every_stream_exactly(ring, tmp_path):
+    from xsk.traffic._report import joined, load
+
+    plan = ring_plan(ring, count=3000, rate="3k", on_failure="stop")
+    with LocalHosts(["A", "B", "C"]) as hosts, ClusterRun(plan, hosts.address) as run:
+        run.start()
+        live = run.stats()
+        assert set(live["streams"]) == {"a-b", "b-c", "c-a"} and live["lost_hosts"] == {}
+        out = run.wait(timeout=120)
+        gen_path, sink_path = run.write_jsonl(tmp_path)
+    assert out["lost_hosts"] == {}
+    for name, s in out["streams"].items():
+        assert (s["status"], s["sent"], s["received"], s["lost"], s["duplicates"]) == ("ok", 3000, 3000, 0, 0), name
+        assert s["latency_us"]["p50"] is not None  # one machine, one clock: one-way latency is given
+    assert out["streams"]["b-c"]["from"] == f"B:{ring[1].a.ifname}"
+    assert out["clock"]["shared"] and set(out["clock"]["hosts"]) == {"A", "B", "C"}
+    for summary in [*out["senders"].values(), *out["receivers"].values()]:
+        ledger_whole(summary)
+        assert summary["accounting"]["pool"] == summary["accounting"]["total"]
+    ((_, loss),) = joined([load(gen_path), load(sink_path)])
+    assert {n: (s.sent, s.received, s.lost) for n, s in loss.items()} == {
+        n: (3000, 3000, 0) for n in ("a-b", "b-c", "c-a")}
+    assert xdp_attached(ring) == []
+
+
+def test_a_host_killed_mid_run_is_reported_with_its_streams_and_the_rest_finishes(ring):
+    plan = ring_plan(ring, count=30_000, rate="2k", on_failure="continue")
+    with LocalHosts(["A", "B", "C"]) as hosts, ClusterRun(plan, hosts.address) as run:
+        run.start()
+        hosts.kill("C")
+        out = run.wait(timeout=120)
+    assert set(out["lost_hosts"]) == {"C"}
+    assert out["lost_hosts"]["C"]["streams"] == ["b-c", "c-a"]
+    assert "left the cluster" in out["lost_hosts"]["C"]["error"] or "lost" in out["lost_hosts"]["C"]["error"]
+    a_b = out["streams"]["a-b"]
+    assert (a_b["status"], a_b["sent"], a_b["received"], a_b["lost"]) == ("ok", 30_000, 30_000, 0)
+    for name in ("b-c", "c-a"):
+        s = out["streams"][name]
+        assert (s["status"], s["lost_hosts"], s["lost"]) == ("host lost", ["C"], None)  # unknown, not lost
+    b_c, c_a = out["streams"]["b-c"], out["streams"]["c-a"]
+    assert (b_c["sent"], b_c["received"]) == (30_000, None)  # B survived and sent all of it; C's count died with C
+    assert c_a["sent"] is None and 0 < c_a["received"] < 30_000  # A counted what C sent before it died
+    assert set(out["senders"]) == {f"A:{ring[0].a.ifname}", f"B:{ring[1].a.ifname}"}
+    for summary in [*out["senders"].values(), *out["receivers"].values()]:
+        ledger_whole(summary)
+    # C's traffic workers find their parent gone and close their sockets on their own
+    deadline = time.monotonic() + 20
+    while xdp_attached(ring) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert xdp_attached(ring) == []
+
+
+def test_a_host_killed_with_on_failure_stop_stops_the_others_cleanly(ring):
+    """The run stops on every host as soon as C is seen gone: A's stream a-b ends early, and what
+    it sent all arrived (the frames in flight are let in before B's sink stops)."""
+    plan = ring_plan(ring, count=60_000, rate="2k", on_failure="stop")
+    with LocalHosts(["A", "B", "C"]) as hosts, ClusterRun(plan, hosts.address) as run:
+        run.start()
+        hosts.kill("C")
+        out = run.wait(timeout=120)
+    assert set(out["lost_hosts"]) == {"C"} and out["on_failure"] == "stop"
+    a_b = out["streams"]["a-b"]
+    assert a_b["status"] == "ok" and 0 < a_b["sent"] < 60_000
+    assert (a_b["received"], a_b["lost"]) == (a_b["sent"], 0)
+    for summary in [*out["senders"].values(), *out["receivers"].values()]:
+        ledger_whole(summary)
+    deadline = time.monotonic() + 20
+    while xdp_attached(ring) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert xdp_attached(ring) == []
+
+
+_CONTROLLER = """
+import os, sys
+from xsk.cluster import ClusterRun, Endpoint, Plan, Route
+from xsk.traffic import Stream
+sched, ns_a, if_a, ns_b, if_b, dst = sys.argv[1:]
+plan = Plan([Route(Stream(f"Ether()/IP(dst='{dst}')/UDP(dport=9000)", name="a-b", rate="1k"),
+                   Endpoint("A", if_a, ns_a), Endpoint("B", if_b, ns_b))])
+run = ClusterRun(plan, sched).start()
+print("started", flush=True)
+os._exit(0)  # gone without stop() or close(): the hosts must clean up by themselves
+"""
+
+
+def test_a_controller_that_vanishes_leaves_nothing_attached_on_the_hosts(ring):
+    """The engine drops a vanished controller's actors, and with them each host's Generator and
+    Sink (an unbounded stream, a sink without a count): nothing stays attached on any interface."""
+    import sys
+
+    ab = ring[0]
+    with LocalHosts(["A", "B"]) as hosts:
+        done = subprocess.run([sys.executable, "-c", _CONTROLLER, hosts.address, ab.a.netns, ab.a.ifname,
+                               ab.b.netns, ab.b.ifname, ab.b.ip], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "started" in done.stdout, done.stderr
+        deadline = time.monotonic() + 60
+        while xdp_attached(ring) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert xdp_attached(ring) == []
+
+
+def test_a_run_through_a_router_namespace_between_two_hosts():
+    """A fabric between the hosts: A's frames go to the router's MAC (written in the stream's packet,
+    so the generator does not put the receiver's there), the router's kernel forwards them to B,
+    whose sink takes UDP port 9000 only (ARP and the rest stay with B's kernel)."""
+    from xsk.testing import RoutedPair
+
+    with RoutedPair(forwarding=True) as net:
+        net.b.close_tools()  # B's sink attaches its own program in place of the harness's pass one
+        subprocess.run(["ip", "-n", net.router_netns, "neigh", "replace", str(net.b.ip), "lladdr", net.b.mac, "dev",
+                        net.rb.ifname], check=True)
+        src, dst = Endpoint("A", net.a.ifname, net.a.netns), Endpoint("B", net.b.ifname, net.b.netns)
+        plan = Plan([Route(Stream(f"Ether(dst='{net.ra.mac}')/IP(dst='{net.b.ip}')/UDP(sport={sport}, dport=9000)",
+                                  name=name, rate="2k", count=4000), src, dst)
+                     for sport, name in ((1000, "voice"), (1001, "bulk"))])
+        with LocalHosts(["A", "B"]) as hosts, ClusterRun(plan, hosts.address, sink={"filter": "udp:9000"}) as run:
+            run.start()
+            out = run.wait(timeout=120)
+    for name in ("voice", "bulk"):
+        s = out["streams"][name]
+        assert (s["status"], s["sent"], s["received"], s["lost"]) == ("ok", 4000, 4000, 0), name
+
+
+def test_a_host_that_cannot_start_its_part_fails_the_run_with_its_own_error(ring):
+    """B has no such interface: the run's start raises B's error as it is (not a lost host, not an
+    error of the clean-up after it), and A's sink, started already, is stopped again."""
+    from xsk.errors import XskError
+
+    ab = ring[0]
+    plan = Plan([Route(Stream(f"Ether()/IP(dst='{ab.a.ip}')/UDP(dport=9000)", name="b-a", rate="1k", count=100),
+                       Endpoint("B", "xsknosuch0", ab.b.netns), Endpoint("A", ab.a.ifname, ab.a.netns))])
+    with LocalHosts(["A", "B"]) as hosts:
+        with pytest.raises(XskError, match="xsknosuch0") as caught, ClusterRun(plan, hosts.address) as run:
+            run.start()
+        assert "lost" not in str(caught.value) and not run.lost
+    assert xdp_attached(ring) == []

@@ -1,0 +1,112 @@
+"""A run across hosts' results joined: per stream sent on one host, received on another.
+
+Plain data in and out. ``join`` takes each sending endpoint's ``Generator`` results and each
+receiving endpoint's ``Sink`` results (keyed by ``str(endpoint)``) and gives, per stream of the
+plan, ``xsk.traffic.loss_per_stream``'s ``StreamLoss`` as a dict plus ``from``, ``to`` and a
+``status``: "ok", or "host lost" with what is still known (what the surviving side sent
+or received; the lost side's count is None, and so is the loss: unknown, never counted as lost).
+``clock`` says whether the hosts share one realtime clock: only then is
+one-way latency between them given; otherwise each stream's latency is left out and the note says
+why. ``merged_sent``/``merged_received`` make the whole run one gen summary and one sink summary
+that ``xsk report`` joins by stream name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..traffic import loss_per_stream
+from ._plan import Plan
+
+SHARED = "shared: every host runs on one kernel (one boot id), so one CLOCK_REALTIME stamps and reads the packets"
+NOT_SHARED = ("per host: the hosts run on different machines and this run measured no offset between their "
+              "clocks (no PTP/chrony check), so one-way latency between hosts is not given")
+
+
+def clock(identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the hosts' clocks allow: ``shared`` (one boot id for all), the ``basis`` in words,
+    and each host's machine name and boot id."""
+    boots = {i.get("boot_id") for i in identities.values()}
+    shared = len(boots) == 1 and "" not in boots and None not in boots
+    return {"shared": shared, "basis": SHARED if shared else NOT_SHARED,
+            "hosts": {h: {"hostname": i.get("hostname"), "boot_id": i.get("boot_id")} for h, i in identities.items()}}
+
+
+def stream_ids(plan: Plan, name: str) -> list[str]:
+    """The ids stream ``name`` carries on its sender's queues (index ``i`` of ``N``: ``i + N*q``)."""
+    route = plan.route(name)
+    routes = plan.senders()[route.src]
+    i = [r.name for r in routes].index(name)
+    return [str(i + len(routes) * q) for q in range(len(route.src.queues))]
+
+
+def join(plan: Plan, sent: dict[str, dict[str, Any]], received: dict[str, dict[str, Any]],
+         lost_hosts: dict[str, dict[str, Any]], clock_info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each stream of the plan, by name: sent on its ``from``, received on its ``to`` (see the module)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in plan.routes:
+        src, dst = str(r.src), str(r.dst)
+        base: dict[str, Any] = {"from": src, "to": dst}
+        gone = [h for h in (r.src.host, r.dst.host) if h in lost_hosts]
+        g, s = sent.get(src), received.get(dst)
+        if g is not None and s is not None:
+            row = {**base, "status": "ok", **loss_per_stream(g, s)[r.name].as_dict()}
+        else:
+            n_sent = None if g is None else int((g.get("per_stream") or {}).get(r.name, {}).get("packets", 0))
+            row = {**base, "name": r.name, "status": "host lost" if gone else "not run", "sent": n_sent,
+                   "received": None if s is None else _received(plan, r.name, s), "lost": None, "loss_pct": None}
+        if gone:
+            row["status"] = "host lost"
+            row["lost_hosts"] = gone
+        if not clock_info["shared"] and row.get("latency_us") is not None:
+            row["latency_us"] = row["jitter_us"] = None
+            row["latency_note"] = NOT_SHARED
+        out[r.name] = row
+    return out
+
+
+def _received(plan: Plan, name: str, sink: dict[str, Any]) -> int:
+    """What a sink's results count of stream ``name``: by its ids, or its flow (unsequenced)."""
+    if not plan.route(name).stream.seq:
+        return int((sink.get("flows") or {}).get(name, {}).get("packets", 0))
+    got = sink.get("per_stream") or {}
+    return sum(int(got[k]["packets"]) for k in stream_ids(plan, name) if k in got)
+
+
+def merged_sent(plan: Plan, sent: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every sender's results as one gen summary: ``per_stream`` by name (names are unique across
+    the plan), packets and bytes added up."""
+    per_stream: dict[str, Any] = {}
+    for r in plan.routes:
+        g = sent.get(str(r.src))
+        if g is not None and r.name in (g.get("per_stream") or {}):
+            per_stream[r.name] = {**g["per_stream"][r.name], "from": str(r.src), "to": str(r.dst)}
+    return {"packets": sum(s["packets"] for s in per_stream.values()),
+            "bytes": sum(s["bytes"] for s in per_stream.values()), "per_stream": per_stream}
+
+
+def merged_received(plan: Plan, received: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every sink's results as one sink summary: each stream's entries under ``"HOST:IFACE/ID"``
+    keys with its name (so a join goes by name), flows by name, only the streams routed there."""
+    per_stream: dict[str, Any] = {}
+    flows: dict[str, Any] = {}
+    modes = set()
+    for r in plan.routes:
+        s = received.get(str(r.dst))
+        if s is None:
+            continue
+        modes.add(s.get("receive_mode"))
+        if not r.stream.seq:
+            if r.name in (s.get("flows") or {}):
+                flows[r.name] = s["flows"][r.name]
+            continue
+        for sid in stream_ids(plan, r.name):
+            if sid in (s.get("per_stream") or {}):
+                per_stream[f"{r.dst}/{sid}"] = {**s["per_stream"][sid], "name": r.name}
+    return {"packets": sum(int(p["packets"]) for p in per_stream.values()) +
+            sum(int(f["packets"]) for f in flows.values()),
+            "per_stream": per_stream, "flows": flows,
+            "receive_mode": modes.pop() if len(modes) == 1 else "mixed"}
+
+
+__all__ = ["NOT_SHARED", "SHARED", "clock", "join", "merged_received", "merged_sent", "stream_ids"]
