@@ -465,7 +465,7 @@ class Generator(Workers):
 
     def _tx_queues(self, name: str) -> list[int]:
         queues = self.ports[name].tx_queues
-        return list(queues) if queues else [0]
+        return [0] if queues is None else list(queues)
 
     def start(self, profile: Profile | Stream | Sequence[Stream], *, count: int | None = None,
               duration: float | None = None, timeout: float = 30.0) -> Generator:
@@ -488,6 +488,12 @@ class Generator(Workers):
         self.stream_ports = stream_ports(profile, self.ports) if self.by_port else \
             [next(iter(self.ports))] * len(profile.streams)
         sending = [name for name in self.ports if name in self.stream_ports]
+        for name in sending:
+            if not self._tx_queues(name):
+                streams = [s.name for s, p in zip(profile.streams, self.stream_ports, strict=True) if p == name]
+                raise ConfigError(f"port {name!r} has tx_queues=[] (it does not send), but streams "
+                                  f"{', '.join(map(repr, streams))} leave it: give it a queue to send from",
+                                  argument="ports")
         check_ids(len(profile.streams), {name: self._tx_queues(name) for name in sending})
         plans: dict[int, StreamPlan] = {}
         for name in sending:

@@ -76,9 +76,6 @@ def as_ports(ports: Mapping[str, Port | str]) -> dict[str, Port]:
                 raise ConfigError(f"port {name!r}: {key}: queue numbers 0..1023, got {queues!r}", argument="ports")
             if queues is not None and len(set(queues)) != len(queues):
                 raise ConfigError(f"port {name!r}: {key}: {list(queues)} names a queue twice", argument="ports")
-        if port.tx_queues is not None and not port.tx_queues:
-            raise ConfigError(f"port {name!r}: tx_queues is empty: give at least one queue to send from, or "
-                              "None", argument="ports")
         out[name] = port
     return out
 
