@@ -5,6 +5,7 @@ generator and sink) refused up front with what to do."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from scapy.layers.l2 import Ether
 from xsk.errors import ConfigError
 from xsk.traffic import Port, Session, Stream
 
-from .test_cli import nothing_attached
+from .test_cli import nothing_attached, xsk
 
 
 def _until(predicate, timeout: float = 30.0, what: str = "") -> None:
@@ -113,3 +114,45 @@ def test_what_the_kernel_would_refuse_with_ebusy_is_refused_before_any_worker_st
     with pytest.raises(ConfigError, match="would send from and receive on queue 0: the kernel binds one AF_XDP UMEM"):
         Session(ports=same, profile=streams[:1])
     assert nothing_attached(a, b)
+
+
+def test_xsk_run_drives_both_directions_from_one_command_and_its_halves_feed_xsk_report(veth_pair_factory, tmp_path):
+    pair = veth_pair_factory(queues=2)
+    a, b = pair.a, pair.b
+    profile = tmp_path / "both.toml"
+    profile.write_text(f"""
+[[stream]]
+name = "a-to-b"
+packet = "Ether()/IP(dst='{b.ip}')/UDP(dport=9000)"
+rate = "5k"
+count = 1000
+port = "a"
+
+[[stream]]
+name = "b-to-a"
+packet = "Ether()/IP(dst='{a.ip}')/UDP(dport=9000)"
+rate = "5k"
+count = 1000
+port = "b"
+""")
+    done = xsk("run", "--profile", str(profile), "--port", f"a={a.ifname}@{a.netns},dst={b.mac}",
+               "--port", f"b={b.ifname}@{b.netns},dst={a.mac}", "--json", "--gen-json", str(tmp_path / "gen.jsonl"),
+               "--sink-json", str(tmp_path / "sink.jsonl"))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    for name, (tx, rx) in {"a-to-b": ("a", "b"), "b-to-a": ("b", "a")}.items():
+        s = out["per_stream"][name]
+        assert (s["tx_port"], s["rx_ports"], s["sent"], s["received"], s["lost"]) == (tx, {rx: 1000}, 1000, 1000, 0)
+    assert out["plan"]["a"]["tx_queues"] == [0] and out["plan"]["b"]["rx_queues"] == [0]
+    assert {n: (p["tx_packets"], p["rx_packets"]) for n, p in out["per_port"].items()} == {
+        "a": (1000, 1000), "b": (1000, 1000)}
+    report = xsk("report", str(tmp_path / "gen.jsonl"), str(tmp_path / "sink.jsonl"), "-o", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines()[1].split()[:5] == ["stream", "tx", "port", "rx", "port"]
+    assert nothing_attached(a, b)
+    # one queue each and both sending: refused before anything is bound, saying what to do
+    single = veth_pair_factory()
+    refused = xsk("run", "--profile", str(profile), "--port", f"a={single.a.ifname}@{single.a.netns}",
+                  "--port", f"b={single.b.ifname}@{single.b.netns}")
+    assert refused.returncode == 2 and refused.stderr.startswith("xsk run: error: --port: no port can receive")
+    assert "Make the interfaces with two queues" in refused.stderr and "Traceback" not in refused.stderr

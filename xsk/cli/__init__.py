@@ -1,4 +1,4 @@
-"""The ``xsk`` command line: gen, sink, fwd, replay, capture, rfc2544, prog, veth, report and demo."""
+"""The ``xsk`` command line: gen, sink, run, fwd, replay, capture, rfc2544, prog, veth, report and demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from . import common
 COMMANDS = {
     "gen": ("gen", "generate traffic (pktgen/TRex style) from options, a scapy template or a pcap"),
     "sink": ("sink", "receive and count; loss, reordering and latency of `xsk gen` traffic"),
+    "run": ("run", "gen and sink as one run over several ports, both directions: a table per stream and per port"),
     "fwd": ("fwd", "reflect or forward frames without copying them"),
     "replay": ("replay", "send a pcap/pcapng at recorded timing, a multiple of it, or top speed"),
     "capture": ("capture", "receive into a pcap/pcapng file"),

@@ -229,7 +229,8 @@ def joined(runs: list[Run]) -> list[tuple[Run, dict[str, Any]]]:
     sent: dict[str, dict[str, Any]] = {}
     for g in gens:
         for name, s in (g.summary.get("per_stream") or {}).items():
-            m = sent.setdefault(name, {"ids": [], "seq": s.get("seq", True), "packets": 0, "bytes": 0, "states": []})
+            m = sent.setdefault(name, {"ids": [], "seq": s.get("seq", True), "packets": 0, "bytes": 0, "states": [],
+                                       "port": s.get("port")})
             m["ids"] += s.get("ids", [])
             m["packets"] += s["packets"]
             m["bytes"] += s["bytes"]

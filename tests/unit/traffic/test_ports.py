@@ -170,3 +170,17 @@ def test_the_live_rows_name_each_streams_port():
     rows = live_rows([Plan("ab"), Plan("ba")], 1, sent, got, ["a", "b"])
     assert [(r["stream"], r["port"], r["tx"], r["rx"], r["missing"]) for r in rows] == [
         ("ab", "a", 10, 10, 0), ("ba", "b", 20, 15, 5)]
+
+
+def test_the_command_lines_ports_are_read_strictly():
+    from xsk.cli.run import parse_port
+
+    assert parse_port("a=veth0") == ("a", Port("veth0"))
+    assert parse_port("b=veth1@ns-b,dst=02:00:00:00:00:0a,tx=1,rx=0") == (
+        "b", Port("veth1", netns="ns-b", tx_queues=[1], rx_queues=[0], dst_mac="02:00:00:00:00:0a"))
+    assert parse_port("c=v@n,tx=0-1,rx=none") == ("c", Port("v", netns="n", tx_queues=[0, 1], rx_queues=[]))
+    for bad, why in (("veth0", "expected NAME=IFACE"), ("a=", "expected NAME=IFACE"),
+                     ("a=v,foo=1", "'foo=1': expected dst=MAC"), ("a=v,tx=0,tx=1", "each once"),
+                     ("a=v,rx=x", "rx=x: a queue or a range")):
+        with pytest.raises(ConfigError, match=why):
+            parse_port(bad)
