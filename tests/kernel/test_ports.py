@@ -149,6 +149,10 @@ port = "b"
     report = xsk("report", str(tmp_path / "gen.jsonl"), str(tmp_path / "sink.jsonl"), "-o", str(tmp_path / "r.html"))
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[1].split()[:5] == ["stream", "tx", "port", "rx", "port"]
+    lines = report.stdout.splitlines()
+    at = lines.index("per port:")
+    assert [line.split() for line in lines[at + 2: at + 4]] == [
+        ["a", a.ifname, "1,000", "1,000", "60,000", "60,000"], ["b", b.ifname, "1,000", "1,000", "60,000", "60,000"]]
     assert nothing_attached(a, b)
     # one queue each and both sending: refused before anything is bound, saying what to do
     single = veth_pair_factory()

@@ -238,6 +238,24 @@ def joined(runs: list[Run]) -> list[tuple[Run, dict[str, Any]]]:
     return [(r, loss_per_stream({"per_stream": sent}, r.summary)) for r in runs if r.kind == "sink"]
 
 
+def ports_joined(runs: list[Run]) -> dict[str, dict[str, Any]]:
+    """Per port of runs over several ports (``per_port`` in their summaries): what the gen runs
+    sent from it and the sink runs received on it, added up (``port_totals``); empty otherwise."""
+    from ._join import port_totals
+
+    total: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        if r.kind not in ("gen", "sink"):
+            continue
+        side = "tx" if r.kind == "gen" else "rx"
+        for name, p in port_totals(r.summary if side == "tx" else {}, r.summary if side == "rx" else {}).items():
+            m = total.setdefault(name, {"ifname": p["ifname"], "tx_packets": 0, "tx_bytes": 0, "rx_packets": 0,
+                                        "rx_bytes": 0})
+            for key in ("tx_packets", "tx_bytes", "rx_packets", "rx_bytes"):
+                m[key] += p[key]
+    return total
+
+
 def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
     """Throughput and latency against frame size, and the loss curves, of an ``xsk rfc2544 --json`` run."""
     rows = run.summary.get("sizes") or []

@@ -184,3 +184,17 @@ def test_the_command_lines_ports_are_read_strictly():
                      ("a=v,rx=x", "rx=x: a queue or a range")):
         with pytest.raises(ConfigError, match=why):
             parse_port(bad)
+
+
+def test_the_report_adds_each_ports_totals_over_the_gen_and_sink_runs():
+    from pathlib import Path
+
+    from xsk.traffic._report import Run, ports_joined
+
+    sent = _sent()
+    for s in sent["per_stream"].values():
+        s["asked_pps"] = None  # how the report tells a gen run
+    got = {**_got(), "receive_mode": "poll"}
+    runs = [Run(Path("gen.jsonl"), [sent]), Run(Path("sink.jsonl"), [got])]
+    assert ports_joined(runs) == port_totals(_sent(), _got())
+    assert ports_joined([Run(Path("sink.jsonl"), [{"per_stream": {}, "receive_mode": "poll"}])]) == {}
