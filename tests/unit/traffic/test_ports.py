@@ -198,3 +198,31 @@ def test_the_report_adds_each_ports_totals_over_the_gen_and_sink_runs():
     runs = [Run(Path("gen.jsonl"), [sent]), Run(Path("sink.jsonl"), [got])]
     assert ports_joined(runs) == port_totals(_sent(), _got())
     assert ports_joined([Run(Path("sink.jsonl"), [{"per_stream": {}, "receive_mode": "poll"}])]) == {}
+
+
+def test_the_csv_rows_name_the_port_a_stream_left_and_those_it_arrived_on():
+    from xsk.traffic._csv import rows
+
+    sent = _sent()
+    for s in sent["per_stream"].values():
+        s["asked_pps"] = None
+    assert [(r["side"], r["stream"], r["port"]) for r in rows(sent)] == [("gen", "ab", "a"), ("gen", "ba", "b")]
+    got = _got()
+    for s in got["per_stream"].values():
+        s.update(lost=0, too_late=0, latency_us={}, jitter_us=None)
+    assert [(r["side"], r["name"], r["port"]) for r in rows(got)] == [("sink", "ab", "b"), ("sink", "ba", "a")]
+
+
+def test_the_live_table_has_a_port_column_in_a_run_over_several_ports():
+    from rich.console import Console
+
+    from xsk.traffic._session import render
+
+    rows = [{"stream": "ab", "port": "a", "state": "running", "tx": 10, "rx": 9, "missing": 1, "p50_us": 5.0,
+             "p99_us": 9.0}]
+    console = Console(record=True, width=120)
+    console.print(render(rows, "1.0 s"))
+    lines = console.export_text().splitlines()
+    head = next(line for line in lines if "stream" in line)
+    row = next(line for line in lines if " ab " in line)
+    assert head.split("┃")[2].strip() == "port" and row.split("│")[2].strip() == "a"
