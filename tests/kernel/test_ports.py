@@ -15,7 +15,7 @@ from scapy.layers.l2 import Ether
 from xsk.errors import ConfigError
 from xsk.traffic import Port, Session, Stream
 
-from .test_cli import nothing_attached, xsk
+from .test_cli import nothing_attached, start, xsk
 
 
 def _until(predicate, timeout: float = 30.0, what: str = "") -> None:
@@ -160,3 +160,40 @@ port = "b"
                   "--port", f"b={single.b.ifname}@{single.b.netns}")
     assert refused.returncode == 2 and refused.stderr.startswith("xsk run: error: --port: no port can receive")
     assert "Make the interfaces with two queues" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_sigterm_ends_xsk_run_with_its_joined_summary_and_exit_143(veth_pair_factory, tmp_path):
+    import signal
+
+    pair = veth_pair_factory(queues=2)
+    a, b = pair.a, pair.b
+    profile = tmp_path / "endless.toml"
+    profile.write_text(f"""
+[[stream]]
+name = "a-to-b"
+packet = "Ether()/IP(dst='{b.ip}')/UDP(dport=9000)"
+rate = "2k"
+port = "a"
+
+[[stream]]
+name = "b-to-a"
+packet = "Ether()/IP(dst='{a.ip}')/UDP(dport=9000)"
+rate = "2k"
+port = "b"
+""")
+    proc = start("run", "--profile", str(profile), "--port", f"a={a.ifname}@{a.netns},dst={b.mac}",
+                 "--port", f"b={b.ifname}@{b.netns},dst={a.mac}", "--json")
+    def both_ways() -> bool:
+        c = pair.counters()
+        return proc.poll() is not None or (c["a"]["tx_packets"] >= 100 and c["b"]["tx_packets"] >= 100)
+
+    _until(both_ways, timeout=60, what="traffic both ways")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    summary = json.loads(out)
+    assert summary["interrupted"] == "SIGTERM"
+    for name in ("a-to-b", "b-to-a"):
+        s = summary["per_stream"][name]
+        assert s["sent"] > 0 and s["received"] == s["sent"] and s["lost"] == 0, (name, s)
+    assert nothing_attached(a, b)
