@@ -36,7 +36,7 @@ from ._health import FOOTPRINT_KEYS, Health, quiet_gc
 from ._limits import check_mtu
 from ._mix import Mix, StreamPlan, resolve
 from ._pacer import line_rate, parse_rate
-from ._ports import Port, as_ports, check_ids, stream_ports
+from ._ports import Port, as_ports, check_ids, one_port_warning, stream_ports
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
@@ -637,6 +637,8 @@ class Generator(Workers):
                 m["bytes"] += r["bytes"]
             out["per_port"] = per_port
         warnings = stream_rate_warnings(out) + stream_warnings(self.plans, out)
+        if not self.by_port:
+            warnings += [w for w in [one_port_warning(self.plans, self.config.ifname)] if w]
         if self.dst_mac is None:
             ports = self.stream_ports or [next(iter(self.ports))] * len(self.plans)
             unaddressed = [(p.name, p.frame) for p, port in zip(self.plans, ports, strict=True)

@@ -62,6 +62,7 @@ class StreamPlan:
     burst: int = 1
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
     stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
+    port: str | None = None  # the port the stream names (a run over several ports; ``xsk.traffic._ports``)
 
     @property
     def mean_size(self) -> float:
@@ -150,7 +151,7 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
             plan = StreamPlan(i, s.name or f"stream{i}", frame[: len(raw)], frame, sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
                               fields=values, counters=counters, random=s.random, seq=seq, start=float(s.start),
-                              count=s.count, duration=s.duration)
+                              count=s.count, duration=s.duration, port=s.port)
             plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker

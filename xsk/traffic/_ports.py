@@ -29,9 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ._profile import Profile
+
+if TYPE_CHECKING:
+    from ._mix import StreamPlan
 
 MAX_IDS = 256
 
@@ -103,6 +107,16 @@ def stream_ports(profile: Profile, ports: Mapping[str, Port]) -> list[str]:
     return out
 
 
+def one_port_warning(plans: Sequence[StreamPlan], ifname: str) -> str | None:
+    """What to say when streams name ports but the run has one interface: they all leave it."""
+    named = [p for p in plans if p.port is not None]
+    if not named:
+        return None
+    ports = sorted({str(p.port) for p in named})
+    return (f"streams {', '.join(repr(p.name) for p in named)} name ports ({', '.join(ports)}), but this run has one "
+            f"interface: they all leave {ifname}; a Session over several ports sends each from its own")
+
+
 def check_ids(nstreams: int, tx_queues: Mapping[str, Sequence[int]]) -> None:
     """Refuse a run whose stream ids would not fit the sequence header's byte: ``nstreams`` (over
     every port) times the most queues a port sends from."""
@@ -156,4 +170,4 @@ def plan_queues(ports: Mapping[str, Port], sending: set[str], rx_counts: Mapping
     return out
 
 
-__all__ = ["MAX_IDS", "Port", "as_ports", "check_ids", "plan_queues", "stream_ports"]
+__all__ = ["MAX_IDS", "Port", "as_ports", "check_ids", "one_port_warning", "plan_queues", "stream_ports"]

@@ -226,3 +226,13 @@ def test_the_live_table_has_a_port_column_in_a_run_over_several_ports():
     head = next(line for line in lines if "stream" in line)
     row = next(line for line in lines if " ab " in line)
     assert head.split("┃")[2].strip() == "port" and row.split("│")[2].strip() == "a"
+
+
+def test_streams_naming_ports_in_a_one_interface_run_are_said_to_all_leave_it():
+    from xsk.traffic._ports import one_port_warning
+
+    plans = resolve(Profile([_stream("x", "a"), _stream("y"), _stream("z", "b")]), src_mac="02:00:00:00:00:0a")
+    assert one_port_warning(plans, "veth0") == (
+        "streams 'x', 'z' name ports (a, b), but this run has one interface: they all leave veth0; a Session over "
+        "several ports sends each from its own")
+    assert one_port_warning(resolve(Profile([_stream("y")]), src_mac="02:00:00:00:00:0a"), "veth0") is None
