@@ -149,6 +149,10 @@ port = "b"
     report = xsk("report", str(tmp_path / "gen.jsonl"), str(tmp_path / "sink.jsonl"), "-o", str(tmp_path / "r.html"))
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[1].split()[:5] == ["stream", "tx", "port", "rx", "port"]
+    page = (tmp_path / "r.html").read_text()
+    assert "<td>a-to-b</td><td>a</td><td>b</td><td>1,000</td><td>1,000</td><td>0</td>" in page
+    assert "<h2>Per port</h2>" in page and "<th>port</th><th>interface</th>" in page
+    assert f"<td>a</td><td>{a.ifname}</td><td>1,000</td><td>1,000</td>" in page
     lines = report.stdout.splitlines()
     at = lines.index("per port:")
     assert [line.split() for line in lines[at + 2: at + 4]] == [

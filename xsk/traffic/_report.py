@@ -347,13 +347,22 @@ def _loss_tables(runs: list[Run]) -> list[str]:
         parts.append("<p>lost = sent &minus; (received &minus; duplicates). gaps: sequence numbers missing between "
                      "those that arrived (what the sink alone can see; frames lost after the last arrival leave "
                      "none).</p>")
+        ports = any(s.tx_port is not None for s in streams.values())  # a run over several ports
         rows = []
         for s in streams.values():
             lat = s.latency_us or {}
-            rows.append([s.name, s.sent, s.received, s.lost, s.loss_pct, s.duplicates, s.reordered, s.gaps, s.extra,
-                         lat.get("p50"), lat.get("p99"), lat.get("max"), s.counted_by])
-        parts.append(_table(["stream", "sent", "received", "lost", "loss %", "duplicates", "reordered", "gaps",
-                             "extra", "p50 µs", "p99 µs", "max µs", "counted by"], rows))
+            where = [s.tx_port, " ".join(sorted(s.rx_ports or {})) or None] if ports else []
+            rows.append([s.name, *where, s.sent, s.received, s.lost, s.loss_pct, s.duplicates, s.reordered, s.gaps,
+                         s.extra, lat.get("p50"), lat.get("p99"), lat.get("max"), s.counted_by])
+        parts.append(_table(["stream", *(["tx port", "rx ports"] if ports else []), "sent", "received", "lost",
+                             "loss %", "duplicates", "reordered", "gaps", "extra", "p50 µs", "p99 µs", "max µs",
+                             "counted by"], rows))
+    per_port = ports_joined(runs)
+    if per_port:
+        parts.append("<h2>Per port</h2>")
+        parts.append(_table(["port", "interface", "tx packets", "rx packets", "tx bytes", "rx bytes"],
+                            [[name, p["ifname"], p["tx_packets"], p["rx_packets"], p["tx_bytes"], p["rx_bytes"]]
+                             for name, p in per_port.items()]))
     return parts
 
 
