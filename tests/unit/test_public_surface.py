@@ -33,7 +33,8 @@ SURFACE = {
         "set_payload", "set_payload_length", "swap_ips", "swap_macs", "swap_ports", "update_word",
     ],
     "xsk.traffic": [
-        "Generator", "IMIX", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Profile", "Rfc2544", "SEQ_LEN",
+        "Generator", "IMIX", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Port", "Profile", "Rfc2544",
+        "SEQ_LEN",
         "SeqStats", "Session", "Sink", "Stream", "StreamLoss", "Vary", "XdpGenerator", "layout", "locate",
         "loss_per_stream", "parse_rate", "parse_template", "varying_fields",
     ],

@@ -12,12 +12,13 @@ from . import common
 COMMANDS = {
     "gen": ("gen", "generate traffic (pktgen/TRex style) from options, a scapy template or a pcap"),
     "sink": ("sink", "receive and count; loss, reordering and latency of `xsk gen` traffic"),
+    "run": ("run", "gen and sink from one command, over two interfaces or several ports (both directions): one "
+            "live table of tx, rx, loss and latency per stream"),
     "fwd": ("fwd", "reflect or forward frames without copying them"),
     "replay": ("replay", "send a pcap/pcapng at recorded timing, a multiple of it, or top speed"),
     "capture": ("capture", "receive into a pcap/pcapng file"),
     "prog": ("prog", "attach and pin xsk's program so that workers without root can receive"),
     "veth": ("veth", "make, list and remove veth pairs in namespaces for trying the tools"),
-    "run": ("run", "gen and sink from one command: one live table of tx, rx, loss and latency per stream"),
     "rfc2544": ("rfc2544", "RFC 2544 throughput (NDR/PDR), latency, loss curve and back-to-back through a device"),
     "report": ("report", "an HTML report (rates, latency over time, histograms) of gen/sink --json outputs"),
     "demo": ("demo", "send sequence-numbered UDP frames across a throwaway veth pair and verify them"),

@@ -36,7 +36,7 @@ _OPTIONS = {
     "seq_start": "--seq-start", "template": "--template", "pcap": "--pcap", "profile": "--profile",
     "engine": "--engine", "burst": "--burst", "vlan": "--vlan", "tcp": "--tcp", "random": "--random",
     "dst_mac": "--dst-mac", "tx_timestamps": "--tx-timestamps", "loops": "--loop", "pps": "--rate",
-    "vary": "--vary", "payload": "--payload", "settle": "--settle",
+    "vary": "--vary", "payload": "--payload", "settle": "--settle", "ports": "--port", "port": "--port",
 }
 # The library's words for what a command line says another way (a call it has a command or option for).
 _PHRASES = {

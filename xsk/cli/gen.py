@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..traffic import _generator as generator
+from ..traffic._ports import one_port_warning
 from ..traffic._run_plan import plan
 from ..traffic._vary import NAME_FORMS, PAYLOADS, VARY_FORMS
 from . import common
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     lines += generator.rate_warnings(cfg, out)
     if cfg.from_profile:
         lines += generator.stream_warnings(cfg.plans, out)
+        lines += [w.replace("a Session over several ports", "`xsk run` over several ports")
+                  for w in [one_port_warning(cfg.plans, cfg.ifname)] if w]
     if args.dst_mac is None and not cfg.pcap_frames:
         broadcast = generator.broadcast_warning([(p.name, p.frame) for p in cfg.plans] or [("stream0", cfg.frame)])
         if broadcast:

@@ -7,6 +7,7 @@ table the report opens with): the sink's gaps alone miss frames lost after the l
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from . import common
 
@@ -14,7 +15,7 @@ from . import common
 def run(args: argparse.Namespace) -> int:
     from ..traffic import _csv
     from ..traffic._join import table
-    from ..traffic._report import joined, load_runs, render
+    from ..traffic._report import joined, load_runs, ports_joined, render
 
     runs = load_runs(args.inputs)  # an `xsk run --json` file holds a gen run and a sink run
     if args.csv:
@@ -23,10 +24,23 @@ def run(args: argparse.Namespace) -> int:
     for sink, streams in joined(runs):  # loss as sent minus received, per stream
         print(f"sent minus received ({sink.path.name}):")
         print(table(streams))
+    ports = ports_joined(runs)  # runs over several ports (xsk run): each port's totals
+    if ports:
+        print("per port:")
+        print(port_table(ports))
     if args.output or not args.csv:
         path = render(args.inputs, args.output or "report.html", title=args.title)
         print(f"report: {path}")
     return common.EXIT_OK
+
+
+def port_table(ports: dict[str, dict[str, Any]]) -> str:
+    """Per port: interface, packets and bytes sent from it and received on it."""
+    head = ("port", "iface", "tx packets", "rx packets", "tx bytes", "rx bytes")
+    rows = [head] + [(name, str(p["ifname"]), f"{p['tx_packets']:,}", f"{p['rx_packets']:,}", f"{p['tx_bytes']:,}",
+                      f"{p['rx_bytes']:,}") for name, p in ports.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

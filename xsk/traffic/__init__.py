@@ -26,6 +26,7 @@ internal (``xsk.traffic._profile``...).
 * ``_join``: loss as sent minus received, per stream: a generator's results joined with a sink's.
 * ``_control``: pause, resume, stop and new rates for a Generator's streams while they run.
 * ``_flows``: counting streams without a sequence header by a match on their frames.
+* ``_ports``: ``Port``, the interfaces of a run over several, and the queues each side uses.
 * ``_session``: ``Session``, a Generator and a Sink run together, joined live and at the end.
 * ``_forwarder``: reflecting or forwarding frames in place, the loop under ``xsk fwd``.
 """
@@ -34,6 +35,7 @@ from ._fields import SEQ_LEN, PacketPlan, layout, varying_fields
 from ._generator import Generator
 from ._join import StreamLoss, loss_per_stream
 from ._pacer import Pacer, parse_rate
+from ._ports import Port
 from ._profile import IMIX, Profile, Stream
 from ._receiver import Sink
 from ._rfc2544 import Rfc2544
@@ -43,6 +45,6 @@ from ._template import parse as parse_template
 from ._vary import Location, Vary, locate
 from ._xdpgen import XdpGenerator
 
-__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Profile", "Rfc2544",
-           "SeqStats", "Session", "Sink", "Stream", "StreamLoss", "Vary", "XdpGenerator", "layout", "locate",
+__all__ = ["IMIX", "SEQ_LEN", "Generator", "LatencyHistogram", "Location", "Pacer", "PacketPlan", "Port", "Profile",
+           "Rfc2544", "SeqStats", "Session", "Sink", "Stream", "StreamLoss", "Vary", "XdpGenerator", "layout", "locate",
            "loss_per_stream", "parse_rate", "parse_template", "varying_fields"]

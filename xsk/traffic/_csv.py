@@ -4,7 +4,8 @@ of a run's two sides concatenate and load into one sheet or data frame.
 
 ``rows(summary)`` reads a gen or sink summary (the ``--json`` one) into rows; ``write(path,
 rows)`` writes them with the header ``COLUMNS`` (a blank where a figure does not apply: a
-sender has no loss, a receiver no asked rate).
+sender has no loss, a receiver no asked rate). ``port``, in a run over several ports: the port a
+stream left (gen) or the ports it arrived on (sink, space-separated).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ._report_data import mbit_s
 LATENCY = ("min", "mean", "p50", "p90", "p99", "p99.9", "max")
 COLUMNS = ("run", "side", "stream", "name", "ids", "packets", "bytes", "pps", "asked_pps", "mbit_s", "lost",
            "duplicates", "reordered", "too_late", *(f"latency_{q}_us" for q in LATENCY), "jitter_us",
-           "interrupted")
+           "interrupted", "port")
 
 
 def rows(summary: dict[str, Any], run: str = "") -> list[dict[str, Any]]:
@@ -36,12 +37,13 @@ def rows(summary: dict[str, Any], run: str = "") -> list[dict[str, Any]]:
                                "mbit_s": mbit_s(s), "interrupted": interrupted}
         if "asked_pps" in s:  # the generator's: by name, with the ids it was sent with
             row.update(side="gen", stream=key, name=key, ids=" ".join(map(str, s.get("ids", []))),
-                       asked_pps=s["asked_pps"])
+                       asked_pps=s["asked_pps"], port=s.get("port"))
         else:
             lat = s.get("latency_us") or {}
             row.update(side="sink", stream=key, name=s.get("name", ""), ids=key, jitter_us=s.get("jitter_us"),
                        **{k: s.get(k) for k in ("lost", "duplicates", "reordered", "too_late")},
-                       **{f"latency_{q}_us": lat.get(q) for q in LATENCY})
+                       **{f"latency_{q}_us": lat.get(q) for q in LATENCY},
+                       port=" ".join(sorted(s.get("ports") or {})) or None)
         out.append(row)
     unsequenced = summary.get("unsequenced")
     if unsequenced:

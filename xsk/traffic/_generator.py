@@ -24,7 +24,7 @@ import dataclasses
 import os
 import queue as queue_mod
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from ._health import FOOTPRINT_KEYS, Health, quiet_gc
 from ._limits import check_mtu
 from ._mix import Mix, StreamPlan, resolve
 from ._pacer import line_rate, parse_rate
+from ._ports import Port, as_ports, check_ids, one_port_warning, stream_ports
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._sender import Cycle, Recording, Source, merge_tx_stamps, send_frames
@@ -106,11 +107,14 @@ def send_on_queue(cfg: SendConfig, source: Callable[[Umem], Source], queue: int,
 def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 0, nqueues: int = 1, *,
                  count: int | None = None, duration: float | None = None, stop: Callable[[], bool] | None = None,
                  tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
-                 ready: Callable[[], None] | None = None, control: Control | None = None) -> dict[str, Any]:
+                 ready: Callable[[], None] | None = None, control: Control | None = None, slot: int | None = None,
+                 active: Collection[int] | None = None) -> dict[str, Any]:
     """Send the plans on ``queue`` (the ``q``-th of ``nqueues``, which sets the stream ids and
     this queue's share of rates and counts): ``send_on_queue`` over a ``Mix``, which applies the
-    ``control``'s commands as they come (``xsk.traffic._control``)."""
-    return send_on_queue(cfg, lambda umem: Mix(plans, umem, cfg.batch, q=q, nqueues=nqueues, control=control), queue,
+    ``control``'s commands as they come (``xsk.traffic._control``; ``slot``: this worker's row of
+    marks). ``active``: the indexes of the plans this port sends (a run over several ports)."""
+    return send_on_queue(cfg, lambda umem: Mix(plans, umem, cfg.batch, q=q, nqueues=nqueues, control=control,
+                                               slot=slot, active=active), queue,
                          count=count, duration=duration, stop=stop, tick=tick, ready=ready)
 
 
@@ -147,6 +151,8 @@ def merge_streams(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         for st in r["streams"]:
+            if st.get("active") is False:  # another port's stream (a run over several ports)
+                continue
             m = out.setdefault(st["name"], {"ids": [], "seq": st.get("seq", True), "packets": 0, "bytes": 0, "pps": 0.0,
                                             "asked_pps": None})
             m["ids"].append(st["id"])
@@ -383,29 +389,37 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
 
 
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
-            duration: float | None, shared: Any, control: Control, results: Any, stop: Any) -> None:
+            duration: float | None, shared: Any, control: Control, slot: int, port: str, active: list[int] | None,
+            results: Any, stop: Any) -> None:
     n = len(plans)
     stop = WorkerStop(stop)
 
     def publish(streams: list[dict[str, Any]]) -> None:
         for i, r in enumerate(streams):
-            shared[(q * n + i) * 2], shared[(q * n + i) * 2 + 1] = r["packets"], r["bytes"]
+            shared[(slot * n + i) * 2], shared[(slot * n + i) * 2 + 1] = r["packets"], r["bytes"]
 
     def work() -> dict[str, Any]:
         out = send_profile(cfg, plans, queue, q, nqueues, count=count, duration=duration, stop=stop.is_set,
                            tick=lambda source, packets, kernel: publish(source.results()),
-                           ready=lambda: results.put(("ready", queue)), control=control)
+                           ready=lambda: results.put(("ready", queue)), control=control, slot=slot, active=active)
         publish(out["streams"])
-        return out
+        return {**out, "slot": slot, "port": port}
 
     answer(results, work)
 
 
 class Generator(Workers):
-    """Sends a profile's streams from an interface's queues, a worker process per queue.
+    """Sends a profile's streams from an interface's queues, a worker process per queue; or from
+    several interfaces at once (``ports``), a worker process per port and queue.
 
+    ``ifname`` (with ``netns``, ``queues`` and ``dst_mac``): one port. ``ports``: instead, several
+    by name (``{"a": Port("veth0", netns="ns-a", dst_mac=...), "b": "veth1"}``, see
+    ``xsk.traffic.Port``); each stream leaves the port its ``port`` names (the first one without),
+    stream ids stay unique over all of them, and the results add ``per_port`` (each port's
+    interface, queues, packets and bytes) and each stream's ``port``.
     ``engine``: "afxdp" or "auto" (the same here: a profile's streams need the AF_XDP engine).
-    ``dst_mac``: the destination of streams whose packets leave it out (default broadcast).
+    ``dst_mac``: the destination of streams whose packets leave it out (default broadcast; a
+    ``Port``'s own ``dst_mac`` comes first).
     Other keyword options are ``SendConfig``'s (batch, frames, frame_size, ring_size, verify_ledger,
     tx_timestamps: each packet's kernel completion timestamp against its header's, see ``sender.TxStamps``).
 
@@ -422,17 +436,36 @@ class Generator(Workers):
     what = "generator worker"
     _control: Control | None = None
 
-    def __init__(self, ifname: str, *, netns: str | None = None, queues: Sequence[int] | None = None,
-                 mode: Mode = "auto", engine: str = "auto", dst_mac: str | None = None, **options: Any) -> None:
+    def __init__(self, ifname: str | None = None, *, ports: Mapping[str, Port | str] | None = None,
+                 netns: str | None = None, queues: Sequence[int] | None = None, mode: Mode = "auto",
+                 engine: str = "auto", dst_mac: str | None = None, **options: Any) -> None:
         if engine not in ("auto", "afxdp"):
             raise ConfigError(f"engine {engine!r}: a profile's streams need the AF_XDP engine ('afxdp' or 'auto')",
                               argument="engine")
+        if (ifname is None) == (ports is None):
+            raise UsageError("give a Generator one interface, or ports= (several by name), not "
+                             + ("both" if ports is not None else "neither"))
+        if ports is not None and (netns is not None or queues):
+            raise UsageError("with ports=, each Port says its own netns and tx_queues")
         super().__init__()
-        self.config = SendConfig(ifname, netns=netns, mode=mode, **options)
-        self.queues = list(queues) if queues else [0]
+        by_port = ports is not None
+        if ports is None:
+            assert ifname is not None
+            ports = {ifname: Port(ifname, netns=netns, tx_queues=list(queues) if queues else None)}
+        self.ports = as_ports(ports)
+        self.by_port = by_port  # ports= given: results per port, streams named by port
+        first = next(iter(self.ports.values()))
+        self.config = SendConfig(first.ifname, netns=first.netns, mode=mode, **options)
+        self.queues = list(first.tx_queues) if first.tx_queues else [0]
         self.dst_mac = dst_mac
         self.plans: list[StreamPlan] = []
+        self.stream_ports: list[str] = []  # the port each plan leaves, by name
+        self._slots: list[tuple[str, int, int]] = []  # per worker: port, queue, queue index on the port
         self._bounded = False
+
+    def _tx_queues(self, name: str) -> list[int]:
+        queues = self.ports[name].tx_queues
+        return [0] if queues is None else list(queues)
 
     def start(self, profile: Profile | Stream | Sequence[Stream], *, count: int | None = None,
               duration: float | None = None, timeout: float = 30.0) -> Generator:
@@ -452,23 +485,45 @@ class Generator(Workers):
             from .. import txmeta
 
             txmeta.require("Generator(tx_timestamps=True)")  # here, not in every worker
-        with netns.entered(cfg.netns):
-            link.ifindex(cfg.ifname, cfg.netns)
-            mac, ip, mtu = link.mac_address(cfg.ifname), link.ipv4_address(cfg.ifname), link.mtu(cfg.ifname)
-        line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
-        self.plans = resolve(profile, src_mac=mac, dst_mac=self.dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=ip,
-                             frame_size=cfg.frame_size, line_bps=line_bps)
-        check_mtu(cfg.ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in self.plans])
-        nq = len(self.queues)
+        self.stream_ports = stream_ports(profile, self.ports) if self.by_port else \
+            [next(iter(self.ports))] * len(profile.streams)
+        sending = [name for name in self.ports if name in self.stream_ports]
+        for name in sending:
+            if not self._tx_queues(name):
+                streams = [s.name for s, p in zip(profile.streams, self.stream_ports, strict=True) if p == name]
+                raise ConfigError(f"port {name!r} has tx_queues=[] (it does not send), but streams "
+                                  f"{', '.join(map(repr, streams))} leave it: give it a queue to send from",
+                                  argument="ports")
+        check_ids(len(profile.streams), {name: self._tx_queues(name) for name in sending})
+        plans: dict[int, StreamPlan] = {}
+        for name in sending:
+            port = self.ports[name]
+            with netns.entered(port.netns):
+                link.ifindex(port.ifname, port.netns)
+                mac, ip, mtu = link.mac_address(port.ifname), link.ipv4_address(port.ifname), link.mtu(port.ifname)
+            line_bps = line_rate(port.ifname, port.netns) if profile.uses_line_rate() else None
+            mine = [i for i, p in enumerate(self.stream_ports) if p == name]
+            resolved = resolve(profile, src_mac=mac, dst_mac=port.dst_mac or self.dst_mac or "ff:ff:ff:ff:ff:ff",
+                               src_ip=ip, frame_size=cfg.frame_size, line_bps=line_bps, indexes=mine)
+            check_mtu(port.ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in resolved])
+            plans.update((p.index, p) for p in resolved)
+        self.plans = [plans[i] for i in range(len(profile.streams))]
         self._bounded = count is not None or duration is not None or all(
             p.count is not None or p.duration is not None for p in self.plans)
-        if len(self.plans) * nq > 256:
-            raise ConfigError(f"{len(self.plans)} streams on {nq} queues need more than 256 stream ids")
-        self._shared = self._ctx.RawArray("q", 2 * len(self.plans) * nq)
-        self._control = Control.make(self._ctx, nq)
-        shares = [None if count is None else count // nq + (1 if i < count % nq else 0) for i in range(nq)]
-        self._spawn(_worker, [(cfg, self.plans, queue, q, nq, shares[q], duration, self._shared, self._control)
-                              for q, queue in enumerate(self.queues)], cfg.ifname, timeout)
+        self._slots = [(name, queue, q) for name in sending for q, queue in enumerate(self._tx_queues(name))]
+        nw = len(self._slots)
+        self._shared = self._ctx.RawArray("q", 2 * len(self.plans) * nw)
+        self._control = Control.make(self._ctx, nw)
+        shares = [None if count is None else count // nw + (1 if w < count % nw else 0) for w in range(nw)]
+        several = self.by_port
+        args = []
+        for w, (name, queue, q) in enumerate(self._slots):
+            port = self.ports[name]
+            port_cfg = dataclasses.replace(cfg, ifname=port.ifname, netns=port.netns)
+            active = [i for i, p in enumerate(self.stream_ports) if p == name] if several else None
+            args.append((port_cfg, self.plans, queue, q, len(self._tx_queues(name)), shares[w], duration,
+                         self._shared, self._control, w, name, active))
+        self._spawn(_worker, args, ", ".join(self.ports[n].ifname for n in sending), timeout)
         return self
 
     def _command(self, stream: str, op: int, value: float = 0.0) -> None:
@@ -514,27 +569,37 @@ class Generator(Workers):
             return self.stats()
         return super().stop()
 
-    def _states(self, sent: Callable[[int, int], int]) -> dict[str, list[dict[str, Any]]]:
-        """Each stream's frames per state (``sent(q, i)``: stream i's frames on queue index q)."""
+    def _states(self) -> dict[str, list[dict[str, Any]]]:
+        """Each stream's frames per state, from the counts the workers published (their last
+        publication is their final count)."""
         if self._control is None:
             return {}
-        nq = len(self.queues)
-        return {p.name: states(self._control, i, p.pps, [sent(q, i) for q in range(nq)], self._t0)
+        n, nw = len(self.plans), len(self._slots)
+        return {p.name: states(self._control, i, p.pps, [int(self._shared[(w * n + i) * 2]) for w in range(nw)],
+                               self._t0)
                 for i, p in enumerate(self.plans)}
 
     def stats(self) -> dict[str, Any]:
-        """Live: packets and bytes in all and per stream (by name), and the seconds since start."""
+        """Live: packets and bytes in all and per stream (by name), and the seconds since start;
+        over several ports, ``per_port`` too (packets and bytes each port has sent)."""
         per_stream = {}
-        n = len(self.plans)
+        n, nw = len(self.plans), len(self._slots)
+        per_port = {name: {"packets": 0, "bytes": 0} for name, _, _ in self._slots}
         for i, p in enumerate(self.plans):
-            packets = sum(self._shared[(q * n + i) * 2] for q in range(len(self.queues)))
-            nbytes = sum(self._shared[(q * n + i) * 2 + 1] for q in range(len(self.queues)))
+            packets = sum(self._shared[(w * n + i) * 2] for w in range(nw))
+            nbytes = sum(self._shared[(w * n + i) * 2 + 1] for w in range(nw))
             per_stream[p.name] = {"packets": packets, "bytes": nbytes}
-        for name, st in self._states(lambda q, i: int(self._shared[(q * n + i) * 2])).items():
+            if self.stream_ports:
+                per_port[self.stream_ports[i]]["packets"] += packets
+                per_port[self.stream_ports[i]]["bytes"] += nbytes
+        for name, st in self._states().items():
             per_stream[name]["states"] = st
-        return {"packets": sum(s["packets"] for s in per_stream.values()),
-                "bytes": sum(s["bytes"] for s in per_stream.values()), "per_stream": per_stream,
-                "seconds": time.monotonic() - self._t0}
+        out = {"packets": sum(s["packets"] for s in per_stream.values()),
+               "bytes": sum(s["bytes"] for s in per_stream.values()), "per_stream": per_stream,
+               "seconds": time.monotonic() - self._t0}
+        if self.by_port:
+            out["per_port"] = per_port
+        return out
 
     def wait(self, timeout: float | None = None) -> dict[str, Any]:
         """Until every worker has finished (or ``timeout`` seconds, then stop them); the results."""
@@ -552,14 +617,33 @@ class Generator(Workers):
 
     def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         """``summarize``'s, with each stream's frames per state (pause, stop, rates) and ``warnings``
-        when a stream fell short of its rate or sent nothing."""
+        when a stream fell short of its rate or sent nothing; over several ports, each stream's
+        ``port`` and ``per_port``: interface, namespace, queues, packets and bytes."""
+        results = sorted(results, key=lambda r: int(r.get("slot", 0)))
         out = summarize(results)
-        by_q = {self.queues.index(r["queue"]): r for r in results}
-        for name, st in self._states(lambda q, i: int(by_q[q]["streams"][i]["packets"]) if q in by_q else 0).items():
+        for name, st in self._states().items():
             out.setdefault("per_stream", {}).setdefault(name, {})["states"] = st
+        if self.by_port:
+            for i, p in enumerate(self.plans):
+                if p.name in out.get("per_stream", {}):
+                    out["per_stream"][p.name]["port"] = self.stream_ports[i]
+            per_port: dict[str, Any] = {}
+            for r in results:
+                port = self.ports[r["port"]]
+                m = per_port.setdefault(r["port"], {"ifname": port.ifname, "netns": port.netns, "queues": [],
+                                                    "packets": 0, "bytes": 0})
+                m["queues"].append(r["queue"])
+                m["packets"] += r["packets"]
+                m["bytes"] += r["bytes"]
+            out["per_port"] = per_port
         warnings = stream_rate_warnings(out) + stream_warnings(self.plans, out)
+        if not self.by_port:
+            warnings += [w for w in [one_port_warning(self.plans, self.config.ifname)] if w]
         if self.dst_mac is None:
-            warnings += [w for w in [broadcast_warning([(p.name, p.frame) for p in self.plans])] if w]
+            ports = self.stream_ports or [next(iter(self.ports))] * len(self.plans)
+            unaddressed = [(p.name, p.frame) for p, port in zip(self.plans, ports, strict=True)
+                           if self.ports[port].dst_mac is None]
+            warnings += [w for w in [broadcast_warning(unaddressed)] if w]
         if warnings:
             out["warnings"] = warnings
         return out

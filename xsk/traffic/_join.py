@@ -40,6 +40,8 @@ class StreamLoss:
     and ``loss_pct`` are then None). ``gaps``: the sink's own gap-only figure (sequence streams).
     ``states``: how many frames the stream sent in each state it was put in while it ran
     (``Generator.pause``/``resume``/``set_rate``/``stop_stream``), in order.
+    ``tx_port`` and ``rx_ports`` (a run over several ports): the port it left, and its frames by
+    the port that received them (sequence streams).
     """
 
     name: str
@@ -57,6 +59,8 @@ class StreamLoss:
     latency_us: dict[str, float | None] | None = None
     jitter_us: float | None = None
     states: list[dict[str, Any]] = field(default_factory=list)
+    tx_port: str | None = None
+    rx_ports: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (``--json``, reports)."""
@@ -128,17 +132,18 @@ def loss_per_stream(sent: dict[str, Any], received: dict[str, Any]) -> dict[str,
     for name, s in (sent.get("per_stream") or {}).items():
         n_sent = int(s["packets"])
         states = list(s.get("states") or [])
+        tx_port = s.get("port")
         if s.get("seq", True) is False:
             f = flows.get(name)
             if f is None:
                 out[name] = StreamLoss(name, n_sent, None, None, None, counted_by="none", sent_bytes=int(s["bytes"]),
-                                       states=states)
+                                       states=states, tx_port=tx_port)
                 continue
             n_got = int(f["packets"])
             lost = max(0, n_sent - n_got)
             out[name] = StreamLoss(name, n_sent, n_got, lost, _pct(lost, n_sent), extra=max(0, n_got - n_sent),
                                    counted_by="flow", sent_bytes=int(s["bytes"]), received_bytes=int(f["bytes"]),
-                                   states=states)
+                                   states=states, tx_port=tx_port)
             continue
         keys = by_name.get(name) or [str(i) for i in s.get("ids", []) if str(i) in got]
         used.update(keys)
@@ -149,12 +154,18 @@ def loss_per_stream(sent: dict[str, Any], received: dict[str, Any]) -> dict[str,
         lost = max(0, n_sent - unique)
         jitters = [(p["jitter_us"], p["packets"]) for p in parts if p.get("jitter_us") is not None]
         jitter = round(sum(j * n for j, n in jitters) / sum(n for _, n in jitters), 2) if jitters else None
+        rx_ports: dict[str, int] | None = None
+        for p in parts:
+            for port, n in (p.get("ports") or {}).items():
+                rx_ports = rx_ports or {}
+                rx_ports[port] = rx_ports.get(port, 0) + int(n)
         out[name] = StreamLoss(name, n_sent, n_got, lost, _pct(lost, n_sent), duplicates=dups,
                                reordered=sum(int(p.get("reordered", 0)) for p in parts),
                                gaps=sum(int(p.get("gaps", p.get("lost", 0))) for p in parts),
                                extra=max(0, unique - n_sent), counted_by="sequence", sent_bytes=int(s["bytes"]),
                                received_bytes=sum(int(p.get("bytes", 0)) for p in parts),
-                               latency_us=_latency(parts), jitter_us=jitter, states=states)
+                               latency_us=_latency(parts), jitter_us=jitter, states=states, tx_port=tx_port,
+                               rx_ports=rx_ports)
     for key, r in got.items():
         if key in used:
             continue
@@ -163,6 +174,20 @@ def loss_per_stream(sent: dict[str, Any], received: dict[str, Any]) -> dict[str,
                                       reordered=int(r.get("reordered", 0)), gaps=int(r.get("gaps", r.get("lost", 0))),
                                       extra=n_got, received_bytes=int(r.get("bytes", 0)),
                                       latency_us=r.get("latency_us"), jitter_us=r.get("jitter_us"))
+    return out
+
+
+def port_totals(sent: dict[str, Any], received: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per port of a run over several, from a Generator's and a Sink's results (their
+    ``per_port``): the interface, packets and bytes sent from it and received on it (0 where
+    one side did not use the port)."""
+    out: dict[str, dict[str, Any]] = {}
+    for side, results in (("tx", sent), ("rx", received)):
+        for name, p in (results.get("per_port") or {}).items():
+            m = out.setdefault(name, {"ifname": p.get("ifname"), "tx_packets": 0, "tx_bytes": 0, "rx_packets": 0,
+                                      "rx_bytes": 0})
+            m[f"{side}_packets"] += int(p["packets"])
+            m[f"{side}_bytes"] += int(p["bytes"])
     return out
 
 
@@ -177,20 +202,28 @@ def totals(streams: dict[str, StreamLoss]) -> dict[str, Any]:
 
 
 def table(streams: dict[str, StreamLoss]) -> str:
-    """The joined results as a plain-text table, one row per stream."""
+    """The joined results as a plain-text table, one row per stream (with the port it left and
+    the ports it arrived on, in a run over several)."""
     def num(v: float | int | None, digits: int = 0) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
-    head = ("stream", "sent", "received", "lost", "loss %", "dup", "reord", "gaps", "p50 us", "p99 us", "max us",
-            "by")
+    ports = any(s.tx_port is not None for s in streams.values())  # a run over several ports
+    head: tuple[str, ...] = ("stream", "sent", "received", "lost", "loss %", "dup", "reord", "gaps", "p50 us",
+                             "p99 us", "max us", "by")
+    if ports:
+        head = (*head[:1], "tx port", "rx port", *head[1:])
     rows = [head]
     for s in streams.values():
         lat = s.latency_us or {}
-        rows.append((s.name, num(s.sent), num(s.received), num(s.lost), num(s.loss_pct, 3), num(s.duplicates),
-                     num(s.reordered), num(s.gaps), num(lat.get("p50"), 1), num(lat.get("p99"), 1),
-                     num(lat.get("max"), 1), s.counted_by))
+        row: tuple[str, ...] = (s.name, num(s.sent), num(s.received), num(s.lost), num(s.loss_pct, 3),
+                                num(s.duplicates), num(s.reordered), num(s.gaps), num(lat.get("p50"), 1),
+                                num(lat.get("p99"), 1), num(lat.get("max"), 1), s.counted_by)
+        if ports:
+            rx = ",".join(sorted(s.rx_ports)) if s.rx_ports else "-"
+            row = (*row[:1], s.tx_port or "-", rx, *row[1:])
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-__all__ = ["StreamLoss", "loss_per_stream", "table", "totals"]
+__all__ = ["StreamLoss", "loss_per_stream", "port_totals", "table", "totals"]

@@ -17,6 +17,7 @@ rate commands between batches (``apply_commands``).
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ class StreamPlan:
     burst: int = 1
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
     stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
+    port: str | None = None  # the port the stream names (a run over several ports; ``xsk.traffic._ports``)
 
     @property
     def mean_size(self) -> float:
@@ -121,11 +123,15 @@ def _field_values(stream: Stream) -> dict[str, np.ndarray]:
 
 
 def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff", src_ip: str | None = None,
-            frame_size: int = 2048, line_bps: float | None = None) -> list[StreamPlan]:
-    """Every stream of ``profile`` built and checked against ``frame_size`` (errors name the
-    stream); ``line_bps``: the link's line rate, for rates given as a percentage of it."""
+            frame_size: int = 2048, line_bps: float | None = None,
+            indexes: Collection[int] | None = None) -> list[StreamPlan]:
+    """Every stream of ``profile`` (or those at ``indexes``: a port's, in a run over several)
+    built and checked against ``frame_size`` (errors name the stream); ``line_bps``: the link's
+    line rate, for rates given as a percentage of it."""
     plans = []
     for i, s in enumerate(profile.streams):
+        if indexes is not None and i not in indexes:
+            continue
         try:
             given, scapy_packet = _packet_bytes(s, src_mac, dst_mac, src_ip)
             raw, seq = _with_seq_room(given, scapy_packet, s.seq)
@@ -145,7 +151,7 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
             plan = StreamPlan(i, s.name or f"stream{i}", frame[: len(raw)], frame, sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
                               fields=values, counters=counters, random=s.random, seq=seq, start=float(s.start),
-                              count=s.count, duration=s.duration)
+                              count=s.count, duration=s.duration, port=s.port)
             plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker
@@ -185,7 +191,8 @@ class Mix:
     stream ids (``index + len(plans) * q``) and this worker's share of rates and counts."""
 
     def __init__(self, plans: list[StreamPlan], umem: Umem, capacity: int, *, q: int = 0, nqueues: int = 1,
-                 catch_up: float = CATCH_UP, control: Control | None = None) -> None:
+                 catch_up: float = CATCH_UP, control: Control | None = None, slot: int | None = None,
+                 active: Collection[int] | None = None) -> None:
         if len(plans) * nqueues > 256:
             raise ConfigError(f"{len(plans)} streams on {nqueues} queues need {len(plans) * nqueues} stream ids; "
                               "at most 256")
@@ -209,6 +216,8 @@ class Mix:
             c.seq0 = p.seq_start
             share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
             c.limit = NO_LIMIT if share is None else share
+            if active is not None and i not in active:
+                c.limit = 0  # another port's stream: known here only so that commands keep their indexes
             c.start_ns = int(p.start * 1e9)
             c.stop_ns = NEVER if p.duration is None else int((p.start + p.duration) * 1e9)
             c.interval_ns = 0.0 if p.pps is None else 1e9 * nqueues / p.pps
@@ -226,6 +235,8 @@ class Mix:
             "uint32_t[]", self._lens), capacity
         self._control = control
         self._q, self._nqueues = q, nqueues
+        self._slot = q if slot is None else slot  # this worker's row of the Control's marks
+        self._active = None if active is None else set(active)
         self._paused: dict[int, int] = {}  # paused stream -> its start_ns before the pause
         if control is not None:
             self._version = ffi.from_buffer("int64_t[]", control.version)
@@ -309,7 +320,7 @@ class Mix:
             if not 0 <= i < len(self.plans):
                 continue
             c = self._c_streams[i]
-            ctl.marks[self._q * MAX_COMMANDS + v - 1] = int(c.sent) + 1
+            ctl.marks[self._slot * MAX_COMMANDS + v - 1] = int(c.sent) + 1
             if op == PAUSE and i not in self._paused:
                 self._paused[i] = int(c.start_ns)
                 c.start_ns = NEVER
@@ -344,10 +355,15 @@ class Mix:
 
     def results(self) -> list[dict[str, Any]]:
         """Per stream so far: name, id, packets, bytes, the span they were given out over (s), the
-        asked rate of this worker's share (pps, None: unpaced)."""
+        asked rate of this worker's share (pps, None: unpaced); ``"active": False`` for a stream
+        another port sends (in a run over several ports)."""
         out = []
         for i, p in enumerate(self.plans):
             c = self._c_streams[i]
+            if self._active is not None and i not in self._active:
+                out.append({"name": p.name, "id": int(c.id), "seq": p.seq, "packets": 0, "bytes": 0, "first_s": None,
+                            "last_s": None, "asked_pps": None, "active": False})
+                continue
             out.append({"name": p.name, "id": int(c.id), "seq": p.seq, "packets": int(c.sent), "bytes": int(c.bytes),
                         "first_s": int(c.first_ns) / 1e9 if c.sent else None,
                         "last_s": int(c.last_ns) / 1e9 if c.sent else None,

@@ -132,6 +132,8 @@ class Stream:
     ``burst``: most frames of this stream back to back when paced.
     ``latency``: a latency stream: a sink given the profile spins on its RX ring instead of
     sleeping in poll(), so the figures measure the path and not the sink's wake-up.
+    ``port``: the port the stream leaves, in a run over several (``xsk.traffic.Port``): a port's
+    name or its interface's name; None: the run's first port.
     """
 
     packet: Any
@@ -149,6 +151,7 @@ class Stream:
     latency: bool = False
     vary: Mapping[str, str | _vary.Vary] | None = None
     payload: str | None = None
+    port: str | None = None
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""
@@ -161,8 +164,10 @@ class Stream:
             if not value > 0 or (kind is float and not math.isfinite(value)):
                 raise ConfigError(f"must be positive, got {value!r}", argument=key)
 
-        if self.name is not None and not isinstance(self.name, str):
-            raise ConfigError(f"must be text, got {self.name!r}", argument="name")
+        for key in ("name", "port"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"must be non-empty text, got {value!r}", argument=key)
         for key in ("random", "latency", "seq"):
             value = getattr(self, key)
             if not isinstance(value, bool) and not (key == "seq" and value is None):

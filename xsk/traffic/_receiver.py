@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from ._checksum_count import ChecksumCount
 from ._flows import FlowCount, FlowSpec, flow_specs
 from ._flows import merge as merge_flows
 from ._health import Health, quiet_gc
+from ._ports import MAX_IDS, Port, as_ports
 from ._profile import Profile
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
 from ._seqstats import SeqStats
@@ -327,15 +328,36 @@ def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) ->
 
 
 def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, flow_shared: Any, latency: Any,
-            results: Any, stop: Any) -> None:
+            port: str, results: Any, stop: Any) -> None:
     stop = WorkerStop(stop)
-    answer(results, lambda: receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
-                                    ready=lambda: results.put(("ready", queue)), flow_shared=flow_shared,
-                                    latency=latency))
+    answer(results, lambda: {**receive(cfg, queue, shared=shared, slot=slot, stop=stop, streams=streams,
+                                       ready=lambda: results.put(("ready", queue)), flow_shared=flow_shared,
+                                       latency=latency), "slot": slot, "port": port})
+
+
+def per_port(parts: list[dict[str, Any]], ports: Mapping[str, Port]) -> dict[str, Any]:
+    """The workers' results (each with its ``port``) per port: interface, namespace, packets and
+    bytes received, per queue, and per stream id (``streams``: packets of each id that arrived
+    there)."""
+    out: dict[str, Any] = {}
+    for r in parts:
+        port = ports[r["port"]]
+        m = out.setdefault(r["port"], {"ifname": port.ifname, "netns": port.netns, "packets": 0, "bytes": 0,
+                                       "queues": {}, "streams": {}})
+        m["packets"] += r["packets"]
+        m["bytes"] += r["bytes"]
+        m["queues"][str(r["queue"])] = r["packets"]
+        for k, st in r["seq"]["streams"].items():
+            m["streams"][str(k)] = m["streams"].get(str(k), 0) + int(st["packets"])
+    return out
 
 
 class Sink(Workers):
-    """Receives on one or more queues of an interface in worker processes (one per queue).
+    """Receives on one or more queues of an interface in worker processes (one per queue); or on
+    several interfaces at once (``ports``, by name: ``xsk.traffic.Port``, whose ``rx_queues`` say
+    where; default queue 0), a worker process per port and queue. Every stream is counted wherever
+    it arrives: the results add ``per_port`` (each port's packets, bytes, queues and the stream
+    ids that arrived there) and each stream's ``ports`` (its packets by port that received them).
 
     ``start()`` returns once every worker's socket is bound and receiving; ``stats()`` gives
     live counts; ``wait()`` returns when ``count`` packets arrived in all or ``duration``
@@ -356,32 +378,56 @@ class Sink(Workers):
 
     what = "sink worker"
 
-    def __init__(self, ifname: str, *, netns: str | None = None, filter: str | None = None,
+    def __init__(self, ifname: str | None = None, *, ports: Mapping[str, Port | str] | None = None,
+                 netns: str | None = None, filter: str | None = None,
                  queues: list[int] | None = None, count: int | None = None, duration: float | None = None,
                  histogram: bool = True, profile: Profile | None = None, spin: bool | None = None,
                  **options: Any) -> None:
+        from ..errors import UsageError
+
+        if (ifname is None) == (ports is None):
+            raise UsageError("give a Sink one interface, or ports= (several by name), not "
+                             + ("both" if ports is not None else "neither"))
+        if ports is not None and (netns is not None or queues):
+            raise UsageError("with ports=, each Port says its own netns and rx_queues")
         if spin is None:
             spin = profile is not None and any(s.latency for s in profile.streams)
         super().__init__()
         if profile is not None and options.get("flows") is None:
             options["flows"] = flow_specs(profile)
-        self.config = ReceiveConfig(ifname, netns=netns, filter=filter, count=count, duration=duration,
+        by_port = ports is not None
+        if ports is None:
+            assert ifname is not None
+            queue = int(options.get("queue", 0))
+            ports = {ifname: Port(ifname, netns=netns, rx_queues=list(queues) if queues else [queue])}
+        self.ports = as_ports(ports)
+        self.by_port = by_port  # ports= given: results per port
+        first = next(iter(self.ports.values()))
+        self.config = ReceiveConfig(first.ifname, netns=first.netns, filter=filter, count=count, duration=duration,
                                     histogram=histogram, spin=spin, **options)
         self.profile = profile
-        self.queues = list(queues) if queues else [self.config.queue]
+        self._slots = [(name, q) for name, port in self.ports.items()
+                       for q in (port.rx_queues if port.rx_queues is not None else [0])]
+        if not self._slots:
+            raise ConfigError("no port receives: every Port has rx_queues=[]", argument="ports")
+        self.queues = [q for name, q in self._slots if name == next(iter(self.ports))]
 
     def start(self, timeout: float = 30.0) -> Sink:
         """Start a worker per queue and return once each receives (its program attached). What
         every worker would refuse (a bad filter, a queue the interface lacks) is refused here first."""
         self._check()
-        n = len(self.queues)
+        n = len(self._slots)
         self._shared = self._ctx.RawArray("q", 2 * n)
         self._streams = self._ctx.RawArray("q", STREAM_SLOTS * n)
         self._flow_shared = self._ctx.RawArray("q", max(1, len(self.config.flows or [])) * n)
         self._latency = self._ctx.RawArray("d", 2 * STREAM_SLOTS * n)
         cfg = replace(self.config, count=None)  # the parent counts, over every queue
-        self._spawn(_worker, [(cfg, q, i, self._shared, self._streams, self._flow_shared, self._latency)
-                              for i, q in enumerate(self.queues)], self.config.ifname, timeout)
+        args = []
+        for i, (name, q) in enumerate(self._slots):
+            port = self.ports[name]
+            args.append((replace(cfg, ifname=port.ifname, netns=port.netns), q, i, self._shared, self._streams,
+                         self._flow_shared, self._latency, name))
+        self._spawn(_worker, args, ", ".join(p.ifname for p in self.ports.values()), timeout)
         return self
 
     def _check(self) -> None:
@@ -389,18 +435,24 @@ class Sink(Workers):
         from .. import link, netns
         from ..errors import QueueRangeError
 
-        cfg = self.config
-        filter_mod.parse(cfg.filter)
-        with netns.entered(cfg.netns):
-            rx, _ = link.queue_counts(link.ifindex(cfg.ifname, cfg.netns))
-        if max(self.queues) >= rx:
-            raise QueueRangeError(f"queues={self.queues}: {cfg.ifname} has {rx} RX queues (valid: 0..{rx - 1})")
+        filter_mod.parse(self.config.filter)
+        for name, port in self.ports.items():
+            queues = [q for n, q in self._slots if n == name]
+            if not queues:
+                continue
+            with netns.entered(port.netns):
+                rx, _ = link.queue_counts(link.ifindex(port.ifname, port.netns))
+            if max(queues) >= rx:
+                which = f"port {name!r}: " if self.by_port else ""
+                raise QueueRangeError(f"{which}queues={queues}: {port.ifname} has {rx} RX queues "
+                                      f"(valid: 0..{rx - 1})")
 
     def stats(self) -> dict[str, Any]:
         """Live: packets and bytes in all, per queue, packets per stream id so far, and per flow
         (streams without a sequence header) by name; ``latency_us``: per stream id, the p50 and
-        p99 of the last second (µs; the largest over the queues), once a worker measured them."""
-        n = len(self.queues)
+        p99 of the last second (µs; the largest over the queues), once a worker measured them.
+        Over several ports, ``per_port``: packets and bytes each port has received."""
+        n = len(self._slots)
         per_stream: dict[str, int] = {}
         latency: dict[str, tuple[float, float]] = {}
         for slot in range(n):
@@ -416,11 +468,19 @@ class Sink(Workers):
         specs = self.config.flows or []
         flows = {f.name: sum(self._flow_shared[slot * len(specs) + k] for slot in range(n))
                  for k, f in enumerate(specs)}
-        return {"packets": sum(self._shared[0::2]), "bytes": sum(self._shared[1::2]),
-                "queues": {str(q): self._shared[2 * i] for i, q in enumerate(self.queues)},
-                "per_stream": per_stream, "flows": flows,
-                "latency_us": {k: {"p50": v[0], "p99": v[1]} for k, v in latency.items()},
-                "seconds": time.monotonic() - self._t0}
+        out = {"packets": sum(self._shared[0::2]), "bytes": sum(self._shared[1::2]),
+               "queues": {str(q): self._shared[2 * i] for i, (_, q) in enumerate(self._slots)},
+               "per_stream": per_stream, "flows": flows,
+               "latency_us": {k: {"p50": v[0], "p99": v[1]} for k, v in latency.items()},
+               "seconds": time.monotonic() - self._t0}
+        if self.by_port:
+            per_port: dict[str, dict[str, int]] = {}
+            for i, (name, _) in enumerate(self._slots):
+                m = per_port.setdefault(name, {"packets": 0, "bytes": 0})
+                m["packets"] += self._shared[2 * i]
+                m["bytes"] += self._shared[2 * i + 1]
+            out["per_port"] = per_port
+        return out
 
     def wait(self, timeout: float | None = None, *, tick: Callable[[dict[str, Any]], None] | None = None,
              stop: Callable[[], bool] | None = None) -> dict[str, Any]:
@@ -447,9 +507,16 @@ class Sink(Workers):
         return self.stop()
 
     def _summarize(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        results = sorted(results, key=lambda r: int(r.get("slot", 0)))
         out = summarize(results, histogram=self.config.histogram)
         if self.profile is not None:
-            name_streams(out, self.profile, len(self.queues))
+            most = max(len([1 for n, _ in self._slots if n == name]) for name in self.ports)
+            name_streams(out, self.profile, MAX_IDS // len(self.profile.streams) if self.by_port else most)
+        if self.by_port:
+            out.pop("queues", None)  # queue numbers repeat over ports: per_port has them
+            out["per_port"] = per_port(results, self.ports)
+            for key, s in out.get("per_stream", {}).items():
+                s["ports"] = {name: m["streams"][key] for name, m in out["per_port"].items() if key in m["streams"]}
         return out
 
     def __enter__(self) -> Sink:

@@ -148,12 +148,31 @@ def joined(runs: list[Run]) -> list[tuple[Run, dict[str, Any]]]:
     sent: dict[str, dict[str, Any]] = {}
     for g in gens:
         for name, s in (g.summary.get("per_stream") or {}).items():
-            m = sent.setdefault(name, {"ids": [], "seq": s.get("seq", True), "packets": 0, "bytes": 0, "states": []})
+            m = sent.setdefault(name, {"ids": [], "seq": s.get("seq", True), "packets": 0, "bytes": 0, "states": [],
+                                       "port": s.get("port")})
             m["ids"] += s.get("ids", [])
             m["packets"] += s["packets"]
             m["bytes"] += s["bytes"]
             m["states"] += s.get("states", [])
     return [(r, loss_per_stream({"per_stream": sent}, r.summary)) for r in runs if r.kind == "sink"]
+
+
+def ports_joined(runs: list[Run]) -> dict[str, dict[str, Any]]:
+    """Per port of runs over several ports (``per_port`` in their summaries): what the gen runs
+    sent from it and the sink runs received on it, added up (``port_totals``); empty otherwise."""
+    from ._join import port_totals
+
+    total: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        if r.kind not in ("gen", "sink"):
+            continue
+        side = "tx" if r.kind == "gen" else "rx"
+        for name, p in port_totals(r.summary if side == "tx" else {}, r.summary if side == "rx" else {}).items():
+            m = total.setdefault(name, {"ifname": p["ifname"], "tx_packets": 0, "tx_bytes": 0, "rx_packets": 0,
+                                        "rx_bytes": 0})
+            for key in ("tx_packets", "tx_bytes", "rx_packets", "rx_bytes"):
+                m[key] += p[key]
+    return total
 
 
 def _rfc2544_charts(plt: Any, run: Run) -> list[tuple[str, str]]:
@@ -262,15 +281,23 @@ def _loss_tables(runs: list[Run], names: dict[str, str]) -> list[str]:
         parts.append("<p>lost = sent &minus; (received &minus; duplicates). gaps: sequence numbers missing between "
                      "those that arrived (what the sink alone can see; frames lost after the last arrival leave "
                      "none). Mbit/s: frame bytes as sent (no FCS) at each side's own rate.</p>")
+        ports = any(s.tx_port is not None for s in streams.values())  # a run over several ports
         rows = []
         for s in streams.values():
             lat = s.latency_us or {}
-            rows.append([s.name, s.sent, s.received, s.lost, s.loss_pct, sent_mbit.get(s.name),
+            where = [s.tx_port, " ".join(sorted(s.rx_ports or {})) or None] if ports else []
+            rows.append([s.name, *where, s.sent, s.received, s.lost, s.loss_pct, sent_mbit.get(s.name),
                          _received_mbit(sink, names, s.name), s.duplicates, s.reordered, s.gaps, s.extra,
                          lat.get("p50"), lat.get("p99"), lat.get("max"), s.counted_by])
-        parts.append(_table(["stream", "sent", "received", "lost", "loss %", "Mbit/s sent", "Mbit/s received",
-                             "duplicates", "reordered", "gaps", "extra", "p50 µs", "p99 µs", "max µs", "counted by"],
-                            rows))
+        parts.append(_table(["stream", *(["tx port", "rx ports"] if ports else []), "sent", "received", "lost",
+                             "loss %", "Mbit/s sent", "Mbit/s received", "duplicates", "reordered", "gaps", "extra",
+                             "p50 µs", "p99 µs", "max µs", "counted by"], rows))
+    per_port = ports_joined(runs)
+    if per_port:
+        parts.append("<h2>Per port</h2>")
+        parts.append(_table(["port", "interface", "tx packets", "rx packets", "tx bytes", "rx bytes"],
+                            [[name, p["ifname"], p["tx_packets"], p["rx_packets"], p["tx_bytes"], p["rx_bytes"]]
+                             for name, p in per_port.items()]))
     return parts
 
 

@@ -9,6 +9,12 @@ table on the terminal (rich); ``pause``/``resume``/``set_rate``/``stop_stream`` 
 stops moving), stop the sink, and return ``loss_per_stream`` of the two results: per stream
 sent, received, lost = sent - received, duplicates, reordering, latency.
 
+``Session(ports={"a": Port(...), "b": Port(...)}, profile=...)`` drives several ports in one run
+(``xsk.traffic._ports``): a Generator over the ports some stream leaves, a Sink over every port
+that can receive (each stream counted wherever it arrives), their queues planned so that no
+port's generator and sink ask the kernel for the same queue; the joined results then carry each
+stream's tx port and rx ports, and ``per_port`` each port's sent and received totals.
+
 Ownership: the Session owns its Generator and Sink (and so their worker processes); leaving the
 ``with`` block stops both whatever happened in it.
 """
@@ -16,21 +22,24 @@ Ownership: the Session owns its Generator and Sink (and so their worker processe
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from ..errors import UsageError, XskError
 from ._generator import Generator
-from ._join import StreamLoss, loss_per_stream
+from ._join import StreamLoss, loss_per_stream, port_totals
+from ._ports import Port, as_ports, plan_queues, stream_ports
 from ._profile import Profile, Stream
 from ._receiver import Sink
 
 
-def live_rows(plans: Sequence[Any], nqueues: int, sent: dict[str, Any], got: dict[str, Any]) -> list[dict[str, Any]]:
+def live_rows(plans: Sequence[Any], nqueues: int, sent: dict[str, Any], got: dict[str, Any],
+              ports: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per stream, from a Generator's and a Sink's ``stats()``: name, tx, rx, tx - rx (frames in
     flight included, so not yet loss), the state it was last put in, and the sink's p50/p99 (µs)
-    of the last second. ``plans``: the generator's streams (their order gives the ids)."""
+    of the last second. ``plans``: the generator's streams (their order gives the ids);
+    ``ports``: the port each leaves (a run over several), as the row's ``port``."""
     n = len(plans)
     rows = []
     for i, p in enumerate(plans):
@@ -48,8 +57,11 @@ def live_rows(plans: Sequence[Any], nqueues: int, sent: dict[str, Any], got: dic
             lat = [v for v in lat if v]
             p50 = max(v["p50"] for v in lat) if lat else None
             p99 = max(v["p99"] for v in lat) if lat else None
-        rows.append({"stream": p.name, "state": states[-1]["state"], "tx": tx, "rx": rx,
-                     "missing": None if rx is None else tx - rx, "p50_us": p50, "p99_us": p99})
+        row = {"stream": p.name, "state": states[-1]["state"], "tx": tx, "rx": rx,
+               "missing": None if rx is None else tx - rx, "p50_us": p50, "p99_us": p99}
+        if ports:
+            row["port"] = ports[i]
+        rows.append(row)
     return rows
 
 
@@ -70,32 +82,59 @@ def render(rows: list[dict[str, Any]], title: str) -> Any:
     def num(v: float | int | None, digits: int = 0) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
+    ports = any("port" in r for r in rows)
     table = Table(title=title, title_justify="left")
-    for col in ("stream", "state", "tx", "rx", "tx - rx", "p50 us", "p99 us"):
-        table.add_column(col, justify="left" if col in ("stream", "state") else "right")
+    for col in ("stream", *(["port"] if ports else []), "state", "tx", "rx", "tx - rx", "p50 us", "p99 us"):
+        table.add_column(col, justify="left" if col in ("stream", "port", "state") else "right")
     for r in rows:
-        table.add_row(r["stream"], r["state"], num(r["tx"]), num(r["rx"]), num(r["missing"]), num(r["p50_us"], 1),
-                      num(r["p99_us"], 1))
+        table.add_row(r["stream"], *([r.get("port", "-")] if ports else []), r["state"], num(r["tx"]), num(r["rx"]),
+                      num(r["missing"]), num(r["p50_us"], 1), num(r["p99_us"], 1))
     return table
 
 
 class Session:
-    """A Sink on ``rx`` and a Generator on ``tx`` sending ``profile``, run together (see the module).
+    """A Sink on ``rx`` and a Generator on ``tx`` sending ``profile``, run together (see the module);
+    or, with ``ports`` instead of ``tx`` and ``rx``, one run over several ports.
 
     ``tx_netns``/``rx_netns``, ``tx_queues``/``rx_queues``: where each side runs. ``dst_mac``:
     the destination of packets that leave it out (e.g. the receiving interface's). Other options
     go to the Generator (``generator={...}``) and the Sink (``sink={...}``).
+
+    ``ports``: ``{"a": Port("veth0", netns=..., dst_mac=...), "b": ...}`` (``xsk.traffic.Port``):
+    each stream leaves the port its ``port`` names (the first one without it), every port whose
+    queues allow it receives, and ``plan_queues`` settles each port's queues now (it reads the
+    interfaces' queue counts): a port that both sends and receives needs two queues, and a queue
+    asked of both sides is refused here, with what to do, rather than by the kernel with EBUSY.
+    ``plan``: the ports with their queues settled.
     """
 
-    def __init__(self, tx: str, rx: str, profile: Profile | Stream | Sequence[Stream], *, tx_netns: str | None = None,
+    def __init__(self, tx: str | None = None, rx: str | None = None,
+                 profile: Profile | Stream | Sequence[Stream] | None = None, *,
+                 ports: Mapping[str, Port | str] | None = None, tx_netns: str | None = None,
                  rx_netns: str | None = None, tx_queues: Sequence[int] | None = None,
                  rx_queues: Sequence[int] | None = None, dst_mac: str | None = None,
                  generator: dict[str, Any] | None = None, sink: dict[str, Any] | None = None) -> None:
+        if profile is None:
+            raise UsageError("a Session needs a profile: a Profile, a Stream or a list of Streams")
         self.profile = profile if isinstance(profile, Profile) else Profile(profile)
+        self.plan: dict[str, Port] | None = None
+        self.per_port: dict[str, dict[str, Any]] | None = None
+        self.results: dict[str, StreamLoss] | None = None
+        if ports is not None:
+            if tx is not None or rx is not None or tx_netns or rx_netns or tx_queues or rx_queues:
+                raise UsageError("with ports=, each Port says its interface, namespace and queues: give no tx, rx, "
+                                 "netns or queues besides")
+            self.plan = _plan(as_ports(ports), self.profile)
+            sending = {n: p for n, p in self.plan.items() if p.tx_queues}
+            receiving = {n: p for n, p in self.plan.items() if p.rx_queues}
+            self.sink = Sink(ports=receiving, profile=self.profile, **(sink or {}))
+            self.generator = Generator(ports=sending, dst_mac=dst_mac, **(generator or {}))
+            return
+        if tx is None or rx is None:
+            raise UsageError("a Session needs a sending and a receiving interface (tx, rx), or ports=")
         self.sink = Sink(rx, netns=rx_netns, queues=list(rx_queues) if rx_queues else None, profile=self.profile,
                          **(sink or {}))
         self.generator = Generator(tx, netns=tx_netns, queues=tx_queues, dst_mac=dst_mac, **(generator or {}))
-        self.results: dict[str, StreamLoss] | None = None
 
     def start(self, *, count: int | None = None, duration: float | None = None, timeout: float = 30.0) -> Session:
         """Start the sink, then the generator (``count``/``duration`` bound the generator's run);
@@ -125,8 +164,14 @@ class Session:
         self.generator.stop(stream)
 
     def stats(self) -> list[dict[str, Any]]:
-        """Live, per stream: tx, rx, tx - rx, state, p50/p99 of the last second (``live_rows``)."""
-        return live_rows(self.generator.plans, len(self.generator.queues), self.generator.stats(), self.sink.stats())
+        """Live, per stream: tx, rx, tx - rx, state, p50/p99 of the last second (``live_rows``);
+        over ports, the ``port`` each stream leaves too."""
+        return self._rows(self.generator.stats(), self.sink.stats())
+
+    def _rows(self, sent: dict[str, Any], got: dict[str, Any]) -> list[dict[str, Any]]:
+        gen = self.generator
+        nq = max(len(p.tx_queues or [0]) for p in gen.ports.values())
+        return live_rows(gen.plans, nq, sent, got, gen.stream_ports if gen.by_port else None)
 
     def _settle(self, sent: int, quiet: float, longest: float) -> None:
         """Until the sink has received ``sent`` frames, or its count has not moved for ``quiet``
@@ -156,6 +201,8 @@ class Session:
         finally:  # the sink's workers are reaped even when the generator's failed
             got = self.sink.stop() if self.sink.started else {}
         self.results = loss_per_stream(sent, got)
+        if self.plan is not None:
+            self.per_port = port_totals(sent, got)
         return self.results
 
     def wait(self, timeout: float | None = None, *, settle: float = 0.5) -> dict[str, StreamLoss]:
@@ -165,11 +212,11 @@ class Session:
 
     def snapshot(self) -> dict[str, Any]:
         """Both sides now, read once: ``time`` (the wall clock), ``gen`` (``Generator.stats()``),
-        ``sink`` (``Sink.stats()``) and ``streams`` (``live_rows`` of the two; a stream still
-        "running" when the generator has finished is "finished")."""
+        ``sink`` (``Sink.stats()``) and ``streams`` (``live_rows`` of the two, with each stream's
+        ``port`` over ports; a stream still "running" when the generator has finished is "finished")."""
         done = self.generator.finished()
         sent, got = self.generator.stats(), self.sink.stats()
-        rows = live_rows(self.generator.plans, len(self.generator.queues), sent, got)
+        rows = self._rows(sent, got)
         for r in rows:  # the last state a stream was put in, unless the run is over
             if done and r["state"] == "running":
                 r["state"] = "finished"
@@ -227,6 +274,18 @@ class Session:
         except XskError:
             if exc_type is None:
                 raise
+
+
+def _plan(ports: dict[str, Port], profile: Profile) -> dict[str, Port]:
+    """The ports' queues settled (``plan_queues``) from the interfaces' RX queue counts."""
+    from .. import link, netns
+
+    sending = set(stream_ports(profile, ports))
+    counts = {}
+    for name, port in ports.items():
+        with netns.entered(port.netns):
+            counts[name], _ = link.queue_counts(link.ifindex(port.ifname, port.netns))
+    return plan_queues(ports, sending, counts)
 
 
 __all__ = ["Session", "live_rows", "receiver_mac", "render"]

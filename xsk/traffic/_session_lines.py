@@ -8,24 +8,29 @@ A line a second, from ``Session.snapshot()``::
      "sink": {"t": 2.10, "packets", "bytes", "per_stream": {"1": {"packets", "p50_us", "p99_us"}, ...},
               "flows": {"raw": 120, ...}},                 # streams without a sequence header, by name
      "streams": [{"stream", "state", "tx", "rx", "missing", "p50_us", "p99_us"}, ...]}
+                                                           # over ports, each row's "port" too
 
 and the summary::
 
     {"test": "session", "per_stream": {name: StreamLoss.as_dict()}, "totals": {...},
-     "gen": <the Generator's results>, "sink": <the Sink's results>, "warnings": [...]}
+     "gen": <the Generator's results>, "sink": <the Sink's results>, "warnings": [...],
+     "plan": {port: {"ifname", "netns", "tx_queues", "rx_queues"}}, "per_port": {...}}  # over ports
 
 Each side's part has the form of ``xsk gen --json``'s and ``xsk sink --json``'s lines (each with
 its own ``t``, seconds since that side started), so ``split`` gives the report the two runs it
-knows, and the report's time axis starts at gen's start as it does for two files.
+knows, and the report's time axis starts at gen's start as it does for two files. Over ports,
+each side's results hold its ``per_port``, so the report's per-port table comes from the one file.
 
 Ownership: plain functions over plain data; nothing is kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ._join import StreamLoss, totals
+from ._ports import Port
 
 KIND = "session"
 """The ``test`` key of a session's summary line."""
@@ -47,11 +52,18 @@ def second(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(sent: dict[str, Any], got: dict[str, Any], joined: dict[str, StreamLoss],
-            warnings: list[str] | None = None) -> dict[str, Any]:
+            warnings: list[str] | None = None, *, plan: Mapping[str, Port] | None = None,
+            per_port: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The run's last line: the joined results per stream, their totals, and each side's results
-    (``sent``: the Generator's, ``got``: the Sink's)."""
+    (``sent``: the Generator's, ``got``: the Sink's); over ports (``Session.plan``), ``plan``
+    (each port's interface, namespace and the queues each side used) and ``per_port``
+    (``Session.per_port``)."""
     out: dict[str, Any] = {"test": KIND, "per_stream": {name: s.as_dict() for name, s in joined.items()},
                            "totals": totals(joined), "gen": sent, "sink": got}
+    if plan is not None:
+        out["plan"] = {n: {"ifname": p.ifname, "netns": p.netns, "tx_queues": list(p.tx_queues or []),
+                           "rx_queues": list(p.rx_queues or [])} for n, p in plan.items()}
+        out["per_port"] = per_port or {}
     if warnings:
         out["warnings"] = warnings
     return out
