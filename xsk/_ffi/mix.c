@@ -48,6 +48,55 @@ static int pick(struct xsk_mix *m, int64_t now_ns)
 	return best >= 0 ? best : best_unpaced;
 }
 
+static void put_be64(uint8_t *b, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = v & 0xff;
+}
+
+/* A rows stream's next packet copied into f, its sequence header and checksum written; its length. */
+static uint32_t put_row(struct xsk_mix_stream *s, uint8_t *f, uint64_t ts_ns)
+{
+	const struct xsk_mix_rows *r = s->rows;
+	uint64_t index = s->seq0 + s->sent;
+	uint32_t row = (uint32_t)(s->sent % s->nsizes), len = s->sizes[row];
+	memcpy(f, r->frames + (uint64_t)row * r->stride, len);
+	if (!r->seq_at)
+		return len;
+	uint8_t *q = f + r->seq_at[row];
+	put_be64(q, ((uint64_t)(s->id & 0xff) << 56) | (index & ((1ULL << 56) - 1)));
+	put_be64(q + 8, ts_ns);
+	int32_t at = r->csum_at[row];
+	if (at < 0)
+		return len;
+	uint64_t sum = r->base[row];
+	for (int i = 0; i < 16; i += 2)
+		sum += (uint32_t)q[i] << 8 | q[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t c = (uint16_t)~sum;
+	if (c == 0 && r->udp[row])
+		c = 0xffff;
+	f[at] = (uint8_t)(c >> 8);
+	f[at + 1] = c & 0xff;
+	return len;
+}
+
+/* Frame i of the fill is stream k's packet of length len: counted. */
+static inline void account(struct xsk_mix *m, struct xsk_mix_stream *s, int k, uint32_t i, uint32_t *lens,
+			   uint32_t len, int64_t now_ns)
+{
+	if (!s->sent)
+		s->first_ns = now_ns;
+	s->last_ns = now_ns;
+	lens[i] = m->lens[i] = len;
+	m->which[i] = (uint8_t)k;
+	s->sent++;
+	s->bytes += len;
+	if (s->interval_ns > 0)
+		s->tokens -= 1.0;
+}
+
 uint32_t xsk_mix_due(struct xsk_mix *m, int64_t now_ns, uint32_t n)
 {
 	uint64_t due = 0;
@@ -88,6 +137,13 @@ uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, u
 		struct xsk_mix_stream *s = &m->streams[k];
 		uint64_t frame = addrs[i] / m->frame_size;
 		uint8_t *f = area + addrs[i];
+		if (s->rows) {
+			uint32_t len = put_row(s, f, ts_ns);
+			if (frame < m->nframes)
+				m->tags[frame] = 0; /* holds no template now */
+			account(m, s, k, i, lens, len, now_ns);
+			continue;
+		}
 		if (frame < m->nframes && m->tags[frame] != (uint16_t)(k + 1)) {
 			memcpy(f, s->frame, s->frame_len);
 			m->tags[frame] = (uint16_t)(k + 1);
@@ -103,15 +159,7 @@ uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, u
 		}
 		uint32_t len = s->sizes[at];
 		xsk_pkt_patch_one(s->plan, f, len, s->seq0 + s->sent, s->id, ts_ns);
-		if (!s->sent)
-			s->first_ns = now_ns;
-		s->last_ns = now_ns;
-		lens[i] = m->lens[i] = len;
-		m->which[i] = (uint8_t)k;
-		s->sent++;
-		s->bytes += len;
-		if (s->interval_ns > 0)
-			s->tokens -= 1.0;
+		account(m, s, k, i, lens, len, now_ns);
 	}
 	return n;
 }

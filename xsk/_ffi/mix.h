@@ -18,8 +18,20 @@
 #include "patch.h"
 
 /* XSK_CDEF_BEGIN */
+/* A stream of a capture's frames (xsk.traffic._pcapstream): packet k is row k % nsizes, copied
+ * whole at its length (sizes[row]); with seq_at, its sequence header written and its UDP/TCP
+ * checksum fixed from the row's base sum (RFC 1624). */
+struct xsk_mix_rows {
+	const uint8_t *frames;  /* nsizes rows of stride bytes */
+	uint32_t stride;
+	const int32_t *seq_at;  /* per row: offset of the 16 bytes of counter and time (NULL: no header) */
+	const int32_t *csum_at; /* per row: the UDP/TCP checksum to fix, -1: none */
+	const uint64_t *base;   /* per row: the segment's sum with those 16 bytes and the checksum zeroed */
+	const uint8_t *udp;     /* per row: 1 when a computed 0 goes out as 0xffff */
+};
 struct xsk_mix_stream {
-	struct xsk_patch_plan *plan;
+	struct xsk_patch_plan *plan; /* the template's patcher (NULL for a rows stream) */
+	const struct xsk_mix_rows *rows; /* a capture's frames instead of a template (NULL: none) */
 	const uint8_t *frame;      /* the template, zero-padded to the stream's largest size */
 	uint32_t frame_len;        /* its length: what is copied into a UMEM frame */
 	const uint32_t *sizes;     /* frame lengths, walked in order (or drawn when sizes_random) */

@@ -33,8 +33,7 @@ from .._socket import Mode
 from ..errors import ConfigError, UsageError, XskError
 from ._control import PAUSE, RATE, RUN, STOP, UNPACED, Control, states
 from ._health import FOOTPRINT_KEYS, Health, quiet_gc
-from ._limits import check_mtu
-from ._mix import Mix, StreamPlan, resolve
+from ._mix import Mix, StreamPlan, check_plans_mtu, resolve
 from ._pacer import line_rate, parse_rate
 from ._profile import Profile, Stream
 from ._results import add_counters, cause_dicts, merge_causes, merge_footprints
@@ -458,7 +457,7 @@ class Generator(Workers):
         line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
         self.plans = resolve(profile, src_mac=mac, dst_mac=self.dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=ip,
                              frame_size=cfg.frame_size, line_bps=line_bps)
-        check_mtu(cfg.ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in self.plans])
+        check_plans_mtu(cfg.ifname, mtu, self.plans)
         nq = len(self.queues)
         self._bounded = count is not None or duration is not None or all(
             p.count is not None or p.duration is not None for p in self.plans)

@@ -28,8 +28,9 @@ from . import _ranges as ranges
 from . import _vary
 from ._control import MAX_COMMANDS, PAUSE, RATE, RUN, STOP, Control
 from ._fields import IPPROTO_UDP, SEQ_LEN, Counter, PacketPlan, layout, varying_fields
-from ._limits import umem_fit
+from ._limits import check_mtu, umem_fit
 from ._pacer import CATCH_UP
+from ._pcapstream import CaptureRows, capture_rows
 from ._profile import Profile, Stream, _about, size_table
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class StreamPlan:
     burst: int = 1
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
     stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
+    rows: CaptureRows | None = None  # a capture's frames, sent in a cycle instead of the template
 
     @property
     def mean_size(self) -> float:
@@ -127,8 +129,12 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
     plans = []
     for i, s in enumerate(profile.streams):
         try:
+            if s.pcap is not None:
+                plan = _capture_plan(i, s, profile, frame_size, line_bps)
+                plans.append(plan)
+                continue
             given, scapy_packet = _packet_bytes(s, src_mac, dst_mac, src_ip)
-            raw, seq = _with_seq_room(given, scapy_packet, s.seq)
+            raw, seq = _with_seq_room(given, scapy_packet, s.wants_seq)
             sizes = size_table(s.size, len(raw))
             smallest, largest = int(sizes.min()), int(sizes.max())
             if smallest < len(raw):
@@ -155,12 +161,36 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
     return plans
 
 
-def _patch_plan(plan: StreamPlan) -> PacketPlan:
+def _capture_plan(i: int, s: Stream, profile: Profile, frame_size: int, line_bps: float | None) -> StreamPlan:
+    """A stream of a capture's frames (``xsk.traffic._pcapstream``): its lengths are the sizes,
+    its longest frame stands for the packet (MTU and VLAN checks, the broadcast warning)."""
+    assert s.pcap is not None
+    rows = capture_rows(s.pcap, seq=s.wants_seq, frame_size=frame_size)
+    longest = int(np.argmax(rows.lens))
+    packet = bytes(rows.frames[longest, : int(rows.lens[longest])])
+    plan = StreamPlan(i, s.name or f"stream{i}", packet, packet, rows.lens.copy(), sizes_random=False,
+                      seq=s.wants_seq, start=float(s.start), count=s.count, duration=s.duration, rows=rows)
+    plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
+    plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
+    return plan
+
+
+def _patch_plan(plan: StreamPlan) -> PacketPlan | None:
+    if plan.rows is not None:
+        return None  # a capture's frames: mix.c writes their sequence headers itself
     varying = bool((plan.sizes != len(plan.packet)).any())
     fields = varying_fields(plan.frame, **plan.fields)
     return PacketPlan(plan.frame, fields, seq=plan.seq, random=plan.random, varying_length=varying,
                       seed=0x9E3779B97F4A7C15 ^ plan.index, counters=list(plan.counters),
                       min_len=int(plan.sizes.min()))
+
+
+def check_plans_mtu(ifname: str, mtu: int | None, plans: list[StreamPlan]) -> None:
+    """Refuse streams whose longest frame ``ifname``'s ``mtu`` does not let through (a capture's
+    frames are its own: the message then asks for a larger MTU, not smaller sizes)."""
+    check_mtu(ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in plans if p.rows is None])
+    check_mtu(ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in plans
+                            if p.rows is not None], sized=False)
 
 
 CATCH_UP_HORIZON = 0.010
@@ -196,10 +226,12 @@ class Mix:
         self._c_streams = ffi.new("struct xsk_mix_stream[]", len(plans))
         for i, (p, pp) in enumerate(zip(plans, self._patchers, strict=True)):
             c = self._c_streams[i]
-            frame = np.frombuffer(pp.frame, dtype=np.uint8).copy()  # with the sequence magic in place
+            # the template, with the sequence magic in place (a capture's: its longest frame, unused)
+            frame = np.frombuffer(p.frame if pp is None else pp.frame, dtype=np.uint8).copy()
             sizes = np.ascontiguousarray(p.sizes, dtype=np.uint32)
             self._keep += [frame, sizes]
-            c.plan = pp._c.c
+            c.plan = ffi.NULL if pp is None else pp._c.c
+            c.rows = ffi.NULL if p.rows is None else self._c_rows(p.rows)
             c.frame = ffi.from_buffer("uint8_t[]", frame)
             c.frame_len = len(frame)
             c.sizes = ffi.from_buffer("uint32_t[]", sizes)
@@ -234,6 +266,24 @@ class Mix:
         self.capacity = capacity
         self.t0_ns: int | None = None
         self.last_ts_ns = 0  # the transmit time the last fill wrote
+
+    def _c_rows(self, rows: CaptureRows) -> Any:
+        """``struct xsk_mix_rows`` over a capture's rows (kept alive with the Mix)."""
+        r = ffi.new("struct xsk_mix_rows *")
+        frames = np.ascontiguousarray(rows.frames, dtype=np.uint8)
+        r.frames, r.stride = ffi.from_buffer("uint8_t[]", frames), frames.shape[1]
+        self._keep += [r, frames]
+        if rows.seq_at is not None:
+            assert rows.csum_at is not None and rows.base is not None and rows.udp is not None
+            arrays = [np.ascontiguousarray(rows.seq_at, dtype=np.int32),
+                      np.ascontiguousarray(rows.csum_at, dtype=np.int32),
+                      np.ascontiguousarray(rows.base, dtype=np.uint64), np.ascontiguousarray(rows.udp, dtype=np.uint8)]
+            self._keep += arrays
+            r.seq_at = ffi.from_buffer("int32_t[]", arrays[0])
+            r.csum_at = ffi.from_buffer("int32_t[]", arrays[1])
+            r.base = ffi.from_buffer("uint64_t[]", arrays[2])
+            r.udp = ffi.from_buffer("uint8_t[]", arrays[3])
+        return r
 
     def now(self) -> int:
         """The run's clock, ns since the first call (the schedule's zero)."""
@@ -355,4 +405,4 @@ class Mix:
         return out
 
 
-__all__ = ["Mix", "StreamPlan", "resolve"]
+__all__ = ["Mix", "StreamPlan", "check_plans_mtu", "resolve"]

@@ -34,7 +34,7 @@ from . import _template as template_mod
 from . import _vary
 from ._fields import IPPROTO_UDP, SEQ_LEN, Counter, Field, PacketPlan, layout, varying_fields
 from ._limits import check_mtu, umem_fit
-from ._mix import StreamPlan, resolve
+from ._mix import StreamPlan, check_plans_mtu, resolve
 from ._pacer import line_rate, parse_rate, rate_value
 from ._profile import Profile
 
@@ -127,7 +127,7 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         if given:
             raise ConfigError(f"{', '.join(given)} can't be combined with profile=: its streams give their packets")
         _plan_profile(cfg, profile, engine, rate, dst_mac, iface_mac, iface_ip)
-        check_mtu(ifname, iface_mtu, [(p.name, int(p.sizes.max()), p.packet) for p in cfg.plans])
+        check_plans_mtu(ifname, iface_mtu, cfg.plans)
         return cfg
     if template and pcap:
         raise ConfigError("template= and pcap= can't be combined")

@@ -1,0 +1,54 @@
+"""Streams of every kind over veth: a capture's frames as a profile's stream (as captured, or with
+a sequence header the sink counts), checked on the receiving end by AF_PACKET and by xsk's sink."""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.utils import wrpcap
+
+from xsk.errors import ConfigError
+from xsk.testing import Capture
+from xsk.traffic import Generator, Profile, Sink, Stream
+
+
+def test_capture_streams_go_out_as_captured_or_counted_by_their_sequence_header(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    plain = [Ether(src=a.mac, dst=b.mac) / IP(src=a.ip, dst=b.ip) / UDP(sport=1000 + i, dport=9100)
+             / Raw(bytes([i]) * (20 + 10 * i)) for i in range(3)]
+    counted = [Ether(src=a.mac, dst=b.mac) / IP(src=a.ip, dst=b.ip) / UDP(sport=2000, dport=9200) / Raw(b"a" * 40),
+               Ether(src=a.mac, dst=b.mac) / IP(src=a.ip, dst=b.ip) / TCP(sport=2001, dport=9201, flags="A")
+               / Raw(b"b" * 30)]
+    wrpcap(str(tmp_path / "plain.pcap"), plain)
+    wrpcap(str(tmp_path / "counted.pcap"), counted)
+    profile = tmp_path / "caps.toml"
+    profile.write_text('[[stream]]\nname = "plain"\npcap = "plain.pcap"\nrate = "5k"\ncount = 300\n\n'
+                       '[[stream]]\nname = "counted"\npcap = "counted.pcap"\nrate = "5k"\ncount = 200\nseq = true\n')
+    loaded = Profile.load(profile)
+    capture = Capture(b.ifname, b.netns)  # what the sink's filter leaves to the kernel: the plain stream
+    try:
+        with Sink(b.ifname, netns=b.netns, filter="udp:9200,tcp:9201", count=200, profile=loaded) as sink, \
+                Generator(a.ifname, netns=a.netns) as gen:
+            gen.start(loaded)
+            sent = gen.wait(timeout=60)
+            got = sink.wait(timeout=30)
+        frames = [f for f in capture.receive(timeout=2) if UDP in f and f[UDP].dport == 9100]
+    finally:
+        capture.close()
+    assert sent["per_stream"]["plain"]["packets"] == 300 and sent["per_stream"]["counted"]["packets"] == 200
+    assert [bytes(f) for f in frames] == [bytes(plain[i % 3]) for i in range(300)], "as captured, in order, cycled"
+    (sid,) = sent["per_stream"]["counted"]["ids"]
+    stream = got["per_stream"][str(sid)]
+    assert (stream["name"], stream["packets"], stream["lost"], stream["duplicates"]) == ("counted", 200, 0, 0)
+    assert stream["bytes"] == sent["per_stream"]["counted"]["bytes"] == 100 * (len(counted[0]) + len(counted[1]))
+
+
+def test_a_capture_the_link_cannot_carry_is_refused_before_anything_is_sent(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    big = Ether(src=a.mac, dst=b.mac) / IP(src=a.ip, dst=b.ip) / UDP(dport=9100) / Raw(bytes(1600))
+    wrpcap(str(tmp_path / "big.pcap"), [big])
+    with Generator(a.ifname, netns=a.netns) as gen, pytest.raises(
+            ConfigError, match=r"stream 'big': its 1642-byte frames are longer than .*MTU of 1500.*Raise the MTU"):
+        gen.start(Profile([Stream(pcap=str(tmp_path / "big.pcap"), name="big", count=10)]))
