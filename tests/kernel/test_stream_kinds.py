@@ -3,6 +3,9 @@ a sequence header the sink counts), checked on the receiving end by AF_PACKET an
 
 from __future__ import annotations
 
+import struct
+
+import numpy as np
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
@@ -52,3 +55,41 @@ def test_a_capture_the_link_cannot_carry_is_refused_before_anything_is_sent(veth
     with Generator(a.ifname, netns=a.netns) as gen, pytest.raises(
             ConfigError, match=r"stream 'big': its 1642-byte frames are longer than .*MTU of 1500.*Raise the MTU"):
         gen.start(Profile([Stream(pcap=str(tmp_path / "big.pcap"), name="big", count=10)]))
+
+
+def _headers(frames):
+    """(stream id, counter, transmit time ns) of each frame's sequence header, in arrival order."""
+    out = []
+    for f in frames:
+        payload = bytes(f[UDP].payload)
+        assert payload[:2] == b"XK"
+        seq, ts = struct.unpack(">QQ", payload[2:18])
+        out.append((seq >> 56, seq & ((1 << 56) - 1), ts))
+    return out
+
+
+def test_a_chain_sends_one_stream_after_the_other_and_bursts_arrive_in_clusters(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    pkt = Ether(dst=b.mac) / IP(src=a.ip, dst=b.ip)
+    profile = Profile([Stream(pkt / UDP(sport=1, dport=9300), name="A", rate="2k", count=100, next="B"),
+                       Stream(pkt / UDP(sport=2, dport=9300), name="B", rate="2k", count=200),
+                       Stream(pkt / UDP(sport=3, dport=9301), name="pulses", bursts=3, burst=50, ibg=0.2)])
+    capture = Capture(b.ifname, b.netns)
+    try:
+        with Generator(a.ifname, netns=a.netns) as gen:
+            gen.start(profile)
+            sent = gen.wait(timeout=60)
+        frames = [f for f in capture.receive(timeout=2) if UDP in f and f[UDP].dport in (9300, 9301)]
+    finally:
+        capture.close()
+    per = sent["per_stream"]
+    assert (per["A"]["packets"], per["B"]["packets"], per["pulses"]["packets"]) == (100, 200, 150)
+    ids = {name: per[name]["ids"][0] for name in per}
+    chain = [h for h, f in zip(_headers(frames), frames, strict=True) if f[UDP].dport == 9300]
+    assert [(i, k) for i, k, _ in chain] == [(ids["A"], k) for k in range(100)] + [(ids["B"], k) for k in range(200)]
+    assert chain[100][2] > chain[99][2], "B's first frame was sent after A's last"
+    pulses = sorted(ts for _, _, ts in _headers([f for f in frames if f[UDP].dport == 9301]))
+    assert len(pulses) == 150
+    gaps = np.diff(pulses) / 1e9
+    cuts = [k + 1 for k, g in enumerate(gaps) if g > 0.1]
+    assert cuts == [50, 100], "three clusters of fifty, with the gap between them and nowhere else"

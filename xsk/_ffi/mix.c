@@ -1,11 +1,40 @@
 /* The multi-stream generator's scheduler: see mix.h. */
 #include "mix.h"
 
+#include <math.h>
 #include <string.h>
 
 static int finished(const struct xsk_mix_stream *s, int64_t now_ns)
 {
 	return s->sent >= s->limit || now_ns >= s->stop_ns;
+}
+
+/* When packet k of s is due (ns on the run's clock). */
+static inline double due_at(const struct xsk_mix_stream *s, uint64_t k)
+{
+	double t = (double)s->start_ns + (double)k * s->interval_ns;
+	if (s->burst_len)
+		t += (double)(k / s->burst_len) * (double)s->gap_ns;
+	return t;
+}
+
+/* How many of s's packets are due by now_ns (started streams; fractional for a paced stream
+ * without bursts, as the token count is), or HUGE_VAL when an unpaced stream's are all due. */
+static inline double n_due(const struct xsk_mix_stream *s, int64_t now_ns)
+{
+	double e = (double)(now_ns - s->start_ns);
+	if (!s->burst_len)
+		return s->interval_ns > 0 ? e / s->interval_ns + 1.0 : HUGE_VAL;
+	double len = (double)s->burst_len, period = len * s->interval_ns + (double)s->gap_ns;
+	double j = period > 0 ? floor(e / period) : 0.0, r = e - j * period;
+	double in = s->interval_ns > 0 ? floor(r / s->interval_ns) + 1.0 : len;
+	return j * len + (in < len ? in : len);
+}
+
+/* A chained stream waiting for its predecessor, which has finished (and it is not held). */
+static inline int ready_to_chain(const struct xsk_mix *m, const struct xsk_mix_stream *s, int64_t now_ns)
+{
+	return s->after >= 0 && !s->held && finished(&m->streams[s->after], now_ns);
 }
 
 static void refill(struct xsk_mix_stream *s, int64_t now_ns)
@@ -30,6 +59,8 @@ static int pick(struct xsk_mix *m, int64_t now_ns)
 		if (finished(s, now_ns) || now_ns < s->start_ns)
 			continue;
 		if (s->interval_ns <= 0) {
+			if (s->burst_len && n_due(s, now_ns) < (double)s->sent + 1.0)
+				continue; /* between two bursts */
 			if (best_unpaced < 0 || s->sent < least) {
 				best_unpaced = (int)i;
 				least = s->sent;
@@ -37,9 +68,9 @@ static int pick(struct xsk_mix *m, int64_t now_ns)
 			continue;
 		}
 		/* the same test as xsk_mix_due's count, so fill fills what due promised */
-		if ((double)(now_ns - s->start_ns) / s->interval_ns < (double)s->sent || s->tokens < 1.0)
+		if (n_due(s, now_ns) < (double)s->sent + 1.0 || s->tokens < 1.0)
 			continue;
-		double due = (double)s->start_ns + (double)s->sent * s->interval_ns;
+		double due = due_at(s, s->sent);
 		if (best < 0 || due < best_due) {
 			best = (int)i;
 			best_due = due;
@@ -102,16 +133,26 @@ uint32_t xsk_mix_due(struct xsk_mix *m, int64_t now_ns, uint32_t n)
 	uint64_t due = 0;
 	if (m->ctl_version && *m->ctl_version != m->ctl_seen)
 		return 0; /* a command first: the caller applies it */
+	for (uint32_t i = 0; i < m->nstreams; i++) {
+		struct xsk_mix_stream *s = &m->streams[i];
+		if (ready_to_chain(m, s, now_ns)) {
+			s->start_ns = now_ns + s->delay_ns;
+			s->stop_ns = s->length_ns < 0 ? XSK_MIX_NEVER : s->start_ns + s->length_ns;
+			s->refilled_ns = now_ns;
+			s->after = -1;
+		}
+	}
 	for (uint32_t i = 0; i < m->nstreams && due < n; i++) {
 		struct xsk_mix_stream *s = &m->streams[i];
 		refill(s, now_ns);
 		if (finished(s, now_ns) || now_ns < s->start_ns)
 			continue;
 		uint64_t left = s->limit - s->sent;
-		if (s->interval_ns > 0) {
-			/* packets k with start + k * interval <= now, less those sent, at most the tokens */
-			double k = (double)(now_ns - s->start_ns) / s->interval_ns - (double)s->sent + 1.0;
-			if (k > s->tokens)
+		if (s->interval_ns > 0 || s->burst_len) {
+			/* packets k due by now (start + k * interval [+ bursts' gaps] <= now), less those
+			 * sent, at most the tokens */
+			double k = n_due(s, now_ns) - (double)s->sent;
+			if (s->interval_ns > 0 && k > s->tokens)
 				k = s->tokens;
 			if (k < 1.0)
 				continue;
@@ -180,14 +221,16 @@ int64_t xsk_mix_next_ns(const struct xsk_mix *m, int64_t now_ns)
 	int64_t next = -1;
 	for (uint32_t i = 0; i < m->nstreams; i++) {
 		const struct xsk_mix_stream *s = &m->streams[i];
+		if (ready_to_chain(m, s, now_ns))
+			return now_ns; /* xsk_mix_due starts it */
 		if (finished(s, now_ns))
 			continue;
 		int64_t at = now_ns;
 		if (now_ns < s->start_ns) {
 			at = s->start_ns;
-		} else if (s->interval_ns > 0) {
-			double due = (double)s->start_ns + (double)s->sent * s->interval_ns;
-			if (s->tokens < 1.0) {
+		} else if (s->interval_ns > 0 || s->burst_len) {
+			double due = due_at(s, s->sent);
+			if (s->interval_ns > 0 && s->tokens < 1.0) {
 				double ready = (double)s->refilled_ns + (1.0 - s->tokens) * s->interval_ns / s->catch_up;
 				if (ready > due)
 					due = ready;

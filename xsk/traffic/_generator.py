@@ -230,14 +230,18 @@ def stream_rate_warnings(summary: dict[str, Any]) -> list[str]:
 
 
 def stream_warnings(plans: Sequence[StreamPlan], summary: dict[str, Any]) -> list[str]:
-    """A sentence for each stream that sent nothing: a ``start`` the run never reached, or else
-    only that it sent nothing."""
+    """A sentence for each stream that sent nothing: a ``start`` the run never reached, a
+    predecessor that never ended (a chained stream), or else only that it sent nothing."""
     lines = []
     per_stream = summary.get("per_stream", {})
+    after = {p.name: plans[p.after].name for p in plans if p.after is not None and p.after < len(plans)}
     for name, start in dict((p.name, p.start) for p in plans).items():
         if name not in per_stream or per_stream[name]["packets"]:
             continue
-        if start and summary["seconds"] <= start:
+        if name in after:
+            lines.append(f"stream {name!r} was to start when {after[name]!r} ended, which it did not before the run "
+                         "ended: it sent nothing (make the run longer: duration=)")
+        elif start and summary["seconds"] <= start:
             lines.append(f"stream {name!r} was to start {start:g} s into the run, which ended after "
                          f"{summary['seconds']:.1f} s: it sent nothing (start it earlier, or make the run longer: "
                          "duration=)")

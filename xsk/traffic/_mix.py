@@ -63,6 +63,9 @@ class StreamPlan:
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
     stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
     rows: CaptureRows | None = None  # a capture's frames, sent in a cycle instead of the template
+    bursts: int | None = None  # multi-burst: this many bursts of ``burst`` frames, ``ibg`` s apart
+    ibg: float = 0.0
+    after: int | None = None  # chained: the stream (index) whose end starts this one, ``start`` s later
 
     @property
     def mean_size(self) -> float:
@@ -158,6 +161,11 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
         except ConfigError as exc:
             raise profile.error(i, None, exc) from None
         plans.append(plan)
+    for i, (s, plan) in enumerate(zip(profile.streams, plans, strict=True)):
+        plan.after = profile.predecessor(i)
+        if s.bursts is not None:
+            assert s.burst is not None  # Stream.check: bursts come with burst
+            plan.bursts, plan.ibg, plan.burst, plan.count = s.bursts, float(s.ibg), s.burst, s.bursts * s.burst
     return plans
 
 
@@ -240,9 +248,16 @@ class Mix:
             c.id = i + len(plans) * q if p.stream_id is None else p.stream_id
             c.seq0 = p.seq_start
             share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
+            if p.bursts is not None:  # each queue sends its share of every burst
+                c.burst_len = p.burst // nqueues + (1 if q < p.burst % nqueues else 0)
+                c.gap_ns = int(p.ibg * 1e9)
+                share = p.bursts * int(c.burst_len)
             c.limit = NO_LIMIT if share is None else share
-            c.start_ns = int(p.start * 1e9)
-            c.stop_ns = NEVER if p.duration is None else int((p.start + p.duration) * 1e9)
+            c.after = -1 if p.after is None else p.after
+            c.delay_ns = int(p.start * 1e9)
+            c.length_ns = -1 if p.duration is None else int(p.duration * 1e9)
+            c.start_ns = NEVER if p.after is not None else int(p.start * 1e9)
+            c.stop_ns = NEVER if p.duration is None or p.after is not None else int((p.start + p.duration) * 1e9)
             c.interval_ns = 0.0 if p.pps is None else 1e9 * nqueues / p.pps
             c.depth = c.tokens = catch_up_depth(p.burst, None if p.pps is None else p.pps / nqueues, catch_up)
             c.catch_up = catch_up
@@ -363,10 +378,13 @@ class Mix:
             if op == PAUSE and i not in self._paused:
                 self._paused[i] = int(c.start_ns)
                 c.start_ns = NEVER
+                c.held = 1  # a chained stream still waiting keeps waiting
             elif op == RUN and i in self._paused:
+                c.held = 0
                 self._restart(c, self._paused.pop(i), now_ns)
             elif op == STOP:
-                c.limit = int(c.sent)
+                c.limit = int(c.sent)  # finished: a stream chained after it starts
+                c.held = 0
                 self._paused.pop(i, None)
             elif op == RATE:
                 c.interval_ns = 0.0 if value <= 0 else 1e9 * self._nqueues / value
@@ -380,12 +398,14 @@ class Mix:
 
     @staticmethod
     def _restart(c: Any, start_ns: int, now_ns: int) -> None:
-        """The stream's schedule from ``now_ns`` on (its packet ``sent`` due now), unless it has not
-        started yet."""
+        """The stream's schedule from ``now_ns`` on (its packet ``sent`` due now, the gaps of the
+        bursts before it counted), unless it has not started yet."""
         if now_ns < start_ns:
             c.start_ns = start_ns
         else:
-            c.start_ns = int(now_ns - int(c.sent) * float(c.interval_ns))
+            sent, per = int(c.sent), int(c.burst_len)
+            gaps = (sent // per) * int(c.gap_ns) if per else 0
+            c.start_ns = int(now_ns - sent * float(c.interval_ns) - gaps)
             c.refilled_ns = now_ns
 
     def sent_bytes(self) -> int:

@@ -135,8 +135,17 @@ class Stream:
     ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"``, ``"10Gbit L1"``, ``"50%"`` (of the link's line
     rate; see ``xsk.traffic.parse_rate``) or packets/s; or ``percent`` of the profile's
     rate; neither: as fast as the path takes it (sharing with the other unpaced streams).
-    ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start).
+    ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start,
+    or for a stream another's ``next`` names, from that one's end).
     ``burst``: most frames of this stream back to back when paced.
+    ``bursts``: multi-burst (TRex's ``STLTXMultiBurst``): ``bursts`` bursts of ``burst`` frames
+    each (at the stream's rate, or back to back unpaced), ``ibg`` seconds between two (on top of
+    the stream's spacing); the stream sends ``bursts * burst`` frames (no ``count`` with it).
+    ``next``: the name of the stream that starts when this one ends (TRex's ``next``): this one
+    must end (``count``, ``duration`` or ``bursts``), a stream follows at most one other, and
+    chains don't loop (checked when the profile is made). Stopping a stream with the
+    Generator's control ends it as its count would, so the next one starts; pausing it keeps the
+    next one waiting. With several queues each queue's worker runs the chain on its own share.
     ``latency``: a latency stream: a sink given the profile spins on its RX ring instead of
     sleeping in poll(), so the figures measure the path and not the sink's wake-up.
     """
@@ -157,6 +166,9 @@ class Stream:
     vary: Mapping[str, str | _vary.Vary] | None = None
     payload: str | None = None
     pcap: str | os.PathLike[str] | None = None
+    bursts: int | None = None
+    ibg: float = 0.0
+    next: str | None = None
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""
@@ -189,6 +201,20 @@ class Stream:
         positive("count", self.count, int)
         positive("duration", self.duration)
         positive("burst", self.burst, int)
+        positive("bursts", self.bursts, int)
+        if self.bursts is not None:
+            if self.burst is None:
+                raise ConfigError(f"{self.bursts} bursts of how many frames? give burst too", argument="bursts")
+            if self.count is not None:
+                raise ConfigError(f"bursts sends bursts x burst frames ({self.bursts * self.burst}): leave count out",
+                                  argument="bursts")
+        if isinstance(self.ibg, bool) or not isinstance(self.ibg, (int, float)) or not (
+                math.isfinite(self.ibg) and self.ibg >= 0):
+            raise ConfigError(f"must be a number of seconds >= 0, got {self.ibg!r}", argument="ibg")
+        if self.ibg and self.bursts is None:
+            raise ConfigError("a gap between bursts needs bursts (and burst, the frames in each)", argument="ibg")
+        if self.next is not None and (not isinstance(self.next, str) or not self.next):
+            raise ConfigError(f"the name of the stream that follows this one, got {self.next!r}", argument="next")
         if isinstance(self.start, bool) or not isinstance(self.start, (int, float)) or not (
                 math.isfinite(self.start) and self.start >= 0):
             raise ConfigError(f"must be a number of seconds >= 0, got {self.start!r}", argument="start")
@@ -307,9 +333,49 @@ class Profile:
             if s.name in names:
                 raise self.error(i, "name", f"{s.name!r} names two streams")
             names.add(s.name)
+        self._check_chains()
         share = sum(s.percent or 0 for s in self.streams)
         if share > 100 + 1e-9:
             raise ConfigError(f"{self.source}: percent: the streams' percents add up to {share:g}, over 100")
+
+    def _check_chains(self) -> None:
+        """``next`` names a stream of the profile, other than itself, that no other stream names;
+        the stream naming it ends; and no chain comes back to where it started."""
+        index = {s.name: i for i, s in enumerate(self.streams)}
+        follows: dict[int, int] = {}
+        for i, s in enumerate(self.streams):
+            if s.next is None:
+                continue
+            if s.next not in index:
+                raise self.error(i, "next", f"no stream {s.next!r} in the profile (its streams: "
+                                 f"{', '.join(str(t.name) for t in self.streams)})")
+            j = index[s.next]
+            if j == i:
+                raise self.error(i, "next", "a stream can't follow itself (a count or duration ends it)")
+            if j in follows:
+                raise self.error(i, "next", f"{s.next!r} already follows {self.streams[follows[j]].name!r}: a "
+                                 "stream starts after one other")
+            if s.count is None and s.duration is None and s.bursts is None:
+                raise self.error(i, "next", f"this stream never ends (no count, duration or bursts), so {s.next!r} "
+                                 "would never start")
+            follows[j] = i
+        for i in range(len(self.streams)):
+            chain, at = [i], self.streams[i].next
+            while at is not None:
+                j = index[at]
+                if j == i:
+                    names = " -> ".join(str(self.streams[k].name) for k in [*chain, i])
+                    raise self.error(i, "next", f"the chain {names} comes back to where it started: chains can't "
+                                     "loop")
+                if j in chain:
+                    break  # a loop that does not pass through i: reported from one of its own streams
+                chain.append(j)
+                at = self.streams[j].next
+
+    def predecessor(self, index: int) -> int | None:
+        """The stream whose ``next`` names stream ``index`` (it starts when that one ends), if any."""
+        name = self.streams[index].name
+        return next((i for i, s in enumerate(self.streams) if s.next is not None and s.next == name), None)
 
     def uses_line_rate(self) -> bool:
         """Is a rate given as a percentage of the link's line rate (``"50%"``)?"""
