@@ -93,3 +93,26 @@ def test_a_chain_sends_one_stream_after_the_other_and_bursts_arrive_in_clusters(
     gaps = np.diff(pulses) / 1e9
     cuts = [k + 1 for k, g in enumerate(gaps) if g > 0.1]
     assert cuts == [50, 100], "three clusters of fifty, with the gap between them and nowhere else"
+
+
+def test_gen_sends_a_list_of_tcp_flags_in_turn_and_the_kernel_takes_every_checksum(veth_pair):
+    from .test_cli import xsk
+    from .test_vary import _checksums_right, _snmp
+
+    a, b = veth_pair.a, veth_pair.b
+    errors_before = _snmp(b.netns, "Tcp", "InCsumErrors")
+    segments_before = _snmp(b.netns, "Tcp", "InSegs")
+    capture = Capture(b.ifname, b.netns)
+    try:
+        r = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--src-ip", a.ip, "--dst-ip", b.ip,
+                "--tcp", "--dst-port", "9400", "--count", "30", "--rate", "2k", "--vary", "TCP.flags=list:S,SA,A",
+                "--vary", "IP.ttl=random-list:7,77")
+        assert r.returncode == 0, r.stderr
+        frames = [f for f in capture.receive(timeout=2) if TCP in f and f[TCP].dport == 9400]
+    finally:
+        capture.close()
+    assert [str(f[TCP].flags) for f in frames] == ["S", "SA", "A"] * 10
+    assert {f[IP].ttl for f in frames} == {7, 77}
+    assert all(_checksums_right(f) for f in frames)
+    assert _snmp(b.netns, "Tcp", "InSegs") - segments_before == 30, "the kernel's TCP took every segment"
+    assert _snmp(b.netns, "Tcp", "InCsumErrors") == errors_before

@@ -79,7 +79,8 @@ static inline uint64_t put_counter(struct xsk_patch_plan *p, const struct xsk_pa
 	uint64_t r = (fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index;
 	/* n a power of two (a whole field: 256, 65536...; 0 is 2^64) needs no division */
 	r = (fd->n & (fd->n - 1)) == 0 ? r & (fd->n - 1) : r % fd->n;
-	uint64_t v = ((fd->start + fd->step * r) << fd->shift) & fd->mask;
+	uint64_t x = (fd->flags & XSK_PATCH_LIST) ? fd->list[r] : fd->start + fd->step * r;
+	uint64_t v = (x << fd->shift) & fd->mask;
 	uint8_t *d = f + fd->offset;
 	store_be(d, fd->width, (fd->flags & XSK_PATCH_MASKED) ? v | (load_be(d, fd->width) & ~fd->mask) : v);
 	return ((v & 0xffffffff) + (v >> 32)) << fd->sum_shift;

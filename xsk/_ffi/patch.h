@@ -5,8 +5,8 @@
  *
  * A field takes its values from a table (rows of bytes: address and port ranges), or computes
  * them (XSK_PATCH_COUNTER: any field of 1..8 bytes, bit fields under a mask): value r of the
- * field is start + step * r, r = index % n walked in order or drawn at random below n, wrapping
- * at the field's width. Its share of a checksum is the value itself folded to 16 bits (2^16 = 1
+ * field is start + step * r (or list[r] with XSK_PATCH_LIST), r = index % n walked in order or
+ * drawn at random below n, wrapping at the field's width. Its share of a checksum is the value itself folded to 16 bits (2^16 = 1
  * modulo 0xffff), shifted by 8 when the field ends in the middle of a 16-bit word.
  *
  * The part between XSK_CDEF_BEGIN and XSK_CDEF_END is what Python sees (see build.py).
@@ -24,6 +24,7 @@
 #define XSK_PATCH_RANDOM 4  /* rows or values drawn at random, not in order */
 #define XSK_PATCH_COUNTER 8 /* values computed from start, step and n, not read from a table */
 #define XSK_PATCH_MASKED 16 /* a counter that owns only the bits of mask: the others are the template's */
+#define XSK_PATCH_LIST 32   /* a counter whose value r is list[r], not start + step * r */
 
 struct xsk_patch_field {
 	uint32_t offset; /* in the frame */
@@ -36,6 +37,7 @@ struct xsk_patch_field {
 	uint64_t start, step, n, mask;
 	uint32_t shift;
 	uint32_t sum_shift; /* 8 when the field ends at an odd offset into its checksummed region */
+	const uint64_t *list; /* XSK_PATCH_LIST: the n values, in order */
 };
 
 struct xsk_patch_plan {

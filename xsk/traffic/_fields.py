@@ -96,7 +96,7 @@ class Counter:
     ``bits`` bits ending ``shift`` bits from the right of the ``width`` (1..8) bytes at ``offset``.
     Packet ``i``'s value is ``(start + step * r) mod 2**bits`` with ``r = i % count`` (``random``:
     drawn below ``count``); ``count`` 0 means 2**64 and ``step`` is modulo 2**64 (a decrement is
-    ``2**64 - s``)."""
+    ``2**64 - s``). With ``choices`` (a list), the value is ``choices[r]`` instead."""
 
     name: str
     offset: int
@@ -107,6 +107,7 @@ class Counter:
     step: int
     count: int
     random: bool = False
+    choices: tuple[int, ...] | None = None  # a list's values: value r is choices[r] (count = their number)
 
     @property
     def mask(self) -> int:
@@ -122,6 +123,9 @@ class Counter:
         r = index.astype(np.uint64)
         if self.count:
             r = r % np.uint64(self.count)
+        if self.choices is not None:
+            out_list: np.ndarray = np.array(self.choices, dtype=np.uint64)[r] & np.uint64((1 << self.bits) - 1)
+            return out_list
         with np.errstate(over="ignore"):
             v = np.uint64(self.start) + np.uint64(self.step) * r
         out: np.ndarray = v & np.uint64((1 << self.bits) - 1)
@@ -469,7 +473,12 @@ class CPatcher:
             fc.mask, fc.shift = k.mask, k.shift
             fc.sum_shift = 8 * ((k.offset + k.width) % 2)
             full = k.mask == (1 << 8 * k.width) - 1
+            if k.choices is not None:
+                table = np.array(k.choices, dtype=np.uint64)
+                self._keep.append(table)
+                fc.list = ffi.from_buffer("uint64_t[]", table)
             fc.flags = (lib.XSK_PATCH_COUNTER | (lib.XSK_PATCH_RANDOM if k.random else 0)
+                        | (lib.XSK_PATCH_LIST if k.choices is not None else 0)
                         | (0 if full else lib.XSK_PATCH_MASKED)
                         | (lib.XSK_PATCH_IP_SUM if plan._ip_csum and in_ip else 0)
                         | (lib.XSK_PATCH_L4_SUM if plan._l4_csum and in_l4 else 0))

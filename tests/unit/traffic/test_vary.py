@@ -4,6 +4,7 @@ error for each mistake. No kernel (tests/kernel/test_vary.py sends them over vet
 
 from __future__ import annotations
 
+import collections
 import struct
 
 import numpy as np
@@ -113,6 +114,9 @@ def test_a_bad_name_gets_one_line_naming_it_and_the_accepted_forms(name, message
     ("inc", Vary("inc")),
     ("random", Vary("random")),
     ("dec,step=0x10", Vary("dec", step=16)),
+    ("list:S,SA,A", Vary("list", values=("S", "SA", "A"))),
+    ("random-list: 10.0.0.1, 10.0.0.7", Vary("random-list", values=("10.0.0.1", "10.0.0.7"))),
+    ("list:fd00::1,fd00::2", Vary("list", values=("fd00::1", "fd00::2"))),
 ])
 def test_the_text_form_reads_and_writes_back(text, vary):
     assert Vary.parse(text) == vary
@@ -126,6 +130,9 @@ def test_the_text_form_reads_and_writes_back(text, vary):
     ("inc:1-5,step=0", r"'step' must be a whole number >= 1, got 0"),
     ("inc:1-5,every=2", r"the options are 'step=N' and 'count=N'"),
     ("inc:1-5,step=x", r"'step' must be a whole number"),
+    ("list", r"bad variation 'list': a list is values separated by commas, e.g. 'list:S,SA,A'"),
+    ("list:S,,A", r"a list is values separated by commas"),
+    ("random-list:", r"e.g. 'random-list:S,SA,A'"),
 ])
 def test_a_bad_variation_gets_one_line_naming_the_accepted_forms(text, message):
     with pytest.raises(ConfigError, match=message):
@@ -180,6 +187,33 @@ def test_values_as_the_field_takes_them_and_wide_fields_in_their_low_64_bits():
         counters(bytes(TCP6_VLAN), {"IPv6.src": "random"})
 
 
+def test_a_list_takes_its_values_in_turn_or_draws_them_and_keeps_the_checksums():
+    frames, got = _values(bytes(TCP6_VLAN), {"TCP.flags": "list:S,SA,A,FA", "Dot1Q.vlan": "list:5,0x10,7",
+                                             "IPv6.src": "list:fd00::9,fd00::1:2"}, 12, index0=1)
+    assert [str(Ether(f)[TCP].flags) for f in frames[:5]] == ["SA", "A", "FA", "S", "SA"]
+    assert [g["Dot1Q.vlan"] for g in got[:4]] == [16, 7, 5, 16]
+    assert [g["IPv6.src"] for g in got[:3]] == ["fd00::1:2", "fd00::9", "fd00::1:2"]
+    assert all(_rebuilt(f) == f for f in frames)
+    assert all(Ether(f)[TCP].dataofs == 5 for f in frames), "the bits beside the flags stay the template's"
+    frames, got = _values(bytes(UDP4), {"IP.ttl": "random-list:1,64,255", "IP.dst": "random-list:10.0.0.3,10.0.0.8"},
+                          600)
+    assert collections.Counter(g["IP.ttl"] for g in got).keys() == {1, 64, 255}
+    assert all(150 <= n <= 250 for n in collections.Counter(g["IP.ttl"] for g in got).values()), "uniform"
+    assert {Ether(f)[IP].dst for f in frames} == {"10.0.0.3", "10.0.0.8"}
+    assert all(_rebuilt(f) == f for f in frames)
+
+
+@pytest.mark.parametrize("vary, message", [
+    ({"IP.ttl": "list:1,300"}, r"IP.ttl: '300' does not fit the field's 8 bits"),
+    ({"TCP.flags": "list:S,Q"}, r"TCP.flags: 'Q' is not a value of TCP.flags"),
+    ({"IPv6.src": "list:fd00::1,fe80::1"}, r"IPv6.src: a 128-bit field varies only in its low 64 bits: give values "
+                                           r"that share the high 64 bits"),
+])
+def test_a_bad_list_value_gets_one_line_naming_the_field(vary, message):
+    with pytest.raises(ConfigError, match=message):
+        counters(bytes(TCP6_VLAN) if "TCP" in str(vary) or "IPv6" in str(vary) else bytes(UDP4), vary)
+
+
 @pytest.mark.parametrize("packet", [
     UDP4, TCP6_VLAN, Ether() / Dot1Q(vlan=9) / IP(src="10.0.0.1") / TCP() / Raw(bytes(30)),
     Ether() / IPv6(src="fd00::1") / UDP() / Raw(bytes(30))])
@@ -193,7 +227,8 @@ def test_checksums_stay_valid_whatever_varies_and_c_matches_the_numpy_reference(
               "IP.flags": "inc:0-2"})
     vary |= {f"{'TCP' if TCP in packet else 'UDP'}.sport": "inc:1000-1033"}
     if TCP in packet:
-        vary |= {"TCP.flags": "inc:0-511,step=5", "TCP.seq": "inc:4294967290,count=20", "TCP.window": "inc"}
+        vary |= {"TCP.flags": "inc:0-511,step=5", "TCP.seq": "inc:4294967290,count=20", "TCP.window": "inc",
+                 "TCP.urgptr": "list:1,0xffff,300"}
     if Dot1Q in packet:
         vary |= {"Dot1Q.vlan": "inc:1-4094", "Dot1Q.prio": "dec"}
     cs, frame = counters(frame, vary)
@@ -316,6 +351,7 @@ def test_a_toml_profile_varies_fields(tmp_path):
 
 def test_gen_vary_options_and_their_errors_in_the_command_lines_terms():
     assert _vary_option(["IP.ttl=inc:1-64", "@22:2=random"]) == {"IP.ttl": "inc:1-64", "@22:2": "random"}
+    assert _vary_option(["TCP.flags=list:S,SA,A"]) == {"TCP.flags": "list:S,SA,A"}
     assert _vary_option(None) is None
     with pytest.raises(ConfigError) as info:
         _vary_option(["IP.ttl"])
