@@ -116,3 +116,21 @@ def test_gen_sends_a_list_of_tcp_flags_in_turn_and_the_kernel_takes_every_checks
     assert all(_checksums_right(f) for f in frames)
     assert _snmp(b.netns, "Tcp", "InSegs") - segments_before == 30, "the kernel's TCP took every segment"
     assert _snmp(b.netns, "Tcp", "InCsumErrors") == errors_before
+
+
+def test_a_payload_drawn_per_frame_reaches_the_kernel_udp_socket_whole_and_different_each_time(veth_pair):
+    from .test_cli import _udp_server, xsk
+    from .test_vary import _snmp
+
+    a, b = veth_pair.a, veth_pair.b
+    errors_before = _snmp(b.netns, "Udp", "InCsumErrors")
+    got: list[bytes] = []
+    server = _udp_server(b.netns, b.ip, 9500, 500, got)
+    r = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--src-ip", a.ip, "--dst-ip", b.ip,
+            "--dst-port", "9500", "--size", "300", "--count", "500", "--rate", "5k", "--payload", "random-per-frame")
+    assert r.returncode == 0, r.stderr
+    server.join(70)
+    assert len(got) == 500, "every datagram passed the kernel's checksum check"
+    assert _snmp(b.netns, "Udp", "InCsumErrors") == errors_before
+    assert [struct.unpack(">Q", d[2:10])[0] for d in got] == list(range(500)), "the sequence header as always"
+    assert len({d[18:] for d in got}) > 200, "the bytes past it drawn for each frame (from 256, at random)"

@@ -18,17 +18,24 @@ static inline double due_at(const struct xsk_mix_stream *s, uint64_t k)
 	return t;
 }
 
-/* How many of s's packets are due by now_ns (started streams; fractional for a paced stream
- * without bursts, as the token count is), or HUGE_VAL when an unpaced stream's are all due. */
-static inline double n_due(const struct xsk_mix_stream *s, int64_t now_ns)
+/* How many of a multi-burst stream's packets are due by now_ns (out of line: streams without
+ * bursts keep the plain division of their spacing in the per-frame path). */
+static __attribute__((noinline)) double burst_due(const struct xsk_mix_stream *s, int64_t now_ns)
 {
 	double e = (double)(now_ns - s->start_ns);
-	if (!s->burst_len)
-		return s->interval_ns > 0 ? e / s->interval_ns + 1.0 : HUGE_VAL;
 	double len = (double)s->burst_len, period = len * s->interval_ns + (double)s->gap_ns;
 	double j = period > 0 ? floor(e / period) : 0.0, r = e - j * period;
 	double in = s->interval_ns > 0 ? floor(r / s->interval_ns) + 1.0 : len;
 	return j * len + (in < len ? in : len);
+}
+
+/* How many of s's packets are due by now_ns (a started, paced or multi-burst stream; fractional
+ * for a paced stream without bursts, as the token count is). */
+static inline double n_due(const struct xsk_mix_stream *s, int64_t now_ns)
+{
+	if (s->burst_len)
+		return burst_due(s, now_ns);
+	return (double)(now_ns - s->start_ns) / s->interval_ns + 1.0;
 }
 
 /* A chained stream waiting for its predecessor, which has finished (and it is not held). */
@@ -49,7 +56,7 @@ static void refill(struct xsk_mix_stream *s, int64_t now_ns)
 
 /* The stream whose packet goes next at now_ns, or -1: the earliest due paced stream with a
  * token, else the unpaced stream that has sent least. */
-static int pick(struct xsk_mix *m, int64_t now_ns)
+static inline __attribute__((always_inline)) int pick(struct xsk_mix *m, int64_t now_ns, const int special)
 {
 	int best = -1, best_unpaced = -1;
 	double best_due = 0;
@@ -59,7 +66,7 @@ static int pick(struct xsk_mix *m, int64_t now_ns)
 		if (finished(s, now_ns) || now_ns < s->start_ns)
 			continue;
 		if (s->interval_ns <= 0) {
-			if (s->burst_len && n_due(s, now_ns) < (double)s->sent + 1.0)
+			if (special && s->burst_len && burst_due(s, now_ns) < (double)s->sent + 1.0)
 				continue; /* between two bursts */
 			if (best_unpaced < 0 || s->sent < least) {
 				best_unpaced = (int)i;
@@ -68,7 +75,9 @@ static int pick(struct xsk_mix *m, int64_t now_ns)
 			continue;
 		}
 		/* the same test as xsk_mix_due's count, so fill fills what due promised */
-		if (n_due(s, now_ns) < (double)s->sent + 1.0 || s->tokens < 1.0)
+		double done = special && s->burst_len ? burst_due(s, now_ns) - 1.0
+						      : (double)(now_ns - s->start_ns) / s->interval_ns;
+		if (done < (double)s->sent || s->tokens < 1.0)
 			continue;
 		double due = due_at(s, s->sent);
 		if (best < 0 || due < best_due) {
@@ -85,8 +94,9 @@ static void put_be64(uint8_t *b, uint64_t v)
 		b[i] = v & 0xff;
 }
 
-/* A rows stream's next packet copied into f, its sequence header and checksum written; its length. */
-static uint32_t put_row(struct xsk_mix_stream *s, uint8_t *f, uint64_t ts_ns)
+/* A rows stream's next packet copied into f, its sequence header and checksum written; its length
+ * (out of line: the template streams' per-frame path stays as it was). */
+static __attribute__((noinline)) uint32_t put_row(struct xsk_mix_stream *s, uint8_t *f, uint64_t ts_ns)
 {
 	const struct xsk_mix_rows *r = s->rows;
 	uint64_t index = s->seq0 + s->sent;
@@ -164,21 +174,20 @@ uint32_t xsk_mix_due(struct xsk_mix *m, int64_t now_ns, uint32_t n)
 	return due < n ? (uint32_t)due : n;
 }
 
-uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, uint32_t *lens, uint32_t n,
-		      int64_t now_ns, uint64_t ts_ns)
+/* The fill loop, made twice by the compiler: with `special` 0 for mixes of template streams only
+ * (the per-frame path has no test for captures or bursts), 1 when a stream has either. */
+static inline __attribute__((always_inline)) uint32_t fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs,
+							   uint32_t *lens, uint32_t n, int64_t now_ns, uint64_t ts_ns,
+							   const int special)
 {
-	if (n > m->cap)
-		n = m->cap;
-	for (uint32_t i = 0; i < m->nstreams; i++)
-		refill(&m->streams[i], now_ns);
 	for (uint32_t i = 0; i < n; i++) {
-		int k = pick(m, now_ns);
+		int k = pick(m, now_ns, special);
 		if (k < 0)
 			return i;
 		struct xsk_mix_stream *s = &m->streams[k];
 		uint64_t frame = addrs[i] / m->frame_size;
 		uint8_t *f = area + addrs[i];
-		if (s->rows) {
+		if (special && s->rows) {
 			uint32_t len = put_row(s, f, ts_ns);
 			if (frame < m->nframes)
 				m->tags[frame] = 0; /* holds no template now */
@@ -203,6 +212,19 @@ uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, u
 		account(m, s, k, i, lens, len, now_ns);
 	}
 	return n;
+}
+
+uint32_t xsk_mix_fill(struct xsk_mix *m, uint8_t *area, const uint64_t *addrs, uint32_t *lens, uint32_t n,
+		      int64_t now_ns, uint64_t ts_ns)
+{
+	int special = 0;
+	if (n > m->cap)
+		n = m->cap;
+	for (uint32_t i = 0; i < m->nstreams; i++) {
+		refill(&m->streams[i], now_ns);
+		special |= m->streams[i].rows != NULL || m->streams[i].burst_len;
+	}
+	return special ? fill(m, area, addrs, lens, n, now_ns, ts_ns, 1) : fill(m, area, addrs, lens, n, now_ns, ts_ns, 0);
 }
 
 void xsk_mix_unsend(struct xsk_mix *m, uint32_t from, uint32_t n)

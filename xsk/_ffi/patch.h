@@ -42,7 +42,9 @@ struct xsk_patch_field {
 
 struct xsk_patch_plan {
 	uint32_t nfields;   /* tables: fields[0, nfields) */
-	uint32_t ncounters; /* counters (XSK_PATCH_COUNTER): fields[nfields, nfields + ncounters) */
+	uint32_t ncounters; /* counters (XSK_PATCH_COUNTER): fields[nfields, nfields + ncounters), those
+			     * with XSK_PATCH_LIST (nlists of them) last */
+	uint32_t nlists;
 	uint32_t random;    /* the tables' rows drawn at random (a counter has its own XSK_PATCH_RANDOM) */
 	struct xsk_patch_field fields[XSK_PATCH_MAX_FIELDS];
 	int32_t seq_at;     /* offset of the 16-byte sequence number + timestamp, or -1 */
@@ -64,8 +66,21 @@ struct xsk_patch_plan {
 	 * of the template from l4_at to len, fields zeroed, and base_l4 leaves that part out. */
 	const uint64_t *len_sums;
 	uint32_t len_sums_n; /* entries in len_sums (the template's length + 1) */
+	/* A payload drawn per frame: one of ring_n (a power of two) rows of ring_len bytes, picked by
+	 * the plan's rng, copied over the frame from ring_at to its end, and its share of the UDP/TCP
+	 * checksum added from ring_sums (per row, ring_len + 1 prefix sums: entry j sums the row's
+	 * first j bytes as the frame's big-endian words). The template holds zeros there. */
+	const uint8_t *ring;
+	const uint32_t *ring_sums;
+	uint32_t ring_n, ring_len, ring_at;
+	/* The out-of-line part patch_frame calls for counters, lists and the payload (NULL: none):
+	 * set by xsk_patch_ready once the plan is filled in. */
+	void *extra;
 };
 
+/* Choose the plan's out-of-line part (p->extra) from its counters, lists and payload; call once the
+ * plan is filled in, before patching with it. */
+void xsk_patch_ready(struct xsk_patch_plan *p);
 /* Write packet index0+i's varying fields, sequence number (stream << 56 | counter) and
  * transmit time into the frame at addrs[i], and fix its checksums. */
 void xsk_pkt_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,

@@ -63,6 +63,7 @@ class StreamPlan:
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
     stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
     rows: CaptureRows | None = None  # a capture's frames, sent in a cycle instead of the template
+    random_from: int | None = None  # a payload drawn per frame from this offset on (``payload="random-per-frame"``)
     bursts: int | None = None  # multi-burst: this many bursts of ``burst`` frames, ``ibg`` s apart
     ibg: float = 0.0
     after: int | None = None  # chained: the stream (index) whose end starts this one, ``start`` s later
@@ -154,7 +155,8 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
             plan = StreamPlan(i, s.name or f"stream{i}", frame[: len(raw)], frame, sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
                               fields=values, counters=counters, random=s.random, seq=seq, start=float(s.start),
-                              count=s.count, duration=s.duration)
+                              count=s.count, duration=s.duration,
+                              random_from=random_from(raw, len(given), seq) if _vary.per_frame(s.payload) else None)
             plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker
@@ -167,6 +169,12 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
             assert s.burst is not None  # Stream.check: bursts come with burst
             plan.bursts, plan.ibg, plan.burst, plan.count = s.bursts, float(s.ibg), s.burst, s.bursts * s.burst
     return plans
+
+
+def random_from(frame: bytes, given: int, seq: bool) -> int:
+    """Where a payload drawn per frame starts: past the packet as given and the sequence header."""
+    lay = layout(frame)
+    return max(given, lay.payload + SEQ_LEN) if seq and lay.payload is not None else given
 
 
 def _capture_plan(i: int, s: Stream, profile: Profile, frame_size: int, line_bps: float | None) -> StreamPlan:
@@ -190,7 +198,7 @@ def _patch_plan(plan: StreamPlan) -> PacketPlan | None:
     fields = varying_fields(plan.frame, **plan.fields)
     return PacketPlan(plan.frame, fields, seq=plan.seq, random=plan.random, varying_length=varying,
                       seed=0x9E3779B97F4A7C15 ^ plan.index, counters=list(plan.counters),
-                      min_len=int(plan.sizes.min()))
+                      min_len=int(plan.sizes.min()), random_from=plan.random_from)
 
 
 def check_plans_mtu(ifname: str, mtu: int | None, plans: list[StreamPlan]) -> None:

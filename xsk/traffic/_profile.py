@@ -131,7 +131,8 @@ class Stream:
     "Dot1Q.vlan": "random:100-199", "@22:1": "dec"}`` (``xsk.traffic.Vary`` has the forms; a
     ``Vary`` works as a value too). Computed per packet in C, checksums kept valid.
     ``payload``: what fills the frame past the packet: ``"zeros"`` (the default), ``"fixed:0xab"``,
-    ``"inc"`` (00 01 02 ...) or ``"random"`` (drawn once for the stream).
+    ``"inc"`` (00 01 02 ...), ``"random"`` (drawn once for the stream) or ``"random-per-frame"``
+    (each frame one of 256 payloads drawn once, picked at random per frame; checksums kept).
     ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"``, ``"10Gbit L1"``, ``"50%"`` (of the link's line
     rate; see ``xsk.traffic.parse_rate``) or packets/s; or ``percent`` of the profile's
     rate; neither: as fast as the path takes it (sharing with the other unpaced streams).

@@ -41,7 +41,9 @@ from ._fields import Counter
 MODES = ("inc", "dec", "random", "list", "random-list")
 LIST_MODES = ("list", "random-list")
 MAX_LIST = 65536
-PAYLOADS = "zeros, fixed:BYTE (e.g. fixed:0xab), inc (00 01 02 ... ff 00 ...) or random"
+PAYLOADS = ("zeros, fixed:BYTE (e.g. fixed:0xab), inc (00 01 02 ... ff 00 ...), random (drawn once) or "
+            "random-per-frame (drawn anew for each frame)")
+PER_FRAME = "random-per-frame"
 VARY_FORMS = ("'inc:LO-HI', 'dec:LO-HI' or 'random:LO-HI' (e.g. 'inc:1-64'), each with ',step=N'; "
               "'inc:START,count=N[,step=N]'; 'inc', 'dec', 'random' alone (the whole field); or a list of values, "
               "'list:V1,V2,...' in turn or 'random-list:V1,V2,...' drawn (e.g. 'list:S,SA,A')")
@@ -441,11 +443,14 @@ def check_payload(pattern: Any) -> None:
 
 
 def payload_bytes(pattern: str | None, length: int, seed: int = 0) -> bytes:
-    """``length`` bytes of ``pattern``: zeros, fixed:BYTE, inc, random (drawn once, from ``seed``)."""
+    """``length`` bytes of ``pattern``: zeros, fixed:BYTE, inc, random (drawn once, from ``seed``);
+    random-per-frame: zeros (the template's; each frame gets its own bytes, see ``per_frame``)."""
     if pattern is None:
         return bytes(length)
     if not isinstance(pattern, str):
         raise ConfigError(f"bad payload {pattern!r}: {PAYLOADS}")
+    if per_frame(pattern):
+        return bytes(length)
     kind, sep, arg = pattern.strip().lower().partition(":")
     if kind == "zeros" and not sep:
         return bytes(length)
@@ -463,6 +468,12 @@ def payload_bytes(pattern: str | None, length: int, seed: int = 0) -> bytes:
     raise ConfigError(f"bad payload {pattern!r}: {PAYLOADS}")
 
 
+def per_frame(pattern: str | None) -> bool:
+    """Is ``pattern`` drawn anew for each frame (``random-per-frame``)? The patcher then copies one
+    of a ring of pre-drawn payloads into every frame (``xsk.traffic._fields.PacketPlan``)."""
+    return isinstance(pattern, str) and pattern.strip().lower() == PER_FRAME
+
+
 def fill_payload(frame: bytes, start: int, pattern: str | None, seed: int = 0) -> bytes:
     """``frame`` with the bytes from ``start`` on replaced by ``pattern`` (None: left as they are)."""
     if pattern is None or start >= len(frame):
@@ -471,4 +482,4 @@ def fill_payload(frame: bytes, start: int, pattern: str | None, seed: int = 0) -
 
 
 __all__ = ["LIST_MODES", "MODES", "NAME_FORMS", "PAYLOADS", "VARY_FORMS", "Location", "Vary", "check_payload",
-           "check_vary", "counter", "counters", "fill_payload", "locate", "payload_bytes"]
+           "check_vary", "counter", "counters", "fill_payload", "locate", "payload_bytes", "per_frame"]

@@ -277,7 +277,8 @@ def test_payload_patterns():
     assert payload_bytes("inc", 258)[:3] == b"\0\1\2" and payload_bytes("inc", 258)[256:] == b"\0\1"
     assert payload_bytes("random", 64, seed=1) == payload_bytes("random", 64, seed=1) != bytes(64)
     assert payload_bytes("zeros", 2) == payload_bytes(None, 2) == b"\0\0"
-    for bad in ("fixed:300", "fixed", "ones", "inc:3"):
+    assert payload_bytes("random-per-frame", 3) == bytes(3), "the template's: each frame gets its own"
+    for bad in ("fixed:300", "fixed", "ones", "inc:3", "random:each"):
         with pytest.raises(ConfigError, match=r"bad payload .*: zeros, fixed:BYTE \(e.g. fixed:0xab\), inc"):
             payload_bytes(bad, 4)
 
@@ -322,6 +323,60 @@ def test_a_profile_stream_varies_fields_and_fills_its_payload_with_right_checksu
     seq_end = 42 + 18
     assert big[seq_end:seq_end + 4] == bytes([18, 19, 20, 21]), "inc from the end of the packet (42 bytes + 18)"
     assert len({f[-10:] for f in bb if len(f) == 140}) == 1 and bb[0][-10:] != bytes(10)
+
+
+def _scapy_made(f: bytes) -> bool:
+    p = Ether(f)
+    for layer in (IP, IPv6, UDP, TCP):
+        if layer in p:
+            for name in ("len", "plen", "chksum"):
+                if name in p[layer].fields:
+                    delattr(p[layer], name)
+    return bytes(p) == f
+
+
+def test_a_payload_drawn_per_frame_differs_frame_to_frame_with_right_checksums_at_every_size():
+    streams = [Stream(Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9) / Raw(b"keep"), name="a",
+                      rate=40_000, size="100-300", payload="random-per-frame", vary={"IP.ttl": "inc:1-64"}),
+               Stream("Ether()/IPv6(dst='fd00::2')/TCP(dport=80)", name="b", rate=10_000, size=200,
+                      payload="random-per-frame", seq=False)]
+    plans = resolve(Profile(streams), src_mac="02:00:00:00:00:0a", src_ip="192.0.2.1")
+    assert [p.random_from for p in plans] == [42 + 18, 74], "past the sequence header; past the TCP header"
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        frames, which = _run_profile(Mix(plans, umem, 64), umem, 20 * MS)
+    a = [f for f, w in zip(frames, which, strict=True) if w == 0]
+    bb = [f for f, w in zip(frames, which, strict=True) if w == 1]
+    assert len(a) > 700 and len(bb) > 190
+    assert all(_scapy_made(f) for f in frames), "lengths and checksums as scapy computes them"
+    assert {len(f) for f in a} == set(range(100, 301))
+    assert all(bytes(Ether(f)[UDP].payload)[:4] == b"XK\0\0" for f in a), "the sequence header is not drawn over"
+    # the packet's own payload (b"keep") lies under the sequence header: drawn over from its end
+    tails = [f[60:] for f in a]
+    assert len({t[:40] for t in tails}) > 200, "each frame its own bytes (256 drawn, picked at random)"
+    assert len({f[74:] for f in bb}) > 100 and all(len(f) == 200 for f in bb)
+    again = resolve(Profile(streams), src_mac="02:00:00:00:00:0a", src_ip="192.0.2.1")
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        frames2, _ = _run_profile(Mix(again, umem, 64), umem, 20 * MS)
+    assert [f[60:] for f in frames2[:50]] == [f[60:] for f in frames[:50]], "the same run draws the same bytes"
+
+
+def test_a_field_in_a_payload_drawn_per_frame_is_refused():
+    with pytest.raises(ConfigError, match=r"'a'\): vary: @70:2 overlaps the payload drawn per frame"):
+        resolve(Profile([Stream("Ether()/IP()/UDP()", name="a", size=100, payload="random-per-frame",
+                                vary={"@70:2": "inc"})]), src_mac="02:00:00:00:00:0a")
+
+
+def _run_profile(mix, umem, until_ns):
+    frames, which = [], []
+    b = umem.take(0)
+    for now in range(0, until_ns, MS):
+        while n := mix.due(now):
+            b = umem.take(min(n, 64), into=b)
+            assert mix.fill(b, now) == len(b)
+            frames += [bytes(b.data(i)) for i in range(len(b))]
+            which += mix.last_streams(len(b)).tolist()
+            b.release()
+    return frames, which
 
 
 @pytest.mark.parametrize("text, message", [
