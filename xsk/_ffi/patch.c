@@ -74,12 +74,13 @@ static inline void store_be(uint8_t *b, uint32_t width, uint64_t v)
 
 /* A counter's value for this packet, written; returns its share of a checksum (unfolded). */
 static inline uint64_t put_counter(struct xsk_patch_plan *p, const struct xsk_patch_field *fd, uint8_t *f,
-				   uint64_t index)
+				   uint64_t index, const int list)
 {
 	uint64_t r = (fd->flags & XSK_PATCH_RANDOM) ? next_rng(p) : index;
 	/* n a power of two (a whole field: 256, 65536...; 0 is 2^64) needs no division */
 	r = (fd->n & (fd->n - 1)) == 0 ? r & (fd->n - 1) : r % fd->n;
-	uint64_t v = ((fd->start + fd->step * r) << fd->shift) & fd->mask;
+	uint64_t x = list ? fd->list[r] : fd->start + fd->step * r;
+	uint64_t v = (x << fd->shift) & fd->mask;
 	uint8_t *d = f + fd->offset;
 	store_be(d, fd->width, (fd->flags & XSK_PATCH_MASKED) ? v | (load_be(d, fd->width) & ~fd->mask) : v);
 	return ((v & 0xffffffff) + (v >> 32)) << fd->sum_shift;
@@ -98,26 +99,64 @@ static void put_be64(uint8_t *b, uint64_t v)
 		b[i] = v & 0xff;
 }
 
-/* Every counter of the plan written into frame f, and their shares of the two checksums. Out
- * of line and returning the sums by value, so that plans without counters keep patch_frame's
- * sums in registers, as they were. */
+/* The out-of-line part of a frame's patch (p->extra, chosen by xsk_patch_ready): counters, lists
+ * and a payload drawn per frame written into frame f, their shares of the two checksums returned
+ * by value, so that plans without them keep patch_frame's sums in registers, as they were. */
 struct counter_sums {
 	uint64_t ip, l4;
 };
 
+static inline void add_share(struct counter_sums *sums, const struct xsk_patch_field *fd, uint64_t s)
+{
+	if (fd->flags & XSK_PATCH_IP_SUM)
+		sums->ip += s;
+	if (fd->flags & XSK_PATCH_L4_SUM)
+		sums->l4 += s;
+}
+
+/* Counters only (no list, no payload drawn per frame): the common case, one loop. */
 static __attribute__((noinline)) struct counter_sums put_counters(struct xsk_patch_plan *p, uint8_t *f,
-								  uint64_t index)
+								  uint32_t len, uint64_t index)
+{
+	(void)len;
+	struct counter_sums sums = {0, 0};
+	const struct xsk_patch_field *fd = &p->fields[p->nfields], *end = fd + p->ncounters;
+	for (; fd < end; fd++)
+		add_share(&sums, fd, put_counter(p, fd, f, index, 0));
+	return sums;
+}
+
+/* Counters, then lists (they come last), then the payload drawn per frame. */
+static __attribute__((noinline)) struct counter_sums put_all(struct xsk_patch_plan *p, uint8_t *f, uint32_t len,
+							     uint64_t index)
 {
 	struct counter_sums sums = {0, 0};
 	const struct xsk_patch_field *fd = &p->fields[p->nfields], *end = fd + p->ncounters;
-	for (; fd < end; fd++) {
-		uint64_t s = put_counter(p, fd, f, index);
-		if (fd->flags & XSK_PATCH_IP_SUM)
-			sums.ip += s;
-		if (fd->flags & XSK_PATCH_L4_SUM)
-			sums.l4 += s;
+	const struct xsk_patch_field *lists = end - p->nlists;
+	for (; fd < lists; fd++)
+		add_share(&sums, fd, put_counter(p, fd, f, index, 0));
+	for (; fd < end; fd++)
+		add_share(&sums, fd, put_counter(p, fd, f, index, 1));
+	if (p->ring) {
+		uint32_t row = (uint32_t)(next_rng(p) & (p->ring_n - 1));
+		uint32_t n = len ? (len > p->ring_at ? len - p->ring_at : 0) : p->ring_len;
+		if (n > p->ring_len)
+			n = p->ring_len;
+		memcpy(f + p->ring_at, p->ring + (uint64_t)row * p->ring_len, n);
+		sums.l4 += p->ring_sums[(uint64_t)row * (p->ring_len + 1) + n];
 	}
 	return sums;
+}
+
+typedef struct counter_sums (*extra_fn)(struct xsk_patch_plan *, uint8_t *, uint32_t, uint64_t);
+
+void xsk_patch_ready(struct xsk_patch_plan *p)
+{
+	p->extra = NULL;
+	if (p->nlists || p->ring)
+		p->extra = (void *)(extra_fn)put_all;
+	else if (p->ncounters)
+		p->extra = (void *)(extra_fn)put_counters;
 }
 
 /* The checksums are the template's base sums plus the words of the fields written
@@ -139,8 +178,8 @@ static inline void patch_frame(struct xsk_patch_plan *p, uint8_t *f, uint32_t le
 				l4 += s;
 		}
 	}
-	if (p->ncounters) {
-		struct counter_sums c = put_counters(p, f, index);
+	if (p->extra) {
+		struct counter_sums c = ((extra_fn)p->extra)(p, f, len, index);
 		ip += c.ip;
 		l4 += c.l4;
 	}

@@ -5,8 +5,8 @@
  *
  * A field takes its values from a table (rows of bytes: address and port ranges), or computes
  * them (XSK_PATCH_COUNTER: any field of 1..8 bytes, bit fields under a mask): value r of the
- * field is start + step * r, r = index % n walked in order or drawn at random below n, wrapping
- * at the field's width. Its share of a checksum is the value itself folded to 16 bits (2^16 = 1
+ * field is start + step * r (or list[r] with XSK_PATCH_LIST), r = index % n walked in order or
+ * drawn at random below n, wrapping at the field's width. Its share of a checksum is the value itself folded to 16 bits (2^16 = 1
  * modulo 0xffff), shifted by 8 when the field ends in the middle of a 16-bit word.
  *
  * The part between XSK_CDEF_BEGIN and XSK_CDEF_END is what Python sees (see build.py).
@@ -24,6 +24,7 @@
 #define XSK_PATCH_RANDOM 4  /* rows or values drawn at random, not in order */
 #define XSK_PATCH_COUNTER 8 /* values computed from start, step and n, not read from a table */
 #define XSK_PATCH_MASKED 16 /* a counter that owns only the bits of mask: the others are the template's */
+#define XSK_PATCH_LIST 32   /* a counter whose value r is list[r], not start + step * r */
 
 struct xsk_patch_field {
 	uint32_t offset; /* in the frame */
@@ -36,11 +37,14 @@ struct xsk_patch_field {
 	uint64_t start, step, n, mask;
 	uint32_t shift;
 	uint32_t sum_shift; /* 8 when the field ends at an odd offset into its checksummed region */
+	const uint64_t *list; /* XSK_PATCH_LIST: the n values, in order */
 };
 
 struct xsk_patch_plan {
 	uint32_t nfields;   /* tables: fields[0, nfields) */
-	uint32_t ncounters; /* counters (XSK_PATCH_COUNTER): fields[nfields, nfields + ncounters) */
+	uint32_t ncounters; /* counters (XSK_PATCH_COUNTER): fields[nfields, nfields + ncounters), those
+			     * with XSK_PATCH_LIST (nlists of them) last */
+	uint32_t nlists;
 	uint32_t random;    /* the tables' rows drawn at random (a counter has its own XSK_PATCH_RANDOM) */
 	struct xsk_patch_field fields[XSK_PATCH_MAX_FIELDS];
 	int32_t seq_at;     /* offset of the 16-byte sequence number + timestamp, or -1 */
@@ -62,8 +66,21 @@ struct xsk_patch_plan {
 	 * of the template from l4_at to len, fields zeroed, and base_l4 leaves that part out. */
 	const uint64_t *len_sums;
 	uint32_t len_sums_n; /* entries in len_sums (the template's length + 1) */
+	/* A payload drawn per frame: one of ring_n (a power of two) rows of ring_len bytes, picked by
+	 * the plan's rng, copied over the frame from ring_at to its end, and its share of the UDP/TCP
+	 * checksum added from ring_sums (per row, ring_len + 1 prefix sums: entry j sums the row's
+	 * first j bytes as the frame's big-endian words). The template holds zeros there. */
+	const uint8_t *ring;
+	const uint32_t *ring_sums;
+	uint32_t ring_n, ring_len, ring_at;
+	/* The out-of-line part patch_frame calls for counters, lists and the payload (NULL: none):
+	 * set by xsk_patch_ready once the plan is filled in. */
+	void *extra;
 };
 
+/* Choose the plan's out-of-line part (p->extra) from its counters, lists and payload; call once the
+ * plan is filled in, before patching with it. */
+void xsk_patch_ready(struct xsk_patch_plan *p);
 /* Write packet index0+i's varying fields, sequence number (stream << 56 | counter) and
  * transmit time into the frame at addrs[i], and fix its checksums. */
 void xsk_pkt_patch(struct xsk_patch_plan *p, uint8_t *area, const uint64_t *addrs, uint32_t n,

@@ -16,6 +16,7 @@ internal (``xsk.traffic._profile``...).
 * ``_profile``: ``Stream`` and ``Profile``, the streams of a run as a user writes them (TOML
   or Python files).
 * ``_mix``: a profile's streams resolved into frames and scheduled frame by frame in C.
+* ``_pcapstream``: a capture's frames as a profile's stream (``Stream(pcap=...)``).
 * ``_sender``: the one send loop over a socket, and its sources: a profile's streams (``Mix``),
   a capture in a cycle or at its recorded timing.
 * ``_run_plan``: a ``xsk gen`` run planned from its options (packets, engine, rate), checked up front.

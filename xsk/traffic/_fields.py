@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .._umem import Umem
 
 SEQ_MAGIC = b"XK"
+RING = 256
+"""Payloads pre-drawn for ``payload = "random-per-frame"``: each frame gets one, picked at random."""
 SEQ_LEN = 18
 ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD = 0x0800, 0x86DD, 0x8100, 0x88A8
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
@@ -96,7 +98,7 @@ class Counter:
     ``bits`` bits ending ``shift`` bits from the right of the ``width`` (1..8) bytes at ``offset``.
     Packet ``i``'s value is ``(start + step * r) mod 2**bits`` with ``r = i % count`` (``random``:
     drawn below ``count``); ``count`` 0 means 2**64 and ``step`` is modulo 2**64 (a decrement is
-    ``2**64 - s``)."""
+    ``2**64 - s``). With ``choices`` (a list), the value is ``choices[r]`` instead."""
 
     name: str
     offset: int
@@ -107,6 +109,7 @@ class Counter:
     step: int
     count: int
     random: bool = False
+    choices: tuple[int, ...] | None = None  # a list's values: value r is choices[r] (count = their number)
 
     @property
     def mask(self) -> int:
@@ -122,6 +125,9 @@ class Counter:
         r = index.astype(np.uint64)
         if self.count:
             r = r % np.uint64(self.count)
+        if self.choices is not None:
+            out_list: np.ndarray = np.array(self.choices, dtype=np.uint64)[r] & np.uint64((1 << self.bits) - 1)
+            return out_list
         with np.errstate(over="ignore"):
             v = np.uint64(self.start) + np.uint64(self.step) * r
         out: np.ndarray = v & np.uint64((1 << self.bits) - 1)
@@ -144,6 +150,7 @@ class PacketPlan:
     varying_length: bool = False  # frames of several lengths from this template (zero-padded to the largest)
     counters: list[Counter] = field(default_factory=list)  # fields computed per packet (any field, bit fields)
     min_len: int | None = None  # the shortest frame sent from the template (default: its length)
+    random_from: int | None = None  # a payload drawn per frame from here to the frame's end (None: none)
 
     def __post_init__(self) -> None:
         self.layout = layout(self.frame)
@@ -158,6 +165,7 @@ class PacketPlan:
         for f in self.fields:
             if f.offset + f.rows.shape[1] > len(self.frame):
                 raise ConfigError(f"field {f.name} runs past the end of the {len(self.frame)}-byte frame")
+        self._check_random_payload()
         self._counter_sums = self._check_counters()
         self._rng = np.random.default_rng(self.seed)
         base = bytearray(self.frame)
@@ -172,7 +180,8 @@ class PacketPlan:
         csum_at = self.l4_csum_offset()
         udp_without_sum = (csum_at is not None and lay.l4_proto == IPPROTO_UDP and lay.ip_version == 4
                            and self.frame[csum_at : csum_at + 2] == b"\0\0")
-        varies_l4 = self.seq or sized or any(f.in_l4_sum for f in self.fields) or any(l4 for _, l4 in sums)
+        varies_l4 = (self.seq or sized or self.random_from is not None or any(f.in_l4_sum for f in self.fields)
+                     or any(l4 for _, l4 in sums))
         # where the UDP/TCP checksum is recomputed per frame, if it is
         self._l4_csum_at = csum_at if varies_l4 and not udp_without_sum else None
         self._l4_csum = self._l4_csum_at is not None
@@ -180,6 +189,32 @@ class PacketPlan:
         self._len_sums: np.ndarray | None = None
         self._base_l4 = self._base_l4_sum() if self._l4_csum else 0
         self._c = CPatcher(self, self.seed)
+
+    def _check_random_payload(self) -> None:
+        """A payload drawn per frame lies past the headers and the sequence header, and a ring of
+        ``RING`` rows of it is drawn (``_ring``, from ``seed``; ``_ring_sums``: each row's prefix
+        sums as the frame's big-endian words, for the checksum of every frame length)."""
+        self._ring: np.ndarray | None = None
+        self._ring_sums: np.ndarray | None = None
+        at = self.random_from
+        if at is None:
+            return
+        lay = self.layout
+        floor = lay.payload if lay.payload is not None else lay.l3
+        if self._seq_at is not None:
+            floor = max(floor, self._seq_at + 16)
+        if not floor <= at <= len(self.frame):
+            raise ConfigError(f"a payload drawn per frame starts past the headers (at {floor} or later, here {at})",
+                              argument="payload")
+        width = len(self.frame) - at
+        if not width:
+            return  # no byte past the headers to draw
+        rng = np.random.default_rng(((self.seed or 0) ^ 0x5EED) & 0xFFFF_FFFF_FFFF_FFFF)
+        self._ring = rng.integers(0, 256, (RING, width), dtype=np.uint8)
+        words = self._ring.astype(np.uint32)
+        words[:, (at % 2) :: 2] <<= np.uint32(8)  # a byte at an even offset of the frame is a word's high byte
+        self._ring_sums = np.zeros((RING, width + 1), dtype=np.uint32)
+        np.cumsum(words, axis=1, out=self._ring_sums[:, 1:])
 
     def _check_counters(self) -> list[tuple[bool, bool]]:
         """Refuse counters that overlap each other, a range field, the sequence header, a length,
@@ -245,6 +280,8 @@ class PacketPlan:
                     ("TCP checksum", _byte_bits(lay.l4 + 16, 2))]
         if self._seq_at is not None:
             out.append(("sequence header", _byte_bits(self._seq_at - len(SEQ_MAGIC), SEQ_LEN)))
+        if self.random_from is not None:
+            out.append(("payload drawn per frame", _byte_bits(self.random_from, len(self.frame) - self.random_from)))
         return out
 
     def _sum_regions(self) -> list[tuple[str, int, int]]:
@@ -291,6 +328,8 @@ class PacketPlan:
             frame[c.offset : c.offset + c.width] = word.to_bytes(c.width, "big")
         if self._seq_at is not None:
             frame[self._seq_at : self._seq_at + 16] = bytes(16)
+        if self.random_from is not None:
+            frame[self.random_from :] = bytes(len(frame) - self.random_from)
         return frame
 
     def _base_ip_sum(self) -> int:
@@ -357,6 +396,11 @@ class PacketPlan:
                     ip_sum += sums
                 if self._l4_csum and f.in_l4_sum:
                     l4_sum += sums
+        if self._ring is not None and self._ring_sums is not None and self.random_from is not None:
+            picks = self._rng.integers(0, RING, n)
+            write(self.random_from, self._ring[picks])
+            if self._l4_csum:
+                l4_sum += self._ring_sums[picks, -1].astype(np.uint64)
         for c, (in_ip, in_l4) in zip(self.counters, self._counter_sums, strict=True):
             index = (self._rng.integers(0, c.count or (1 << 63), n, dtype=np.uint64) if c.random
                      else np.arange(index0, index0 + n, dtype=np.uint64))
@@ -461,15 +505,22 @@ class CPatcher:
             fc.flags = (lib.XSK_PATCH_IP_SUM if plan._ip_csum and f.in_ip_header else 0) | (
                 lib.XSK_PATCH_L4_SUM if plan._l4_csum and f.in_l4_sum else 0)
             fc.values = ffi.from_buffer("uint8_t[]", rows)
-        for i, (k, (in_ip, in_l4)) in enumerate(zip(plan.counters, plan._counter_sums, strict=True),
-                                                start=len(plan.fields)):
+        # lists after the other counters (patch.c walks them in a loop of their own)
+        order = sorted(zip(plan.counters, plan._counter_sums, strict=True), key=lambda ks: ks[0].choices is not None)
+        c.nlists = sum(1 for k in plan.counters if k.choices is not None)
+        for i, (k, (in_ip, in_l4)) in enumerate(order, start=len(plan.fields)):
             fc = c.fields[i]
             fc.offset, fc.width = k.offset, k.width
             fc.start, fc.step, fc.n = k.start, k.step, k.count
             fc.mask, fc.shift = k.mask, k.shift
             fc.sum_shift = 8 * ((k.offset + k.width) % 2)
             full = k.mask == (1 << 8 * k.width) - 1
+            if k.choices is not None:
+                table = np.array(k.choices, dtype=np.uint64)
+                self._keep.append(table)
+                fc.list = ffi.from_buffer("uint64_t[]", table)
             fc.flags = (lib.XSK_PATCH_COUNTER | (lib.XSK_PATCH_RANDOM if k.random else 0)
+                        | (lib.XSK_PATCH_LIST if k.choices is not None else 0)
                         | (0 if full else lib.XSK_PATCH_MASKED)
                         | (lib.XSK_PATCH_IP_SUM if plan._ip_csum and in_ip else 0)
                         | (lib.XSK_PATCH_L4_SUM if plan._l4_csum and in_l4 else 0))
@@ -491,6 +542,12 @@ class CPatcher:
             self._keep.append(plan._len_sums)
             c.len_sums = ffi.from_buffer("uint64_t[]", plan._len_sums)
             c.len_sums_n = len(plan._len_sums)
+        if plan._ring is not None and plan._ring_sums is not None and plan.random_from is not None:
+            ring, sums = np.ascontiguousarray(plan._ring), np.ascontiguousarray(plan._ring_sums)
+            self._keep += [ring, sums]
+            c.ring, c.ring_sums = ffi.from_buffer("uint8_t[]", ring), ffi.from_buffer("uint32_t[]", sums)
+            c.ring_n, c.ring_len, c.ring_at = RING, ring.shape[1], plan.random_from
+        lib.xsk_patch_ready(c)
         self.c = c
 
     def patch(self, umem: Umem, addrs: np.ndarray, index0: int, stream: int, ts_ns: int) -> None:

@@ -94,16 +94,18 @@ def _addr_span(rows: np.ndarray) -> tuple[bytes, bytes]:
 
 
 def flow_spec(stream: Stream) -> FlowSpec | None:
-    """The flow of one stream sent without a sequence header (None: it carries one, or its
-    packet has no IPv4/IPv6 header to match on)."""
+    """The flow of one stream sent without a sequence header (None: it carries one, its
+    packet has no IPv4/IPv6 header to match on, or it sends a capture's frames)."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
 
     from ._mix import _packet_bytes, _with_seq_room
 
+    if stream.pcap is not None:
+        return None  # a capture's frames are many flows: only a sequence header counts them
     raw, pkt = _packet_bytes(stream, "02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff", None)
-    raw, seq = _with_seq_room(raw, pkt, stream.seq)
+    raw, seq = _with_seq_room(raw, pkt, stream.wants_seq)
     if seq:
         return None
     frame = Ether(raw)

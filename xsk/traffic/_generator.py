@@ -33,8 +33,7 @@ from .._socket import Mode
 from ..errors import ConfigError, UsageError, XskError
 from ._control import PAUSE, RATE, RUN, STOP, UNPACED, Control, states
 from ._health import FOOTPRINT_KEYS, Health, quiet_gc
-from ._limits import check_mtu
-from ._mix import Mix, StreamPlan, resolve
+from ._mix import Mix, StreamPlan, check_plans_mtu, resolve
 from ._pacer import line_rate, parse_rate
 from ._ports import Port, as_ports, check_ids, one_port_warning, stream_ports
 from ._profile import Profile, Stream
@@ -237,14 +236,18 @@ def stream_rate_warnings(summary: dict[str, Any]) -> list[str]:
 
 
 def stream_warnings(plans: Sequence[StreamPlan], summary: dict[str, Any]) -> list[str]:
-    """A sentence for each stream that sent nothing: a ``start`` the run never reached, or else
-    only that it sent nothing."""
+    """A sentence for each stream that sent nothing: a ``start`` the run never reached, a
+    predecessor that never ended (a chained stream), or else only that it sent nothing."""
     lines = []
     per_stream = summary.get("per_stream", {})
+    after = {p.name: plans[p.after].name for p in plans if p.after is not None and p.after < len(plans)}
     for name, start in dict((p.name, p.start) for p in plans).items():
         if name not in per_stream or per_stream[name]["packets"]:
             continue
-        if start and summary["seconds"] <= start:
+        if name in after:
+            lines.append(f"stream {name!r} was to start when {after[name]!r} ended, which it did not before the run "
+                         "ended: it sent nothing (make the run longer: duration=)")
+        elif start and summary["seconds"] <= start:
             lines.append(f"stream {name!r} was to start {start:g} s into the run, which ended after "
                          f"{summary['seconds']:.1f} s: it sent nothing (start it earlier, or make the run longer: "
                          "duration=)")
@@ -408,6 +411,17 @@ def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueue
     answer(results, work)
 
 
+def _check_chains_stay_on_their_port(profile: Profile, ports: Sequence[str]) -> None:
+    """A chained stream (``next``) starts when its predecessor ends in the same worker: both must
+    leave the same port."""
+    index = {s.name: i for i, s in enumerate(profile.streams)}
+    for i, s in enumerate(profile.streams):
+        if s.next is not None and s.next in index and ports[index[s.next]] != ports[i]:
+            raise ConfigError(f"stream {s.name!r} leaves port {ports[i]!r} but its next, {s.next!r}, leaves "
+                              f"{ports[index[s.next]]!r}: a chain runs on one port; give both the same port",
+                              argument="next")
+
+
 class Generator(Workers):
     """Sends a profile's streams from an interface's queues, a worker process per queue; or from
     several interfaces at once (``ports``), a worker process per port and queue.
@@ -487,6 +501,7 @@ class Generator(Workers):
             txmeta.require("Generator(tx_timestamps=True)")  # here, not in every worker
         self.stream_ports = stream_ports(profile, self.ports) if self.by_port else \
             [next(iter(self.ports))] * len(profile.streams)
+        _check_chains_stay_on_their_port(profile, self.stream_ports)
         sending = [name for name in self.ports if name in self.stream_ports]
         for name in sending:
             if not self._tx_queues(name):
@@ -505,7 +520,7 @@ class Generator(Workers):
             mine = [i for i, p in enumerate(self.stream_ports) if p == name]
             resolved = resolve(profile, src_mac=mac, dst_mac=port.dst_mac or self.dst_mac or "ff:ff:ff:ff:ff:ff",
                                src_ip=ip, frame_size=cfg.frame_size, line_bps=line_bps, indexes=mine)
-            check_mtu(port.ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in resolved])
+            check_plans_mtu(port.ifname, mtu, resolved)
             plans.update((p.index, p) for p in resolved)
         self.plans = [plans[i] for i in range(len(profile.streams))]
         self._bounded = count is not None or duration is not None or all(

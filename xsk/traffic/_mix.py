@@ -29,8 +29,9 @@ from . import _ranges as ranges
 from . import _vary
 from ._control import MAX_COMMANDS, PAUSE, RATE, RUN, STOP, Control
 from ._fields import IPPROTO_UDP, SEQ_LEN, Counter, PacketPlan, layout, varying_fields
-from ._limits import umem_fit
+from ._limits import check_mtu, umem_fit
 from ._pacer import CATCH_UP
+from ._pcapstream import CaptureRows, capture_rows
 from ._profile import Profile, Stream, _about, size_table
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ class StreamPlan:
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
     stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
     port: str | None = None  # the port the stream names (a run over several ports; ``xsk.traffic._ports``)
+    rows: CaptureRows | None = None  # a capture's frames, sent in a cycle instead of the template
+    random_from: int | None = None  # a payload drawn per frame from this offset on (``payload="random-per-frame"``)
+    bursts: int | None = None  # multi-burst: this many bursts of ``burst`` frames, ``ibg`` s apart
+    ibg: float = 0.0
+    after: int | None = None  # chained: the stream (index) whose end starts this one, ``start`` s later
 
     @property
     def mean_size(self) -> float:
@@ -133,8 +139,12 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
         if indexes is not None and i not in indexes:
             continue
         try:
+            if s.pcap is not None:
+                plan = _capture_plan(i, s, profile, frame_size, line_bps)
+                plans.append(plan)
+                continue
             given, scapy_packet = _packet_bytes(s, src_mac, dst_mac, src_ip)
-            raw, seq = _with_seq_room(given, scapy_packet, s.seq)
+            raw, seq = _with_seq_room(given, scapy_packet, s.wants_seq)
             sizes = size_table(s.size, len(raw))
             smallest, largest = int(sizes.min()), int(sizes.max())
             if smallest < len(raw):
@@ -151,22 +161,59 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
             plan = StreamPlan(i, s.name or f"stream{i}", frame[: len(raw)], frame, sizes,
                               sizes_random=bool(s.random and isinstance(s.size, str) and "-" in s.size),
                               fields=values, counters=counters, random=s.random, seq=seq, start=float(s.start),
-                              count=s.count, duration=s.duration, port=s.port)
+                              count=s.count, duration=s.duration, port=s.port,
+                              random_from=random_from(raw, len(given), seq) if _vary.per_frame(s.payload) else None)
             plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
             plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
             _patch_plan(plan)  # field offsets and widths checked now, not in a worker
         except ConfigError as exc:
             raise profile.error(i, None, exc) from None
         plans.append(plan)
+    for i, (s, plan) in enumerate(zip(profile.streams, plans, strict=True)):
+        plan.after = profile.predecessor(i)
+        if s.bursts is not None:
+            assert s.burst is not None  # Stream.check: bursts come with burst
+            plan.bursts, plan.ibg, plan.burst, plan.count = s.bursts, float(s.ibg), s.burst, s.bursts * s.burst
     return plans
 
 
-def _patch_plan(plan: StreamPlan) -> PacketPlan:
+def random_from(frame: bytes, given: int, seq: bool) -> int:
+    """Where a payload drawn per frame starts: past the packet as given and the sequence header."""
+    lay = layout(frame)
+    return max(given, lay.payload + SEQ_LEN) if seq and lay.payload is not None else given
+
+
+def _capture_plan(i: int, s: Stream, profile: Profile, frame_size: int, line_bps: float | None) -> StreamPlan:
+    """A stream of a capture's frames (``xsk.traffic._pcapstream``): its lengths are the sizes,
+    its longest frame stands for the packet (MTU and VLAN checks, the broadcast warning)."""
+    assert s.pcap is not None
+    rows = capture_rows(s.pcap, seq=s.wants_seq, frame_size=frame_size)
+    longest = int(np.argmax(rows.lens))
+    packet = bytes(rows.frames[longest, : int(rows.lens[longest])])
+    plan = StreamPlan(i, s.name or f"stream{i}", packet, packet, rows.lens.copy(), sizes_random=False,
+                      seq=s.wants_seq, start=float(s.start), count=s.count, duration=s.duration, rows=rows,
+                      port=s.port)
+    plan.pps = s.pps(plan.mean_size, profile.rate, line_bps)
+    plan.burst = s.burst or (max(1, min(64, int((plan.pps or 0) / 1000) or 1)) if plan.pps else 64)
+    return plan
+
+
+def _patch_plan(plan: StreamPlan) -> PacketPlan | None:
+    if plan.rows is not None:
+        return None  # a capture's frames: mix.c writes their sequence headers itself
     varying = bool((plan.sizes != len(plan.packet)).any())
     fields = varying_fields(plan.frame, **plan.fields)
     return PacketPlan(plan.frame, fields, seq=plan.seq, random=plan.random, varying_length=varying,
                       seed=0x9E3779B97F4A7C15 ^ plan.index, counters=list(plan.counters),
-                      min_len=int(plan.sizes.min()))
+                      min_len=int(plan.sizes.min()), random_from=plan.random_from)
+
+
+def check_plans_mtu(ifname: str, mtu: int | None, plans: list[StreamPlan]) -> None:
+    """Refuse streams whose longest frame ``ifname``'s ``mtu`` does not let through (a capture's
+    frames are its own: the message then asks for a larger MTU, not smaller sizes)."""
+    check_mtu(ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in plans if p.rows is None])
+    check_mtu(ifname, mtu, [(p.name, int(p.sizes.max()), p.packet) for p in plans
+                            if p.rows is not None], sized=False)
 
 
 CATCH_UP_HORIZON = 0.010
@@ -203,10 +250,12 @@ class Mix:
         self._c_streams = ffi.new("struct xsk_mix_stream[]", len(plans))
         for i, (p, pp) in enumerate(zip(plans, self._patchers, strict=True)):
             c = self._c_streams[i]
-            frame = np.frombuffer(pp.frame, dtype=np.uint8).copy()  # with the sequence magic in place
+            # the template, with the sequence magic in place (a capture's: its longest frame, unused)
+            frame = np.frombuffer(p.frame if pp is None else pp.frame, dtype=np.uint8).copy()
             sizes = np.ascontiguousarray(p.sizes, dtype=np.uint32)
             self._keep += [frame, sizes]
-            c.plan = pp._c.c
+            c.plan = ffi.NULL if pp is None else pp._c.c
+            c.rows = ffi.NULL if p.rows is None else self._c_rows(p.rows)
             c.frame = ffi.from_buffer("uint8_t[]", frame)
             c.frame_len = len(frame)
             c.sizes = ffi.from_buffer("uint32_t[]", sizes)
@@ -215,11 +264,18 @@ class Mix:
             c.id = i + len(plans) * q if p.stream_id is None else p.stream_id
             c.seq0 = p.seq_start
             share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
+            if p.bursts is not None:  # each queue sends its share of every burst
+                c.burst_len = p.burst // nqueues + (1 if q < p.burst % nqueues else 0)
+                c.gap_ns = int(p.ibg * 1e9)
+                share = p.bursts * int(c.burst_len)
             c.limit = NO_LIMIT if share is None else share
             if active is not None and i not in active:
                 c.limit = 0  # another port's stream: known here only so that commands keep their indexes
-            c.start_ns = int(p.start * 1e9)
-            c.stop_ns = NEVER if p.duration is None else int((p.start + p.duration) * 1e9)
+            c.after = -1 if p.after is None else p.after
+            c.delay_ns = int(p.start * 1e9)
+            c.length_ns = -1 if p.duration is None else int(p.duration * 1e9)
+            c.start_ns = NEVER if p.after is not None else int(p.start * 1e9)
+            c.stop_ns = NEVER if p.duration is None or p.after is not None else int((p.start + p.duration) * 1e9)
             c.interval_ns = 0.0 if p.pps is None else 1e9 * nqueues / p.pps
             c.depth = c.tokens = catch_up_depth(p.burst, None if p.pps is None else p.pps / nqueues, catch_up)
             c.catch_up = catch_up
@@ -245,6 +301,24 @@ class Mix:
         self.capacity = capacity
         self.t0_ns: int | None = None
         self.last_ts_ns = 0  # the transmit time the last fill wrote
+
+    def _c_rows(self, rows: CaptureRows) -> Any:
+        """``struct xsk_mix_rows`` over a capture's rows (kept alive with the Mix)."""
+        r = ffi.new("struct xsk_mix_rows *")
+        frames = np.ascontiguousarray(rows.frames, dtype=np.uint8)
+        r.frames, r.stride = ffi.from_buffer("uint8_t[]", frames), frames.shape[1]
+        self._keep += [r, frames]
+        if rows.seq_at is not None:
+            assert rows.csum_at is not None and rows.base is not None and rows.udp is not None
+            arrays = [np.ascontiguousarray(rows.seq_at, dtype=np.int32),
+                      np.ascontiguousarray(rows.csum_at, dtype=np.int32),
+                      np.ascontiguousarray(rows.base, dtype=np.uint64), np.ascontiguousarray(rows.udp, dtype=np.uint8)]
+            self._keep += arrays
+            r.seq_at = ffi.from_buffer("int32_t[]", arrays[0])
+            r.csum_at = ffi.from_buffer("int32_t[]", arrays[1])
+            r.base = ffi.from_buffer("uint64_t[]", arrays[2])
+            r.udp = ffi.from_buffer("uint8_t[]", arrays[3])
+        return r
 
     def now(self) -> int:
         """The run's clock, ns since the first call (the schedule's zero)."""
@@ -324,10 +398,13 @@ class Mix:
             if op == PAUSE and i not in self._paused:
                 self._paused[i] = int(c.start_ns)
                 c.start_ns = NEVER
+                c.held = 1  # a chained stream still waiting keeps waiting
             elif op == RUN and i in self._paused:
+                c.held = 0
                 self._restart(c, self._paused.pop(i), now_ns)
             elif op == STOP:
-                c.limit = int(c.sent)
+                c.limit = int(c.sent)  # finished: a stream chained after it starts
+                c.held = 0
                 self._paused.pop(i, None)
             elif op == RATE:
                 c.interval_ns = 0.0 if value <= 0 else 1e9 * self._nqueues / value
@@ -341,12 +418,14 @@ class Mix:
 
     @staticmethod
     def _restart(c: Any, start_ns: int, now_ns: int) -> None:
-        """The stream's schedule from ``now_ns`` on (its packet ``sent`` due now), unless it has not
-        started yet."""
+        """The stream's schedule from ``now_ns`` on (its packet ``sent`` due now, the gaps of the
+        bursts before it counted), unless it has not started yet."""
         if now_ns < start_ns:
             c.start_ns = start_ns
         else:
-            c.start_ns = int(now_ns - int(c.sent) * float(c.interval_ns))
+            sent, per = int(c.sent), int(c.burst_len)
+            gaps = (sent // per) * int(c.gap_ns) if per else 0
+            c.start_ns = int(now_ns - sent * float(c.interval_ns) - gaps)
             c.refilled_ns = now_ns
 
     def sent_bytes(self) -> int:
@@ -371,4 +450,4 @@ class Mix:
         return out
 
 
-__all__ = ["Mix", "StreamPlan", "resolve"]
+__all__ = ["Mix", "StreamPlan", "check_plans_mtu", "resolve"]

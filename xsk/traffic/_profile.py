@@ -16,7 +16,9 @@ most 256.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import runpy
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -115,6 +117,11 @@ class Stream:
     ``packet``: a scapy packet, bytes, or a template string (``"Ether()/IP(dst='10.0.0.2')/UDP()"``,
     the safe parser of ``gen --template``). Missing Ethernet addresses and the IP source are
     filled from the interface when the stream is resolved, never by scapy's ARP.
+    ``pcap``: instead of ``packet``, a pcap or pcapng file whose frames the stream sends as they
+    are, in order and in a cycle, at the stream's rate (in a TOML profile, a path relative to the
+    file). ``size``, ``fields``, ``vary``, ``payload`` and ``random`` don't apply to it; ``seq =
+    true`` writes the sequence header over each frame's first 18 bytes of UDP/TCP payload (every
+    frame must have them), fixing the checksum; without it nothing in the frames changes.
     ``size``: a frame length; ``"lo-hi"`` (walked, or drawn with ``random``); ``"imix"``;
     or weighted lengths ``[(60, 7), (590, 4), (1514, 1)]``. Frames are padded with zeros past
     the packet, and every length gets correct IP and UDP lengths and checksums.
@@ -124,19 +131,29 @@ class Stream:
     "Dot1Q.vlan": "random:100-199", "@22:1": "dec"}`` (``xsk.traffic.Vary`` has the forms; a
     ``Vary`` works as a value too). Computed per packet in C, checksums kept valid.
     ``payload``: what fills the frame past the packet: ``"zeros"`` (the default), ``"fixed:0xab"``,
-    ``"inc"`` (00 01 02 ...) or ``"random"`` (drawn once for the stream).
+    ``"inc"`` (00 01 02 ...), ``"random"`` (drawn once for the stream) or ``"random-per-frame"``
+    (each frame one of 256 payloads drawn once, picked at random per frame; checksums kept).
     ``rate``: ``"10k"``, ``"1.5M"``, ``"2Gbit"``, ``"10Gbit L1"``, ``"50%"`` (of the link's line
     rate; see ``xsk.traffic.parse_rate``) or packets/s; or ``percent`` of the profile's
     rate; neither: as fast as the path takes it (sharing with the other unpaced streams).
-    ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start).
+    ``count`` / ``duration`` end the stream; ``start`` delays it (seconds from the run's start,
+    or for a stream another's ``next`` names, from that one's end).
     ``burst``: most frames of this stream back to back when paced.
+    ``bursts``: multi-burst (TRex's ``STLTXMultiBurst``): ``bursts`` bursts of ``burst`` frames
+    each (at the stream's rate, or back to back unpaced), ``ibg`` seconds between two (on top of
+    the stream's spacing); the stream sends ``bursts * burst`` frames (no ``count`` with it).
+    ``next``: the name of the stream that starts when this one ends (TRex's ``next``): this one
+    must end (``count``, ``duration`` or ``bursts``), a stream follows at most one other, and
+    chains don't loop (checked when the profile is made). Stopping a stream with the
+    Generator's control ends it as its count would, so the next one starts; pausing it keeps the
+    next one waiting. With several queues each queue's worker runs the chain on its own share.
     ``latency``: a latency stream: a sink given the profile spins on its RX ring instead of
     sleeping in poll(), so the figures measure the path and not the sink's wake-up.
     ``port``: the port the stream leaves, in a run over several (``xsk.traffic.Port``): a port's
     name or its interface's name; None: the run's first port.
     """
 
-    packet: Any
+    packet: Any = None
     name: str | None = None
     rate: str | float | None = None
     percent: float | None = None
@@ -145,13 +162,17 @@ class Stream:
     size: SizeSpec = None
     fields: Mapping[str, str] | None = None
     random: bool = False
-    seq: bool = True
+    seq: bool | None = None
     start: float = 0.0
     burst: int | None = None
     latency: bool = False
     vary: Mapping[str, str | _vary.Vary] | None = None
     payload: str | None = None
     port: str | None = None
+    pcap: str | os.PathLike[str] | None = None
+    bursts: int | None = None
+    ibg: float = 0.0
+    next: str | None = None
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""
@@ -174,14 +195,32 @@ class Stream:
                 raise ConfigError(f"must be true or false, got {value!r}", argument=key)
         if self.fields is not None and not isinstance(self.fields, Mapping):
             raise ConfigError(f"a table of ranges by field name, got {self.fields!r}", argument="fields")
-        if not isinstance(self.packet, (str, bytes, bytearray, memoryview)) and not hasattr(self.packet, "build"):
-            raise ConfigError(f"a scapy packet, bytes or a template string, not {type(self.packet).__name__}",
-                              argument="packet")
-        if self.packet is None or (isinstance(self.packet, (str, bytes)) and not self.packet):
-            raise ConfigError("every stream needs a packet (scapy, bytes or a template string)", argument="packet")
+        if self.pcap is not None:
+            self._check_pcap()
+        else:
+            if self.packet is None or (isinstance(self.packet, (str, bytes)) and not self.packet):
+                raise ConfigError("every stream needs a packet (scapy, bytes or a template string) or a pcap file",
+                                  argument="packet")
+            if not isinstance(self.packet, (str, bytes, bytearray, memoryview)) and not hasattr(self.packet, "build"):
+                raise ConfigError(f"a scapy packet, bytes or a template string, not {type(self.packet).__name__}",
+                                  argument="packet")
         positive("count", self.count, int)
         positive("duration", self.duration)
         positive("burst", self.burst, int)
+        positive("bursts", self.bursts, int)
+        if self.bursts is not None:
+            if self.burst is None:
+                raise ConfigError(f"{self.bursts} bursts of how many frames? give burst too", argument="bursts")
+            if self.count is not None:
+                raise ConfigError(f"bursts sends bursts x burst frames ({self.bursts * self.burst}): leave count out",
+                                  argument="bursts")
+        if isinstance(self.ibg, bool) or not isinstance(self.ibg, (int, float)) or not (
+                math.isfinite(self.ibg) and self.ibg >= 0):
+            raise ConfigError(f"must be a number of seconds >= 0, got {self.ibg!r}", argument="ibg")
+        if self.ibg and self.bursts is None:
+            raise ConfigError("a gap between bursts needs bursts (and burst, the frames in each)", argument="ibg")
+        if self.next is not None and (not isinstance(self.next, str) or not self.next):
+            raise ConfigError(f"the name of the stream that follows this one, got {self.next!r}", argument="next")
         if isinstance(self.start, bool) or not isinstance(self.start, (int, float)) or not (
                 math.isfinite(self.start) and self.start >= 0):
             raise ConfigError(f"must be a number of seconds >= 0, got {self.start!r}", argument="start")
@@ -217,6 +256,29 @@ class Stream:
             raise ConfigError(f"sizes run from {int(table.min())} to {int(table.max())}; frames are 14..{MAX_FRAME} "
                               "bytes", argument="size")
 
+    @property
+    def wants_seq(self) -> bool:
+        """Does the stream ask for the sequence header? A packet's stream unless ``seq`` is false
+        (as it always has); a capture's only when ``seq`` is true."""
+        return bool(self.seq) if self.pcap is not None else self.seq is not False
+
+    def _check_pcap(self) -> None:
+        """A capture stream: the file is there, and nothing that shapes a template is given."""
+        if self.packet is not None:
+            raise ConfigError("give packet or pcap, not both", argument="pcap")
+        if not isinstance(self.pcap, (str, os.PathLike)) or not str(self.pcap):
+            raise ConfigError(f"a capture file's path, got {self.pcap!r}", argument="pcap")
+        for key in ("size", "fields", "vary", "payload"):
+            if getattr(self, key) is not None:
+                raise ConfigError(f"{key} doesn't apply to a capture's frames, which are sent as they are "
+                                  "(leave it out, or give a packet instead)", argument="pcap")
+        if self.random:
+            raise ConfigError("random doesn't apply to a capture's frames, which are sent in order", argument="pcap")
+        path = Path(self.pcap)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file" if not path.exists() else f"{path}: not a file",
+                              argument="pcap")
+
     def pps(self, mean_len: float, profile_rate: str | float | None, line_bps: float | None = None) -> float | None:
         """Packets per second this stream asks for (None: unpaced), given its mean frame length
         (and the link's line rate, which a rate given as a percentage of it needs)."""
@@ -230,6 +292,17 @@ class Stream:
         if self.rate is None:
             return None
         return parse_rate(self.rate, mean_len, line_bps) if isinstance(self.rate, str) else float(self.rate)
+
+
+def _pcaps_from(base: Path, streams: Sequence[Any]) -> list[Any]:
+    """The streams of a profile file, their relative ``pcap`` paths made relative to the file's
+    directory (as in a TOML profile)."""
+    out = []
+    for s in streams:
+        if isinstance(s, Stream) and isinstance(s.pcap, (str, os.PathLike)) and not Path(s.pcap).is_absolute():
+            s = dataclasses.replace(s, pcap=str(base / s.pcap))
+        out.append(s)
+    return out
 
 
 class Profile:
@@ -266,9 +339,49 @@ class Profile:
             if s.name in names:
                 raise self.error(i, "name", f"{s.name!r} names two streams")
             names.add(s.name)
+        self._check_chains()
         share = sum(s.percent or 0 for s in self.streams)
         if share > 100 + 1e-9:
             raise ConfigError(f"{self.source}: percent: the streams' percents add up to {share:g}, over 100")
+
+    def _check_chains(self) -> None:
+        """``next`` names a stream of the profile, other than itself, that no other stream names;
+        the stream naming it ends; and no chain comes back to where it started."""
+        index = {s.name: i for i, s in enumerate(self.streams)}
+        follows: dict[int, int] = {}
+        for i, s in enumerate(self.streams):
+            if s.next is None:
+                continue
+            if s.next not in index:
+                raise self.error(i, "next", f"no stream {s.next!r} in the profile (its streams: "
+                                 f"{', '.join(str(t.name) for t in self.streams)})")
+            j = index[s.next]
+            if j == i:
+                raise self.error(i, "next", "a stream can't follow itself (a count or duration ends it)")
+            if j in follows:
+                raise self.error(i, "next", f"{s.next!r} already follows {self.streams[follows[j]].name!r}: a "
+                                 "stream starts after one other")
+            if s.count is None and s.duration is None and s.bursts is None:
+                raise self.error(i, "next", f"this stream never ends (no count, duration or bursts), so {s.next!r} "
+                                 "would never start")
+            follows[j] = i
+        for i in range(len(self.streams)):
+            chain, at = [i], self.streams[i].next
+            while at is not None:
+                j = index[at]
+                if j == i:
+                    names = " -> ".join(str(self.streams[k].name) for k in [*chain, i])
+                    raise self.error(i, "next", f"the chain {names} comes back to where it started: chains can't "
+                                     "loop")
+                if j in chain:
+                    break  # a loop that does not pass through i: reported from one of its own streams
+                chain.append(j)
+                at = self.streams[j].next
+
+    def predecessor(self, index: int) -> int | None:
+        """The stream whose ``next`` names stream ``index`` (it starts when that one ends), if any."""
+        name = self.streams[index].name
+        return next((i for i, s in enumerate(self.streams) if s.next is not None and s.next == name), None)
 
     def uses_line_rate(self) -> bool:
         """Is a rate given as a percentage of the link's line rate (``"50%"``)?"""
@@ -298,7 +411,7 @@ class Profile:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{p}: not a TOML profile: {exc}") from None
-        return cls.from_toml(text, source=str(p))
+        return cls.from_toml(text, source=str(p), base=p.parent)
 
     @classmethod
     def _from_python(cls, p: Path) -> Profile:
@@ -312,23 +425,25 @@ class Profile:
             raise ConfigError(f"{p}: defines no `profile` (a Profile, a Stream or a list of Streams)")
         value = namespace["profile"]
         if isinstance(value, Profile):
-            return cls(value.streams, rate=value.rate, source=str(p))
+            return cls(_pcaps_from(p.parent, value.streams), rate=value.rate, source=str(p))
         if isinstance(value, (Stream, list, tuple)):
-            return cls([value] if isinstance(value, Stream) else list(value), source=str(p))
+            return cls(_pcaps_from(p.parent, [value] if isinstance(value, Stream) else list(value)), source=str(p))
         raise ConfigError(f"{p}: `profile` is a {type(value).__name__}; make it a Profile, a Stream or a list")
 
     @classmethod
-    def from_toml(cls, text: str, source: str = "<profile>") -> Profile:
-        """A profile from TOML text (``source`` names it in errors)."""
+    def from_toml(cls, text: str, source: str = "<profile>", base: str | Path | None = None) -> Profile:
+        """A profile from TOML text (``source`` names it in errors; ``base``: the directory relative
+        ``pcap`` paths start from, default the current one)."""
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not a TOML profile: {exc}") from None
-        return cls.from_dict(doc, source=source)
+        return cls.from_dict(doc, source=source, base=base)
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
-        """A profile from TOML's structure: ``rate`` at the top, and ``[[stream]]`` tables."""
+    def from_dict(cls, doc: Mapping[str, Any], source: str = "<profile>", base: str | Path | None = None) -> Profile:
+        """A profile from TOML's structure: ``rate`` at the top, and ``[[stream]]`` tables (a
+        relative ``pcap`` path starts from ``base``)."""
         unknown = set(doc) - {"rate", "stream"}
         if unknown:
             raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r} at the top (known: rate, stream)")
@@ -345,8 +460,10 @@ class Profile:
             for key in t:
                 if key not in keys:
                     raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(keys)})")
-            if "packet" not in t:
-                raise ConfigError(f"{where}: packet: every stream needs one")
+            if "packet" not in t and "pcap" not in t:
+                raise ConfigError(f"{where}: packet: every stream needs one (or a pcap file)")
+            if isinstance(t.get("pcap"), str) and base is not None:
+                t = {**t, "pcap": str(Path(base) / t["pcap"])}
             streams.append(Stream(**t))
         return cls(streams, rate=doc.get("rate"), source=source)
 

@@ -34,7 +34,7 @@ from . import _template as template_mod
 from . import _vary
 from ._fields import IPPROTO_UDP, SEQ_LEN, Counter, Field, PacketPlan, layout, varying_fields
 from ._limits import check_mtu, umem_fit
-from ._mix import StreamPlan, resolve
+from ._mix import StreamPlan, check_plans_mtu, random_from, resolve
 from ._pacer import line_rate, parse_rate, rate_value
 from ._profile import Profile
 
@@ -59,6 +59,7 @@ class GenConfig:
     pcap_frames: list[bytes] = field(default_factory=list)
     fields: dict[str, np.ndarray] = field(default_factory=dict)
     counters: list[Counter] = field(default_factory=list)  # fields computed per packet (vary=)
+    random_from: int | None = None  # where a payload drawn per frame starts (payload="random-per-frame")
     seq: bool = False
     seq_start: int = 0
     random: bool = False
@@ -123,11 +124,11 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         packet = {"template": template, "pcap": pcap, "src_mac": src_mac, "src_ip": src_ip, "dst_ip": dst_ip,
                   "src_port": src_port, "dst_port": dst_port, "size": size, "vlan": vlan, "tcp": tcp,
                   "random": random, "seq": seq, "vary": vary, "payload": payload}
-        given = [f"{o}=" for o in PACKET_OPTIONS if packet[o] not in (None, False)]
-        if given:
-            raise ConfigError(f"{', '.join(given)} can't be combined with profile=: its streams give their packets")
+        named = [f"{o}=" for o in PACKET_OPTIONS if packet[o] not in (None, False)]
+        if named:
+            raise ConfigError(f"{', '.join(named)} can't be combined with profile=: its streams give their packets")
         _plan_profile(cfg, profile, engine, rate, dst_mac, iface_mac, iface_ip)
-        check_mtu(ifname, iface_mtu, [(p.name, int(p.sizes.max()), p.packet) for p in cfg.plans])
+        check_plans_mtu(ifname, iface_mtu, cfg.plans)
         return cfg
     if template and pcap:
         raise ConfigError("template= and pcap= can't be combined")
@@ -139,9 +140,9 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         longest = max(cfg.pcap_frames, key=len)
         check_mtu(ifname, iface_mtu, [(None, len(longest), longest)], sized=False)
     else:
-        frame, fields = build_frame(iface_mac, iface_ip, src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip,
-                                    dst_ip=dst_ip, src_port=src_port, dst_port=dst_port, size=size, vlan=vlan,
-                                    tcp=tcp, seq=seq, template=template, payload=payload)
+        frame, fields, given = build_frame(iface_mac, iface_ip, src_mac=src_mac, dst_mac=dst_mac, src_ip=src_ip,
+                                           dst_ip=dst_ip, src_port=src_port, dst_port=dst_port, size=size,
+                                           vlan=vlan, tcp=tcp, seq=seq, template=template, payload=payload)
         with _about_vary():
             cfg.counters, frame = _vary.counters(frame, vary)
         if len(frame) > frame_size:
@@ -155,7 +156,9 @@ def plan(ifname: str, *, netns: str | None = None, mode: Mode = "auto", batch: i
         check_mtu(ifname, iface_mtu, [(None, len(frame), frame)])
         cfg.frame = frame
         cfg.fields = fields
-        PacketPlan(frame, _fields(cfg), seq=cfg.seq, counters=cfg.counters)  # validates offsets now, not in a worker
+        cfg.random_from = random_from(frame, given, cfg.seq) if _vary.per_frame(payload) else None
+        with _about_payload():  # offsets validated now, not in a worker
+            PacketPlan(frame, _fields(cfg), seq=cfg.seq, counters=cfg.counters, random_from=cfg.random_from)
     cfg.engine = choose_engine(cfg, engine, cfg.queues[0])
     frame_len = len(cfg.frame) if cfg.frame else float(np.mean([len(f) for f in cfg.pcap_frames]))
     if rate:
@@ -207,7 +210,7 @@ def _one_stream(cfg: GenConfig) -> StreamPlan:
     return StreamPlan(0, "stream0", cfg.frame, cfg.frame, np.array([len(cfg.frame)], dtype=np.uint32),
                       sizes_random=False, fields=dict(cfg.fields), counters=list(cfg.counters), random=cfg.random,
                       seq=cfg.seq, pps=cfg.pps,
-                      burst=cfg.burst, seq_start=cfg.seq_start)
+                      burst=cfg.burst, seq_start=cfg.seq_start, random_from=cfg.random_from)
 
 
 def _plan_profile(cfg: GenConfig, path: str, engine: str, rate: str | None, dst_mac: str | None, iface_mac: str,
@@ -237,6 +240,8 @@ def xdp_engine_unfit(cfg: GenConfig) -> str | None:
         return "pcap="
     if cfg.fields or cfg.counters:
         return "field ranges"
+    if cfg.random_from is not None:
+        return "a payload drawn per frame"
     if cfg.seq and layout(cfg.frame).ip_version != 4:
         return "seq=True on IPv6 (the UDP checksum would have to change per frame)"
     return None
@@ -274,13 +279,14 @@ def build_frame(iface_mac: str, iface_ip: str | None, *, src_mac: str | None = N
                 src_ip: str | None = None, dst_ip: str | None = None, src_port: str | None = None,
                 dst_port: str | None = None, size: int | None = None, vlan: int | None = None, tcp: bool = False,
                 seq: bool | None = None, template: str | None = None,
-                payload: str | None = None) -> tuple[bytes, dict[str, np.ndarray]]:
-    """The frame the packet options describe, and the values of its varying fields (from ranges:
+                payload: str | None = None) -> tuple[bytes, dict[str, np.ndarray], int]:
+    """The frame the packet options describe, the values of its varying fields (from ranges:
     their first values are in the frame). ``template``: a scapy expression
     (``xsk.traffic._template``), addressed from the interface where it leaves addresses out;
     else Ethernet / [802.1Q] / IPv4 or IPv6 / UDP or TCP, padded to ``size`` (default 60, or
     what the headers and the sequence header need). ``payload``: what fills the frame past the
-    packet (``xsk.traffic._vary.payload_bytes``; default zeros)."""
+    packet (``xsk.traffic._vary.payload_bytes``; default zeros). The third value: where the
+    packet as given ends (the payload pattern starts there)."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Dot1Q, Ether
@@ -344,7 +350,17 @@ def build_frame(iface_mac: str, iface_ip: str | None, *, src_mac: str | None = N
         frame = _vary.fill_payload(frame, given, payload)
     except ConfigError as exc:
         raise ConfigError(exc.reason, argument="payload") from None
-    return frame, values
+    return frame, values, given
+
+
+@contextmanager
+def _about_payload() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.argument:
+            raise
+        raise ConfigError(exc.reason, argument="payload") from None
 
 
 @contextmanager

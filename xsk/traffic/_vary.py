@@ -16,7 +16,11 @@ How it varies is a ``Vary``, written as text ``MODE[:RANGE][,step=N][,count=N]``
 * a start and a count instead of a range: ``inc:100,count=10,step=3`` (100, 103, ... 127),
   wrapping at the field's width (``inc:250,count=10`` on a byte: 250 ... 255, 0 ... 3);
 * ``inc`` alone counts up from the template's value through every value of the field;
-  ``random`` alone draws from all of them.
+  ``random`` alone draws from all of them;
+* a list of values: ``list:S,SA,A`` takes them in turn (packet ``k`` the ``k mod n``-th),
+  ``random-list:S,SA,A`` draws one per packet; values as above (numbers, scapy's flag names,
+  addresses: ``list:10.0.0.1,10.0.0.7``), at most 65,536; an IPv6 address list shares its
+  high 64 bits.
 
 The values are computed in C per packet (``xsk_pkt_patch``: start + step * r, r the packet's
 index modulo the count, or drawn), checksums fixed incrementally; nothing per packet in Python.
@@ -34,10 +38,15 @@ import numpy as np
 from ..errors import ConfigError
 from ._fields import Counter
 
-MODES = ("inc", "dec", "random")
-PAYLOADS = "zeros, fixed:BYTE (e.g. fixed:0xab), inc (00 01 02 ... ff 00 ...) or random"
+MODES = ("inc", "dec", "random", "list", "random-list")
+LIST_MODES = ("list", "random-list")
+MAX_LIST = 65536
+PAYLOADS = ("zeros, fixed:BYTE (e.g. fixed:0xab), inc (00 01 02 ... ff 00 ...), random (drawn once) or "
+            "random-per-frame (drawn anew for each frame)")
+PER_FRAME = "random-per-frame"
 VARY_FORMS = ("'inc:LO-HI', 'dec:LO-HI' or 'random:LO-HI' (e.g. 'inc:1-64'), each with ',step=N'; "
-              "'inc:START,count=N[,step=N]'; or 'inc', 'dec', 'random' alone (the whole field)")
+              "'inc:START,count=N[,step=N]'; 'inc', 'dec', 'random' alone (the whole field); or a list of values, "
+              "'list:V1,V2,...' in turn or 'random-list:V1,V2,...' drawn (e.g. 'list:S,SA,A')")
 NAME_FORMS = "LAYER.FIELD (e.g. IP.ttl, Dot1Q.vlan, IPv6.fl, IP:2.ttl) or @OFFSET[:WIDTH][/MASK] (e.g. @22:1)"
 MAX_COUNTER_BITS = 64
 _NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::([1-9][0-9]*))?\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -168,18 +177,33 @@ def _raw_location(name: str, frame_len: int) -> Location:
 class Vary:
     """How a field varies: ``mode`` "inc", "dec" or "random" over ``lo``..``hi`` (values as
     numbers or as the field takes them: ``"10.0.0.1"``), every ``step``-th; or from ``lo`` for
-    ``count`` values (wrapping at the field's width). ``Vary.parse("inc:1-64,step=2")`` reads the
-    text form; ``str()`` writes it."""
+    ``count`` values (wrapping at the field's width); or ``mode`` "list" (``values`` in turn) or
+    "random-list" (one of ``values`` drawn per packet): ``Vary("list", values=("S", "SA", "A"))``
+    for ``TCP.flags``. ``Vary.parse("inc:1-64,step=2")`` (``"list:S,SA,A"``) reads the text form;
+    ``str()`` writes it."""
 
     mode: str = "inc"
     lo: int | str | None = None
     hi: int | str | None = None
     step: int = 1
     count: int | None = None
+    values: tuple[int | str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode {self.mode!r}: {VARY_FORMS}")
+        if self.mode in LIST_MODES:
+            given: Any = self.values  # a caller's str would be a list of its characters
+            if not given or isinstance(given, (str, bytes)):
+                raise ConfigError(f"{self.mode} needs its values, e.g. '{self.mode}:S,SA,A': {VARY_FORMS}")
+            if len(given) > MAX_LIST:
+                raise ConfigError(f"{len(given):,} values; a list holds at most {MAX_LIST:,}")
+            if self.lo is not None or self.hi is not None or self.count is not None or self.step != 1:
+                raise ConfigError(f"a list is its values alone, without a range, step or count: {VARY_FORMS}")
+            object.__setattr__(self, "values", tuple(given))
+            return
+        if self.values is not None:
+            raise ConfigError(f"values go with mode 'list' or 'random-list', not {self.mode!r}: {VARY_FORMS}")
         for key in ("step", "count"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -194,6 +218,16 @@ class Vary:
         """``MODE[:LO[-HI]][,step=N][,count=N]``; ConfigError naming the accepted forms."""
         if not isinstance(text, str):
             raise ConfigError(f"expected text such as 'inc:1-64', got {text!r}")
+        mode_text, colon, rest = text.strip().partition(":")
+        if mode_text.strip().lower() in LIST_MODES:
+            values = [v.strip() for v in rest.split(",")] if colon else []
+            if not values or any(not v for v in values):
+                raise ConfigError(f"bad variation {text!r}: a list is values separated by commas, e.g. "
+                                  f"'{mode_text.strip().lower()}:S,SA,A'")
+            try:
+                return cls(mode_text.strip().lower(), values=tuple(values))
+            except ConfigError as exc:
+                raise ConfigError(f"bad variation {text!r}: {exc.reason}") from None
         head, *opts = [part.strip() for part in text.strip().split(",")]
         mode, sep, rng = head.partition(":")
         if not sep:
@@ -224,6 +258,8 @@ class Vary:
             raise ConfigError(f"bad variation {text!r}: {exc.reason}") from None
 
     def __str__(self) -> str:
+        if self.values is not None:
+            return f"{self.mode}:" + ",".join(str(v) for v in self.values)
         out = self.mode
         if self.lo is not None:
             out += f":{self.lo}" + (f"-{self.hi}" if self.hi is not None else "")
@@ -299,7 +335,29 @@ def counter(frame: bytes, name: str, spec: str | Vary, *, packet: Any = None) ->
         raise ConfigError(f"{name}: {exc.reason}") from None
 
 
+def _listed(frame: bytes, loc: Location, vary: Vary, layer: Any, fld: Any) -> tuple[Counter, bytes]:
+    """A list's values as a counter that looks them up (a field wider than 64 bits: in its low 64
+    bits, the high ones shared by every value and put in the template)."""
+    assert vary.values is not None
+    values = [_value(v, layer, fld, loc) for v in vary.values]
+    random = vary.mode == "random-list"
+    if loc.bits <= MAX_COUNTER_BITS:
+        return Counter(loc.name, loc.offset, loc.width, loc.shift, loc.bits, 0, 1, len(values), random=random,
+                       choices=tuple(values)), frame
+    high = {v >> 64 for v in values}
+    if len(high) > 1 or loc.shift:
+        raise ConfigError(f"a {loc.bits}-bit field varies only in its low 64 bits: give values that share the "
+                          f"high {loc.bits - 64} bits")
+    buf = bytearray(frame)
+    buf[loc.offset : loc.offset + loc.width] = (high.pop() << 64).to_bytes(loc.width, "big")
+    low = tuple(v & ((1 << 64) - 1) for v in values)
+    return Counter(loc.name, loc.offset + loc.width - 8, 8, 0, 64, 0, 1, len(low), random=random,
+                   choices=low), bytes(buf)
+
+
 def _counter(frame: bytes, loc: Location, vary: Vary, layer: Any, fld: Any) -> tuple[Counter, bytes]:
+    if vary.mode in LIST_MODES:
+        return _listed(frame, loc, vary, layer, fld)
     full = 1 << loc.bits
     lo = None if vary.lo is None else _value(vary.lo, layer, fld, loc)
     hi = None if vary.hi is None else _value(vary.hi, layer, fld, loc)
@@ -385,11 +443,14 @@ def check_payload(pattern: Any) -> None:
 
 
 def payload_bytes(pattern: str | None, length: int, seed: int = 0) -> bytes:
-    """``length`` bytes of ``pattern``: zeros, fixed:BYTE, inc, random (drawn once, from ``seed``)."""
+    """``length`` bytes of ``pattern``: zeros, fixed:BYTE, inc, random (drawn once, from ``seed``);
+    random-per-frame: zeros (the template's; each frame gets its own bytes, see ``per_frame``)."""
     if pattern is None:
         return bytes(length)
     if not isinstance(pattern, str):
         raise ConfigError(f"bad payload {pattern!r}: {PAYLOADS}")
+    if per_frame(pattern):
+        return bytes(length)
     kind, sep, arg = pattern.strip().lower().partition(":")
     if kind == "zeros" and not sep:
         return bytes(length)
@@ -407,6 +468,12 @@ def payload_bytes(pattern: str | None, length: int, seed: int = 0) -> bytes:
     raise ConfigError(f"bad payload {pattern!r}: {PAYLOADS}")
 
 
+def per_frame(pattern: str | None) -> bool:
+    """Is ``pattern`` drawn anew for each frame (``random-per-frame``)? The patcher then copies one
+    of a ring of pre-drawn payloads into every frame (``xsk.traffic._fields.PacketPlan``)."""
+    return isinstance(pattern, str) and pattern.strip().lower() == PER_FRAME
+
+
 def fill_payload(frame: bytes, start: int, pattern: str | None, seed: int = 0) -> bytes:
     """``frame`` with the bytes from ``start`` on replaced by ``pattern`` (None: left as they are)."""
     if pattern is None or start >= len(frame):
@@ -414,5 +481,5 @@ def fill_payload(frame: bytes, start: int, pattern: str | None, seed: int = 0) -
     return frame[:start] + payload_bytes(pattern, len(frame) - start, seed)
 
 
-__all__ = ["MODES", "NAME_FORMS", "PAYLOADS", "VARY_FORMS", "Location", "Vary", "check_payload", "check_vary",
-           "counter", "counters", "fill_payload", "locate", "payload_bytes"]
+__all__ = ["LIST_MODES", "MODES", "NAME_FORMS", "PAYLOADS", "VARY_FORMS", "Location", "Vary", "check_payload",
+           "check_vary", "counter", "counters", "fill_payload", "locate", "payload_bytes", "per_frame"]

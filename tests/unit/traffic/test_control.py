@@ -127,3 +127,42 @@ def test_the_live_view_joins_tx_and_rx_per_stream_by_id_and_by_flow():
     out = io.StringIO()
     Console(file=out, width=100).print(render(rows, "1.0 s"))
     assert "voice" in out.getvalue() and "paused" in out.getvalue() and "101" in out.getvalue()
+
+
+def test_a_chained_stream_waits_while_its_predecessor_is_paused_and_starts_when_it_is_stopped():
+    control = Control.make(mp.get_context("spawn"), 1)
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    profile = Profile([Stream(pkt, name="a", rate=10_000, count=1000, next="b"),
+                       Stream(pkt, name="b", rate=10_000, count=100)])
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        mix = Mix(resolve(profile, src_mac="02:00:00:00:00:0a"), umem, 64, control=control)
+        for now in range(0, 10 * MS, MS // 4):
+            _step(mix, umem, now)
+        control.send(0, PAUSE)
+        for now in range(10 * MS, 30 * MS, MS // 4):
+            _step(mix, umem, now)
+            assert mix.wait(now) is True, "a paused stream, and one waiting for it, keep the run going"
+        paused_at = _sent(mix)
+        assert paused_at[1] == 0 and 95 <= paused_at[0] <= 101, "b waits for a, which has not ended"
+        control.send(0, STOP)
+        for now in range(30 * MS, 50 * MS, MS // 4):
+            _step(mix, umem, now)
+        assert _sent(mix) == [paused_at[0], 100], "stopped, a has ended: b started and sent its hundred"
+        assert mix.next_ns(50 * MS) == -1
+
+
+def test_a_waiting_chained_stream_paused_then_resumed_still_waits_for_its_predecessor():
+    control = Control.make(mp.get_context("spawn"), 1)
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    profile = Profile([Stream(pkt, name="a", rate=10_000, count=200, next="b"),
+                       Stream(pkt, name="b", rate=10_000, count=50)])
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        mix = Mix(resolve(profile, src_mac="02:00:00:00:00:0a"), umem, 64, control=control)
+        control.send(1, PAUSE)
+        for now in range(0, 40 * MS, MS // 4):  # a ends at 20 ms; b is held
+            _step(mix, umem, now)
+        assert _sent(mix) == [200, 0]
+        control.send(1, RUN)
+        for now in range(40 * MS, 60 * MS, MS // 4):
+            _step(mix, umem, now)
+        assert _sent(mix) == [200, 50], "resumed after a ended: b starts"

@@ -161,3 +161,46 @@ def test_sizes_below_the_packet_or_beyond_the_frame_are_refused_naming_the_strea
     jumbo = Stream(Ether() / IP() / UDP(), name="jumbo", size=3000)
     with pytest.raises(xsk.ConfigError, match=r"'jumbo'\): size: size 3000 does not fit a 2048-byte UMEM frame"):
         resolve(Profile([jumbo]), src_mac="02:00:00:00:00:0a")
+
+
+def test_a_multi_burst_stream_sends_its_bursts_with_the_gap_between_them():
+    s = Stream(Ether() / IP() / UDP(), name="mb", rate=10_000, burst=5, bursts=3, ibg=0.01)
+    unpaced = Stream(Ether() / IP() / UDP(), name="flat", burst=4, bursts=2, ibg=0.02, start=0.001)
+    plans = resolve(Profile([s, unpaced]), src_mac="02:00:00:00:00:0a")
+    assert (plans[0].count, plans[1].count) == (15, 8)
+    with xsk.Umem(frame_count=64, hugepages="off") as umem:
+        mix = Mix(plans, umem, 16)
+        sent_at: dict[int, list[int]] = {0: [], 1: []}
+        b = umem.take(0)
+        for now in range(0, 60 * MS, MS // 20):
+            n = mix.due(now)
+            if n:
+                b = umem.take(n, into=b)
+                for w in mix.last_streams(mix.fill(b, now)).tolist():
+                    sent_at[w].append(now)
+                b.release()
+        assert mix.next_ns(60 * MS) == -1
+    # packet k of "mb" is due at k * 0.1 ms + (k // 5) * 10 ms: three bursts of five, 10 ms between
+    step = MS // 20
+    want = [k * MS // 10 + (k // 5) * 10 * MS for k in range(15)]
+    assert sent_at[0] == [-(-t // step) * step for t in want], "each at the first step not before it is due"
+    # unpaced: each burst of four at once, at 1 ms and 21 ms
+    assert sent_at[1] == [MS] * 4 + [21 * MS] * 4
+
+
+def test_a_chained_stream_starts_when_the_one_before_it_has_sent_its_last_frame():
+    a = Stream(Ether() / IP() / UDP(), name="a", rate=20_000, count=10, next="b")
+    b = Stream(Ether() / IP() / UDP(), name="b", count=5, start=0.002, next="c")
+    c = Stream(Ether() / IP() / UDP(), name="c", rate=1000, duration=0.005)
+    plans = resolve(Profile([c, b, a]), src_mac="02:00:00:00:00:0a")  # in any order
+    assert [p.after for p in plans] == [1, 2, None]
+    with xsk.Umem(frame_count=64, hugepages="off") as umem:
+        mix = Mix(plans, umem, 64)
+        _, which = _run(mix, umem, 40 * MS, step_ns=MS // 10)
+        results = {r["name"]: r for r in mix.results()}
+    assert which == [2] * 10 + [1] * 5 + [0] * 5, "a's ten, then b's five, then c's five"
+    assert results["a"]["last_s"] == pytest.approx(0.00045, abs=1e-4)
+    # b is due 2 ms after the round that saw a finished; c for 5 ms after b's end
+    assert results["b"]["first_s"] == pytest.approx(results["a"]["last_s"] + 0.0021, abs=2e-4)
+    assert results["c"]["first_s"] == pytest.approx(results["b"]["last_s"] + 0.0001, abs=2e-4)
+    assert results["c"]["last_s"] - results["c"]["first_s"] < 0.005

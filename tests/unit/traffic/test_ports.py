@@ -236,3 +236,13 @@ def test_streams_naming_ports_in_a_one_interface_run_are_said_to_all_leave_it():
         "streams 'x', 'z' name ports (a, b), but this run has one interface: they all leave veth0; a Session over "
         "several ports sends each from its own")
     assert one_port_warning(resolve(Profile([_stream("y")]), src_mac="02:00:00:00:00:0a"), "veth0") is None
+
+
+def test_a_chain_stays_on_one_port():
+    from xsk.traffic._generator import _check_chains_stay_on_their_port
+
+    profile = Profile([Stream("Ether()/IP()/UDP()", name="a", count=10, next="b", port="p"),
+                       Stream("Ether()/IP()/UDP()", name="b", count=10, port="q")])
+    with pytest.raises(ConfigError, match="a chain runs on one port"):
+        _check_chains_stay_on_their_port(profile, ["p", "q"])
+    _check_chains_stay_on_their_port(profile, ["p", "p"])

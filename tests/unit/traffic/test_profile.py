@@ -114,3 +114,48 @@ def test_a_percent_needs_a_total_rate_only_when_the_profile_is_sent(tmp_path):
         resolve(profile, src_mac="02:00:00:00:00:01")
     plans = resolve(Profile(profile.streams, rate="50k", source=profile.source), src_mac="02:00:00:00:00:01")
     assert plans[0].pps == 5000
+
+
+def test_chains_and_bursts_are_checked_when_the_profile_is_made():
+    pkt = "Ether()/IP()/UDP()"
+    bad = [
+        ([Stream(pkt, name="a", count=1, next="z")], r"stream 0 \('a'\): next: no stream 'z' in the profile "
+                                                      r"\(its streams: a\)"),
+        ([Stream(pkt, name="a", count=1, next="a")], r"\('a'\): next: a stream can't follow itself"),
+        ([Stream(pkt, name="a", count=1, next="c"), Stream(pkt, name="b", count=1, next="c"), Stream(pkt, name="c")],
+         r"stream 1 \('b'\): next: 'c' already follows 'a'"),
+        ([Stream(pkt, name="a", next="b"), Stream(pkt, name="b")],
+         r"\('a'\): next: this stream never ends \(no count, duration or bursts\), so 'b' would never start"),
+        ([Stream(pkt, name="a", count=1, next="b"), Stream(pkt, name="b", count=1, next="c"),
+          Stream(pkt, name="c", duration=1, next="a")], r"\('a'\): next: the chain a -> b -> c -> a comes back"),
+        ([Stream(pkt, name="a", bursts=3)], r"\('a'\): bursts: 3 bursts of how many frames\? give burst too"),
+        ([Stream(pkt, name="a", bursts=3, burst=5, count=9)], r"bursts: bursts sends bursts x burst frames \(15\)"),
+        ([Stream(pkt, name="a", ibg=0.5)], r"ibg: a gap between bursts needs bursts"),
+        ([Stream(pkt, name="a", bursts=2, burst=2, ibg=-1)], r"ibg: must be a number of seconds >= 0"),
+        ([Stream(pkt, name="a", count=1, next=3)],  # type: ignore[arg-type]
+         r"next: the name of the stream that follows this one, got 3"),
+    ]
+    for streams, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            Profile(streams)
+
+
+def test_a_toml_chain_of_bursts_resolves_each_stream_after_the_one_before(tmp_path):
+    path = _write(tmp_path, """
+[[stream]]
+name = "warmup"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9)"
+count = 100
+next = "pulses"
+
+[[stream]]
+name = "pulses"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9)"
+bursts = 3
+burst = 50
+ibg = 0.2
+start = 0.1
+""")
+    warmup, pulses = resolve(Profile.load(path), src_mac="02:00:00:00:00:0a")
+    assert (warmup.after, pulses.after) == (None, 0)
+    assert (pulses.bursts, pulses.burst, pulses.ibg, pulses.count, pulses.start) == (3, 50, 0.2, 150, 0.1)

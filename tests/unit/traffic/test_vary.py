@@ -4,6 +4,7 @@ error for each mistake. No kernel (tests/kernel/test_vary.py sends them over vet
 
 from __future__ import annotations
 
+import collections
 import struct
 
 import numpy as np
@@ -113,6 +114,9 @@ def test_a_bad_name_gets_one_line_naming_it_and_the_accepted_forms(name, message
     ("inc", Vary("inc")),
     ("random", Vary("random")),
     ("dec,step=0x10", Vary("dec", step=16)),
+    ("list:S,SA,A", Vary("list", values=("S", "SA", "A"))),
+    ("random-list: 10.0.0.1, 10.0.0.7", Vary("random-list", values=("10.0.0.1", "10.0.0.7"))),
+    ("list:fd00::1,fd00::2", Vary("list", values=("fd00::1", "fd00::2"))),
 ])
 def test_the_text_form_reads_and_writes_back(text, vary):
     assert Vary.parse(text) == vary
@@ -126,6 +130,9 @@ def test_the_text_form_reads_and_writes_back(text, vary):
     ("inc:1-5,step=0", r"'step' must be a whole number >= 1, got 0"),
     ("inc:1-5,every=2", r"the options are 'step=N' and 'count=N'"),
     ("inc:1-5,step=x", r"'step' must be a whole number"),
+    ("list", r"bad variation 'list': a list is values separated by commas, e.g. 'list:S,SA,A'"),
+    ("list:S,,A", r"a list is values separated by commas"),
+    ("random-list:", r"e.g. 'random-list:S,SA,A'"),
 ])
 def test_a_bad_variation_gets_one_line_naming_the_accepted_forms(text, message):
     with pytest.raises(ConfigError, match=message):
@@ -180,6 +187,33 @@ def test_values_as_the_field_takes_them_and_wide_fields_in_their_low_64_bits():
         counters(bytes(TCP6_VLAN), {"IPv6.src": "random"})
 
 
+def test_a_list_takes_its_values_in_turn_or_draws_them_and_keeps_the_checksums():
+    frames, got = _values(bytes(TCP6_VLAN), {"TCP.flags": "list:S,SA,A,FA", "Dot1Q.vlan": "list:5,0x10,7",
+                                             "IPv6.src": "list:fd00::9,fd00::1:2"}, 12, index0=1)
+    assert [str(Ether(f)[TCP].flags) for f in frames[:5]] == ["SA", "A", "FA", "S", "SA"]
+    assert [g["Dot1Q.vlan"] for g in got[:4]] == [16, 7, 5, 16]
+    assert [g["IPv6.src"] for g in got[:3]] == ["fd00::1:2", "fd00::9", "fd00::1:2"]
+    assert all(_rebuilt(f) == f for f in frames)
+    assert all(Ether(f)[TCP].dataofs == 5 for f in frames), "the bits beside the flags stay the template's"
+    frames, got = _values(bytes(UDP4), {"IP.ttl": "random-list:1,64,255", "IP.dst": "random-list:10.0.0.3,10.0.0.8"},
+                          600)
+    assert collections.Counter(g["IP.ttl"] for g in got).keys() == {1, 64, 255}
+    assert all(150 <= n <= 250 for n in collections.Counter(g["IP.ttl"] for g in got).values()), "uniform"
+    assert {Ether(f)[IP].dst for f in frames} == {"10.0.0.3", "10.0.0.8"}
+    assert all(_rebuilt(f) == f for f in frames)
+
+
+@pytest.mark.parametrize("vary, message", [
+    ({"IP.ttl": "list:1,300"}, r"IP.ttl: '300' does not fit the field's 8 bits"),
+    ({"TCP.flags": "list:S,Q"}, r"TCP.flags: 'Q' is not a value of TCP.flags"),
+    ({"IPv6.src": "list:fd00::1,fe80::1"}, r"IPv6.src: a 128-bit field varies only in its low 64 bits: give values "
+                                           r"that share the high 64 bits"),
+])
+def test_a_bad_list_value_gets_one_line_naming_the_field(vary, message):
+    with pytest.raises(ConfigError, match=message):
+        counters(bytes(TCP6_VLAN) if "TCP" in str(vary) or "IPv6" in str(vary) else bytes(UDP4), vary)
+
+
 @pytest.mark.parametrize("packet", [
     UDP4, TCP6_VLAN, Ether() / Dot1Q(vlan=9) / IP(src="10.0.0.1") / TCP() / Raw(bytes(30)),
     Ether() / IPv6(src="fd00::1") / UDP() / Raw(bytes(30))])
@@ -193,7 +227,8 @@ def test_checksums_stay_valid_whatever_varies_and_c_matches_the_numpy_reference(
               "IP.flags": "inc:0-2"})
     vary |= {f"{'TCP' if TCP in packet else 'UDP'}.sport": "inc:1000-1033"}
     if TCP in packet:
-        vary |= {"TCP.flags": "inc:0-511,step=5", "TCP.seq": "inc:4294967290,count=20", "TCP.window": "inc"}
+        vary |= {"TCP.flags": "inc:0-511,step=5", "TCP.seq": "inc:4294967290,count=20", "TCP.window": "inc",
+                 "TCP.urgptr": "list:1,0xffff,300"}
     if Dot1Q in packet:
         vary |= {"Dot1Q.vlan": "inc:1-4094", "Dot1Q.prio": "dec"}
     cs, frame = counters(frame, vary)
@@ -242,7 +277,8 @@ def test_payload_patterns():
     assert payload_bytes("inc", 258)[:3] == b"\0\1\2" and payload_bytes("inc", 258)[256:] == b"\0\1"
     assert payload_bytes("random", 64, seed=1) == payload_bytes("random", 64, seed=1) != bytes(64)
     assert payload_bytes("zeros", 2) == payload_bytes(None, 2) == b"\0\0"
-    for bad in ("fixed:300", "fixed", "ones", "inc:3"):
+    assert payload_bytes("random-per-frame", 3) == bytes(3), "the template's: each frame gets its own"
+    for bad in ("fixed:300", "fixed", "ones", "inc:3", "random:each"):
         with pytest.raises(ConfigError, match=r"bad payload .*: zeros, fixed:BYTE \(e.g. fixed:0xab\), inc"):
             payload_bytes(bad, 4)
 
@@ -289,6 +325,60 @@ def test_a_profile_stream_varies_fields_and_fills_its_payload_with_right_checksu
     assert len({f[-10:] for f in bb if len(f) == 140}) == 1 and bb[0][-10:] != bytes(10)
 
 
+def _scapy_made(f: bytes) -> bool:
+    p = Ether(f)
+    for layer in (IP, IPv6, UDP, TCP):
+        if layer in p:
+            for name in ("len", "plen", "chksum"):
+                if name in p[layer].fields:
+                    delattr(p[layer], name)
+    return bytes(p) == f
+
+
+def test_a_payload_drawn_per_frame_differs_frame_to_frame_with_right_checksums_at_every_size():
+    streams = [Stream(Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9) / Raw(b"keep"), name="a",
+                      rate=40_000, size="100-300", payload="random-per-frame", vary={"IP.ttl": "inc:1-64"}),
+               Stream("Ether()/IPv6(dst='fd00::2')/TCP(dport=80)", name="b", rate=10_000, size=200,
+                      payload="random-per-frame", seq=False)]
+    plans = resolve(Profile(streams), src_mac="02:00:00:00:00:0a", src_ip="192.0.2.1")
+    assert [p.random_from for p in plans] == [42 + 18, 74], "past the sequence header; past the TCP header"
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        frames, which = _run_profile(Mix(plans, umem, 64), umem, 20 * MS)
+    a = [f for f, w in zip(frames, which, strict=True) if w == 0]
+    bb = [f for f, w in zip(frames, which, strict=True) if w == 1]
+    assert len(a) > 700 and len(bb) > 190
+    assert all(_scapy_made(f) for f in frames), "lengths and checksums as scapy computes them"
+    assert {len(f) for f in a} == set(range(100, 301))
+    assert all(bytes(Ether(f)[UDP].payload)[:4] == b"XK\0\0" for f in a), "the sequence header is not drawn over"
+    # the packet's own payload (b"keep") lies under the sequence header: drawn over from its end
+    tails = [f[60:] for f in a]
+    assert len({t[:40] for t in tails}) > 200, "each frame its own bytes (256 drawn, picked at random)"
+    assert len({f[74:] for f in bb}) > 100 and all(len(f) == 200 for f in bb)
+    again = resolve(Profile(streams), src_mac="02:00:00:00:00:0a", src_ip="192.0.2.1")
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        frames2, _ = _run_profile(Mix(again, umem, 64), umem, 20 * MS)
+    assert [f[60:] for f in frames2[:50]] == [f[60:] for f in frames[:50]], "the same run draws the same bytes"
+
+
+def test_a_field_in_a_payload_drawn_per_frame_is_refused():
+    with pytest.raises(ConfigError, match=r"'a'\): vary: @70:2 overlaps the payload drawn per frame"):
+        resolve(Profile([Stream("Ether()/IP()/UDP()", name="a", size=100, payload="random-per-frame",
+                                vary={"@70:2": "inc"})]), src_mac="02:00:00:00:00:0a")
+
+
+def _run_profile(mix, umem, until_ns):
+    frames, which = [], []
+    b = umem.take(0)
+    for now in range(0, until_ns, MS):
+        while n := mix.due(now):
+            b = umem.take(min(n, 64), into=b)
+            assert mix.fill(b, now) == len(b)
+            frames += [bytes(b.data(i)) for i in range(len(b))]
+            which += mix.last_streams(len(b)).tolist()
+            b.release()
+    return frames, which
+
+
 @pytest.mark.parametrize("text, message", [
     ('[[stream]]\npacket = "Ether()/IP()/UDP()"\nvary = { ttl = "inc" }\n', r"vary: bad field name 'ttl'"),
     ('[[stream]]\npacket = "Ether()/IP()/UDP()"\nvary = { "IP.ttl" = "up" }\n',
@@ -316,6 +406,7 @@ def test_a_toml_profile_varies_fields(tmp_path):
 
 def test_gen_vary_options_and_their_errors_in_the_command_lines_terms():
     assert _vary_option(["IP.ttl=inc:1-64", "@22:2=random"]) == {"IP.ttl": "inc:1-64", "@22:2": "random"}
+    assert _vary_option(["TCP.flags=list:S,SA,A"]) == {"TCP.flags": "list:S,SA,A"}
     assert _vary_option(None) is None
     with pytest.raises(ConfigError) as info:
         _vary_option(["IP.ttl"])
