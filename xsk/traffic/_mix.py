@@ -169,8 +169,9 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
         except ConfigError as exc:
             raise profile.error(i, None, exc) from None
         plans.append(plan)
-    for i, (s, plan) in enumerate(zip(profile.streams, plans, strict=True)):
-        plan.after = profile.predecessor(i)
+    for plan in plans:  # (a port's streams only, in a run over several: indexes stay the profile's)
+        s = profile.streams[plan.index]
+        plan.after = profile.predecessor(plan.index)
         if s.bursts is not None:
             assert s.burst is not None  # Stream.check: bursts come with burst
             plan.bursts, plan.ibg, plan.burst, plan.count = s.bursts, float(s.ibg), s.burst, s.bursts * s.burst
