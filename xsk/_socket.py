@@ -69,6 +69,10 @@ _SLICE = 0.1  # longest single wait: blocking calls notice a deleted interface t
 # poll(), as long as the kernel needs no wakeup: at high rates a sleep and wake-up per batch costs
 # more than the batch (rx-drop fed at ~3 Mpps: 2.2 Mpps sleeping at once, 3.1 spinning first).
 _SPINS = 200
+# How long a compiled handler's C loop re-reads an empty RX ring before it sleeps in poll(): a
+# request within this of the last finds it awake (as SO_BUSY_POLL's 50 us does for a kernel
+# socket). forward()'s 200 spins, each a call from Python, last about as long.
+_SERVE_SPIN_NS = 50_000
 # The data path's C entry points, bound once: looking a name up on cffi's lib costs about 20 ns,
 # as much again as some of the calls (xsk_path_fill_needs_wakeup), and the data path makes
 # one or two per batch.
@@ -492,7 +496,7 @@ class Socket:
         token = next(self._tokens)
         deadline = None if not timeout else time.monotonic() + timeout
         while True:
-            k = _jit_run(c, path, tx_path, area, max, _SPINS, token)
+            k = _jit_run(c, path, tx_path, area, max, _SERVE_SPIN_NS, token)
             if k or tx_path.kick_err or c.stop or c.send_err:
                 break
             if not self._rx_idle(timeout, deadline):

@@ -79,10 +79,10 @@ static uint32_t one_batch(struct xsk_jit *j, struct xsk_path *in, struct xsk_pat
 }
 
 uint64_t xsk_jit_run(struct xsk_jit *j, struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint64_t budget,
-		     uint32_t spins, uint32_t token)
+		     uint64_t spin_ns, uint32_t token)
 {
-	uint64_t got = 0;
-	uint32_t idle = 0, batch = j->batch;
+	uint64_t got = 0, idle_since = 0;
+	uint32_t batch = j->batch;
 	if (batch < 1)
 		batch = 1;
 	if (batch > XSK_JIT_MAX_BATCH)
@@ -94,7 +94,7 @@ uint64_t xsk_jit_run(struct xsk_jit *j, struct xsk_path *in, struct xsk_path *ou
 		uint32_t n = one_batch(j, in, out, area, want, token);
 		got += n;
 		if (n) {
-			idle = 0;
+			idle_since = 0;
 			continue;
 		}
 		if (in->wake) { /* rings in memory: where a socket would sleep, the stand-in kernel runs */
@@ -102,7 +102,10 @@ uint64_t xsk_jit_run(struct xsk_jit *j, struct xsk_path *in, struct xsk_path *ou
 		} else if (xsk_path_fill_needs_wakeup(in)) {
 			break;
 		}
-		if (++idle > spins)
+		uint64_t now = now_ns();
+		if (!idle_since)
+			idle_since = now;
+		else if (now - idle_since >= spin_ns)
 			break;
 	}
 	return got;

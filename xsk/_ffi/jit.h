@@ -49,11 +49,13 @@ struct xsk_jit {
 
 /* Receive on in, handle, send the answers on out's TX ring (out may be in; one UMEM), give the
  * rest back to in's fill ring; batch after batch until budget frames were received, stop is set,
- * waking the kernel for TX failed (out->kick_err), or the RX ring stayed empty for spins reads
- * (at once when the kernel wants a fill-ring wakeup). Single-buffer frames. Returns frames
- * received. Every frame it received is on out's TX ring or back on in's fill ring (or pool). */
+ * waking the kernel for TX failed (out->kick_err), or the RX ring stayed empty for spin_ns
+ * nanoseconds of re-reading it (at once when the kernel wants a fill-ring wakeup): a request
+ * that comes within spin_ns of the last finds the loop awake, as a busy-polling socket would.
+ * Single-buffer frames. Returns frames received. Every frame it received is on out's TX ring or
+ * back on in's fill ring (or pool). */
 uint64_t xsk_jit_run(struct xsk_jit *j, struct xsk_path *in, struct xsk_path *out, uint8_t *area, uint64_t budget,
-		     uint32_t spins, uint32_t token);
+		     uint64_t spin_ns, uint32_t token);
 /* XSK_CDEF_END */
 
 #endif
