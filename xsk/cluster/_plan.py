@@ -123,14 +123,14 @@ class Plan:
                                   f"{sorted(set(both.queues) & set(dst.queues))}: an AF_XDP socket owns its queue, "
                                   "so send and receive there on different queues, or on another interface")
         for dst, routes in self.receivers().items():
-            seq_from = {str(r.src) for r in routes if r.stream.seq}
+            seq_from = {str(r.src) for r in routes if r.stream.wants_seq}
             if len(seq_from) > 1:
                 raise ConfigError(f"{self.source}: {dst} receives sequence streams from {', '.join(sorted(seq_from))}; "
                                   "stream ids are numbered per sending interface, so they would collide there: "
                                   "send from one interface to it, or send the others' streams with seq=False "
                                   "(counted by their flows)")
             for r in routes:
-                if r.stream.seq and len(r.src.queues) != len(dst.queues):
+                if r.stream.wants_seq and len(r.src.queues) != len(dst.queues):
                     raise ConfigError(f"{self.source}: stream {r.name!r} leaves {r.src} on {len(r.src.queues)} "
                                       f"queue(s) and arrives at {dst} on {len(dst.queues)}: use as many on both")
 
@@ -162,9 +162,9 @@ class Plan:
         streams, in that sender's order (so the sink names each id as the generator numbered it),
         then the unsequenced streams other endpoints send it (counted by their flows)."""
         routes = self.receivers()[dst]
-        seq_src = next((r.src for r in routes if r.stream.seq), None)
+        seq_src = next((r.src for r in routes if r.stream.wants_seq), None)
         streams = [r.stream for r in self.senders()[seq_src]] if seq_src is not None else []
-        streams += [r.stream for r in routes if r.src != seq_src and not r.stream.seq]
+        streams += [r.stream for r in routes if r.src != seq_src and not r.stream.wants_seq]
         return Profile(streams, rate=self.rate, source=self.source)
 
     def carried_by(self, host: str) -> list[str]:

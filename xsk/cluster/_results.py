@@ -67,7 +67,7 @@ def join(plan: Plan, sent: dict[str, dict[str, Any]], received: dict[str, dict[s
 
 def _received(plan: Plan, name: str, sink: dict[str, Any]) -> int:
     """What a sink's results count of stream ``name``: by its ids, or its flow (unsequenced)."""
-    if not plan.route(name).stream.seq:
+    if not plan.route(name).stream.wants_seq:
         return int((sink.get("flows") or {}).get(name, {}).get("packets", 0))
     got = sink.get("per_stream") or {}
     return sum(int(got[k]["packets"]) for k in stream_ids(plan, name) if k in got)
@@ -96,7 +96,7 @@ def merged_received(plan: Plan, received: dict[str, dict[str, Any]]) -> dict[str
         if s is None:
             continue
         modes.add(s.get("receive_mode"))
-        if not r.stream.seq:
+        if not r.stream.wants_seq:
             if r.name in (s.get("flows") or {}):
                 flows[r.name] = s["flows"][r.name]
             continue

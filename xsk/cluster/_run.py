@@ -194,7 +194,7 @@ class ClusterRun:
             tx = None if g is None else int(g["per_stream"].get(r.name, {}).get("packets", 0))
             if s is None:
                 rx = None
-            elif r.stream.seq:
+            elif r.stream.wants_seq:
                 rx = sum(int(s["per_stream"].get(k, 0)) for k in self._ids[r.name])
             else:
                 rx = int(s["flows"].get(r.name, 0))
