@@ -136,15 +136,16 @@ from xsk.traffic import Stream
 sched, ns_a, if_a, ns_b, if_b, dst = sys.argv[1:]
 plan = Plan([Route(Stream(f"Ether()/IP(dst='{dst}')/UDP(dport=9000)", name="a-b", rate="1k"),
                    Endpoint("A", if_a, ns_a), Endpoint("B", if_b, ns_b))])
-run = ClusterRun(plan, sched).start()
+run = ClusterRun(plan, sched, lease=5).start()
 print("started", flush=True)
 os._exit(0)  # gone without stop() or close(): the hosts must clean up by themselves
 """
 
 
 def test_a_controller_that_vanishes_leaves_nothing_attached_on_the_hosts(ring):
-    """The engine drops a vanished controller's actors, and with them each host's Generator and
-    Sink (an unbounded stream, a sink without a count): nothing stays attached on any interface."""
+    """A vanished controller's hosts end its traffic (an unbounded stream, a sink without a count):
+    the engine drops its actors, or their lease (5 s here) runs out, whichever comes first, and
+    nothing stays attached on any interface. (On Debian 13 the engine once kept one for over 60 s.)"""
     import sys
 
     ab = ring[0]
@@ -152,10 +153,11 @@ def test_a_controller_that_vanishes_leaves_nothing_attached_on_the_hosts(ring):
         done = subprocess.run([sys.executable, "-c", _CONTROLLER, hosts.address, ab.a.netns, ab.a.ifname,
                                ab.b.netns, ab.b.ifname, ab.b.ip], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0 and "started" in done.stdout, done.stderr
-        deadline = time.monotonic() + 60
-        while xdp_attached(ring) and time.monotonic() < deadline:
+        began = time.monotonic()
+        while xdp_attached(ring) and time.monotonic() < began + 180:
             time.sleep(0.5)
-        assert xdp_attached(ring) == []
+        print(f"detached after {time.monotonic() - began:.1f} s")
+        assert xdp_attached(ring) == [], f"still attached after {time.monotonic() - began:.0f} s"
 
 
 def test_a_run_through_a_router_namespace_between_two_hosts():

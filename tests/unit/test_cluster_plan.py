@@ -227,3 +227,29 @@ def test_a_python_plan_file_defines_plan(tmp_path):
             Plan.load(bad)
     with pytest.raises(ConfigError, match="can't read the plan"):
         Plan.load(tmp_path / "missing.toml")
+
+
+def test_an_agent_that_hears_nothing_for_its_lease_closes_its_traffic_by_itself():
+    import time
+
+    from xsk.cluster._agent import HostAgent
+
+    class Traffic:
+        closed = 0
+
+        def __exit__(self, *exc: object) -> None:
+            Traffic.closed += 1
+
+    agent = HostAgent("A", lease=0.4)
+    agent.generators["g"] = Traffic()  # type: ignore[assignment]
+    agent.sinks["s"] = Traffic()  # type: ignore[assignment]
+    for _ in range(4):  # renewed: kept
+        time.sleep(0.2)
+        assert agent.renew()
+    assert Traffic.closed == 0 and agent.generators
+    deadline = time.monotonic() + 5
+    while agent.generators and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Traffic.closed == 2 and not agent.generators and not agent.sinks
+    assert agent.expired and not agent.renew()  # the controller learns it came too late
+    agent.close()

@@ -9,6 +9,9 @@ interfaces (each enters the interface's namespace itself), ``stats`` reads them 
 Ownership: the agent owns its Generators and Sinks (and so their worker processes, sockets and
 XDP programs) from start until a stop or ``close()``, which also runs when the engine drops the
 actor (its controller released it, or went away); the engine runs its methods one at a time.
+A lease backs that up, whatever the engine does with a vanished controller's actors: every call
+renews it (the controller renews it every third of it while a run lives), and an agent that
+holds traffic and hears nothing for ``lease`` seconds closes it by itself.
 If the engine worker holding the agent dies, the traffic workers it started find their parent
 gone and end their loops on their own (``xsk.traffic._workers.WorkerStop``), closing their
 sockets: nothing stays attached to the host's interfaces.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -45,10 +49,29 @@ def boot_id() -> str:
 class HostAgent:
     """One host's Generators and Sinks, started and stopped by the controller (see the module)."""
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, lease: float = 30.0) -> None:
         self.host = host
+        self.lease = lease
         self.generators: dict[str, Generator] = {}
         self.sinks: dict[str, Sink] = {}
+        self.expired = False  # the lease ran out and the agent closed its traffic by itself
+        self._contact = time.monotonic()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name=f"xsk-agent-{host}-lease", daemon=True).start()
+
+    def _watch(self) -> None:
+        """Close the traffic when no call came for ``lease`` seconds (the controller is gone)."""
+        while not self._done.wait(min(1.0, self.lease / 4)):
+            with self._lock:
+                if (self.generators or self.sinks) and time.monotonic() - self._contact > self.lease:
+                    self.expired = True
+                    self._close_all()
+
+    def renew(self) -> bool:
+        """The controller is alive (every call says so too); False once the lease had run out."""
+        self._contact = time.monotonic()
+        return not self.expired
 
     def identity(self) -> dict[str, Any]:
         """Who runs this host: machine name, process, boot id and the realtime clock now (ns)."""
@@ -66,6 +89,7 @@ class HostAgent:
     def start_sink(self, key: str, ifname: str, netns: str | None, queues: list[int], profile: Profile,
                    options: dict[str, Any]) -> None:
         """A Sink on ``ifname`` given ``profile`` (names and flows), started; kept under ``key``."""
+        self.renew()
         sink = Sink(ifname, netns=netns, queues=queues, profile=profile, **options)
         sink.start()
         self.sinks[key] = sink
@@ -74,6 +98,7 @@ class HostAgent:
                         dst_mac: str | None, count: int | None, duration: float | None,
                         options: dict[str, Any]) -> None:
         """A Generator on ``ifname`` sending ``profile``, started; kept under ``key``."""
+        self.renew()
         gen = Generator(ifname, netns=netns, queues=queues, dst_mac=dst_mac, **options)
         try:
             gen.start(profile, count=count, duration=duration)
@@ -84,6 +109,7 @@ class HostAgent:
 
     def control(self, key: str, action: str, stream: str, rate: str | float | None = None) -> None:
         """``pause``, ``resume`` or ``set_rate`` one stream of the generator under ``key``."""
+        self.renew()
         gen = self.generators[key]
         if action == "set_rate":
             gen.set_rate(stream, rate)
@@ -94,19 +120,27 @@ class HostAgent:
 
     def stats(self) -> dict[str, Any]:
         """Live: each generator's and sink's ``stats()``, and whether each generator has finished."""
+        self.renew()
         return {"generators": {k: {**g.stats(), "finished": g.finished()} for k, g in self.generators.items()},
                 "sinks": {k: s.stats() for k, s in self.sinks.items()}}
 
     def stop_generators(self) -> dict[str, dict[str, Any]]:
         """Stop every generator (a finished one just reports) and return each one's results."""
+        self.renew()
         return {k: g.stop() for k, g in self.generators.items()}
 
     def stop_sinks(self) -> dict[str, dict[str, Any]]:
         """Stop every sink and return each one's results."""
+        self.renew()
         return {k: s.stop() for k, s in self.sinks.items()}
 
     def close(self) -> None:
         """Stop whatever still runs, errors aside (the controller's clean-up after a failure)."""
+        self._done.set()
+        with self._lock:
+            self._close_all()
+
+    def _close_all(self) -> None:
         for w in [*self.generators.values(), *self.sinks.values()]:
             with contextlib.suppress(Exception):  # already failed; it reaped its processes all the same
                 w.__exit__(None, None, None)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -44,11 +45,13 @@ class ClusterRun:
     ``scheduler``: the engine (``"tcp://HOST:PORT"``, a scheduler file, or a ``distributed.Client``,
     which stays the caller's). ``generator``/``sink``: options for every Generator and Sink
     (``batch``, ``frames``...). ``call_timeout``: seconds a host has to answer a call before it
-    counts as lost.
+    counts as lost. ``lease``: seconds a host keeps its traffic without hearing from this
+    controller (renewed every third of it while the run lives): a controller that vanishes
+    leaves nothing running for longer than that, whatever the engine does with its actors.
     """
 
     def __init__(self, plan: Plan, scheduler: Any, *, generator: dict[str, Any] | None = None,
-                 sink: dict[str, Any] | None = None, call_timeout: float = 30.0) -> None:
+                 sink: dict[str, Any] | None = None, call_timeout: float = 30.0, lease: float = 30.0) -> None:
         if not isinstance(plan, Plan):
             raise UsageError(f"plan: an xsk.cluster.Plan, not {type(plan).__name__}")
         distributed()  # the extra is there, or say how to get it before anything starts
@@ -57,6 +60,10 @@ class ClusterRun:
         self.generator_options = dict(generator or {})
         self.sink_options = dict(sink or {})
         self.call_timeout = call_timeout
+        if not lease > 0:
+            raise UsageError(f"lease: seconds, more than 0, not {lease!r}")
+        self.lease = float(lease)
+        self._renewing = threading.Event()
         self.results: dict[str, Any] | None = None
         self.lost: dict[str, dict[str, Any]] = {}
         self._client: Any = None
@@ -123,7 +130,8 @@ class ClusterRun:
                 self._mark_lost(h, f"its engine worker {addr} left the cluster", "watching")
 
     def _place(self, timeout: float) -> None:
-        futures = {h: self._client.submit(HostAgent, h, actor=True, resources={host_resource(h): 1}, pure=False,
+        futures = {h: self._client.submit(HostAgent, h, self.lease, actor=True, resources={host_resource(h): 1},
+                                          pure=False,
                                           key=f"xsk-agent-{h}-{id(self):x}")
                    for h in self.plan.hosts()}
         end = time.monotonic() + timeout
@@ -138,6 +146,16 @@ class ClusterRun:
                                f"offers one unit of the resource {host_resource(h)!r} on that host") from None
         who = self._client.who_has(list(futures.values()))
         self._where = {h: next(iter(who[f.key])) for h, f in futures.items() if who.get(f.key)}
+        threading.Thread(target=self._renew, name="xsk-cluster-lease", daemon=True).start()
+
+    def _renew(self) -> None:
+        """Renew every live host's lease every third of it until the run is closed."""
+        while not self._renewing.wait(self.lease / 3):
+            for h, agent in list(self._agents.items()):
+                if h in self.lost:
+                    continue
+                with contextlib.suppress(Exception):  # a lost host is the watching calls' business
+                    agent.renew()
 
     # --- the run --------------------------------------------------------------------------
     def start(self, *, count: int | None = None, duration: float | None = None, timeout: float = 60.0) -> ClusterRun:
@@ -291,6 +309,7 @@ class ClusterRun:
     # --- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop whatever still runs on the live hosts, release the actors and our Client."""
+        self._renewing.set()
         with contextlib.suppress(XskError):
             self._calls([(h, "close", ()) for h in self._agents])
         self._agents.clear()
