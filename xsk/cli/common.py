@@ -21,6 +21,7 @@ from ..errors import (
     QueueRangeError,
     XskError,
 )
+from ..traffic._report import readable
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 # What the user typed names nothing on this host (found by a look-up, not said by the kernel
@@ -378,25 +379,6 @@ def human(value: float) -> str:
         if abs(value) >= scale:
             return f"{value / scale:7.2f}{unit}"
     return f"{value:7.1f} "
-
-
-def readable(value: Any) -> str:
-    """A summary's value as a person reads it: numbers with thousands separated, tables as
-    ``key value, key value`` (a nested one in parentheses), lists by commas, None as ``-``."""
-    if value is None:
-        return "-"
-    if isinstance(value, (bool, str)):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{round(value, 3):,}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} ({readable(v)})" if isinstance(v, dict) else f"{k} {readable(v)}"
-                         for k, v in value.items()) or "-"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(readable(v) for v in value) or "-"
-    return str(value)
 
 
 def summary(obj: dict[str, Any], as_json: bool) -> None:

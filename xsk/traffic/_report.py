@@ -301,8 +301,10 @@ def _loss_tables(runs: list[Run], names: dict[str, str]) -> list[str]:
     return parts
 
 
-def _readable(value: Any) -> str:
-    """A summary's value as a person reads it: tables as ``key value, ...``, lists by commas."""
+def readable(value: Any) -> str:
+    """A summary's value as a person reads it: numbers with thousands separated, tables as
+    ``key value, key value`` (a nested one in parentheses), lists by commas, None as ``-``
+    (the HTML report's run tables and the CLI's summaries alike)."""
     if value is None:
         return "-"
     if isinstance(value, bool | str):
@@ -312,10 +314,10 @@ def _readable(value: Any) -> str:
     if isinstance(value, float):
         return f"{round(value, 3):,}"
     if isinstance(value, dict):
-        return ", ".join(f"{k} ({_readable(v)})" if isinstance(v, dict) else f"{k} {_readable(v)}"
+        return ", ".join(f"{k} ({readable(v)})" if isinstance(v, dict) else f"{k} {readable(v)}"
                          for k, v in value.items()) or "-"
     if isinstance(value, list | tuple):
-        return ", ".join(_readable(v) for v in value) or "-"
+        return ", ".join(readable(v) for v in value) or "-"
     return str(value)
 
 
@@ -360,7 +362,7 @@ def _write(path: Path, title: str, runs: list[Run], names: dict[str, str], chart
     for r in runs:
         brief = {k: v for k, v in r.summary.items() if k not in ("per_stream", "sizes", "warnings")}
         parts.append(f"<h3>{html.escape(str(r.path))}</h3><table class='summary'>" +
-                     "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_readable(v))}</td></tr>"
+                     "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(readable(v))}</td></tr>"
                              for k, v in brief.items()) + "</table>")
     parts.append("</body></html>")
     path.write_text("\n".join(parts))
