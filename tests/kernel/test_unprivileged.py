@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,22 @@ def _as_nobody(extra_env: dict[str, str], end, caps: list[str], *args: str) -> s
                             env={**os.environ, **extra_env})
 
 
+def _wait_for_line(proc: subprocess.Popen, start: str, timeout: float) -> str:
+    """Read proc's stderr until a line starting with ``start`` (what was read, that line last);
+    fail with what it said if it ends first, or kill it if that takes over ``timeout`` seconds."""
+    said = ""
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stderr:
+            said += line
+            if line.startswith(start):
+                return said
+    finally:
+        watchdog.cancel()
+    raise AssertionError(f"no {start!r} line from {proc.args} within {timeout} s: {said}")
+
+
 @pytest.fixture
 def pin_dir():
     path = f"{pinned.BPFFS}/xskt-{secrets.token_hex(4)}"
@@ -121,8 +138,8 @@ def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin
     worker = _as_nobody(worker_env, b, NET_RAW, "sink", b.ifname, "--pin", pin_dir, "--count", "2000",
                         "--frames", "1024", "--json")
     try:
-        wait_attached(b)
-        _ = subprocess.run(["sleep", "1"])  # the worker binds after start-up
+        wait_attached(b)  # at once (attached above): the frames are the worker's only once it says it's bound
+        said = _wait_for_line(worker, "xsk sink: receiving on", timeout=60)
         g = subprocess.run([sys.executable, "-m", "xsk.cli", "gen", a.ifname, "--netns", a.netns, "--dst-mac",
                             b.mac, "--count", "2000", "--rate", "20k", "--json"],
                            capture_output=True, text=True, timeout=60)
@@ -130,7 +147,7 @@ def test_a_worker_with_only_cap_net_raw_receives_through_the_pins(veth_pair, pin
         out, err = worker.communicate(timeout=30)
     finally:
         worker.kill()
-    assert worker.returncode == 0, err
+    assert worker.returncode == 0, said + err
     s = last_json(out)
     assert s["packets"] == 2000 and s["lost"] == 0
     assert s["accounting"]["pool"] == s["accounting"]["total"]

@@ -8,6 +8,7 @@ sequence checks are exact when it arrives on one queue, as ``xsk gen --queues`` 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..traffic import _receiver as receiver
@@ -48,7 +49,16 @@ def _several(args: argparse.Namespace, queues: list[int], reporter: common.Repor
     Ctrl-C or SIGTERM."""
     cfg = receive_config(args)
     with Sink(args.ifname, queues=queues, **{k: v for k, v in vars(cfg).items() if k != "ifname"}) as sink:
+        _say_ready(args, queues)
         return sink.wait(tick=lambda live: reporter.tick(live["packets"], live["bytes"]), stop=stop.is_set)
+
+
+def _say_ready(args: argparse.Namespace, queues: list[int]) -> None:
+    """One line on stderr once every socket is bound: from then on no frame for it is dropped for
+    want of a receiver (a script starts its sender when it sees this line)."""
+    where = f" in {args.netns}" if args.netns else ""
+    print(f"xsk sink: receiving on {args.ifname}{where}, queue{'s' if len(queues) > 1 else ''} "
+          f"{', '.join(map(str, queues))}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     reporter = common.Reporter(args.json, total=args.count, duration=args.duration)
     with common.ctrl_c_stops() as stop:
         if len(queues) == 1:
-            part = receiver.receive(cfg, queues[0], tick=reporter.tick, stop=stop)
+            part = receiver.receive(cfg, queues[0], tick=reporter.tick, stop=stop,
+                                    ready=lambda: _say_ready(args, queues))
             out = summarize([part], histogram=args.json)
         else:
             out = _several(args, queues, reporter, stop)
