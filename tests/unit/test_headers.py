@@ -49,9 +49,12 @@ def test_c_parser_matches_the_numpy_reference(batch_frames):
         for i, f in enumerate(batch_frames):
             rows[i, : min(len(f), headers.HEAD)] = np.frombuffer(f[: headers.HEAD], dtype=np.uint8)
         want = headers.parse_rows(rows, b.lens)
+        verified = headers.parse(b, verify_checksums=True)  # its own inlined parse, the same fields
         for name in FIELDS:
-            assert np.array_equal(np.asarray(getattr(got, name), dtype=np.int64),
-                                  np.asarray(getattr(want, name), dtype=np.int64)), name
+            for parsed in (got, verified):
+                assert np.array_equal(np.asarray(getattr(parsed, name), dtype=np.int64),
+                                      np.asarray(getattr(want, name), dtype=np.int64)), name
+        assert headers.count_checksums(b) == tuple(int(np.count_nonzero(verified.l4_csum == s)) for s in range(4))
         for mask, proto in ((got.udp, 17), (got.tcp, 6)):  # the masks' meaning, from the fields
             assert np.array_equal(mask, (np.asarray(want.proto) == proto) & (np.asarray(want.l4) >= 0))
             assert not mask.flags.writeable

@@ -407,7 +407,7 @@ static void swap_addresses(uint8_t *p, uint32_t len, uint32_t room, uint32_t fla
 		xsk_swap_halves(p, 6);
 	if (!(flags & (XSK_FWD_SWAP_IPS | XSK_FWD_SWAP_PORTS)))
 		return;
-	xsk_parse_frame(p, len, room, &h); /* offsets it gives are within len and room */
+	xsk_parse_frame_inline(p, len, room, &h); /* offsets it gives are within len and room */
 	if (flags & XSK_FWD_SWAP_IPS) {
 		if (h.ip_version == 4)
 			xsk_swap_halves(p + h.l3 + 12, 4);

@@ -6,15 +6,11 @@ static inline uint32_t rd16(const uint8_t *p, uint32_t at, uint32_t lim)
 	return at + 2 <= lim ? (uint32_t)p[at] << 8 | p[at + 1] : 0;
 }
 
-void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_hdr *h)
+void xsk_parse_frame_general(const uint8_t *p, uint32_t len, uint32_t lim, struct xsk_hdr *h)
 {
-	uint32_t lim = len < room ? len : room, at = 12, et;
+	uint32_t at = 12, et;
 	int is4, is6;
 
-	if (lim > XSK_PKT_HEAD)
-		lim = XSK_PKT_HEAD;
-	memset(h, 0, sizeof(*h));
-	h->vlan = -1;
 	h->l4 = h->payload = -1;
 	for (int t = 0; t < 2; t++) {
 		et = rd16(p, at, lim);
@@ -61,9 +57,15 @@ void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_h
 	h->tcp = h->proto == 6 && h->l4 >= 0;
 }
 
+void xsk_parse_frame(const uint8_t *p, uint32_t len, uint32_t room, struct xsk_hdr *h)
+{
+	xsk_parse_frame_inline(p, len, room, h);
+}
+
 void xsk_pkt_parse(const uint8_t *area, const uint64_t *addrs, const uint32_t *lens, uint32_t n,
 		   uint32_t frame_size, struct xsk_hdr *out)
 {
 	for (uint32_t i = 0; i < n; i++)
-		xsk_parse_frame(area + addrs[i], lens[i], frame_size - xsk_frame_offset(addrs[i], frame_size), &out[i]);
+		xsk_parse_frame_inline(area + addrs[i], lens[i], frame_size - xsk_frame_offset(addrs[i], frame_size),
+				       &out[i]);
 }

@@ -70,7 +70,7 @@ uint32_t xsk_seq_batch(struct xsk_seqstats *st, const uint8_t *area, const uint6
 		uint32_t lim = lens[i] < room ? lens[i] : room;
 		uint64_t seq = 0, sent = 0;
 
-		xsk_parse_frame(p, lens[i], room, &h);
+		xsk_parse_frame_inline(p, lens[i], room, &h);
 		if (h.payload < 0 || (uint32_t)h.payload + 18 > lim || (uint32_t)h.payload + 18 > XSK_PKT_HEAD)
 			continue;
 		p += h.payload;
@@ -123,7 +123,7 @@ uint32_t xsk_flow_batch(struct xsk_flow *flows, uint32_t nflows, const uint8_t *
 		uint8_t src[16], dst[16];
 		size_t alen;
 
-		xsk_parse_frame(p, lens[i], room, &h);
+		xsk_parse_frame_inline(p, lens[i], room, &h);
 		if (h.ip_version != 4 && h.ip_version != 6)
 			continue;
 		if (h.payload >= 0 && (uint32_t)h.payload + 2 <= lim && p[h.payload] == 'X' && p[h.payload + 1] == 'K')
