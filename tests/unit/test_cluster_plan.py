@@ -90,6 +90,13 @@ def test_ids_that_clash_at_a_sender_or_a_receiver_are_refused_naming_both_stream
         Plan([Route(dataclasses.replace(stream(n), id=i), a, b) for n, i, a, b in routes])
 
 
+def test_more_than_256_sequence_streams_into_one_interface_are_refused_saying_so():
+    routes = [Route(stream(f"s{i}"), Endpoint(f"H{i % 2}", "tx0"), C_RX) for i in range(257)]
+    with pytest.raises(ConfigError, match=r"257 sequence streams arrive at C:c0; at most 256 \(the sequence header "
+                                          r"has one byte for the stream id\)"):
+        Plan(routes)
+
+
 def test_a_receiver_on_several_queues_still_takes_sequence_streams_from_one_sender():
     """On queue index q a stream carries id + W*q, W its sender's own width: two senders' could meet."""
     c2 = Endpoint("C", "c0", queues=(0, 1))

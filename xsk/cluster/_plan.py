@@ -107,6 +107,11 @@ class Plan:
         for i, r in enumerate(self.routes):
             if not isinstance(r, Route):
                 raise ConfigError(f"{source}: route {i} is a {type(r).__name__}, not an xsk.cluster.Route")
+        for dst, n in self._sequence_streams_into().items():  # before the profile's own count of streams
+            if n > MAX_STREAMS:
+                raise ConfigError(f"{source}: {n} sequence streams arrive at {dst}; at most {MAX_STREAMS} "
+                                  "(the sequence header has one byte for the stream id): send the others elsewhere, "
+                                  "or with seq=False (counted by their flows)")
         # every stream checked, and named, as one profile: names are unique across the whole run
         # (ids aside: they need only be unique per sender and per receiver, checked below)
         named = Profile([dataclasses.replace(r.stream, id=None) for r in self.routes], rate=rate, source=source)
@@ -136,12 +141,7 @@ class Plan:
                                   f"{sorted(set(both.queues) & set(dst.queues))}: an AF_XDP socket owns its queue, "
                                   "so send and receive there on different queues, or on another interface")
         for dst, routes in self.receivers().items():
-            seq = [r for r in routes if r.stream.wants_seq]
-            if len(seq) > MAX_STREAMS:
-                raise ConfigError(f"{self.source}: {len(seq)} sequence streams arrive at {dst}; at most {MAX_STREAMS} "
-                                  "(the sequence header has one byte for the stream id): send the others elsewhere, "
-                                  "or with seq=False (counted by their flows)")
-            seq_from = {str(r.src) for r in seq}
+            seq_from = {str(r.src) for r in routes if r.stream.wants_seq}
             if len(dst.queues) > 1 and len(seq_from) > 1:
                 raise ConfigError(f"{self.source}: {dst} receives on {len(dst.queues)} queues sequence streams from "
                                   f"{', '.join(sorted(seq_from))}; a stream's id on its other queues depends on its "
@@ -152,6 +152,15 @@ class Plan:
                 if r.stream.wants_seq and len(r.src.queues) != len(dst.queues):
                     raise ConfigError(f"{self.source}: stream {r.name!r} leaves {r.src} on {len(r.src.queues)} "
                                       f"queue(s) and arrives at {dst} on {len(dst.queues)}: use as many on both")
+
+    def _sequence_streams_into(self) -> dict[str, int]:
+        """How many sequence streams arrive at each receiving interface (``"HOST:IFACE"``)."""
+        out: dict[str, int] = {}
+        for r in self.routes:
+            if isinstance(r, Route) and isinstance(r.stream, Stream) and r.stream.wants_seq:
+                key = f"{r.dst.host}:{r.dst.ifname}"
+                out[key] = out.get(key, 0) + 1
+        return out
 
     def _assign_ids(self) -> dict[str, int]:
         """Each stream's id, by name (see the module): explicit ones kept and checked, then the
