@@ -131,6 +131,8 @@ def test_bad_endpoints_and_options_are_one_line_errors():
         ring_plan("retry")
     with pytest.raises(ConfigError, match="at least one route"):
         Plan([])
+    with pytest.raises(ConfigError, match=r"stream 0 is a str, not an xsk.traffic.Stream"):
+        Plan([Route("Ether()", A_TX, B_RX)])  # type: ignore[arg-type]
 
 
 PLAN_TOML = """

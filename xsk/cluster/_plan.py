@@ -114,7 +114,8 @@ class Plan:
                                   "or with seq=False (counted by their flows)")
         # every stream checked, and named, as one profile: names are unique across the whole run
         # (ids aside: they need only be unique per sender and per receiver, checked below)
-        named = Profile([dataclasses.replace(r.stream, id=None) for r in self.routes], rate=rate, source=source)
+        named = Profile([dataclasses.replace(r.stream, id=None) if isinstance(r.stream, Stream) else r.stream
+                         for r in self.routes], rate=rate, source=source)
         for r, s in zip(self.routes, named.streams, strict=True):
             r.stream.name = s.name
         self._check_endpoints()
