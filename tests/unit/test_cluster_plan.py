@@ -167,6 +167,15 @@ def test_a_plan_reads_from_toml_as_a_profile_with_from_and_to():
     assert plan.routes[0].stream.count == 50
 
 
+def test_a_toml_plan_takes_ids_that_need_only_differ_per_sender_and_per_receiver():
+    """a-b says id = 1, the index b-c has in the file: no clash, they meet nowhere; b-c, given
+    none, gets 0. A bad id is one line naming the file and the stream."""
+    plan = Plan.from_toml(PLAN_TOML.replace('name = "a-b"', 'name = "a-b"\nid = 1'), source="lab.toml")
+    assert (plan.stream_id("a-b"), plan.stream_id("b-c")) == (1, 0)
+    with pytest.raises(ConfigError, match=r"lab.toml: stream 0 \('a-b'\): id: a stream id 0..255, got 300"):
+        Plan.from_toml(PLAN_TOML.replace('name = "a-b"', 'name = "a-b"\nid = 300'), source="lab.toml")
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda t: t.replace('from = "A:a0"\n', ""), r"lab.toml: stream 0 \('a-b'\): from: every stream of a plan"),
     (lambda t: t.replace('to = "C:c0"', 'to = "D:d0"'), r"stream 1 \('b-c'\): to: no host 'D' in \[hosts\]"),

@@ -349,9 +349,12 @@ class Plan:
                     raise ConfigError(f"{where}: {key}: every stream of a plan needs one, as \"HOST:IFACE\"")
                 pair.append(_endpoint(t[key], netns, queues, f"{where}: {key}"))
             ends.append((pair[0], pair[1]))
-            stripped.append({k: v for k, v in t.items() if k not in PLAN_KEYS})
+            stripped.append({k: v for k, v in t.items() if k not in (*PLAN_KEYS, "id")})
+        # ids are the plan's to check (per sender and per receiver), not one profile's: put back after
         profile = Profile.from_dict({**doc, "stream": stripped}, source=source)
-        return cls([Route(s, a, b) for s, (a, b) in zip(profile.streams, ends, strict=True)], on_failure=on_failure,
+        streams = [dataclasses.replace(s, id=t["id"]) if "id" in t else s
+                   for s, t in zip(profile.streams, tables, strict=True)]
+        return cls([Route(s, a, b) for s, (a, b) in zip(streams, ends, strict=True)], on_failure=on_failure,
                    rate=profile.rate, source=source)
 
 
