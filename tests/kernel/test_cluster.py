@@ -9,6 +9,7 @@ any interface. Needs the cluster extra (Dask distributed); skipped without it, s
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
 
@@ -195,3 +196,59 @@ def test_a_host_that_cannot_start_its_part_fails_the_run_with_its_own_error(ring
             run.start()
         assert "lost" not in str(caught.value) and not run.lost
     assert xdp_attached(ring) == []
+
+
+@pytest.fixture
+def star():
+    """A's and B's interfaces and C's one interface, each a veth end in its own namespace, whose
+    peers are ports of one bridge in a namespace of its own (C's MAC pinned to C's port, so
+    nothing is flooded back to the senders); the bridge namespace is removed whatever happens,
+    and with it every peer (and so every pair)."""
+    from xsk import netns
+    from xsk.testing._veth import NS_PREFIX, sysctl
+
+    with VethPair(ip_a="10.72.0.1/24", ip_b=None, mac_a="02:00:00:00:72:0a", mac_b="02:00:00:00:72:1a") as a, \
+            VethPair(ip_a="10.72.0.2/24", ip_b=None, mac_a="02:00:00:00:72:0b", mac_b="02:00:00:00:72:1b") as b, \
+            VethPair(ip_a="10.72.0.3/24", ip_b=None, mac_a="02:00:00:00:72:0c", mac_b="02:00:00:00:72:1c") as c:
+        bridge = f"{NS_PREFIX}{secrets.token_hex(4)}-br"
+        subprocess.run(["ip", "netns", "add", bridge], check=True)
+        try:
+            with netns.entered(bridge):
+                sysctl("net/ipv6/conf/all/disable_ipv6", "1")
+                sysctl("net/ipv6/conf/default/disable_ipv6", "1")
+            subprocess.run(["ip", "-n", bridge, "link", "add", "br0", "type", "bridge"], check=True)
+            subprocess.run(["ip", "-n", bridge, "link", "set", "br0", "up"], check=True)
+            for pair in (a, b, c):
+                subprocess.run(["ip", "-n", pair.b.netns, "link", "set", pair.b.ifname, "netns", bridge], check=True)
+                subprocess.run(["ip", "-n", bridge, "link", "set", pair.b.ifname, "master", "br0", "up"], check=True)
+            subprocess.run(["bridge", "-n", bridge, "fdb", "replace", c.a.mac, "dev", c.b.ifname, "master", "static"],
+                           check=True)
+            yield a, b, c
+        finally:
+            subprocess.run(["ip", "netns", "del", bridge], check=False)
+
+
+def test_two_hosts_send_sequence_streams_into_one_interface_each_counted_exactly(star):
+    """A and B each send C's one interface a sequence stream (the plan gives them ids 0 and 1):
+    each stream's count is exact, nothing lost, duplicated or reordered, and C's sink names
+    each id after its stream."""
+    a, b, c = star
+    rx = Endpoint("C", c.a.ifname, c.a.netns)
+    plan = Plan([Route(Stream(f"Ether()/IP(dst='{c.a.ip}')/UDP(sport={sport}, dport=9000)", name=name, rate="2k",
+                              count=3000), Endpoint(host, pair.a.ifname, pair.a.netns), rx)
+                 for name, host, pair, sport in (("from-a", "A", a, 1000), ("from-b", "B", b, 1001))])
+    assert [plan.stream_id(n) for n in ("from-a", "from-b")] == [0, 1]
+    with LocalHosts(["A", "B", "C"]) as hosts, ClusterRun(plan, hosts.address, sink={"filter": "udp:9000"}) as run:
+        run.start()
+        out = run.wait(timeout=120)
+    assert out["lost_hosts"] == {}
+    for name in ("from-a", "from-b"):
+        s = out["streams"][name]
+        assert (s["status"], s["sent"], s["received"], s["lost"], s["duplicates"], s["reordered"], s["extra"]) == (
+            "ok", 3000, 3000, 0, 0, 0, 0), name
+    sink = out["receivers"][str(rx)]
+    assert {k: (v["name"], v["packets"]) for k, v in sink["per_stream"].items()} == {
+        "0": ("from-a", 3000), "1": ("from-b", 3000)}
+    for summary in [*out["senders"].values(), sink]:
+        ledger_whole(summary)
+    assert xdp_attached(star) == []

@@ -216,3 +216,42 @@ fields = { dst_port = "9000-9001" }
     # last one seen, can't be told from not yet sent)
     assert (half["name"], half["packets"], half["lost"]) == ("half", 1000, 999)
     assert s["lost"] == 999
+
+
+def test_a_stream_given_an_id_arrives_under_it_and_joins_by_it(veth_pair, tmp_path):
+    """Stream "voice" says id = 7, "data" none (its index, 1): xsk sink's per-stream table has
+    them under 7 and 1, named from the profile, every frame in order; loss_per_stream joins
+    gen's and sink's results by them."""
+    from xsk.traffic import loss_per_stream
+
+    a, b = veth_pair.a, veth_pair.b
+    profile = tmp_path / "ids.toml"
+    profile.write_text("""
+[[stream]]
+name = "voice"
+id = 7
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(sport=7, dport=9000)"
+rate = "5k"
+count = 3000
+
+[[stream]]
+name = "data"
+packet = "Ether()/IP(dst='192.0.2.2')/UDP(sport=8, dport=9000)"
+rate = "5k"
+count = 2000
+""")
+    sink = start("sink", b.ifname, "--netns", b.netns, "--filter", "udp:9000", "--count", "5000", "--json",
+                 "--profile", str(profile))
+    wait_attached(b)
+    gen = xsk("gen", a.ifname, "--netns", a.netns, "--dst-mac", b.mac, "--profile", str(profile), "--json")
+    assert gen.returncode == 0, gen.stderr
+    g = last_json(gen.stdout)
+    s = last_json(finish(sink)[0])
+    assert g["per_stream"]["voice"]["ids"] == [7] and g["per_stream"]["data"]["ids"] == [1]
+    assert set(s["per_stream"]) == {"7", "1"}
+    for key, name, n in (("7", "voice", 3000), ("1", "data", 2000)):
+        got = s["per_stream"][key]
+        assert (got["name"], got["packets"], got["lost"], got["duplicates"], got["reordered"]) == (name, n, 0, 0, 0)
+    loss = loss_per_stream(g, s)
+    assert {k: (v.sent, v.received, v.lost, v.extra) for k, v in loss.items()} == {
+        "voice": (3000, 3000, 0, 0), "data": (2000, 2000, 0, 0)}

@@ -3,6 +3,8 @@ across hosts (with plain dicts shaped as Generator and Sink results). No engine,
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from xsk.cluster import Endpoint, Plan, Route, host_resource
@@ -36,20 +38,76 @@ def test_the_plan_says_what_runs_on_each_host():
     assert host_resource("A") == "xsk-host-A"
 
 
-def test_a_sink_is_given_its_sequence_senders_whole_profile_so_ids_keep_their_names():
-    """The sink on C gets every stream of B's interface (in B's order: the ids), then the
-    unsequenced streams that A sends it, counted by their flows."""
+def test_a_sink_is_given_the_sequence_streams_routed_to_it_under_their_plan_ids():
+    """The sink on C gets B's stream into C under the id the plan gave it, then the unsequenced
+    stream that A sends it (counted by its flow, under an id free there)."""
     b_to_elsewhere = Endpoint("A", "a9")
     plan = Plan([Route(stream("b-a"), B_TX, b_to_elsewhere), Route(stream("b-c"), B_TX, C_RX),
                  Route(stream("a-c", seq=False), A_TX, C_RX)])
-    assert [s.name for s in plan.sink_profile(C_RX).streams] == ["b-a", "b-c", "a-c"]
+    sink = plan.sink_profile(C_RX)
+    assert [(s.name, s.id) for s in sink.streams] == [("b-c", 1), ("a-c", 0)]
     assert stream_ids(plan, "b-c") == ["1"]
+    assert [(s.name, s.id) for s in plan.sender_profile(B_TX).streams] == [("b-a", 0), ("b-c", 1)]
+    assert plan.routes[1].stream.id is None, "the plan's own streams are left as given"
 
 
-def test_sequence_streams_from_two_interfaces_into_one_are_refused_with_the_way_out():
-    with pytest.raises(ConfigError, match=r"B:b0 receives sequence streams from A:a0, C:c0.*seq=False"):
-        Plan([Route(stream("a-b"), A_TX, B_RX), Route(stream("c-b"), Endpoint("C", "c0"), B_RX)])
-    Plan([Route(stream("a-b"), A_TX, B_RX), Route(stream("c-b", seq=False), Endpoint("C", "c0"), B_RX)])
+def test_sequence_streams_from_several_senders_into_one_interface_get_ids_of_their_own():
+    """A and B each send C two sequence streams: every id into C differs; each sender numbers
+    its own streams with no gap it needn't have; a stream elsewhere reuses an id freely."""
+    c_tx = Endpoint("C", "c1")
+    plan = Plan([Route(stream("a1"), A_TX, C_RX), Route(stream("a2"), A_TX, C_RX),
+                 Route(stream("b1"), B_TX, C_RX), Route(stream("b2"), B_TX, C_RX),
+                 Route(stream("c-a"), c_tx, Endpoint("A", "a1"))])
+    assert {n: plan.stream_id(n) for n in ("a1", "a2", "b1", "b2", "c-a")} == {
+        "a1": 0, "a2": 1, "b1": 2, "b2": 3, "c-a": 0}
+    assert [(s.name, s.id) for s in plan.sink_profile(C_RX).streams] == [("a1", 0), ("a2", 1), ("b1", 2), ("b2", 3)]
+    assert [s.id for s in plan.sender_profile(B_TX).streams] == [2, 3]
+    assert stream_ids(plan, "b2") == ["3"]
+
+
+def test_a_users_ids_are_kept_and_the_others_fill_in_around_them():
+    plan = Plan([Route(stream("a1"), A_TX, C_RX), Route(dataclasses.replace(stream("b1"), id=0), B_TX, C_RX),
+                 Route(dataclasses.replace(stream("b2"), id=9), B_TX, C_RX),
+                 Route(dataclasses.replace(stream("a-b", seq=False), id=9), A_TX, B_RX)])
+    # b1 keeps 0, so a1 (no id) takes 1; an unsequenced stream shares C's ids, not its sender's
+    assert {n: plan.stream_id(n) for n in ("a1", "b1", "b2", "a-b")} == {"a1": 1, "b1": 0, "b2": 9, "a-b": 9}
+    assert stream_ids(plan, "b2") == ["9"]
+
+
+@pytest.mark.parametrize(("routes", "message"), [
+    ([("x", 4, A_TX, C_RX), ("y", 4, B_TX, C_RX)],
+     r"stream 1 \('y'\): id: id 4 is also stream 'x''s \(from A:a0\), and both arrive at C:c0 with a sequence "
+     r"header: give them different ids, or leave the ids out and the plan gives them"),
+    ([("x", 4, A_TX, C_RX), ("y", 4, A_TX, B_RX)],
+     r"stream 1 \('y'\): id: id 4 is also stream 'x''s, which leaves A:a0 too; give each stream of one sender its "
+     r"own id"),
+    ([("x", 256, A_TX, C_RX)], r"stream 0 \('x'\): id: a stream id 0..255, got 256"),
+    ([("x", 200, Endpoint("A", "a0", queues=(0, 1)), Endpoint("C", "c0", queues=(0, 1)))],
+     r"A:a0 sends streams with ids up to 200 from 2 queues, which needs 402 stream ids; at most 256"),
+])
+def test_ids_that_clash_at_a_sender_or_a_receiver_are_refused_naming_both_streams(routes, message):
+    with pytest.raises(ConfigError, match=message):
+        Plan([Route(dataclasses.replace(stream(n), id=i), a, b) for n, i, a, b in routes])
+
+
+def test_more_than_256_sequence_streams_into_one_interface_are_refused_saying_so():
+    routes = [Route(stream(f"s{i}"), Endpoint(f"H{i % 2}", "tx0"), C_RX) for i in range(257)]
+    with pytest.raises(ConfigError, match=r"257 sequence streams arrive at C:c0; at most 256 \(the sequence header "
+                                          r"has one byte for the stream id\)"):
+        Plan(routes)
+
+
+def test_a_receiver_on_several_queues_still_takes_sequence_streams_from_one_sender():
+    """On queue index q a stream carries id + W*q, W its sender's own width: two senders' could meet."""
+    c2 = Endpoint("C", "c0", queues=(0, 1))
+    with pytest.raises(ConfigError, match=r"C:c0 receives on 2 queues sequence streams from A:a0, B:b1; .*seq=False"):
+        Plan([Route(stream("a"), Endpoint("A", "a0", queues=(0, 1)), c2),
+              Route(stream("b"), Endpoint("B", "b1", queues=(2, 3)), c2)])
+    plan = Plan([Route(stream("a"), Endpoint("A", "a0", queues=(0, 1)), c2),
+                 Route(stream("a2"), Endpoint("A", "a0", queues=(0, 1)), Endpoint("B", "b0", queues=(0, 1))),
+                 Route(stream("b", seq=False), B_TX, c2)])
+    assert stream_ids(plan, "a") == ["0", "2"] and stream_ids(plan, "a2") == ["1", "3"]
+    assert [(s.name, s.id) for s in plan.sink_profile(c2).streams] == [("a", 0), ("a2", 1), ("b", 2)]
 
 
 @pytest.mark.parametrize(("routes", "message"), [
@@ -73,6 +131,8 @@ def test_bad_endpoints_and_options_are_one_line_errors():
         ring_plan("retry")
     with pytest.raises(ConfigError, match="at least one route"):
         Plan([])
+    with pytest.raises(ConfigError, match=r"stream 0 is a str, not an xsk.traffic.Stream"):
+        Plan([Route("Ether()", A_TX, B_RX)])  # type: ignore[arg-type]
 
 
 PLAN_TOML = """
@@ -105,6 +165,15 @@ def test_a_plan_reads_from_toml_as_a_profile_with_from_and_to():
     assert [(str(r.src), r.src.netns, str(r.dst), r.dst.netns) for r in plan.routes] == [
         ("A:a0", "ns-a0", "B:b0", "ns-b0"), ("B:b1", None, "C:c0", None)]
     assert plan.routes[0].stream.count == 50
+
+
+def test_a_toml_plan_takes_ids_that_need_only_differ_per_sender_and_per_receiver():
+    """a-b says id = 1, the index b-c has in the file: no clash, they meet nowhere; b-c, given
+    none, gets 0. A bad id is one line naming the file and the stream."""
+    plan = Plan.from_toml(PLAN_TOML.replace('name = "a-b"', 'name = "a-b"\nid = 1'), source="lab.toml")
+    assert (plan.stream_id("a-b"), plan.stream_id("b-c")) == (1, 0)
+    with pytest.raises(ConfigError, match=r"lab.toml: stream 0 \('a-b'\): id: a stream id 0..255, got 300"):
+        Plan.from_toml(PLAN_TOML.replace('name = "a-b"', 'name = "a-b"\nid = 300'), source="lab.toml")
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -146,6 +215,21 @@ def test_results_join_sent_on_one_host_with_received_on_another():
         "b-c": ("B:b1", "C:c0", "ok", 100, 100, 0)}
     assert out["a-b"]["latency_us"]["p99"] == 12.0
     assert ONE_CLOCK["shared"] and "one CLOCK_REALTIME" in ONE_CLOCK["basis"]
+
+
+def test_the_join_of_two_senders_into_one_interface_goes_by_the_plans_ids():
+    """A's stream got id 0 and B's id 1 at C; the sink's own labels are not trusted (here: none,
+    and a wrong one), and another sender's stream never counts as this one's."""
+    plan = Plan([Route(stream("a1"), A_TX, C_RX), Route(stream("b1"), B_TX, C_RX)])
+    sent = {"A:a0": {"per_stream": {"a1": {"ids": [0], "seq": True, "packets": 100, "bytes": 6000}}},
+            "B:b1": {"per_stream": {"b1": {"ids": [1], "seq": True, "packets": 80, "bytes": 4800}}}}
+    got = sink_results([("a1", 99), ("b1", 80)])
+    got["per_stream"]["0"]["name"] = "b1"  # a label from elsewhere: the plan's ids decide
+    out = join(plan, sent, {"C:c0": got}, {}, ONE_CLOCK)
+    assert {n: (r["sent"], r["received"], r["lost"], r["duplicates"], r["reordered"]) for n, r in out.items()} == {
+        "a1": (100, 99, 1, 0, 0), "b1": (80, 80, 0, 0, 0)}
+    merged = merged_received(plan, {"C:c0": got})
+    assert {k: v["name"] for k, v in merged["per_stream"].items()} == {"C:c0/0": "a1", "C:c0/1": "b1"}
 
 
 def test_a_lost_host_leaves_its_streams_unknown_not_counted_as_lost():

@@ -8,10 +8,17 @@ the Sink of each receiving one (``receivers``; ``sink_profile``: the profile tha
 so its stream ids carry the right names) and, when a host is lost, the streams it carried
 (``carried_by``).
 
-Stream ids are numbered per generator (its stream ``i`` of ``N`` on queue index ``q`` has id
-``i + N*q``), so two generators would reuse ids on one receiving interface: sequence streams
-into one receiving endpoint must come from one sending endpoint. Streams without a sequence
-header (``seq=False``) are counted by their flows and may come from anywhere.
+Stream ids (``stream_id``): the plan gives every stream the id its sequence header carries, so
+that the sequence streams reaching one receiving interface all carry different ids, whichever
+host sends them. A stream's own ``id`` (``Stream(id=N)``) is kept; the others get, in plan
+order, the lowest id that no other stream of their sending endpoint has and (for a sequence
+stream) no other sequence stream into their receiving endpoint has. Explicit ids that clash
+there are refused naming both streams, and so are more than 256 sequence streams into one
+interface (the header has a byte for the id). On queue index ``q`` a stream carries
+``id + W*q`` (``W``: its sender profile's ``id_width``), which depends on the sender's own ids,
+so a receiving endpoint with several queues takes sequence streams from one sending endpoint.
+Streams without a sequence header (``seq=False``) are counted by their flows and may come from
+anywhere.
 
 A plan file is Python (it defines ``plan``: a ``Plan`` or a list of ``Route``) or TOML: a
 profile's file with two additions: each ``[[stream]]`` has ``from`` and ``to``
@@ -22,6 +29,7 @@ own namespace); ``on_failure`` at the top.
 
 from __future__ import annotations
 
+import dataclasses
 import runpy
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,6 +39,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..traffic import Profile, Stream
+from ..traffic._profile import MAX_STREAMS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,9 +107,19 @@ class Plan:
         for i, r in enumerate(self.routes):
             if not isinstance(r, Route):
                 raise ConfigError(f"{source}: route {i} is a {type(r).__name__}, not an xsk.cluster.Route")
+        for dst, n in self._sequence_streams_into().items():  # before the profile's own count of streams
+            if n > MAX_STREAMS:
+                raise ConfigError(f"{source}: {n} sequence streams arrive at {dst}; at most {MAX_STREAMS} "
+                                  "(the sequence header has one byte for the stream id): send the others elsewhere, "
+                                  "or with seq=False (counted by their flows)")
         # every stream checked, and named, as one profile: names are unique across the whole run
-        Profile([r.stream for r in self.routes], rate=rate, source=source)
+        # (ids aside: they need only be unique per sender and per receiver, checked below)
+        named = Profile([dataclasses.replace(r.stream, id=None) if isinstance(r.stream, Stream) else r.stream
+                         for r in self.routes], rate=rate, source=source)
+        for r, s in zip(self.routes, named.streams, strict=True):
+            r.stream.name = s.name
         self._check_endpoints()
+        self._ids = self._assign_ids()
 
     def _check_endpoints(self) -> None:
         where: dict[tuple[str, str], str | None] = {}
@@ -124,15 +143,82 @@ class Plan:
                                   "so send and receive there on different queues, or on another interface")
         for dst, routes in self.receivers().items():
             seq_from = {str(r.src) for r in routes if r.stream.wants_seq}
-            if len(seq_from) > 1:
-                raise ConfigError(f"{self.source}: {dst} receives sequence streams from {', '.join(sorted(seq_from))}; "
-                                  "stream ids are numbered per sending interface, so they would collide there: "
-                                  "send from one interface to it, or send the others' streams with seq=False "
-                                  "(counted by their flows)")
+            if len(dst.queues) > 1 and len(seq_from) > 1:
+                raise ConfigError(f"{self.source}: {dst} receives on {len(dst.queues)} queues sequence streams from "
+                                  f"{', '.join(sorted(seq_from))}; a stream's id on its other queues depends on its "
+                                  "sender's own ids, so they could collide there: receive on one queue, send from "
+                                  "one interface to it, or send the others' streams with seq=False (counted by "
+                                  "their flows)")
             for r in routes:
                 if r.stream.wants_seq and len(r.src.queues) != len(dst.queues):
                     raise ConfigError(f"{self.source}: stream {r.name!r} leaves {r.src} on {len(r.src.queues)} "
                                       f"queue(s) and arrives at {dst} on {len(dst.queues)}: use as many on both")
+
+    def _sequence_streams_into(self) -> dict[str, int]:
+        """How many sequence streams arrive at each receiving interface (``"HOST:IFACE"``)."""
+        out: dict[str, int] = {}
+        for r in self.routes:
+            if isinstance(r, Route) and isinstance(r.stream, Stream) and r.stream.wants_seq:
+                key = f"{r.dst.host}:{r.dst.ifname}"
+                out[key] = out.get(key, 0) + 1
+        return out
+
+    def _assign_ids(self) -> dict[str, int]:
+        """Each stream's id, by name (see the module): explicit ones kept and checked, then the
+        lowest free one for the others, in plan order."""
+        at_src: dict[tuple[str, str], dict[int, Route]] = {}
+        at_dst: dict[tuple[str, str], dict[int, Route]] = {}
+        out: dict[str, int] = {}
+
+        def place(r: Route, sid: int) -> None:
+            at_src.setdefault((r.src.host, r.src.ifname), {})[sid] = r
+            if r.stream.wants_seq:
+                at_dst.setdefault((r.dst.host, r.dst.ifname), {})[sid] = r
+            out[r.name] = sid
+
+        for i, r in enumerate(self.routes):
+            sid = r.stream.id
+            if sid is None:
+                continue
+            where = f"{self.source}: stream {i} ({r.name!r}): id"
+            if isinstance(sid, bool) or not isinstance(sid, int) or not 0 <= sid < MAX_STREAMS:
+                raise ConfigError(f"{where}: a stream id 0..{MAX_STREAMS - 1}, got {sid!r}")
+            other = at_src.get((r.src.host, r.src.ifname), {}).get(sid)
+            if other is not None:
+                raise ConfigError(f"{where}: id {sid} is also stream {other.name!r}'s, which leaves {r.src} too; "
+                                  "give each stream of one sender its own id")
+            other = at_dst.get((r.dst.host, r.dst.ifname), {}).get(sid) if r.stream.wants_seq else None
+            if other is not None:
+                raise ConfigError(f"{where}: id {sid} is also stream {other.name!r}'s (from {other.src}), and both "
+                                  f"arrive at {r.dst} with a sequence header: give them different ids, or leave "
+                                  "the ids out and the plan gives them")
+            place(r, sid)
+        for i, r in enumerate(self.routes):
+            if r.stream.id is not None:
+                continue
+            taken = set(at_src.get((r.src.host, r.src.ifname), {}))
+            if r.stream.wants_seq:
+                taken |= set(at_dst.get((r.dst.host, r.dst.ifname), {}))
+            sid = next((k for k in range(MAX_STREAMS) if k not in taken), None)
+            if sid is None:
+                raise ConfigError(f"{self.source}: stream {i} ({r.name!r}): no stream id left: the other streams "
+                                  f"leaving {r.src}" + (f" and the sequence streams into {r.dst}" if
+                                                        r.stream.wants_seq else "")
+                                  + f" take all {MAX_STREAMS}; give ids to the streams, or send fewer from there")
+            place(r, sid)
+        for src, routes in self.senders().items():
+            width = max(out[r.name] for r in routes) + 1
+            if width * len(src.queues) > MAX_STREAMS:
+                raise ConfigError(f"{self.source}: {src} sends streams with ids up to {width - 1} from "
+                                  f"{len(src.queues)} queues, which needs {width * len(src.queues)} stream ids; at "
+                                  f"most {MAX_STREAMS}: lower ids, or fewer queues")
+        return out
+
+    def stream_id(self, name: str) -> int:
+        """The id the plan gives stream ``name`` (its own ``id``, else the one given out; see the
+        module): what its sequence header carries from its sender's first queue."""
+        self.route(name)  # a clear error for a name the plan lacks
+        return self._ids[name]
 
     # --- what runs where ------------------------------------------------------------------
     def hosts(self) -> list[str]:
@@ -154,17 +240,25 @@ class Plan:
         return out
 
     def sender_profile(self, src: Endpoint) -> Profile:
-        """The profile the Generator on ``src`` sends: its streams, in plan order."""
-        return Profile([r.stream for r in self.senders()[src]], rate=self.rate, source=self.source)
+        """The profile the Generator on ``src`` sends: its streams, in plan order, each with the
+        id the plan gives it (copies: the plan's streams are not changed)."""
+        return Profile([dataclasses.replace(r.stream, id=self._ids[r.name]) for r in self.senders()[src]],
+                       rate=self.rate, source=self.source)
 
     def sink_profile(self, dst: Endpoint) -> Profile:
-        """The profile the Sink on ``dst`` is given: every stream of the endpoint sending it sequence
-        streams, in that sender's order (so the sink names each id as the generator numbered it),
-        then the unsequenced streams other endpoints send it (counted by their flows)."""
+        """The profile the Sink on ``dst`` is given: with one queue, the sequence streams routed
+        to it under their plan ids (so the sink names each id after its stream, whichever host
+        sent it); with several, every stream of the one endpoint sending it sequence streams, as
+        that sender numbers them (``id + W*q`` needs its whole width). Then the unsequenced
+        streams routed to it (counted by their flows; their ids are the free ones here, never
+        on the wire)."""
         routes = self.receivers()[dst]
-        seq_src = next((r.src for r in routes if r.stream.wants_seq), None)
-        streams = [r.stream for r in self.senders()[seq_src]] if seq_src is not None else []
-        streams += [r.stream for r in routes if r.src != seq_src and not r.stream.wants_seq]
+        seq = [r for r in routes if r.stream.wants_seq]
+        if len(dst.queues) > 1 and seq:
+            seq = self.senders()[seq[0].src]
+        streams = [dataclasses.replace(r.stream, id=self._ids[r.name]) for r in seq]
+        free = (k for k in range(MAX_STREAMS) if k not in {s.id for s in streams})
+        streams += [dataclasses.replace(r.stream, id=next(free)) for r in routes if r not in seq]
         return Profile(streams, rate=self.rate, source=self.source)
 
     def carried_by(self, host: str) -> list[str]:
@@ -255,9 +349,12 @@ class Plan:
                     raise ConfigError(f"{where}: {key}: every stream of a plan needs one, as \"HOST:IFACE\"")
                 pair.append(_endpoint(t[key], netns, queues, f"{where}: {key}"))
             ends.append((pair[0], pair[1]))
-            stripped.append({k: v for k, v in t.items() if k not in PLAN_KEYS})
+            stripped.append({k: v for k, v in t.items() if k not in (*PLAN_KEYS, "id")})
+        # ids are the plan's to check (per sender and per receiver), not one profile's: put back after
         profile = Profile.from_dict({**doc, "stream": stripped}, source=source)
-        return cls([Route(s, a, b) for s, (a, b) in zip(profile.streams, ends, strict=True)], on_failure=on_failure,
+        streams = [dataclasses.replace(s, id=t["id"]) if "id" in t else s
+                   for s, t in zip(profile.streams, tables, strict=True)]
+        return cls([Route(s, a, b) for s, (a, b) in zip(streams, ends, strict=True)], on_failure=on_failure,
                    rate=profile.rate, source=source)
 
 

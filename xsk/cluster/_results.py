@@ -2,7 +2,9 @@
 
 Plain data in and out. ``join`` takes each sending endpoint's ``Generator`` results and each
 receiving endpoint's ``Sink`` results (keyed by ``str(endpoint)``) and gives, per stream of the
-plan, ``xsk.traffic.loss_per_stream``'s ``StreamLoss`` as a dict plus ``from``, ``to`` and a
+plan (its sequence streams found in a sink's results by the ids the plan gave them, ``stream_ids``,
+whatever names the sink put on them), ``xsk.traffic.loss_per_stream``'s ``StreamLoss`` as a dict
+plus ``from``, ``to`` and a
 ``status``: "ok", or "host lost" with what is still known (what the surviving side sent
 or received; the lost side's count is None, and so is the loss: unknown, never counted as lost).
 ``clock`` says whether the hosts share one realtime clock: only then is
@@ -33,11 +35,26 @@ def clock(identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def stream_ids(plan: Plan, name: str) -> list[str]:
-    """The ids stream ``name`` carries on its sender's queues (index ``i`` of ``N``: ``i + N*q``)."""
+    """The ids stream ``name`` carries on its sender's queues: the plan's id for it plus ``W*q``
+    (``W``: the largest id its sender's streams have, plus one)."""
     route = plan.route(name)
-    routes = plan.senders()[route.src]
-    i = [r.name for r in routes].index(name)
-    return [str(i + len(routes) * q) for q in range(len(route.src.queues))]
+    width = max(plan.stream_id(r.name) for r in plan.senders()[route.src]) + 1
+    return [str(plan.stream_id(name) + width * q) for q in range(len(route.src.queues))]
+
+
+def _named(plan: Plan, dst: str, sink: dict[str, Any]) -> dict[str, Any]:
+    """A sink's results with each id named after the plan's stream that carries it there (the
+    sequence streams routed to ``dst``), whatever names the sink gave, so that the join goes by
+    the plan's ids."""
+    names = {sid: r.name for r in plan.routes if str(r.dst) == dst and r.stream.wants_seq
+             for sid in stream_ids(plan, r.name)}
+    per_stream = {}
+    for key, value in (sink.get("per_stream") or {}).items():
+        value = {k: v for k, v in value.items() if k != "name"}
+        if key in names:
+            value["name"] = names[key]
+        per_stream[key] = value
+    return {**sink, "per_stream": per_stream}
 
 
 def join(plan: Plan, sent: dict[str, dict[str, Any]], received: dict[str, dict[str, Any]],
@@ -50,7 +67,7 @@ def join(plan: Plan, sent: dict[str, dict[str, Any]], received: dict[str, dict[s
         gone = [h for h in (r.src.host, r.dst.host) if h in lost_hosts]
         g, s = sent.get(src), received.get(dst)
         if g is not None and s is not None:
-            row = {**base, "status": "ok", **loss_per_stream(g, s)[r.name].as_dict()}
+            row = {**base, "status": "ok", **loss_per_stream(g, _named(plan, dst, s))[r.name].as_dict()}
         else:
             n_sent = None if g is None else int((g.get("per_stream") or {}).get(r.name, {}).get("packets", 0))
             row = {**base, "name": r.name, "status": "host lost" if gone else "not run", "sent": n_sent,

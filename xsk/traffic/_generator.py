@@ -509,7 +509,7 @@ class Generator(Workers):
                 raise ConfigError(f"port {name!r} has tx_queues=[] (it does not send), but streams "
                                   f"{', '.join(map(repr, streams))} leave it: give it a queue to send from",
                                   argument="ports")
-        check_ids(len(profile.streams), {name: self._tx_queues(name) for name in sending})
+        check_ids(profile.id_width, {name: self._tx_queues(name) for name in sending})
         plans: dict[int, StreamPlan] = {}
         for name in sending:
             port = self.ports[name]

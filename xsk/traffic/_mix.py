@@ -62,7 +62,9 @@ class StreamPlan:
     start: float = 0.0
     burst: int = 1
     seq_start: int = 0      # the first packet's sequence number (and index into the field values)
-    stream_id: int | None = None  # a fixed id (gen's one-stream runs: the queue); None: index + streams * q
+    stream_id: int | None = None  # a fixed id on every queue (gen's one-stream runs: the queue); None: see below
+    id: int | None = None  # the profile's id for the stream (``Stream.id``, else its index); None: ``index``
+    id_width: int = 0  # the profile's ``id_width``: queue index q sends ``id + id_width * q``; 0: ``len(plans)``
     port: str | None = None  # the port the stream names (a run over several ports; ``xsk.traffic._ports``)
     rows: CaptureRows | None = None  # a capture's frames, sent in a cycle instead of the template
     random_from: int | None = None  # a payload drawn per frame from this offset on (``payload="random-per-frame"``)
@@ -73,6 +75,18 @@ class StreamPlan:
     @property
     def mean_size(self) -> float:
         return float(self.sizes.mean())
+
+    def wire_id(self, q: int, nplans: int) -> int:
+        """The id this stream's sequence header carries from queue index ``q`` (of a worker given
+        ``nplans`` plans): its fixed ``stream_id``, else ``id + id_width * q``."""
+        if self.stream_id is not None:
+            return self.stream_id
+        return (self.index if self.id is None else self.id) + (self.id_width or nplans) * q
+
+
+def id_width(plans: list[StreamPlan]) -> int:
+    """How many ids one queue's worker uses for ``plans`` (their profile's ``id_width``)."""
+    return max((p.id_width or len(plans) for p in plans), default=0)
 
 
 def _packet_bytes(stream: Stream, src_mac: str, dst_mac: str, src_ip: str | None) -> tuple[bytes, Any]:
@@ -135,6 +149,7 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
     built and checked against ``frame_size`` (errors name the stream); ``line_bps``: the link's
     line rate, for rates given as a percentage of it."""
     plans = []
+    ids, width = profile.ids, profile.id_width
     for i, s in enumerate(profile.streams):
         if indexes is not None and i not in indexes:
             continue
@@ -171,6 +186,7 @@ def resolve(profile: Profile, *, src_mac: str, dst_mac: str = "ff:ff:ff:ff:ff:ff
         plans.append(plan)
     for plan in plans:  # (a port's streams only, in a run over several: indexes stay the profile's)
         s = profile.streams[plan.index]
+        plan.id, plan.id_width = ids[plan.index], width
         plan.after = profile.predecessor(plan.index)
         if s.bursts is not None:
             assert s.burst is not None  # Stream.check: bursts come with burst
@@ -236,14 +252,16 @@ def catch_up_depth(burst: int, pps: float | None, catch_up: float = CATCH_UP) ->
 
 class Mix:
     """One worker's C scheduler over the plans; the queue index ``q`` of ``nqueues`` sets the
-    stream ids (``index + len(plans) * q``) and this worker's share of rates and counts."""
+    stream ids (``StreamPlan.wire_id``: the profile's id ``+ id_width * q``) and this worker's
+    share of rates and counts."""
 
     def __init__(self, plans: list[StreamPlan], umem: Umem, capacity: int, *, q: int = 0, nqueues: int = 1,
                  catch_up: float = CATCH_UP, control: Control | None = None, slot: int | None = None,
                  active: Collection[int] | None = None) -> None:
-        if len(plans) * nqueues > 256:
-            raise ConfigError(f"{len(plans)} streams on {nqueues} queues need {len(plans) * nqueues} stream ids; "
-                              "at most 256")
+        width = id_width(plans)
+        if width * nqueues > 256:
+            raise ConfigError(f"{len(plans)} streams (ids up to {width - 1}) on {nqueues} queues need "
+                              f"{width * nqueues} stream ids; at most 256: fewer queues, or lower ids")
         self.plans = plans
         self.umem = umem
         self._patchers = [_patch_plan(p) for p in plans]
@@ -262,7 +280,7 @@ class Mix:
             c.sizes = ffi.from_buffer("uint32_t[]", sizes)
             c.nsizes = len(sizes)
             c.sizes_random = 1 if p.sizes_random else 0
-            c.id = i + len(plans) * q if p.stream_id is None else p.stream_id
+            c.id = p.wire_id(q, len(plans))
             c.seq0 = p.seq_start
             share = None if p.count is None else p.count // nqueues + (1 if q < p.count % nqueues else 0)
             if p.bursts is not None:  # each queue sends its share of every burst
@@ -451,4 +469,4 @@ class Mix:
         return out
 
 
-__all__ = ["Mix", "StreamPlan", "check_plans_mtu", "resolve"]
+__all__ = ["Mix", "StreamPlan", "check_plans_mtu", "id_width", "resolve"]

@@ -20,9 +20,10 @@ b: send 1, receive 0. A port that only sends uses queue 0; one that only receive
 queues. ``tx_queues`` and ``rx_queues`` given on a ``Port`` are taken as they are, and a queue
 given to both is refused up front with what to do instead of the kernel's EBUSY.
 
-Stream ids: stream ``i`` of ``N`` (over every port) sent from queue index ``q`` of its port
-carries id ``i + N * q``; each stream leaves one port, so the ids stay unique over all of them,
-and ``N`` times the most queues a port sends from is at most 256.
+Stream ids: the run's one profile numbers its streams over every port (``Profile.ids``: a
+stream's ``id``, else its index); sent from queue index ``q`` of its port a stream carries
+``id + W * q`` (``W``: ``Profile.id_width``); each stream leaves one port, so the ids stay
+unique over all of them, and ``W`` times the most queues a port sends from is at most 256.
 """
 
 from __future__ import annotations
@@ -117,16 +118,16 @@ def one_port_warning(plans: Sequence[StreamPlan], ifname: str) -> str | None:
             f"interface: they all leave {ifname}; a Session over several ports sends each from its own")
 
 
-def check_ids(nstreams: int, tx_queues: Mapping[str, Sequence[int]]) -> None:
-    """Refuse a run whose stream ids would not fit the sequence header's byte: ``nstreams`` (over
-    every port) times the most queues a port sends from."""
+def check_ids(width: int, tx_queues: Mapping[str, Sequence[int]]) -> None:
+    """Refuse a run whose stream ids would not fit the sequence header's byte: the profile's
+    ``id_width`` (its largest id plus one, over every port) times the most queues a port sends from."""
     if not tx_queues:
         return
     most = max(len(q) for q in tx_queues.values())
-    if nstreams * most > MAX_IDS:
+    if width * most > MAX_IDS:
         where = "" if len(tx_queues) == 1 else " (counted over every port: each stream has its own ids)"
-        raise ConfigError(f"{nstreams} streams sent from {most} queues need {nstreams * most} stream ids; at most "
-                          f"{MAX_IDS}{where}: fewer streams or fewer queues")
+        raise ConfigError(f"streams with ids up to {width - 1} sent from {most} queues need {width * most} stream "
+                          f"ids; at most {MAX_IDS}{where}: fewer streams, lower ids or fewer queues")
 
 
 def plan_queues(ports: Mapping[str, Port], sending: set[str], rx_counts: Mapping[str, int]) -> dict[str, Port]:

@@ -8,10 +8,15 @@ starts and how long it lasts). A ``Profile`` is the streams of one run, checked 
 Nothing here sends: ``xsk.traffic._mix`` turns a profile into frames, ``xsk gen --profile``
 and ``xsk.traffic.Generator`` send them.
 
-Stream ids: stream ``i`` of ``N`` sent by the worker of queue index ``q`` (0 with one queue)
-carries id ``i + N * q`` in the top byte of its sequence numbers, and its counter runs 0, 1,
-2, ... densely, so a receiver counts loss per stream and per queue exactly. ``N * Q`` is at
-most 256.
+Stream ids: a stream's id is the top byte of its sequence numbers, and its counter runs 0, 1,
+2, ... densely, so a receiver counts loss per stream and per queue exactly. A stream's id is its
+``id`` when given, else its index in the profile (today's numbering, unchanged); two streams of
+one profile never share one (a clash is refused when the profile is made, naming both). The
+worker of queue index ``q`` (0 with one queue) sends it with id ``id + W * q``, where ``W``
+(``Profile.id_width``) is the largest id plus one (``N``, the number of streams, when no stream
+gives one); ``W * Q`` is at most 256. Explicit ids are what lets several senders share one
+receiving interface (``xsk.cluster`` gives them out): like TRex's ``pg_id``, the sender's
+numbering is no longer its own.
 """
 
 from __future__ import annotations
@@ -151,6 +156,11 @@ class Stream:
     sleeping in poll(), so the figures measure the path and not the sink's wake-up.
     ``port``: the port the stream leaves, in a run over several (``xsk.traffic.Port``): a port's
     name or its interface's name; None: the run's first port.
+    ``id``: the stream id its sequence header carries (0..255), so that a receiver fed by several
+    senders tells their streams apart (TRex calls it ``pg_id``; here it is simply the id the
+    sink's per-stream results are keyed by, so the same word names both). None: the stream's
+    index in its profile. Ids are unique in a profile; with ``Q`` queues the stream also uses
+    ``id + W*q`` (``Profile.id_width``).
     """
 
     packet: Any = None
@@ -173,6 +183,7 @@ class Stream:
     bursts: int | None = None
     ibg: float = 0.0
     next: str | None = None
+    id: int | None = None
 
     def check(self) -> None:
         """Refuse what can be refused without building the packet (ConfigError, key named)."""
@@ -204,6 +215,9 @@ class Stream:
             if not isinstance(self.packet, (str, bytes, bytearray, memoryview)) and not hasattr(self.packet, "build"):
                 raise ConfigError(f"a scapy packet, bytes or a template string, not {type(self.packet).__name__}",
                                   argument="packet")
+        if self.id is not None and (isinstance(self.id, bool) or not isinstance(self.id, int)
+                                    or not 0 <= self.id < MAX_STREAMS):
+            raise ConfigError(f"a stream id 0..{MAX_STREAMS - 1}, got {self.id!r}", argument="id")
         positive("count", self.count, int)
         positive("duration", self.duration)
         positive("burst", self.burst, int)
@@ -340,6 +354,7 @@ class Profile:
                 raise self.error(i, "name", f"{s.name!r} names two streams")
             names.add(s.name)
         self._check_chains()
+        self._check_ids()
         share = sum(s.percent or 0 for s in self.streams)
         if share > 100 + 1e-9:
             raise ConfigError(f"{self.source}: percent: the streams' percents add up to {share:g}, over 100")
@@ -377,6 +392,29 @@ class Profile:
                     break  # a loop that does not pass through i: reported from one of its own streams
                 chain.append(j)
                 at = self.streams[j].next
+
+    def _check_ids(self) -> None:
+        """No two streams share an id (an explicit one, or a stream's index when it gives none)."""
+        owner: dict[int, int] = {}
+        for i, sid in enumerate(self.ids):
+            if sid in owner:
+                j = owner[sid]
+                other = self.streams[j]
+                how = "its id" if other.id is not None else "its index: a stream without an id is numbered by its place"
+                raise self.error(i, "id", f"id {sid} is also stream {j}'s ({other.name!r}, {how}); give each "
+                                 "stream its own id")
+            owner[sid] = i
+
+    @property
+    def ids(self) -> list[int]:
+        """Each stream's id, in stream order: its ``id``, or its index when it gives none."""
+        return [i if s.id is None else s.id for i, s in enumerate(self.streams)]
+
+    @property
+    def id_width(self) -> int:
+        """The largest stream id plus one: a stream sent from queue index ``q`` carries ``id + id_width * q``
+        (``len(streams)`` when no stream gives an id, as before ids could be given)."""
+        return max(self.ids) + 1
 
     def predecessor(self, index: int) -> int | None:
         """The stream whose ``next`` names stream ``index`` (it starts when that one ends), if any."""

@@ -319,12 +319,15 @@ def summarize(parts: list[dict[str, Any]], histogram: bool = False) -> dict[str,
 
 
 def name_streams(summary: dict[str, Any], profile: Profile, nqueues: int = 1) -> None:
-    """Label each stream id of a summary with its profile stream's name (id = index + N * queue index)."""
-    n = len(profile.streams)
+    """Label each stream id of a summary with its profile stream's name: id ``k`` is the stream
+    whose id (``Profile.ids``) is ``k mod W``, sent from queue index ``k // W`` (``W``:
+    ``Profile.id_width``), for the first ``nqueues`` queue indexes."""
+    width = profile.id_width
+    by_id = {sid: s.name for sid, s in zip(profile.ids, profile.streams, strict=True)}
     for key, s in summary.get("per_stream", {}).items():
-        i = int(key) % n
-        if int(key) < n * nqueues:
-            s["name"] = profile.streams[i].name
+        name = by_id.get(int(key) % width)
+        if name is not None and int(key) < width * nqueues:
+            s["name"] = name
 
 
 def _worker(cfg: ReceiveConfig, queue: int, slot: int, shared: Any, streams: Any, flow_shared: Any, latency: Any,
@@ -511,7 +514,7 @@ class Sink(Workers):
         out = summarize(results, histogram=self.config.histogram)
         if self.profile is not None:
             most = max(len([1 for n, _ in self._slots if n == name]) for name in self.ports)
-            name_streams(out, self.profile, MAX_IDS // len(self.profile.streams) if self.by_port else most)
+            name_streams(out, self.profile, MAX_IDS // self.profile.id_width if self.by_port else most)
         if self.by_port:
             out.pop("queues", None)  # queue numbers repeat over ports: per_port has them
             out["per_port"] = per_port(results, self.ports)

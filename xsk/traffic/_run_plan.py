@@ -227,8 +227,9 @@ def _plan_profile(cfg: GenConfig, path: str, engine: str, rate: str | None, dst_
     line_bps = line_rate(cfg.ifname, cfg.netns) if profile.uses_line_rate() else None
     cfg.plans = resolve(profile, src_mac=iface_mac, dst_mac=dst_mac or "ff:ff:ff:ff:ff:ff", src_ip=iface_ip,
                         frame_size=cfg.frame_size, line_bps=line_bps)
-    if len(cfg.plans) * len(cfg.queues) > 256:
-        raise ConfigError(f"{len(cfg.plans)} streams on {len(cfg.queues)} queues need more than 256 stream ids")
+    if profile.id_width * len(cfg.queues) > 256:
+        raise ConfigError(f"{len(cfg.plans)} streams (ids up to {profile.id_width - 1}) on {len(cfg.queues)} queues "
+                          "need more than 256 stream ids")
     cfg.engine = "afxdp"
     cfg.burst = cfg.batch
     cfg.from_profile = True

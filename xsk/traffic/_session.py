@@ -38,15 +38,15 @@ def live_rows(plans: Sequence[Any], nqueues: int, sent: dict[str, Any], got: dic
               ports: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per stream, from a Generator's and a Sink's ``stats()``: name, tx, rx, tx - rx (frames in
     flight included, so not yet loss), the state it was last put in, and the sink's p50/p99 (µs)
-    of the last second. ``plans``: the generator's streams (their order gives the ids);
+    of the last second. ``plans``: the generator's streams (``StreamPlan.wire_id``: their ids);
     ``ports``: the port each leaves (a run over several), as the row's ``port``."""
-    n = len(plans)
+    n = len(plans)  # (plans made without a profile's ids are numbered by their index, as the Mix does)
     rows = []
     for i, p in enumerate(plans):
         s = sent["per_stream"].get(p.name, {})
         tx = int(s.get("packets", 0))
         states = s.get("states") or [{"state": "running"}]
-        ids = [str(i + n * q) for q in range(nqueues)]
+        ids = [str(p.wire_id(q, n)) for q in range(nqueues)]
         if not p.seq:
             flow = (got.get("flows") or {}).get(p.name)
             rx = None if flow is None else int(flow)

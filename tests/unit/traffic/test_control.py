@@ -109,13 +109,14 @@ def test_a_command_a_worker_never_applied_counts_its_frames_before_it():
 
 def test_the_live_view_joins_tx_and_rx_per_stream_by_id_and_by_flow():
     import io
-    from types import SimpleNamespace
 
     from rich.console import Console
 
     from xsk.traffic._session import live_rows, render
 
-    plans = [SimpleNamespace(name="voice", seq=True), SimpleNamespace(name="raw", seq=False)]
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    plans = resolve(Profile([Stream(pkt, name="voice"), Stream(pkt, name="raw", seq=False)]),
+                    src_mac="02:00:00:00:00:0a")
     sent = {"per_stream": {"voice": {"packets": 500, "states": [{"state": "running"}, {"state": "paused"}]},
                            "raw": {"packets": 300}}}
     got = {"per_stream": {"0": 200, "2": 199}, "flows": {"raw": 290},  # voice on two queues: ids 0 and 2
@@ -127,6 +128,17 @@ def test_the_live_view_joins_tx_and_rx_per_stream_by_id_and_by_flow():
     out = io.StringIO()
     Console(file=out, width=100).print(render(rows, "1.0 s"))
     assert "voice" in out.getvalue() and "paused" in out.getvalue() and "101" in out.getvalue()
+
+
+def test_the_live_view_finds_a_stream_under_the_id_it_was_given():
+    """Stream(id=7) of a profile whose largest id is 7: ids 7 and 15 on two queues."""
+    from xsk.traffic._session import live_rows
+
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    plans = resolve(Profile([Stream(pkt, name="voice", id=7), Stream(pkt, name="data")]), src_mac="02:00:00:00:00:0a")
+    got = {"per_stream": {"7": 10, "15": 5, "1": 3, "9": 4}, "flows": {}}
+    rows = live_rows(plans, 2, {"per_stream": {"voice": {"packets": 15}, "data": {"packets": 7}}}, got)
+    assert [(r["stream"], r["rx"]) for r in rows] == [("voice", 15), ("data", 7)]
 
 
 def test_a_chained_stream_waits_while_its_predecessor_is_paused_and_starts_when_it_is_stopped():

@@ -83,3 +83,24 @@ def test_the_report_joins_gen_and_sink_runs_by_stream_name(tmp_path):
     assert run.kind == "sink" and (streams["voice"].lost, streams["voice"].gaps) == (99, 7)
     page = render([gen, sink], tmp_path / "r.html").read_text()
     assert "Sent minus received" in page and "<td>99</td>" in page and "<td>19.80</td>" in page
+
+
+def test_a_sink_given_the_profile_names_each_stream_by_the_id_it_was_given():
+    """Stream(id=7) and an unnumbered stream (index 1) over two queues: ids 7, 15 and 1, 9; an id
+    the profile does not give (3) stays unnamed and joins as another sender's."""
+    from xsk.traffic import Profile, Stream
+    from xsk.traffic._receiver import name_streams
+
+    pkt = "Ether()/IP(dst='192.0.2.2')/UDP(dport=9)"
+    profile = Profile([Stream(pkt, name="seven", id=7), Stream(pkt, name="one")])
+    got = {"per_stream": {k: {"packets": n, "bytes": 64 * n, "duplicates": 0, "reordered": 0, "gaps": 0}
+                          for k, n in (("7", 10), ("15", 5), ("1", 4), ("9", 4), ("3", 2))}}
+    name_streams(got, profile, 2)
+    assert {k: s.get("name") for k, s in got["per_stream"].items()} == {
+        "7": "seven", "15": "seven", "1": "one", "9": "one", "3": None}
+    sent = {"per_stream": {"seven": {"ids": [7, 15], "seq": True, "packets": 16, "bytes": 16 * 64},
+                           "one": {"ids": [1, 9], "seq": True, "packets": 8, "bytes": 8 * 64}}}
+    out = loss_per_stream(sent, got)
+    assert (out["seven"].received, out["seven"].lost) == (15, 1)
+    assert (out["one"].received, out["one"].lost) == (8, 0)
+    assert out["id 3"].extra == 2

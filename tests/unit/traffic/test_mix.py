@@ -204,3 +204,37 @@ def test_a_chained_stream_starts_when_the_one_before_it_has_sent_its_last_frame(
     assert results["b"]["first_s"] == pytest.approx(results["a"]["last_s"] + 0.0021, abs=2e-4)
     assert results["c"]["first_s"] == pytest.approx(results["b"]["last_s"] + 0.0001, abs=2e-4)
     assert results["c"]["last_s"] - results["c"]["first_s"] < 0.005
+
+
+def _ids(frames):
+    """The stream id (top byte of the sequence number) of each frame, by the UDP payload."""
+    out = []
+    for f in frames:
+        payload = bytes(Ether(f)[UDP].payload)
+        out.append(struct.unpack(">Q", payload[2:10])[0] >> 56)
+    return out
+
+
+@pytest.mark.parametrize(("q", "want"), [(0, {7, 1}), (1, {15, 9})])
+def test_a_stream_carries_the_id_it_was_given_on_every_queue(q, want):
+    """Stream(id=7) next to an unnumbered stream 1: width 8, so queue index q sends 7 + 8q and 1 + 8q;
+    the results say the same ids."""
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    plans = resolve(Profile([Stream(pkt, name="seven", id=7, count=20), Stream(pkt, name="one", count=20)]),
+                    src_mac="02:00:00:00:00:0a")
+    with xsk.Umem(frame_count=256, hugepages="off") as umem:
+        mix = Mix(plans, umem, 64, q=q, nqueues=2)
+        frames, which = _run(mix, umem, 2 * MS)
+        results = mix.results()
+    ids = _ids(frames)
+    assert set(ids) == want
+    assert {i for i, w in zip(ids, which, strict=True) if w == 0} == {7 + 8 * q}
+    assert [r["id"] for r in results] == [7 + 8 * q, 1 + 8 * q]
+
+
+def test_ids_that_do_not_fit_the_header_over_the_queues_are_refused():
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    plans = resolve(Profile([Stream(pkt, name="high", id=200)]), src_mac="02:00:00:00:00:0a")
+    with xsk.Umem(frame_count=256, hugepages="off") as umem, pytest.raises(xsk.ConfigError, match=(
+            r"1 streams \(ids up to 200\) on 2 queues need 402 stream ids; at most 256: fewer queues, or lower ids")):
+        Mix(plans, umem, 64, q=0, nqueues=2)

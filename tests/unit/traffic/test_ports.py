@@ -107,8 +107,8 @@ def test_stream_ids_are_counted_over_every_port():
     check_ids(128, {"a": [0, 1], "b": [0]})
     with pytest.raises(ConfigError) as e:
         check_ids(129, {"a": [0, 1], "b": [0]})
-    assert str(e.value) == ("129 streams sent from 2 queues need 258 stream ids; at most 256 (counted over every "
-                            "port: each stream has its own ids): fewer streams or fewer queues")
+    assert str(e.value) == ("streams with ids up to 128 sent from 2 queues need 258 stream ids; at most 256 (counted "
+                            "over every port: each stream has its own ids): fewer streams, lower ids or fewer queues")
 
 
 def test_a_worker_sends_only_its_ports_streams_with_the_ids_of_the_whole_run():
@@ -161,13 +161,11 @@ def test_the_join_says_per_stream_the_port_it_left_and_those_it_arrived_on_and_p
 
 
 def test_the_live_rows_name_each_streams_port():
-    class Plan:
-        def __init__(self, name: str) -> None:
-            self.name, self.seq = name, True
-
+    pkt = Ether(dst="02:00:00:00:00:0b") / IP(dst="192.0.2.2") / UDP(dport=9)
+    plans = resolve(Profile([Stream(pkt, name="ab"), Stream(pkt, name="ba")]), src_mac="02:00:00:00:00:0a")
     sent = {"per_stream": {"ab": {"packets": 10}, "ba": {"packets": 20}}}
     got = {"per_stream": {"0": 10, "1": 15}}
-    rows = live_rows([Plan("ab"), Plan("ba")], 1, sent, got, ["a", "b"])
+    rows = live_rows(plans, 1, sent, got, ["a", "b"])
     assert [(r["stream"], r["port"], r["tx"], r["rx"], r["missing"]) for r in rows] == [
         ("ab", "a", 10, 10, 0), ("ba", "b", 20, 15, 5)]
 

@@ -159,3 +159,34 @@ start = 0.1
     warmup, pulses = resolve(Profile.load(path), src_mac="02:00:00:00:00:0a")
     assert (warmup.after, pulses.after) == (None, 0)
     assert (pulses.bursts, pulses.burst, pulses.ibg, pulses.count, pulses.start) == (3, 50, 0.2, 150, 0.1)
+
+
+def _udp(name, **kw):
+    return Stream("Ether(dst='02:00:00:00:00:0b')/IP(dst='192.0.2.2')/UDP(dport=9)", name=name, **kw)
+
+
+def test_a_stream_gives_its_own_id_and_the_others_keep_their_index():
+    profile = Profile([_udp("a"), _udp("b", id=7), _udp("c")])
+    assert profile.ids == [0, 7, 2]
+    assert profile.id_width == 8  # on queue index q a stream carries id + 8 * q
+    assert Profile([_udp("a"), _udp("b")]).id_width == 2  # no ids given: N, as before
+
+
+def test_a_toml_profile_takes_an_id_per_stream(tmp_path):
+    text = GOOD.replace('name = "bulk"', 'name = "bulk"\nid = 42')
+    assert Profile.load(_write(tmp_path, text)).ids == [0, 42, 2]
+
+
+@pytest.mark.parametrize("streams, message", [
+    ([_udp("a"), _udp("b", id=0)], r"stream 1 \('b'\): id: id 0 is also stream 0's \('a', its index: a stream "
+                                   r"without an id is numbered by its place\); give each stream its own id"),
+    ([_udp("a", id=5), _udp("b", id=5)], r"stream 1 \('b'\): id: id 5 is also stream 0's \('a', its id\)"),
+    ([_udp("a", id=1), _udp("b")], r"stream 1 \('b'\): id: id 1 is also stream 0's \('a', its id\)"),
+    ([_udp("a", id=256)], r"stream 0 \('a'\): id: a stream id 0..255, got 256"),
+    ([_udp("a", id=-1)], r"id: a stream id 0..255, got -1"),
+    ([_udp("a", id="3")], r"id: a stream id 0..255, got '3'"),
+    ([_udp("a", id=True)], r"id: a stream id 0..255, got True"),
+])
+def test_ids_that_clash_or_do_not_fit_the_header_are_refused_naming_both_streams(streams, message):
+    with pytest.raises(ConfigError, match=message):
+        Profile(streams)
