@@ -189,3 +189,17 @@ def test_a_host_pauses_and_resumes_every_stream_of_its_running_generators():
     finally:
         agent.generators.clear()
         agent.close()
+
+
+def test_the_example_plan_checks_as_docs_cluster_md_shows_it(capsys, monkeypatch):
+    """docs/cluster.md's walk-through prints `xsk cluster check examples/plans/two_hops.toml`: the
+    lines it shows are what the command says of the example (run from the checkout's root)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    assert main(["cluster", "check", "examples/plans/two_hops.toml"]) == 0
+    out = capsys.readouterr().out
+    shown = (root / "docs" / "cluster.md").read_text().split("# xsk cluster check examples/plans/two_hops.toml\n")[1]
+    shown = shown.split("...\n")[0]
+    assert shown and out.startswith(shown)
