@@ -90,6 +90,15 @@ def test_run_refuses_bad_numbers_naming_their_option(tmp_path, capsys):
     assert info.value.code == 2 and "--scheduler" in capsys.readouterr().err
 
 
+def test_run_with_a_scheduler_file_that_is_not_there_says_so_instead_of_waiting_for_it(tmp_path, capsys):
+    """The engine's client would wait for the file for ever: a typo is one line, exit 2."""
+    missing = tmp_path / "sched.json"
+    assert main(["cluster", "run", str(write(tmp_path, RING)), "--scheduler", str(missing)]) == 2
+    assert capsys.readouterr().err == (f"xsk cluster: error: scheduler file {missing}: no such file; give the file "
+                                       "the scheduler writes its address to, or the address itself "
+                                       "(tcp://HOST:PORT)\n")
+
+
 def test_local_refuses_twice_the_same_host_and_a_scheduler_file_in_use(tmp_path, capsys):
     assert main(["cluster", "local", "A", "A"]) == 2
     assert capsys.readouterr().err == "xsk cluster: error: hosts ['A', 'A']: one or more distinct names\n"
