@@ -239,3 +239,48 @@ def test_cluster_local_ends_its_scheduler_and_workers_on_sigterm(tmp_path):
     assert "interrupted: SIGTERM" in out and "Traceback" not in err
     assert not path.exists()
     assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+
+
+def test_a_host_lost_mid_run_exits_1_naming_it_and_its_streams(lab, tmp_path):
+    """`xsk cluster local`'s worker for C killed mid-run: `run` goes on with the others (the plan
+    says "continue"), prints C with its stream, and exits 1 saying so; a-b still arrives whole."""
+    path = tmp_path / "s.json"
+    local = subprocess.Popen([*XSK, "cluster", "local", "A", "B", "C", "--scheduler-file", str(path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc: subprocess.Popen[str] | None = None
+    try:
+        read_until(local, READY)
+        plan = plan_file(tmp_path, lab, count=20_000)
+        plan.write_text('on_failure = "continue"\n' + plan.read_text())
+        proc = subprocess.Popen([*XSK, "cluster", "run", str(plan), "--scheduler", str(path), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:  # C has received some of b-c: it is in the middle of its part
+            if json.loads(line)["streams"]["b-c"]["rx"]:
+                break
+        c = [pid for pid in subprocess.run(["pgrep", "-P", str(local.pid)], capture_output=True,
+                                           text=True).stdout.split()
+             if "\0--name\0C\0" in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert len(c) == 1
+        subprocess.run(["kill", "-KILL", c[0]], check=True)
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 1, err
+    finally:
+        for p in (proc, local):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.communicate(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+    assert err.splitlines()[-1] == "xsk cluster: error: host C was lost (streams b-c)"
+    s = json.loads(out.strip().splitlines()[-1])
+    assert set(s["lost_hosts"]) == {"C"} and s["lost_hosts"]["C"]["streams"] == ["b-c"]
+    a_b, b_c = s["streams"]["a-b"], s["streams"]["b-c"]
+    assert (a_b["status"], a_b["sent"], a_b["received"], a_b["lost"]) == ("ok", 20_000, 20_000, 0)
+    assert (b_c["status"], b_c["received"], b_c["lost"]) == ("host lost", None, None)
+    deadline = time.monotonic() + 20  # C's traffic workers find their parent gone and close on their own
+    while xdp_attached(lab) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert xdp_attached(lab) == []
