@@ -269,7 +269,9 @@ class ClusterRun:
     def live(self, *, refresh: float = 1.0, console: Any = None, timeout: float | None = None,
              stop: Callable[[], bool] | None = None) -> dict[str, Any]:
         """``follow()`` shown as a table on the terminal (rich, as ``xsk.traffic.Session.live``),
-        redrawn every ``refresh`` seconds: per stream from, to, state, tx, rx, tx - rx, hosts lost."""
+        redrawn every ``refresh`` seconds: per stream from, to, state, tx, rx, tx - rx, hosts lost.
+        A Ctrl-C here propagates (unlike ``Session.live``): leaving the ``with`` block, ``close()``
+        stops every host; to end the run with its results on a signal, pass ``stop``."""
         from rich.live import Live
 
         from ..traffic._session import render
