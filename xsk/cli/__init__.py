@@ -1,4 +1,4 @@
-"""The ``xsk`` command line: gen, sink, run, fwd, replay, capture, rfc2544, prog, veth, report and demo."""
+"""The ``xsk`` command line: gen, sink, run, fwd, replay, capture, rfc2544, prog, veth, report, cluster and demo."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ COMMANDS = {
     "veth": ("veth", "make, list and remove veth pairs in namespaces for trying the tools"),
     "rfc2544": ("rfc2544", "RFC 2544 throughput (NDR/PDR), latency, loss curve and back-to-back through a device"),
     "report": ("report", "an HTML report (rates, latency over time, histograms) of gen/sink --json outputs"),
+    "cluster": ("cluster", "one run across several hosts on Dask distributed: run a plan with a live table, check "
+                "a plan, or start hosts on this machine to try one"),
     "demo": ("demo", "send sequence-numbered UDP frames across a throwaway veth pair and verify them"),
 }
 

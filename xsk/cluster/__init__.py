@@ -17,6 +17,7 @@ Everything public is importable from here; the modules behind it are internal:
 * ``_results``: the join across hosts, the clock assumption, one gen and one sink summary.
 * ``_run``: ``ClusterRun``, the controller.
 * ``_local``: ``LocalHosts``, several hosts on one machine.
+* ``_text``: a plan and a run's results as text, and what makes a run not clean (``xsk cluster``).
 """
 
 from ._agent import host_resource

@@ -118,6 +118,18 @@ class HostAgent:
         else:
             raise ValueError(f"unknown action {action!r}")
 
+    def control_all(self, action: str) -> None:
+        """``pause`` or ``resume`` every stream of every generator of this host (one that has
+        finished already is left as it is)."""
+        self.renew()
+        if action not in ("pause", "resume"):
+            raise ValueError(f"unknown action {action!r}")
+        for gen in self.generators.values():
+            if gen.finished():
+                continue
+            for name in [p.name for p in gen.plans]:
+                getattr(gen, action)(name)
+
     def stats(self) -> dict[str, Any]:
         """Live: each generator's and sink's ``stats()``, and whether each generator has finished."""
         self.renew()

@@ -15,9 +15,10 @@ actor call mean its worker (the host) is gone, rather than an error of the call 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ..errors import UnsupportedError, XskError
+from ..errors import ConfigError, UnsupportedError, XskError
 
 INSTALL_HINT = "install the cluster extra: pip install 'xsk[cluster]'"
 
@@ -40,6 +41,9 @@ def connect(scheduler: Any, timeout: float = 30.0) -> tuple[Any, bool]:
         return scheduler, False
     if not isinstance(scheduler, str) or not scheduler:
         raise XskError(f"scheduler {scheduler!r}: an address (tcp://HOST:PORT), a scheduler file or a Client")
+    if "://" not in scheduler and not os.path.isfile(scheduler):  # the engine would wait for it for ever
+        raise ConfigError(f"scheduler file {scheduler}: no such file; give the file the scheduler writes its "
+                          "address to, or the address itself (tcp://HOST:PORT)")
     try:
         if "://" in scheduler:
             return dist.Client(scheduler, timeout=timeout, set_as_default=False), True

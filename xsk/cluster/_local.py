@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import UsageError, XskError
+from ..errors import ConfigError, UsageError, XskError
 from ._agent import host_resource
 from ._engine import distributed
 from ._plan import Endpoint
@@ -35,14 +35,16 @@ from ._plan import Endpoint
 class LocalHosts:
     """A scheduler and a worker per name in ``hosts`` on this machine (see the module's docstring).
 
-    ``address``: the scheduler file a ``ClusterRun`` connects with. ``timeout``: seconds to wait
-    for the scheduler and every worker.
+    ``address``: the scheduler file a ``ClusterRun`` connects with: ``scheduler_file`` when given
+    (it must not exist yet; it is removed again by ``close()``), else one in the scratch
+    directory. ``timeout``: seconds to wait for the scheduler and every worker.
     """
 
-    def __init__(self, hosts: Sequence[str], *, timeout: float = 90.0) -> None:
+    def __init__(self, hosts: Sequence[str], *, timeout: float = 90.0, scheduler_file: str | Path | None = None) \
+            -> None:
         names = list(hosts)
         if not names or len(set(names)) != len(names):
-            raise UsageError(f"hosts {names!r}: one or more distinct names")
+            raise ConfigError(f"hosts {names!r}: one or more distinct names")
         for n in names:
             Endpoint(n, "lo")  # the name's rules
         distributed()
@@ -51,13 +53,18 @@ class LocalHosts:
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self.scheduler: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
+        self._file = None if scheduler_file is None else Path(scheduler_file).absolute()
+        if self._file is not None and (self._file.exists() or not self._file.parent.is_dir()):
+            raise ConfigError(f"scheduler file {self._file}: " + (
+                "exists already (another scheduler's?): remove it if no scheduler runs with it, or give another path"
+                if self._file.exists() else "its directory does not exist"))
 
     @property
     def address(self) -> str:
         """The scheduler file's path (what ``ClusterRun(plan, scheduler=...)`` takes)."""
         if self._dir is None:
             raise UsageError("these LocalHosts were not started")
-        return str(self._dir / "scheduler.json")
+        return str(self._file or self._dir / "scheduler.json")
 
     def _spawn(self, module: str, *args: str) -> subprocess.Popen[bytes]:
         assert self._dir is not None
@@ -135,6 +142,8 @@ class LocalHosts:
         self.scheduler = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
+            if self._file is not None:
+                self._file.unlink(missing_ok=True)
         self._dir = None
 
     def __enter__(self) -> LocalHosts:

@@ -5,7 +5,9 @@ the plan names (the worker advertising ``host_resource(host)``), asks each who i
 check), starts every receiving endpoint's Sink, then every sending endpoint's Generator (a
 sender whose streams all go to one interface sends them to that interface's MAC unless they
 say otherwise). ``stats()`` reads every host live; ``wait()`` watches until every generator has
-finished, a host is lost, or the timeout; ``stop()`` ends it early. Both then stop the
+finished, a host is lost, or the timeout (``follow()`` also hands each second's stats to a
+callback, ``live()`` draws them as ``xsk run``'s table); ``stop()`` ends it early.
+``pause()``/``resume()`` act on one stream, or with no stream on every stream of every live host. Both then stop the
 generators, let the frames in flight arrive (until no sink's count moves), stop the sinks and
 return the joined results (``xsk.cluster._results``): per stream sent, received, lost,
 duplicates, reordering and (with one clock) latency, the hosts lost and the streams each carried.
@@ -26,6 +28,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -201,10 +204,14 @@ class ClusterRun:
 
     def stats(self) -> dict[str, Any]:
         """Live, per stream: ``tx`` (sent so far), ``rx`` (received so far; None where its host is
-        lost), their difference (frames in flight included) and ``from``/``to``; ``lost_hosts``."""
+        lost), their difference (frames in flight included), ``from``/``to``, ``state`` (the last one
+        it was put in: running, paused...; "finished" once its generator is done; "host lost") and
+        ``lost_hosts`` (of its two); ``lost_hosts`` of the run."""
         if not self._agents:
             raise UsageError("this ClusterRun was not started")
-        hosts = self._host_stats()
+        return self._live(self._host_stats())
+
+    def _live(self, hosts: dict[str, dict[str, Any]]) -> dict[str, Any]:
         rows = {}
         for r in self.plan.routes:
             g = hosts.get(r.src.host, {}).get("generators", {}).get(str(r.src))
@@ -216,8 +223,13 @@ class ClusterRun:
                 rx = sum(int(s["per_stream"].get(k, 0)) for k in self._ids[r.name])
             else:
                 rx = int(s["flows"].get(r.name, 0))
-            rows[r.name] = {"from": str(r.src), "to": str(r.dst), "tx": tx, "rx": rx,
-                            "missing": None if tx is None or rx is None else tx - rx}
+            gone = [h for h in dict.fromkeys((r.src.host, r.dst.host)) if h in self.lost]
+            states = [] if g is None else (g["per_stream"].get(r.name, {}).get("states") or [{"state": "running"}])
+            state = "host lost" if gone else "-" if not states else str(states[-1]["state"])
+            if state == "running" and g is not None and g.get("finished"):
+                state = "finished"
+            rows[r.name] = {"from": str(r.src), "to": str(r.dst), "state": state, "tx": tx, "rx": rx,
+                            "missing": None if tx is None or rx is None else tx - rx, "lost_hosts": gone}
         return {"streams": rows, "lost_hosts": dict(self.lost), "seconds": time.monotonic() - self._t0}
 
     def _generators_done(self, hosts: dict[str, dict[str, Any]]) -> bool:
@@ -226,17 +238,51 @@ class ClusterRun:
     def wait(self, timeout: float | None = None, poll: float = 0.25) -> dict[str, Any]:
         """Watch until every generator finished, a host is lost (with ``on_failure="stop"``) or
         ``timeout`` seconds; then end the run as ``stop()`` does and return its results."""
+        return self.follow(None, timeout=timeout, poll=poll)
+
+    def follow(self, tick: Callable[[dict[str, Any]], None] | None, *, every: float = 1.0, poll: float = 0.25,
+               timeout: float | None = None, stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """``wait()``, and ``tick(stats())`` (read in the same round) at once, every ``every``
+        seconds and once more at the end; ``stop()`` returning true ends the run early too (a
+        signal's flag). ``tick`` runs in this thread; what it raises ends the watch (``close()``
+        still stops every host). Then ``stop()``'s results."""
         if not self._agents:
             raise UsageError("this ClusterRun was not started")
         end = None if timeout is None else time.monotonic() + timeout
+        due = time.monotonic()
         while self.results is None:
             hosts = self._host_stats()
+            if tick is not None and time.monotonic() >= due:
+                due += every
+                tick(self._live(hosts))
             if self.lost and self.plan.on_failure == "stop":
                 break
             if self._generators_done(hosts) or (end is not None and time.monotonic() >= end):
                 break
+            if stop is not None and stop():
+                break
             time.sleep(poll)
+        if tick is not None and self.results is None:
+            tick(self._live(self._host_stats()))
         return self.stop()
+
+    def live(self, *, refresh: float = 1.0, console: Any = None, timeout: float | None = None,
+             stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """``follow()`` shown as a table on the terminal (rich, as ``xsk.traffic.Session.live``),
+        redrawn every ``refresh`` seconds: per stream from, to, state, tx, rx, tx - rx, hosts lost.
+        A Ctrl-C here propagates (unlike ``Session.live``): leaving the ``with`` block, ``close()``
+        stops every host; to end the run with its results on a signal, pass ``stop``."""
+        from rich.live import Live
+
+        from ..traffic._session import render
+        from ._text import live_rows
+
+        with Live(render([], "starting"), console=console, auto_refresh=False) as view:
+            def draw(snap: dict[str, Any]) -> None:
+                lost = f", hosts lost: {', '.join(snap['lost_hosts'])}" if snap["lost_hosts"] else ""
+                view.update(render(live_rows(snap), f"{snap['seconds']:.1f} s{lost}"), refresh=True)
+
+            return self.follow(draw, every=refresh, timeout=timeout, stop=stop)
 
     def stop(self) -> dict[str, Any]:
         """Stop every generator, let the frames in flight arrive, stop every sink; the joined results."""
@@ -279,13 +325,29 @@ class ClusterRun:
             raise XskError(f"stream {stream!r} is sent by host {r.src.host!r}, which was lost")
         self._call(r.src.host, "control", str(r.src), action, stream, rate)
 
-    def pause(self, stream: str) -> None:
-        """Stop sending ``stream`` (on the host that sends it) until ``resume``."""
-        self._control(stream, "pause")
+    def pause(self, stream: str | None = None) -> None:
+        """Stop sending ``stream`` (on the host that sends it) until ``resume``; with no stream,
+        every stream on every live host (the run goes on, its counts and durations too)."""
+        if stream is None:
+            self._control_all("pause")
+        else:
+            self._control(stream, "pause")
 
-    def resume(self, stream: str) -> None:
-        """Send a paused ``stream`` again, at its rate, scheduled from now."""
-        self._control(stream, "resume")
+    def resume(self, stream: str | None = None) -> None:
+        """Send a paused ``stream`` again, at its rate, scheduled from now; with no stream, every
+        stream on every live host."""
+        if stream is None:
+            self._control_all("resume")
+        else:
+            self._control(stream, "resume")
+
+    def _control_all(self, action: str) -> None:
+        if not self._agents:
+            raise UsageError("this ClusterRun was not started")
+        if self.results is not None:
+            raise UsageError("this ClusterRun has stopped")
+        hosts = dict.fromkeys(src.host for src in self.plan.senders())
+        self._calls([(h, "control_all", (action,)) for h in hosts if h not in self.lost])
 
     def set_rate(self, stream: str, rate: str | float | None) -> None:
         """A new rate for ``stream`` (as ``Generator.set_rate`` takes it)."""

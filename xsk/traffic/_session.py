@@ -76,19 +76,34 @@ def receiver_mac(ifname: str, netns: str | None = None) -> str:
 
 
 def render(rows: list[dict[str, Any]], title: str) -> Any:
-    """The live rows as a rich Table."""
+    """The live rows as a rich Table: stream, state, tx, rx, tx - rx, and the columns the rows
+    carry besides: ``port`` (a run over several ports), ``from``/``to`` and ``lost_hosts`` (a run
+    across hosts, ``xsk.cluster``), ``p50_us``/``p99_us`` (a sink's latency)."""
     from rich.table import Table
 
     def num(v: float | int | None, digits: int = 0) -> str:
         return "-" if v is None else f"{v:,.{digits}f}"
 
-    ports = any("port" in r for r in rows)
+    def has(key: str) -> bool:
+        return any(key in r for r in rows)
+
+    cols: list[tuple[str, Any]] = [("stream", lambda r: r["stream"])]
+    if has("port"):
+        cols.append(("port", lambda r: r.get("port", "-")))
+    if has("from"):
+        cols += [("from", lambda r: r.get("from", "-")), ("to", lambda r: r.get("to", "-"))]
+    cols += [("state", lambda r: r["state"]), ("tx", lambda r: num(r["tx"])), ("rx", lambda r: num(r["rx"])),
+             ("tx - rx", lambda r: num(r["missing"]))]
+    if has("p50_us"):
+        cols += [("p50 us", lambda r: num(r.get("p50_us"), 1)), ("p99 us", lambda r: num(r.get("p99_us"), 1))]
+    if has("lost_hosts"):
+        cols.append(("hosts lost", lambda r: ", ".join(r.get("lost_hosts") or []) or "-"))
     table = Table(title=title, title_justify="left")
-    for col in ("stream", *(["port"] if ports else []), "state", "tx", "rx", "tx - rx", "p50 us", "p99 us"):
-        table.add_column(col, justify="left" if col in ("stream", "port", "state") else "right")
+    for name, _ in cols:
+        table.add_column(name, justify="left" if name in ("stream", "port", "from", "to", "state", "hosts lost")
+                         else "right")
     for r in rows:
-        table.add_row(r["stream"], *([r.get("port", "-")] if ports else []), r["state"], num(r["tx"]), num(r["rx"]),
-                      num(r["missing"]), num(r["p50_us"], 1), num(r["p99_us"], 1))
+        table.add_row(*(cell(r) for _, cell in cols))
     return table
 
 
