@@ -100,7 +100,6 @@ def _as_nobody(extra_env: dict[str, str], end, caps: list[str], *args: str) -> s
 def _wait_for_line(proc: subprocess.Popen[str], start: str, timeout: float) -> str:
     """Read proc's stderr until a line starting with ``start`` (what was read, that line last);
     fail with what it said if it ends first, or kill it if that takes over ``timeout`` seconds."""
-    assert proc.stderr is not None
     said = ""
     assert proc.stderr is not None, "started with stderr=PIPE"
     watchdog = threading.Timer(timeout, proc.kill)
