@@ -97,10 +97,11 @@ def _as_nobody(extra_env: dict[str, str], end, caps: list[str], *args: str) -> s
                             env={**os.environ, **extra_env})
 
 
-def _wait_for_line(proc: subprocess.Popen, start: str, timeout: float) -> str:
+def _wait_for_line(proc: subprocess.Popen[str], start: str, timeout: float) -> str:
     """Read proc's stderr until a line starting with ``start`` (what was read, that line last);
     fail with what it said if it ends first, or kill it if that takes over ``timeout`` seconds."""
     said = ""
+    assert proc.stderr is not None
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     try:
@@ -110,7 +111,7 @@ def _wait_for_line(proc: subprocess.Popen, start: str, timeout: float) -> str:
                 return said
     finally:
         watchdog.cancel()
-    raise AssertionError(f"no {start!r} line from {proc.args} within {timeout} s: {said}")
+    raise AssertionError(f"no {start!r} line from {proc.args!r} within {timeout} s: {said}")
 
 
 @pytest.fixture
