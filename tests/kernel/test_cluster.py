@@ -88,7 +88,7 @@ def test_a_host_killed_mid_run_is_reported_with_its_streams_and_the_rest_finishe
         run.start()
         hosts.kill("C")
         out = run.wait(timeout=120)
-    assert set(out["lost_hosts"]) == {"C"}
+    assert set(out["lost_hosts"]) == {"C"}, out["lost_hosts"]
     assert out["lost_hosts"]["C"]["streams"] == ["b-c", "c-a"]
     assert "left the cluster" in out["lost_hosts"]["C"]["error"] or "lost" in out["lost_hosts"]["C"]["error"]
     a_b = out["streams"]["a-b"]

@@ -23,7 +23,7 @@ error, µs) and ``maxerror`` (their maximum error, µs, growing while no update 
   reach within ``maxerror(A) + maxerror(B)`` of zero; if not, a kernel's claim is wrong and no
   latency is given);
 * otherwise only the measurement through the engine is known, and nothing is corrected: the
-  error is the largest |A↔B offset| the start and end measurements allow (offset plus bound).
+  error is the largest A↔B offset (in size) the start and end measurements allow (offset plus bound).
 
 ``latency_rule`` then keeps a stream's ``latency_us`` with ``latency_error_us`` beside it only
 when that error is at most ``ERROR_FRACTION`` of the latency's p50; otherwise it leaves the

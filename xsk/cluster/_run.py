@@ -203,8 +203,8 @@ class ClusterRun:
         ``time.time()`` seconds), on its host's clock corrected by the offset measured (none on
         our own kernel); by default ``START_MARGIN_S`` after the last is ready, which covers
         telling them. A ``start_at`` that comes before they are all ready is missed: they start
-        at once (``slack_s`` below 0 says so). The results say how close they came (``start``,
-        ``start_skew_us``)."""
+        at once (``slack_s`` below 0 says so). Returns at that instant. The results say how close
+        they came (``start``, ``start_skew_us``)."""
         if self._agents:
             raise UsageError("this ClusterRun was started already")
         if start_at is not None and (isinstance(start_at, bool) or not isinstance(start_at, (int, float))
@@ -236,6 +236,7 @@ class ClusterRun:
             for src in senders:
                 go.setdefault(src.host, {})[str(src)] = self._host_start_ns(src.host, at_ns)
             self._calls([(h, "go", (keys,)) for h, keys in go.items()])
+            time.sleep(max(0.0, at_ns / 1e9 - time.time()))  # return as they send, as a Generator's start() does
             if self.lost:
                 raise XskError(f"host {next(iter(self.lost))!r} was lost while the run started: "
                                f"{next(iter(self.lost.values()))['error']}")
