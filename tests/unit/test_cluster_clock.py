@@ -153,3 +153,18 @@ def test_a_start_at_that_is_no_realtime_instant_is_refused_in_one_line(bad):
     with pytest.raises(ConfigError, match=r"start_at .*: an instant on the realtime clock") as caught:
         _start_at_ns(bad)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", [5.0, "soon", True])
+def test_a_cluster_start_at_that_has_passed_or_is_no_instant_is_refused_before_anything_starts(bad):
+    """Refused in one line before the controller connects to the engine (nothing listens at this address)."""
+    pytest.importorskip("distributed")
+    from xsk.cluster import ClusterRun
+    from xsk.errors import UsageError
+
+    plan = Plan([Route(Stream("Ether()/IP(dst='10.0.0.2')/UDP(dport=9000)", name="s", count=5),
+                       Endpoint("A", "a0"), Endpoint("B", "b0"))])
+    run = ClusterRun(plan, "tcp://127.0.0.1:9")
+    with pytest.raises(UsageError, match=r"start_at .*: an instant still to come") as caught:
+        run.start(start_at=bad)
+    assert "\n" not in str(caught.value) and not run.lost

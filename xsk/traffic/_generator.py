@@ -528,7 +528,8 @@ class Generator(Workers):
     def start(self, profile: Profile | Stream | Sequence[Stream], *, count: int | None = None,
               duration: float | None = None, timeout: float = 30.0, start_at: float | None = None,
               hold: bool = False) -> Generator:
-        """Resolve the profile here (its errors raised now), start the workers, return once each sends.
+        """Resolve the profile here (its errors raised now), start the workers, return once each sends
+        (or, held or given a later ``start_at``, is bound and waits).
 
         ``count``/``duration`` bound the whole run (each worker sends its share of ``count``);
         the streams' own counts and durations end them earlier. ``start_at``: a CLOCK_REALTIME
