@@ -89,7 +89,7 @@ def test_a_host_killed_mid_run_is_reported_with_its_streams_and_the_rest_finishe
         run.start()
         hosts.kill("C")
         out = run.wait(timeout=120)
-    assert set(out["lost_hosts"]) == {"C"}
+    assert set(out["lost_hosts"]) == {"C"}, out["lost_hosts"]
     assert out["lost_hosts"]["C"]["streams"] == ["b-c", "c-a"]
     assert "left the cluster" in out["lost_hosts"]["C"]["error"] or "lost" in out["lost_hosts"]["C"]["error"]
     a_b = out["streams"]["a-b"]
@@ -252,3 +252,36 @@ def test_two_hosts_send_sequence_streams_into_one_interface_each_counted_exactly
     for summary in [*out["senders"].values(), sink]:
         ledger_whole(summary)
     assert xdp_attached(star) == []
+
+
+def test_every_host_clock_is_measured_and_every_sender_starts_at_one_instant(ring):
+    """Each host's offset to the controller is measured through the engine (at start and end) with
+    a bound: on one machine the true offset is 0, and it lies within that bound. The kernel's
+    clock discipline is read (adjtimex). Every sender's first frame is at or after start_at, the
+    spread of the three first frames is reported, and the latency is exact (one kernel)."""
+    plan = ring_plan(ring, count=2000, rate="2k", on_failure="stop")
+    with LocalHosts(["A", "B", "C"]) as hosts, ClusterRun(plan, hosts.address) as run:
+        run.start()
+        out = run.wait(timeout=120)
+    assert out["lost_hosts"] == {}
+    for h, c in out["clock"]["hosts"].items():
+        for when in ("start", "end"):
+            m = c[when]
+            assert m["samples"] >= 8 and m["bound_us"] > 0, (h, when, m)
+            assert abs(m["offset_us"]) <= m["bound_us"] + 0.1, (h, when, m)  # one clock: 0 is within the bound
+        assert isinstance(c["synced"], bool) and c["esterror_us"] >= 0 and c["maxerror_us"] >= 0
+    start = out["start"]
+    assert start["margin_s"] > 0
+    assert set(start["senders"]) == {f"{s}:{p.a.ifname}" for s, p in zip("ABC", ring, strict=True)}
+    for key, s in start["senders"].items():
+        assert s["first_frame_ns"] >= start["at_ns"], key  # no frame left before the instant
+        assert s["after_start_us"] >= 0 and s["bound_us"] == 0, key  # our kernel: exact
+    afters = [s["after_start_us"] for s in start["senders"].values()]
+    assert out["start_skew_us"] == start["skew_us"] == round(max(afters) - min(afters), 1)
+    for name, s in out["streams"].items():
+        assert (s["sent"], s["received"], s["lost"]) == (2000, 2000, 0), name
+        assert s["latency_us"]["p50"] is not None
+    print("offsets (µs):", {h: (c["start"]["offset_us"], c["start"]["bound_us"], c["end"]["offset_us"],
+                                c["end"]["bound_us"]) for h, c in out["clock"]["hosts"].items()},
+          "start:", {k: s["after_start_us"] for k, s in start["senders"].items()}, "skew µs:", out["start_skew_us"],
+          "margin s:", start["margin_s"], "slack s:", start["slack_s"])

@@ -108,3 +108,47 @@ def test_generator_and_sink_from_stdin_c_and_an_unguarded_script(veth_pair, tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "sent 500 got 500", done.stdout + done.stderr
     assert nothing_attached(a, b)
+
+
+def test_a_generator_holds_its_first_frame_until_start_at(veth_pair):
+    """start_at: the workers bind, then wait for the instant; the first frame's stamp (its sequence
+    header's) is at or after it, and every frame still arrives."""
+    import time
+
+    a, b = veth_pair.a, veth_pair.b
+    s = Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), name="held", rate="5k", count=2_000)
+    at = time.time() + 3.0
+    with Sink(b.ifname, netns=b.netns, count=2_000, profile=Profile([s])) as sink, \
+            Generator(a.ifname, netns=a.netns) as gen:
+        gen.start(s, start_at=at)
+        if time.time() < at - 0.5:  # started well before the instant: nothing may have left yet
+            assert gen.stats()["packets"] == 0
+        sent = gen.wait(timeout=60)
+        got = sink.wait(timeout=30)
+    assert sent["start_at_ns"] == int(at * 1e9)
+    assert sent["first_frame_ns"] >= sent["start_at_ns"]
+    assert got["per_stream"]["0"]["packets"] == 2_000 and got["per_stream"]["0"]["lost"] == 0
+    ledger_whole(sent)
+    assert nothing_attached(a, b)
+
+
+def test_a_held_generator_sends_nothing_until_go(veth_pair):
+    """hold=True: the workers are bound and wait; go(instant) lets them send from that instant."""
+    import time
+
+    a, b = veth_pair.a, veth_pair.b
+    s = Stream(Ether(dst=b.mac) / IP(dst=b.ip) / UDP(dport=9000), name="held", rate="5k", count=1_000)
+    with Sink(b.ifname, netns=b.netns, count=1_000, profile=Profile([s])) as sink, \
+            Generator(a.ifname, netns=a.netns) as gen:
+        gen.start(s, hold=True)
+        time.sleep(0.5)
+        assert gen.stats()["packets"] == 0 and not gen.finished()
+        at = time.time() + 0.2
+        gen.go(at)
+        with pytest.raises(Exception, match="once"):
+            gen.go()
+        sent = gen.wait(timeout=60)
+        got = sink.wait(timeout=30)
+    assert sent["start_at_ns"] == int(at * 1e9) <= sent["first_frame_ns"]
+    assert got["per_stream"]["0"]["packets"] == 1_000
+    assert nothing_attached(a, b)

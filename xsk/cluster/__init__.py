@@ -14,7 +14,9 @@ Everything public is importable from here; the modules behind it are internal:
 * ``_plan``: ``Endpoint``, ``Route``, ``Plan`` (pure logic: what runs where, checked).
 * ``_engine``: the engine, imported only when a run needs it, and what counts as a lost host.
 * ``_agent``: ``HostAgent``, the actor on each host that owns its Generators and Sinks.
-* ``_results``: the join across hosts, the clock assumption, one gen and one sink summary.
+* ``_results``: the join across hosts, the clocks, one gen and one sink summary.
+* ``_clock``: each host's clock offset to the controller, its kernel's discipline (adjtimex),
+  and the rule that gives a one-way latency between hosts only with a small, stated error.
 * ``_run``: ``ClusterRun``, the controller.
 * ``_local``: ``LocalHosts``, several hosts on one machine.
 * ``_text``: a plan and a run's results as text, and what makes a run not clean (``xsk cluster``).

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from ..traffic import Generator, Profile, Sink
+from ._clock import kernel_clock
 
 RESOURCE_PREFIX = "xsk-host-"
 
@@ -74,9 +75,14 @@ class HostAgent:
         return not self.expired
 
     def identity(self) -> dict[str, Any]:
-        """Who runs this host: machine name, process, boot id and the realtime clock now (ns)."""
+        """Who runs this host: machine name, process, boot id, the realtime clock now (ns) and its
+        kernel's clock discipline (``_clock.kernel_clock``)."""
         return {"host": self.host, "hostname": socket.gethostname(), "pid": os.getpid(), "boot_id": boot_id(),
-                "realtime_ns": time.time_ns()}
+                "realtime_ns": time.time_ns(), "kernel_clock": kernel_clock()}
+
+    def clock_now(self) -> int:
+        """This host's CLOCK_REALTIME (ns), read as the call arrives: one sample of its offset."""
+        return time.time_ns()
 
     def mac(self, ifname: str, netns: str | None) -> str:
         """The MAC address of ``ifname`` (in ``netns``)."""
@@ -96,16 +102,23 @@ class HostAgent:
 
     def start_generator(self, key: str, ifname: str, netns: str | None, queues: list[int], profile: Profile,
                         dst_mac: str | None, count: int | None, duration: float | None,
-                        options: dict[str, Any]) -> None:
-        """A Generator on ``ifname`` sending ``profile``, started; kept under ``key``."""
+                        options: dict[str, Any], hold: bool = False) -> None:
+        """A Generator on ``ifname`` sending ``profile``, started; kept under ``key``. With
+        ``hold``, its workers are ready but send nothing until ``go``."""
         self.renew()
         gen = Generator(ifname, netns=netns, queues=queues, dst_mac=dst_mac, **options)
         try:
-            gen.start(profile, count=count, duration=duration)
+            gen.start(profile, count=count, duration=duration, hold=hold)
         except BaseException:
             gen.__exit__(None, None, None)
             raise
         self.generators[key] = gen
+
+    def go(self, at_ns: dict[str, int]) -> None:
+        """Held generators, by key: send the first frame at that instant of this host's CLOCK_REALTIME."""
+        self.renew()
+        for key, ns in at_ns.items():
+            self.generators[key].go(ns / 1e9)
 
     def control(self, key: str, action: str, stream: str, rate: str | float | None = None) -> None:
         """``pause``, ``resume`` or ``set_rate`` one stream of the generator under ``key``."""

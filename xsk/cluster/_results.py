@@ -7,9 +7,11 @@ whatever names the sink put on them), ``xsk.traffic.loss_per_stream``'s ``Stream
 plus ``from``, ``to`` and a
 ``status``: "ok", or "host lost" with what is still known (what the surviving side sent
 or received; the lost side's count is None, and so is the loss: unknown, never counted as lost).
-``clock`` says whether the hosts share one realtime clock: only then is
-one-way latency between them given; otherwise each stream's latency is left out and the note says
-why. ``merged_sent``/``merged_received`` make the whole run one gen summary and one sink summary
+``clock`` says whether the hosts share one realtime clock and, per host, its offset to the
+controller and its kernel's discipline (``xsk.cluster._clock``); ``join`` gives a stream's
+one-way latency only as that module's rule allows (exact on one kernel; else with
+``latency_error_us``, or left out with a ``latency_note`` saying why).
+``merged_sent``/``merged_received`` make the whole run one gen summary and one sink summary
 that ``xsk report`` joins by stream name.
 """
 
@@ -18,20 +20,24 @@ from __future__ import annotations
 from typing import Any
 
 from ..traffic import loss_per_stream
+from ._clock import Offset, host_entry, latency_rule
 from ._plan import Plan
 
 SHARED = "shared: every host runs on one kernel (one boot id), so one CLOCK_REALTIME stamps and reads the packets"
-NOT_SHARED = ("per host: the hosts run on different machines and this run measured no offset between their "
-              "clocks (no PTP/chrony check), so one-way latency between hosts is not given")
+NOT_SHARED = ("per host: the hosts run on different machines; a one-way latency between two of them is given "
+              "only when their clocks' error is known and small against it (see each stream's latency_error_us "
+              "or latency_note)")
 
 
-def clock(identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def clock(identities: dict[str, dict[str, Any]], start: dict[str, Offset] | None = None,
+          end: dict[str, Offset] | None = None) -> dict[str, Any]:
     """What the hosts' clocks allow: ``shared`` (one boot id for all), the ``basis`` in words,
-    and each host's machine name and boot id."""
+    and per host (``_clock.host_entry``) its machine name, boot id, offset to the controller at
+    ``start`` and ``end`` of the run and its kernel's discipline."""
     boots = {i.get("boot_id") for i in identities.values()}
     shared = len(boots) == 1 and "" not in boots and None not in boots
     return {"shared": shared, "basis": SHARED if shared else NOT_SHARED,
-            "hosts": {h: {"hostname": i.get("hostname"), "boot_id": i.get("boot_id")} for h, i in identities.items()}}
+            "hosts": {h: host_entry(i, (start or {}).get(h), (end or {}).get(h)) for h, i in identities.items()}}
 
 
 def stream_ids(plan: Plan, name: str) -> list[str]:
@@ -75,9 +81,8 @@ def join(plan: Plan, sent: dict[str, dict[str, Any]], received: dict[str, dict[s
         if gone:
             row["status"] = "host lost"
             row["lost_hosts"] = gone
-        if not clock_info["shared"] and row.get("latency_us") is not None:
-            row["latency_us"] = row["jitter_us"] = None
-            row["latency_note"] = NOT_SHARED
+        if not clock_info["shared"]:
+            latency_rule(row, r.src.host, r.dst.host, clock_info)
         out[r.name] = row
     return out
 

@@ -28,18 +28,20 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ..errors import UsageError, XskError
-from ._agent import HostAgent, host_resource
+from ._agent import HostAgent, boot_id, host_resource
+from ._clock import Offset, measure
 from ._engine import connect, distributed, engine_lost
 from ._plan import Endpoint, Plan
 from ._results import clock, join, merged_received, merged_sent, stream_ids
 
 SETTLE_S = 0.5  # frames in flight have arrived when no sink's count moved for this long
+START_MARGIN_S = 1.0  # start_at by default: this long after every Generator is ready (covers telling them)
 
 
 class ClusterRun:
@@ -75,6 +77,8 @@ class ClusterRun:
         self._where: dict[str, str] = {}  # host -> the address of the engine worker holding its agent
         self._ids = {r.name: stream_ids(plan, r.name) for r in plan.routes}  # the sink's keys of each stream
         self._identities: dict[str, dict[str, Any]] = {}
+        self._offsets: dict[str, Offset] = {}  # each host's clock minus ours, at the start
+        self._start: dict[str, Any] = {}  # start_at (ours, ns), its margin, each sender's (theirs, ns)
         self._t0 = 0.0
 
     # --- calls to hosts -------------------------------------------------------------------
@@ -160,12 +164,55 @@ class ClusterRun:
                 with contextlib.suppress(Exception):  # a lost host is the watching calls' business
                     agent.renew()
 
+    def _measure_offsets(self) -> dict[str, Offset]:
+        """Each live host's clock offset to ours (``_clock.measure``: the tightest of a dozen round
+        trips through the engine, one host after the other so no call waits on another's)."""
+        out: dict[str, Offset] = {}
+        for h, agent in list(self._agents.items()):
+            if h in self.lost:
+                continue
+            def remote_now(a: Any = agent) -> int:
+                return int(a.clock_now().result(timeout=self.call_timeout))
+
+            try:
+                out[h] = measure(remote_now)
+            except Exception as exc:
+                if not engine_lost(exc):
+                    raise
+                self._mark_lost(h, f"{type(exc).__name__}: {exc}", "clock")
+        return out
+
+    def _same_kernel(self) -> set[str]:
+        """The hosts that run on our kernel (our boot id): their clock is ours, offset exactly 0."""
+        ours = boot_id()
+        return {h for h, i in self._identities.items() if ours and i.get("boot_id") == ours}
+
+    def _host_start_ns(self, host: str, at_ns: int) -> int:
+        """Our instant ``at_ns`` on ``host``'s clock: the same when it runs on our kernel, else
+        shifted by its measured offset."""
+        if host in self._same_kernel():
+            return at_ns
+        off = self._offsets.get(host)
+        return at_ns + (off.offset_ns if off is not None else 0)
+
     # --- the run --------------------------------------------------------------------------
-    def start(self, *, count: int | None = None, duration: float | None = None, timeout: float = 60.0) -> ClusterRun:
-        """Place the agents, start every Sink, then every Generator; return once all send.
-        ``count``/``duration`` bound each Generator (its streams' own counts end them earlier)."""
+    def start(self, *, count: int | None = None, duration: float | None = None, timeout: float = 60.0,
+              start_at: float | None = None) -> ClusterRun:
+        """Place the agents, measure their clocks, start every Sink, then every Generator; return
+        once all are ready. ``count``/``duration`` bound each Generator (its streams' own counts
+        end them earlier). Every Generator is started held (ready, sending nothing); once all are,
+        each is told to send its first frame at one instant, ``start_at`` (our CLOCK_REALTIME,
+        ``time.time()`` seconds), on its host's clock corrected by the offset measured (none on
+        our own kernel); by default ``START_MARGIN_S`` after the last is ready, which covers
+        telling them. A ``start_at`` that comes before they are all ready is missed: they start
+        at once (``slack_s`` below 0 says so). Returns at that instant. The results say how close
+        they came (``start``, ``start_skew_us``)."""
         if self._agents:
             raise UsageError("this ClusterRun was started already")
+        if start_at is not None and (isinstance(start_at, bool) or not isinstance(start_at, (int, float))
+                                     or not start_at > time.time()):
+            raise UsageError(f"start_at {start_at!r}: an instant still to come on this machine's realtime clock, "
+                             f"in seconds since the epoch (time.time() + a margin that covers starting the hosts)")
         self._client, self._own_client = connect(self.scheduler)
         self._t0 = time.monotonic()
         try:
@@ -174,14 +221,24 @@ class ClusterRun:
             for h, ident in zip(hosts, self._calls([(h, "identity", ()) for h in hosts]), strict=True):
                 if ident is not None:
                     self._identities[h] = ident
+            self._offsets = self._measure_offsets()
             self._calls([(dst.host, "start_sink", (str(dst), dst.ifname, dst.netns, list(dst.queues),
                                                    self.plan.sink_profile(dst), self.sink_options))
                          for dst in self.plan.receivers()])
+            senders = self.plan.senders()
+            macs = {src: self._dst_mac(routes[0].dst, routes) for src, routes in senders.items()}
             self._calls([(src.host, "start_generator", (str(src), src.ifname, src.netns, list(src.queues),
-                                                        self.plan.sender_profile(src),
-                                                        self._dst_mac(routes[0].dst, routes), count, duration,
-                                                        self.generator_options))
-                         for src, routes in self.plan.senders().items()])
+                                                        self.plan.sender_profile(src), macs[src], count, duration,
+                                                        self.generator_options, True))
+                         for src in senders])
+            at_ns = time.time_ns() + int(START_MARGIN_S * 1e9) if start_at is None else int(start_at * 1e9)
+            self._start = {"at_ns": at_ns, "margin_s": START_MARGIN_S if start_at is None else None,
+                           "slack_s": round(at_ns / 1e9 - time.time(), 3)}
+            go: dict[str, dict[str, int]] = {}
+            for src in senders:
+                go.setdefault(src.host, {})[str(src)] = self._host_start_ns(src.host, at_ns)
+            self._calls([(h, "go", (keys,)) for h, keys in go.items()])
+            time.sleep(max(0.0, at_ns / 1e9 - time.time()))  # return as they send, as a Generator's start() does
             if self.lost:
                 raise XskError(f"host {next(iter(self.lost))!r} was lost while the run started: "
                                f"{next(iter(self.lost.values()))['error']}")
@@ -298,8 +355,10 @@ class ClusterRun:
         self._settle()
         for part in self._calls([(h, "stop_sinks", ()) for h in hosts]):
             received.update(part or {})
-        info = clock(self._identities)
-        self.results = {"clock": info, "on_failure": self.plan.on_failure,
+        info = clock(self._identities, self._offsets, self._measure_offsets())
+        start = start_report(self._start, sent, self._offsets, self._same_kernel())
+        self.results = {"clock": info, "start": start, "start_skew_us": start["skew_us"],
+                        "on_failure": self.plan.on_failure,
                         "streams": join(self.plan, sent, received, self.lost, info),
                         "lost_hosts": dict(self.lost), "senders": sent, "receivers": received,
                         "seconds": round(time.monotonic() - self._t0, 3)}
@@ -388,4 +447,28 @@ class ClusterRun:
         self.close()
 
 
-__all__ = ["SETTLE_S", "ClusterRun"]
+def start_report(start: dict[str, Any], sent: dict[str, dict[str, Any]], offsets: dict[str, Offset],
+                 same_kernel: Collection[str]) -> dict[str, Any]:
+    """How close the senders came to one start: ``at_ns`` (our clock), the ``margin_s`` chosen,
+    ``slack_s`` (what was left of it when every Generator was ready: below 0, they were late
+    and started when told), per sending endpoint its first frame after ``at_ns`` (µs, on its
+    clock less its offset: exact on our kernel, else within ``bound_us``), and ``skew_us``, the
+    spread of those."""
+    rows: dict[str, Any] = {}
+    for key, g in sent.items():
+        host = key.split(":", 1)[0]
+        first = g.get("first_frame_ns")
+        off = offsets.get(host)
+        shift, bound = (0, 0) if host in same_kernel else (
+            (off.offset_ns, off.bound_ns) if off is not None else (None, None))
+        after = None if first is None or shift is None or not start else \
+            round((int(first) - shift - start["at_ns"]) / 1e3, 1)
+        rows[key] = {"first_frame_ns": first, "after_start_us": after,
+                     "bound_us": None if bound is None else round(bound / 1e3, 1)}
+    afters = [r["after_start_us"] for r in rows.values() if r["after_start_us"] is not None]
+    return {"at_ns": start.get("at_ns"), "margin_s": start.get("margin_s"), "slack_s": start.get("slack_s"),
+            "senders": rows,
+            "skew_us": round(max(afters) - min(afters), 1) if afters else None}
+
+
+__all__ = ["SETTLE_S", "START_MARGIN_S", "ClusterRun", "start_report"]

@@ -64,11 +64,17 @@ class SendConfig:
 def send_on_queue(cfg: SendConfig, source: Callable[[Umem], Source], queue: int, *, count: int | None = None,
                   duration: float | None = None, stop: Callable[[], bool] | None = None,
                   tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
-                  ready: Callable[[], None] | None = None) -> dict[str, Any]:
+                  ready: Callable[[], None] | None = None, start_at: Callable[[], int] | None = None
+                  ) -> dict[str, Any]:
     """Send the frames of ``source(umem)`` on ``queue``; the totals and ``streams``.
 
     ``tick(source, packets, kernel)`` is called about four times a second (``kernel``, the
     socket's counters, once a second, else None). ``ready()`` once the socket is bound.
+    ``start_at()``: a CLOCK_REALTIME instant (``time.time_ns()``; 0: not given yet); once bound
+    and its source built, the worker waits for it (``hold_until``) and only then sends, so its
+    rates, counts and duration run from there. The result's ``first_frame_ns``: the CLOCK_REALTIME stamp of the
+    batch that carried the first frame the socket took (the stamp its sequence header carries;
+    None for a source without stamps, or when nothing was sent).
     ``cfg.tx_timestamps``: the UMEM is made with TX metadata (UnsupportedError where libxdp or
     the kernel can't) and the result has ``tx_timestamps`` (see ``sender.TxStamps``).
     """
@@ -79,10 +85,14 @@ def send_on_queue(cfg: SendConfig, source: Callable[[Umem], Source], queue: int,
                         ring_size=cfg.ring_size) as sock:
             if ready is not None:
                 ready()
+            src = source(umem)  # built before the hold: its clock starts at its first frame
             health = Health(umem, cfg.verify_ledger)
             clock = {"tick": time.monotonic() + 0.25, "kernel": time.monotonic() + 1.0}
+            first: list[int | None] = [None]  # the first sent frame's stamp
 
             def on_batch(progress: dict[str, Any]) -> None:
+                if first[0] is None and progress["packets"]:  # the batch before this tick sent the first
+                    first[0] = getattr(progress["source"], "last_ts_ns", None)
                 if health.due():
                     health.check()
                 now = time.monotonic()
@@ -95,26 +105,50 @@ def send_on_queue(cfg: SendConfig, source: Callable[[Umem], Source], queue: int,
                     tick(progress["source"], progress["packets"], kernel)
 
             quiet_gc()
-            out = send_frames(source(umem), umem, sock, count=count, duration=duration, stop=stop, tick=on_batch,
+            if start_at is not None:
+                hold_until(start_at, stop)
+            out = send_frames(src, umem, sock, count=count, duration=duration, stop=stop, tick=on_batch,
                               tx_timestamps=cfg.tx_timestamps)
+            if first[0] is None and out["packets"]:  # it ended right after its first sending batch
+                first[0] = getattr(src, "last_ts_ns", None)
+            out["first_frame_ns"] = first[0] or None
             result = {"queue": queue, **out, "mode": sock.mode, "kernel": sock.statistics(), **health.summary(),
                       "causes": cause_dicts(sock.diagnose())}
         result["accounting"] = umem.accounting()._asdict()
     return result
 
 
+def hold_until(at: Callable[[], int], stop: Callable[[], bool] | None = None) -> None:
+    """Return at the CLOCK_REALTIME instant ``at()`` ns (read again and again: 0 is "not given
+    yet"), or at once when ``stop()`` says so or the instant has passed: asleep until 200 µs
+    before it (a wake-up is late by tens of µs here), spinning on the clock for the rest (short:
+    several workers spinning on few cores would delay each other)."""
+    while not (stop is not None and stop()):
+        at_ns = at()
+        if not at_ns:
+            time.sleep(0.005)
+            continue
+        left = at_ns - time.time_ns()
+        if left <= 0:
+            return
+        if left > 200_000:
+            time.sleep(min(0.05, (left - 200_000) / 1e9))
+
+
 def send_profile(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int = 0, nqueues: int = 1, *,
                  count: int | None = None, duration: float | None = None, stop: Callable[[], bool] | None = None,
                  tick: Callable[[Source, int, dict[str, int] | None], None] | None = None,
                  ready: Callable[[], None] | None = None, control: Control | None = None, slot: int | None = None,
-                 active: Collection[int] | None = None) -> dict[str, Any]:
+                 active: Collection[int] | None = None, start_at: Callable[[], int] | None = None
+                 ) -> dict[str, Any]:
     """Send the plans on ``queue`` (the ``q``-th of ``nqueues``, which sets the stream ids and
     this queue's share of rates and counts): ``send_on_queue`` over a ``Mix``, which applies the
     ``control``'s commands as they come (``xsk.traffic._control``; ``slot``: this worker's row of
-    marks). ``active``: the indexes of the plans this port sends (a run over several ports)."""
+    marks). ``active``: the indexes of the plans this port sends (a run over several ports).
+    ``start_at``: begin sending at the CLOCK_REALTIME instant it gives (see ``send_on_queue``)."""
     return send_on_queue(cfg, lambda umem: Mix(plans, umem, cfg.batch, q=q, nqueues=nqueues, control=control,
                                                slot=slot, active=active), queue,
-                         count=count, duration=duration, stop=stop, tick=tick, ready=ready)
+                         count=count, duration=duration, stop=stop, tick=tick, ready=ready, start_at=start_at)
 
 
 def send_capture(cfg: SendConfig, frames: list[bytes], queue: int, *, pps: float | None = None, burst: int = 1,
@@ -393,7 +427,7 @@ def run(cfg: GenConfig, report: Callable[[dict[str, Any]], None] | None = None,
 
 def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueues: int, count: int | None,
             duration: float | None, shared: Any, control: Control, slot: int, port: str, active: list[int] | None,
-            results: Any, stop: Any) -> None:
+            go: Any, results: Any, stop: Any) -> None:
     n = len(plans)
     stop = WorkerStop(stop)
 
@@ -404,11 +438,20 @@ def _worker(cfg: SendConfig, plans: list[StreamPlan], queue: int, q: int, nqueue
     def work() -> dict[str, Any]:
         out = send_profile(cfg, plans, queue, q, nqueues, count=count, duration=duration, stop=stop.is_set,
                            tick=lambda source, packets, kernel: publish(source.results()),
-                           ready=lambda: results.put(("ready", queue)), control=control, slot=slot, active=active)
+                           ready=lambda: results.put(("ready", queue)), control=control, slot=slot, active=active,
+                           start_at=None if go is None else lambda: int(go.value))
         publish(out["streams"])
         return {**out, "slot": slot, "port": port}
 
     answer(results, work)
+
+
+def _start_at_ns(start_at: float) -> int:
+    """``start_at`` (CLOCK_REALTIME seconds) in ns, or a one-line error for what can't be one."""
+    if isinstance(start_at, bool) or not isinstance(start_at, (int, float)) or not start_at >= 1e9:
+        raise ConfigError(f"start_at {start_at!r}: an instant on the realtime clock, in seconds since the epoch "
+                          f"(time.time() + a few seconds)", argument="start_at")
+    return int(start_at * 1e9)
 
 
 def _check_chains_stay_on_their_port(profile: Profile, ports: Sequence[str]) -> None:
@@ -449,6 +492,7 @@ class Generator(Workers):
 
     what = "generator worker"
     _control: Control | None = None
+    _go: Any = None  # the instant the workers send their first frame (ns, CLOCK_REALTIME; 0: held)
 
     def __init__(self, ifname: str | None = None, *, ports: Mapping[str, Port | str] | None = None,
                  netns: str | None = None, queues: Sequence[int] | None = None, mode: Mode = "auto",
@@ -482,16 +526,28 @@ class Generator(Workers):
         return [0] if queues is None else list(queues)
 
     def start(self, profile: Profile | Stream | Sequence[Stream], *, count: int | None = None,
-              duration: float | None = None, timeout: float = 30.0) -> Generator:
-        """Resolve the profile here (its errors raised now), start the workers, return once each sends.
+              duration: float | None = None, timeout: float = 30.0, start_at: float | None = None,
+              hold: bool = False) -> Generator:
+        """Resolve the profile here (its errors raised now), start the workers, return once each sends
+        (or, held or given a later ``start_at``, is bound and waits).
 
         ``count``/``duration`` bound the whole run (each worker sends its share of ``count``);
-        the streams' own counts and durations end them earlier.
+        the streams' own counts and durations end them earlier. ``start_at``: a CLOCK_REALTIME
+        instant (``time.time()`` seconds): every worker binds its socket, then holds its first
+        frame until that instant, so that several Generators (on several hosts) start together;
+        start() returns once every worker is bound, which may be before it. ``hold``: the
+        workers hold their first frame until ``go()`` gives the instant (several Generators that
+        take different times to start, started together once all are ready). The results
+        say ``start_at_ns`` then, and ``first_frame_ns`` (the earliest worker's first frame, as
+        its sequence header stamps it; also without either).
         """
         from .. import link, netns
 
         if self._procs:
             raise XskError("this Generator was started already")
+        if hold and start_at is not None:
+            raise UsageError("give start_at= or hold=True (then go(start_at)), not both")
+        at_ns = None if start_at is None else _start_at_ns(start_at)
         if not isinstance(profile, Profile):
             profile = Profile(profile)
         cfg = self.config
@@ -529,6 +585,8 @@ class Generator(Workers):
         nw = len(self._slots)
         self._shared = self._ctx.RawArray("q", 2 * len(self.plans) * nw)
         self._control = Control.make(self._ctx, nw)
+        if hold or at_ns is not None:
+            self._go = self._ctx.RawValue("q", at_ns or 0)
         shares = [None if count is None else count // nw + (1 if w < count % nw else 0) for w in range(nw)]
         several = self.by_port
         args = []
@@ -537,9 +595,18 @@ class Generator(Workers):
             port_cfg = dataclasses.replace(cfg, ifname=port.ifname, netns=port.netns)
             active = [i for i, p in enumerate(self.stream_ports) if p == name] if several else None
             args.append((port_cfg, self.plans, queue, q, len(self._tx_queues(name)), shares[w], duration,
-                         self._shared, self._control, w, name, active))
+                         self._shared, self._control, w, name, active, self._go))
         self._spawn(_worker, args, ", ".join(self.ports[n].ifname for n in sending), timeout)
         return self
+
+    def go(self, start_at: float | None = None) -> None:
+        """Let workers held by ``start(hold=True)`` send their first frame at ``start_at`` (a
+        CLOCK_REALTIME instant, ``time.time()`` seconds; None: now)."""
+        if self._go is None or self._go.value:
+            raise UsageError("go() is for a Generator started with hold=True, once")
+        if self.results is not None:
+            raise UsageError("this Generator has stopped")
+        self._go.value = time.time_ns() if start_at is None else _start_at_ns(start_at)
 
     def _command(self, stream: str, op: int, value: float = 0.0) -> None:
         if not self._procs or self._control is None:
@@ -651,6 +718,10 @@ class Generator(Workers):
                 m["packets"] += r["packets"]
                 m["bytes"] += r["bytes"]
             out["per_port"] = per_port
+        firsts = [int(r["first_frame_ns"]) for r in results if r.get("first_frame_ns")]
+        out["first_frame_ns"] = min(firsts) if firsts else None
+        if self._go is not None and self._go.value:
+            out["start_at_ns"] = int(self._go.value)
         warnings = stream_rate_warnings(out) + stream_warnings(self.plans, out)
         if not self.by_port:
             warnings += [w for w in [one_port_warning(self.plans, self.config.ifname)] if w]
@@ -664,6 +735,6 @@ class Generator(Workers):
         return out
 
 
-__all__ = ["Generator", "SendConfig", "broadcast_warning", "merge_streams", "rate_warnings", "run", "send_capture",
-           "send_on_queue", "send_profile", "send_recording", "stream_rate_warnings", "stream_warnings", "summarize",
-           "work"]
+__all__ = ["Generator", "SendConfig", "broadcast_warning", "hold_until", "merge_streams", "rate_warnings", "run",
+           "send_capture", "send_on_queue", "send_profile", "send_recording", "stream_rate_warnings", "stream_warnings",
+           "summarize", "work"]
