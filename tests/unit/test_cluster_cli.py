@@ -13,7 +13,7 @@ from rich.console import Console
 
 from xsk.cli import main
 from xsk.cluster._agent import HostAgent
-from xsk.cluster._text import live_rows, lost_lines, problems, results_table
+from xsk.cluster._text import clock_line, live_rows, lost_lines, problems, results_table
 from xsk.traffic._session import render
 
 RING = textwrap.dedent("""
@@ -141,6 +141,19 @@ def test_a_run_is_clean_only_when_every_stream_arrived_whole_and_no_host_was_los
     assert problems(results(lost_c=False)) == []
     assert problems(results()) == ["host C was lost (streams b-c)"]
     assert problems(results(a_b_received=97, lost_c=False)) == ["stream 'a-b' lost 3 of 100 frames"]
+
+
+def test_the_clock_lines_give_each_host_s_offset_with_its_bound_and_the_start_skew():
+    hosts = {"A": {"start": {"offset_us": 56.2, "bound_us": 1100.2}, "synced": False},
+             "B": {"start": {"offset_us": -1520.0, "bound_us": 12.5}, "synced": True},
+             "C": {"synced": False}}  # lost before it was measured: left out
+    out = clock_line({"clock": {"basis": "per host: ...", "hosts": hosts}, "start_skew_us": 1158.2})
+    assert out.splitlines() == [
+        "clocks: per host: ...",
+        "offsets to the controller (through the engine): A +0.06 ± 1.10 ms (kernel clock unsynchronised), "
+        "B -1.52 ± 0.01 ms",
+        "start: the senders' first frames 1.16 ms apart"]
+    assert clock_line({"clock": {"basis": "shared: ..."}}) == "clocks: shared: ..."
 
 
 def test_the_live_table_shows_where_each_stream_goes_and_the_hosts_lost():

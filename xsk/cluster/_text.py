@@ -95,8 +95,22 @@ def lost_lines(results: dict[str, Any]) -> list[str]:
 
 
 def clock_line(results: dict[str, Any]) -> str:
-    """What the run assumed of the hosts' clocks (and so whether one-way latency is given)."""
-    return f"clocks: {results['clock']['basis']}"
+    """What the run assumed of the hosts' clocks (and so whether one-way latency is given), each
+    host's offset to the controller as measured through the engine at the start, and how far
+    apart the senders' first frames were (``start_skew_us``)."""
+    out = f"clocks: {results['clock']['basis']}"
+    offsets = []
+    for host, c in (results["clock"].get("hosts") or {}).items():
+        m = c.get("start")
+        if m:
+            offsets.append(f"{host} {m['offset_us'] / 1000:+.2f} ± {m['bound_us'] / 1000:.2f} ms"
+                           f"{'' if c.get('synced') else ' (kernel clock unsynchronised)'}")
+    if offsets:
+        out += "\noffsets to the controller (through the engine): " + ", ".join(offsets)
+    skew = results.get("start_skew_us")
+    if skew is not None:
+        out += f"\nstart: the senders' first frames {skew / 1000:.2f} ms apart"
+    return out
 
 
 def problems(results: dict[str, Any]) -> list[str]:
