@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.kernel.traffic import ledger_whole
+from tests.kernel.traffic import ledger_whole, xdp_attached
 from xsk.testing import VethPair
 from xsk.traffic import Stream
 
@@ -45,17 +45,6 @@ def ring_plan(ring, count: int, rate: str, on_failure: str) -> Plan:
                             Endpoint(src, pair.a.ifname, pair.a.netns), Endpoint(dst, pair.b.ifname, pair.b.netns)))
     return Plan(routes, on_failure=on_failure)
 
-
-def xdp_attached(ring) -> list[str]:
-    """Every end of the ring that still has an XDP program (``ip -d link`` in its namespace)."""
-    out = []
-    for pair in ring:
-        for end in (pair.a, pair.b):
-            text = subprocess.run(["ip", "-n", end.netns, "-d", "link", "show", end.ifname], capture_output=True,
-                                  text=True).stdout
-            if "xdp" in text:
-                out.append(f"{end.netns}/{end.ifname}")
-    return out
 
 
 def test_a_run_across_three_hosts_counts_every_stream_exactly(ring, tmp_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.traffic import ledger_whole
+from tests.kernel.traffic import ledger_whole, xdp_attached
 from xsk.testing import VethPair
 
 pytest.importorskip("distributed", reason="the cluster extra (Dask distributed) is not installed: "
@@ -109,17 +109,6 @@ rate = "{rate}"
     path.write_text(text)
     return path
 
-
-def xdp_attached(lab: tuple[VethPair, VethPair]) -> list[str]:
-    """Every end that still has an XDP program (``ip -d link`` in its namespace)."""
-    out = []
-    for pair in lab:
-        for end in (pair.a, pair.b):
-            text = subprocess.run(["ip", "-n", end.netns, "-d", "link", "show", end.ifname], capture_output=True,
-                                  text=True).stdout
-            if "xdp" in text:
-                out.append(f"{end.netns}/{end.ifname}")
-    return out
 
 
 def every_host_stopped(summary: dict, lab: tuple[VethPair, VethPair]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import numpy as np
@@ -22,6 +23,18 @@ def template(pair, size: int = 64, reverse: bool = False) -> bytes:
 def seq_rows(first: int, n: int) -> np.ndarray:
     return np.arange(first, first + n, dtype=">u8").view(np.uint8).reshape(n, 8)
 
+
+
+def xdp_attached(pairs) -> list[str]:
+    """Every end of these veth pairs that still has an XDP program (``ip -d link`` in its namespace)."""
+    out = []
+    for pair in pairs:
+        for end in (pair.a, pair.b):
+            text = subprocess.run(["ip", "-n", end.netns, "-d", "link", "show", end.ifname], capture_output=True,
+                                  text=True).stdout
+            if "xdp" in text:
+                out.append(f"{end.netns}/{end.ifname}")
+    return out
 
 
 def ledger_whole(summary: dict) -> dict:
