@@ -79,6 +79,19 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.communicate()
 
 
+def children_of(pid: int) -> list[str]:
+    """The pids whose parent is ``pid``, read from /proc (a minimal root has no procps)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[1] == str(pid):
+            out.append(stat.parent.name)
+    return out
+
+
 def plan_file(tmp_path: Path, lab: tuple[VethPair, VethPair], count: int | None, rate: str = "2k") -> Path:
     """The plan as a user writes it: A -> B over ab, B -> C over bc."""
     ab, bc = lab
@@ -216,7 +229,7 @@ def test_cluster_local_ends_its_scheduler_and_workers_on_sigterm(tmp_path):
     try:
         read_until(proc, READY)
         assert path.exists()
-        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        children = children_of(proc.pid)
         assert len(children) == 2  # the scheduler and A's worker
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -247,9 +260,7 @@ def test_a_host_lost_mid_run_exits_1_naming_it_and_its_streams(lab, tmp_path):
         for line in proc.stdout:  # C has received some of b-c: it is in the middle of its part
             if json.loads(line)["streams"]["b-c"]["rx"]:
                 break
-        c = [pid for pid in subprocess.run(["pgrep", "-P", str(local.pid)], capture_output=True,
-                                           text=True).stdout.split()
-             if "\0--name\0C\0" in Path(f"/proc/{pid}/cmdline").read_text()]
+        c = [pid for pid in children_of(local.pid) if "\0--name\0C\0" in Path(f"/proc/{pid}/cmdline").read_text()]
         assert len(c) == 1
         subprocess.run(["kill", "-KILL", c[0]], check=True)
         out, err = proc.communicate(timeout=180)
