@@ -9,6 +9,7 @@ and `xsk cluster local` ends its workers on SIGTERM. Needs the cluster extra (Da
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -262,7 +263,7 @@ def test_a_host_lost_mid_run_exits_1_naming_it_and_its_streams(lab, tmp_path):
                 break
         c = [pid for pid in children_of(local.pid) if "\0--name\0C\0" in Path(f"/proc/{pid}/cmdline").read_text()]
         assert len(c) == 1
-        subprocess.run(["kill", "-KILL", c[0]], check=True)
+        os.kill(int(c[0]), signal.SIGKILL)
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 1, err
     finally:
