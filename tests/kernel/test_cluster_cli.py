@@ -72,12 +72,17 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert f"scheduler file {path}" in said and "scheduler tcp://127.0.0.1:" in said
         yield str(path)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        terminate(proc)
+
+
+def terminate(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
+    """SIGTERM, then what it printed; killed (and read) if it has not ended within ``timeout`` s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
 
 
 def children_of(pid: int) -> list[str]:
@@ -177,8 +182,7 @@ def test_sigterm_stops_a_cluster_run_on_every_host_exit_143(lab, scheduler, tmp_
             rows = json.loads(line)["streams"]
             if all(r["tx"] and r["rx"] for r in rows.values()):
                 break
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
+        out, err = terminate(proc, timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -232,8 +236,7 @@ def test_cluster_local_ends_its_scheduler_and_workers_on_sigterm(tmp_path):
         assert path.exists()
         children = children_of(proc.pid)
         assert len(children) == 2  # the scheduler and A's worker
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        out, err = terminate(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -269,12 +272,7 @@ def test_a_host_lost_mid_run_exits_1_naming_it_and_its_streams(lab, tmp_path):
     finally:
         for p in (proc, local):
             if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.communicate(timeout=60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.communicate()
+                terminate(p)
     assert err.splitlines()[-1] == "xsk cluster: error: host C was lost (streams b-c)"
     s = json.loads(out.strip().splitlines()[-1])
     assert set(s["lost_hosts"]) == {"C"} and s["lost_hosts"]["C"]["streams"] == ["b-c"]
