@@ -9,7 +9,8 @@ ActorUnavailableError. Placement is the same idea in both: a worker advertises r
 actor asks for one.
 
 ``connect(scheduler)``: a ``distributed.Client`` for an address, a scheduler file or an
-existing client (which stays the caller's). ``engine_lost(exc)``: does an exception from an
+existing client (which stays the caller's). ``worker_addresses(client)``: the workers the
+scheduler knows now, asked directly. ``engine_lost(exc)``: does an exception from an
 actor call mean its worker (the host) is gone, rather than an error of the call itself?
 """
 
@@ -52,6 +53,21 @@ def connect(scheduler: Any, timeout: float = 30.0) -> tuple[Any, bool]:
         raise XskError(f"can't reach the scheduler at {scheduler}: {exc}") from None
 
 
+def worker_addresses(client: Any) -> set[str]:
+    """The addresses of the workers in ``client``'s cluster now, asked of the scheduler itself.
+
+    Not ``Client.scheduler_info()``: that returns the client's cached identity, which the client's
+    own periodic refresh (every ``distributed.client.scheduler-info-interval``) rewrites *without*
+    its workers, so a read racing the refresh sees an empty cluster (1,152 of 3,000 reads with a
+    1 ms interval here): every host would look lost.
+    """
+    try:
+        info = client.sync(client.scheduler.identity, n_workers=-1)
+    except TypeError:  # a distributed whose identity() takes no n_workers lists them all
+        info = client.sync(client.scheduler.identity)
+    return set(info["workers"])
+
+
 def engine_lost(exc: BaseException) -> bool:
     """True when ``exc``, raised by an actor call, says the actor's worker is gone or unreachable
     (connection closed, worker lost, no answer in time) rather than the call failing there."""
@@ -61,4 +77,4 @@ def engine_lost(exc: BaseException) -> bool:
         "CommClosedError", "CancelledError", "KilledWorker")
 
 
-__all__ = ["INSTALL_HINT", "connect", "distributed", "engine_lost"]
+__all__ = ["INSTALL_HINT", "connect", "distributed", "engine_lost", "worker_addresses"]

@@ -28,7 +28,7 @@ from types import TracebackType
 
 from ..errors import ConfigError, UsageError, XskError
 from ._agent import host_resource
-from ._engine import distributed
+from ._engine import distributed, worker_addresses
 from ._plan import Endpoint
 
 
@@ -100,7 +100,7 @@ class LocalHosts:
     def _joined(self) -> int:
         dist = distributed()
         with dist.Client(scheduler_file=self.address, timeout=10, set_as_default=False) as client:
-            return len(client.scheduler_info(n_workers=-1)["workers"])
+            return len(worker_addresses(client))
 
     def _until(self, ready: object, what: str) -> None:
         end = time.monotonic() + self.timeout

@@ -36,7 +36,7 @@ from typing import Any
 from ..errors import UsageError, XskError
 from ._agent import HostAgent, boot_id, host_resource
 from ._clock import Offset, measure
-from ._engine import connect, distributed, engine_lost
+from ._engine import connect, distributed, engine_lost, worker_addresses
 from ._plan import Endpoint, Plan
 from ._results import clock, join, merged_received, merged_sent, stream_ids
 
@@ -128,10 +128,7 @@ class ClusterRun:
         for a connection that never comes."""
         if not self._where or self._client is None:
             return
-        try:
-            workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        except TypeError:  # a distributed without n_workers= lists them all
-            workers = self._client.scheduler_info()["workers"]
+        workers = worker_addresses(self._client)
         for h, addr in self._where.items():
             if addr not in workers:
                 self._mark_lost(h, f"its engine worker {addr} left the cluster", "watching")
