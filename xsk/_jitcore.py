@@ -49,14 +49,19 @@ def _require_numba() -> Any:
     return numba
 
 
-def njit(fn: Callable[..., Any], cache: bool) -> Any:
+def njit(fn: Callable[..., Any], cache: bool, *, inline: bool = False, boundscheck: bool | None = None,
+         nrt: bool = True) -> Any:
     """numba.njit(fn) without the GIL, cached in __pycache__ when ``cache`` and numba finds a
-    place for it (a read-only install without a writable user cache has none: then not cached)."""
+    place for it (a read-only install without a writable user cache has none: then not cached).
+    ``inline``: numba inlines it into every compiled caller (``inline='always'``), where it is
+    compiled with the caller's options and costs no call (numba inlines at its own IR, slowly:
+    for small functions only). ``nrt=False``: without numba's reference counting (no arrays made)."""
     numba = _require_numba()
+    options = {"nogil": True, "inline": "always" if inline else "never", "boundscheck": boundscheck, "_nrt": nrt}
     try:
-        return numba.njit(nogil=True, cache=cache)(fn)
+        return numba.njit(cache=cache, **options)(fn)
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(fn)
+        return numba.njit(**options)(fn)
 
 
 class FrameHandler:
@@ -126,8 +131,8 @@ def handler(fn: Callable[..., Any] | None = None, /, *, state: Sequence[np.ndarr
 
 _ENTRY = '''
 def entry(data, length, room, hdr, state):
-    frame = carray(data, room)
-    h = carray(hdr, 1)[0]
+    frame = frame_view(data, room)
+    h = record_at(hdr)
 {arrays}    try:
         return fn(frame, length, h{args})
     except Exception:
@@ -141,33 +146,62 @@ def _cacheable(fn: Callable[..., Any]) -> bool:
     return code is not None and not code.co_freevars and not code.co_filename.startswith("<")
 
 
+def _compile_handler(numba: Any, fh: FrameHandler, argtypes: tuple[Any, ...], cache: bool, nrt: bool) -> Any:
+    """The user's function compiled for the entry's argument types. A handler compiled once with
+    reference counts is cached so; a later start that asks without them loads it and works."""
+    options = {"nogil": True, "boundscheck": fh.boundscheck, "_nrt": nrt}
+    try:
+        user = numba.njit(cache=cache, **options)(fh.py_func)
+    except RuntimeError:  # nowhere to cache it
+        user = numba.njit(**options)(fh.py_func)
+    user.compile(argtypes)
+    return user
+
+
 def _compile(fh: FrameHandler) -> tuple[int, Any]:
+    """The handler compiled, called from a C entry that wraps the frame, its headers and the
+    state arrays without numba's reference counting (nothing there owns memory: see
+    ``_jitviews``). The handler is compiled without it too, unless it slices or makes arrays;
+    the helpers of xsk.jit count no references either."""
     numba = _require_numba()
+    from ._jitviews import views
+
     types = numba.types
     numba_error = numba.core.errors.NumbaError
-
-    try:
-        user = numba.njit(nogil=True, boundscheck=fh.boundscheck, cache=_cacheable(fh.py_func))(fh.py_func)
-    except RuntimeError:  # nowhere to cache it
-        user = numba.njit(nogil=True, boundscheck=fh.boundscheck)(fh.py_func)
-    ns: dict[str, Any] = {"carray": numba.carray, "fn": user, "RAISED": _RAISED}
-    arrays = ""
-    for i, a in enumerate(fh.state):
-        ns[f"dtype{i}"] = numba.from_dtype(a.dtype)
-        ns[f"shape{i}"] = a.shape
-        arrays += f"    s{i} = carray(state[{i}], shape{i}, dtype{i})\n"
-    src = _ENTRY.format(arrays=arrays, args="".join(f", s{i}" for i in range(len(fh.state))))
-    exec(compile(textwrap.dedent(src), f"<xsk.jit entry of {fh.__name__}>", "exec"), ns)
-    sig = types.int64(types.CPointer(types.uint8), types.uint32, types.uint32,
-                      types.CPointer(numba.from_dtype(_HDR)), types.CPointer(types.voidptr))
-    try:
-        entry = numba.cfunc(sig, nopython=True)(ns["entry"])
+    record = numba.from_dtype(_HDR)
+    argtypes = (types.Array(types.uint8, 1, "C"), types.uint32, record,
+                *(types.Array(numba.from_dtype(a.dtype), a.ndim, "C") for a in fh.state))
+    # numba's cache keys a function by its code and types, not by its options: only handlers with
+    # bounds checks are cached, or one compiled without them could be loaded where they were asked
+    cache = _cacheable(fh.py_func) and fh.boundscheck
+    try:  # numba's errors name the handler's lines; its return type is checked before the entry
+        try:  # without reference counts first (66 instructions a frame less for the echo example)
+            user = _compile_handler(numba, fh, argtypes, cache, nrt=False)
+        except numba_error:  # it slices or makes arrays: numba needs them
+            user = _compile_handler(numba, fh, argtypes, cache, nrt=True)
+        rt = user.overloads[argtypes].signature.return_type
     except numba_error as exc:
         message = str(exc)
         raise CompileError(f"numba could not compile the handler {fh.__name__}: {message}", output=message) from None
-    for cres in user.overloads.values():
-        rt = cres.signature.return_type
-        if isinstance(rt, types.Boolean) or not isinstance(rt, types.Integer):
-            raise CompileError(f"the handler {fh.__name__} returns {rt}: return jit.SEND, jit.PASS, jit.DROP or a "
-                               "length (an int)", output=str(rt))
+    if isinstance(rt, types.Boolean) or not isinstance(rt, types.Integer):
+        raise CompileError(f"the handler {fh.__name__} returns {rt}: return jit.SEND, jit.PASS, jit.DROP or a "
+                           "length (an int)", output=str(rt))
+    v = views()
+    # The handler is called, not inlined: numba's try/except catches what a call raises, but not a
+    # raise inlined into the try block (it returned 0, PASS, and printed the error from the loop).
+    ns: dict[str, Any] = {"frame_view": v["frame_view"], "record_at": v["record_at"], "RAISED": _RAISED,
+                          "fn": user}
+    arrays = ""
+    for i, a in enumerate(fh.state):
+        ns[f"view{i}"] = v["array_view"](numba.from_dtype(a.dtype), a.shape)
+        arrays += f"    s{i} = view{i}(state[{i}])\n"
+    src = _ENTRY.format(arrays=arrays, args="".join(f", s{i}" for i in range(len(fh.state))))
+    exec(compile(textwrap.dedent(src), f"<xsk.jit entry of {fh.__name__}>", "exec"), ns)
+    sig = types.int64(types.CPointer(types.uint8), types.uint32, types.uint32, types.CPointer(record),
+                      types.CPointer(types.voidptr))
+    try:
+        entry = numba.cfunc(sig, nopython=True, _nrt=False)(ns["entry"])
+    except numba_error as exc:
+        message = str(exc)
+        raise CompileError(f"numba could not compile the handler {fh.__name__}: {message}", output=message) from None
     return int(entry.address), entry

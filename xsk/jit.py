@@ -40,6 +40,7 @@ without numba): the protocol library of :mod:`xsk.replies`, one frame at a time.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -47,6 +48,7 @@ import numpy as np
 
 from . import _jitcore
 from ._jitcore import FrameHandler, handler, njit, numba_or_none
+from ._jitwords import be16, be32, load16, load32, load64, store16, store32, store64
 from .headers import CSUM_PARTIAL
 
 __all__ = [
@@ -66,78 +68,114 @@ INVALID = _jitcore.INVALID
 the handler, the frame goes back and is counted ``invalid``."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_ODD_SHIFT = 0 if sys.byteorder == "little" else 8  # an odd last byte is a word's first byte: its low half here
 
 
-def _njit(fn: _F) -> _F:
-    """A helper compiled by numba where a compiled handler calls it; the plain function without numba."""
-    return fn if numba_or_none() is None else cast(_F, njit(fn, cache=True))
+def _small(fn: _F) -> _F:
+    """A small helper, inlined by numba into the compiled function that calls it (no call); the
+    plain function without numba. It touches the frame only through fields ``_in_frame`` checked."""
+    return fn if numba_or_none() is None else cast(_F, njit(fn, cache=True, inline=True, nrt=False))
+
+
+def _called(fn: _F) -> _F:
+    """A larger helper (a loop, several fields), compiled once and called: inlining it everywhere
+    made numba take minutes for a handler with a dozen calls. The plain function without numba."""
+    return fn if numba_or_none() is None else cast(_F, njit(fn, cache=True, nrt=False))
 
 
 def function(fn: _F) -> _F:
-    """Decorate a function your handler calls (numba compiles it with the handler; it stays plain
-    Python without numba): a handler can call only these, the helpers here and what numba knows."""
-    return _njit(fn)
+    """Decorate a function your handler calls (numba compiles it with bounds checks; it stays
+    plain Python without numba): a handler can call only these, the helpers here and what numba
+    knows. An index outside an array raises there, as in the handler (counted ``raised``)."""
+    return fn if numba_or_none() is None else cast(_F, njit(fn, cache=True, boundscheck=True))
+
+
+def _outside_the_frame() -> None:
+    raise IndexError("xsk.jit: a field outside the frame")
+
+
+if numba_or_none() is not None:  # called, not inlined: numba's try/except catches only what a call raises
+    _outside_the_frame = njit(_outside_the_frame, cache=True)
 
 
 # --- helpers: big-endian fields ----------------------------------------------------------------
-@_njit
+@_small
+def _in_frame(frame: np.ndarray, off: int, n: int) -> None:
+    """IndexError unless ``frame[off:off + n]`` lies inside the frame: checked once per field,
+    whatever the handler's ``boundscheck``, before the word-wide access."""
+    if off < 0 or off + n > len(frame):
+        _outside_the_frame()
+
+
+@_small
 def get_u16(frame: np.ndarray, off: int) -> int:
     """The big-endian 16-bit word at ``frame[off]``."""
-    return int((int(frame[off]) << 8) | int(frame[off + 1]))
+    _in_frame(frame, off, 2)
+    return int(be16(load16(frame, off)))
 
 
-@_njit
+@_small
 def put_u16(frame: np.ndarray, off: int, value: int) -> None:
-    """Write ``value`` as a big-endian 16-bit word at ``frame[off]``."""
-    frame[off] = (value >> 8) & 0xFF
-    frame[off + 1] = value & 0xFF
+    """Write ``value`` (its low 16 bits) as a big-endian 16-bit word at ``frame[off]``."""
+    _in_frame(frame, off, 2)
+    store16(frame, off, be16(value))
 
 
-@_njit
+@_small
 def get_u32(frame: np.ndarray, off: int) -> int:
     """The big-endian 32-bit word at ``frame[off]``."""
-    return int((get_u16(frame, off) << 16) | get_u16(frame, off + 2))
+    _in_frame(frame, off, 4)
+    return int(be32(load32(frame, off)))
 
 
-@_njit
+@_small
 def put_u32(frame: np.ndarray, off: int, value: int) -> None:
-    """Write ``value`` as a big-endian 32-bit word at ``frame[off]``."""
-    put_u16(frame, off, (value >> 16) & 0xFFFF)
-    put_u16(frame, off + 2, value & 0xFFFF)
-
-
-@_njit
-def _swap_bytes(frame: np.ndarray, a: int, b: int, n: int) -> None:
-    for i in range(n):
-        t = frame[a + i]
-        frame[a + i] = frame[b + i]
-        frame[b + i] = t
+    """Write ``value`` (its low 32 bits) as a big-endian 32-bit word at ``frame[off]``."""
+    _in_frame(frame, off, 4)
+    store32(frame, off, be32(value))
 
 
 # --- helpers: answering in place ---------------------------------------------------------------
-@_njit
+@_small
 def swap_macs(frame: np.ndarray) -> None:
     """Exchange destination and source MAC."""
-    _swap_bytes(frame, 0, 6, 6)
+    _in_frame(frame, 0, 12)
+    dst_hi, dst_lo = load32(frame, 0), load16(frame, 4)
+    store32(frame, 0, load32(frame, 6))
+    store16(frame, 4, load16(frame, 10))
+    store32(frame, 6, dst_hi)
+    store16(frame, 10, dst_lo)
 
 
-@_njit
+@_small
 def swap_ips(frame: np.ndarray, h: Any) -> None:
     """Exchange source and destination IPv4/IPv6 address, where the frame has them (checksums stay valid)."""
     if h.ip_version == 4:
-        _swap_bytes(frame, h.l3 + 12, h.l3 + 16, 4)
+        at = h.l3 + 12
+        _in_frame(frame, at, 8)
+        src = load32(frame, at)
+        store32(frame, at, load32(frame, at + 4))
+        store32(frame, at + 4, src)
     elif h.ip_version == 6:
-        _swap_bytes(frame, h.l3 + 8, h.l3 + 24, 16)
+        at = h.l3 + 8
+        _in_frame(frame, at, 32)
+        src_hi, src_lo = load64(frame, at), load64(frame, at + 8)
+        store64(frame, at, load64(frame, at + 16))
+        store64(frame, at + 8, load64(frame, at + 24))
+        store64(frame, at + 16, src_hi)
+        store64(frame, at + 24, src_lo)
 
 
-@_njit
+@_small
 def swap_ports(frame: np.ndarray, h: Any) -> None:
     """Exchange UDP/TCP source and destination port, where the frame has them."""
     if h.l4 >= 0 and (h.udp or h.tcp):
-        _swap_bytes(frame, h.l4, h.l4 + 2, 2)
+        _in_frame(frame, h.l4, 4)
+        ports = load32(frame, h.l4)
+        store32(frame, h.l4, (ports >> 16) | (ports << 16))
 
 
-@_njit
+@_small
 def reflect(frame: np.ndarray, h: Any) -> None:
     """MACs, IP addresses and ports swapped: the frame goes back where it came from (checksums
     stay as valid as they came: see :func:`finish_checksum`)."""
@@ -147,7 +185,7 @@ def reflect(frame: np.ndarray, h: Any) -> None:
 
 
 # --- helpers: checksums ------------------------------------------------------------------------
-@_njit
+@_small
 def checksum_update(csum: int, old: int, new: int) -> int:
     """A 16-bit one's-complement checksum after one of the words it covers went from ``old`` to
     ``new`` (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'))."""
@@ -157,7 +195,7 @@ def checksum_update(csum: int, old: int, new: int) -> int:
     return int(~s & 0xFFFF)
 
 
-@_njit
+@_small
 def update_word(frame: np.ndarray, off: int, csum_off: int, value: int) -> None:
     """Set the big-endian word at ``off`` to ``value`` and fix the checksum at ``csum_off`` for it."""
     old = get_u16(frame, off)
@@ -165,33 +203,45 @@ def update_word(frame: np.ndarray, off: int, csum_off: int, value: int) -> None:
     put_u16(frame, csum_off, checksum_update(get_u16(frame, csum_off), old, value & 0xFFFF))
 
 
-@_njit
+@_called
 def _sum16(frame: np.ndarray, start: int, n: int, acc: int) -> int:
-    """acc + the big-endian 16-bit words of frame[start:start+n] (an odd last byte padded)."""
-    end = start + n - (n & 1)
-    for i in range(start, end, 2):
-        acc += (int(frame[i]) << 8) | int(frame[i + 1])
-    if n & 1:
-        acc += int(frame[start + n - 1]) << 8
-    return acc
+    """acc + the big-endian 16-bit words of frame[start:start+n] (an odd last byte padded).
+
+    Summed as the machine's words, 32 bits at a time, and turned big-endian once folded: a
+    one's-complement sum does not depend on the byte order it is taken in (RFC 1071, 2.B)."""
+    _in_frame(frame, start, n)
+    s = np.int64(0)
+    i = start
+    end = start + n
+    while i + 4 <= end:
+        w = np.int64(load32(frame, i))
+        s += (w & 0xFFFF) + (w >> 16)
+        i += 4
+    if i + 2 <= end:
+        s += np.int64(load16(frame, i))
+        i += 2
+    if i < end:
+        s += np.int64(frame[i]) << _ODD_SHIFT
+    return int(acc + np.int64(be16(_fold(int(s)))))
 
 
-@_njit
+@_small
 def _fold(acc: int) -> int:
     while acc >> 16:
         acc = (acc & 0xFFFF) + (acc >> 16)
     return acc
 
 
-@_njit
+@_called
 def ip4_header_checksum(frame: np.ndarray, l3: int) -> None:
     """Recompute the IPv4 header checksum of the header at ``l3``."""
+    _in_frame(frame, l3, 20)
     ihl = (int(frame[l3]) & 0x0F) * 4
     put_u16(frame, l3 + 10, 0)
     put_u16(frame, l3 + 10, ~_fold(_sum16(frame, l3, ihl, 0)) & 0xFFFF)
 
 
-@_njit
+@_small
 def _l4_length(frame: np.ndarray, h: Any) -> int:
     """The UDP/TCP datagram's length by its IP header, or -1."""
     if h.ip_version == 4:
@@ -201,7 +251,7 @@ def _l4_length(frame: np.ndarray, h: Any) -> int:
     return -1
 
 
-@_njit
+@_called
 def fix_l4_checksum(frame: np.ndarray, h: Any) -> bool:
     """Recompute the UDP/TCP checksum over the datagram (IPv4 or IPv6 pseudo-header, length by
     the IP header); False (nothing written) for a frame without UDP/TCP or whose datagram runs
@@ -222,7 +272,7 @@ def fix_l4_checksum(frame: np.ndarray, h: Any) -> bool:
     return True
 
 
-@_njit
+@_small
 def finish_checksum(frame: np.ndarray, h: Any) -> bool:
     """Finish a checksum the sender left to offload (``h.l4_csum`` is CSUM_PARTIAL: the handler
     runs with ``verify_checksums=True``); True if it did. Call it after the swaps."""
@@ -232,7 +282,7 @@ def finish_checksum(frame: np.ndarray, h: Any) -> bool:
 
 
 # --- helpers: replies of another length ------------------------------------------------------------
-@_njit
+@_called
 def set_payload_length(frame: np.ndarray, h: Any, n: int) -> int:
     """Make the frame whole for a UDP/TCP payload of ``n`` bytes at ``h.payload`` (written there
     already): IPv4 total length and header checksum or IPv6 payload length, UDP length, UDP/TCP
@@ -260,7 +310,7 @@ def set_payload_length(frame: np.ndarray, h: Any, n: int) -> int:
     return int(total)
 
 
-@_njit
+@_called
 def set_payload(frame: np.ndarray, h: Any, data: np.ndarray, n: int) -> int:
     """The UDP/TCP payload becomes ``data[:n]``, the frame made whole (see
     :func:`set_payload_length`); returns the new length, or :data:`INVALID` (nothing changed)."""
@@ -268,7 +318,9 @@ def set_payload(frame: np.ndarray, h: Any, data: np.ndarray, n: int) -> int:
         return INVALID
     if not (h.udp or h.tcp) or (h.ip_version != 4 and h.ip_version != 6):
         return INVALID
-    frame[h.payload:h.payload + n] = data[:n]
+    at = h.payload
+    for i in range(n):  # a loop, not a slice: a slice is a new array, which needs numba's reference counts
+        frame[at + i] = data[i]
     return int(set_payload_length(frame, h, n))
 
 
