@@ -35,7 +35,9 @@ numba can't compile raises :class:`xsk.errors.CompileError` with numba's message
 when the Runner is made, before any traffic.
 
 The helpers below are numba functions (compiled where a handler calls them; plain Python
-without numba): the protocol library of :mod:`xsk.replies`, one frame at a time.
+without numba): the protocol library of :mod:`xsk.replies`, one frame at a time. Each reads and
+writes whole words, after checking that the fields it touches lie in ``frame``: one that does
+not raises IndexError (the frame given back, counted ``raised``) whatever ``boundscheck`` says.
 """
 
 from __future__ import annotations
