@@ -146,14 +146,10 @@ def _cacheable(fn: Callable[..., Any]) -> bool:
     return code is not None and not code.co_freevars and not code.co_filename.startswith("<")
 
 
-def _compile_handler(numba: Any, fh: FrameHandler, argtypes: tuple[Any, ...], cache: bool, nrt: bool) -> Any:
+def _compile_handler(fh: FrameHandler, argtypes: tuple[Any, ...], cache: bool, nrt: bool) -> Any:
     """The user's function compiled for the entry's argument types. A handler compiled once with
     reference counts is cached so; a later start that asks without them loads it and works."""
-    options = {"nogil": True, "boundscheck": fh.boundscheck, "_nrt": nrt}
-    try:
-        user = numba.njit(cache=cache, **options)(fh.py_func)
-    except RuntimeError:  # nowhere to cache it
-        user = numba.njit(**options)(fh.py_func)
+    user = njit(fh.py_func, cache, boundscheck=fh.boundscheck, nrt=nrt)
     user.compile(argtypes)
     return user
 
@@ -176,9 +172,9 @@ def _compile(fh: FrameHandler) -> tuple[int, Any]:
     cache = _cacheable(fh.py_func) and fh.boundscheck
     try:  # numba's errors name the handler's lines; its return type is checked before the entry
         try:  # without reference counts first (66 instructions a frame less for the echo example)
-            user = _compile_handler(numba, fh, argtypes, cache, nrt=False)
+            user = _compile_handler(fh, argtypes, cache, nrt=False)
         except numba_error:  # it slices or makes arrays: numba needs them
-            user = _compile_handler(numba, fh, argtypes, cache, nrt=True)
+            user = _compile_handler(fh, argtypes, cache, nrt=True)
         rt = user.overloads[argtypes].signature.return_type
     except numba_error as exc:
         message = str(exc)

@@ -6,7 +6,7 @@ state arrays' data pointers. ``numba.carray`` would wrap them, but it is an over
 an array, which numba allows only with NRT on, and with NRT every call that passes the frame on
 increments and decrements a reference count nobody holds (the memory is the UMEM's, owned by the
 Umem, not by numba). ``frame_view``, ``array_view`` and ``record_at`` build the same views with no
-owner, so the entry and the handler inlined into it compile with NRT off: no count, no call.
+owner, so the entry compiles with NRT off and passes the frame on with no count to keep.
 
 Ownership: a view owns nothing and lives for one call of the entry, which the C loop makes while
 the frame is the loop's (USER) and the state arrays are kept alive by their FrameHandler.
@@ -14,6 +14,7 @@ the frame is the loop's (USER) and the state arrays are kept alive by their Fram
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
@@ -26,23 +27,28 @@ def _views() -> dict[str, Any]:
     cgutils = importlib.import_module("numba.core.cgutils")
     arrayobj = importlib.import_module("numba.np.arrayobj")
     make_array, populate_array = arrayobj.make_array, arrayobj.populate_array
+
+    def view_value(context: Any, builder: Any, arrty: Any, data: Any, shape: list[Any], strides: list[Any],
+                   itemsize: Any) -> Any:
+        ary = make_array(arrty)(context, builder)
+        populate_array(ary, data=builder.bitcast(data, ary.data.type), shape=cgutils.pack_array(builder, shape),
+                       strides=cgutils.pack_array(builder, strides), itemsize=itemsize, meminfo=None)
+        return ary._getvalue()
+
     def frame_view(typingctx: Any, data: Any, room: Any) -> Any:
         """``data[0:room]`` as a writable 1-D uint8 array owned by nobody."""
         arrty = types.Array(types.uint8, 1, "C")
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             one = context.get_constant(types.intp, 1)
-            ary = make_array(arrty)(context, builder)
-            populate_array(ary, data=builder.bitcast(args[0], ary.data.type),
-                           shape=cgutils.pack_array(builder, [context.cast(builder, args[1], signature.args[1],
-                                                                           types.intp)]),
-                           strides=cgutils.pack_array(builder, [one]), itemsize=one, meminfo=None)
-            return ary._getvalue()
+            room = context.cast(builder, args[1], signature.args[1], types.intp)
+            return view_value(context, builder, arrty, args[0], [room], [one], one)
         return arrty(data, room), codegen
 
     def array_view(dtype: Any, shape: tuple[int, ...]) -> Any:
         """An intrinsic: a void* as a C-contiguous array of ``dtype`` and ``shape``, owned by nobody."""
         arrty = types.Array(dtype, len(shape), "C")
+
         def view(typingctx: Any, data: Any) -> Any:
             def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
                 intp = context.get_value_type(types.intp)
@@ -52,14 +58,11 @@ def _views() -> dict[str, Any]:
                 for dim in reversed(shape):
                     strides.insert(0, step)
                     step *= dim
-                ary = make_array(arrty)(context, builder)
-                populate_array(ary, data=builder.bitcast(args[0], ary.data.type),
-                               shape=cgutils.pack_array(builder, [intp(d) for d in shape]),
-                               strides=cgutils.pack_array(builder, [intp(s) for s in strides]),
-                               itemsize=intp(itemsize), meminfo=None)
-                return ary._getvalue()
+                return view_value(context, builder, arrty, args[0], [intp(d) for d in shape],
+                                  [intp(s) for s in strides], intp(itemsize))
             return arrty(data), codegen
         return intrinsic(view)
+
     def record_at(typingctx: Any, ptr: Any) -> Any:
         """The record ``ptr`` points to (a record is passed by reference: its fields are read in place)."""
         rec = ptr.dtype
@@ -71,14 +74,10 @@ def _views() -> dict[str, Any]:
     return {"frame_view": intrinsic(frame_view), "array_view": array_view, "record_at": intrinsic(record_at)}
 
 
-_cache: dict[str, Any] = {}
-
-
+@functools.cache
 def views() -> dict[str, Any]:
     """``frame_view``, ``array_view`` (a factory) and ``record_at``, made once (needs numba)."""
-    if not _cache:
-        _cache.update(_views())
-    return _cache
+    return _views()
 
 
 __all__ = ["views"]

@@ -59,6 +59,7 @@ def _compiled() -> dict[str, Any] | None:
 
     def make_load(bits: int) -> Any:
         word = getattr(types, f"uint{bits}")
+
         def load(typingctx: Any, frame: Any, off: Any) -> Any:
             if not (isinstance(frame, types.Array) and frame.dtype == types.uint8 and isinstance(off, types.Integer)):
                 return None
@@ -88,6 +89,7 @@ def _compiled() -> dict[str, Any] | None:
 
     def make_be(bits: int) -> Any:
         word = getattr(types, f"uint{bits}")
+
         def be(typingctx: Any, value: Any) -> Any:
             if not isinstance(value, types.Integer):
                 return None
