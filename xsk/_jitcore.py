@@ -3,10 +3,14 @@ its compilation (numba is imported only to compile, so ``import xsk`` does not p
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import inspect
+import os
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -149,9 +153,42 @@ def _cacheable(fn: Callable[..., Any]) -> bool:
 def _compile_handler(fh: FrameHandler, argtypes: tuple[Any, ...], cache: bool, nrt: bool) -> Any:
     """The user's function compiled for the entry's argument types. A handler compiled once with
     reference counts is cached so; a later start that asks without them loads it and works."""
-    user = njit(fh.py_func, cache, boundscheck=fh.boundscheck, nrt=nrt)
+    with _handler_cache(cache) as where:
+        user = njit(fh.py_func, where is not None, boundscheck=fh.boundscheck, nrt=nrt)
     user.compile(argtypes)
     return user
+
+
+@contextlib.contextmanager
+def _handler_cache(cache: bool) -> Iterator[str | None]:
+    """numba's cache directory for handlers, while one is made: one per build of xsk.jit's code
+    (its sources' digest and numba's version), or None (not cached).
+
+    numba checks a cached function against its own source file only, but a handler's machine
+    code contains the helpers it inlined: a handler cached against an earlier xsk.jit was loaded
+    after the helpers changed, and crashed the process (a segfault seen here). So handlers are not
+    cached beside their source but under ``$XDG_CACHE_HOME/xsk/handlers/DIGEST`` (within
+    ``NUMBA_CACHE_DIR`` when that is set)."""
+    numba = _require_numba()
+    if not cache:
+        yield None
+        return
+    digest = hashlib.sha256(numba.__version__.encode())
+    for name in ("_jitcore.py", "_jitviews.py", "_jitwords.py", "jit.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    base = numba.config.CACHE_DIR or os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                                                  os.path.expanduser("~/.cache"), "xsk")
+    where = os.path.join(base, "handlers", digest.hexdigest()[:16])
+    try:
+        os.makedirs(where, exist_ok=True)
+    except OSError:  # nowhere to write: not cached (numba would fall back to __pycache__)
+        yield None
+        return
+    saved, numba.config.CACHE_DIR = numba.config.CACHE_DIR, where
+    try:
+        yield where
+    finally:
+        numba.config.CACHE_DIR = saved
 
 
 def _compile(fh: FrameHandler) -> tuple[int, Any]:

@@ -561,3 +561,38 @@ def _allocates(frame, length, h):
 def test_a_handler_that_makes_arrays_still_compiles_and_answers():
     _, stats = serve(REQUESTS, jit.handler(_allocates), True, count=14)
     assert (stats.replied, stats.raised) == (14, 0)
+
+
+_CACHED_HANDLER = '''
+from xsk import jit
+
+def reply(frame, length, h):
+    jit.swap_macs(frame)
+    return jit.SEND
+'''
+
+
+def test_handlers_are_cached_per_build_of_the_helpers_not_beside_their_source(tmp_path, monkeypatch):
+    """A handler's machine code holds the helpers it inlined, but numba checks a cache against the
+    handler's own file only: one cached against earlier helpers was loaded after they changed and
+    crashed the process. So handlers are cached under a directory named for xsk.jit's build."""
+    import importlib.util
+
+    import numba
+
+    src = tmp_path / "user_handler.py"
+    src.write_text(_CACHED_HANDLER)
+    spec = importlib.util.spec_from_file_location("user_handler", src)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    jit.handler(mod.reply).compile()
+    builds = list((tmp_path / "cache" / "xsk" / "handlers").iterdir())
+    assert len(builds) == 1 and any(builds[0].rglob("*.nbi"))
+    assert not (tmp_path / "__pycache__").exists() or not any((tmp_path / "__pycache__").glob("*.nb*"))
+    monkeypatch.setattr(numba, "__version__", numba.__version__ + "+other")  # another build
+    jit.handler(mod.reply).compile()
+    assert len(list((tmp_path / "cache" / "xsk" / "handlers").iterdir())) == 2
+    assert numba.config.CACHE_DIR == ""  # type: ignore[attr-defined]  # put back
