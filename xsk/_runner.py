@@ -51,10 +51,12 @@ class RunnerStats:
     the fill ring without a reply), ``tx_dropped`` (selected for reply but the TX ring stayed full:
     given back), ``batches`` handled, ``busy_seconds`` (from a batch's arrival to its replies on the
     TX ring, summed) and ``seconds`` (wall-clock seconds spent inside ``run``/``run_async``, summed
-    over runs like every other field, so ``received / seconds`` is the rate over them). A
-    compiled frame handler's runs also count ``dropped`` (it returned DROP), ``invalid`` (a bad
-    action or a length past the frame) and ``raised`` (an exception inside it); those frames
-    were given back too."""
+    over runs like every other field, so ``received / seconds`` is the rate over them).
+    ``received`` is current while a run goes on, for another thread to read (updated after every
+    batch, or every C call of a compiled handler's loop: a few thousand frames); the others are
+    final when the run returns. A compiled frame handler's runs also count ``dropped`` (it
+    returned DROP), ``invalid`` (a bad action or a length past the frame) and ``raised`` (an
+    exception inside it); those frames were given back too."""
 
     received: int = 0
     replied: int = 0
@@ -108,7 +110,7 @@ class Runner:
 
     def run(self, *, count: int | None = None, duration: float | None = None,
             handle_signals: bool = True) -> RunnerStats:
-        """Loop until stopped, ``count`` frames received, or ``duration`` seconds passed."""
+        """Loop until stopped, ``count`` frames received in this run, or ``duration`` seconds passed."""
         previous = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,12 +122,13 @@ class Runner:
         try:
             if self._loop is not None:
                 self._serve(self._loop, count, deadline)
+            end = None if count is None else stats.received + count  # count is this run's, not the sum's
             while self._loop is None and not stopped.is_set():
-                if count is not None and stats.received >= count:
+                if end is not None and stats.received >= end:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                want = self.batch if count is None else min(self.batch, count - stats.received)
+                want = self.batch if end is None else min(self.batch, end - stats.received)
                 b = recv(want, timeout=0.05, into=b if b is not None and b.spent else None)
                 n = len(b)
                 if not n:
@@ -161,6 +164,7 @@ class Runner:
                 budget = _SERVE_FRAMES if count is None else min(_SERVE_FRAMES, count - done)
                 if not serve(loop, budget, timeout=0.05, out=out) and out is not None:
                     tx.complete()
+                stats.received = loop.c.c.received  # live, for a thread watching the rate
                 if loop.error is not None:
                     error, loop.error = loop.error, None
                     raise error
@@ -210,13 +214,14 @@ class Runner:
     async def _receive_async(self, count: int | None, deadline: float | None) -> None:
         b: Batch | None = None
         clock, stats, sock, stopped = time.perf_counter, self.stats, self.sock, self._stop
+        end = None if count is None else stats.received + count  # count is this run's, not the sum's
         while not stopped.is_set():
-            if count is not None and stats.received >= count:
+            if end is not None and stats.received >= end:
                 break
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 break
-            want = self.batch if count is None else min(self.batch, count - stats.received)
+            want = self.batch if end is None else min(self.batch, end - stats.received)
             wait = 0.1 if deadline is None else min(0.1, deadline - now)
             b = await sock.recv_async(want, timeout=wait, into=b if b is not None and b.spent else None)
             n = len(b)

@@ -140,9 +140,26 @@ def test_in_memory_rows_end_with_the_compiled_runner_at_batch_1_and_64(latency) 
     compiled = [r for r in rows if r["step"].startswith("compiled Runner")]
     assert [r["step"].rsplit(" ", 1)[1] for r in compiled[:2]] == ["1", "64"]
     assert all(r["us_per_request"] > 0 and r["ns_per_frame"] > 0 for r in compiled)
-    threads = compiled[2]  # two compiled loops on two threads against one
-    assert threads["one_thread_mpps"] > 0 and threads["two_threads_mpps"] > 0
-    # the scaling is the median pair's ratio, as the pair's rates (each rounded to 0.01 Mpps) give it
-    one, two = threads["one_thread_mpps"], threads["two_threads_mpps"]
-    assert (two - 0.005) / (one + 0.005) - 0.005 <= threads["scaling"] <= (two + 0.005) / (one - 0.005) + 0.005
+    threads = compiled[2]  # two compiled loops on two threads against one, beside the C loop
+    for row in (threads, threads["c_loop"]):
+        assert row["one_thread_mpps"] > 0 and row["two_threads_mpps"] > 0 and row["windows"] >= 2
+        low, high = row["scaling_iqr"]
+        assert 0 < low <= row["scaling"] <= high
+    assert threads["of_c_scaling"] == pytest.approx(threads["scaling"] / threads["c_loop"]["scaling"], abs=0.01)
     assert len(rows) == len(compiled) + 6 and len(compiled) == 3
+
+
+def test_paired_summary_takes_each_round_s_ratio_and_the_pooled_one(latency) -> None:
+    """Round k: compiled answers in 10 us, fwd in 10 us except round 0 (20 us); kernel-spin 20 us.
+    Per round the ratio is the rounds' p50s (1.0 but once 0.5), pooled the p50s of all requests."""
+    names = ("compiled", "fwd", "kernel-spin")
+    rounds = 5
+    rtts = [[[10_000] * 9 for _ in range(rounds)],
+            [[20_000 if k == 0 else 10_000] * 9 for k in range(rounds)],
+            [[20_000] * 9 for _ in range(rounds)]]
+    out = latency._paired_summary(names, rtts, [0, 1, 0])
+    assert out["latency_us"]["fwd"] == {"p50": 10.0, "p99": 20.0, "answered": 45, "lost": 1}
+    r = out["ratios"]["compiled_over_fwd_p50"]
+    assert (r["pooled"], r["per_round"], r["iqr"]) == (1.0, 1.0, [1.0, 1.0])
+    assert out["ratios"]["compiled_over_kernel_spin_p50"]["per_round"] == 0.5
+    assert out["ratios"]["fwd_over_kernel_spin_p50"]["iqr"] == [0.5, 0.5]

@@ -596,3 +596,31 @@ def test_handlers_are_cached_per_build_of_the_helpers_not_beside_their_source(tm
     jit.handler(mod.reply).compile()
     assert len(list((tmp_path / "cache" / "xsk" / "handlers").iterdir())) == 2
     assert numba.config.CACHE_DIR == ""  # type: ignore[attr-defined]  # put back
+
+
+@pytest.mark.parametrize("handler", ["compiled", "python batch"])
+def test_received_is_current_while_a_run_goes_on_and_count_is_each_run_s(handler):
+    """A thread watching runner.stats.received sees it grow during a run (what a rate monitor
+    reads), and run(count=N) receives N more each time it is called, on either path."""
+    with xsk.Umem(frame_count=FRAMES, hugepages="off") as umem:
+        with MemorySocket(umem, rx_len=RX_LEN) as sock:
+            runner = Runner(sock, udp_echo.echo_frame if handler == "compiled" else (lambda b, h: True),
+                            verify_checksums=True)
+            assert runner.run(count=1000, handle_signals=False).received == 1000
+            assert runner.run(count=1000, handle_signals=False).received == 2000
+            seen: list[int] = []
+            t = threading.Thread(target=runner.run, kwargs={"duration": 10, "handle_signals": False})
+            t.start()
+            try:
+                while len(set(seen)) < 3 and t.is_alive():
+                    seen.append(runner.stats.received)
+                    t.join(0.005)
+            finally:
+                runner.stop()
+                t.join(30)
+            assert not t.is_alive()
+            assert len(set(seen)) == 3 and seen == sorted(seen) and seen[0] >= 2000
+            assert seen[-1] <= runner.stats.received
+            assert sock.flush(timeout=1)
+        acc = umem.accounting()
+        assert acc.pool == acc.total

@@ -1,0 +1,41 @@
+"""tools/latency --paired, short: the issue's latency targets measured interleaved, three servers
+up at once on three veth pairs, each woken for its block and stopped after it (the figures are
+the README's; what this test proves is that every request is counted, every server answers, and
+no server runs while another is measured)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "latency"
+
+pytest.importorskip("numba")  # the compiled server
+
+
+def test_paired_run_counts_every_request_of_every_server_and_leaves_nothing_behind():
+    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    run = subprocess.run([sys.executable, str(TOOL), "--paired", "--rounds", "1", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    r = json.loads(run.stdout.strip().splitlines()[-1])
+    assert r["servers"] == ["compiled", "fwd", "kernel-spin"] and (r["rounds"], r["block"]) == (8, 100)
+    for client in ("blocking", "spinning"):
+        c = r[client]
+        assert c["not_stopped"] == 0  # each server was stopped before the next one's block
+        for name, v in c["latency_us"].items():
+            assert v["lost"] <= 2, (client, name, v)  # a lost request is counted, not timed
+            assert v["answered"] >= 8 * 100 - v["lost"], (client, name, v)
+            assert 0 < v["p50"] <= v["p99"], (client, name, v)
+        ratio = c["ratios"]["compiled_over_fwd_p50"]
+        assert ratio["pooled"] == pytest.approx(c["latency_us"]["compiled"]["p50"] / c["latency_us"]["fwd"]["p50"],
+                                                abs=0.01)
+        assert ratio["iqr"][0] <= ratio["per_round"] <= ratio["iqr"][1]
+    after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert after == before  # the three pairs' namespaces are gone
+    left = subprocess.run(["pgrep", "-f", "udp_echo.py|xsk.cli fwd|--udp-echo"], capture_output=True, text=True)
+    assert not left.stdout.strip(), left.stdout  # every server was stopped and ended
