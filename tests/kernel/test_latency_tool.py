@@ -6,8 +6,10 @@ no server runs while another is measured)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,30 @@ def test_paired_run_counts_every_request_of_every_server_and_leaves_nothing_behi
         assert ratio["iqr"][0] <= ratio["per_round"] <= ratio["iqr"][1]
     assert not _test_namespaces() - before  # the three pairs' namespaces are gone
     assert not _servers_running()  # every server was stopped and ended
+
+
+def test_sigterm_mid_run_removes_the_pairs_and_ends_every_server_even_a_stopped_one():
+    """SIGTERM while the client is between servers (one may be SIGSTOPped): the tool unwinds
+    as on Ctrl-C, exit 143, nothing of it left."""
+    before = _test_namespaces()
+    tool = subprocess.Popen([sys.executable, str(TOOL), "--paired", "--rounds", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_servers_running()) < 3 and time.monotonic() < deadline:  # all three up
+            time.sleep(0.1)
+        assert len(_servers_running()) == 3, tool.communicate(timeout=5)
+        time.sleep(2)  # the client is interleaving
+        assert tool.poll() is None
+        tool.send_signal(signal.SIGTERM)
+        _, err = tool.communicate(timeout=60)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+    assert tool.returncode == 143, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert not _test_namespaces() - before
+    assert not _servers_running()
 
 
 def _test_namespaces() -> set[str]:
